@@ -1,0 +1,81 @@
+/* text.c - UTF-8 and identifier rules (see text.h). Written out by hand
+ * rather than trusting the JSON parser: the rules are part of the contract
+ * and must hold for every string, whatever produced it. */
+#include "livegate/text.h"
+
+/* Length of the UTF-8 sequence starting at s[0..len), or 0 when malformed. */
+static size_t sequence_length(const unsigned char *s, size_t len)
+{
+    unsigned char c = s[0];
+    size_t n;
+    unsigned int cp;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+        cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        cp = c & 0x07;
+    } else {
+        return 0; /* continuation byte, overlong lead (C0, C1) or beyond F4 */
+    }
+    if (n > len)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return n;
+}
+
+long lg_text_utf8_chars(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    long chars = 0;
+    size_t i = 0;
+    while (i < len) {
+        size_t n = sequence_length(p + i, len - i);
+        if (n == 0)
+            return -1;
+        i += n;
+        chars++;
+    }
+    return chars;
+}
+
+bool lg_text_has_control(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] < 0x20 || p[i] == 0x7F)
+            return true;
+        /* U+0080..U+009F are encoded C2 80..C2 9F */
+        if (p[i] == 0xC2 && i + 1 < len && p[i + 1] >= 0x80 && p[i + 1] <= 0x9F)
+            return true;
+    }
+    return false;
+}
+
+static bool is_id_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == ':' || c == '-';
+}
+
+bool lg_text_is_id(const char *s, size_t len)
+{
+    if (len == 0 || len > LG_ID_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!is_id_char(s[i]))
+            return false;
+    return true;
+}

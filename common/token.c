@@ -1,0 +1,183 @@
+/* token.c - HS256 JWT verification and minting through libjwt (see
+ * token.h). The header is checked before libjwt sees the token: libjwt 1.x
+ * decides the algorithm from the token itself, so an "alg":"none" token
+ * must never reach it as if it were acceptable. */
+#include <jansson.h>
+#include <jwt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "livegate/token.h"
+
+static const char *const role_names[] = {"viewer", "operator", "admin"};
+
+const char *lg_role_name(enum lg_role role)
+{
+    return role_names[role];
+}
+
+int lg_role_parse(const char *name, enum lg_role *out)
+{
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(name, role_names[i]) == 0) {
+            *out = (enum lg_role)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+const char *lg_token_error_str(enum lg_token_error e)
+{
+    switch (e) {
+    case LG_TOKEN_OK:
+        return "ok";
+    case LG_TOKEN_MALFORMED:
+        return "the token is not a well-formed JWT";
+    case LG_TOKEN_BAD_ALG:
+        return "the token is not signed with HS256";
+    case LG_TOKEN_BAD_SIGNATURE:
+        return "the token signature does not match";
+    case LG_TOKEN_EXPIRED:
+        return "the token has expired";
+    case LG_TOKEN_MISSING_CLAIM:
+        return "the token lacks a required claim (sub, room, role, exp)";
+    case LG_TOKEN_BAD_CLAIM:
+        return "the token has a claim the contract does not allow";
+    }
+    return "invalid token";
+}
+
+static int b64url_value(char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '-')
+        return 62;
+    if (c == '_')
+        return 63;
+    return -1;
+}
+
+/* Decodes unpadded base64url into JSON; NULL when either step fails. */
+static json_t *decode_json_part(const char *s, size_t len)
+{
+    if (len == 0 || len % 4 == 1)
+        return NULL;
+    unsigned char *buf = malloc(len * 3 / 4 + 3);
+    if (!buf)
+        return NULL;
+    size_t o = 0;
+    unsigned int acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < len; i++) {
+        int v = b64url_value(s[i]);
+        if (v < 0) {
+            free(buf);
+            return NULL;
+        }
+        acc = (acc << 6) | (unsigned int)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            buf[o++] = (unsigned char)(acc >> bits);
+        }
+    }
+    json_error_t jerr;
+    json_t *j = json_loadb((const char *)buf, o, 0, &jerr);
+    free(buf);
+    return j;
+}
+
+static enum lg_token_error check_claims(json_t *claims, long long now_s, struct lg_claims *out)
+{
+    json_t *sub = json_object_get(claims, "sub");
+    json_t *room = json_object_get(claims, "room");
+    json_t *role = json_object_get(claims, "role");
+    json_t *exp = json_object_get(claims, "exp");
+    json_t *tier = json_object_get(claims, "tier");
+    if (!json_is_string(sub) || !json_is_string(room) || !json_is_string(role) ||
+        !json_is_integer(exp))
+        return LG_TOKEN_MISSING_CLAIM;
+    if (!lg_text_is_id(json_string_value(sub), json_string_length(sub)))
+        return LG_TOKEN_BAD_CLAIM;
+    if (lg_role_parse(json_string_value(role), &out->role) != 0)
+        return LG_TOKEN_BAD_CLAIM;
+    const char *r = json_string_value(room);
+    bool star = strcmp(r, "*") == 0;
+    if (star ? out->role == LG_ROLE_VIEWER : !lg_text_is_id(r, json_string_length(room)))
+        return LG_TOKEN_BAD_CLAIM;
+    if (tier && !json_is_null(tier) && !json_is_string(tier))
+        return LG_TOKEN_BAD_CLAIM;
+    out->exp = json_integer_value(exp);
+    if (out->exp <= now_s)
+        return LG_TOKEN_EXPIRED;
+    strcpy(out->sub, json_string_value(sub));
+    strcpy(out->room, r);
+    out->vip = json_is_string(tier) && strcmp(json_string_value(tier), "vip") == 0;
+    return LG_TOKEN_OK;
+}
+
+enum lg_token_error lg_token_verify(const char *secret, size_t secret_len, const char *token,
+                                    long long now_s, struct lg_claims *out)
+{
+    memset(out, 0, sizeof(*out));
+    size_t len = strlen(token);
+    if (len == 0 || len > LG_TOKEN_MAX_LEN)
+        return LG_TOKEN_MALFORMED;
+    const char *dot1 = strchr(token, '.');
+    const char *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
+    if (!dot2 || strchr(dot2 + 1, '.'))
+        return LG_TOKEN_MALFORMED;
+
+    json_t *header = decode_json_part(token, (size_t)(dot1 - token));
+    json_t *payload = decode_json_part(dot1 + 1, (size_t)(dot2 - dot1 - 1));
+    enum lg_token_error result = LG_TOKEN_OK;
+    if (!json_is_object(header) || !json_is_object(payload)) {
+        result = LG_TOKEN_MALFORMED;
+    } else {
+        json_t *alg = json_object_get(header, "alg");
+        if (!json_is_string(alg) || strcmp(json_string_value(alg), "HS256") != 0)
+            result = LG_TOKEN_BAD_ALG;
+    }
+    if (result == LG_TOKEN_OK) {
+        jwt_t *jwt = NULL;
+        if (jwt_decode(&jwt, token, (const unsigned char *)secret, (int)secret_len) != 0 ||
+            jwt_get_alg(jwt) != JWT_ALG_HS256)
+            result = LG_TOKEN_BAD_SIGNATURE;
+        jwt_free(jwt);
+    }
+    if (result == LG_TOKEN_OK)
+        result = check_claims(payload, now_s, out);
+    json_decref(header);
+    json_decref(payload);
+    if (result != LG_TOKEN_OK)
+        memset(out, 0, sizeof(*out));
+    return result;
+}
+
+char *lg_token_mint(const char *secret, size_t secret_len, const struct lg_claims *claims)
+{
+    bool star = strcmp(claims->room, "*") == 0;
+    if (!lg_text_is_id(claims->sub, strlen(claims->sub)) ||
+        (star ? claims->role == LG_ROLE_VIEWER
+              : !lg_text_is_id(claims->room, strlen(claims->room))))
+        return NULL;
+    jwt_t *jwt = NULL;
+    if (jwt_new(&jwt) != 0)
+        return NULL;
+    char *out = NULL;
+    if (jwt_add_grant(jwt, "sub", claims->sub) == 0 &&
+        jwt_add_grant(jwt, "room", claims->room) == 0 &&
+        jwt_add_grant(jwt, "role", lg_role_name(claims->role)) == 0 &&
+        jwt_add_grant_int(jwt, "exp", (long)claims->exp) == 0 &&
+        (!claims->vip || jwt_add_grant(jwt, "tier", "vip") == 0) &&
+        jwt_set_alg(jwt, JWT_ALG_HS256, (const unsigned char *)secret, (int)secret_len) == 0)
+        out = jwt_encode_str(jwt);
+    jwt_free(jwt);
+    return out;
+}

@@ -1,0 +1,48 @@
+/* gateway.h - the state of one gateway process: its event loop, the
+ * libwebsockets context, the Redis connection and the per-process indexes.
+ * There is exactly one per process and it lives for the whole run; every
+ * callback reaches it through lws_context_user() or a back pointer. */
+#ifndef LG_GATEWAY_H
+#define LG_GATEWAY_H
+
+#include <libwebsockets.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "gateway_config.h"
+#include "livegate/strmap.h"
+#include "redis_conn.h"
+
+struct lg_session;
+struct lg_results;
+
+struct lg_gateway_counters {
+    unsigned long long frames_in, frames_out;
+    unsigned long long orders_received, orders_accepted, orders_duplicate, orders_conflict;
+    unsigned long long orders_invalid, orders_unavailable;
+    unsigned long long accepted_high, accepted_normal;
+    unsigned long long results_in, results_delivered, results_repeated;
+};
+
+struct lg_gateway {
+    struct lg_gateway_config cfg;
+    uv_loop_t *loop;
+    struct lws_context *lws;
+    struct lg_redis *redis;
+
+    struct lg_strmap *conns_per_ip;     /* peer address -> (intptr_t) count */
+    struct lg_strmap *registered_rooms; /* rooms this connection put in lg:rooms */
+    struct lg_strmap *sessions_by_user; /* "room/user" -> first authenticated session */
+    struct lg_results *results;         /* the reader of this gateway's reply stream */
+    struct lg_session *sessions;        /* every open WebSocket session */
+    unsigned long n_sessions;
+    uint64_t next_session_id;
+
+    bool stopping;
+    uv_signal_t sig_int, sig_term;
+    uv_timer_t stop_timer;
+
+    struct lg_gateway_counters counters;
+};
+
+#endif

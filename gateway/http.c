@@ -1,0 +1,150 @@
+/* http.c - HTTP request/response glue (see http.h). One response per
+ * request, written in one go from the writeable callback. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "http.h"
+#include "livegate/token.h"
+
+static enum lg_http_method method_of(struct lws *wsi)
+{
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI))
+        return LG_HTTP_GET;
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_PUT_URI))
+        return LG_HTTP_PUT;
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI))
+        return LG_HTTP_POST;
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_DELETE_URI))
+        return LG_HTTP_DELETE;
+    return LG_HTTP_OTHER;
+}
+
+static void free_http(struct lg_http *h)
+{
+    if (!h)
+        return;
+    lg_waiter_orphan_all(&h->waiters);
+    json_decref(h->response_json);
+    free(h->authorization);
+    free(h->body);
+    free(h);
+}
+
+int lg_http_begin(struct lg_gateway *gw, struct lws *wsi, struct lg_pss *pss, const char *uri)
+{
+    free_http(pss->http);
+    struct lg_http *h = calloc(1, sizeof(*h));
+    if (!h)
+        return -1;
+    pss->http = h;
+    h->gw = gw;
+    h->wsi = wsi;
+    h->method = method_of(wsi);
+    snprintf(h->path, sizeof(h->path), "%s", uri ? uri : "");
+    if (lws_get_urlarg_by_name(wsi, "room=", h->query_room, sizeof(h->query_room)) == NULL)
+        h->query_room[0] = 0;
+
+    int alen = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+    if (alen > 0 && alen < LG_TOKEN_MAX_LEN + 16) {
+        h->authorization = malloc((size_t)alen + 1);
+        if (h->authorization &&
+            lws_hdr_copy(wsi, h->authorization, alen + 1, WSI_TOKEN_HTTP_AUTHORIZATION) < 0) {
+            free(h->authorization);
+            h->authorization = NULL;
+        }
+    }
+    if (h->method == LG_HTTP_PUT || h->method == LG_HTTP_POST)
+        return 0; /* the body follows; lg_http_body_done dispatches */
+    lg_api_handle(h);
+    return 0;
+}
+
+int lg_http_body(struct lg_pss *pss, const void *in, size_t len)
+{
+    struct lg_http *h = pss->http;
+    if (!h)
+        return -1;
+    if (h->body_too_big || h->body_len + len > LG_HTTP_MAX_BODY) {
+        h->body_too_big = true;
+        return 0;
+    }
+    char *grown = realloc(h->body, h->body_len + len + 1);
+    if (!grown)
+        return -1;
+    h->body = grown;
+    memcpy(h->body + h->body_len, in, len);
+    h->body_len += len;
+    h->body[h->body_len] = 0;
+    return 0;
+}
+
+int lg_http_body_done(struct lg_pss *pss)
+{
+    struct lg_http *h = pss->http;
+    if (!h)
+        return -1;
+    if (h->body_too_big)
+        lg_http_error(h, 413, "BAD_REQUEST", "body over 16384 bytes", "body");
+    else
+        lg_api_handle(h);
+    return 0;
+}
+
+void lg_http_respond(struct lg_http *h, int status, json_t *body)
+{
+    if (h->answered) {
+        json_decref(body);
+        return;
+    }
+    h->answered = true;
+    h->status = status;
+    h->response_json = body;
+    lws_callback_on_writable(h->wsi);
+}
+
+void lg_http_error(struct lg_http *h, int status, const char *code, const char *message,
+                   const char *field)
+{
+    json_t *err = json_pack("{s:s,s:s}", "code", code, "message", message);
+    if (field)
+        json_object_set_new(err, "field", json_string(field));
+    lg_http_respond(h, status, json_pack("{s:o}", "error", err));
+}
+
+int lg_http_writeable(struct lws *wsi, struct lg_pss *pss)
+{
+    struct lg_http *h = pss->http;
+    if (!h || !h->answered)
+        return 0;
+    size_t body_len = json_dumpb(h->response_json, NULL, 0, JSON_COMPACT);
+    size_t cap = LWS_PRE + 1024 + body_len;
+    unsigned char *buf = malloc(cap);
+    if (!buf)
+        return -1;
+    unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + cap;
+    if (lws_add_http_common_headers(wsi, (unsigned int)h->status, "application/json", body_len, &p,
+                                    end) ||
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
+                                     (const unsigned char *)"no-store", 8, &p, end) ||
+        lws_finalize_http_header(wsi, &p, end)) {
+        free(buf);
+        return -1;
+    }
+    json_dumpb(h->response_json, (char *)p, body_len, JSON_COMPACT);
+    p += body_len;
+    int n = lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_FINAL);
+    free(buf);
+    free_http(h);
+    pss->http = NULL;
+    if (n < 0)
+        return -1;
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+void lg_http_closed(struct lg_pss *pss)
+{
+    free_http(pss->http);
+    pss->http = NULL;
+}

@@ -1,0 +1,61 @@
+/* order_rules.h - the field rules of order.submit, checked before anything is
+ * queued. Pure: a jansson object in, a filled struct or the first broken rule
+ * out, in the order the contract lists the fields. */
+#ifndef LG_ORDER_RULES_H
+#define LG_ORDER_RULES_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "livegate/field_error.h"
+#include "livegate/text.h"
+
+/* Byte sizes: a character is at most 4 UTF-8 bytes. */
+struct lg_address {
+    char name[50 * 4 + 1];
+    char phone[12];
+    char province[32 * 4 + 1];
+    char city[32 * 4 + 1];
+    char district[32 * 4 + 1];
+    bool has_district;
+    char detail[200 * 4 + 1];
+    char postal_code[7];
+    bool has_postal_code;
+};
+
+struct lg_order {
+    char client_order_id[LG_ID_MAX + 1];
+    char room_id[LG_ID_MAX + 1];
+    char sku_id[LG_ID_MAX + 1];
+    long long qty;
+    long long unit_price;
+    long long amount;
+    char currency[4];
+    char payment_method[16];
+    char coupon_id[LG_ID_MAX + 1];
+    bool has_coupon;
+    struct lg_address address;
+};
+
+/* Largest money value accepted: integers above 2^53-1 lose precision in the
+ * JavaScript clients and in Redis Lua numbers. */
+#define LG_MONEY_MAX 9007199254740991LL
+
+/* Checks msg (an order.submit object) against every rule. token_room is the
+ * room of the submitting viewer's token. Returns 0 and fills *out, or -1 and
+ * fills *err with the first broken rule (field path and message). */
+int lg_order_parse(const json_t *msg, const char *token_room, struct lg_order *out,
+                   struct lg_field_error *err);
+
+/* The payment methods of the contract, as a bitmask for room configuration. */
+enum {
+    LG_PAY_ALIPAY = 1 << 0,
+    LG_PAY_WECHAT_PAY = 1 << 1,
+    LG_PAY_CARD = 1 << 2,
+    LG_PAY_COD = 1 << 3,
+    LG_PAY_ALL = 0xF,
+};
+/* The bit of a method name, or 0 when the name is not a contract method. */
+unsigned lg_payment_bit(const char *name);
+
+#endif

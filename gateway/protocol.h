@@ -1,0 +1,76 @@
+/* protocol.h - the JSON shapes of the wire contract: checking an incoming
+ * frame's envelope and building every reply. Pure functions, so the exact
+ * bytes a client sees are unit-tested without a socket. */
+#ifndef LG_PROTOCOL_H
+#define LG_PROTOCOL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "livegate/text.h"
+
+/* Largest message, in bytes; exactly this many is allowed. */
+#define LG_MAX_MESSAGE 16384
+/* Deepest nesting of arrays/objects accepted in a client frame. */
+#define LG_MAX_JSON_DEPTH 16
+
+/* True when the nesting depth of the JSON text stays within max_depth. A
+ * cheap scan before parsing, so a frame of 8,000 '[' costs nothing. */
+bool lg_protocol_depth_ok(const char *text, size_t len, int max_depth);
+
+struct lg_envelope {
+    json_t *root;     /* the parsed object; owned by the envelope */
+    const char *type; /* points into root */
+    char req[LG_ID_MAX + 1];
+    bool has_req;
+};
+
+enum lg_envelope_error {
+    LG_ENVELOPE_OK = 0,
+    LG_ENVELOPE_NOT_JSON, /* not JSON, too deep, or not an object */
+    LG_ENVELOPE_NO_TYPE,  /* "type" missing or not a string */
+    LG_ENVELOPE_BAD_REQ,  /* "req" present but not an ID string */
+};
+
+/* Parses one text frame. On LG_ENVELOPE_OK the caller owns env->root and
+ * frees it with lg_envelope_free; otherwise nothing is allocated. */
+enum lg_envelope_error lg_envelope_parse(const char *text, size_t len, struct lg_envelope *env);
+void lg_envelope_free(struct lg_envelope *env);
+
+/* Reply builders. req may be NULL (no "req" field). Each returns a new
+ * reference the caller owns. */
+json_t *lg_msg_error(const char *code, const char *message, const char *req, const char *ref);
+json_t *lg_msg_auth_ok(const char *user, const char *room, const char *role, const char *session_id,
+                       int64_t now_ms, const char *req);
+json_t *lg_msg_invalid_field(const char *client_order_id, const char *field, const char *message,
+                             const char *req);
+json_t *lg_msg_accepted(const char *client_order_id, const char *order_id, const char *priority,
+                        bool duplicate, int64_t accepted_at_ms, const char *req);
+
+/* A final result as stored in the order record and carried by the reply
+ * streams. Empty strings stand for absent fields. */
+struct lg_result {
+    const char *order_id;
+    const char *client_order_id;
+    const char *status; /* "rejected", or pending_payment and the states after it */
+    const char *code;
+    const char *field;
+    const char *message;
+    const char *req;
+    long long amount;
+    long long confirmed_at_ms;
+    long long pay_deadline_ms;
+};
+
+/* order.confirmed (status pending_payment) or order.rejected. */
+json_t *lg_msg_result(const struct lg_result *r);
+/* order.state for order.query; order_id and code may be NULL. */
+json_t *lg_msg_order_state(const char *client_order_id, const char *order_id, const char *status,
+                           const char *code, const char *req);
+/* order.status: the order moved on (paid, shipped, ...). */
+json_t *lg_msg_order_status(const char *order_id, const char *client_order_id, const char *status,
+                            int64_t at_ms, const char *req);
+
+#endif

@@ -1,0 +1,76 @@
+/* session.h - one viewer's or operator's WebSocket connection: the auth
+ * state machine, the dispatch of each complete message, and the queue of
+ * frames waiting for libwebsockets to let us write. The lws callback (ws.c)
+ * only assembles messages and drains the queue; everything a message means
+ * is decided here. */
+#ifndef LG_SESSION_H
+#define LG_SESSION_H
+
+#include <jansson.h>
+#include <libwebsockets.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "gateway.h"
+#include "livegate/token.h"
+#include "waiter.h"
+
+/* How long a new connection may take to authenticate (contract: 5 s). */
+#define LG_AUTH_TIMEOUT_MS 5000
+/* Frames a slow client may have queued before it is cut off. */
+#define LG_SESSION_MAX_QUEUED_BYTES (4u * 1024 * 1024)
+
+enum lg_session_state { LG_SESSION_AUTH, LG_SESSION_READY, LG_SESSION_CLOSING };
+
+struct lg_out_frame {
+    struct lg_out_frame *next;
+    size_t len;
+    unsigned char buf[]; /* LWS_PRE bytes of headroom, then the payload */
+};
+
+struct lg_session {
+    struct lg_gateway *gw;
+    struct lws *wsi;
+    char id[LG_ID_MAX + 1];
+    char peer[64];
+    enum lg_session_state state;
+    struct lg_claims claims;
+
+    /* a message arriving in several fragments or chunks */
+    char *rx;
+    size_t rx_len, rx_cap;
+
+    struct lg_out_frame *out_head, *out_tail;
+    size_t out_bytes;
+    int close_code;
+    char close_reason[64];
+
+    lws_sorted_usec_list_t auth_timer;
+    struct lg_waiter *waiters;                /* requests in flight for this session */
+    struct lg_session *prev, *next;           /* the gateway's list of sessions */
+    struct lg_session *user_prev, *user_next; /* same room and user, this gateway */
+    bool indexed;
+};
+
+/* Creates a session for an established WebSocket and starts its auth timer.
+ * The caller (ws.c) owns it and frees it with lg_session_free on close. */
+struct lg_session *lg_session_new(struct lg_gateway *gw, struct lws *wsi, const char *peer);
+void lg_session_free(struct lg_session *s);
+
+/* Handles one complete text message. */
+void lg_session_on_message(struct lg_session *s, const char *text, size_t len);
+
+/* Queues msg (stealing the reference) and asks lws for a writeable callback. */
+void lg_session_send(struct lg_session *s, json_t *msg);
+
+/* Closes with code after the queued frames are written; later input is ignored. */
+void lg_session_close(struct lg_session *s, int code, const char *reason);
+
+/* The first authenticated session of user in room on this gateway; follow
+ * user_next for the others. */
+struct lg_session *lg_session_find_user(struct lg_gateway *gw, const char *room, const char *user);
+
+/* Pops the next frame to write, or NULL. The caller frees it. */
+struct lg_out_frame *lg_session_next_frame(struct lg_session *s);
+
+#endif

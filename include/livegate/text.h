@@ -1,0 +1,24 @@
+/* text.h - the contract's text rules: UTF-8 well-formedness, character
+ * counting (lengths count code points, not bytes), control characters and the
+ * identifier alphabet. Every string that reaches Redis passes through here. */
+#ifndef LIVEGATE_TEXT_H
+#define LIVEGATE_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define LG_ID_MAX 64
+
+/* Number of code points in s[0..len), or -1 when the bytes are not valid
+ * UTF-8 (overlong forms, surrogates, code points above U+10FFFF, truncated
+ * sequences, stray continuation bytes). */
+long lg_text_utf8_chars(const char *s, size_t len);
+
+/* True when valid UTF-8 s contains a control character: U+0000..U+001F,
+ * U+007F or U+0080..U+009F. */
+bool lg_text_has_control(const char *s, size_t len);
+
+/* True when s is 1..64 characters from [A-Za-z0-9_.:-]. */
+bool lg_text_is_id(const char *s, size_t len);
+
+#endif

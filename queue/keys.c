@@ -1,0 +1,91 @@
+/* keys.c - builders for the key layout described in keys.h. */
+#include <stdio.h>
+#include <string.h>
+
+#include "keys.h"
+
+static int fit(int len, size_t n)
+{
+    return (len < 0 || (size_t)len >= n) ? -1 : len;
+}
+
+int lg_key_room(char *buf, size_t n, const char *room)
+{
+    return fit(snprintf(buf, n, "lg:{%s}:room", room), n);
+}
+
+int lg_key_sku(char *buf, size_t n, const char *room, const char *sku)
+{
+    return fit(snprintf(buf, n, "lg:{%s}:sku:%s", room, sku), n);
+}
+
+int lg_key_sku_set(char *buf, size_t n, const char *room)
+{
+    return fit(snprintf(buf, n, "lg:{%s}:skus", room), n);
+}
+
+int lg_key_coupon(char *buf, size_t n, const char *room, const char *coupon)
+{
+    return fit(snprintf(buf, n, "lg:{%s}:coupon:%s", room, coupon), n);
+}
+
+int lg_key_order(char *buf, size_t n, const char *room, const char *order_id)
+{
+    return fit(snprintf(buf, n, "lg:{%s}:order:%s", room, order_id), n);
+}
+
+int lg_key_idem(char *buf, size_t n, const char *room, const char *user,
+                const char *client_order_id)
+{
+    return fit(snprintf(buf, n, "lg:{%s}:idem:%s/%s", room, user, client_order_id), n);
+}
+
+int lg_key_stream(char *buf, size_t n, const char *room, bool high)
+{
+    return fit(snprintf(buf, n, "lg:{%s}:q:%s", room, high ? "high" : "normal"), n);
+}
+
+int lg_key_order_index(char *buf, size_t n, const char *order_id)
+{
+    return fit(snprintf(buf, n, "lg:oidx:{%s}", order_id), n);
+}
+
+int lg_key_coupon_users(char *buf, size_t n, const char *room, const char *coupon)
+{
+    return fit(snprintf(buf, n, "lg:{%s}:coupon_users:%s", room, coupon), n);
+}
+
+int lg_key_user_live(char *buf, size_t n, const char *room, const char *user)
+{
+    return fit(snprintf(buf, n, "lg:{%s}:live:%s", room, user), n);
+}
+
+int lg_key_dead_letter(char *buf, size_t n, const char *room)
+{
+    return fit(snprintf(buf, n, "lg:{%s}:dead", room), n);
+}
+
+int lg_key_reply_stream(char *buf, size_t n, const char *gateway_id)
+{
+    return fit(snprintf(buf, n, "lg:gw:{%s}:replies", gateway_id), n);
+}
+
+int lg_key_parse_stream(const char *key, char *room, size_t roomsz, bool *high)
+{
+    if (strncmp(key, "lg:{", 4) != 0)
+        return -1;
+    const char *start = key + 4;
+    const char *end = strstr(start, "}:q:");
+    if (!end || (size_t)(end - start) >= roomsz || end == start)
+        return -1;
+    const char *prio = end + 4;
+    if (strcmp(prio, "high") == 0)
+        *high = true;
+    else if (strcmp(prio, "normal") == 0)
+        *high = false;
+    else
+        return -1;
+    memcpy(room, start, (size_t)(end - start));
+    room[end - start] = 0;
+    return 0;
+}

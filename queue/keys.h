@@ -1,0 +1,43 @@
+/* keys.h - the Redis key layout, in one place. Every key of a room carries
+ * the room as its hash tag ("lg:{room}:..."), so all keys one script touches
+ * live in one Redis Cluster slot and the scripts run unchanged on a cluster.
+ * The only keys outside a room are the room registry and the order-id index,
+ * which no script touches. See docs/STORAGE.md. */
+#ifndef LG_KEYS_H
+#define LG_KEYS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define LG_KEY_MAX 256
+
+/* Set of every room that has been configured or has received an order. */
+#define LG_KEY_ROOMS "lg:rooms"
+
+/* Each writes a NUL-terminated key into buf and returns its length, or -1
+ * when it does not fit (never with IDs that pass the ID rules). */
+int lg_key_room(char *buf, size_t n, const char *room);
+int lg_key_sku(char *buf, size_t n, const char *room, const char *sku);
+int lg_key_sku_set(char *buf, size_t n, const char *room);
+int lg_key_coupon(char *buf, size_t n, const char *room, const char *coupon);
+int lg_key_order(char *buf, size_t n, const char *room, const char *order_id);
+/* '/' cannot occur in an ID, so user "a:b" + order "c" and user "a" +
+ * order "b:c" never collide. */
+int lg_key_idem(char *buf, size_t n, const char *room, const char *user,
+                const char *client_order_id);
+int lg_key_stream(char *buf, size_t n, const char *room, bool high);
+/* order id -> room, so /v1/orders/{id} and order.update find an order. */
+int lg_key_order_index(char *buf, size_t n, const char *order_id);
+/* Users who have used a coupon (each may use it once). */
+int lg_key_coupon_users(char *buf, size_t n, const char *room, const char *coupon);
+/* A buyer's live quantity per SKU (hash sku_id -> qty), capped by limit_per_user. */
+int lg_key_user_live(char *buf, size_t n, const char *room, const char *user);
+/* Entries delivered too many times, kept for inspection. */
+int lg_key_dead_letter(char *buf, size_t n, const char *room);
+/* Results on their way to one gateway process. */
+int lg_key_reply_stream(char *buf, size_t n, const char *gateway_id);
+/* Parses a priority stream key back into its room and priority; -1 when key
+ * is not one. */
+int lg_key_parse_stream(const char *key, char *room, size_t roomsz, bool *high);
+
+#endif

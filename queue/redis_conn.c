@@ -1,0 +1,421 @@
+/* redis_conn.c - a self-healing hiredis async connection (see redis_conn.h
+ * for why). Replies on one connection come back in the order commands were
+ * sent, so the oldest unanswered command is always the head of the call list
+ * and one periodic check finds a stalled server. */
+#include <arpa/inet.h>
+#include <hiredis/adapters/libuv.h>
+#include <hiredis/async.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "livegate/clock.h"
+#include "livegate/log.h"
+#include "redis_conn.h"
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 2000
+#define WATCHDOG_MS 100
+
+enum conn_state { ST_IDLE, ST_RESOLVING, ST_CONNECTING, ST_HANDSHAKE, ST_UP };
+
+struct call {
+    struct call *prev, *next;
+    struct lg_redis *r;
+    lg_redis_reply_fn fn;
+    void *arg;
+    int64_t sent_ms;
+};
+
+struct lg_redis {
+    uv_loop_t *loop;
+    struct lg_redis_url url;
+    char name[64];
+    int timeout_ms;
+
+    redisAsyncContext *ac;
+    enum conn_state state;
+    int64_t state_since_ms;
+    bool handshake_failed;
+    bool ever_up;
+    bool announced_up; /* the state callback was told "up" and not yet "down" */
+    bool closing;
+    int backoff_ms;
+
+    uv_timer_t retry_timer;
+    uv_timer_t watchdog;
+    uv_getaddrinfo_t gai;
+    bool gai_active;
+    int open_handles;
+
+    struct call *calls_head, *calls_tail;
+    size_t in_flight;
+    lg_redis_state_fn state_fn;
+    void *state_arg;
+    struct lg_redis_stats stats;
+};
+
+static void begin_connect(struct lg_redis *r);
+
+static void set_state(struct lg_redis *r, enum conn_state st)
+{
+    r->state = st;
+    r->state_since_ms = lg_mono_ms();
+}
+
+static void log_redis(enum lg_log_level level, struct lg_redis *r, const char *event,
+                      const char *detail)
+{
+    lg_log(level, event,
+           json_pack("{s:s,s:s,s:i,s:s}", "conn", r->name, "host", r->url.host, "port", r->url.port,
+                     "detail", detail ? detail : ""));
+}
+
+static void maybe_free(struct lg_redis *r)
+{
+    if (r->closing && r->open_handles == 0 && !r->gai_active && !r->ac)
+        free(r);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    struct lg_redis *r = h->data;
+    r->open_handles--;
+    maybe_free(r);
+}
+
+static void announce_down(struct lg_redis *r)
+{
+    if (!r->announced_up)
+        return;
+    r->announced_up = false;
+    if (r->state_fn)
+        r->state_fn(r, false, r->state_arg);
+}
+
+static void on_retry_timer(uv_timer_t *t)
+{
+    begin_connect(t->data);
+}
+
+static void schedule_retry(struct lg_redis *r)
+{
+    set_state(r, ST_IDLE);
+    if (r->closing)
+        return;
+    uv_timer_start(&r->retry_timer, on_retry_timer, (uint64_t)r->backoff_ms, 0);
+    r->backoff_ms = r->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : r->backoff_ms * 2;
+}
+
+/* ---- call tracking ---------------------------------------------------- */
+
+static void unlink_call(struct lg_redis *r, struct call *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        r->calls_head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        r->calls_tail = c->prev;
+}
+
+static void on_call_reply(redisAsyncContext *ac, void *reply_ptr, void *privdata)
+{
+    (void)ac;
+    struct call *c = privdata;
+    struct lg_redis *r = c->r;
+    redisReply *reply = reply_ptr;
+    unlink_call(r, c);
+    r->in_flight--;
+    if (!reply)
+        r->stats.failures++;
+    else if (reply->type == REDIS_REPLY_ERROR)
+        r->stats.errors++;
+    c->fn(reply, c->arg);
+    free(c);
+}
+
+static int send_tracked(struct lg_redis *r, lg_redis_reply_fn fn, void *arg, int argc,
+                        const char **argv, const size_t *lens)
+{
+    struct call *c = malloc(sizeof(*c));
+    if (!c)
+        return -1;
+    c->r = r;
+    c->fn = fn;
+    c->arg = arg;
+    c->sent_ms = lg_mono_ms();
+    c->next = NULL;
+    c->prev = r->calls_tail;
+    if (redisAsyncCommandArgv(r->ac, on_call_reply, c, argc, argv, lens) != REDIS_OK) {
+        free(c);
+        return -1;
+    }
+    if (r->calls_tail)
+        r->calls_tail->next = c;
+    else
+        r->calls_head = c;
+    r->calls_tail = c;
+    r->in_flight++;
+    r->stats.commands++;
+    return 0;
+}
+
+/* Tears the connection down at once. hiredis calls every pending callback
+ * with a NULL reply and then, for a connection that was established, the
+ * disconnect callback, which schedules the reconnect. */
+static void drop_connection(struct lg_redis *r, const char *why)
+{
+    redisAsyncContext *ac = r->ac;
+    if (!ac)
+        return;
+    log_redis(LG_LOG_WARN, r, "redis.drop", why);
+    bool was_connected = (ac->c.flags & REDIS_CONNECTED) != 0;
+    set_state(r, ST_IDLE); /* refuse new commands from inside the callbacks */
+    redisAsyncFree(ac);
+    if (!was_connected) {
+        r->ac = NULL;
+        announce_down(r);
+        schedule_retry(r);
+    }
+}
+
+static void on_watchdog(uv_timer_t *t)
+{
+    struct lg_redis *r = t->data;
+    int64_t now = lg_mono_ms();
+    if ((r->state == ST_CONNECTING || r->state == ST_HANDSHAKE) &&
+        now - r->state_since_ms > r->timeout_ms) {
+        drop_connection(r, "connect timed out");
+        return;
+    }
+    if (r->calls_head && now - r->calls_head->sent_ms > r->timeout_ms)
+        drop_connection(r, "command timed out");
+}
+
+/* ---- connecting ------------------------------------------------------- */
+
+static void on_handshake_step(redisReply *reply, void *arg)
+{
+    struct lg_redis *r = arg;
+    if (!reply || reply->type == REDIS_REPLY_ERROR) {
+        if (reply)
+            log_redis(LG_LOG_ERROR, r, "redis.handshake_error", reply->str);
+        r->handshake_failed = true;
+    }
+}
+
+static void on_handshake_ping(redisReply *reply, void *arg)
+{
+    struct lg_redis *r = arg;
+    on_handshake_step(reply, arg);
+    if (!reply)
+        return; /* the connection is already gone */
+    if (r->handshake_failed) {
+        drop_connection(r, "handshake failed");
+        return;
+    }
+    set_state(r, ST_UP);
+    r->backoff_ms = BACKOFF_MIN_MS;
+    if (r->ever_up)
+        r->stats.reconnects++;
+    r->ever_up = true;
+    log_redis(LG_LOG_INFO, r, "redis.up", NULL);
+    r->announced_up = true;
+    if (r->state_fn)
+        r->state_fn(r, true, r->state_arg);
+}
+
+static void send_handshake(struct lg_redis *r)
+{
+    r->handshake_failed = false;
+    if (r->url.password[0]) {
+        if (r->url.username[0]) {
+            const char *argv[] = {"AUTH", r->url.username, r->url.password};
+            send_tracked(r, on_handshake_step, r, 3, argv, NULL);
+        } else {
+            const char *argv[] = {"AUTH", r->url.password};
+            send_tracked(r, on_handshake_step, r, 2, argv, NULL);
+        }
+    }
+    if (r->url.db != 0) {
+        char db[16];
+        snprintf(db, sizeof(db), "%d", r->url.db);
+        const char *argv[] = {"SELECT", db};
+        send_tracked(r, on_handshake_step, r, 2, argv, NULL);
+    }
+    const char *setname[] = {"CLIENT", "SETNAME", r->name};
+    send_tracked(r, on_handshake_step, r, 3, setname, NULL);
+    const char *ping[] = {"PING"};
+    send_tracked(r, on_handshake_ping, r, 1, ping, NULL);
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    struct lg_redis *r = ac->data;
+    if (status != REDIS_OK) {
+        log_redis(LG_LOG_WARN, r, "redis.connect_failed", ac->errstr);
+        r->ac = NULL; /* hiredis frees a context whose connect failed */
+        schedule_retry(r);
+        return;
+    }
+    set_state(r, ST_HANDSHAKE);
+    send_handshake(r);
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+    struct lg_redis *r = ac->data;
+    r->ac = NULL;
+    if (status != REDIS_OK)
+        log_redis(LG_LOG_WARN, r, "redis.disconnected", ac->errstr);
+    set_state(r, ST_IDLE);
+    announce_down(r);
+    if (r->closing) {
+        maybe_free(r);
+        return;
+    }
+    schedule_retry(r);
+}
+
+static void connect_to(struct lg_redis *r, const char *ip)
+{
+    redisAsyncContext *ac = redisAsyncConnect(ip, r->url.port);
+    if (!ac || ac->err) {
+        log_redis(LG_LOG_WARN, r, "redis.connect_failed", ac ? ac->errstr : "out of memory");
+        if (ac)
+            redisAsyncFree(ac);
+        schedule_retry(r);
+        return;
+    }
+    ac->data = r;
+    r->ac = ac;
+    redisLibuvAttach(ac, r->loop);
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    set_state(r, ST_CONNECTING);
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    struct lg_redis *r = req->data;
+    r->gai_active = false;
+    if (r->closing) {
+        uv_freeaddrinfo(res);
+        maybe_free(r);
+        return;
+    }
+    if (status < 0 || !res) {
+        log_redis(LG_LOG_WARN, r, "redis.resolve_failed", uv_strerror(status));
+        uv_freeaddrinfo(res);
+        schedule_retry(r);
+        return;
+    }
+    char ip[INET6_ADDRSTRLEN] = "";
+    if (res->ai_family == AF_INET6)
+        uv_ip6_name((struct sockaddr_in6 *)res->ai_addr, ip, sizeof(ip));
+    else
+        uv_ip4_name((struct sockaddr_in *)res->ai_addr, ip, sizeof(ip));
+    uv_freeaddrinfo(res);
+    connect_to(r, ip);
+}
+
+static bool is_ip_literal(const char *host)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+    return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+}
+
+static void begin_connect(struct lg_redis *r)
+{
+    if (r->closing || r->ac || r->gai_active)
+        return;
+    if (is_ip_literal(r->url.host)) {
+        connect_to(r, r->url.host);
+        return;
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    r->gai.data = r;
+    set_state(r, ST_RESOLVING);
+    if (uv_getaddrinfo(r->loop, &r->gai, on_resolved, r->url.host, NULL, &hints) == 0)
+        r->gai_active = true;
+    else
+        schedule_retry(r);
+}
+
+/* ---- public ----------------------------------------------------------- */
+
+struct lg_redis *lg_redis_new(uv_loop_t *loop, const struct lg_redis_url *url, const char *name,
+                              int timeout_ms)
+{
+    struct lg_redis *r = calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    r->loop = loop;
+    r->url = *url;
+    snprintf(r->name, sizeof(r->name), "%s", name);
+    r->timeout_ms = timeout_ms;
+    r->backoff_ms = BACKOFF_MIN_MS;
+    uv_timer_init(loop, &r->retry_timer);
+    uv_timer_init(loop, &r->watchdog);
+    r->retry_timer.data = r;
+    r->watchdog.data = r;
+    r->open_handles = 2;
+    set_state(r, ST_IDLE);
+    return r;
+}
+
+void lg_redis_on_state(struct lg_redis *r, lg_redis_state_fn fn, void *arg)
+{
+    r->state_fn = fn;
+    r->state_arg = arg;
+}
+
+void lg_redis_start(struct lg_redis *r)
+{
+    uv_timer_start(&r->watchdog, on_watchdog, WATCHDOG_MS, WATCHDOG_MS);
+    begin_connect(r);
+}
+
+bool lg_redis_is_up(const struct lg_redis *r)
+{
+    return r->state == ST_UP;
+}
+
+int lg_redis_argv(struct lg_redis *r, lg_redis_reply_fn fn, void *arg, int argc, const char **argv,
+                  const size_t *lens)
+{
+    if (r->state != ST_UP || !r->ac)
+        return -1;
+    return send_tracked(r, fn, arg, argc, argv, lens);
+}
+
+size_t lg_redis_in_flight(const struct lg_redis *r)
+{
+    return r->in_flight;
+}
+
+void lg_redis_get_stats(const struct lg_redis *r, struct lg_redis_stats *out)
+{
+    *out = r->stats;
+}
+
+void lg_redis_close(struct lg_redis *r)
+{
+    r->closing = true;
+    uv_timer_stop(&r->retry_timer);
+    uv_timer_stop(&r->watchdog);
+    uv_close((uv_handle_t *)&r->retry_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&r->watchdog, on_handle_closed);
+    if (r->gai_active)
+        uv_cancel((uv_req_t *)&r->gai);
+    if (r->ac) {
+        redisAsyncContext *ac = r->ac;
+        bool connected = (ac->c.flags & REDIS_CONNECTED) != 0;
+        redisAsyncFree(ac);
+        if (!connected)
+            r->ac = NULL;
+    }
+}

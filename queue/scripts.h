@@ -1,0 +1,37 @@
+/* scripts.h - running the embedded Lua scripts. A script is called by
+ * EVALSHA (the SHA1 is computed at start-up, so no round trip is needed to
+ * learn it) and loaded with SCRIPT LOAD each time the connection comes up.
+ * If Redis answers NOSCRIPT anyway (a SCRIPT FLUSH, a failover to a replica
+ * without the script) the call is retried once after loading it again, so a
+ * caller never sees NOSCRIPT. */
+#ifndef LG_SCRIPTS_H
+#define LG_SCRIPTS_H
+
+#include <stddef.h>
+
+#include "redis_conn.h"
+
+struct lg_script {
+    const char *name;
+    const char *body;
+    size_t len;
+    char sha[41];
+};
+
+/* The scripts shipped in queue/lua/, embedded at build time. */
+extern struct lg_script lg_script_enqueue;
+extern struct lg_script lg_script_validate;
+
+/* Computes the SHA1 of every embedded script; call once at start-up. */
+void lg_scripts_init(void);
+
+/* Sends SCRIPT LOAD for every script (fire and forget); call when the
+ * connection comes up. */
+void lg_scripts_load_all(struct lg_redis *r);
+
+/* EVALSHA s with nkeys keys followed by the other args. Same contract as
+ * lg_redis_argv: 0 and fn is called once, or -1 and fn is not called. */
+int lg_script_call(struct lg_redis *r, struct lg_script *s, lg_redis_reply_fn fn, void *arg,
+                   int nkeys, int nargs, const char **args, const size_t *lens);
+
+#endif

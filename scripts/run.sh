@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Runs a local livegate on this machine: installs what is missing, builds if
+# needed, starts a private redis-server (data and AOF under ./var/redis),
+# the gateway and, when built, the validator; then prints the URLs, the demo
+# secret and how to mint tokens. Ctrl-C stops everything.
+#
+# Settings are the gateway's environment variables (see the README); values
+# not given are generated once for the demo and kept in ./var/demo.env.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+scripts/setup.sh
+if [ ! -f build/CMakeCache.txt ]; then
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+fi
+cmake --build build -j"$(nproc)"
+
+mkdir -p var/redis var/log
+if [ ! -f var/demo.env ]; then
+  umask 077
+  {
+    echo "LIVEGATE_JWT_SECRET=$(openssl rand -hex 32)"
+    echo "LIVEGATE_DATA_KEY=$(openssl rand -hex 32)"
+  } > var/demo.env
+fi
+# Values from the caller's environment win over the generated ones.
+while IFS='=' read -r name value; do
+  if [ -z "${!name:-}" ]; then export "$name=$value"; fi
+done < var/demo.env
+
+redis_port="${LIVEGATE_RUN_REDIS_PORT:-6390}"
+appendfsync="${LIVEGATE_APPENDFSYNC:-always}"
+export LIVEGATE_REDIS_URL="${LIVEGATE_REDIS_URL:-redis://127.0.0.1:${redis_port}/0}"
+export LIVEGATE_LISTEN="${LIVEGATE_LISTEN:-127.0.0.1:8080}"
+
+pids=()
+stop_all() {
+  trap - INT TERM EXIT
+  echo
+  echo "livegate: stopping"
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ -n "${redis_pid:-}" ]; then
+    redis-cli -p "$redis_port" shutdown >/dev/null 2>&1 || kill -TERM "$redis_pid" 2>/dev/null || true
+    wait "$redis_pid" 2>/dev/null || true
+  fi
+}
+trap stop_all INT TERM EXIT
+
+if [[ "$LIVEGATE_REDIS_URL" == "redis://127.0.0.1:${redis_port}/0" ]]; then
+  redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$root/var/redis" \
+    --appendonly yes --appendfsync "$appendfsync" --save "" \
+    --logfile "$root/var/log/redis.log" &
+  redis_pid=$!
+  for _ in $(seq 50); do
+    redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+fi
+
+build/livegate serve 2>> var/log/gateway.log &
+pids+=($!)
+if [ -x build/livegate-validator ]; then
+  build/livegate-validator 2>> var/log/validator.log &
+  pids+=($!)
+fi
+
+host_port="${LIVEGATE_LISTEN/0.0.0.0/127.0.0.1}"
+for _ in $(seq 100); do
+  curl -fs "http://${host_port}/healthz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+
+admin_token=$(build/livegate token --sub admin --room '*' --role admin --ttl 86400)
+viewer_token=$(build/livegate token --sub viewer-1 --room demo --role viewer --ttl 86400)
+
+# A demo room with two products, so a viewer can order at once.
+api() { curl -fsS -X PUT -H "Authorization: Bearer $admin_token" -H 'Content-Type: application/json' \
+  "http://${host_port}$1" -d "$2" >/dev/null; }
+api /v1/rooms/demo '{"title":"Demo live room","status":"live","high_value_threshold":100000,"payment_methods":["alipay","wechat_pay","card","cod"]}'
+api /v1/rooms/demo/skus/sku-1 '{"name":"Tea gift box","price":19900,"stock":500,"limit_per_user":5,"on_sale":true}' || true
+api /v1/rooms/demo/skus/sku-2 '{"name":"Jade bracelet","price":128000,"stock":50,"limit_per_user":1,"on_sale":true}' || true
+
+cat <<INFO
+
+livegate is running (redis appendfsync=${appendfsync}, data in ${root}/var)
+  WebSocket   ws://${host_port}/v1/ws
+  HTTP API    http://${host_port}/v1/...   health: http://${host_port}/healthz
+  Logs        ${root}/var/log/
+
+Demo secret (LIVEGATE_JWT_SECRET, kept in var/demo.env):
+  ${LIVEGATE_JWT_SECRET}
+
+Mint tokens (same secret from var/demo.env):
+  set -a; . var/demo.env; set +a
+  build/livegate token --sub viewer-1 --room demo --role viewer
+  build/livegate token --sub op-1 --room demo --role operator
+  build/livegate token --sub admin --room '*' --role admin
+
+A viewer token for room "demo" (valid 24 h):
+  ${viewer_token}
+
+Press Ctrl-C to stop.
+INFO
+
+wait -n "${pids[@]}" || true

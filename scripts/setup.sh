@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs everything livegate needs on a fresh Debian machine: the build
+# toolchain, the libraries of record (through Debian's -dev packages, found by
+# pkg-config), redis-server for running and testing, and the npm packages the
+# integration tests use. A second run finds everything present and does nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  build-essential cmake pkg-config clang-format
+  libwebsockets-dev libwebsockets-evlib-uv
+  libhiredis-dev libjansson-dev libssl-dev libuv1-dev libjwt-dev
+  libcmocka-dev
+  redis-server redis-tools
+  nodejs openssl curl
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+# Debian's redis-server package starts a system-wide instance on 6379; livegate
+# always runs its own private one, so the system one is left alone.
+
+if ! command -v npm >/dev/null 2>&1; then
+  echo "setup: installing npm"
+  $SUDO apt-get update
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends npm
+fi
+
+if [ ! -d tests/node_modules/ws ] || [ tests/package.json -nt tests/node_modules/.package-lock.json ]; then
+  echo "setup: installing npm packages for the tests"
+  (cd tests && npm ci --no-audit --no-fund)
+fi

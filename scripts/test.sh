@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Builds livegate and runs the whole test suite through ctest: the cmocka
+# unit tests and the integration tests, which start their own redis-server
+# on a free loopback port and the real gateway binary, and stop them after.
+#
+#   scripts/test.sh              Debug build in ./build
+#   scripts/test.sh --asan       AddressSanitizer + UBSan build in ./build-asan
+#   scripts/test.sh -- -L unit   anything after -- goes to ctest
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build_type=Debug
+build_dir=build
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --asan) build_type=Asan; build_dir=build-asan; shift ;;
+    --) shift; break ;;
+    *) echo "usage: scripts/test.sh [--asan] [-- ctest args]" >&2; exit 2 ;;
+  esac
+done
+
+scripts/setup.sh
+
+cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE="$build_type" >/dev/null
+cmake --build "$build_dir" -j"$(nproc)"
+
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+ctest --test-dir "$build_dir" --output-on-failure -j2 "$@"
