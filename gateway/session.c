@@ -87,6 +87,7 @@ void lg_session_free(struct lg_session *s)
 {
     index_remove(s);
     lws_sul_cancel(&s->auth_timer);
+    lws_sul_cancel(&s->close_timer);
     lg_waiter_orphan_all(&s->waiters);
     struct lg_out_frame *f = s->out_head;
     while (f) {

@@ -44,8 +44,10 @@ struct lg_session {
     size_t out_bytes;
     int close_code;
     char close_reason[64];
+    bool close_started; /* lws has been told to close */
 
     lws_sorted_usec_list_t auth_timer;
+    lws_sorted_usec_list_t close_timer;       /* see ws.c: how a close code is sent */
     struct lg_waiter *waiters;                /* requests in flight for this session */
     struct lg_session *prev, *next;           /* the gateway's list of sessions */
     struct lg_session *user_prev, *user_next; /* same room and user, this gateway */

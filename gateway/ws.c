@@ -93,6 +93,20 @@ int lg_ws_receive(struct lws *wsi, struct lg_pss *pss, const void *in, size_t le
     return 0;
 }
 
+/* Runs from the lws timer list, outside any callback of this connection.
+ * A synchronous kill of an established WebSocket makes lws send a close
+ * frame with the reason set here and wait for the peer's answer; returning
+ * -1 from the writeable callback instead would drop the socket without a
+ * close frame, and the peer would see 1006 instead of our code. */
+static void on_close_timer(lws_sorted_usec_list_t *sul)
+{
+    struct lg_session *s = lws_container_of(sul, struct lg_session, close_timer);
+    struct lws *wsi = s->wsi;
+    lws_close_reason(wsi, (enum lws_close_status)s->close_code, (unsigned char *)s->close_reason,
+                     strlen(s->close_reason));
+    lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_SYNC);
+}
+
 int lg_ws_writeable(struct lws *wsi, struct lg_pss *pss)
 {
     struct lg_session *s = pss->session;
@@ -110,8 +124,10 @@ int lg_ws_writeable(struct lws *wsi, struct lg_pss *pss)
             lws_callback_on_writable(wsi);
         return 0;
     }
-    if (s->close_code)
-        return close_now(wsi, (enum lws_close_status)s->close_code, s->close_reason);
+    if (s->close_code && !s->close_started) {
+        s->close_started = true;
+        lws_sul_schedule(lws_get_context(wsi), 0, &s->close_timer, on_close_timer, 1);
+    }
     return 0;
 }
 
