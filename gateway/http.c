@@ -21,6 +21,16 @@ static enum lg_http_method method_of(struct lws *wsi)
     return LG_HTTP_OTHER;
 }
 
+/* lws announces no body at all when there is none, so a PUT without one
+ * must be answered at once rather than waiting for a body that never comes. */
+static long declared_body_length(struct lws *wsi)
+{
+    char value[32];
+    if (lws_hdr_copy(wsi, value, sizeof(value), WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
+        return lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0 ? 1 : 0;
+    return strtol(value, NULL, 10);
+}
+
 static void free_http(struct lg_http *h)
 {
     if (!h)
@@ -55,7 +65,7 @@ int lg_http_begin(struct lg_gateway *gw, struct lws *wsi, struct lg_pss *pss, co
             h->authorization = NULL;
         }
     }
-    if (h->method == LG_HTTP_PUT || h->method == LG_HTTP_POST)
+    if ((h->method == LG_HTTP_PUT || h->method == LG_HTTP_POST) && declared_body_length(wsi) > 0)
         return 0; /* the body follows; lg_http_body_done dispatches */
     lg_api_handle(h);
     return 0;
