@@ -1,0 +1,134 @@
+/* Unit tests of the text rules (UTF-8, character counts, control
+ * characters, the ID alphabet) and of the settings parsers. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "livegate/config.h"
+#include "livegate/text.h"
+
+#define CHARS(s) lg_text_utf8_chars(s, sizeof(s) - 1)
+
+static void utf8_counts_code_points(void **state)
+{
+    (void)state;
+    assert_int_equal(CHARS(""), 0);
+    assert_int_equal(CHARS("abc"), 3);
+    assert_int_equal(CHARS("张三"), 2);
+    assert_int_equal(CHARS("\xF0\x9F\x98\x80"), 1);
+    assert_int_equal(CHARS("\xC2\x80"), 1);
+    assert_int_equal(CHARS("\xF4\x8F\xBF\xBF"), 1); /* U+10FFFF */
+}
+
+static void utf8_rejects_malformed(void **state)
+{
+    (void)state;
+    assert_int_equal(CHARS("\x80"), -1);             /* stray continuation */
+    assert_int_equal(CHARS("\xC3\x28"), -1);         /* bad continuation */
+    assert_int_equal(CHARS("\xC0\xAF"), -1);         /* overlong '/' */
+    assert_int_equal(CHARS("\xE0\x80\xAF"), -1);     /* overlong 3-byte */
+    assert_int_equal(CHARS("\xF0\x80\x80\xAF"), -1); /* overlong 4-byte */
+    assert_int_equal(CHARS("\xED\xA0\x80"), -1);     /* surrogate U+D800 */
+    assert_int_equal(CHARS("\xF4\x90\x80\x80"), -1); /* above U+10FFFF */
+    assert_int_equal(CHARS("\xF5\x80\x80\x80"), -1);
+    assert_int_equal(CHARS("\xE6\x9D"), -1); /* truncated */
+    assert_int_equal(CHARS("\xFF"), -1);
+}
+
+static void control_characters(void **state)
+{
+    (void)state;
+    assert_true(lg_text_has_control("a\x01", 2));
+    assert_true(lg_text_has_control("\x1f", 1));
+    assert_true(lg_text_has_control("\x7f", 1));
+    assert_true(lg_text_has_control("a\0b", 3));
+    assert_true(lg_text_has_control("\xC2\x80", 2));  /* U+0080 */
+    assert_true(lg_text_has_control("\xC2\x9F", 2));  /* U+009F */
+    assert_false(lg_text_has_control("\xC2\xA0", 2)); /* U+00A0 */
+    assert_false(lg_text_has_control(" ~", 2));
+    assert_false(lg_text_has_control("张三", strlen("张三")));
+}
+
+static void id_alphabet_and_length(void **state)
+{
+    (void)state;
+    char id[70];
+    memset(id, 'a', sizeof(id));
+    assert_false(lg_text_is_id(id, 0));
+    assert_true(lg_text_is_id(id, 1));
+    assert_true(lg_text_is_id(id, 64));
+    assert_false(lg_text_is_id(id, 65));
+    assert_true(lg_text_is_id("Az09_.:-", 8));
+    const char *bad[] = {"a b", "a/b", "a{b", "a}b", "a*", "a|b", "é", "a\n"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_false(lg_text_is_id(bad[i], strlen(bad[i])));
+}
+
+static void redis_urls(void **state)
+{
+    (void)state;
+    struct lg_redis_url u;
+    char err[128];
+    assert_int_equal(lg_redis_url_parse("redis://127.0.0.1:6379/0", &u, err, sizeof(err)), 0);
+    assert_string_equal(u.host, "127.0.0.1");
+    assert_int_equal(u.port, 6379);
+    assert_int_equal(u.db, 0);
+    assert_int_equal(lg_redis_url_parse("redis://cache.local", &u, err, sizeof(err)), 0);
+    assert_string_equal(u.host, "cache.local");
+    assert_int_equal(u.port, 6379);
+    assert_int_equal(lg_redis_url_parse("redis://:pw@h:7000/3", &u, err, sizeof(err)), 0);
+    assert_string_equal(u.password, "pw");
+    assert_string_equal(u.username, "");
+    assert_int_equal(u.port, 7000);
+    assert_int_equal(u.db, 3);
+    assert_int_equal(lg_redis_url_parse("redis://alice:pw@h/15", &u, err, sizeof(err)), 0);
+    assert_string_equal(u.username, "alice");
+    assert_int_equal(u.db, 15);
+    assert_int_equal(lg_redis_url_parse("redis://[::1]:6380", &u, err, sizeof(err)), 0);
+    assert_string_equal(u.host, "::1");
+    assert_int_equal(u.port, 6380);
+    const char *bad[] = {"http://h",        "redis://",    "redis://h:0",
+                         "redis://h:65536", "redis://h:x", "redis://h/16",
+                         "redis://h/-1",    "redis://::1", "redis://h/abc"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = 0;
+        assert_int_equal(lg_redis_url_parse(bad[i], &u, err, sizeof(err)), -1);
+        assert_true(err[0] != 0);
+    }
+}
+
+static void listen_addresses(void **state)
+{
+    (void)state;
+    char host[64], err[128];
+    int port;
+    assert_int_equal(lg_listen_parse("127.0.0.1:8080", host, sizeof(host), &port, err, sizeof(err)),
+                     0);
+    assert_string_equal(host, "127.0.0.1");
+    assert_int_equal(port, 8080);
+    assert_int_equal(lg_listen_parse(":9000", host, sizeof(host), &port, err, sizeof(err)), 0);
+    assert_string_equal(host, "0.0.0.0");
+    assert_int_equal(lg_listen_parse("[::1]:65535", host, sizeof(host), &port, err, sizeof(err)),
+                     0);
+    assert_string_equal(host, "::1");
+    assert_int_equal(port, 65535);
+    const char *bad[] = {"127.0.0.1", "h:65536", "h:", "h:-1", "::1:80", "[::1]80"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(lg_listen_parse(bad[i], host, sizeof(host), &port, err, sizeof(err)), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(utf8_counts_code_points),
+        cmocka_unit_test(utf8_rejects_malformed),
+        cmocka_unit_test(control_characters),
+        cmocka_unit_test(id_alphabet_and_length),
+        cmocka_unit_test(redis_urls),
+        cmocka_unit_test(listen_addresses),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
