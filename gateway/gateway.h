@@ -28,6 +28,9 @@ struct lg_gateway {
     struct lg_gateway_config cfg;
     uv_loop_t *loop;
     struct lws_context *lws;
+    struct lws_vhost *vhost;
+    int listen_fd; /* ours, shared with sibling processes: see listener.h */
+    uv_poll_t listen_poll;
     struct lg_redis *redis;
 
     struct lg_strmap *conns_per_ip;     /* peer address -> (intptr_t) count */

@@ -79,6 +79,7 @@ static void on_signal(uv_signal_t *sig, int signum)
     if (gw->stopping)
         return;
     gw->stopping = true;
+    lg_server_stop_accepting(gw);
     lg_log(LG_LOG_INFO, "gateway.stopping",
            json_pack("{s:i,s:I}", "signal", signum, "sessions", (json_int_t)gw->n_sessions));
     close_idle_sessions(gw);
@@ -169,6 +170,7 @@ static int serve(void)
     uv_loop_t loop;
     uv_loop_init(&loop);
     gw.loop = &loop;
+    gw.listen_fd = -1;
     gw.conns_per_ip = lg_strmap_new();
     gw.registered_rooms = lg_strmap_new();
     gw.sessions_by_user = lg_strmap_new();
@@ -179,6 +181,7 @@ static int serve(void)
     lg_redis_on_state(gw.redis, on_redis_state, &gw);
 
     if (lg_server_start(&gw) != 0) {
+        lg_server_stop(&gw);
         lg_redis_close(gw.redis);
         uv_run(&loop, UV_RUN_DEFAULT);
         return 1;

@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 
 #include "http.h"
+#include "listener.h"
 #include "livegate/log.h"
 #include "server.h"
 #include "ws.h"
@@ -90,15 +91,11 @@ int lg_server_start(struct lg_gateway *gw)
 
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof(info));
-    info.port = cfg->listen_port;
-    info.iface = strcmp(cfg->listen_host, "0.0.0.0") == 0 ? NULL : cfg->listen_host;
+    /* lws serves connections but does not listen: listener.c accepts them. */
+    info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
     info.protocols = protocols;
-    /* ALLOW_LISTEN_SHARE sets SO_REUSEPORT: several gateway processes
-     * share one port and the kernel spreads connections over them. */
     info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8 |
-                   LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE;
-    if (!strchr(cfg->listen_host, ':'))
-        info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+                   LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
     info.foreign_loops = foreign_loops;
     info.user = gw;
     info.max_http_header_data = 8192;
@@ -112,16 +109,24 @@ int lg_server_start(struct lg_gateway *gw)
         info.alpn = "http/1.1";
     }
     gw->lws = lws_create_context(&info);
-    if (!gw->lws) {
-        lg_log(LG_LOG_ERROR, "gateway.listen_failed",
-               json_pack("{s:s,s:i}", "host", cfg->listen_host, "port", cfg->listen_port));
+    if (gw->lws)
+        gw->vhost = lws_create_vhost(gw->lws, &info);
+    if (!gw->lws || !gw->vhost) {
+        lg_log(LG_LOG_ERROR, "gateway.start_failed",
+               json_pack("{s:s}", "detail", "libwebsockets could not start (TLS files?)"));
         return -1;
     }
-    return 0;
+    return lg_listener_start(gw);
+}
+
+void lg_server_stop_accepting(struct lg_gateway *gw)
+{
+    lg_listener_stop(gw);
 }
 
 void lg_server_stop(struct lg_gateway *gw)
 {
+    lg_listener_stop(gw);
     if (gw->lws) {
         lws_context_destroy(gw->lws);
         gw->lws = NULL;

@@ -17,6 +17,8 @@ struct lg_pss {
 
 /* Creates the lws context on gw->loop. Returns 0, or -1 (logged). */
 int lg_server_start(struct lg_gateway *gw);
+/* Stops accepting new connections; the open ones are served on. */
+void lg_server_stop_accepting(struct lg_gateway *gw);
 /* Destroys the lws context; run the loop afterwards to let it close. */
 void lg_server_stop(struct lg_gateway *gw);
 

@@ -127,8 +127,8 @@ async function httpRequest(base, method, urlPath, { token, body, raw } = {}) {
   return { status: res.status, json, text, headers: res.headers };
 }
 
-export async function startGateway({ redis, secrets = newSecrets(), env = {}, wait = true } = {}) {
-  const port = await freePort();
+export async function startGateway({ redis, secrets = newSecrets(), env = {}, wait = true, port: fixedPort } = {}) {
+  const port = fixedPort ?? await freePort();
   const logs = [];
   const child = spawn(GATEWAY_BIN, ['serve'], {
     env: {
