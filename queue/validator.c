@@ -532,9 +532,11 @@ static void on_claimed(redisReply *reply, void *arg)
 {
     struct claim_ctx *ctx = arg;
     /* XAUTOCLAIM answers [next cursor, entries, deleted ids]. */
+    struct lg_validator *v = ctx->v;
     if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements >= 2)
-        add_entries(ctx->v, ctx->stream, reply->element[1]);
-    step_reply(ctx->v);
+        add_entries(v, ctx->stream, reply->element[1]);
+    free(ctx);
+    step_reply(v);
 }
 
 /* XPENDING (extended form) answers [[id, consumer, idle ms, deliveries], ...]:

@@ -59,12 +59,20 @@ if [[ "$LIVEGATE_REDIS_URL" == "redis://127.0.0.1:${redis_port}/0" ]]; then
   done
 fi
 
-build/livegate serve 2>> var/log/gateway.log &
-pids+=($!)
-if [ -x build/livegate-validator ]; then
-  build/livegate-validator 2>> var/log/validator.log &
+# Several gateway processes share the port (SO_REUSEPORT); one per core by
+# default. A process may hold at most ~20,000 open files here, so more
+# connections than that need more processes.
+gateways="${LIVEGATE_GATEWAYS:-$(nproc)}"
+validators="${LIVEGATE_VALIDATORS:-1}"
+for i in $(seq "$gateways"); do
+  LIVEGATE_GATEWAY_ID="gw-$i-$$" \
+    build/livegate serve 2>> "var/log/gateway-$i.log" &
   pids+=($!)
-fi
+done
+for i in $(seq "$validators"); do
+  build/livegate-validator 2>> "var/log/validator-$i.log" &
+  pids+=($!)
+done
 
 host_port="${LIVEGATE_LISTEN/0.0.0.0/127.0.0.1}"
 for _ in $(seq 100); do
@@ -84,7 +92,8 @@ api /v1/rooms/demo/skus/sku-2 '{"name":"Jade bracelet","price":128000,"stock":50
 
 cat <<INFO
 
-livegate is running (redis appendfsync=${appendfsync}, data in ${root}/var)
+livegate is running: ${gateways} gateway process(es), ${validators} validator(s),
+redis appendfsync=${appendfsync}, data in ${root}/var
   WebSocket   ws://${host_port}/v1/ws
   HTTP API    http://${host_port}/v1/...   health: http://${host_port}/healthz
   Logs        ${root}/var/log/

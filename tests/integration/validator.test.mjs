@@ -122,10 +122,8 @@ test('no overselling: stock 50, 120 orders from 40 viewers, two validators', asy
   assert.equal(await redis.cli('HGET', 'lg:{flash}:sku:hot', 'stock'), '0');
   for (const [i, r] of results.entries()) assert.ok(r.type === 'order.confirmed' ? r.confirmed_at_ms - accepted[i].accepted_at_ms < 10000 : true);
   for (const c of viewers) c.close();
-  for (const v of validators) {
-    const { code } = await v.stop('SIGTERM');
-    assert.equal(code, 0);
-  }
+  const exits = await Promise.all(validators.map((v) => v.stop('SIGTERM')));
+  for (const { code } of exits) assert.equal(code, 0, 'a validator did not stop cleanly');
   // Each validator decided its own share and together exactly the 120.
   const decided = validators.map((v) => v.logs.map((l) => JSON.parse(l)).filter((l) => l.event === 'validator.stats').at(-1).decided);
   assert.equal(decided.reduce((a, b) => a + b, 0), 120);

@@ -72,9 +72,18 @@ async function stopProc(proc, signal = 'SIGTERM', graceMs = 5000) {
   return result;
 }
 
+// Stops everything still running. A gateway or validator that does not
+// exit 0 on SIGTERM fails the test file: that is how a crash at shutdown or a
+// leak reported by the sanitizer build is caught.
 export async function stopAll() {
-  await Promise.all([...running].map((p) => stopProc(p)));
+  const procs = [...running];
+  const exits = await Promise.all(procs.map((p) => stopProc(p)));
   for (const dir of tmpDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  const unclean = procs.filter((p, i) => p.name !== 'redis' && exits[i].code !== 0);
+  if (unclean.length) {
+    const detail = unclean.map((p) => `${p.name} exited ${p.code ?? p.signal}:\n${(p.logs ?? []).slice(-30).join('\n')}`);
+    throw new Error(`unclean exit on SIGTERM\n${detail.join('\n')}`);
+  }
 }
 
 export function redisCli(port, ...args) {
@@ -149,6 +158,7 @@ export async function startGateway({ redis, secrets = newSecrets(), env = {}, wa
     logs.push(...lines);
   });
   const proc = track(child, 'gateway');
+  proc.logs = logs;
   const base = `http://127.0.0.1:${port}`;
   const gw = {
     port, proc, logs, secrets,
@@ -184,6 +194,7 @@ export async function startValidator({ redis, env = {} } = {}) {
   });
   child.stderr.on('data', (d) => logs.push(...d.toString().split('\n').filter(Boolean)));
   const proc = track(child, 'validator');
+  proc.logs = logs;
   return {
     proc, logs,
     pid: child.pid,
