@@ -263,7 +263,10 @@ static void refresh_rooms(struct lg_validator *v)
 
 /* ---- trimming ----------------------------------------------------------- */
 
-static void on_trimmed(redisReply *reply, void *arg)
+/* A reply that only needs to have arrived: a failed trim is retried on the
+ * next round, a failed acknowledgement leaves the entry pending and the
+ * claim path re-sends its stored result. */
+static void on_reply_counted(redisReply *reply, void *arg)
 {
     (void)reply;
     step_reply(arg);
@@ -281,7 +284,7 @@ static void trim_streams(struct lg_validator *v)
             char key[LG_KEY_MAX];
             lg_key_stream(key, sizeof(key), v->rooms[i], high);
             const char *argv[] = {"XTRIM", key, "MINID", "~", minid};
-            send_cmd(v, on_trimmed, v, ARGC(argv), argv);
+            send_cmd(v, on_reply_counted, v, ARGC(argv), argv);
         }
     }
     end_step(v);
@@ -295,12 +298,6 @@ static void after_acks(struct lg_validator *v)
     next_cycle(v);
 }
 
-static void on_acked(redisReply *reply, void *arg)
-{
-    (void)reply;
-    step_reply(arg);
-}
-
 /* Second round: acknowledge what was answered. An entry whose result could
  * not be written stays pending and is retried after the claim delay. */
 static void ack_batch(struct lg_validator *v)
@@ -311,7 +308,7 @@ static void ack_batch(struct lg_validator *v)
         if (e->outcome == OUT_FAILED || e->answer_failed)
             continue;
         const char *ack[] = {"XACK", e->stream, LG_VALIDATOR_GROUP, e->id};
-        send_cmd(v, on_acked, v, ARGC(ack), ack);
+        send_cmd(v, on_reply_counted, v, ARGC(ack), ack);
     }
     end_step(v);
 }

@@ -42,6 +42,15 @@ let sent = 0, accepted = 0, errors = 0;
 const latencies = [];
 const started = Date.now();
 let done = false;
+let finishedAt = 0;
+const finishers = [];
+// The run ends for every connection at once when the target is reached.
+function finish() {
+  if (done) return;
+  done = true;
+  finishedAt = Date.now();
+  for (const f of finishers) f();
+}
 
 function order(coid) {
   return JSON.stringify({
@@ -55,6 +64,7 @@ function order(coid) {
 function openOne(i) {
   return new Promise((resolve) => {
     const ws = new WebSocket(url);
+    finishers.push(() => resolve(ws));
     const sentAt = new Map();
     let seq = 0;
     const submit = () => {
@@ -79,7 +89,7 @@ function openOne(i) {
       } else {
         return; // results and other pushes do not free an in-flight slot
       }
-      if (accepted + errors >= target || Date.now() - started > limitMs) { done = true; resolve(ws); return; }
+      if (accepted + errors >= target || Date.now() - started > limitMs) { finish(); return; }
       submit();
     });
     ws.on('close', () => resolve(ws));
@@ -91,8 +101,8 @@ const sockets = await Promise.race([
   Promise.all(Array.from({ length: conns }, (_, i) => openOne(i))),
   new Promise((r) => setTimeout(r, limitMs + 5000)),
 ]);
-done = true;
-const seconds = (Date.now() - started) / 1000;
+finish();
+const seconds = (finishedAt - started) / 1000;
 latencies.sort((a, b) => a - b);
 const pct = (p) => latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(p / 100 * latencies.length))] : 0;
 const report = {

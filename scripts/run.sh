@@ -11,10 +11,11 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 scripts/setup.sh
-if [ ! -f build/CMakeCache.txt ]; then
-  cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-fi
-cmake --build build -j"$(nproc)"
+# A release build of its own, so the test suite's Debug build in ./build
+# and this one never overwrite each other.
+bin=build-release
+cmake -S . -B "$bin" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$bin" -j"$(nproc)" --target livegate livegate-validator
 
 mkdir -p var/redis var/log
 if [ ! -f var/demo.env ]; then
@@ -66,11 +67,11 @@ gateways="${LIVEGATE_GATEWAYS:-$(nproc)}"
 validators="${LIVEGATE_VALIDATORS:-1}"
 for i in $(seq "$gateways"); do
   LIVEGATE_GATEWAY_ID="gw-$i-$$" \
-    build/livegate serve 2>> "var/log/gateway-$i.log" &
+    "$bin/livegate" serve 2>> "var/log/gateway-$i.log" &
   pids+=($!)
 done
 for i in $(seq "$validators"); do
-  build/livegate-validator 2>> "var/log/validator-$i.log" &
+  "$bin/livegate-validator" 2>> "var/log/validator-$i.log" &
   pids+=($!)
 done
 
@@ -80,8 +81,8 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 
-admin_token=$(build/livegate token --sub admin --room '*' --role admin --ttl 86400)
-viewer_token=$(build/livegate token --sub viewer-1 --room demo --role viewer --ttl 86400)
+admin_token=$("$bin/livegate" token --sub admin --room '*' --role admin --ttl 86400)
+viewer_token=$("$bin/livegate" token --sub viewer-1 --room demo --role viewer --ttl 86400)
 
 # A demo room with two products, so a viewer can order at once.
 api() { curl -fsS -X PUT -H "Authorization: Bearer $admin_token" -H 'Content-Type: application/json' \
@@ -103,9 +104,9 @@ Demo secret (LIVEGATE_JWT_SECRET, kept in var/demo.env):
 
 Mint tokens (same secret from var/demo.env):
   set -a; . var/demo.env; set +a
-  build/livegate token --sub viewer-1 --room demo --role viewer
-  build/livegate token --sub op-1 --room demo --role operator
-  build/livegate token --sub admin --room '*' --role admin
+  $bin/livegate token --sub viewer-1 --room demo --role viewer
+  $bin/livegate token --sub op-1 --room demo --role operator
+  $bin/livegate token --sub admin --room '*' --role admin
 
 A viewer token for room "demo" (valid 24 h):
   ${viewer_token}

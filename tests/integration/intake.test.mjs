@@ -251,6 +251,18 @@ test('name, phone and address are never stored or logged in clear', async () => 
   c.close();
 });
 
+test('after SCRIPT FLUSH the script is reloaded and the submit still succeeds', async () => {
+  const c = await gw.session(viewer('u-noscript'));
+  await redis.cli('SCRIPT', 'FLUSH');
+  const order = validOrder({ req: 'after-flush' });
+  c.send(order);
+  const r = await c.next((m) => m.req === 'after-flush');
+  assert.equal(r.type, 'order.accepted', JSON.stringify(r));
+  assert.ok((await streamIds('r1', 'normal')).includes(r.order_id));
+  assert.ok(gw.logs.some((l) => l.includes('redis.noscript')));
+  c.close();
+});
+
 test('UNAVAILABLE while redis-server is down, and normal service once it is back', async () => {
   const c = await gw.session(viewer('u-outage'));
   await redis.stop();

@@ -273,6 +273,11 @@ test('two gateway processes on one port: each result reaches the submitting conn
   }
   const results = await Promise.all(all);
   assert.equal(results.filter((r) => r.type === 'order.confirmed').length, 24);
+  // Each gateway's reply stream is capped and expires once it is no longer fed.
+  for (const key of (await redis.cli('KEYS', 'lg:gw:*:replies')).split('\n')) {
+    const ttl = Number(await redis.cli('PTTL', key));
+    assert.ok(ttl > 0 && ttl <= 3600000, `${key} ttl ${ttl}`);
+  }
   for (const c of conns) c.close();
   await v.stop();
   await g2.stop();
