@@ -1,0 +1,210 @@
+/* output.c - turns the merged run into what people read: a progress line a
+ * second, the end-of-run summary, --json and --csv. Latencies are kept in
+ * microseconds and shown in milliseconds. */
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "output.h"
+
+static double ms(uint64_t us)
+{
+    return (double)us / 1000.0;
+}
+
+void lg_bench_print_progress(const struct lg_bench_run *run, int second, bool tty)
+{
+    const struct lg_bench_tick *t = &run->ticks[second];
+    double cpu = (double)t->cpu_us / 1e6 * 100.0;
+    fprintf(stderr,
+            "%s[%4ds] conns %6llu  sent %6llu/s  accepted %6llu/s  results %6llu/s  errors %4llu"
+            "  accept p99 %7.1f ms  result p99 %7.1f ms  bench cpu %3.0f%%%s",
+            tty ? "\r" : "", second + 1, (unsigned long long)t->conns_up,
+            (unsigned long long)t->submitted, (unsigned long long)t->accepted,
+            (unsigned long long)t->results, (unsigned long long)t->errors,
+            ms(lg_hist_percentile(&t->accept, 99)), ms(lg_hist_percentile(&t->result, 99)), cpu,
+            tty ? "   " : "\n");
+    fflush(stderr);
+}
+
+void lg_bench_finish_figures(struct lg_bench_run *run)
+{
+    int first = -1, last = -1;
+    for (int i = 0; i < run->nticks; i++) {
+        if (run->ticks[i].results) {
+            if (first < 0)
+                first = i;
+            last = i;
+        }
+    }
+    run->confirmed_per_s = first < 0 ? 0 : (double)run->total.c.confirmed / (last - first + 1);
+}
+
+static const double PCTS[] = {50, 90, 99, 99.9, 100};
+static const char *const PCT_NAMES[] = {"p50", "p90", "p99", "p99.9", "max"};
+
+static void print_hist(FILE *out, const char *name, const struct lg_hist *h)
+{
+    fprintf(out, "  %-16s n=%-8llu", name, (unsigned long long)h->total);
+    for (int i = 0; i < 5; i++)
+        fprintf(out, " %s %8.1f", PCT_NAMES[i], ms(lg_hist_percentile(h, PCTS[i])));
+    fprintf(out, "  (ms)\n");
+}
+
+void lg_bench_print_summary(const struct lg_bench_run *run, FILE *out)
+{
+    const struct lg_bench_opts *o = run->o;
+    const struct lg_bench_report *r = &run->total;
+    fprintf(out, "\nlivegate-bench %s: %d connections, %d worker process(es), run %s\n",
+            lg_bench_shape_name(o->shape), o->conns, o->procs, o->run_id);
+    fprintf(out,
+            "connections: %llu up at most, %llu attempts, %llu failed, %llu closed by the "
+            "server, %llu reconnects\n",
+            (unsigned long long)r->conns_max_up, (unsigned long long)r->c.conn_attempts,
+            (unsigned long long)r->c.conn_failed, (unsigned long long)r->c.conn_closed_by_server,
+            (unsigned long long)r->c.reconnects);
+    fprintf(out,
+            "orders: %llu submitted (%llu resends, %llu broken on purpose), %llu accepted "
+            "(%llu high), %llu confirmed, %llu rejected\n",
+            (unsigned long long)r->c.submitted, (unsigned long long)r->c.duplicates_sent,
+            (unsigned long long)r->c.invalid_sent, (unsigned long long)r->c.accepted,
+            (unsigned long long)r->c.accepted_high, (unsigned long long)r->c.confirmed,
+            (unsigned long long)r->c.rejected);
+    fprintf(out,
+            "throughput: %.0f confirmed orders/s over the seconds with results; GMV %.2f CNY\n",
+            run->confirmed_per_s, (double)r->c.gmv_fen / 100.0);
+    fprintf(out, "latency from the intended send time:\n");
+    print_hist(out, "accept high", &r->accept[1]);
+    print_hist(out, "accept normal", &r->accept[0]);
+    print_hist(out, "result high", &r->result[1]);
+    print_hist(out, "result normal", &r->result[0]);
+    fprintf(out, "rejections:");
+    for (int i = 0; i < LG_RC_COUNT; i++)
+        if (r->c.rejected_by_code[i])
+            fprintf(out, " %s=%llu", lg_reject_code_name((enum lg_reject_code)i),
+                    (unsigned long long)r->c.rejected_by_code[i]);
+    fprintf(out, "\nerrors:");
+    for (int i = 0; i < LG_EC_COUNT; i++)
+        if (r->c.errors_by_code[i])
+            fprintf(out, " %s=%llu", lg_error_code_name((enum lg_error_code)i),
+                    (unsigned long long)r->c.errors_by_code[i]);
+    fprintf(out, "\nclose codes:");
+    for (int i = 0; i < LG_BENCH_CLOSE_SLOTS; i++)
+        if (r->c.close_counts[i])
+            fprintf(out, " %d=%llu", r->c.close_codes[i], (unsigned long long)r->c.close_counts[i]);
+    fprintf(out, "\nbench cpu: %.1f s over %.1f s; busiest worker second %.0f%% of a core\n",
+            (double)r->cpu_us / 1e6, run->wall_s, r->busy_ratio_max * 100);
+    if (r->busy_ratio_max >= 0.9)
+        fprintf(out,
+                "WARNING: a bench worker was busy %.0f%% of a second: the bench, not the "
+                "server, may be the bottleneck. Add --procs.\n",
+                r->busy_ratio_max * 100);
+    if (o->ngateway_pids && run->conns_at_idle)
+        fprintf(out,
+                "gateway memory: %lld KiB before, %lld KiB with %llu idle connections: "
+                "%.1f KiB per connection\n",
+                run->gw_rss_base_kb, run->gw_rss_idle_kb, (unsigned long long)run->conns_at_idle,
+                (double)(run->gw_rss_idle_kb - run->gw_rss_base_kb) / (double)run->conns_at_idle);
+    fprintf(out, "audit:\n");
+    for (int i = 0; i < run->audit.n; i++)
+        fprintf(out, "  [%s] %s: %s\n", run->audit.line[i].ok ? "ok" : "FAIL",
+                run->audit.line[i].what, run->audit.line[i].detail);
+    fprintf(out, "audit %s\n", run->audit.ok ? "passed" : "FAILED");
+}
+
+static json_t *hist_json(const struct lg_hist *h)
+{
+    json_t *j = json_pack("{s:I}", "count", (json_int_t)h->total);
+    for (int i = 0; i < 5; i++)
+        json_object_set_new(j, PCT_NAMES[i], json_real(ms(lg_hist_percentile(h, PCTS[i]))));
+    return j;
+}
+
+int lg_bench_write_json(const struct lg_bench_run *run, const char *path)
+{
+    const struct lg_bench_opts *o = run->o;
+    const struct lg_bench_report *r = &run->total;
+    json_t *rej = json_object(), *err = json_object(), *closes = json_object();
+    for (int i = 0; i < LG_RC_COUNT; i++)
+        json_object_set_new(rej, lg_reject_code_name((enum lg_reject_code)i),
+                            json_integer((json_int_t)r->c.rejected_by_code[i]));
+    for (int i = 0; i < LG_EC_COUNT; i++)
+        json_object_set_new(err, lg_error_code_name((enum lg_error_code)i),
+                            json_integer((json_int_t)r->c.errors_by_code[i]));
+    for (int i = 0; i < LG_BENCH_CLOSE_SLOTS; i++)
+        if (r->c.close_counts[i]) {
+            char k[16];
+            snprintf(k, sizeof(k), "%d", r->c.close_codes[i]);
+            json_object_set_new(closes, k, json_integer((json_int_t)r->c.close_counts[i]));
+        }
+    json_t *audit = json_array();
+    for (int i = 0; i < run->audit.n; i++)
+        json_array_append_new(audit,
+                              json_pack("{s:s,s:s,s:b}", "check", run->audit.line[i].what, "detail",
+                                        run->audit.line[i].detail, "ok", run->audit.line[i].ok));
+    json_t *doc = json_pack(
+        "{s:s,s:s,s:{s:i,s:i,s:f,s:f,s:f,s:i,s:i,s:f,s:f,s:f,s:f,s:f,s:i,s:i,s:I},"
+        "s:{s:I,s:I,s:I,s:I,s:I},"
+        "s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},"
+        "s:f,s:{s:o,s:o,s:o,s:o},s:o,s:o,s:o,"
+        "s:{s:f,s:f,s:f},s:o,s:b}",
+        "shape", lg_bench_shape_name(o->shape), "run_id", o->run_id, "options", "conns", o->conns,
+        "procs", o->procs, "rate", o->rate, "duration_s", o->duration_s, "window_s", o->window_s,
+        "bursts", o->bursts, "inflight", o->inflight, "dup_share", o->dup_share, "high_share",
+        o->high_share, "vip_share", o->vip_share, "invalid_share", o->invalid_share, "coupon_share",
+        o->coupon_share, "rooms", o->rooms, "skus", o->skus, "stock", (json_int_t)o->stock,
+        "connections", "max_up", (json_int_t)r->conns_max_up, "attempts",
+        (json_int_t)r->c.conn_attempts, "failed", (json_int_t)r->c.conn_failed, "closed_by_server",
+        (json_int_t)r->c.conn_closed_by_server, "reconnects", (json_int_t)r->c.reconnects, "orders",
+        "submitted", (json_int_t)r->c.submitted, "resends", (json_int_t)r->c.duplicates_sent,
+        "resends_answered_duplicate", (json_int_t)r->c.duplicates_accepted, "invalid_sent",
+        (json_int_t)r->c.invalid_sent, "invalid_refused", (json_int_t)r->c.invalid_rejected,
+        "accepted", (json_int_t)r->c.accepted, "accepted_high", (json_int_t)r->c.accepted_high,
+        "confirmed", (json_int_t)r->c.confirmed, "rejected", (json_int_t)r->c.rejected, "gmv_fen",
+        (json_int_t)r->c.gmv_fen, "confirmed_per_s", run->confirmed_per_s, "latency_ms",
+        "accept_high", hist_json(&r->accept[1]), "accept_normal", hist_json(&r->accept[0]),
+        "result_high", hist_json(&r->result[1]), "result_normal", hist_json(&r->result[0]),
+        "rejected_by_code", rej, "errors_by_code", err, "close_codes", closes, "bench", "cpu_s",
+        (double)r->cpu_us / 1e6, "wall_s", run->wall_s, "busiest_worker_second", r->busy_ratio_max,
+        "audit", audit, "audit_ok", run->audit.ok);
+    json_object_set_new(
+        doc, "audit_counts",
+        json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "lost", (json_int_t)r->a.lost, "doubled",
+                  (json_int_t)r->a.doubled, "recovered_by_query",
+                  (json_int_t)r->a.recovered_by_query, "late", (json_int_t)r->a.late, "dup_wrong",
+                  (json_int_t)r->a.dup_wrong, "invalid_wrong", (json_int_t)r->a.invalid_wrong,
+                  "valid_refused", (json_int_t)r->a.valid_refused, "priority_wrong",
+                  (json_int_t)r->a.priority_wrong, "unanswered", (json_int_t)r->a.unanswered));
+    if (o->ngateway_pids && run->conns_at_idle)
+        json_object_set_new(doc, "gateway_memory",
+                            json_pack("{s:I,s:I,s:I,s:f}", "rss_before_kb",
+                                      (json_int_t)run->gw_rss_base_kb, "rss_idle_kb",
+                                      (json_int_t)run->gw_rss_idle_kb, "idle_connections",
+                                      (json_int_t)run->conns_at_idle, "kb_per_connection",
+                                      (double)(run->gw_rss_idle_kb - run->gw_rss_base_kb) /
+                                          (double)run->conns_at_idle));
+    int rc = doc ? json_dump_file(doc, path, JSON_INDENT(2)) : -1;
+    json_decref(doc);
+    return rc;
+}
+
+int lg_bench_write_csv(const struct lg_bench_run *run, const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    fprintf(f, "second,conns_up,sent,accepted,results,errors,accept_p50_ms,accept_p99_ms,"
+               "accept_max_ms,result_p50_ms,result_p99_ms,result_max_ms,bench_cpu_pct\n");
+    for (int i = 0; i < run->nticks; i++) {
+        const struct lg_bench_tick *t = &run->ticks[i];
+        fprintf(f, "%d,%llu,%llu,%llu,%llu,%llu,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.1f\n", i + 1,
+                (unsigned long long)t->conns_up, (unsigned long long)t->submitted,
+                (unsigned long long)t->accepted, (unsigned long long)t->results,
+                (unsigned long long)t->errors, ms(lg_hist_percentile(&t->accept, 50)),
+                ms(lg_hist_percentile(&t->accept, 99)), ms(lg_hist_percentile(&t->accept, 100)),
+                ms(lg_hist_percentile(&t->result, 50)), ms(lg_hist_percentile(&t->result, 99)),
+                ms(lg_hist_percentile(&t->result, 100)), (double)t->cpu_us / 1e4);
+    }
+    return fclose(f);
+}

@@ -1,0 +1,40 @@
+/* output.h - what the parent prints and writes: the live progress line, the
+ * human summary, the JSON report and the CSV timeline. */
+#ifndef LG_BENCH_OUTPUT_H
+#define LG_BENCH_OUTPUT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "options.h"
+#include "report.h"
+
+/* One second of the run, all workers merged. */
+struct lg_bench_tick {
+    int reported; /* how many workers have reported this second */
+    uint64_t conns_up, submitted, accepted, results, errors, cpu_us;
+    struct lg_hist accept, result;
+};
+
+struct lg_bench_run {
+    const struct lg_bench_opts *o;
+    struct lg_bench_report total;
+    struct lg_bench_tick *ticks;
+    int nticks;
+    int last_complete; /* the last second every worker has reported, or -1 */
+    struct lg_bench_stock_check stock;
+    struct lg_bench_audit audit;
+    /* gateway memory, when pids were given */
+    long long gw_rss_base_kb, gw_rss_idle_kb;
+    uint64_t conns_at_idle;
+    double confirmed_per_s; /* over the seconds that saw results */
+    double wall_s;
+};
+
+void lg_bench_print_progress(const struct lg_bench_run *run, int second, bool tty);
+void lg_bench_finish_figures(struct lg_bench_run *run);
+void lg_bench_print_summary(const struct lg_bench_run *run, FILE *out);
+int lg_bench_write_json(const struct lg_bench_run *run, const char *path);
+int lg_bench_write_csv(const struct lg_bench_run *run, const char *path);
+
+#endif

@@ -1,0 +1,131 @@
+/* setup.c - puts the run's catalog in place through PUT /v1/rooms/... and
+ * reads stock back through GET /v1/rooms/{room}/skus. Rooms are named after
+ * the run id, so a run never inherits stock or per-user counts from an
+ * earlier one. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "http_client.h"
+#include "livegate/token.h"
+#include "mix.h"
+#include "setup.h"
+
+static char *operator_token(const struct lg_bench_opts *o)
+{
+    struct lg_claims c = {.role = LG_ROLE_OPERATOR, .exp = (long long)time(NULL) + 86400};
+    snprintf(c.sub, sizeof(c.sub), "bench-%s-operator", o->run_id);
+    snprintf(c.room, sizeof(c.room), "*");
+    return lg_token_mint(o->secret, strlen(o->secret), &c);
+}
+
+static int put(const struct lg_bench_opts *o, const char *token, const char *path, json_t *body,
+               char *err, size_t errsz)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    struct lg_http_response r;
+    int rc =
+        text ? lg_http_request(o->host, o->port, "PUT", path, token, text, &r, err, errsz) : -1;
+    free(text);
+    if (rc == 0 && r.status != 200) {
+        snprintf(err, errsz, "PUT %s: HTTP %d %.200s", path, r.status, r.body);
+        rc = -1;
+    }
+    if (rc == 0 || r.body)
+        free(r.body);
+    return rc;
+}
+
+int lg_bench_setup(const struct lg_bench_opts *o, char *err, size_t errsz)
+{
+    char *token = operator_token(o);
+    if (!token) {
+        snprintf(err, errsz, "could not mint the operator token");
+        return -1;
+    }
+    int rc = 0;
+    for (int r = 0; r < o->rooms && rc == 0; r++) {
+        char room[96], path[256];
+        lg_mix_room_id(o, r, room, sizeof(room));
+        snprintf(path, sizeof(path), "/v1/rooms/%s", room);
+        rc = put(o, token, path,
+                 json_pack("{s:s,s:s,s:I,s:[ssss]}", "title", room, "status", "live",
+                           "high_value_threshold", (json_int_t)o->high_threshold, "payment_methods",
+                           "alipay", "wechat_pay", "card", "cod"),
+                 err, errsz);
+        for (int k = 0; k <= o->skus && rc == 0; k++) {
+            char sku[32];
+            lg_mix_sku_id(k, o, sku, sizeof(sku));
+            snprintf(path, sizeof(path), "/v1/rooms/%s/skus/%s", room, sku);
+            rc = put(o, token, path,
+                     json_pack("{s:s,s:I,s:I,s:i,s:b}", "name", sku, "price",
+                               (json_int_t)lg_mix_sku_price(o, k), "stock", (json_int_t)o->stock,
+                               "limit_per_user", o->limit_per_user, "on_sale", 1),
+                     err, errsz);
+        }
+        if (rc == 0) {
+            snprintf(path, sizeof(path), "/v1/rooms/%s/coupons/%s", room, LG_MIX_COUPON_ID);
+            rc = put(o, token, path,
+                     json_pack("{s:I,s:i,s:I}", "discount", (json_int_t)lg_mix_coupon_discount(o),
+                               "min_amount", 0, "total", (json_int_t)1000000000),
+                     err, errsz);
+        }
+    }
+    free(token);
+    return rc;
+}
+
+static int read_room(const struct lg_bench_opts *o, const char *token, int r,
+                     struct lg_bench_stock_check *s, int initial, char *err, size_t errsz)
+{
+    char room[96], path[256];
+    lg_mix_room_id(o, r, room, sizeof(room));
+    snprintf(path, sizeof(path), "/v1/rooms/%s/skus", room);
+    struct lg_http_response resp;
+    if (lg_http_request(o->host, o->port, "GET", path, token, NULL, &resp, err, errsz))
+        return -1;
+    json_t *doc = resp.status == 200 ? json_loads(resp.body, 0, NULL) : NULL;
+    json_t *skus = json_object_get(doc, "skus");
+    int found = 0;
+    for (int k = 0; k <= o->skus; k++) {
+        char want[32];
+        lg_mix_sku_id(k, o, want, sizeof(want));
+        size_t i;
+        json_t *item;
+        json_array_foreach(skus, i, item)
+        {
+            const char *id = json_string_value(json_object_get(item, "sku_id"));
+            json_t *left = json_object_get(item, "stock_left");
+            if (id && strcmp(id, want) == 0 && json_is_integer(left)) {
+                long long *dst = initial ? s->initial : s->left;
+                dst[r * (o->skus + 1) + k] = json_integer_value(left);
+                found++;
+            }
+        }
+    }
+    if (found != o->skus + 1)
+        snprintf(err, errsz, "GET %s: HTTP %d, %d of %d SKUs found", path, resp.status, found,
+                 o->skus + 1);
+    json_decref(doc);
+    free(resp.body);
+    return found == o->skus + 1 ? 0 : -1;
+}
+
+int lg_bench_read_stock(const struct lg_bench_opts *o, struct lg_bench_stock_check *s, int initial,
+                        char *err, size_t errsz)
+{
+    char *token = operator_token(o);
+    if (!token) {
+        snprintf(err, errsz, "could not mint the operator token");
+        return -1;
+    }
+    s->nskus = o->rooms * (o->skus + 1);
+    int rc = 0;
+    for (int r = 0; r < o->rooms && rc == 0; r++)
+        rc = read_room(o, token, r, s, initial, err, errsz);
+    free(token);
+    return rc;
+}

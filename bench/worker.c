@@ -1,0 +1,992 @@
+/* worker.c - a bench worker: a few thousand simulated viewers, each one
+ * WebSocket client connection (libwebsockets on a libuv loop), sending
+ * orders on a schedule and recording what comes back.
+ *
+ * Why latencies are honest: every submission gets its intended send time
+ * when it is planned, from the load shape alone (open loop for steady and
+ * burst). If the gateway stalls, submissions queue up on the viewer's
+ * connection, and their latency - measured from the intended time, not from
+ * the moment the frame left - includes the stall. This is the fix for
+ * "coordinated omission", where a stalled server slows the load generator
+ * and hides its own stall.
+ *
+ * Why the audit can trust what it sees: every frame carries a req of its
+ * own ("s<index>"), and the gateway echoes it in the direct reply and in the
+ * pushed result (which carries the req of the first submission), so every
+ * reply is tied to the submission it answers. */
+#include <errno.h>
+#include <jansson.h>
+#include <libwebsockets.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "livegate/token.h"
+#include "mix.h"
+#include "report.h"
+#include "worker.h"
+
+#define SETTLE_US 1000000LL /* between the ramp's end and the first send */
+#define RECONNECT_DELAY_US 1000000LL
+#define QUERY_WAIT_US 5000000LL /* how long order.query answers may take */
+#define SLA_US 10000000LL       /* the 10-second promise */
+#define QUERY_BATCH 100         /* the contract's cap on ids per order.query */
+#define FRAME_MAX 4096
+
+enum sub_flag {
+    SUB_DUP = 1 << 0,        /* a resend of an earlier client_order_id */
+    SUB_RESEND_NEW = 1 << 1, /* the original: resend it on a new connection once accepted */
+    SUB_HIGH = 1 << 2,       /* the gateway must answer priority high */
+    SUB_SENT = 1 << 3,
+    SUB_ANSWERED = 1 << 4, /* accepted, refused or errored */
+    SUB_ACCEPTED = 1 << 5,
+};
+
+enum final_state { FINAL_NONE = 0, FINAL_CONFIRMED, FINAL_REJECTED };
+
+/* One submit frame. Originals also carry their order's outcome; a resend
+ * points at its original through `orig`. */
+struct sub {
+    int64_t intended_us;
+    int64_t accept_us;
+    int64_t amount;
+    int32_t viewer;
+    int32_t orig;
+    int16_t sku; /* room * (skus + 1) + sku */
+    uint8_t qty;
+    uint8_t invalid; /* enum lg_mix_invalid */
+    uint8_t flags;
+    uint8_t final; /* enum final_state */
+    uint8_t final_code;
+    uint8_t pushes; /* results pushed with this submission's req */
+    char order_id[LG_ID_MAX + 1];
+};
+
+enum phase { PHASE_SENDING, PHASE_DRAIN, PHASE_QUERY, PHASE_DONE };
+
+struct worker;
+
+struct viewer {
+    struct worker *w;
+    struct lws *wsi;
+    int index; /* global viewer number */
+    int room;
+    bool vip;
+    bool connected, auth_sent, authed;
+    bool coupon_used;
+    bool close_for_resend;   /* close, reconnect, then resend */
+    int64_t reconnect_at_us; /* 0: no reconnect planned */
+    char *token;
+    int *queue; /* submissions waiting to be written, in order */
+    size_t qhead, qlen, qcap;
+    int outstanding; /* written, not yet answered */
+    int *resend;     /* originals to resend once reconnected */
+    size_t nresend, resend_cap;
+    int *query_ids; /* query phase: originals still without a result */
+    size_t nquery, query_pos;
+    char *rx;
+    size_t rxlen, rxcap;
+};
+
+struct worker {
+    const struct lg_bench_opts *o;
+    const struct lg_bench_plan *plan;
+    int index, fd;
+    uv_loop_t loop;
+    uv_timer_t tick, second;
+    struct lws_context *lws;
+    struct lg_rng rng;
+    struct viewer *viewers;
+    int nviewers, opened, first_viewer;
+    struct sub *subs;
+    size_t nsubs, subs_cap;
+    /* the schedule */
+    double per_order_us;  /* steady */
+    uint64_t planned;     /* steady: orders planned so far */
+    int64_t *burst_times; /* burst: the current burst's intended times, sorted */
+    int *burst_order;     /* ... and the viewer of each */
+    int burst_no, burst_pos;
+    uint64_t rr; /* round robin over viewers */
+    enum phase phase;
+    int64_t phase_deadline_us;
+    /* measurements */
+    struct lg_bench_report rep;
+    struct lg_bench_second sec;
+    int second_no;
+    uint64_t conns_up;
+    int64_t last_cpu_us;
+    uint64_t unresolved; /* accepted originals without a final result */
+};
+
+int64_t lg_bench_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void lg_bench_plan_make(const struct lg_bench_opts *o, int64_t t0_us, struct lg_bench_plan *p)
+{
+    p->t0_us = t0_us;
+    p->send_start_us = t0_us + (int64_t)(o->ramp_s * 1e6) + SETTLE_US;
+    if (o->shape == LG_SHAPE_BURST)
+        p->send_end_us =
+            p->send_start_us +
+            (int64_t)((o->bursts * o->window_s + (o->bursts - 1) * o->burst_gap_s) * 1e6);
+    else
+        p->send_end_us = p->send_start_us + (int64_t)(o->duration_s * 1e6);
+}
+
+static int64_t cpu_now_us(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 + ru.ru_utime.tv_usec +
+           ru.ru_stime.tv_usec;
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static void send_to_parent(struct worker *w, uint32_t type, const void *body, size_t len)
+{
+    if (write_all(w->fd, &type, sizeof(type)) || write_all(w->fd, body, len))
+        _exit(3); /* the parent is gone: nobody will read the report */
+}
+
+/* ---- submissions ---- */
+
+static int push_int(int **arr, size_t *len, size_t *cap, int v)
+{
+    if (*len == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 8;
+        int *n = realloc(*arr, ncap * sizeof(int));
+        if (!n)
+            return -1;
+        *arr = n;
+        *cap = ncap;
+    }
+    (*arr)[(*len)++] = v;
+    return 0;
+}
+
+static int new_sub(struct worker *w)
+{
+    if (w->nsubs == w->subs_cap) {
+        size_t ncap = w->subs_cap ? w->subs_cap * 2 : 4096;
+        struct sub *n = realloc(w->subs, ncap * sizeof(*n));
+        if (!n) {
+            fprintf(stderr, "livegate-bench: out of memory\n");
+            _exit(3);
+        }
+        w->subs = n;
+        w->subs_cap = ncap;
+    }
+    int i = (int)w->nsubs++;
+    memset(&w->subs[i], 0, sizeof(w->subs[i]));
+    w->subs[i].orig = i;
+    return i;
+}
+
+static void viewer_kick(struct viewer *v)
+{
+    if (v->wsi && v->connected)
+        lws_callback_on_writable(v->wsi);
+}
+
+static void enqueue(struct viewer *v, int sub)
+{
+    if (v->qhead + v->qlen == v->qcap && v->qhead > 0) {
+        memmove(v->queue, v->queue + v->qhead, v->qlen * sizeof(int));
+        v->qhead = 0;
+    }
+    size_t end = v->qhead + v->qlen;
+    if (push_int(&v->queue, &end, &v->qcap, sub) == 0)
+        v->qlen++;
+    viewer_kick(v);
+}
+
+static int add_resend(struct worker *w, int orig, int64_t intended)
+{
+    int i = new_sub(w);
+    struct sub *d = &w->subs[i], *s = &w->subs[orig];
+    *d = *s;
+    d->orig = orig;
+    d->intended_us = intended;
+    d->accept_us = 0;
+    d->flags = (uint8_t)((s->flags & SUB_HIGH) | SUB_DUP);
+    d->final = FINAL_NONE;
+    d->pushes = 0;
+    d->order_id[0] = '\0';
+    enqueue(&w->viewers[d->viewer], i);
+    return i;
+}
+
+/* Plans one order of viewer v, intended to leave at `intended`. */
+static void plan_order(struct worker *w, struct viewer *v, int64_t intended)
+{
+    const struct lg_bench_opts *o = w->o;
+    struct lg_mix_order m;
+    lg_mix_draw(o, &w->rng, v->room, v->vip, !v->coupon_used, &m);
+    if (m.coupon)
+        v->coupon_used = true; /* whatever the outcome: never risk a second use */
+    int i = new_sub(w);
+    struct sub *s = &w->subs[i];
+    s->intended_us = intended;
+    s->viewer = (int32_t)(v - w->viewers);
+    s->sku = (int16_t)(m.room * (o->skus + 1) + m.sku);
+    s->qty = (uint8_t)m.qty;
+    s->amount = m.amount;
+    s->invalid = (uint8_t)m.invalid;
+    s->flags = m.high ? SUB_HIGH : 0;
+    enqueue(v, i);
+    if (m.invalid || !(lg_rng_unit(&w->rng) < o->dup_share))
+        return;
+    if (lg_rng_unit(&w->rng) < o->reconnect_share)
+        w->subs[i].flags |= SUB_RESEND_NEW; /* resent after its accept, on a new connection */
+    else
+        add_resend(w, i, intended); /* a double tap: same moment, same connection */
+}
+
+/* ---- frames out ---- */
+
+static int write_frame(struct lws *wsi, const char *text, size_t len)
+{
+    unsigned char buf[LWS_PRE + FRAME_MAX];
+    if (len > FRAME_MAX)
+        return -1;
+    memcpy(buf + LWS_PRE, text, len);
+    return lws_write(wsi, buf + LWS_PRE, len, LWS_WRITE_TEXT) < (int)len ? -1 : 0;
+}
+
+static int write_submit(struct worker *w, struct viewer *v, int idx)
+{
+    struct sub *s = &w->subs[idx];
+    struct lg_mix_order m = {
+        .room = v->room,
+        .sku = s->sku % (w->o->skus + 1),
+        .qty = s->qty,
+        .unit_price = lg_mix_sku_price(w->o, s->sku % (w->o->skus + 1)),
+        .amount = s->amount,
+        .invalid = (enum lg_mix_invalid)s->invalid,
+    };
+    m.coupon = !m.invalid && m.amount != m.unit_price * m.qty;
+    char coid[64], req[24], frame[FRAME_MAX];
+    snprintf(coid, sizeof(coid), "%s-%d-%d", w->o->run_id, w->index, s->orig);
+    snprintf(req, sizeof(req), "s%d", idx);
+    int n = lg_mix_write_submit(w->o, &m, coid, req, (unsigned)v->index, frame, sizeof(frame));
+    if (n < 0 || write_frame(v->wsi, frame, (size_t)n))
+        return -1;
+    s->flags |= SUB_SENT;
+    v->outstanding++;
+    w->rep.c.submitted++;
+    w->sec.submitted++;
+    if (s->flags & SUB_DUP)
+        w->rep.c.duplicates_sent++;
+    if (s->invalid)
+        w->rep.c.invalid_sent++;
+    return 0;
+}
+
+static int write_query(struct worker *w, struct viewer *v)
+{
+    char frame[FRAME_MAX];
+    size_t n =
+        (size_t)snprintf(frame, sizeof(frame), "{\"type\":\"order.query\",\"client_order_ids\":[");
+    int k = 0;
+    while (v->query_pos < v->nquery && k < QUERY_BATCH && n + 80 < sizeof(frame)) {
+        n += (size_t)snprintf(frame + n, sizeof(frame) - n, "%s\"%s-%d-%d\"", k ? "," : "",
+                              w->o->run_id, w->index, v->query_ids[v->query_pos]);
+        v->query_pos++;
+        k++;
+    }
+    n += (size_t)snprintf(frame + n, sizeof(frame) - n, "]}");
+    return write_frame(v->wsi, frame, n);
+}
+
+/* One write per writeable callback, as lws wants; ask again while more waits. */
+static int on_writeable(struct worker *w, struct viewer *v)
+{
+    if (v->close_for_resend && v->outstanding == 0) {
+        lws_close_reason(v->wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+        return -1;
+    }
+    if (!v->auth_sent) {
+        char frame[FRAME_MAX];
+        int n = snprintf(frame, sizeof(frame), "{\"type\":\"auth\",\"token\":\"%s\"}", v->token);
+        if (n < 0 || (size_t)n >= sizeof(frame) || write_frame(v->wsi, frame, (size_t)n))
+            return -1;
+        v->auth_sent = true;
+        return 0;
+    }
+    if (!v->authed)
+        return 0;
+    if (v->qlen && !v->close_for_resend) {
+        int idx = v->queue[v->qhead];
+        v->qhead++;
+        v->qlen--;
+        if (write_submit(w, v, idx))
+            return -1;
+    } else if (v->query_pos < v->nquery) {
+        if (write_query(w, v))
+            return -1;
+    }
+    if ((v->qlen && !v->close_for_resend) || v->query_pos < v->nquery)
+        lws_callback_on_writable(v->wsi);
+    return 0;
+}
+
+/* ---- replies ---- */
+
+static int sub_of_req(struct worker *w, const char *req)
+{
+    if (!req || req[0] != 's')
+        return -1;
+    char *end;
+    long i = strtol(req + 1, &end, 10);
+    return (*end || i < 0 || (size_t)i >= w->nsubs) ? -1 : (int)i;
+}
+
+/* client_order_id "<run>-<worker>-<orig>" back to the original. */
+static int orig_of_coid(struct worker *w, const char *coid)
+{
+    const char *dash = coid ? strrchr(coid, '-') : NULL;
+    if (!dash)
+        return -1;
+    char *end;
+    long i = strtol(dash + 1, &end, 10);
+    return (*end || i < 0 || (size_t)i >= w->nsubs) ? -1 : (int)i;
+}
+
+static void mark_answered(struct worker *w, struct viewer *v, struct sub *s)
+{
+    if (s->flags & SUB_ANSWERED)
+        return;
+    s->flags |= SUB_ANSWERED;
+    if (v->outstanding > 0)
+        v->outstanding--;
+    if (v->close_for_resend && v->outstanding == 0)
+        viewer_kick(v);
+    if (w->o->shape == LG_SHAPE_MAX && !(s->flags & SUB_DUP) && w->phase == PHASE_SENDING &&
+        lg_bench_now_us() < w->plan->send_end_us)
+        plan_order(w, v, lg_bench_now_us()); /* closed loop: an answer frees a slot */
+}
+
+static void record_final(struct worker *w, struct sub *o, bool confirmed, const char *code,
+                         int64_t now, bool by_query)
+{
+    o->final = confirmed ? FINAL_CONFIRMED : FINAL_REJECTED;
+    o->final_code = confirmed ? 0 : (uint8_t)lg_reject_code_parse(code ? code : "");
+    if (w->unresolved)
+        w->unresolved--;
+    if (confirmed) {
+        w->rep.c.confirmed++;
+        w->rep.c.gmv_fen += (uint64_t)o->amount;
+        w->rep.sku_confirmed_qty[o->sku] += o->qty;
+    } else {
+        w->rep.c.rejected++;
+        w->rep.c.rejected_by_code[o->final_code]++;
+    }
+    if (by_query) {
+        w->rep.a.recovered_by_query++;
+        return;
+    }
+    uint64_t lat = (uint64_t)(now - o->intended_us);
+    lg_hist_record(&w->rep.result[(o->flags & SUB_HIGH) ? 1 : 0], lat);
+    lg_hist_record(&w->sec.result, lat);
+    w->sec.results++;
+    if (now - o->accept_us > SLA_US)
+        w->rep.a.late++;
+}
+
+static void on_accepted(struct worker *w, struct viewer *v, struct sub *s, json_t *msg, int64_t now)
+{
+    struct sub *o = &w->subs[s->orig];
+    const char *order_id = json_string_value(json_object_get(msg, "order_id"));
+    const char *prio = json_string_value(json_object_get(msg, "priority"));
+    bool dup = json_is_true(json_object_get(msg, "duplicate"));
+    bool first = !(s->flags & SUB_ANSWERED);
+    mark_answered(w, v, s);
+    if (!first || !order_id)
+        return;
+    s->flags |= SUB_ACCEPTED;
+    s->accept_us = now;
+    uint64_t lat = (uint64_t)(now - s->intended_us);
+    bool high = prio && strcmp(prio, "high") == 0;
+    lg_hist_record(&w->rep.accept[high ? 1 : 0], lat);
+    lg_hist_record(&w->sec.accept, lat);
+    w->sec.accepted++;
+    if (s->invalid)
+        w->rep.a.invalid_wrong++;
+    if (high != ((s->flags & SUB_HIGH) != 0))
+        w->rep.a.priority_wrong++;
+    if (dup)
+        w->rep.c.duplicates_accepted++;
+    if (s != o) {
+        /* A resend: the first order's id, unless the first never got in. */
+        if (o->flags & SUB_ACCEPTED) {
+            if (!dup || strcmp(order_id, o->order_id) != 0)
+                w->rep.a.dup_wrong++;
+            return;
+        }
+        if (dup) {
+            w->rep.a.dup_wrong++;
+            return;
+        }
+        /* The first never got in (refused BUSY, say): this resend created
+         * the order, which the original's entry tracks from now on. */
+    } else if (dup) {
+        w->rep.a.dup_wrong++; /* a fresh client_order_id called a duplicate */
+    }
+    snprintf(o->order_id, sizeof(o->order_id), "%s", order_id);
+    o->flags |= SUB_ACCEPTED;
+    o->accept_us = now;
+    w->rep.c.accepted++;
+    if (high)
+        w->rep.c.accepted_high++;
+    w->unresolved++;
+    if (o->flags & SUB_RESEND_NEW) {
+        push_int(&v->resend, &v->nresend, &v->resend_cap, (int)(o - w->subs));
+        v->close_for_resend = true;
+        viewer_kick(v);
+    }
+}
+
+static void on_result(struct worker *w, struct sub *s, json_t *msg, int64_t now)
+{
+    const char *type = json_string_value(json_object_get(msg, "type"));
+    const char *code = json_string_value(json_object_get(msg, "code"));
+    bool confirmed = strcmp(type, "order.confirmed") == 0;
+    struct sub *o = &w->subs[s->orig];
+    if (!(o->flags & SUB_ACCEPTED))
+        return; /* a result for an order this viewer never saw accepted */
+    /* Pushes carry the first submission's req; a resend's req marks the
+     * result re-sent after a duplicate. */
+    if (!(s->flags & SUB_DUP) && ++s->pushes > 1)
+        w->rep.a.doubled++;
+    if (o->final != FINAL_NONE) {
+        /* A result re-sent after a duplicate must be the same result. */
+        bool same = confirmed
+                        ? o->final == FINAL_CONFIRMED
+                        : o->final == FINAL_REJECTED &&
+                              o->final_code == (uint8_t)lg_reject_code_parse(code ? code : "");
+        if (!same)
+            w->rep.a.doubled++;
+        return;
+    }
+    record_final(w, o, confirmed, code, now, false);
+}
+
+static void on_error(struct worker *w, struct viewer *v, struct sub *s, json_t *msg)
+{
+    const char *code = json_string_value(json_object_get(msg, "code"));
+    enum lg_error_code ec = lg_error_code_parse(code ? code : "");
+    w->rep.c.errors_by_code[ec]++;
+    w->sec.errors++;
+    if (s)
+        mark_answered(w, v, s);
+}
+
+static void on_state(struct worker *w, json_t *msg, int64_t now)
+{
+    int i = orig_of_coid(w, json_string_value(json_object_get(msg, "client_order_id")));
+    const char *status = json_string_value(json_object_get(msg, "status"));
+    if (i < 0 || !status)
+        return;
+    struct sub *o = &w->subs[i];
+    if (!(o->flags & SUB_ACCEPTED) || o->final != FINAL_NONE)
+        return;
+    if (strcmp(status, "pending_payment") == 0)
+        record_final(w, o, true, NULL, now, true);
+    else if (strcmp(status, "rejected") == 0)
+        record_final(w, o, false, json_string_value(json_object_get(msg, "code")), now, true);
+}
+
+static void on_message(struct worker *w, struct viewer *v, const char *text, size_t len)
+{
+    json_t *msg = json_loadb(text, len, 0, NULL);
+    const char *type = json_string_value(json_object_get(msg, "type"));
+    if (!type) {
+        json_decref(msg);
+        return;
+    }
+    int64_t now = lg_bench_now_us();
+    int si = sub_of_req(w, json_string_value(json_object_get(msg, "req")));
+    struct sub *s = si >= 0 ? &w->subs[si] : NULL;
+    if (strcmp(type, "auth.ok") == 0) {
+        v->authed = true;
+        viewer_kick(v);
+    } else if (strcmp(type, "order.accepted") == 0 && s) {
+        on_accepted(w, v, s, msg, now);
+    } else if ((strcmp(type, "order.confirmed") == 0 || strcmp(type, "order.rejected") == 0) &&
+               json_string_value(json_object_get(msg, "order_id"))) {
+        if (!s) {
+            int oi = orig_of_coid(w, json_string_value(json_object_get(msg, "client_order_id")));
+            s = oi >= 0 ? &w->subs[oi] : NULL;
+        }
+        if (s)
+            on_result(w, s, msg, now);
+    } else if (strcmp(type, "order.rejected") == 0 && s) {
+        /* Refused by a field rule: nothing was queued. */
+        const char *field = json_string_value(json_object_get(msg, "field"));
+        if (!s->invalid)
+            w->rep.a.valid_refused++;
+        else if (field && strcmp(field, lg_mix_invalid_field((enum lg_mix_invalid)s->invalid)) == 0)
+            w->rep.c.invalid_rejected++;
+        else
+            w->rep.a.invalid_wrong++;
+        mark_answered(w, v, s);
+    } else if (strcmp(type, "error") == 0) {
+        on_error(w, v, s, msg);
+    } else if (strcmp(type, "order.state") == 0) {
+        on_state(w, msg, now);
+    }
+    json_decref(msg);
+}
+
+/* ---- connections ---- */
+
+static void viewer_connect(struct worker *w, struct viewer *v)
+{
+    const struct lg_bench_opts *o = w->o;
+    struct lws_client_connect_info ci;
+    memset(&ci, 0, sizeof(ci));
+    ci.context = w->lws;
+    ci.address = o->host;
+    ci.port = o->port;
+    ci.path = "/v1/ws";
+    ci.host = o->host;
+    ci.origin = o->host;
+    ci.userdata = v;
+    ci.pwsi = &v->wsi;
+    if (o->nsources)
+        ci.iface = o->sources[v->index % o->nsources];
+    v->connected = v->auth_sent = v->authed = false;
+    v->reconnect_at_us = 0;
+    w->rep.c.conn_attempts++;
+    if (!lws_client_connect_via_info(&ci)) {
+        v->wsi = NULL;
+        w->rep.c.conn_failed++;
+        v->reconnect_at_us = lg_bench_now_us() + RECONNECT_DELAY_US;
+    }
+}
+
+static void on_closed(struct worker *w, struct viewer *v, bool failed)
+{
+    bool was_up = v->connected;
+    v->wsi = NULL;
+    v->connected = v->authed = v->auth_sent = false;
+    v->rxlen = 0;
+    if (was_up && w->conns_up)
+        w->conns_up--;
+    /* Whatever was written and not answered on this connection never will be. */
+    v->outstanding = 0;
+    if (w->phase == PHASE_DONE)
+        return;
+    if (v->close_for_resend) {
+        v->close_for_resend = false;
+        int64_t now = lg_bench_now_us();
+        for (size_t i = 0; i < v->nresend; i++)
+            add_resend(w, v->resend[i], now);
+        v->nresend = 0;
+        w->rep.c.reconnects++;
+        v->reconnect_at_us = now;
+        return;
+    }
+    if (failed)
+        w->rep.c.conn_failed++;
+    else
+        w->rep.c.conn_closed_by_server++;
+    v->reconnect_at_us = lg_bench_now_us() + RECONNECT_DELAY_US;
+}
+
+static int on_receive(struct worker *w, struct viewer *v, struct lws *wsi, const char *in,
+                      size_t len)
+{
+    bool final = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
+    if (final && v->rxlen == 0) {
+        on_message(w, v, in, len);
+        return 0;
+    }
+    if (v->rxlen + len > v->rxcap) {
+        size_t ncap = (v->rxlen + len) * 2;
+        char *n = realloc(v->rx, ncap);
+        if (!n)
+            return -1;
+        v->rx = n;
+        v->rxcap = ncap;
+    }
+    memcpy(v->rx + v->rxlen, in, len);
+    v->rxlen += len;
+    if (final) {
+        on_message(w, v, v->rx, v->rxlen);
+        v->rxlen = 0;
+    }
+    return 0;
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len)
+{
+    struct viewer *v = user;
+    struct worker *w = v ? v->w : NULL;
+    switch (reason) {
+    case LWS_CALLBACK_CLIENT_ESTABLISHED:
+        v->connected = true;
+        w->conns_up++;
+        lws_callback_on_writable(wsi);
+        break;
+    case LWS_CALLBACK_CLIENT_WRITEABLE:
+        return on_writeable(w, v);
+    case LWS_CALLBACK_CLIENT_RECEIVE:
+        return on_receive(w, v, wsi, in, len);
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        if (len >= 2) {
+            const unsigned char *p = in;
+            lg_bench_count_close(&w->rep.c, (p[0] << 8) | p[1]);
+        }
+        break;
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+        if (v && v->wsi == wsi)
+            on_closed(w, v, true);
+        break;
+    case LWS_CALLBACK_CLIENT_CLOSED:
+        if (v && v->wsi == wsi)
+            on_closed(w, v, false);
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+static const struct lws_protocols protocols[] = {
+    {"lg-bench", callback, 0, FRAME_MAX, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+/* ---- the schedule ---- */
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Every viewer submits once at a uniformly random moment of the window. */
+static void plan_burst(struct worker *w)
+{
+    int64_t start = w->plan->send_start_us +
+                    (int64_t)(w->burst_no * (w->o->window_s + w->o->burst_gap_s) * 1e6);
+    int64_t span = (int64_t)(w->o->window_s * 1e6);
+    for (int i = 0; i < w->nviewers; i++)
+        w->burst_times[i] = start + (span > 0 ? (int64_t)(lg_rng_unit(&w->rng) * (double)span) : 0);
+    qsort(w->burst_times, (size_t)w->nviewers, sizeof(int64_t), cmp_i64);
+    for (int i = 0; i < w->nviewers; i++)
+        w->burst_order[i] = i;
+    for (int i = w->nviewers - 1; i > 0; i--) {
+        int j = (int)lg_rng_below(&w->rng, (uint32_t)(i + 1));
+        int t = w->burst_order[i];
+        w->burst_order[i] = w->burst_order[j];
+        w->burst_order[j] = t;
+    }
+    w->burst_pos = 0;
+}
+
+static void run_schedule(struct worker *w, int64_t now)
+{
+    const struct lg_bench_opts *o = w->o;
+    if (now < w->plan->send_start_us)
+        return;
+    switch (o->shape) {
+    case LG_SHAPE_STEADY:
+        for (;;) {
+            int64_t t = w->plan->send_start_us + (int64_t)((double)w->planned * w->per_order_us);
+            if (t > now || t >= w->plan->send_end_us)
+                break;
+            plan_order(w, &w->viewers[w->rr++ % (uint64_t)w->nviewers], t);
+            w->planned++;
+        }
+        break;
+    case LG_SHAPE_BURST:
+        while (w->burst_no < o->bursts) {
+            if (w->burst_pos == w->nviewers) {
+                if (++w->burst_no < o->bursts)
+                    plan_burst(w);
+                continue;
+            }
+            if (w->burst_times[w->burst_pos] > now)
+                break;
+            plan_order(w, &w->viewers[w->burst_order[w->burst_pos]], w->burst_times[w->burst_pos]);
+            w->burst_pos++;
+        }
+        break;
+    case LG_SHAPE_MAX:
+        if (w->planned == 0) {
+            for (int i = 0; i < w->nviewers; i++)
+                for (int k = 0; k < o->inflight; k++)
+                    plan_order(w, &w->viewers[i], w->plan->send_start_us);
+            w->planned = 1;
+        }
+        break;
+    }
+}
+
+static void open_connections(struct worker *w, int64_t now)
+{
+    double ramp_us = w->o->ramp_s * 1e6;
+    double frac = ramp_us > 0 ? (double)(now - w->plan->t0_us) / ramp_us : 1.0;
+    int target = frac >= 1 ? w->nviewers : (int)(frac * w->nviewers);
+    /* A bounded number per tick keeps the loop answering while it ramps. */
+    for (int k = 0; w->opened < target && k < 500; k++)
+        viewer_connect(w, &w->viewers[w->opened++]);
+    for (int i = 0; i < w->opened; i++) {
+        struct viewer *v = &w->viewers[i];
+        if (!v->wsi && v->reconnect_at_us && v->reconnect_at_us <= now)
+            viewer_connect(w, v);
+    }
+}
+
+static void start_query_phase(struct worker *w)
+{
+    w->phase = PHASE_QUERY;
+    w->phase_deadline_us = lg_bench_now_us() + QUERY_WAIT_US;
+    for (size_t i = 0; i < w->nsubs; i++) {
+        struct sub *s = &w->subs[i];
+        if ((s->flags & SUB_ACCEPTED) && s->orig == (int)i && s->final == FINAL_NONE) {
+            struct viewer *v = &w->viewers[s->viewer];
+            size_t cap = v->nquery; /* grows one at a time: the lists are short */
+            int *n = realloc(v->query_ids, (cap + 1) * sizeof(int));
+            if (!n)
+                continue;
+            v->query_ids = n;
+            v->query_ids[v->nquery++] = (int)i;
+        }
+    }
+    for (int i = 0; i < w->nviewers; i++)
+        if (w->viewers[i].nquery)
+            viewer_kick(&w->viewers[i]);
+}
+
+static bool all_answered(struct worker *w)
+{
+    for (int i = 0; i < w->nviewers; i++)
+        if (w->viewers[i].qlen || w->viewers[i].outstanding || w->viewers[i].close_for_resend)
+            return false;
+    return true;
+}
+
+static void finish(struct worker *w);
+
+static void advance_phase(struct worker *w, int64_t now)
+{
+    switch (w->phase) {
+    case PHASE_SENDING:
+        if (now >= w->plan->send_end_us) {
+            w->phase = PHASE_DRAIN;
+            w->phase_deadline_us = now + (int64_t)(w->o->drain_s * 1e6);
+        }
+        break;
+    case PHASE_DRAIN:
+        if ((w->unresolved == 0 && all_answered(w)) || now >= w->phase_deadline_us)
+            start_query_phase(w);
+        break;
+    case PHASE_QUERY:
+        if (w->unresolved == 0 || now >= w->phase_deadline_us)
+            finish(w);
+        break;
+    case PHASE_DONE:
+        break;
+    }
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    struct worker *w = t->data;
+    int64_t now = lg_bench_now_us();
+    if (w->phase == PHASE_DONE)
+        return;
+    if (w->phase <= PHASE_QUERY)
+        open_connections(w, now);
+    if (w->phase == PHASE_SENDING)
+        run_schedule(w, now);
+    advance_phase(w, now);
+}
+
+static void flush_second(struct worker *w)
+{
+    int64_t cpu = cpu_now_us();
+    w->sec.worker = w->index;
+    w->sec.second = w->second_no++;
+    w->sec.conns_up = w->conns_up;
+    w->sec.cpu_us = (uint64_t)(cpu - w->last_cpu_us);
+    double busy = (double)(cpu - w->last_cpu_us) / 1e6;
+    if (busy > w->rep.busy_ratio_max && w->phase == PHASE_SENDING)
+        w->rep.busy_ratio_max = busy;
+    w->last_cpu_us = cpu;
+    if (w->conns_up > w->rep.conns_max_up)
+        w->rep.conns_max_up = w->conns_up;
+    send_to_parent(w, LG_MSG_SECOND, &w->sec, sizeof(w->sec));
+    memset(&w->sec, 0, sizeof(w->sec));
+    lg_hist_init(&w->sec.accept);
+    lg_hist_init(&w->sec.result);
+}
+
+static void on_second(uv_timer_t *t)
+{
+    flush_second(t->data);
+}
+
+/* Counts what never resolved, reports, and lets the loop wind down. */
+static void finish(struct worker *w)
+{
+    w->phase = PHASE_DONE;
+    for (size_t i = 0; i < w->nsubs; i++) {
+        struct sub *s = &w->subs[i];
+        if (!(s->flags & SUB_ANSWERED))
+            w->rep.a.unanswered++;
+        if ((s->flags & SUB_ACCEPTED) && s->orig == (int)i && s->final == FINAL_NONE)
+            w->rep.a.lost++;
+    }
+    flush_second(w);
+    w->rep.cpu_us = (uint64_t)cpu_now_us();
+    w->rep.send_seconds = (double)(w->plan->send_end_us - w->plan->send_start_us) / 1e6;
+    send_to_parent(w, LG_MSG_REPORT, &w->rep, sizeof(w->rep));
+    uv_timer_stop(&w->tick);
+    uv_timer_stop(&w->second);
+    uv_close((uv_handle_t *)&w->tick, NULL);
+    uv_close((uv_handle_t *)&w->second, NULL);
+    lws_context_destroy(w->lws);
+    w->lws = NULL;
+}
+
+/* ---- set-up ---- */
+
+static int raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 1024;
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+    return rl.rlim_cur > 1000000 ? 1000000 : (int)rl.rlim_cur;
+}
+
+static int make_viewers(struct worker *w, int first, int count)
+{
+    const struct lg_bench_opts *o = w->o;
+    w->viewers = calloc((size_t)count, sizeof(*w->viewers));
+    if (!w->viewers)
+        return -1;
+    w->nviewers = count;
+    long long exp = (long long)time(NULL) + 3600 +
+                    (long long)(o->ramp_s + o->duration_s + o->drain_s +
+                                o->bursts * (o->window_s + o->burst_gap_s));
+    for (int i = 0; i < count; i++) {
+        struct viewer *v = &w->viewers[i];
+        v->w = w;
+        v->index = first + i;
+        v->room = v->index % o->rooms;
+        v->vip = lg_rng_unit(&w->rng) < o->vip_share;
+        struct lg_claims c = {.role = LG_ROLE_VIEWER, .vip = v->vip, .exp = exp};
+        snprintf(c.sub, sizeof(c.sub), "bench-%s-u%d", o->run_id, v->index);
+        lg_mix_room_id(o, v->room, c.room, sizeof(c.room));
+        v->token = lg_token_mint(o->secret, strlen(o->secret), &c);
+        if (!v->token)
+            return -1;
+    }
+    return 0;
+}
+
+static void free_worker(struct worker *w)
+{
+    for (int i = 0; i < w->nviewers; i++) {
+        struct viewer *v = &w->viewers[i];
+        free(v->token);
+        free(v->queue);
+        free(v->resend);
+        free(v->query_ids);
+        free(v->rx);
+    }
+    free(w->viewers);
+    free(w->subs);
+    free(w->burst_times);
+    free(w->burst_order);
+}
+
+int lg_bench_worker_run(const struct lg_bench_opts *o, const struct lg_bench_plan *plan, int index,
+                        int first, int count, int fd)
+{
+    static struct worker w; /* large (histograms): keep it off the stack */
+    memset(&w, 0, sizeof(w));
+    w.o = o;
+    w.plan = plan;
+    w.index = index;
+    w.fd = fd;
+    w.first_viewer = first;
+    signal(SIGPIPE, SIG_IGN);
+    lg_rng_seed(&w.rng, ((uint64_t)o->seed << 20) ^ (uint64_t)(index + 1) * 0x9e3779b97f4a7c15ULL);
+    lg_bench_report_init(&w.rep);
+    lg_hist_init(&w.sec.accept);
+    lg_hist_init(&w.sec.result);
+    w.per_order_us = 1e6 / (o->rate * count / o->conns);
+    if (make_viewers(&w, first, count)) {
+        fprintf(stderr, "livegate-bench: worker %d could not mint tokens\n", index);
+        free_worker(&w);
+        return 2;
+    }
+    if (o->shape == LG_SHAPE_BURST) {
+        w.burst_times = calloc((size_t)count, sizeof(int64_t));
+        w.burst_order = calloc((size_t)count, sizeof(int));
+        if (!w.burst_times || !w.burst_order)
+            return 2;
+        plan_burst(&w);
+    }
+
+    uv_loop_init(&w.loop);
+    void *foreign[1] = {&w.loop};
+    lws_set_log_level(LLL_ERR, NULL);
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof(info));
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    info.protocols = protocols;
+    info.options = LWS_SERVER_OPTION_LIBUV;
+    info.foreign_loops = foreign;
+    info.fd_limit_per_thread = (unsigned)raise_fd_limit();
+    info.timeout_secs = 10;
+    w.lws = lws_create_context(&info);
+    if (!w.lws) {
+        fprintf(stderr, "livegate-bench: worker %d: libwebsockets did not start\n", index);
+        free_worker(&w);
+        return 2;
+    }
+    w.last_cpu_us = cpu_now_us();
+    uv_timer_init(&w.loop, &w.tick);
+    uv_timer_init(&w.loop, &w.second);
+    w.tick.data = w.second.data = &w;
+    uv_timer_start(&w.tick, on_tick, 0, 1);
+    int64_t first_second_ms = (plan->t0_us + 1000000 - lg_bench_now_us()) / 1000;
+    uv_timer_start(&w.second, on_second, first_second_ms > 0 ? (uint64_t)first_second_ms : 0, 1000);
+    uv_run(&w.loop, UV_RUN_DEFAULT);
+    uv_loop_close(&w.loop);
+    free_worker(&w);
+    return 0;
+}
