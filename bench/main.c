@@ -85,6 +85,15 @@ static void take_second(struct lg_bench_run *run, const struct lg_bench_second *
     lg_hist_merge(&t->result, &s->result);
     if (++t->reported == run->o->procs) {
         run->last_complete = s->second;
+        /* Gateway memory per idle connection: sampled at the first whole
+         * second half a second after the ramp, before the first order. */
+        int64_t at = run->t0_us + (int64_t)(s->second + 1) * 1000000;
+        if (!run->sampled && run->o->ngateway_pids &&
+            at >= run->t0_us + (int64_t)(run->o->ramp_s * 1e6) + 500000) {
+            run->sampled = true;
+            run->gw_rss_idle_kb = gateways_rss_kb(run->o);
+            run->conns_at_idle = t->conns_up;
+        }
         lg_bench_print_progress(run, s->second, tty);
     }
 }
@@ -168,6 +177,7 @@ static int run_bench(const struct lg_bench_opts *o, struct lg_bench_run *run)
     struct lg_bench_plan plan;
     int64_t started = lg_bench_now_us();
     lg_bench_plan_make(o, started + 200000, &plan);
+    run->t0_us = plan.t0_us;
     struct pipe_reader readers[64];
     pid_t pids[64];
     size_t biggest = sizeof(struct lg_bench_report) > sizeof(struct lg_bench_second)
@@ -185,10 +195,6 @@ static int run_bench(const struct lg_bench_opts *o, struct lg_bench_run *run)
         }
         first += count;
     }
-    /* Gateway memory per idle connection: sampled when every viewer is
-     * connected and before the first order. */
-    int64_t idle_sample_us = plan.send_start_us - 300000;
-    bool sampled = o->ngateway_pids == 0;
     int open = o->procs;
     while (open > 0) {
         struct pollfd pfd[64];
@@ -208,12 +214,6 @@ static int run_bench(const struct lg_bench_opts *o, struct lg_bench_run *run)
                 if (p->done)
                     open--;
             }
-        if (!sampled && lg_bench_now_us() >= idle_sample_us) {
-            sampled = true;
-            run->gw_rss_idle_kb = gateways_rss_kb(o);
-            run->conns_at_idle =
-                run->last_complete >= 0 ? run->ticks[run->last_complete].conns_up : 0;
-        }
     }
     int status = 0;
     for (int i = 0; i < o->procs; i++) {

@@ -27,6 +27,8 @@ struct lg_bench_run {
     /* gateway memory, when pids were given */
     long long gw_rss_base_kb, gw_rss_idle_kb;
     uint64_t conns_at_idle;
+    bool sampled;
+    int64_t t0_us;
     double confirmed_per_s; /* over the seconds that saw results */
     double wall_s;
 };

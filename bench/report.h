@@ -78,7 +78,10 @@ struct lg_bench_audit_counts {
     uint64_t invalid_wrong;      /* a broken order accepted, or refused naming another field */
     uint64_t valid_refused;      /* a valid order refused INVALID_FIELD */
     uint64_t priority_wrong;     /* priority other than the mix asked for */
-    uint64_t unanswered;         /* a submit that got no reply at all */
+    uint64_t unanswered;
+    uint64_t out_of_order;
+        /* a final result before the order's order.accepted */ /* a submit that got no reply at all
+                                                                */
 };
 
 struct lg_bench_report {

@@ -31,7 +31,7 @@
 #include "report.h"
 #include "worker.h"
 
-#define SETTLE_US 1000000LL /* between the ramp's end and the first send */
+#define SETTLE_US 2000000LL /* after the ramp: idle connections, when gateway memory is sampled */
 #define RECONNECT_DELAY_US 1000000LL
 #define QUERY_WAIT_US 5000000LL /* how long order.query answers may take */
 #define SLA_US 10000000LL       /* the 10-second promise */
@@ -84,8 +84,10 @@ struct viewer {
     char *token;
     int *queue; /* submissions waiting to be written, in order */
     size_t qhead, qlen, qcap;
-    int outstanding; /* written, not yet answered */
-    int *resend;     /* originals to resend once reconnected */
+    int outstanding;  /* written, not yet answered */
+    int unresolved;   /* accepted orders of this viewer without a final result */
+    bool lost_pushes; /* closed while results were due: they may have gone to the old connection */
+    int *resend;      /* originals to resend once reconnected */
     size_t nresend, resend_cap;
     int *query_ids; /* query phase: originals still without a result */
     size_t nquery, query_pos;
@@ -111,9 +113,12 @@ struct worker {
     int64_t *burst_times; /* burst: the current burst's intended times, sorted */
     int *burst_order;     /* ... and the viewer of each */
     int burst_no, burst_pos;
-    uint64_t rr; /* round robin over viewers */
+    uint64_t rr;     /* round robin over viewers */
+    int *free_slots; /* max: viewers with an order slot to refill, one entry a slot */
+    size_t nfree_slots, free_slots_cap;
     enum phase phase;
     int64_t phase_deadline_us;
+    int64_t next_drain_check_us;
     /* measurements */
     struct lg_bench_report rep;
     struct lg_bench_second sec;
@@ -384,9 +389,10 @@ static void mark_answered(struct worker *w, struct viewer *v, struct sub *s)
         v->outstanding--;
     if (v->close_for_resend && v->outstanding == 0)
         viewer_kick(v);
-    if (w->o->shape == LG_SHAPE_MAX && !(s->flags & SUB_DUP) && w->phase == PHASE_SENDING &&
-        lg_bench_now_us() < w->plan->send_end_us)
-        plan_order(w, v, lg_bench_now_us()); /* closed loop: an answer frees a slot */
+    /* Closed loop: an answer frees a slot, refilled on the next tick (not
+     * here: planning may move w->subs, which callers still point into). */
+    if (w->o->shape == LG_SHAPE_MAX && !(s->flags & SUB_DUP) && w->phase == PHASE_SENDING)
+        push_int(&w->free_slots, &w->nfree_slots, &w->free_slots_cap, (int)(v - w->viewers));
 }
 
 static void record_final(struct worker *w, struct sub *o, bool confirmed, const char *code,
@@ -396,6 +402,8 @@ static void record_final(struct worker *w, struct sub *o, bool confirmed, const 
     o->final_code = confirmed ? 0 : (uint8_t)lg_reject_code_parse(code ? code : "");
     if (w->unresolved)
         w->unresolved--;
+    if (w->viewers[o->viewer].unresolved)
+        w->viewers[o->viewer].unresolved--;
     if (confirmed) {
         w->rep.c.confirmed++;
         w->rep.c.gmv_fen += (uint64_t)o->amount;
@@ -462,6 +470,7 @@ static void on_accepted(struct worker *w, struct viewer *v, struct sub *s, json_
     if (high)
         w->rep.c.accepted_high++;
     w->unresolved++;
+    w->viewers[o->viewer].unresolved++;
     if (o->flags & SUB_RESEND_NEW) {
         push_int(&v->resend, &v->nresend, &v->resend_cap, (int)(o - w->subs));
         v->close_for_resend = true;
@@ -475,8 +484,13 @@ static void on_result(struct worker *w, struct sub *s, json_t *msg, int64_t now)
     const char *code = json_string_value(json_object_get(msg, "code"));
     bool confirmed = strcmp(type, "order.confirmed") == 0;
     struct sub *o = &w->subs[s->orig];
-    if (!(o->flags & SUB_ACCEPTED))
-        return; /* a result for an order this viewer never saw accepted */
+    if (!(o->flags & SUB_ACCEPTED)) {
+        /* The contract puts order.accepted first; the order may still be
+         * found by order.query at the end. */
+        if (!(s->flags & SUB_ANSWERED))
+            w->rep.a.out_of_order++;
+        return;
+    }
     /* Pushes carry the first submission's req; a resend's req marks the
      * result re-sent after a duplicate. */
     if (!(s->flags & SUB_DUP) && ++s->pushes > 1)
@@ -602,6 +616,7 @@ static void on_closed(struct worker *w, struct viewer *v, bool failed)
         return;
     if (v->close_for_resend) {
         v->close_for_resend = false;
+        v->lost_pushes = v->lost_pushes || v->unresolved > 0;
         int64_t now = lg_bench_now_us();
         for (size_t i = 0; i < v->nresend; i++)
             add_resend(w, v->resend[i], now);
@@ -745,6 +760,10 @@ static void run_schedule(struct worker *w, int64_t now)
                     plan_order(w, &w->viewers[i], w->plan->send_start_us);
             w->planned = 1;
         }
+        if (now < w->plan->send_end_us)
+            for (size_t i = 0; i < w->nfree_slots; i++)
+                plan_order(w, &w->viewers[w->free_slots[i]], now);
+        w->nfree_slots = 0;
         break;
     }
 }
@@ -785,12 +804,21 @@ static void start_query_phase(struct worker *w)
             viewer_kick(&w->viewers[i]);
 }
 
-static bool all_answered(struct worker *w)
+/* The drain is over when every submit is answered and every order still
+ * without a result is one whose push may have reached a connection the bench
+ * closed to resend: those are looked up with order.query, as a real client
+ * does after a reconnect, instead of waiting out the drain. */
+static bool drained(struct worker *w)
 {
-    for (int i = 0; i < w->nviewers; i++)
-        if (w->viewers[i].qlen || w->viewers[i].outstanding || w->viewers[i].close_for_resend)
+    uint64_t orphaned = 0;
+    for (int i = 0; i < w->nviewers; i++) {
+        const struct viewer *v = &w->viewers[i];
+        if (v->qlen || v->outstanding || v->close_for_resend)
             return false;
-    return true;
+        if (v->lost_pushes)
+            orphaned += (uint64_t)v->unresolved;
+    }
+    return w->unresolved == orphaned;
 }
 
 static void finish(struct worker *w);
@@ -805,8 +833,10 @@ static void advance_phase(struct worker *w, int64_t now)
         }
         break;
     case PHASE_DRAIN:
-        if ((w->unresolved == 0 && all_answered(w)) || now >= w->phase_deadline_us)
+        if (now >= w->phase_deadline_us || (now >= w->next_drain_check_us && drained(w)))
             start_query_phase(w);
+        else if (now >= w->next_drain_check_us)
+            w->next_drain_check_us = now + 50000;
         break;
     case PHASE_QUERY:
         if (w->unresolved == 0 || now >= w->phase_deadline_us)
@@ -930,6 +960,7 @@ static void free_worker(struct worker *w)
     free(w->subs);
     free(w->burst_times);
     free(w->burst_order);
+    free(w->free_slots);
 }
 
 int lg_bench_worker_run(const struct lg_bench_opts *o, const struct lg_bench_plan *plan, int index,

@@ -27,7 +27,37 @@ struct intake_req {
     char order_id[LG_ID_MAX + 1];
     char req[LG_ID_MAX + 1];
     bool has_req;
+    json_t *held_result; /* a result that overtook order.accepted, sent after it */
 };
+
+/* The result's push comes through another Redis connection than the enqueue
+ * reply, so it can reach the loop first; the contract says accepted comes
+ * first. Holds msg in the session's in-flight submit of order_id, if any. */
+bool lg_intake_hold_result(struct lg_session *s, const char *order_id, json_t *msg)
+{
+    for (struct lg_waiter *w = s->waiters; w; w = w->next) {
+        struct intake_req *r = (struct intake_req *)w; /* w is the first member */
+        if (w->kind == LG_WAITER_ENQUEUE && strcmp(r->order_id, order_id) == 0) {
+            if (!r->held_result)
+                r->held_result = json_incref(msg);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Sends a held result (after whatever reply went out) and frees r. */
+static void finish_req(struct lg_session *s, struct intake_req *r)
+{
+    if (r->held_result) {
+        if (s)
+            lg_session_send(s, r->held_result);
+        else
+            json_decref(r->held_result);
+        r->held_result = NULL;
+    }
+    free(r);
+}
 
 static void base36(unsigned long long v, char *out, size_t n)
 {
@@ -177,6 +207,7 @@ static bool fetch_duplicate_result(struct lg_session *s, struct intake_req *r)
         argv[2 + i] = RESULT_FIELDS[i];
     if (lg_redis_argv(r->gw->redis, on_duplicate_record, r, 2 + NRESULT_FIELDS, argv, NULL) != 0)
         return false;
+    r->w.kind = LG_WAITER_OTHER;
     lg_waiter_attach(&s->waiters, &r->w, s);
     return true;
 }
@@ -194,7 +225,7 @@ static void on_enqueue_reply(redisReply *reply, void *arg)
         if (reply && reply->type == REDIS_REPLY_ERROR)
             lg_log(LG_LOG_ERROR, "intake.script_error", json_pack("{s:s}", "detail", reply->str));
         reply_unavailable(s, r);
-        free(r);
+        finish_req(s, r);
         return;
     }
     const char *kind = reply->element[0]->str;
@@ -226,12 +257,16 @@ static void on_enqueue_reply(redisReply *reply, void *arg)
         if (s)
             lg_session_send(s, lg_msg_accepted(r->client_order_id, order_id, priority, duplicate,
                                                accepted_at, req));
+        if (s && r->held_result) {
+            lg_session_send(s, r->held_result);
+            r->held_result = NULL;
+        }
         if (s && duplicate && fetch_duplicate_result(s, r))
             return;
     } else {
         reply_unavailable(s, r);
     }
-    free(r);
+    finish_req(s, r);
 }
 
 /* Field/value pairs of the order record, in the ARGV layout of enqueue.lua. */
@@ -352,5 +387,6 @@ void lg_intake_submit(struct lg_session *s, const struct lg_order *o, const char
         free(r);
         return;
     }
+    r->w.kind = LG_WAITER_ENQUEUE;
     lg_waiter_attach(&s->waiters, &r->w, s);
 }

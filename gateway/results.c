@@ -10,6 +10,7 @@
 #include "livegate/log.h"
 #include "livegate/strmap.h"
 #include "redis_conn.h"
+#include "intake.h"
 #include "results.h"
 #include "session.h"
 
@@ -59,7 +60,8 @@ void lg_results_deliver(struct lg_gateway *gw, const char *room, const char *use
         return;
     json_t *msg = lg_msg_result(res);
     for (; s; s = s->user_next) {
-        lg_session_send(s, json_incref(msg));
+        if (!lg_intake_hold_result(s, res->order_id, msg))
+            lg_session_send(s, json_incref(msg));
         gw->counters.results_delivered++;
     }
     json_decref(msg);

@@ -8,9 +8,13 @@
 
 #include <stddef.h>
 
+/* What a waiter waits for, where another module needs to find it. */
+enum lg_waiter_kind { LG_WAITER_OTHER = 0, LG_WAITER_ENQUEUE };
+
 struct lg_waiter {
     struct lg_waiter *prev, *next;
     void *owner; /* NULL once the owner is gone */
+    enum lg_waiter_kind kind;
 };
 
 static inline void lg_waiter_attach(struct lg_waiter **list, struct lg_waiter *w, void *owner)

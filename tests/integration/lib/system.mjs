@@ -19,6 +19,7 @@ const buildDir = process.env.LIVEGATE_BUILD_DIR ?? path.join(here, '../../../bui
 export const GATEWAY_BIN = process.env.LIVEGATE_BIN ?? path.join(buildDir, 'livegate');
 export const VALIDATOR_BIN =
   process.env.LIVEGATE_VALIDATOR_BIN ?? path.join(buildDir, 'livegate-validator');
+export const BENCH_BIN = process.env.LIVEGATE_BENCH_BIN ?? path.join(buildDir, 'bench', 'livegate-bench');
 
 const running = new Set();
 const tmpDirs = [];

@@ -1,0 +1,143 @@
+// livegate-bench against the real gateway, validator and redis-server: a
+// short run whose audit passes, a gateway frozen for 1 s that must show up
+// in the latency figures, and a broken set-up (no validator) that the audit
+// must report as lost orders with a failing exit status.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startRedis, startGateway, startValidator, stopAll, sleep, BENCH_BIN } from './lib/system.mjs';
+
+const outDir = mkdtempSync(path.join(os.tmpdir(), 'lg-bench-'));
+let redis, gw, validator;
+
+// Runs the bench to completion (bounded) and returns its exit code, output and JSON report.
+function bench(args, { secret = gw.secrets.secret, timeoutMs = 120000, port = gw.port } = {}) {
+  const json = path.join(outDir, `r${Math.random().toString(16).slice(2)}.json`);
+  const csv = json.replace(/\.json$/, '.csv');
+  return new Promise((resolve, reject) => {
+    const child = spawn(BENCH_BIN, ['--url', `ws://127.0.0.1:${port}`, '--secret', secret,
+      '--json', json, '--csv', csv, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { out += d; });
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`bench timed out:\n${out}`)); }, timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      let report = null;
+      try { report = JSON.parse(readFileSync(json, 'utf8')); } catch {}
+      let timeline = null;
+      try { timeline = readFileSync(csv, 'utf8').trim().split('\n'); } catch {}
+      resolve({ code, out, report, timeline });
+    });
+  });
+}
+
+before(async () => {
+  redis = await startRedis();
+  gw = await startGateway({ redis });
+  validator = await startValidator({ redis });
+});
+after(stopAll);
+
+test('--help documents every option with its default; bad options exit 2', async () => {
+  const help = await bench(['--help']);
+  assert.equal(help.code, 0);
+  for (const opt of ['--shape', '--conns', '--procs', '--rate', '--duration', '--window', '--bursts',
+    '--inflight', '--dup-share', '--reconnect-share', '--high-share', '--vip-share', '--invalid-share',
+    '--coupon-share', '--rooms', '--skus', '--stock', '--limit-per-user', '--sources', '--gateway-pid',
+    '--json', '--csv']) assert.match(help.out, new RegExp(`${opt} `), opt);
+  assert.match(help.out, /default/);
+  const bad = await bench(['--conns', '0']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.out, /--conns: bad value '0'/);
+  const share = await bench(['--dup-share', '1.5']);
+  assert.equal(share.code, 2);
+});
+
+test('a steady run with every kind of traffic passes its audit', async () => {
+  const r = await bench(['--shape', 'steady', '--conns', '60', '--procs', '2', '--rate', '300',
+    '--duration', '3', '--dup-share', '0.1', '--invalid-share', '0.05', '--coupon-share', '0.2',
+    '--high-share', '0.2', '--vip-share', '0.1', '--rooms', '2', '--gateway-pid', String(gw.pid)]);
+  assert.equal(r.code, 0, r.out);
+  const { orders, audit_counts: a } = r.report;
+  assert.ok(r.report.audit_ok);
+  assert.ok(orders.accepted > 700, `accepted ${orders.accepted}`);
+  assert.equal(orders.confirmed + orders.rejected, orders.accepted);
+  assert.ok(orders.resends > 0 && orders.resends_answered_duplicate > 0);
+  assert.ok(orders.invalid_sent > 0 && orders.invalid_refused === orders.invalid_sent);
+  assert.ok(orders.accepted_high > 0);
+  assert.equal(a.lost, 0);
+  assert.equal(a.doubled, 0);
+  assert.equal(a.dup_wrong, 0);
+  assert.ok(r.report.connections.reconnects > 0, 'some resends went over a new connection');
+  assert.ok(r.report.latency_ms.accept_normal.count > 0);
+  assert.ok(r.report.gateway_memory.idle_connections >= 60);
+  // the timeline has a header and a line a second, with the sends in it
+  assert.match(r.timeline[0], /^second,conns_up,sent,accepted,results/);
+  const sent = r.timeline.slice(1).reduce((n, l) => n + Number(l.split(',')[2]), 0);
+  assert.equal(sent, orders.submitted);
+});
+
+test('a burst that sells out: confirmed qty matches the stock, nothing oversold', async () => {
+  const r = await bench(['--shape', 'burst', '--conns', '300', '--procs', '2', '--window', '0.5',
+    '--bursts', '2', '--burst-gap', '1', '--stock', '40', '--skus', '2', '--high-share', '0']);
+  assert.equal(r.code, 0, r.out);
+  const { orders } = r.report;
+  assert.ok(r.report.rejected_by_code.OUT_OF_STOCK > 0, r.out);
+  assert.ok(orders.confirmed > 0);
+  assert.match(r.out, /\[ok\] stock left \(GET skus\) = stock - confirmed qty/);
+});
+
+test('max: closed loop with orders in flight passes its audit', async () => {
+  const r = await bench(['--shape', 'max', '--conns', '10', '--inflight', '8', '--duration', '2']);
+  assert.equal(r.code, 0, r.out);
+  assert.ok(r.report.orders.accepted > 100);
+});
+
+test('a gateway frozen for 1 s shows up in p99 and max', async () => {
+  const run = bench(['--shape', 'steady', '--conns', '40', '--rate', '200', '--duration', '6',
+    '--ramp', '0.5', '--dup-share', '0', '--invalid-share', '0']);
+  // the first send is planned 2.5 s after the start (ramp + settle)
+  await sleep(4000);
+  gw.proc.child.kill('SIGSTOP');
+  await sleep(1000);
+  gw.proc.child.kill('SIGCONT');
+  const r = await run;
+  assert.equal(r.code, 0, r.out);
+  const acc = r.report.latency_ms.accept_normal;
+  assert.ok(acc.max >= 900, `accept max ${acc.max} ms`);
+  // ~200 of 1200 orders were due during the freeze: well over 1 % of them
+  assert.ok(acc.p99 >= 500, `accept p99 ${acc.p99} ms`);
+  assert.ok(acc.p50 < 500, `accept p50 ${acc.p50} ms`);
+  assert.ok(r.report.latency_ms.result_normal.max >= 900);
+});
+
+test('a broken set-up (no validator) fails the audit with lost orders', async () => {
+  await validator.stop();
+  const r = await bench(['--shape', 'steady', '--conns', '10', '--rate', '100', '--duration', '1',
+    '--drain', '2', '--invalid-share', '0']);
+  assert.equal(r.code, 1, r.out);
+  assert.equal(r.report.audit_ok, false);
+  assert.ok(r.report.orders.accepted > 50);
+  assert.equal(r.report.audit_counts.lost, r.report.orders.accepted);
+  assert.match(r.out, /\[FAIL\] every accepted order got a final result/);
+  validator = await startValidator({ redis });
+});
+
+test('an oversold SKU fails the audit', async () => {
+  // Stock is raised behind the bench's back after it read the catalog: the
+  // validator then confirms more than the stock the bench set up.
+  const run = bench(['--shape', 'burst', '--conns', '100', '--window', '0.5', '--stock', '5',
+    '--skus', '1', '--high-share', '0', '--run-id', 'oversell', '--ramp', '0.5']);
+  await sleep(700);
+  const keys = (await redis.cli('--scan', '--pattern', 'lg:{bench-oversell-r0}:*')).split('\n');
+  const skuKey = keys.find((k) => /sku:sku-0$/.test(k));
+  assert.ok(skuKey, `sku key among ${keys.join(' ')}`);
+  await redis.cli('HSET', skuKey, 'stock', '1000');
+  const r = await run;
+  assert.equal(r.code, 1, r.out);
+  assert.match(r.out, /\[FAIL\] confirmed qty per SKU within its stock/);
+});
