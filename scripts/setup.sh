@@ -13,6 +13,7 @@ APT_PACKAGES=(
   libcmocka-dev
   redis-server redis-tools
   nodejs openssl curl
+  gnuplot-nox
 )
 
 missing=()

@@ -1,0 +1,180 @@
+/* Unit tests for the bench's pure parts: options and their bounds, the
+ * traffic mix (each broken order breaks the field it names, valid ones add
+ * up), and the audit, which must fail on a lost, doubled or oversold order. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mix.h"
+#include "options.h"
+#include "report.h"
+
+static int parse(struct lg_bench_opts *o, const char *const *args)
+{
+    char *argv[32];
+    int argc = 0;
+    argv[argc++] = (char *)"livegate-bench";
+    for (; *args; args++)
+        argv[argc++] = (char *)*args;
+    argv[argc] = NULL;
+    char err[256];
+    return lg_bench_opts_parse(o, argc, argv, err, sizeof(err));
+}
+
+static void test_options_bounds(void **state)
+{
+    (void)state;
+    struct lg_bench_opts o;
+    assert_int_equal(parse(&o, (const char *[]){"--secret", "s", "--conns", "1", NULL}), 0);
+    assert_int_equal(o.conns, 1);
+    lg_bench_opts_free(&o);
+    assert_int_equal(parse(&o, (const char *[]){"--secret", "s", "--conns", "0", NULL}), -1);
+    lg_bench_opts_free(&o);
+    assert_int_equal(parse(&o, (const char *[]){"--secret", "s", "--dup-share", "1", NULL}), 0);
+    lg_bench_opts_free(&o);
+    assert_int_equal(parse(&o, (const char *[]){"--secret", "s", "--dup-share", "1.01", NULL}), -1);
+    lg_bench_opts_free(&o);
+    assert_int_equal(parse(&o, (const char *[]){"--secret", "s", "--shape", "wave", NULL}), -1);
+    lg_bench_opts_free(&o);
+    assert_int_equal(parse(&o, (const char *[]){"--secret", "s", "--url", "wss://x:1", NULL}), -1);
+    lg_bench_opts_free(&o);
+    assert_int_equal(parse(&o, (const char *[]){"--secret", "s", "--url", "ws://h:9/v1/ws", NULL}),
+                     0);
+    assert_string_equal(o.host, "h");
+    assert_int_equal(o.port, 9);
+    lg_bench_opts_free(&o);
+    /* procs may not exceed conns */
+    assert_int_equal(
+        parse(&o, (const char *[]){"--secret", "s", "--conns", "2", "--procs", "3", NULL}), -1);
+    lg_bench_opts_free(&o);
+    /* more than 10,000 loopback connections: one source address per 10,000 */
+    assert_int_equal(parse(&o, (const char *[]){"--secret", "s", "--conns", "50000", NULL}), 0);
+    assert_int_equal(o.nsources, 5);
+    assert_string_equal(o.sources[0], "127.0.0.2");
+    lg_bench_opts_free(&o);
+    assert_int_equal(parse(&o, (const char *[]){"--secret", "s", "--conns", "10000", NULL}), 0);
+    assert_int_equal(o.nsources, 0);
+    lg_bench_opts_free(&o);
+}
+
+static void test_mix_orders(void **state)
+{
+    (void)state;
+    struct lg_bench_opts o;
+    assert_int_equal(
+        parse(&o, (const char *[]){"--secret", "s", "--invalid-share", "0.5", "--coupon-share",
+                                   "0.5", "--high-share", "0.3", NULL}),
+        0);
+    struct lg_rng rng;
+    lg_rng_seed(&rng, 42);
+    int seen[LG_MIX_NKINDS] = {0};
+    for (int i = 0; i < 5000; i++) {
+        struct lg_mix_order m;
+        lg_mix_draw(&o, &rng, 0, false, true, &m);
+        seen[m.invalid]++;
+        char frame[4096];
+        int n = lg_mix_write_submit(&o, &m, "c-1", "s1", (unsigned)i, frame, sizeof(frame));
+        assert_true(n > 0);
+        json_t *j = json_loads(frame, 0, NULL);
+        assert_non_null(j); /* every frame, broken or not, is valid JSON */
+        if (!m.invalid) {
+            long long qty = json_integer_value(json_object_get(j, "qty"));
+            long long price = json_integer_value(json_object_get(j, "unit_price"));
+            long long amount = json_integer_value(json_object_get(j, "amount"));
+            long long discount = m.coupon ? lg_mix_coupon_discount(&o) : 0;
+            assert_int_equal(amount, price * qty - discount);
+            assert_int_equal(m.high, amount >= o.high_threshold);
+        } else {
+            assert_true(strlen(lg_mix_invalid_field(m.invalid)) > 0);
+        }
+        json_decref(j);
+    }
+    for (int k = 0; k < LG_MIX_NKINDS; k++)
+        assert_true(seen[k] > 0); /* every rule gets broken */
+    lg_bench_opts_free(&o);
+}
+
+static void test_audit_fails(void **state)
+{
+    (void)state;
+    static struct lg_bench_report r;
+    static struct lg_bench_stock_check s;
+    struct lg_bench_audit a;
+    lg_bench_report_init(&r);
+    memset(&s, 0, sizeof(s));
+    s.done = true;
+    s.nskus = 1;
+    s.initial[0] = 10;
+    r.sku_confirmed_qty[0] = 10;
+    s.left[0] = 0;
+    lg_bench_audit_run(&r, &s, &a);
+    assert_true(a.ok); /* exactly sold out */
+
+    r.sku_confirmed_qty[0] = 11; /* one over */
+    s.left[0] = -1;
+    lg_bench_audit_run(&r, &s, &a);
+    assert_false(a.ok);
+
+    r.sku_confirmed_qty[0] = 10;
+    s.left[0] = 1; /* stock says one fewer was sold than the bench saw */
+    lg_bench_audit_run(&r, &s, &a);
+    assert_false(a.ok);
+
+    s.left[0] = 0;
+    r.a.lost = 1;
+    lg_bench_audit_run(&r, &s, &a);
+    assert_false(a.ok);
+    r.a.lost = 0;
+    r.a.doubled = 1;
+    lg_bench_audit_run(&r, &s, &a);
+    assert_false(a.ok);
+    r.a.doubled = 0;
+    r.a.late = 1;
+    lg_bench_audit_run(&r, &s, &a);
+    assert_false(a.ok);
+    r.a.late = 0;
+    r.a.dup_wrong = 1;
+    lg_bench_audit_run(&r, &s, &a);
+    assert_false(a.ok);
+    r.a.dup_wrong = 0;
+    lg_bench_audit_run(&r, &s, &a);
+    assert_true(a.ok);
+}
+
+static void test_merge(void **state)
+{
+    (void)state;
+    static struct lg_bench_report a, b;
+    lg_bench_report_init(&a);
+    lg_bench_report_init(&b);
+    a.c.accepted = 3;
+    b.c.accepted = 4;
+    lg_hist_record(&a.accept[0], 1000);
+    lg_hist_record(&b.accept[0], 5000000);
+    lg_bench_count_close(&a.c, 1001);
+    lg_bench_count_close(&b.c, 1001);
+    lg_bench_count_close(&b.c, 4429);
+    lg_bench_report_merge(&a, &b);
+    assert_int_equal(a.c.accepted, 7);
+    assert_int_equal(a.accept[0].total, 2);
+    assert_true(lg_hist_percentile(&a.accept[0], 100) == 5000000);
+    assert_int_equal(a.c.close_codes[0], 1001);
+    assert_int_equal(a.c.close_counts[0], 2);
+    assert_int_equal(a.c.close_codes[1], 4429);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_options_bounds),
+        cmocka_unit_test(test_mix_orders),
+        cmocka_unit_test(test_audit_fails),
+        cmocka_unit_test(test_merge),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
