@@ -80,8 +80,8 @@ struct lg_bench_audit_counts {
     uint64_t priority_wrong;     /* priority other than the mix asked for */
     uint64_t unanswered;
     uint64_t out_of_order;
-        /* a final result before the order's order.accepted */ /* a submit that got no reply at all
-                                                                */
+    /* a final result before the order's order.accepted */ /* a submit that got no reply at all
+                                                            */
 };
 
 struct lg_bench_report {
