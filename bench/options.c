@@ -2,6 +2,8 @@
  * prints --help. Every number is range-checked here so the rest of the bench
  * can trust its options. */
 #include <getopt.h>
+#include <stdint.h>
+#include <sys/random.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,7 +118,13 @@ static void set_defaults(struct lg_bench_opts *o)
     o->limit_per_user = 100;
     o->price = 9900;
     o->high_threshold = 100000;
-    o->seed = (unsigned)time(NULL) ^ (unsigned)getpid();
+    /* From the kernel, not the clock and pid: two runs a second apart must
+     * never share a run id (their orders would be taken for duplicates). */
+    uint64_t rnd = 0;
+    if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+        rnd = (uint64_t)time(NULL) * 1000003u ^ (uint64_t)getpid() << 32;
+    o->seed = (unsigned)rnd;
+    o->run_tag = (uint32_t)(rnd >> 32);
     const char *secret = getenv("LIVEGATE_JWT_SECRET");
     if (secret)
         snprintf(o->secret, sizeof(o->secret), "%s", secret);
@@ -442,7 +450,7 @@ int lg_bench_opts_parse(struct lg_bench_opts *o, int argc, char **argv, char *er
         return -1;
     }
     if (!o->run_id[0])
-        snprintf(o->run_id, sizeof(o->run_id), "%08x", o->seed * 2654435761u);
+        snprintf(o->run_id, sizeof(o->run_id), "%08x", o->run_tag);
     default_sources(o);
     return 0;
 }

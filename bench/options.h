@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum lg_bench_shape { LG_SHAPE_STEADY = 0, LG_SHAPE_BURST, LG_SHAPE_MAX };
 
@@ -54,6 +55,7 @@ struct lg_bench_opts {
     char csv_path[1024];
     bool no_setup; /* rooms already exist (a run against someone else's system) */
     unsigned seed;
+    uint32_t run_tag; /* random, names the run when --run-id is not given */
 };
 
 /* Fills *o from argv. Returns 0; 1 when --help was asked (help printed to
