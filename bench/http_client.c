@@ -1,5 +1,6 @@
 /* http_client.c - a minimal blocking HTTP/1.1 client ("Connection: close",
- * Content-Length bodies) for the bench's set-up and stock check. */
+ * Content-Length bodies) for the bench's set-up and stock check. The caller
+ * ignores SIGPIPE. */
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "http_client.h"
+#include "livegate/fd.h"
 
 static int dial(const char *host, int port, char *err, size_t errsz)
 {
@@ -40,20 +42,6 @@ static int dial(const char *host, int port, char *err, size_t errsz)
     return fd;
 }
 
-static int send_all(int fd, const char *p, size_t len)
-{
-    while (len) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 int lg_http_request(const char *host, int port, const char *method, const char *path,
                     const char *token, const char *body, struct lg_http_response *out, char *err,
                     size_t errsz)
@@ -69,36 +57,37 @@ int lg_http_request(const char *host, int port, const char *method, const char *
                       "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
                       "Content-Length: %zu\r\n\r\n",
                       method, path, host, port, token ? token : "", blen);
-    if (hl < 0 || (size_t)hl >= sizeof(head) || send_all(fd, head, (size_t)hl) ||
-        (blen && send_all(fd, body, blen))) {
+    if (hl < 0 || (size_t)hl >= sizeof(head) || lg_fd_write_all(fd, head, (size_t)hl) ||
+        (blen && lg_fd_write_all(fd, body, blen))) {
         snprintf(err, errsz, "%s %s: could not send the request", method, path);
         close(fd);
         return -1;
     }
+    /* Read to EOF: the request said "Connection: close". */
     size_t cap = 16384, len = 0;
     char *buf = malloc(cap);
-    for (;;) {
-        if (!buf) {
-            snprintf(err, errsz, "out of memory");
-            close(fd);
-            return -1;
-        }
+    while (buf) {
         if (len + 1 == cap) {
             char *n = realloc(buf, cap * 2);
             if (!n) {
                 free(buf);
                 buf = NULL;
-                continue;
+                break;
             }
             buf = n;
             cap *= 2;
         }
-        ssize_t n = recv(fd, buf + len, cap - len - 1, 0);
+        ssize_t n = read(fd, buf + len, cap - len - 1);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
             break;
         len += (size_t)n;
+    }
+    if (!buf) {
+        snprintf(err, errsz, "out of memory");
+        close(fd);
+        return -1;
     }
     close(fd);
     buf[len] = '\0';

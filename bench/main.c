@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "livegate/clock.h"
 #include "output.h"
 #include "setup.h"
 #include "worker.h"
@@ -84,7 +85,6 @@ static void take_second(struct lg_bench_run *run, const struct lg_bench_second *
     lg_hist_merge(&t->accept, &s->accept);
     lg_hist_merge(&t->result, &s->result);
     if (++t->reported == run->o->procs) {
-        run->last_complete = s->second;
         /* Gateway memory per idle connection: sampled at the first whole
          * second half a second after the ramp, before the first order. */
         int64_t at = run->t0_us + (int64_t)(s->second + 1) * 1000000;
@@ -162,7 +162,6 @@ static int run_bench(const struct lg_bench_opts *o, struct lg_bench_run *run)
     char err[512];
     memset(run, 0, sizeof(*run));
     run->o = o;
-    run->last_complete = -1;
     lg_bench_report_init(&run->total);
     if (!o->no_setup && lg_bench_setup(o, err, sizeof(err))) {
         fprintf(stderr, "livegate-bench: set-up failed: %s\n", err);
@@ -175,7 +174,7 @@ static int run_bench(const struct lg_bench_opts *o, struct lg_bench_run *run)
     run->gw_rss_base_kb = gateways_rss_kb(o);
 
     struct lg_bench_plan plan;
-    int64_t started = lg_bench_now_us();
+    int64_t started = lg_mono_us();
     lg_bench_plan_make(o, started + 200000, &plan);
     run->t0_us = plan.t0_us;
     struct pipe_reader readers[64];
@@ -226,7 +225,7 @@ static int run_bench(const struct lg_bench_opts *o, struct lg_bench_run *run)
     }
     if (tty)
         fputc('\n', stderr);
-    run->wall_s = (double)(lg_bench_now_us() - started) / 1e6;
+    run->wall_s = (double)(lg_mono_us() - started) / 1e6;
     if (status) {
         fprintf(stderr, "livegate-bench: a worker failed; no report\n");
         return status;

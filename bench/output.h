@@ -21,7 +21,6 @@ struct lg_bench_run {
     struct lg_bench_report total;
     struct lg_bench_tick *ticks;
     int nticks;
-    int last_complete; /* the last second every worker has reported, or -1 */
     struct lg_bench_stock_check stock;
     struct lg_bench_audit audit;
     /* gateway memory, when pids were given */

@@ -22,6 +22,15 @@ static const char *const ERROR_NAMES[LG_EC_COUNT] = {
     "BUSY",        "UNAVAILABLE",  "RATE_LIMITED", "IDEMPOTENCY_CONFLICT",
     "BAD_REQUEST", "UNAUTHORIZED", "FORBIDDEN",    "other"};
 
+/* The index of s among the first n names, or n ("other"). */
+static int name_index(const char *const *names, int n, const char *s)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(s, names[i]) == 0)
+            return i;
+    return n;
+}
+
 const char *lg_reject_code_name(enum lg_reject_code c)
 {
     return c < LG_RC_COUNT ? REJECT_NAMES[c] : "other";
@@ -29,10 +38,7 @@ const char *lg_reject_code_name(enum lg_reject_code c)
 
 enum lg_reject_code lg_reject_code_parse(const char *s)
 {
-    for (int i = 0; i < LG_RC_OTHER; i++)
-        if (strcmp(s, REJECT_NAMES[i]) == 0)
-            return (enum lg_reject_code)i;
-    return LG_RC_OTHER;
+    return (enum lg_reject_code)name_index(REJECT_NAMES, LG_RC_OTHER, s);
 }
 
 const char *lg_error_code_name(enum lg_error_code c)
@@ -42,10 +48,7 @@ const char *lg_error_code_name(enum lg_error_code c)
 
 enum lg_error_code lg_error_code_parse(const char *s)
 {
-    for (int i = 0; i < LG_EC_OTHER; i++)
-        if (strcmp(s, ERROR_NAMES[i]) == 0)
-            return (enum lg_error_code)i;
-    return LG_EC_OTHER;
+    return (enum lg_error_code)name_index(ERROR_NAMES, LG_EC_OTHER, s);
 }
 
 void lg_bench_report_init(struct lg_bench_report *r)
@@ -124,8 +127,6 @@ void lg_bench_report_merge(struct lg_bench_report *d, const struct lg_bench_repo
     if (s->busy_ratio_max > d->busy_ratio_max)
         d->busy_ratio_max = s->busy_ratio_max;
     d->conns_max_up += s->conns_max_up;
-    if (s->send_seconds > d->send_seconds)
-        d->send_seconds = s->send_seconds;
 }
 
 __attribute__((format(printf, 4, 5))) static void add_line(struct lg_bench_audit *a, bool ok,

@@ -93,7 +93,6 @@ struct lg_bench_report {
     uint64_t cpu_us;                               /* user + system */
     double busy_ratio_max; /* the highest one-second CPU share of a worker */
     uint64_t conns_max_up;
-    double send_seconds; /* from the first planned send to the last */
 };
 
 struct lg_bench_second {

@@ -26,6 +26,8 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "livegate/clock.h"
+#include "livegate/fd.h"
 #include "livegate/token.h"
 #include "mix.h"
 #include "report.h"
@@ -90,7 +92,7 @@ struct viewer {
     int *resend;      /* originals to resend once reconnected */
     size_t nresend, resend_cap;
     int *query_ids; /* query phase: originals still without a result */
-    size_t nquery, query_pos;
+    size_t nquery, query_cap, query_pos;
     char *rx;
     size_t rxlen, rxcap;
 };
@@ -104,7 +106,7 @@ struct worker {
     struct lws_context *lws;
     struct lg_rng rng;
     struct viewer *viewers;
-    int nviewers, opened, first_viewer;
+    int nviewers, opened;
     struct sub *subs;
     size_t nsubs, subs_cap;
     /* the schedule */
@@ -114,6 +116,8 @@ struct worker {
     int *burst_order;     /* ... and the viewer of each */
     int burst_no, burst_pos;
     uint64_t rr;     /* round robin over viewers */
+    int *reconnects; /* viewers with a reconnect planned (reconnect_at_us) */
+    size_t nreconnects, reconnects_cap;
     int *free_slots; /* max: viewers with an order slot to refill, one entry a slot */
     size_t nfree_slots, free_slots_cap;
     enum phase phase;
@@ -127,13 +131,6 @@ struct worker {
     int64_t last_cpu_us;
     uint64_t unresolved; /* accepted originals without a final result */
 };
-
-int64_t lg_bench_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 void lg_bench_plan_make(const struct lg_bench_opts *o, int64_t t0_us, struct lg_bench_plan *p)
 {
@@ -155,24 +152,9 @@ static int64_t cpu_now_us(void)
            ru.ru_stime.tv_usec;
 }
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-    while (len) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static void send_to_parent(struct worker *w, uint32_t type, const void *body, size_t len)
 {
-    if (write_all(w->fd, &type, sizeof(type)) || write_all(w->fd, body, len))
+    if (lg_fd_write_all(w->fd, &type, sizeof(type)) || lg_fd_write_all(w->fd, body, len))
         _exit(3); /* the parent is gone: nobody will read the report */
 }
 
@@ -541,7 +523,7 @@ static void on_message(struct worker *w, struct viewer *v, const char *text, siz
         json_decref(msg);
         return;
     }
-    int64_t now = lg_bench_now_us();
+    int64_t now = lg_mono_us();
     int si = sub_of_req(w, json_string_value(json_object_get(msg, "req")));
     struct sub *s = si >= 0 ? &w->subs[si] : NULL;
     if (strcmp(type, "auth.ok") == 0) {
@@ -577,6 +559,12 @@ static void on_message(struct worker *w, struct viewer *v, const char *text, siz
 
 /* ---- connections ---- */
 
+static void plan_reconnect(struct worker *w, struct viewer *v, int64_t at)
+{
+    v->reconnect_at_us = at;
+    push_int(&w->reconnects, &w->nreconnects, &w->reconnects_cap, (int)(v - w->viewers));
+}
+
 static void viewer_connect(struct worker *w, struct viewer *v)
 {
     const struct lg_bench_opts *o = w->o;
@@ -598,7 +586,7 @@ static void viewer_connect(struct worker *w, struct viewer *v)
     if (!lws_client_connect_via_info(&ci)) {
         v->wsi = NULL;
         w->rep.c.conn_failed++;
-        v->reconnect_at_us = lg_bench_now_us() + RECONNECT_DELAY_US;
+        plan_reconnect(w, v, lg_mono_us() + RECONNECT_DELAY_US);
     }
 }
 
@@ -617,19 +605,19 @@ static void on_closed(struct worker *w, struct viewer *v, bool failed)
     if (v->close_for_resend) {
         v->close_for_resend = false;
         v->lost_pushes = v->lost_pushes || v->unresolved > 0;
-        int64_t now = lg_bench_now_us();
+        int64_t now = lg_mono_us();
         for (size_t i = 0; i < v->nresend; i++)
             add_resend(w, v->resend[i], now);
         v->nresend = 0;
         w->rep.c.reconnects++;
-        v->reconnect_at_us = now;
+        plan_reconnect(w, v, now);
         return;
     }
     if (failed)
         w->rep.c.conn_failed++;
     else
         w->rep.c.conn_closed_by_server++;
-    v->reconnect_at_us = lg_bench_now_us() + RECONNECT_DELAY_US;
+    plan_reconnect(w, v, lg_mono_us() + RECONNECT_DELAY_US);
 }
 
 static int on_receive(struct worker *w, struct viewer *v, struct lws *wsi, const char *in,
@@ -776,27 +764,32 @@ static void open_connections(struct worker *w, int64_t now)
     /* A bounded number per tick keeps the loop answering while it ramps. */
     for (int k = 0; w->opened < target && k < 500; k++)
         viewer_connect(w, &w->viewers[w->opened++]);
-    for (int i = 0; i < w->opened; i++) {
-        struct viewer *v = &w->viewers[i];
-        if (!v->wsi && v->reconnect_at_us && v->reconnect_at_us <= now)
+    /* Only the viewers waiting to reconnect, not every viewer each tick.
+     * A connect that fails at once appends to the list: keep those too. */
+    size_t n = w->nreconnects, kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct viewer *v = &w->viewers[w->reconnects[i]];
+        if (v->wsi || !v->reconnect_at_us)
+            continue;
+        if (v->reconnect_at_us > now)
+            w->reconnects[kept++] = w->reconnects[i];
+        else
             viewer_connect(w, v);
     }
+    if (w->nreconnects > n)
+        memmove(w->reconnects + kept, w->reconnects + n, (w->nreconnects - n) * sizeof(int));
+    w->nreconnects = kept + (w->nreconnects - n);
 }
 
 static void start_query_phase(struct worker *w)
 {
     w->phase = PHASE_QUERY;
-    w->phase_deadline_us = lg_bench_now_us() + QUERY_WAIT_US;
+    w->phase_deadline_us = lg_mono_us() + QUERY_WAIT_US;
     for (size_t i = 0; i < w->nsubs; i++) {
         struct sub *s = &w->subs[i];
         if ((s->flags & SUB_ACCEPTED) && s->orig == (int)i && s->final == FINAL_NONE) {
             struct viewer *v = &w->viewers[s->viewer];
-            size_t cap = v->nquery; /* grows one at a time: the lists are short */
-            int *n = realloc(v->query_ids, (cap + 1) * sizeof(int));
-            if (!n)
-                continue;
-            v->query_ids = n;
-            v->query_ids[v->nquery++] = (int)i;
+            push_int(&v->query_ids, &v->nquery, &v->query_cap, (int)i);
         }
     }
     for (int i = 0; i < w->nviewers; i++)
@@ -850,7 +843,7 @@ static void advance_phase(struct worker *w, int64_t now)
 static void on_tick(uv_timer_t *t)
 {
     struct worker *w = t->data;
-    int64_t now = lg_bench_now_us();
+    int64_t now = lg_mono_us();
     if (w->phase == PHASE_DONE)
         return;
     if (w->phase <= PHASE_QUERY)
@@ -897,7 +890,6 @@ static void finish(struct worker *w)
     }
     flush_second(w);
     w->rep.cpu_us = (uint64_t)cpu_now_us();
-    w->rep.send_seconds = (double)(w->plan->send_end_us - w->plan->send_start_us) / 1e6;
     send_to_parent(w, LG_MSG_REPORT, &w->rep, sizeof(w->rep));
     uv_timer_stop(&w->tick);
     uv_timer_stop(&w->second);
@@ -908,17 +900,6 @@ static void finish(struct worker *w)
 }
 
 /* ---- set-up ---- */
-
-static int raise_fd_limit(void)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return 1024;
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
-    getrlimit(RLIMIT_NOFILE, &rl);
-    return rl.rlim_cur > 1000000 ? 1000000 : (int)rl.rlim_cur;
-}
 
 static int make_viewers(struct worker *w, int first, int count)
 {
@@ -961,6 +942,7 @@ static void free_worker(struct worker *w)
     free(w->burst_times);
     free(w->burst_order);
     free(w->free_slots);
+    free(w->reconnects);
 }
 
 int lg_bench_worker_run(const struct lg_bench_opts *o, const struct lg_bench_plan *plan, int index,
@@ -972,7 +954,6 @@ int lg_bench_worker_run(const struct lg_bench_opts *o, const struct lg_bench_pla
     w.plan = plan;
     w.index = index;
     w.fd = fd;
-    w.first_viewer = first;
     signal(SIGPIPE, SIG_IGN);
     lg_rng_seed(&w.rng, ((uint64_t)o->seed << 20) ^ (uint64_t)(index + 1) * 0x9e3779b97f4a7c15ULL);
     lg_bench_report_init(&w.rep);
@@ -1001,7 +982,7 @@ int lg_bench_worker_run(const struct lg_bench_opts *o, const struct lg_bench_pla
     info.protocols = protocols;
     info.options = LWS_SERVER_OPTION_LIBUV;
     info.foreign_loops = foreign;
-    info.fd_limit_per_thread = (unsigned)raise_fd_limit();
+    info.fd_limit_per_thread = (unsigned)lg_fd_raise_limit();
     info.timeout_secs = 10;
     w.lws = lws_create_context(&info);
     if (!w.lws) {
@@ -1014,7 +995,7 @@ int lg_bench_worker_run(const struct lg_bench_opts *o, const struct lg_bench_pla
     uv_timer_init(&w.loop, &w.second);
     w.tick.data = w.second.data = &w;
     uv_timer_start(&w.tick, on_tick, 0, 1);
-    int64_t first_second_ms = (plan->t0_us + 1000000 - lg_bench_now_us()) / 1000;
+    int64_t first_second_ms = (plan->t0_us + 1000000 - lg_mono_us()) / 1000;
     uv_timer_start(&w.second, on_second, first_second_ms > 0 ? (uint64_t)first_second_ms : 0, 1000);
     uv_run(&w.loop, UV_RUN_DEFAULT);
     uv_loop_close(&w.loop);

@@ -26,6 +26,4 @@ enum lg_bench_msg { LG_MSG_SECOND = 1, LG_MSG_REPORT = 2 };
 int lg_bench_worker_run(const struct lg_bench_opts *o, const struct lg_bench_plan *plan, int index,
                         int first, int count, int fd);
 
-int64_t lg_bench_now_us(void);
-
 #endif

@@ -4,10 +4,10 @@
  * routes each reason to ws.c or http.c. */
 #include <openssl/ssl.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "http.h"
 #include "listener.h"
+#include "livegate/fd.h"
 #include "livegate/log.h"
 #include "server.h"
 #include "ws.h"
@@ -69,18 +69,6 @@ static void lws_log_to_json(int level, const char *line)
     lg_log(level == LLL_ERR ? LG_LOG_ERROR : LG_LOG_WARN, "lws", json_pack("{s:s}", "line", text));
 }
 
-/* lws sizes its fd table from the soft limit; use all we may have. */
-static int raise_fd_limit(void)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return 1024;
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
-    getrlimit(RLIMIT_NOFILE, &rl);
-    return rl.rlim_cur > 1000000 ? 1000000 : (int)rl.rlim_cur;
-}
-
 int lg_server_start(struct lg_gateway *gw)
 {
     static void *foreign_loops[1];
@@ -99,7 +87,8 @@ int lg_server_start(struct lg_gateway *gw)
     info.foreign_loops = foreign_loops;
     info.user = gw;
     info.max_http_header_data = 8192;
-    info.fd_limit_per_thread = (unsigned int)raise_fd_limit();
+    /* lws sizes its fd table from the soft limit; use all we may have. */
+    info.fd_limit_per_thread = (unsigned int)lg_fd_raise_limit();
     if (cfg->tls_cert[0]) {
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
         info.ssl_cert_filepath = cfg->tls_cert;

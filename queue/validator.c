@@ -298,18 +298,39 @@ static void after_acks(struct lg_validator *v)
     next_cycle(v);
 }
 
-/* Second round: acknowledge what was answered. An entry whose result could
- * not be written stays pending and is retried after the claim delay. */
+static bool ackable(const struct entry *e)
+{
+    return e->outcome != OUT_FAILED && !e->answer_failed;
+}
+
+/* Second round: acknowledge what was answered, one XACK per stream with all
+ * of its ids. An entry whose result could not be written stays pending and
+ * is retried after the claim delay; so does the whole batch if the argument
+ * lists cannot be allocated. */
 static void ack_batch(struct lg_validator *v)
 {
     begin_step(v, after_acks);
-    for (size_t i = 0; i < v->nbatch; i++) {
-        struct entry *e = &v->batch[i];
-        if (e->outcome == OUT_FAILED || e->answer_failed)
+    const char **argv = malloc((3 + v->nbatch) * sizeof(*argv));
+    bool *grouped = calloc(v->nbatch ? v->nbatch : 1, sizeof(*grouped));
+    for (size_t i = 0; argv && grouped && i < v->nbatch; i++) {
+        const struct entry *e = &v->batch[i];
+        if (grouped[i] || !ackable(e))
             continue;
-        const char *ack[] = {"XACK", e->stream, LG_VALIDATOR_GROUP, e->id};
-        send_cmd(v, on_reply_counted, v, ARGC(ack), ack);
+        int argc = 0;
+        argv[argc++] = "XACK";
+        argv[argc++] = e->stream;
+        argv[argc++] = LG_VALIDATOR_GROUP;
+        for (size_t k = i; k < v->nbatch; k++) {
+            const struct entry *o = &v->batch[k];
+            if (!grouped[k] && ackable(o) && strcmp(o->stream, e->stream) == 0) {
+                grouped[k] = true;
+                argv[argc++] = o->id;
+            }
+        }
+        send_cmd(v, on_reply_counted, v, argc, argv);
     }
+    free(argv);
+    free(grouped);
     end_step(v);
 }
 
