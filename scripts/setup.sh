@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything livegate needs on a fresh Debian machine: the build
 # toolchain, the libraries of record (through Debian's -dev packages, found by
-# pkg-config), redis-server for running and testing, and the npm packages the
-# integration tests use. A second run finds everything present and does nothing.
+# pkg-config), redis-server for running and testing, Chromium and CJK fonts
+# for the browser tests, the npm packages the integration tests use and the
+# charting library the web pages load. A second run finds everything present and does nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,7 @@ APT_PACKAGES=(
   redis-server redis-tools
   nodejs openssl curl
   gnuplot-nox
+  chromium fonts-noto-cjk
 )
 
 missing=()
@@ -41,7 +43,13 @@ if ! command -v npm >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends npm
 fi
 
-if [ ! -d tests/node_modules/ws ] || [ tests/package.json -nt tests/node_modules/.package-lock.json ]; then
+if [ ! -d tests/node_modules/ws ] || [ ! -d tests/node_modules/playwright-core ] || [ tests/package.json -nt tests/node_modules/.package-lock.json ]; then
   echo "setup: installing npm packages for the tests"
   (cd tests && npm ci --no-audit --no-fund)
+fi
+
+# The charting library the web pages load (served from web/node_modules).
+if [ ! -d web/node_modules/uplot ] || [ web/package.json -nt web/node_modules/.package-lock.json ]; then
+  echo "setup: installing npm packages for the web pages"
+  (cd web && npm ci --no-audit --no-fund)
 fi
