@@ -11,6 +11,12 @@
 
 #include "gateway_config.h"
 
+/* The source tree's web/ folder, set by CMake, so a gateway run from a
+ * build directory serves the pages without further settings. */
+#ifndef LG_DEFAULT_WEB_ROOT
+#define LG_DEFAULT_WEB_ROOT "web"
+#endif
+
 static const char *env_or(const char *name, const char *fallback)
 {
     const char *v = getenv(name);
@@ -117,6 +123,13 @@ int lg_gateway_config_load(struct lg_gateway_config *c, char *err, size_t errsz)
                 errsz) ||
         env_int("LIVEGATE_ORDER_TTL_S", 7 * 86400, 86400, 365 * 86400, &c->order_ttl_s, err, errsz))
         return -1;
+
+    const char *web_root = env_or("LIVEGATE_WEB_ROOT", LG_DEFAULT_WEB_ROOT);
+    if (strlen(web_root) > LG_STATIC_ROOT_MAX) {
+        snprintf(err, errsz, "LIVEGATE_WEB_ROOT is longer than %d bytes", LG_STATIC_ROOT_MAX);
+        return -1;
+    }
+    snprintf(c->web_root, sizeof(c->web_root), "%s", web_root);
 
     int level = lg_log_level_parse(env_or("LIVEGATE_LOG_LEVEL", "info"));
     if (level < 0) {

@@ -11,6 +11,7 @@
 #include "livegate/crypto.h"
 #include "livegate/log.h"
 #include "livegate/text.h"
+#include "static_files.h"
 
 /* Documented in the README: usable only with LIVEGATE_DEMO=1. */
 #define LG_DEMO_SECRET "livegate-demo-secret"
@@ -32,6 +33,7 @@ struct lg_gateway_config {
     int idem_ttl_s;
     int order_ttl_s;
     enum lg_log_level log_level;
+    char web_root[LG_STATIC_ROOT_MAX + 1]; /* the pages' files: see static_files.h */
 };
 
 /* Fills *c from getenv(). Returns 0, or -1 with the reason in err. */

@@ -3,10 +3,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "api.h"
 #include "http.h"
 #include "livegate/token.h"
+#include "static_files.h"
 
 static enum lg_http_method method_of(struct lws *wsi)
 {
@@ -42,6 +44,40 @@ static void free_http(struct lg_http *h)
     free(h);
 }
 
+/* The pages (see static_files.h) are sent by lws's file serving. A stat
+ * first, so a missing file gets the API's JSON 404 rather than lws's HTML
+ * one; both the stat and lws's reads are of small local files. Returns what
+ * the lws callback returns, with h freed when lws took over. */
+static int serve_page_file(struct lg_pss *pss, const struct lg_static_file *file)
+{
+    struct lg_http *h = pss->http;
+    struct stat st;
+    if (h->method != LG_HTTP_GET) {
+        lg_http_error(h, 405, "METHOD_NOT_ALLOWED", "pages are read with GET", NULL);
+        return 0;
+    }
+    if (stat(file->path, &st) != 0 || !S_ISREG(st.st_mode)) {
+        lg_http_error(h, 404, "NOT_FOUND", "no such page or file", NULL);
+        return 0;
+    }
+    struct lws *wsi = h->wsi;
+    free_http(h);
+    pss->http = NULL;
+    unsigned char headers[256], *p = headers, *end = headers + sizeof(headers);
+    static const char no_cache[] = "no-cache", nosniff[] = "nosniff";
+    if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
+                                     (const unsigned char *)no_cache, sizeof(no_cache) - 1, &p,
+                                     end) ||
+        lws_add_http_header_by_name(wsi, (const unsigned char *)"x-content-type-options:",
+                                    (const unsigned char *)nosniff, sizeof(nosniff) - 1, &p, end))
+        return -1;
+    int n = lws_serve_http_file(wsi, file->path, file->content_type, (const char *)headers,
+                                (int)(p - headers));
+    if (n < 0 || (n > 0 && lws_http_transaction_completed(wsi)))
+        return -1;
+    return 0;
+}
+
 int lg_http_begin(struct lg_gateway *gw, struct lws *wsi, struct lg_pss *pss, const char *uri)
 {
     free_http(pss->http);
@@ -53,6 +89,15 @@ int lg_http_begin(struct lg_gateway *gw, struct lws *wsi, struct lg_pss *pss, co
     h->wsi = wsi;
     h->method = method_of(wsi);
     snprintf(h->path, sizeof(h->path), "%s", uri ? uri : "");
+    struct lg_static_file file;
+    enum lg_static_result page =
+        lg_static_map(gw->cfg.web_root, uri ? uri : "", uri ? strlen(uri) : 0, &file);
+    if (page == LG_STATIC_FILE)
+        return serve_page_file(pss, &file);
+    if (page == LG_STATIC_NOT_FOUND) {
+        lg_http_error(h, 404, "NOT_FOUND", "no such page or file", NULL);
+        return 0;
+    }
     if (lws_get_urlarg_by_name(wsi, "room=", h->query_room, sizeof(h->query_room)) == NULL)
         h->query_room[0] = 0;
 
