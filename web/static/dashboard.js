@@ -1,0 +1,367 @@
+// dashboard.js - the back office. Subscribes the monitor to one room (or
+// "*" for an admin), turns each monitor.stats frame into figures and uPlot
+// charts (orders/s are the differences of the counters between frames),
+// lists the masked monitor.order feed and moves orders along with
+// order.update.
+import {
+  LiveSocket, clockTime, el, readFragment, showSocketState, toast, tokenClaims, writeFragment, yuan,
+} from './common.js';
+
+/* global uPlot */
+const $ = (id) => document.getElementById(id);
+
+const WINDOW_POINTS = 300; // five minutes of one-second frames
+const FEED_ROWS = 200;
+const MOVES = {
+  pending_payment: ['paid', 'cancelled'],
+  paid: ['shipped', 'cancelled'],
+  shipped: ['delivered'],
+};
+const SETTLED = new Set(['delivered', 'cancelled', 'rejected']);
+const ACTIONS = [
+  ['paid', 'Paid'], ['shipped', 'Shipped'], ['delivered', 'Delivered'], ['cancelled', 'Cancel'],
+];
+const PALETTE = ['#e8364f', '#2f6fdd', '#15935d', '#c77a00', '#7b4bd6', '#0f9bb5', '#8a5a00', '#d94fa5', '#5b6272', '#3d7514'];
+
+const state = {
+  token: null,
+  claims: null,
+  room: null,
+  socket: null,
+  prevStats: null,
+  series: { ts: [], accepted: [], confirmed: [], rejected: [], p50: [], p99: [], high: [], normal: [] },
+  rejCodes: [], // codes seen, in order of appearance
+  rejSeries: {}, // code -> per-second values aligned with series.ts
+  charts: {},
+  feed: new Map(), // order_id -> { order, tr }
+  dropped: 0,
+  pending: new Map(), // req -> { order_id, status }
+};
+
+// ---- token ------------------------------------------------------------------
+
+function open(token, room) {
+  const claims = tokenClaims(token);
+  if (!claims || typeof claims.room !== 'string') return tokenError('That does not look like a livegate token.');
+  if (claims.role === 'viewer') return tokenError('This is a viewer token; the back office needs an operator or admin token.');
+  const target = (room || '').trim() || claims.room;
+  if (target === '*' && claims.role !== 'admin') return tokenError('Only an admin may watch every room ("*"): name a room.');
+  state.token = token.trim();
+  state.claims = claims;
+  state.room = target;
+  writeFragment({ token: state.token, room: target !== claims.room ? target : null });
+  $('token-panel').hidden = true;
+  $('dash').hidden = false;
+  $('change-token').hidden = false;
+  $('room-name').textContent = target === '*' ? 'All rooms' : `Room ${target}`;
+  $('who').textContent = `${claims.sub ?? ''} · ${claims.role ?? ''}`;
+  resetData();
+  buildCharts();
+  connect();
+}
+
+function tokenError(text) {
+  $('token-error').textContent = text;
+  $('token-error').hidden = false;
+  $('token-panel').hidden = false;
+}
+
+function close() {
+  state.socket?.stop();
+  state.socket = null;
+  $('dash').hidden = true;
+  $('token-panel').hidden = false;
+  $('change-token').hidden = true;
+  writeFragment({});
+  showSocketState($('conn-state'), 'idle');
+}
+
+function resetData() {
+  state.prevStats = null;
+  for (const k of Object.keys(state.series)) state.series[k] = [];
+  state.rejCodes = [];
+  state.rejSeries = {};
+  state.feed.clear();
+  state.dropped = 0;
+  $('feed').replaceChildren();
+  $('feed-empty').hidden = false;
+  $('dropped').textContent = '';
+}
+
+// ---- charts -------------------------------------------------------------------
+
+function chartSize(node) {
+  return { width: Math.max(280, node.clientWidth), height: 210 };
+}
+
+function makeChart(id, seriesDefs, data, yLabel) {
+  const node = $(id);
+  node.replaceChildren();
+  const opts = {
+    ...chartSize(node),
+    scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max * 1.15)] } },
+    series: [{}, ...seriesDefs.map((s) => ({ width: 2, points: { show: false }, spanGaps: false, ...s }))],
+    axes: [
+      { stroke: '#6b7385', grid: { stroke: '#eef0f4' }, ticks: { stroke: '#e3e6ec' } },
+      { stroke: '#6b7385', grid: { stroke: '#eef0f4' }, ticks: { stroke: '#e3e6ec' }, size: 56, label: yLabel, labelSize: 18 },
+    ],
+    legend: { live: true },
+    cursor: { drag: { x: false, y: false } },
+  };
+  return new uPlot(opts, data, node);
+}
+
+function buildCharts() {
+  for (const c of Object.values(state.charts)) c.destroy();
+  const s = state.series;
+  state.charts.rate = makeChart('chart-rate', [
+    { label: 'accepted/s', stroke: '#2f6fdd', fill: 'rgba(47,111,221,0.08)' },
+    { label: 'confirmed/s', stroke: '#15935d' },
+    { label: 'rejected/s', stroke: '#e8364f' },
+  ], [s.ts, s.accepted, s.confirmed, s.rejected], 'orders/s');
+  state.charts.latency = makeChart('chart-latency', [
+    { label: 'p50', stroke: '#2f6fdd' },
+    { label: 'p99', stroke: '#c77a00' },
+  ], [s.ts, s.p50, s.p99], 'ms');
+  state.charts.queue = makeChart('chart-queue', [
+    { label: 'high', stroke: '#e8364f', fill: 'rgba(232,54,79,0.08)' },
+    { label: 'normal', stroke: '#2f6fdd', fill: 'rgba(47,111,221,0.08)' },
+  ], [s.ts, s.high, s.normal], 'entries');
+  buildRejectionChart();
+}
+
+function buildRejectionChart() {
+  state.charts.rejections?.destroy();
+  const codes = state.rejCodes;
+  const defs = codes.length
+    ? codes.map((code, i) => ({ label: code, stroke: PALETTE[i % PALETTE.length] }))
+    : [{ label: 'rejected/s', stroke: '#e8364f' }];
+  const data = [state.series.ts, ...(codes.length ? codes.map((c) => state.rejSeries[c]) : [state.series.rejected])];
+  state.charts.rejections = makeChart('chart-rejections', defs, data, 'rejections/s');
+}
+
+function redraw() {
+  const s = state.series;
+  state.charts.rate.setData([s.ts, s.accepted, s.confirmed, s.rejected]);
+  state.charts.latency.setData([s.ts, s.p50, s.p99]);
+  state.charts.queue.setData([s.ts, s.high, s.normal]);
+  const codes = state.rejCodes;
+  state.charts.rejections.setData([s.ts, ...(codes.length ? codes.map((c) => state.rejSeries[c]) : [s.rejected])]);
+}
+
+const resizer = new ResizeObserver(() => {
+  for (const [name, chart] of Object.entries(state.charts)) {
+    const node = $(`chart-${name}`);
+    if (node) chart.setSize(chartSize(node));
+  }
+});
+for (const id of ['chart-rate', 'chart-latency', 'chart-queue', 'chart-rejections']) resizer.observe($(id));
+
+// ---- stats ----------------------------------------------------------------------
+
+const num = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+const count = (v) => (num(v) === null ? '—' : v.toLocaleString('en-US'));
+const ms = (v) => (num(v) === null ? '—' : v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${Math.round(v)} ms`);
+
+// Per-second rate of a counter between two frames; a counter that went
+// down (the room's figures were reset) restarts from zero rather than
+// charting a negative rate.
+function rate(cur, prev, dtS) {
+  if (num(cur) === null || num(prev) === null || dtS <= 0) return null;
+  return Math.max(0, cur - prev) / dtS;
+}
+
+function trim(arr) {
+  if (arr.length > WINDOW_POINTS) arr.splice(0, arr.length - WINDOW_POINTS);
+}
+
+function onStats(m) {
+  const prev = state.prevStats;
+  state.prevStats = m;
+  renderFigures(m, prev);
+  if (!prev || !(m.ts_ms > prev.ts_ms)) return;
+  const dtS = (m.ts_ms - prev.ts_ms) / 1000;
+  const s = state.series;
+  const o = m.orders ?? {};
+  const po = prev.orders ?? {};
+  s.ts.push(m.ts_ms / 1000);
+  s.accepted.push(rate(o.accepted, po.accepted, dtS));
+  s.confirmed.push(rate(o.confirmed, po.confirmed, dtS));
+  s.rejected.push(rate(o.rejected, po.rejected, dtS));
+  s.p50.push(num(m.latency_ms?.confirm_p50));
+  s.p99.push(num(m.latency_ms?.confirm_p99));
+  s.high.push(num(m.queue?.high));
+  s.normal.push(num(m.queue?.normal));
+
+  const byCode = m.rejected_by_code ?? {};
+  const prevByCode = prev.rejected_by_code ?? {};
+  let newCode = false;
+  for (const code of Object.keys(byCode)) {
+    if (!state.rejSeries[code]) {
+      state.rejCodes.push(code);
+      state.rejSeries[code] = new Array(s.ts.length - 1).fill(null);
+      newCode = true;
+    }
+  }
+  for (const code of state.rejCodes) state.rejSeries[code].push(rate(byCode[code] ?? 0, prevByCode[code] ?? 0, dtS));
+
+  for (const arr of [...Object.values(s), ...Object.values(state.rejSeries)]) trim(arr);
+  if (newCode) buildRejectionChart();
+  redraw();
+}
+
+function renderFigures(m, prev) {
+  const o = m.orders ?? {};
+  $('kpi-gmv').textContent = yuan(m.gmv_fen);
+  $('kpi-connections').textContent = count(m.connections);
+  $('kpi-accepted').textContent = count(o.accepted);
+  $('kpi-accepted-sub').textContent = `${count(o.received)} received · ${count(o.duplicates)} dup · ${count(o.busy)} busy`;
+  $('kpi-confirmed').textContent = count(o.confirmed);
+  $('kpi-confirmed-sub').textContent = `accept p99 ${ms(m.latency_ms?.accept_p99)}`;
+  $('kpi-rejected').textContent = count(o.rejected);
+  const codes = Object.entries(m.rejected_by_code ?? {}).sort((a, b) => b[1] - a[1]);
+  $('kpi-rejected-sub').textContent = codes.length ? `top: ${codes[0][0]}` : 'none';
+  const q = m.queue ?? {};
+  $('kpi-queue').textContent = num(q.high) === null ? '—' : `${count(q.high)} / ${count(q.normal)}`;
+  $('kpi-queue-sub').textContent = `high / normal · oldest ${ms(q.oldest_age_ms)}`;
+  $('kpi-p99').textContent = ms(m.latency_ms?.confirm_p99);
+  $('kpi-sla').textContent = `p50 ${ms(m.latency_ms?.confirm_p50)} · max ${ms(m.latency_ms?.confirm_max)} · ${count(m.sla_violations)} over 10 s`;
+  $('kpi-sla-card').classList.toggle('alert', (m.sla_violations ?? 0) > 0);
+  if (prev && m.ts_ms > prev.ts_ms) {
+    const r = rate(o.accepted, prev.orders?.accepted, (m.ts_ms - prev.ts_ms) / 1000);
+    $('kpi-rate').textContent = r === null ? '—' : r >= 10 ? Math.round(r).toLocaleString('en-US') : r.toFixed(1);
+  }
+  $('rej-totals').replaceChildren(...codes.map(([code, n]) => el('span', { text: `${code} ${count(n)}` })));
+}
+
+// ---- the order feed -----------------------------------------------------------------
+
+function actionButtons(order) {
+  const allowed = MOVES[order.status];
+  // A status this page does not know (or a frame lost to sampling) leaves
+  // the choice to the gateway, which answers INVALID_TRANSITION if needed.
+  const can = (to) => (SETTLED.has(order.status) ? false : allowed ? allowed.includes(to) : true);
+  return el('div', { class: 'actions' }, ACTIONS.map(([to, label]) => el('button', {
+    type: 'button',
+    class: `secondary${to === 'cancelled' ? ' danger' : ''}`,
+    'data-action': to,
+    disabled: !can(to),
+    onclick: () => updateOrder(order.order_id, to),
+  }, label)));
+}
+
+function renderRow(order) {
+  return el('tr', { 'data-order-id': order.order_id, 'data-status': order.status ?? '' },
+    el('td', { text: clockTime(order.at_ms) }),
+    el('td', { class: 'mono', text: order.order_id }),
+    el('td', { class: 'mono', text: order.sku_id ?? '' }),
+    el('td', { class: 'num', text: order.qty ?? '' }),
+    el('td', { class: 'num', text: yuan(order.amount) }),
+    el('td', { class: order.priority === 'high' ? 'prio-high' : '', text: order.priority ?? '' }),
+    el('td', { text: order.buyer ?? '' }),
+    el('td', { class: 'mono', text: order.phone ?? '' }),
+    el('td', {}, el('span', { class: `status status-${order.status}`, text: order.status ?? '' })),
+    el('td', {}, actionButtons(order)));
+}
+
+function upsertFeed(patch, { fresh = true } = {}) {
+  if (!patch.order_id) return;
+  const known = state.feed.get(patch.order_id);
+  const order = { ...(known?.order ?? {}), ...Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) };
+  const tr = renderRow(order);
+  if (fresh) tr.classList.add('fresh');
+  if (known) {
+    known.tr.replaceWith(tr);
+  } else {
+    $('feed').prepend(tr);
+    while (state.feed.size >= FEED_ROWS) {
+      const oldest = state.feed.keys().next().value;
+      state.feed.get(oldest).tr.remove();
+      state.feed.delete(oldest);
+    }
+  }
+  state.feed.set(order.order_id, { order, tr });
+  $('feed-empty').hidden = true;
+}
+
+function onOrder(m) {
+  if (typeof m.dropped === 'number' && m.dropped > 0) {
+    state.dropped += m.dropped;
+    $('dropped').textContent = `${state.dropped.toLocaleString('en-US')} events not shown (sampled under load)`;
+  }
+  const { type, ...order } = m;
+  upsertFeed(order);
+}
+
+function updateOrder(orderId, status) {
+  const req = state.socket?.nextReq('u');
+  if (!req || !state.socket.send({ type: 'order.update', req, order_id: orderId, status })) {
+    toast('error', 'Not connected', 'The update was not sent.');
+    return;
+  }
+  state.pending.set(req, { order_id: orderId, status });
+  const row = state.feed.get(orderId);
+  row?.tr.querySelectorAll('.actions button').forEach((b) => { b.disabled = true; });
+}
+
+function onUpdated(m) {
+  state.pending.delete(m.req);
+  upsertFeed({ order_id: m.order_id, status: m.status });
+  toast('success', `Order ${m.status}`, m.order_id);
+}
+
+function onError(m) {
+  const pending = m.req ? state.pending.get(m.req) : null;
+  if (pending) {
+    state.pending.delete(m.req);
+    const row = state.feed.get(pending.order_id);
+    if (row) upsertFeed({ order_id: pending.order_id }, { fresh: false }); // buttons back
+    toast('error', `${m.code}: not ${pending.status}`, `${pending.order_id} · ${m.message ?? ''}`);
+    return;
+  }
+  if (m.req && m.req.startsWith('sub-')) {
+    toast('error', `Monitor refused: ${m.code}`, m.message ?? '');
+    return;
+  }
+  toast('error', m.code ?? 'error', m.message ?? '');
+}
+
+// ---- the WebSocket --------------------------------------------------------------------
+
+function connect() {
+  state.socket?.stop();
+  const socket = new LiveSocket({
+    token: state.token,
+    onAuth: () => {
+      // A reconnect starts a new series of counters' differences.
+      state.prevStats = null;
+      socket.send({ type: 'monitor.subscribe', req: socket.nextReq('sub'), room_id: state.room });
+    },
+    onMessage: (m) => {
+      if (m.type === 'monitor.stats') onStats(m);
+      else if (m.type === 'monitor.order') onOrder(m);
+      else if (m.type === 'order.updated') onUpdated(m);
+      else if (m.type === 'error') onError(m);
+    },
+    onState: (s, detail) => {
+      showSocketState($('conn-state'), s, detail);
+      if (s === 'unauthorized') tokenError(`The gateway refused the token: ${typeof detail === 'string' ? detail : 'unauthorized'}.`);
+    },
+  });
+  state.socket = socket;
+  socket.start();
+}
+
+// ---- start ------------------------------------------------------------------------------
+
+$('token-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  $('token-error').hidden = true;
+  open($('token-input').value, $('room-input').value);
+});
+$('change-token').addEventListener('click', close);
+
+const frag = readFragment();
+if (frag.room) $('room-input').value = frag.room;
+if (frag.token) open(frag.token, frag.room);
+else showSocketState($('conn-state'), 'idle');
