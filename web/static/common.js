@@ -82,7 +82,7 @@ export function toast(kind, title, detail = '') {
     el('div', { class: 'toast-title', text: title }),
     detail ? el('div', { class: 'toast-detail', text: detail }) : null);
   box.prepend(t);
-  while (box.children.length > 5) box.lastElementChild.remove();
+  while (box.children.length > 4) box.lastElementChild.remove();
   setTimeout(() => t.classList.add('toast-leaving'), kind === 'error' ? 7000 : 4500);
   setTimeout(() => t.remove(), kind === 'error' ? 7400 : 4900);
 }

@@ -124,21 +124,24 @@ function renderProducts() {
   const box = $('products');
   box.replaceChildren();
   for (const s of state.skus.values()) {
+    const selected = state.selected === s.sku_id;
     const card = el('article', {
-      class: `product${available(s) ? '' : ' unavailable'}${state.selected === s.sku_id ? ' selected' : ''}`,
+      class: `product${available(s) ? '' : ' unavailable'}${selected ? ' selected' : ''}`,
       'data-sku': s.sku_id,
     },
-    el('div', { class: 'product-art', 'aria-hidden': 'true', text: (s.name || s.sku_id).slice(0, 1) }),
+    el('div', { class: 'product-art', 'aria-hidden': 'true' },
+      el('span', { text: Array.from(s.name || s.sku_id)[0] })),
     el('div', { class: 'product-body' },
-      el('div', { class: 'product-top' }, el('h3', { class: 'product-name', text: s.name }), badgeFor(s)),
-      el('div', { class: 'product-price', text: yuan(s.price) }),
+      el('h3', { class: 'product-name', text: s.name }),
+      el('div', { class: 'product-price-row' },
+        el('span', { class: 'product-price', text: yuan(s.price) }), badgeFor(s)),
       el('div', { class: 'product-meta muted' },
-        el('span', { class: 'stock', text: `${s.stock_left} in stock` }),
+        el('span', { class: 'stock', text: `${s.stock_left.toLocaleString('en-US')} in stock` }),
         el('span', { class: 'mono', text: s.sku_id })),
       el('button', {
-        type: 'button', class: 'secondary choose', disabled: !available(s),
+        type: 'button', class: `choose ${selected ? 'primary' : 'secondary'}`, disabled: !available(s),
         onclick: () => select(s.sku_id),
-      }, available(s) ? (state.selected === s.sku_id ? 'Selected' : 'Choose') : 'Unavailable')));
+      }, available(s) ? (selected ? 'Selected ✓' : 'Choose') : 'Unavailable')));
     box.append(card);
   }
   $('products-empty').hidden = state.skus.size > 0;
@@ -159,7 +162,7 @@ function renderSelected() {
     box.replaceChildren(
       el('div', { class: 'selected-name', text: s.name }),
       el('div', { class: 'muted' }, `${yuan(s.price)} each · `, el('span', { class: 'mono', text: s.sku_id })),
-      badgeFor(s));
+      badgeFor(s) ?? '');
   }
   updateTotal();
 }
@@ -345,11 +348,15 @@ function onMessage(m) {
     break;
   }
   case 'order.confirmed': {
+    const before = state.orders.get(m.client_order_id)?.status;
     const o = upsertOrder(m.client_order_id, { order_id: m.order_id, status: m.status ?? 'pending_payment', amount: m.amount, pay_deadline_ms: m.pay_deadline_ms });
-    toast('success', 'Order confirmed', `${o.name ?? m.order_id} · ${yuan(m.amount)} · pay by ${clockTime(m.pay_deadline_ms)}`);
+    // a duplicate submit replays the result: say it once
+    if (before !== o.status) toast('success', 'Order confirmed', `${o.name ?? m.order_id} · ${yuan(m.amount)} · pay by ${clockTime(m.pay_deadline_ms)}`);
     break;
   }
   case 'order.rejected': {
+    const before = state.orders.get(m.client_order_id)?.status;
+    if (before === 'rejected') break; // a replayed result
     if (m.client_order_id && state.orders.has(m.client_order_id)) {
       upsertOrder(m.client_order_id, { order_id: m.order_id ?? null, status: m.order_id || m.code !== 'INVALID_FIELD' ? 'rejected' : 'not_placed', code: m.code, message: m.message });
     }
@@ -362,7 +369,7 @@ function onMessage(m) {
     const known = (m.client_order_id && state.orders.get(m.client_order_id)) || findByOrderId(m.order_id);
     const coid = known?.client_order_id ?? m.client_order_id;
     if (coid) upsertOrder(coid, { order_id: m.order_id, status: m.status });
-    toast('info', `Order ${m.status}`, known?.name ? `${known.name} × ${known.qty}` : m.order_id);
+    if (known?.status !== m.status) toast('info', `Order ${STATUS_TEXT[m.status] ?? m.status}`, known?.name ? `${known.name} × ${known.qty}` : m.order_id);
     break;
   }
   case 'order.state':

@@ -1,0 +1,172 @@
+// The two web pages in a real browser: Debian's Chromium, headless, driven
+// by playwright-core, against the real gateway, validator and redis-server.
+// (a) the live room shows the catalog, places an order and shows it
+// confirmed, and a retry is the same order; (b) the back office shows that
+// order in its live feed and non-zero figures within 3 s, and marking it
+// paid there makes the live room show "paid". Screenshots of both pages go
+// to tests/artifacts/.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { startRedis, startGateway, startValidator, stopAll, setupRoom } from './lib/system.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const artifacts = path.join(here, '../artifacts');
+const CHROMIUM = process.env.LIVEGATE_CHROMIUM ?? '/usr/bin/chromium';
+const ROOM = 'live-1';
+
+let redis, gw, browser, profileDir, base, viewerToken, operatorToken, admin;
+const pageErrors = [];
+
+before(async () => {
+  mkdirSync(artifacts, { recursive: true });
+  redis = await startRedis();
+  gw = await startGateway({ redis });
+  await startValidator({ redis });
+  await setupRoom(gw, ROOM, {
+    threshold: 100000,
+    skus: {
+      'sku-tea': { name: '西湖龙井 Dragon Well tea', price: 19900, stock: 100, limit_per_user: 5, on_sale: true },
+      'sku-jade': { name: '和田玉手镯 Jade bracelet', price: 128000, stock: 0, limit_per_user: 1, on_sale: true },
+      'sku-silk': { name: '杭州丝巾 Silk scarf', price: 8800, stock: 40, on_sale: true },
+    },
+  });
+  base = `http://127.0.0.1:${gw.port}`;
+  viewerToken = gw.token({ sub: 'viewer-7', room: ROOM, role: 'viewer' });
+  operatorToken = gw.token({ sub: 'op-1', room: ROOM, role: 'operator' });
+  admin = gw.token({ sub: 'admin', room: '*', role: 'admin' });
+  // A fresh profile each run; no network but the gateway on loopback.
+  profileDir = mkdtempSync(path.join(os.tmpdir(), 'lg-chromium-'));
+  browser = await chromium.launchPersistentContext(profileDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1440, height: 900 },
+    timeout: 60000,
+  });
+});
+
+after(async () => {
+  await browser?.close().catch(() => {});
+  if (profileDir) rmSync(profileDir, { recursive: true, force: true });
+  await stopAll();
+});
+
+async function openPage(url) {
+  const page = await browser.newPage();
+  page.on('pageerror', (e) => pageErrors.push(`${url}: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(`${url}: ${m.text()}`); });
+  await page.goto(url);
+  return page;
+}
+
+// Places one order of qty of the tea on the live room page and returns its
+// client_order_id as the page shows it.
+async function placeTeaOrder(live, qty) {
+  await live.locator('.product[data-sku="sku-tea"] button.choose').click();
+  await live.fill('#qty', String(qty));
+  await live.click('#buy');
+  const coid = (await live.locator('#last-coid').textContent()).trim();
+  assert.match(coid, /^[A-Za-z0-9_.:-]{1,64}$/);
+  return coid;
+}
+
+const orderRow = (live, coid) => live.locator(`.order[data-coid="${coid}"]`);
+
+let live; // the live room page, shared by (a) and (b)
+
+test('(a) the live room lists the products, places an order and shows it confirmed; a retry is the same order', async () => {
+  live = await openPage(`${base}/#token=${viewerToken}`);
+  await live.locator('#conn-state[data-state="connected"]').waitFor({ timeout: 10000 });
+  const tea = live.locator('.product[data-sku="sku-tea"]');
+  await tea.waitFor();
+  assert.equal(await live.locator('.product').count(), 3);
+  assert.match(await tea.locator('.product-name').textContent(), /西湖龙井/);
+  assert.equal((await tea.locator('.product-price').textContent()).trim(), '¥199.00');
+  // stock 0: a sold-out badge and no way to choose it
+  const jade = live.locator('.product[data-sku="sku-jade"]');
+  assert.match(await jade.locator('.badge').textContent(), /Sold out/);
+  assert.equal(await jade.locator('button.choose').isDisabled(), true);
+
+  const coid = await placeTeaOrder(live, 2);
+  await live.locator('#total').filter({ hasText: '¥398.00' }).waitFor();
+  const row = orderRow(live, coid);
+  await row.locator('.status[data-status="pending_payment"]').waitFor({ timeout: 15000 });
+  await live.locator('.toast-success', { hasText: 'Order confirmed' }).first().waitFor();
+  const orderId = await row.getAttribute('data-order-id');
+  assert.match(orderId, /^[A-Za-z0-9_.:-]+$/);
+
+  // The gateway holds exactly that order, as the page said.
+  const stored = await gw.http('GET', `/v1/orders/${orderId}`, { token: admin });
+  assert.equal(stored.status, 200, stored.text);
+  assert.equal(stored.json.status, 'pending_payment');
+  assert.equal(stored.json.client_order_id, coid);
+  assert.equal(stored.json.qty, 2);
+  assert.equal(stored.json.amount, 39800);
+  assert.equal(stored.json.buyer, '张*');
+
+  // Retry resends the same client_order_id and body: a duplicate, no new order.
+  const queued = await redis.cli('XLEN', `lg:{${ROOM}}:q:normal`);
+  await live.click('#retry');
+  await live.locator('.toast-info', { hasText: 'Already placed' }).first().waitFor({ timeout: 10000 });
+  assert.equal(await redis.cli('XLEN', `lg:{${ROOM}}:q:normal`), queued);
+  assert.equal(await live.locator('.order').count(), 1);
+  assert.equal(await row.getAttribute('data-order-id'), orderId);
+  await row.locator('.status[data-status="pending_payment"]').waitFor();
+
+  await live.screenshot({ path: path.join(artifacts, 'live-room.png'), fullPage: true });
+  assert.deepEqual(pageErrors, []);
+});
+
+test('(b) the back office shows the order and the figures within 3 s; marking it paid shows "paid" in the live room', async () => {
+  assert.ok(live, 'needs the live room page of (a)');
+  const dash = await openPage(`${base}/dashboard#token=${operatorToken}`);
+  await dash.locator('#conn-state[data-state="connected"]').waitFor({ timeout: 10000 });
+  // monitor.stats answers the subscribe at once
+  await dash.locator('#kpi-connections').filter({ hasText: /^\d/ }).waitFor({ timeout: 5000 });
+
+  const coid = await placeTeaOrder(live, 1);
+  const placedAt = Date.now();
+  const liveRow = orderRow(live, coid);
+  await liveRow.locator('.status[data-status="pending_payment"]').waitFor({ timeout: 15000 });
+  const orderId = await liveRow.getAttribute('data-order-id');
+
+  const feedRow = dash.locator(`#feed tr[data-order-id="${orderId}"]`);
+  await feedRow.waitFor({ timeout: Math.max(100, placedAt + 3000 - Date.now()) });
+  await dash.waitForFunction(() => {
+    const n = (id) => Number(document.getElementById(id).textContent.replace(/[^0-9.]/g, ''));
+    return n('kpi-accepted') > 0 && n('kpi-confirmed') > 0 && n('kpi-connections') > 0
+      && document.getElementById('kpi-gmv').textContent !== '¥0.00';
+  }, null, { timeout: Math.max(100, placedAt + 3000 - Date.now()) });
+  assert.ok(Date.now() - placedAt <= 3500, 'the order and the figures showed within 3 s');
+
+  // Masked personal data only.
+  const rowText = await feedRow.textContent();
+  assert.match(rowText, /张\*/);
+  assert.match(rowText, /138\*\*\*\*8000/);
+  assert.doesNotMatch(rowText, /13800138000|张三|文三路/);
+  await feedRow.locator('[data-status="pending_payment"], .status-pending_payment').first().waitFor({ timeout: 5000 });
+
+  await feedRow.locator('button[data-action="paid"]').click();
+  await dash.locator('.toast-success', { hasText: 'Order paid' }).first().waitFor({ timeout: 5000 });
+  await dash.locator(`#feed tr[data-order-id="${orderId}"][data-status="paid"]`).waitFor({ timeout: 5000 });
+  // the buyer's page hears order.status
+  await liveRow.locator('.status[data-status="paid"]').waitFor({ timeout: 5000 });
+  assert.match(await liveRow.locator('.status').textContent(), /paid/i);
+  const stored = await gw.http('GET', `/v1/orders/${orderId}`, { token: admin });
+  assert.equal(stored.json.status, 'paid');
+
+  // Paid cannot be delivered before it shipped: the page shows the refusal.
+  const deliver = dash.locator(`#feed tr[data-order-id="${orderId}"] button[data-action="delivered"]`);
+  assert.equal(await deliver.isDisabled(), true);
+
+  await dash.waitForTimeout(1500); // a few more stats frames on the charts
+  await dash.screenshot({ path: path.join(artifacts, 'dashboard.png'), fullPage: true });
+  await live.screenshot({ path: path.join(artifacts, 'live-room-paid.png'), fullPage: true });
+  assert.deepEqual(pageErrors, []);
+});
