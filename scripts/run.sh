@@ -83,6 +83,7 @@ done
 
 admin_token=$("$bin/livegate" token --sub admin --room '*' --role admin --ttl 86400)
 viewer_token=$("$bin/livegate" token --sub viewer-1 --room demo --role viewer --ttl 86400)
+operator_token=$("$bin/livegate" token --sub op-1 --room demo --role operator --ttl 86400)
 
 # A demo room with two products, so a viewer can order at once.
 api() { curl -fsS -X PUT -H "Authorization: Bearer $admin_token" -H 'Content-Type: application/json' \
@@ -97,6 +98,8 @@ livegate is running: ${gateways} gateway process(es), ${validators} validator(s)
 redis appendfsync=${appendfsync}, data in ${root}/var
   WebSocket   ws://${host_port}/v1/ws
   HTTP API    http://${host_port}/v1/...   health: http://${host_port}/healthz
+  Live room   http://${host_port}/#token=${viewer_token}
+  Back office http://${host_port}/dashboard#token=${operator_token}
   Logs        ${root}/var/log/
 
 Demo secret (LIVEGATE_JWT_SECRET, kept in var/demo.env):
