@@ -89,15 +89,6 @@ int lg_http_begin(struct lg_gateway *gw, struct lws *wsi, struct lg_pss *pss, co
     h->wsi = wsi;
     h->method = method_of(wsi);
     snprintf(h->path, sizeof(h->path), "%s", uri ? uri : "");
-    struct lg_static_file file;
-    enum lg_static_result page =
-        lg_static_map(gw->cfg.web_root, uri ? uri : "", uri ? strlen(uri) : 0, &file);
-    if (page == LG_STATIC_FILE)
-        return serve_page_file(pss, &file);
-    if (page == LG_STATIC_NOT_FOUND) {
-        lg_http_error(h, 404, "NOT_FOUND", "no such page or file", NULL);
-        return 0;
-    }
     if (lws_get_urlarg_by_name(wsi, "room=", h->query_room, sizeof(h->query_room)) == NULL)
         h->query_room[0] = 0;
 
@@ -109,6 +100,15 @@ int lg_http_begin(struct lg_gateway *gw, struct lws *wsi, struct lg_pss *pss, co
             free(h->authorization);
             h->authorization = NULL;
         }
+    }
+    struct lg_static_file file;
+    enum lg_static_result page =
+        lg_static_map(gw->cfg.web_root, uri ? uri : "", uri ? strlen(uri) : 0, &file);
+    if (page == LG_STATIC_FILE)
+        return serve_page_file(pss, &file);
+    if (page == LG_STATIC_NOT_FOUND) {
+        lg_http_error(h, 404, "NOT_FOUND", "no such page or file", NULL);
+        return 0;
     }
     if ((h->method == LG_HTTP_PUT || h->method == LG_HTTP_POST) && declared_body_length(wsi) > 0)
         return 0; /* the body follows; lg_http_body_done dispatches */
