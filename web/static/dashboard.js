@@ -18,6 +18,15 @@ const MOVES = {
   shipped: ['delivered'],
 };
 const SETTLED = new Set(['delivered', 'cancelled', 'rejected']);
+const STATUS_TEXT = {
+  queued: 'queued',
+  pending_payment: 'awaiting payment',
+  paid: 'paid',
+  shipped: 'shipped',
+  delivered: 'delivered',
+  cancelled: 'cancelled',
+  rejected: 'rejected',
+};
 const ACTIONS = [
   ['paid', 'Paid'], ['shipped', 'Shipped'], ['delivered', 'Delivered'], ['cancelled', 'Cancel'],
 ];
@@ -94,6 +103,15 @@ function chartSize(node) {
   return { width: Math.max(280, node.clientWidth), height: 210 };
 }
 
+const twoDigits = (n) => String(n).padStart(2, '0');
+// x values are Unix seconds; label them as local wall-clock time.
+function timeLabels(u, splits) {
+  return splits.map((v) => {
+    const d = new Date(v * 1000);
+    return `${twoDigits(d.getHours())}:${twoDigits(d.getMinutes())}:${twoDigits(d.getSeconds())}`;
+  });
+}
+
 function makeChart(id, seriesDefs, data, yLabel) {
   const node = $(id);
   node.replaceChildren();
@@ -102,10 +120,10 @@ function makeChart(id, seriesDefs, data, yLabel) {
     scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max * 1.15)] } },
     series: [{}, ...seriesDefs.map((s) => ({ width: 2, points: { show: false }, spanGaps: false, ...s }))],
     axes: [
-      { stroke: '#6b7385', grid: { stroke: '#eef0f4' }, ticks: { stroke: '#e3e6ec' } },
+      { stroke: '#6b7385', grid: { stroke: '#eef0f4' }, ticks: { stroke: '#e3e6ec' }, values: timeLabels },
       { stroke: '#6b7385', grid: { stroke: '#eef0f4' }, ticks: { stroke: '#e3e6ec' }, size: 56, label: yLabel, labelSize: 18 },
     ],
-    legend: { live: true },
+    legend: { live: false },
     cursor: { drag: { x: false, y: false } },
   };
   return new uPlot(opts, data, node);
@@ -260,7 +278,10 @@ function renderRow(order) {
     el('td', { class: order.priority === 'high' ? 'prio-high' : '', text: order.priority ?? '' }),
     el('td', { text: order.buyer ?? '' }),
     el('td', { class: 'mono', text: order.phone ?? '' }),
-    el('td', {}, el('span', { class: `status status-${order.status}`, text: order.status ?? '' })),
+    el('td', {}, el('span', {
+      class: `status status-${order.status}`, 'data-status': order.status ?? '',
+      text: STATUS_TEXT[order.status] ?? order.status ?? '',
+    })),
     el('td', {}, actionButtons(order)));
 }
 
