@@ -11,10 +11,13 @@
 
 #include "gateway_config.h"
 #include "livegate/strmap.h"
+#include "metrics.h"
 #include "redis_conn.h"
 
 struct lg_session;
 struct lg_results;
+struct lg_stats;
+struct lg_monitors;
 
 struct lg_gateway_counters {
     unsigned long long frames_in, frames_out;
@@ -22,6 +25,14 @@ struct lg_gateway_counters {
     unsigned long long orders_invalid, orders_unavailable;
     unsigned long long accepted_high, accepted_normal;
     unsigned long long results_in, results_delivered, results_repeated;
+    unsigned long long orders_busy, orders_forbidden;
+    unsigned long long feed_dropped; /* monitor.order frames not sent (sampling, slow monitor) */
+};
+
+/* Latency histograms for /metrics, since the process started. */
+struct lg_gateway_latency {
+    struct lg_prom_hist accept;  /* order.submit received -> order.accepted queued */
+    struct lg_prom_hist confirm; /* accepted_at_ms -> result read from the reply stream */
 };
 
 struct lg_gateway {
@@ -46,6 +57,10 @@ struct lg_gateway {
     uv_timer_t stop_timer;
 
     struct lg_gateway_counters counters;
+    struct lg_gateway_latency latency;
+    struct lg_stats *stats;       /* per-room deltas, flushed to Redis every second */
+    struct lg_monitors *monitors; /* monitor.subscribe sessions and their timer */
+    unsigned long n_monitors;
 };
 
 #endif

@@ -13,12 +13,14 @@
 
 #include "gateway.h"
 #include "intake.h"
+#include "monitor.h"
 #include "results.h"
 #include "session.h"
 #include "livegate/log.h"
 #include "livegate/token.h"
 #include "scripts.h"
 #include "server.h"
+#include "stats.h"
 
 /* How long a stopping gateway waits for in-flight orders and closes. */
 #define STOP_GRACE_MS 5000
@@ -44,7 +46,10 @@ static void finish_stop(struct lg_gateway *gw)
     uv_close((uv_handle_t *)&gw->stop_timer, on_handle_closed);
     uv_close((uv_handle_t *)&gw->sig_int, on_handle_closed);
     uv_close((uv_handle_t *)&gw->sig_term, on_handle_closed);
+    if (gw->monitors)
+        lg_monitors_stop(gw->monitors);
     lg_server_stop(gw);
+    lg_stats_flush(gw->stats, gw->redis); /* best effort: the connection closes next */
     struct lg_results *results = gw->results;
     gw->results = NULL;
     if (results)
@@ -190,6 +195,10 @@ static int serve(void)
     gw.results = lg_results_new(&gw);
     if (gw.results)
         lg_results_start(gw.results);
+    gw.stats = lg_stats_new(gw.cfg.gateway_id, true);
+    gw.monitors = lg_monitors_new(&gw);
+    if (gw.monitors)
+        lg_monitors_start(gw.monitors);
 
     uv_timer_init(&loop, &gw.stop_timer);
     gw.stop_timer.data = &gw;
@@ -205,6 +214,8 @@ static int serve(void)
                      gw.cfg.tls_cert[0] != 0, "demo", gw.cfg.demo));
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
+    lg_monitors_free(gw.monitors);
+    lg_stats_free(gw.stats);
     lg_strmap_free(gw.conns_per_ip);
     lg_strmap_free(gw.registered_rooms);
     lg_strmap_free(gw.sessions_by_user);

@@ -36,6 +36,16 @@ int lg_key_user_live(char *buf, size_t n, const char *room, const char *user);
 int lg_key_dead_letter(char *buf, size_t n, const char *room);
 /* Results on their way to one gateway process. */
 int lg_key_reply_stream(char *buf, size_t n, const char *gateway_id);
+/* Room-wide statistics (see stats.h): totals since the room opened, each
+ * gateway's live connection count, and one latency-bucket hash per second. */
+int lg_key_stats(char *buf, size_t n, const char *room);
+int lg_key_stats_conns(char *buf, size_t n, const char *room);
+int lg_key_stats_latency(char *buf, size_t n, const char *room, long long unix_second);
+/* The Pub/Sub channel of a room's monitor.order feed (not a key: no script
+ * touches it, but it is spelled here like everything else). */
+int lg_channel_feed(char *buf, size_t n, const char *room);
+#define LG_CHANNEL_FEED_ALL "lg:ev:feed:*"
+#define LG_CHANNEL_STATUS "lg:ev:status"
 /* Parses a priority stream key back into its room and priority; -1 when key
  * is not one. */
 int lg_key_parse_stream(const char *key, char *room, size_t roomsz, bool *high);
