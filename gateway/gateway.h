@@ -18,6 +18,7 @@ struct lg_session;
 struct lg_results;
 struct lg_stats;
 struct lg_monitors;
+struct lg_bus;
 
 struct lg_gateway_counters {
     unsigned long long frames_in, frames_out;
@@ -43,6 +44,7 @@ struct lg_gateway {
     int listen_fd; /* ours, shared with sibling processes: see listener.h */
     uv_poll_t listen_poll;
     struct lg_redis *redis;
+    struct lg_bus *bus; /* Pub/Sub events from other processes: see bus.h */
 
     struct lg_strmap *conns_per_ip;     /* peer address -> (intptr_t) count */
     struct lg_strmap *registered_rooms; /* rooms this connection put in lg:rooms */

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "bus.h"
+#include "fanout.h"
 #include "gateway.h"
 #include "intake.h"
 #include "monitor.h"
@@ -54,6 +56,11 @@ static void finish_stop(struct lg_gateway *gw)
     gw->results = NULL;
     if (results)
         lg_results_close(results);
+    lg_fanout_stop(gw);
+    struct lg_bus *bus = gw->bus;
+    gw->bus = NULL;
+    if (bus)
+        lg_bus_close(bus);
     lg_redis_close(gw->redis);
     lg_log(LG_LOG_INFO, "gateway.stopped", NULL);
 }
@@ -192,6 +199,11 @@ static int serve(void)
         return 1;
     }
     lg_redis_start(gw.redis);
+    gw.bus = lg_bus_new(&gw);
+    if (gw.bus) {
+        lg_fanout_start(&gw);
+        lg_bus_start(gw.bus);
+    }
     gw.results = lg_results_new(&gw);
     if (gw.results)
         lg_results_start(gw.results);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bus.h"
 #include "gateway.h"
 #include "http.h"
 #include "keys.h"
@@ -73,6 +74,8 @@ static void redis_family(FILE *f, const struct lg_metrics *m, const char *name, 
                                             : r->stats.reconnects;
         fprintf(f, "%s{conn=\"%s\"} %llu\n", name, r->conn, v);
     }
+    if (which == 4 && m->bus_known)
+        fprintf(f, "%s{conn=\"bus\"} %llu\n", name, m->bus_reconnects);
 }
 
 char *lg_metrics_render(const struct lg_metrics *m, size_t *len)
@@ -130,6 +133,11 @@ char *lg_metrics_render(const struct lg_metrics *m, size_t *len)
     redis_family(f, m, "livegate_redis_reconnects_total", "counter",
                  "Successful connections after the first.", 4);
 
+    if (m->bus_known) {
+        head(f, "livegate_bus_messages_total", "counter",
+             "Pub/Sub messages received on the event bus.");
+        fprintf(f, "livegate_bus_messages_total %llu\n", m->bus_messages);
+    }
     head(f, "livegate_frames_total", "counter", "WebSocket messages received and sent.");
     fprintf(f, "livegate_frames_total{direction=\"in\"} %llu\n", m->frames_in);
     fprintf(f, "livegate_frames_total{direction=\"out\"} %llu\n", m->frames_out);
@@ -184,7 +192,6 @@ static void gather(struct lg_gateway *gw, struct lg_metrics *m)
     m->stats_flush_failures = lg_stats_flush_failures(gw->stats);
     m->accept = &gw->latency.accept;
     m->confirm = &gw->latency.confirm;
-    /* The bus connection joins this list when the bus is merged. */
     struct lg_redis *conns[] = {gw->redis, gw->results ? lg_results_conn(gw->results) : NULL};
     const char *names[] = {"main", "replies"};
     for (size_t i = 0; i < sizeof(conns) / sizeof(conns[0]); i++) {
@@ -194,6 +201,13 @@ static void gather(struct lg_gateway *gw, struct lg_metrics *m)
         r->conn = names[i];
         r->up = lg_redis_is_up(conns[i]);
         lg_redis_get_stats(conns[i], &r->stats);
+    }
+    if (gw->bus) {
+        struct lg_bus_stats bs;
+        lg_bus_get_stats(gw->bus, &bs);
+        m->bus_known = true;
+        m->bus_messages = bs.messages;
+        m->bus_reconnects = bs.reconnects;
     }
 }
 

@@ -57,6 +57,8 @@ struct lg_metrics {
     double oldest_high_s, oldest_normal_s;
     struct lg_metrics_redis redis[4];
     size_t nredis;
+    bool bus_known; /* the bus connection: its own counters */
+    unsigned long long bus_messages, bus_reconnects;
 };
 
 /* The exposition text of m; the caller frees it. NULL when out of memory. */

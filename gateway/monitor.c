@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bus.h"
 #include "keys.h"
 #include "livegate/clock.h"
 #include "livegate/log.h"
@@ -225,14 +226,47 @@ static void on_tick(uv_timer_t *t)
 
 /* ---- subscriptions -------------------------------------------------------------- */
 
-/* While a group exists this gateway listens to its room's feed ("*": every
- * room's) and to the status changes. Wired to the bus (gateway/bus.h) once
- * that branch is merged. */
-static void lg_monitor_feed_watch(struct lg_monitors *m, const char *room, bool on)
+/* Bus callbacks. A room's own channel feeds that room's monitors and the
+ * pattern feeds "*" monitors, so a gateway with both never sends one event
+ * twice to anybody. Status changes feed both. */
+static void on_feed_room(const char *channel, const char *payload, size_t len, void *arg)
 {
-    (void)m;
-    (void)room;
-    (void)on;
+    (void)channel;
+    lg_monitor_deliver(arg, payload, len, true, false);
+}
+
+static void on_feed_all(const char *channel, const char *payload, size_t len, void *arg)
+{
+    (void)channel;
+    lg_monitor_deliver(arg, payload, len, false, true);
+}
+
+static void on_status(const char *channel, const char *payload, size_t len, void *arg)
+{
+    (void)channel;
+    lg_monitor_deliver(arg, payload, len, true, true);
+}
+
+/* While a group exists this gateway listens to its room's feed ("*": every
+ * room's) and to the status changes (the bus counts references). */
+static void feed_watch(struct lg_monitors *m, const char *room, bool on)
+{
+    struct lg_bus *bus = m->gw->bus;
+    char channel[LG_KEY_MAX];
+    lg_bus_fn fn = is_all(room) ? on_feed_all : on_feed_room;
+    if (!bus)
+        return;
+    if (is_all(room))
+        snprintf(channel, sizeof(channel), "%s", LG_CHAN_FEED_ALL);
+    else if (lg_chan_feed(channel, sizeof(channel), room) < 0)
+        return;
+    if (on) {
+        lg_bus_subscribe(bus, channel, fn, m);
+        lg_bus_subscribe(bus, LG_CHAN_STATUS, on_status, m);
+    } else {
+        lg_bus_unsubscribe(bus, channel, fn, m);
+        lg_bus_unsubscribe(bus, LG_CHAN_STATUS, on_status, m);
+    }
 }
 
 static struct lg_monitor_group *group_get(struct lg_monitors *m, const char *room)
@@ -252,7 +286,7 @@ static struct lg_monitor_group *group_get(struct lg_monitors *m, const char *roo
     if (m->head)
         m->head->prev = g;
     m->head = g;
-    lg_monitor_feed_watch(m, g->room, true);
+    feed_watch(m, g->room, true);
     return g;
 }
 
@@ -260,7 +294,7 @@ static void group_drop_if_empty(struct lg_monitors *m, struct lg_monitor_group *
 {
     if (g->subs)
         return;
-    lg_monitor_feed_watch(m, g->room, false);
+    feed_watch(m, g->room, false);
     if (g->prev)
         g->prev->next = g->next;
     else
@@ -421,7 +455,7 @@ static void ignore_reply(redisReply *reply, void *arg)
 void lg_monitor_publish_accept(struct lg_gateway *gw, const struct lg_feed_accept *a)
 {
     char channel[LG_KEY_MAX];
-    if (lg_channel_feed(channel, sizeof(channel), a->room) < 0)
+    if (lg_chan_feed(channel, sizeof(channel), a->room) < 0)
         return;
     json_t *event =
         json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:s,s:s,s:I}", "room", a->room, "order_id",

@@ -85,9 +85,19 @@ int lg_key_stats_latency(char *buf, size_t n, const char *room, long long unix_s
     return fit(snprintf(buf, n, "lg:{%s}:stats:lat:%lld", room, unix_second), n);
 }
 
-int lg_channel_feed(char *buf, size_t n, const char *room)
+int lg_chan_feed(char *buf, size_t n, const char *room)
 {
     return fit(snprintf(buf, n, "lg:ev:feed:%s", room), n);
+}
+
+int lg_key_sku_gate(char *buf, size_t n, const char *room, const char *sku)
+{
+    return fit(snprintf(buf, n, "lg:{%s}:skugate:%s", room, sku), n);
+}
+
+int lg_chan_heartbeat(char *buf, size_t n, const char *conn_name)
+{
+    return fit(snprintf(buf, n, "lg:ev:hb:%s", conn_name), n);
 }
 
 int lg_key_parse_stream(const char *key, char *room, size_t roomsz, bool *high)

@@ -530,7 +530,7 @@ static void decide(struct lg_validator *v, size_t index)
         k_coupon_users[LG_KEY_MAX], k_live[LG_KEY_MAX];
     char deadline[16], margin[16], pay[16], feed[LG_KEY_MAX];
     lg_key_order(k_order, sizeof(k_order), e->room, e->order_id);
-    if (lg_channel_feed(feed, sizeof(feed), e->room) < 0)
+    if (lg_chan_feed(feed, sizeof(feed), e->room) < 0)
         feed[0] = 0;
     lg_key_room(k_room, sizeof(k_room), e->room);
     lg_key_sku(k_sku, sizeof(k_sku), e->room, e->sku);
