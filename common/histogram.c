@@ -30,16 +30,23 @@ uint64_t lg_hist_bucket_value(size_t bucket)
     return low + ((1ULL << shift) - 1) / 2;
 }
 
-void lg_hist_record(struct lg_hist *h, uint64_t value)
+void lg_hist_record_n(struct lg_hist *h, uint64_t value, uint64_t n)
 {
+    if (n == 0)
+        return;
     if (value > LG_HIST_MAX_VALUE)
         value = LG_HIST_MAX_VALUE;
-    h->counts[lg_hist_bucket(value)]++;
+    h->counts[lg_hist_bucket(value)] += n;
     if (h->total == 0 || value < h->min)
         h->min = value;
     if (value > h->max)
         h->max = value;
-    h->total++;
+    h->total += n;
+}
+
+void lg_hist_record(struct lg_hist *h, uint64_t value)
+{
+    lg_hist_record_n(h, value, 1);
 }
 
 void lg_hist_merge(struct lg_hist *dst, const struct lg_hist *src)

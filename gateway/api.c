@@ -12,6 +12,7 @@
 #include "livegate/clock.h"
 #include "livegate/log.h"
 #include "livegate/token.h"
+#include "metrics.h"
 #include "order_rules.h"
 
 /* ---- routing ------------------------------------------------------------ */
@@ -70,6 +71,10 @@ void lg_api_route(enum lg_http_method method, const char *path, struct lg_route 
     int n = split_path(copy, seg);
     if (n == 1 && strcmp(seg[0], "healthz") == 0) {
         want(out, method, LG_HTTP_GET, LG_ROUTE_HEALTHZ);
+        return;
+    }
+    if (n == 1 && strcmp(seg[0], "metrics") == 0) {
+        want(out, method, LG_HTTP_GET, LG_ROUTE_METRICS);
         return;
     }
     if (n < 3 || strcmp(seg[0], "v1") != 0)
@@ -563,6 +568,10 @@ void lg_api_handle(struct lg_http *h)
     if (rt.id == LG_ROUTE_HEALTHZ) {
         bool up = lg_redis_is_up(h->gw->redis);
         lg_http_respond(h, up ? 200 : 503, json_pack("{s:s}", "status", up ? "ok" : "unavailable"));
+        return;
+    }
+    if (rt.id == LG_ROUTE_METRICS) {
+        lg_metrics_serve(h); /* no token: scrapers have none */
         return;
     }
     struct lg_claims claims;

@@ -12,6 +12,7 @@ enum lg_route_id {
     LG_ROUTE_METHOD_NOT_ALLOWED,
     LG_ROUTE_BAD_ID, /* a path segment that must be an ID is not one */
     LG_ROUTE_HEALTHZ,
+    LG_ROUTE_METRICS,
     LG_ROUTE_ROOM_PUT,
     LG_ROUTE_SKU_PUT,
     LG_ROUTE_SKUS_GET,

@@ -11,10 +11,14 @@
 
 #include "gateway_config.h"
 #include "livegate/strmap.h"
+#include "metrics.h"
 #include "redis_conn.h"
 
 struct lg_session;
 struct lg_results;
+struct lg_stats;
+struct lg_monitors;
+struct lg_bus;
 
 struct lg_gateway_counters {
     unsigned long long frames_in, frames_out;
@@ -22,6 +26,14 @@ struct lg_gateway_counters {
     unsigned long long orders_invalid, orders_unavailable;
     unsigned long long accepted_high, accepted_normal;
     unsigned long long results_in, results_delivered, results_repeated;
+    unsigned long long orders_busy, orders_forbidden;
+    unsigned long long feed_dropped; /* monitor.order frames not sent (sampling, slow monitor) */
+};
+
+/* Latency histograms for /metrics, since the process started. */
+struct lg_gateway_latency {
+    struct lg_prom_hist accept;  /* order.submit received -> order.accepted queued */
+    struct lg_prom_hist confirm; /* accepted_at_ms -> result read from the reply stream */
 };
 
 struct lg_gateway {
@@ -32,6 +44,7 @@ struct lg_gateway {
     int listen_fd; /* ours, shared with sibling processes: see listener.h */
     uv_poll_t listen_poll;
     struct lg_redis *redis;
+    struct lg_bus *bus; /* Pub/Sub events from other processes: see bus.h */
 
     struct lg_strmap *conns_per_ip;     /* peer address -> (intptr_t) count */
     struct lg_strmap *registered_rooms; /* rooms this connection put in lg:rooms */
@@ -46,6 +59,10 @@ struct lg_gateway {
     uv_timer_t stop_timer;
 
     struct lg_gateway_counters counters;
+    struct lg_gateway_latency latency;
+    struct lg_stats *stats;       /* per-room deltas, flushed to Redis every second */
+    struct lg_monitors *monitors; /* monitor.subscribe sessions and their timer */
+    unsigned long n_monitors;
 };
 
 #endif

@@ -39,6 +39,7 @@ static void free_http(struct lg_http *h)
         return;
     lg_waiter_orphan_all(&h->waiters);
     json_decref(h->response_json);
+    free(h->response_text);
     free(h->authorization);
     free(h->body);
     free(h);
@@ -159,6 +160,23 @@ void lg_http_respond(struct lg_http *h, int status, json_t *body)
     lws_callback_on_writable(h->wsi);
 }
 
+void lg_http_respond_text(struct lg_http *h, int status, const char *content_type, const char *body,
+                          size_t len)
+{
+    if (h->answered)
+        return;
+    char *copy = malloc(len ? len : 1);
+    if (!copy)
+        return; /* the client times out; nothing better to do without memory */
+    memcpy(copy, body, len);
+    h->answered = true;
+    h->status = status;
+    h->response_text = copy;
+    h->response_len = len;
+    snprintf(h->content_type, sizeof(h->content_type), "%s", content_type);
+    lws_callback_on_writable(h->wsi);
+}
+
 void lg_http_error(struct lg_http *h, int status, const char *code, const char *message,
                    const char *field)
 {
@@ -173,13 +191,15 @@ int lg_http_writeable(struct lws *wsi, struct lg_pss *pss)
     struct lg_http *h = pss->http;
     if (!h || !h->answered)
         return 0;
-    size_t body_len = json_dumpb(h->response_json, NULL, 0, JSON_COMPACT);
+    bool text = h->response_text != NULL;
+    size_t body_len = text ? h->response_len : json_dumpb(h->response_json, NULL, 0, JSON_COMPACT);
     size_t cap = LWS_PRE + 1024 + body_len;
     unsigned char *buf = malloc(cap);
     if (!buf)
         return -1;
     unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + cap;
-    if (lws_add_http_common_headers(wsi, (unsigned int)h->status, "application/json", body_len, &p,
+    if (lws_add_http_common_headers(wsi, (unsigned int)h->status,
+                                    text ? h->content_type : "application/json", body_len, &p,
                                     end) ||
         lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
                                      (const unsigned char *)"no-store", 8, &p, end) ||
@@ -187,7 +207,10 @@ int lg_http_writeable(struct lws *wsi, struct lg_pss *pss)
         free(buf);
         return -1;
     }
-    json_dumpb(h->response_json, (char *)p, body_len, JSON_COMPACT);
+    if (text)
+        memcpy(p, h->response_text, body_len);
+    else
+        json_dumpb(h->response_json, (char *)p, body_len, JSON_COMPACT);
     p += body_len;
     int n = lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_FINAL);
     free(buf);

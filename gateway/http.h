@@ -28,6 +28,9 @@ struct lg_http {
 
     int status;
     json_t *response_json;
+    char *response_text; /* instead of response_json: a text body (lg_http_respond_text) */
+    size_t response_len;
+    char content_type[64];
     bool answered;
     struct lg_waiter *waiters; /* API calls in flight for this request */
 };
@@ -40,6 +43,9 @@ void lg_http_closed(struct lg_pss *pss);
 
 /* Answers the request with status and body (stolen). */
 void lg_http_respond(struct lg_http *h, int status, json_t *body);
+/* Answers with a text body of len bytes (copied) and its content type. */
+void lg_http_respond_text(struct lg_http *h, int status, const char *content_type, const char *body,
+                          size_t len);
 /* Answers {"error":{"code":..,"message":..[,"field":..]}}. */
 void lg_http_error(struct lg_http *h, int status, const char *code, const char *message,
                    const char *field);

@@ -15,9 +15,11 @@
 #include "livegate/crypto.h"
 #include "livegate/log.h"
 #include "mask.h"
+#include "monitor.h"
 #include "protocol.h"
 #include "results.h"
 #include "scripts.h"
+#include "stats.h"
 
 struct intake_req {
     struct lg_waiter w; /* owner: the submitting session */
@@ -28,6 +30,11 @@ struct intake_req {
     char req[LG_ID_MAX + 1];
     bool has_req;
     json_t *held_result; /* a result that overtook order.accepted, sent after it */
+    /* for the statistics and the monitor feed (masked data only) */
+    int64_t started_us;
+    char sku_id[LG_ID_MAX + 1];
+    long long qty, amount;
+    char buyer[64], phone[16];
 };
 
 /* The result's push comes through another Redis connection than the enqueue
@@ -212,6 +219,38 @@ static bool fetch_duplicate_result(struct lg_session *s, struct intake_req *r)
     return true;
 }
 
+/* Accept latency runs from the submit frame to order.accepted being queued
+ * for the socket, for new orders and duplicates alike. */
+static void count_accept(struct intake_req *r, bool duplicate, const char *priority,
+                         long long accepted_at)
+{
+    struct lg_gateway *gw = r->gw;
+    int64_t us = lg_mono_us() - r->started_us;
+    if (us < 0)
+        us = 0;
+    lg_prom_hist_observe(&gw->latency.accept, (double)us / 1e6);
+    struct lg_stats_delta *d = lg_stats_room(gw->stats, r->room);
+    if (d) {
+        lg_stats_delta_count(d, duplicate ? LG_STAT_DUPLICATES : LG_STAT_ACCEPTED, 1);
+        lg_stats_delta_accept_us(d, (uint64_t)us);
+    }
+    if (duplicate)
+        return;
+    struct lg_feed_accept feed = {
+        .room = r->room,
+        .order_id = r->order_id,
+        .client_order_id = r->client_order_id,
+        .sku_id = r->sku_id,
+        .priority = priority,
+        .buyer = r->buyer,
+        .phone = r->phone,
+        .qty = r->qty,
+        .amount = r->amount,
+        .at_ms = accepted_at,
+    };
+    lg_monitor_publish_accept(gw, &feed);
+}
+
 static void on_enqueue_reply(redisReply *reply, void *arg)
 {
     struct intake_req *r = arg;
@@ -257,6 +296,7 @@ static void on_enqueue_reply(redisReply *reply, void *arg)
         if (s)
             lg_session_send(s, lg_msg_accepted(r->client_order_id, order_id, priority, duplicate,
                                                accepted_at, req));
+        count_accept(r, duplicate, priority, accepted_at);
         if (s && r->held_result) {
             lg_session_send(s, r->held_result);
             r->held_result = NULL;
@@ -293,7 +333,11 @@ void lg_intake_submit(struct lg_session *s, const struct lg_order *o, const char
     if (!r)
         return;
     r->gw = gw;
+    r->started_us = lg_mono_us();
     snprintf(r->client_order_id, sizeof(r->client_order_id), "%s", o->client_order_id);
+    snprintf(r->sku_id, sizeof(r->sku_id), "%s", o->sku_id);
+    r->qty = o->qty;
+    r->amount = o->amount;
     snprintf(r->room, sizeof(r->room), "%s", o->room_id);
     if (req) {
         snprintf(r->req, sizeof(r->req), "%s", req);
@@ -315,9 +359,9 @@ void lg_intake_submit(struct lg_session *s, const struct lg_order *o, const char
         free(r);
         return;
     }
-    char buyer[64], phone[16];
-    lg_mask_name(o->address.name, buyer, sizeof(buyer));
-    lg_mask_phone(o->address.phone, phone, sizeof(phone));
+    lg_mask_name(o->address.name, r->buyer, sizeof(r->buyer));
+    lg_mask_phone(o->address.phone, r->phone, sizeof(r->phone));
+    const char *buyer = r->buyer, *phone = r->phone;
 
     char k_idem[LG_KEY_MAX], k_order[LG_KEY_MAX], k_room[LG_KEY_MAX], k_high[LG_KEY_MAX],
         k_normal[LG_KEY_MAX], k_index[LG_KEY_MAX];

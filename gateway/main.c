@@ -11,14 +11,18 @@
 #include <string.h>
 #include <time.h>
 
+#include "bus.h"
+#include "fanout.h"
 #include "gateway.h"
 #include "intake.h"
+#include "monitor.h"
 #include "results.h"
 #include "session.h"
 #include "livegate/log.h"
 #include "livegate/token.h"
 #include "scripts.h"
 #include "server.h"
+#include "stats.h"
 
 /* How long a stopping gateway waits for in-flight orders and closes. */
 #define STOP_GRACE_MS 5000
@@ -44,11 +48,19 @@ static void finish_stop(struct lg_gateway *gw)
     uv_close((uv_handle_t *)&gw->stop_timer, on_handle_closed);
     uv_close((uv_handle_t *)&gw->sig_int, on_handle_closed);
     uv_close((uv_handle_t *)&gw->sig_term, on_handle_closed);
+    if (gw->monitors)
+        lg_monitors_stop(gw->monitors);
     lg_server_stop(gw);
+    lg_stats_flush(gw->stats, gw->redis); /* best effort: the connection closes next */
     struct lg_results *results = gw->results;
     gw->results = NULL;
     if (results)
         lg_results_close(results);
+    lg_fanout_stop(gw);
+    struct lg_bus *bus = gw->bus;
+    gw->bus = NULL;
+    if (bus)
+        lg_bus_close(bus);
     lg_redis_close(gw->redis);
     lg_log(LG_LOG_INFO, "gateway.stopped", NULL);
 }
@@ -187,9 +199,18 @@ static int serve(void)
         return 1;
     }
     lg_redis_start(gw.redis);
+    gw.bus = lg_bus_new(&gw);
+    if (gw.bus) {
+        lg_fanout_start(&gw);
+        lg_bus_start(gw.bus);
+    }
     gw.results = lg_results_new(&gw);
     if (gw.results)
         lg_results_start(gw.results);
+    gw.stats = lg_stats_new(gw.cfg.gateway_id, true);
+    gw.monitors = lg_monitors_new(&gw);
+    if (gw.monitors)
+        lg_monitors_start(gw.monitors);
 
     uv_timer_init(&loop, &gw.stop_timer);
     gw.stop_timer.data = &gw;
@@ -205,6 +226,8 @@ static int serve(void)
                      gw.cfg.tls_cert[0] != 0, "demo", gw.cfg.demo));
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
+    lg_monitors_free(gw.monitors);
+    lg_stats_free(gw.stats);
     lg_strmap_free(gw.conns_per_ip);
     lg_strmap_free(gw.registered_rooms);
     lg_strmap_free(gw.sessions_by_user);

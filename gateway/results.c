@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "keys.h"
+#include "livegate/clock.h"
 #include "livegate/log.h"
 #include "livegate/strmap.h"
 #include "redis_conn.h"
@@ -97,7 +98,14 @@ static void handle_entry(struct lg_results *r, const redisReply *entry)
     if (!res.order_id[0] || !res.status[0])
         return;
     r->gw->counters.results_in++;
+    unsigned long long repeated = r->gw->counters.results_repeated;
     lg_results_deliver(r->gw, field_of(f, "room"), field_of(f, "user"), &res, true);
+    long long accepted_at = strtoll(field_of(f, "accepted_at_ms"), NULL, 10);
+    if (accepted_at > 0 && r->gw->counters.results_repeated == repeated) {
+        /* Wall clock against Redis's: the same host's clock in practice. */
+        long long ms = lg_wall_ms() - accepted_at;
+        lg_prom_hist_observe(&r->gw->latency.confirm, ms > 0 ? (double)ms / 1000.0 : 0);
+    }
 }
 
 static void on_read(redisReply *reply, void *arg)
@@ -181,6 +189,11 @@ struct lg_results *lg_results_new(struct lg_gateway *gw)
     r->conn = lg_redis_new(gw->loop, &gw->cfg.redis, name, gw->cfg.redis_timeout_ms);
     lg_redis_on_state(r->conn, on_state, r);
     return r;
+}
+
+struct lg_redis *lg_results_conn(struct lg_results *r)
+{
+    return r->conn;
 }
 
 void lg_results_start(struct lg_results *r)

@@ -17,6 +17,9 @@ void lg_results_start(struct lg_results *r);
 /* Closes the connection; r is freed once its handles are closed. */
 void lg_results_close(struct lg_results *r);
 
+/* The reply-stream connection, for its metrics. */
+struct lg_redis *lg_results_conn(struct lg_results *r);
+
 /* Sends res to every connection of user in room on this gateway. Results
  * from the reply stream are pushed at most once per order, so a result the
  * validators re-sent after a crash is not shown twice. */

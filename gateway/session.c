@@ -6,12 +6,14 @@
 #include <string.h>
 
 #include "intake.h"
+#include "monitor.h"
 #include "query.h"
 #include "livegate/clock.h"
 #include "livegate/log.h"
 #include "order_rules.h"
 #include "protocol.h"
 #include "session.h"
+#include "stats.h"
 
 #define CLOSE_UNAUTHORIZED 4401
 #define CLOSE_AUTH_TIMEOUT 4408
@@ -83,8 +85,22 @@ static void index_remove(struct lg_session *s)
     s->indexed = false;
 }
 
+/* The room's live connection count, reported to the room's statistics.
+ * Tokens for "*" belong to no room. */
+static void count_connection(struct lg_session *s, long delta)
+{
+    if (strcmp(s->claims.room, "*") == 0)
+        return;
+    struct lg_stats_delta *d = lg_stats_room(s->gw->stats, s->claims.room);
+    if (d)
+        d->connections += delta;
+}
+
 void lg_session_free(struct lg_session *s)
 {
+    if (s->indexed)
+        count_connection(s, -1);
+    lg_monitor_session_gone(s);
     index_remove(s);
     lws_sul_cancel(&s->auth_timer);
     lws_sul_cancel(&s->close_timer);
@@ -126,6 +142,26 @@ void lg_session_send(struct lg_session *s, json_t *msg)
     s->out_tail = f;
     s->out_bytes += len;
     lws_callback_on_writable(s->wsi);
+}
+
+int lg_session_send_text(struct lg_session *s, const char *text, size_t len, size_t max_queued)
+{
+    if (s->state == LG_SESSION_CLOSING || len == 0 || s->out_bytes + len > max_queued)
+        return -1;
+    struct lg_out_frame *f = malloc(sizeof(*f) + LWS_PRE + len);
+    if (!f)
+        return -1;
+    memcpy(f->buf + LWS_PRE, text, len);
+    f->len = len;
+    f->next = NULL;
+    if (s->out_tail)
+        s->out_tail->next = f;
+    else
+        s->out_head = f;
+    s->out_tail = f;
+    s->out_bytes += len;
+    lws_callback_on_writable(s->wsi);
+    return 0;
 }
 
 struct lg_out_frame *lg_session_next_frame(struct lg_session *s)
@@ -182,6 +218,7 @@ static void handle_auth(struct lg_session *s, enum lg_envelope_error e, struct l
     lws_sul_cancel(&s->auth_timer);
     s->state = LG_SESSION_READY;
     index_add(s);
+    count_connection(s, +1);
     lg_session_send(s, lg_msg_auth_ok(s->claims.sub, s->claims.room, lg_role_name(s->claims.role),
                                       s->id, now_ms, req));
 }
@@ -201,10 +238,14 @@ static void handle_submit(struct lg_session *s, struct lg_envelope *env)
     const char *req = env->has_req ? env->req : NULL;
     s->gw->counters.orders_received++;
     if (s->claims.role != LG_ROLE_VIEWER) {
+        s->gw->counters.orders_forbidden++;
         lg_session_send(s, lg_msg_error("FORBIDDEN", "only viewer tokens submit orders", req,
                                         echoable_client_order_id(env->root)));
         return;
     }
+    struct lg_stats_delta *d = lg_stats_room(s->gw->stats, s->claims.room);
+    if (d)
+        lg_stats_delta_count(d, LG_STAT_RECEIVED, 1);
     if (s->gw->stopping) {
         lg_session_send(s, lg_msg_error("UNAVAILABLE", "the gateway is shutting down; reconnect",
                                         req, echoable_client_order_id(env->root)));
@@ -236,6 +277,8 @@ static void dispatch(struct lg_session *s, struct lg_envelope *env)
             s, lg_msg_error("FORBIDDEN", "viewer tokens cannot use the back office", req, NULL));
     } else if (strcmp(type, "order.query") == 0) {
         lg_query_orders(s, env->root, req);
+    } else if (strcmp(type, "monitor.subscribe") == 0) {
+        lg_monitor_subscribe(s, env->root, req);
     } else if (back_office) {
         lg_session_send(
             s, lg_msg_error("BAD_REQUEST", "this message type is not served yet", req, NULL));

@@ -22,6 +22,8 @@
 
 enum lg_session_state { LG_SESSION_AUTH, LG_SESSION_READY, LG_SESSION_CLOSING };
 
+struct lg_monitor_sub;
+
 struct lg_out_frame {
     struct lg_out_frame *next;
     size_t len;
@@ -49,6 +51,7 @@ struct lg_session {
     lws_sorted_usec_list_t auth_timer;
     lws_sorted_usec_list_t close_timer;       /* see ws.c: how a close code is sent */
     struct lg_waiter *waiters;                /* requests in flight for this session */
+    struct lg_monitor_sub *monitor;           /* monitor.subscribe, see monitor.h */
     struct lg_session *prev, *next;           /* the gateway's list of sessions */
     struct lg_session *user_prev, *user_next; /* same room and user, this gateway */
     bool indexed;
@@ -64,6 +67,11 @@ void lg_session_on_message(struct lg_session *s, const char *text, size_t len);
 
 /* Queues msg (stealing the reference) and asks lws for a writeable callback. */
 void lg_session_send(struct lg_session *s, json_t *msg);
+
+/* Queues len bytes of ready JSON text as one frame (copied), unless more
+ * than max_queued bytes are queued already: then returns -1 and the
+ * session stays open (monitors drop frames instead of being cut off). */
+int lg_session_send_text(struct lg_session *s, const char *text, size_t len, size_t max_queued);
 
 /* Closes with code after the queued frames are written; later input is ignored. */
 void lg_session_close(struct lg_session *s, int code, const char *reason);

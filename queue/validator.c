@@ -20,6 +20,7 @@
 #include "livegate/strmap.h"
 #include "redis_conn.h"
 #include "scripts.h"
+#include "stats.h"
 #include "validator.h"
 
 #define ROOMS_EVERY_MS 1000
@@ -29,7 +30,8 @@
 #define REPLY_STREAM_MAXLEN "10000"
 /* A gone gateway's reply stream disappears an hour after the last result. */
 #define REPLY_STREAM_TTL_MS "3600000"
-#define NRESULT 10 /* fields validate.lua returns */
+#define NRESULT 12 /* fields validate.lua returns */
+#define STATS_FLUSH_MS 1000
 #define ARGC(argv) ((int)(sizeof(argv) / sizeof((argv)[0])))
 
 enum outcome { OUT_PENDING, OUT_DECIDED, OUT_MISSING, OUT_FAILED, OUT_MALFORMED };
@@ -55,6 +57,8 @@ struct lg_validator {
     struct lg_validator_config cfg;
     struct lg_redis *redis;
     uv_timer_t timer;
+    uv_timer_t stats_timer;
+    struct lg_stats *stats; /* room-wide statistics, flushed every second */
 
     char (*rooms)[LG_ID_MAX + 1];
     size_t nrooms, rooms_cap;
@@ -405,7 +409,9 @@ static void send_result(struct lg_validator *v, size_t index)
                           "client_order_id",
                           r[7],
                           "req",
-                          r[8]};
+                          r[8],
+                          "accepted_at_ms",
+                          r[11]};
     send_answer(v, index, ARGC(argv), argv);
     const char *expire[] = {"PEXPIRE", key, REPLY_STREAM_TTL_MS};
     send_answer(v, index, ARGC(expire), expire);
@@ -424,6 +430,32 @@ static void send_dead_letter(struct lg_validator *v, size_t index)
     v->dead_lettered++;
 }
 
+/* Only a decision made now counts in the room's statistics: a re-sent
+ * result was counted when it was decided. EXPIRED counts as a rejection. */
+static void count_room_stats(struct lg_validator *v, const struct entry *e, bool confirmed)
+{
+    struct lg_stats_delta *d = lg_stats_room(v->stats, e->room);
+    if (!d)
+        return;
+    if (confirmed) {
+        lg_stats_delta_count(d, LG_STAT_CONFIRMED, 1);
+        long long amount = strtoll(e->result[4], NULL, 10);
+        if (amount > 0)
+            lg_stats_delta_count(d, LG_STAT_GMV_FEN, (unsigned long long)amount);
+    } else {
+        lg_stats_delta_count(d, LG_STAT_REJECTED, 1);
+        lg_stats_delta_reject_code(d, e->result[1]);
+    }
+    long long decided = strtoll(e->result[10], NULL, 10);
+    long long accepted = strtoll(e->result[11], NULL, 10);
+    if (decided > 0 && accepted > 0) {
+        long long ms = decided > accepted ? decided - accepted : 0;
+        lg_stats_delta_confirm_us(d, (uint64_t)ms * 1000);
+        if (ms > v->cfg.deadline_ms)
+            lg_stats_delta_count(d, LG_STAT_SLA_VIOLATIONS, 1);
+    }
+}
+
 static void count_result(struct lg_validator *v, const struct entry *e)
 {
     if (strcmp(e->result[9], "1") != 0) {
@@ -431,12 +463,14 @@ static void count_result(struct lg_validator *v, const struct entry *e)
         return;
     }
     v->decided++;
-    if (strcmp(e->result[0], "rejected") != 0)
+    bool confirmed = strcmp(e->result[0], "rejected") != 0;
+    if (confirmed)
         v->confirmed++;
     else if (strcmp(e->result[1], "EXPIRED") == 0)
         v->expired++;
     else
         v->rejected++;
+    count_room_stats(v, e, confirmed);
 }
 
 static void answer_batch(struct lg_validator *v)
@@ -494,8 +528,10 @@ static void decide(struct lg_validator *v, size_t index)
     struct entry *e = &v->batch[index];
     char k_order[LG_KEY_MAX], k_room[LG_KEY_MAX], k_sku[LG_KEY_MAX], k_coupon[LG_KEY_MAX],
         k_coupon_users[LG_KEY_MAX], k_live[LG_KEY_MAX];
-    char deadline[16], margin[16], pay[16];
+    char deadline[16], margin[16], pay[16], feed[LG_KEY_MAX];
     lg_key_order(k_order, sizeof(k_order), e->room, e->order_id);
+    if (lg_chan_feed(feed, sizeof(feed), e->room) < 0)
+        feed[0] = 0;
     lg_key_room(k_room, sizeof(k_room), e->room);
     lg_key_sku(k_sku, sizeof(k_sku), e->room, e->sku);
     lg_key_coupon(k_coupon, sizeof(k_coupon), e->room, e->coupon);
@@ -505,7 +541,8 @@ static void decide(struct lg_validator *v, size_t index)
     snprintf(margin, sizeof(margin), "%d", v->cfg.margin_ms);
     snprintf(pay, sizeof(pay), "%d", v->cfg.pay_window_ms);
     const char *args[] = {k_order, k_room,   k_sku,  k_coupon, k_coupon_users,
-                          k_live,  deadline, margin, pay,      e->force_expire ? "1" : "0"};
+                          k_live,  deadline, margin, pay,      e->force_expire ? "1" : "0",
+                          feed};
 
     struct decide_ctx *ctx = malloc(sizeof(*ctx));
     if (!ctx) {
@@ -515,7 +552,7 @@ static void decide(struct lg_validator *v, size_t index)
     ctx->v = v;
     ctx->index = index;
     v->pending++;
-    if (lg_script_call(v->redis, &lg_script_validate, on_decided, ctx, 6, 10, args, NULL) != 0) {
+    if (lg_script_call(v->redis, &lg_script_validate, on_decided, ctx, 6, 11, args, NULL) != 0) {
         v->pending--;
         e->outcome = OUT_FAILED;
         free(ctx);
@@ -735,6 +772,9 @@ static void finish(struct lg_validator *v)
         return;
     v->stopped = true;
     log_stats(v);
+    lg_stats_flush(v->stats, v->redis); /* best effort: the connection closes next */
+    uv_timer_stop(&v->stats_timer);
+    uv_close((uv_handle_t *)&v->stats_timer, on_closed);
     uv_close((uv_handle_t *)&v->timer, on_closed);
     lg_redis_close(v->redis);
     lg_log(LG_LOG_INFO, "validator.stopped", NULL);
@@ -787,6 +827,12 @@ static void on_redis_state(struct lg_redis *r, bool up, void *arg)
         lg_scripts_load_all(r);
 }
 
+static void on_stats_timer(uv_timer_t *t)
+{
+    struct lg_validator *v = t->data;
+    lg_stats_flush(v->stats, v->redis);
+}
+
 struct lg_validator *lg_validator_new(uv_loop_t *loop, const struct lg_validator_config *cfg)
 {
     struct lg_validator *v = calloc(1, sizeof(*v));
@@ -801,6 +847,9 @@ struct lg_validator *lg_validator_new(uv_loop_t *loop, const struct lg_validator
     lg_redis_on_state(v->redis, on_redis_state, v);
     uv_timer_init(loop, &v->timer);
     v->timer.data = v;
+    uv_timer_init(loop, &v->stats_timer);
+    v->stats_timer.data = v;
+    v->stats = lg_stats_new(cfg->consumer, false);
     return v;
 }
 
@@ -808,6 +857,7 @@ void lg_validator_start(struct lg_validator *v)
 {
     lg_redis_start(v->redis);
     v->last_stats_ms = lg_mono_ms();
+    uv_timer_start(&v->stats_timer, on_stats_timer, STATS_FLUSH_MS, STATS_FLUSH_MS);
     schedule(v, 0);
 }
 
@@ -822,6 +872,7 @@ void lg_validator_free(struct lg_validator *v)
     free(v->batch);
     free(v->rooms);
     lg_strmap_free(v->room_set);
+    lg_stats_free(v->stats);
     free(v);
 }
 

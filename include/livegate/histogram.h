@@ -22,6 +22,8 @@ struct lg_hist {
 void lg_hist_init(struct lg_hist *h);
 /* Values above LG_HIST_MAX_VALUE are recorded as LG_HIST_MAX_VALUE. */
 void lg_hist_record(struct lg_hist *h, uint64_t value);
+/* Records value n times: rebuilds a histogram from stored bucket counts. */
+void lg_hist_record_n(struct lg_hist *h, uint64_t value, uint64_t n);
 void lg_hist_merge(struct lg_hist *dst, const struct lg_hist *src);
 /* The value at percentile p (0..100); 0 for an empty histogram. p = 100
  * gives the exact maximum. */

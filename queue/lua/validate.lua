@@ -17,10 +17,13 @@
 -- KEYS[6] buyer's live qty    lg:{room}:live:{user}   (hash sku_id -> qty)
 -- ARGV[1] deadline (ms after acceptance)   ARGV[2] safety margin (ms)
 -- ARGV[3] payment window (ms)              ARGV[4] "1" to expire regardless
+-- ARGV[5] the room's monitor feed channel (lg:ev:feed:<room>), "" for none:
+--         a decision made now is published there, masked, for monitor.order
 --
 -- Returns {"missing"} when the order record is gone, otherwise
 -- {status, code, field, message, amount, confirmed_at_ms, pay_deadline_ms,
---  client_order_id, req, decided_now ("1" when this call decided it)}
+--  client_order_id, req, decided_now ("1" when this call decided it),
+--  decided_at_ms, accepted_at_ms}
 
 local FINAL_FIELDS = {'status', 'code', 'field', 'message', 'amount',
                       'confirmed_at_ms', 'pay_deadline_ms', 'client_order_id', 'req'}
@@ -32,7 +35,26 @@ local function stored_result(decided_now)
     out[i] = v[i] or ''
   end
   out[#FINAL_FIELDS + 1] = decided_now
+  local times = redis.call('HMGET', KEYS[1], 'decided_at_ms', 'accepted_at_ms')
+  out[#FINAL_FIELDS + 2] = times[1] or ''
+  out[#FINAL_FIELDS + 3] = times[2] or ''
   return out
+end
+
+-- The feed carries only what the back office may see: the record holds
+-- masked copies of the buyer's name and phone, never the address.
+-- Numbers travel as strings (cjson would print big ones in floating point).
+local function publish_decision(at)
+  if not ARGV[5] or ARGV[5] == '' then
+    return
+  end
+  local f = redis.call('HMGET', KEYS[1], 'room_id', 'order_id', 'client_order_id', 'status',
+                       'code', 'sku_id', 'qty', 'amount', 'priority', 'buyer', 'phone')
+  redis.call('PUBLISH', ARGV[5], cjson.encode({
+    room = f[1] or '', order_id = f[2] or '', client_order_id = f[3] or '',
+    status = f[4] or '', code = f[5] or '', sku_id = f[6] or '', qty = f[7] or '0',
+    amount = f[8] or '0', priority = f[9] or '', buyer = f[10] or '', phone = f[11] or '',
+    at_ms = tostring(at)}))
 end
 
 local o = redis.call('HMGET', KEYS[1], 'status', 'user', 'sku_id', 'qty',
@@ -57,6 +79,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local function reject(code, field, message)
   redis.call('HSET', KEYS[1], 'status', 'rejected', 'code', code,
              'field', field, 'message', message, 'decided_at_ms', tostring(now))
+  publish_decision(now)
   return stored_result('1')
 end
 
@@ -134,4 +157,5 @@ redis.call('HSET', KEYS[1], 'status', 'pending_payment',
            'confirmed_at_ms', tostring(now),
            'pay_deadline_ms', tostring(now + tonumber(ARGV[3])),
            'decided_at_ms', tostring(now))
+publish_decision(now)
 return stored_result('1')

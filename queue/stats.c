@@ -1,0 +1,508 @@
+/* stats.c - room-wide statistics (see stats.h): the per-room deltas, the
+ * argument list of stats_flush.lua, the parsing of stats_read.lua's answer,
+ * and the thin glue that sends both. */
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "keys.h"
+#include "livegate/clock.h"
+#include "livegate/log.h"
+#include "livegate/strmap.h"
+#include "scripts.h"
+#include "stats.h"
+#include "validator.h"
+
+const char *const lg_stat_names[LG_STAT_COUNT] = {
+    "received", "accepted", "duplicates", "confirmed",
+    "rejected", "busy",     "gmv_fen",    "sla_violations",
+};
+
+/* ---- deltas ----------------------------------------------------------- */
+
+void lg_stats_delta_init(struct lg_stats_delta *d, const char *room)
+{
+    memset(d, 0, sizeof(*d));
+    snprintf(d->room, sizeof(d->room), "%s", room);
+    d->reported_connections = -1;
+}
+
+void lg_stats_delta_count(struct lg_stats_delta *d, enum lg_stat stat, unsigned long long n)
+{
+    d->counters[stat] += n;
+    d->dirty = true;
+}
+
+void lg_stats_delta_reject_code(struct lg_stats_delta *d, const char *code)
+{
+    const char *name = code && *code && strlen(code) <= LG_STATS_CODE_MAX ? code : "OTHER";
+    for (size_t i = 0; i < d->ncodes; i++) {
+        if (strcmp(d->codes[i].code, name) == 0) {
+            d->codes[i].n++;
+            d->dirty = true;
+            return;
+        }
+    }
+    if (d->ncodes == LG_STATS_MAX_CODES) {
+        if (strcmp(name, "OTHER") != 0)
+            lg_stats_delta_reject_code(d, "OTHER");
+        else
+            d->codes[LG_STATS_MAX_CODES - 1].n++; /* the table is full of other codes */
+        return;
+    }
+    snprintf(d->codes[d->ncodes].code, sizeof(d->codes[0].code), "%s", name);
+    d->codes[d->ncodes++].n = 1;
+    d->dirty = true;
+}
+
+static void record(struct lg_hist **h, uint64_t us)
+{
+    if (!*h) {
+        *h = malloc(sizeof(**h));
+        if (!*h)
+            return;
+        lg_hist_init(*h);
+    }
+    lg_hist_record(*h, us);
+}
+
+void lg_stats_delta_accept_us(struct lg_stats_delta *d, uint64_t us)
+{
+    record(&d->accept_us, us);
+    d->dirty = true;
+}
+
+void lg_stats_delta_confirm_us(struct lg_stats_delta *d, uint64_t us)
+{
+    record(&d->confirm_us, us);
+    if (us > d->confirm_max_us)
+        d->confirm_max_us = us;
+    d->dirty = true;
+}
+
+void lg_stats_delta_free_hists(struct lg_stats_delta *d)
+{
+    free(d->accept_us);
+    free(d->confirm_us);
+    d->accept_us = d->confirm_us = NULL;
+}
+
+void lg_stats_delta_clear(struct lg_stats_delta *d)
+{
+    memset(d->counters, 0, sizeof(d->counters));
+    d->ncodes = 0;
+    /* Freed rather than zeroed: an idle room should not keep 36 KiB. */
+    lg_stats_delta_free_hists(d);
+    d->confirm_max_us = 0;
+    d->dirty = false;
+}
+
+/* ---- the flush arguments ---------------------------------------------- */
+
+void lg_strvec_free(struct lg_strvec *sv)
+{
+    for (size_t i = 0; i < sv->n; i++)
+        free(sv->v[i]);
+    free(sv->v);
+    memset(sv, 0, sizeof(*sv));
+}
+
+static int strvec_push(struct lg_strvec *sv, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int strvec_push(struct lg_strvec *sv, const char *fmt, ...)
+{
+    if (sv->n == sv->cap) {
+        size_t cap = sv->cap ? sv->cap * 2 : 32;
+        char **grown = realloc(sv->v, cap * sizeof(*grown));
+        if (!grown)
+            return -1;
+        sv->v = grown;
+        sv->cap = cap;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = NULL;
+    int rc = vasprintf(&s, fmt, ap);
+    va_end(ap);
+    if (rc < 0)
+        return -1;
+    sv->v[sv->n++] = s;
+    return 0;
+}
+
+static size_t hist_pairs(const struct lg_hist *h)
+{
+    size_t n = 0;
+    for (size_t i = 0; h && i < LG_HIST_BUCKETS; i++)
+        n += h->counts[i] != 0;
+    return n;
+}
+
+static int push_hist(struct lg_strvec *sv, char kind, const struct lg_hist *h)
+{
+    for (size_t i = 0; h && i < LG_HIST_BUCKETS; i++)
+        if (h->counts[i] && (strvec_push(sv, "%c:%zu", kind, i) ||
+                             strvec_push(sv, "%llu", (unsigned long long)h->counts[i])))
+            return -1;
+    return 0;
+}
+
+int lg_stats_flush_args(const struct lg_stats_delta *d, const char *process_id,
+                        bool report_connections, struct lg_strvec *sv)
+{
+    memset(sv, 0, sizeof(*sv));
+    size_t ncounters = d->ncodes;
+    for (int i = 0; i < LG_STAT_COUNT; i++)
+        ncounters += d->counters[i] != 0;
+    size_t nhist = hist_pairs(d->accept_us) + hist_pairs(d->confirm_us);
+    int bad = strvec_push(sv, "%s", process_id);
+    if (report_connections)
+        bad |= strvec_push(sv, "%ld", d->connections);
+    else
+        bad |= strvec_push(sv, "%s", "");
+    bad |= strvec_push(sv, "%d", LG_STATS_CONN_FORGET_MS);
+    bad |= strvec_push(sv, "%d", LG_STATS_LATENCY_TTL_S);
+    bad |= strvec_push(sv, "%d", LG_STATS_TOTALS_TTL_S);
+    bad |= strvec_push(sv, "%zu", ncounters);
+    bad |= strvec_push(sv, "%zu", nhist);
+    bad |= strvec_push(sv, "%llu", (unsigned long long)d->confirm_max_us);
+    for (int i = 0; !bad && i < LG_STAT_COUNT; i++)
+        if (d->counters[i])
+            bad |=
+                strvec_push(sv, "%s", lg_stat_names[i]) || strvec_push(sv, "%llu", d->counters[i]);
+    for (size_t i = 0; !bad && i < d->ncodes; i++)
+        bad |=
+            strvec_push(sv, "rej:%s", d->codes[i].code) || strvec_push(sv, "%llu", d->codes[i].n);
+    if (!bad)
+        bad |= push_hist(sv, 'a', d->accept_us) || push_hist(sv, 'c', d->confirm_us);
+    if (bad) {
+        lg_strvec_free(sv);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- the read answer -------------------------------------------------- */
+
+void lg_stats_view_init(struct lg_stats_view *v)
+{
+    memset(v, 0, sizeof(*v));
+    lg_hist_init(&v->accept_us);
+    lg_hist_init(&v->confirm_us);
+}
+
+static long long json_ll(json_t *v)
+{
+    if (json_is_integer(v))
+        return json_integer_value(v);
+    if (json_is_real(v))
+        return (long long)json_real_value(v);
+    if (json_is_string(v))
+        return strtoll(json_string_value(v), NULL, 10);
+    return 0;
+}
+
+static void add_code(struct lg_stats_view *v, const char *code, long long n)
+{
+    for (size_t i = 0; i < v->ncodes; i++) {
+        if (strcmp(v->codes[i].code, code) == 0) {
+            v->codes[i].n += (unsigned long long)n;
+            return;
+        }
+    }
+    if (v->ncodes == sizeof(v->codes) / sizeof(v->codes[0]))
+        return;
+    snprintf(v->codes[v->ncodes].code, sizeof(v->codes[0].code), "%s", code);
+    v->codes[v->ncodes++].n = (unsigned long long)n;
+}
+
+static void parse_hist(json_t *obj, struct lg_hist *h)
+{
+    const char *key;
+    json_t *val;
+    json_object_foreach(obj, key, val)
+    {
+        char *end;
+        unsigned long long bucket = strtoull(key, &end, 10);
+        long long n = json_ll(val);
+        if (*end || bucket >= LG_HIST_BUCKETS || n <= 0)
+            continue;
+        lg_hist_record_n(h, lg_hist_bucket_value((size_t)bucket), (uint64_t)n);
+    }
+}
+
+static long long age_of(long long oldest_ms, long long now_ms)
+{
+    if (oldest_ms <= 0)
+        return 0;
+    return now_ms > oldest_ms ? now_ms - oldest_ms : 0;
+}
+
+int lg_stats_view_parse(const char *text, size_t len, struct lg_stats_view *v)
+{
+    lg_stats_view_init(v);
+    json_t *root = json_loadb(text, len, 0, NULL);
+    json_t *totals = json_object_get(root, "totals");
+    json_t *queue = json_object_get(root, "queue");
+    if (!json_is_object(root) || !json_is_object(queue)) {
+        json_decref(root);
+        return -1;
+    }
+    const char *key;
+    json_t *val;
+    json_object_foreach(totals, key, val)
+    {
+        if (strncmp(key, "rej:", 4) == 0 && key[4] && strlen(key + 4) <= LG_STATS_CODE_MAX) {
+            add_code(v, key + 4, json_ll(val));
+            continue;
+        }
+        for (int i = 0; i < LG_STAT_COUNT; i++)
+            if (strcmp(key, lg_stat_names[i]) == 0)
+                v->counters[i] = json_ll(val);
+    }
+    v->connections = json_ll(json_object_get(root, "connections"));
+    long long now = json_ll(json_object_get(queue, "now_ms"));
+    v->queue_high = json_ll(json_object_get(queue, "high"));
+    v->queue_normal = json_ll(json_object_get(queue, "normal"));
+    v->oldest_high_ms = age_of(json_ll(json_object_get(queue, "high_oldest_ms")), now);
+    v->oldest_normal_ms = age_of(json_ll(json_object_get(queue, "normal_oldest_ms")), now);
+    parse_hist(json_object_get(root, "accept"), &v->accept_us);
+    parse_hist(json_object_get(root, "confirm"), &v->confirm_us);
+    long long cmax = json_ll(json_object_get(root, "cmax"));
+    v->confirm_max_us = cmax > 0 ? (uint64_t)cmax : 0;
+    json_decref(root);
+    return 0;
+}
+
+static long long max_ll(long long a, long long b)
+{
+    return a > b ? a : b;
+}
+
+void lg_stats_view_merge(struct lg_stats_view *dst, const struct lg_stats_view *src)
+{
+    dst->connections += src->connections;
+    for (int i = 0; i < LG_STAT_COUNT; i++)
+        dst->counters[i] += src->counters[i];
+    for (size_t i = 0; i < src->ncodes; i++)
+        add_code(dst, src->codes[i].code, (long long)src->codes[i].n);
+    dst->queue_high += src->queue_high;
+    dst->queue_normal += src->queue_normal;
+    dst->oldest_high_ms = max_ll(dst->oldest_high_ms, src->oldest_high_ms);
+    dst->oldest_normal_ms = max_ll(dst->oldest_normal_ms, src->oldest_normal_ms);
+    lg_hist_merge(&dst->accept_us, &src->accept_us);
+    lg_hist_merge(&dst->confirm_us, &src->confirm_us);
+    if (src->confirm_max_us > dst->confirm_max_us)
+        dst->confirm_max_us = src->confirm_max_us;
+}
+
+long long lg_stats_view_oldest_ms(const struct lg_stats_view *v)
+{
+    return max_ll(v->oldest_high_ms, v->oldest_normal_ms);
+}
+
+/* ---- the accumulator -------------------------------------------------- */
+
+struct lg_stats {
+    char process_id[LG_ID_MAX + 1];
+    bool report_connections;
+    struct lg_strmap *by_room;
+    struct lg_stats_delta *head;
+    unsigned long long flush_failures;
+};
+
+struct lg_stats *lg_stats_new(const char *process_id, bool report_connections)
+{
+    struct lg_stats *st = calloc(1, sizeof(*st));
+    if (!st)
+        return NULL;
+    st->by_room = lg_strmap_new();
+    if (!st->by_room) {
+        free(st);
+        return NULL;
+    }
+    snprintf(st->process_id, sizeof(st->process_id), "%s", process_id);
+    st->report_connections = report_connections;
+    return st;
+}
+
+void lg_stats_free(struct lg_stats *st)
+{
+    if (!st)
+        return;
+    struct lg_stats_delta *d = st->head;
+    while (d) {
+        struct lg_stats_delta *next = d->next;
+        lg_stats_delta_free_hists(d);
+        free(d);
+        d = next;
+    }
+    lg_strmap_free(st->by_room);
+    free(st);
+}
+
+struct lg_stats_delta *lg_stats_room(struct lg_stats *st, const char *room)
+{
+    if (!st || !room || !lg_text_is_id(room, strlen(room)))
+        return NULL;
+    struct lg_stats_delta *d = lg_strmap_get(st->by_room, room);
+    if (d)
+        return d;
+    d = malloc(sizeof(*d));
+    if (!d)
+        return NULL;
+    lg_stats_delta_init(d, room);
+    if (lg_strmap_put(st->by_room, d->room, d) != 0) {
+        free(d);
+        return NULL;
+    }
+    d->next = st->head;
+    st->head = d;
+    return d;
+}
+
+static void on_flushed(redisReply *reply, void *arg)
+{
+    struct lg_stats *st = arg;
+    if (!reply || reply->type == REDIS_REPLY_ERROR) {
+        st->flush_failures++;
+        if (reply)
+            lg_log(LG_LOG_WARN, "stats.flush_failed", json_pack("{s:s}", "detail", reply->str));
+    }
+}
+
+static bool has_news(const struct lg_stats *st, const struct lg_stats_delta *d)
+{
+    /* Connections are re-stated every flush while there are any, so a
+     * reader can tell a live gateway from a dead one by the stamp. */
+    return d->dirty ||
+           (st->report_connections && (d->connections != 0 || d->reported_connections != 0));
+}
+
+static int flush_one(struct lg_stats *st, struct lg_redis *r, struct lg_stats_delta *d,
+                     long long second)
+{
+    char k_totals[LG_KEY_MAX], k_conns[LG_KEY_MAX], k_lat[LG_KEY_MAX];
+    if (lg_key_stats(k_totals, sizeof(k_totals), d->room) < 0 ||
+        lg_key_stats_conns(k_conns, sizeof(k_conns), d->room) < 0 ||
+        lg_key_stats_latency(k_lat, sizeof(k_lat), d->room, second) < 0)
+        return 0; /* cannot happen with ID rooms; drop rather than retry forever */
+    struct lg_strvec sv;
+    if (lg_stats_flush_args(d, st->process_id, st->report_connections, &sv) != 0)
+        return -1;
+    const char **args = malloc((3 + sv.n) * sizeof(*args));
+    if (!args) {
+        lg_strvec_free(&sv);
+        return -1;
+    }
+    args[0] = k_totals;
+    args[1] = k_conns;
+    args[2] = k_lat;
+    for (size_t i = 0; i < sv.n; i++)
+        args[3 + i] = sv.v[i];
+    int rc =
+        lg_script_call(r, &lg_script_stats_flush, on_flushed, st, 3, (int)(3 + sv.n), args, NULL);
+    free(args);
+    lg_strvec_free(&sv);
+    return rc;
+}
+
+void lg_stats_flush(struct lg_stats *st, struct lg_redis *r)
+{
+    if (!st || !lg_redis_is_up(r))
+        return;
+    long long second = lg_wall_ms() / 1000;
+    struct lg_stats_delta **link = &st->head;
+    while (*link) {
+        struct lg_stats_delta *d = *link;
+        if (has_news(st, d)) {
+            if (flush_one(st, r, d, second) != 0) {
+                st->flush_failures++;
+                link = &d->next;
+                continue; /* kept for the next flush */
+            }
+            lg_stats_delta_clear(d);
+            d->reported_connections = d->connections;
+            link = &d->next;
+            continue;
+        }
+        if (d->connections == 0) {
+            *link = d->next;
+            lg_strmap_del(st->by_room, d->room);
+            lg_stats_delta_free_hists(d);
+            free(d);
+            continue;
+        }
+        link = &d->next;
+    }
+}
+
+unsigned long long lg_stats_flush_failures(const struct lg_stats *st)
+{
+    return st ? st->flush_failures : 0;
+}
+
+/* ---- reading ---------------------------------------------------------- */
+
+struct read_ctx {
+    lg_stats_read_fn fn;
+    void *arg;
+};
+
+static void on_read(redisReply *reply, void *arg)
+{
+    struct read_ctx *ctx = arg;
+    struct lg_stats_view *v = NULL;
+    if (reply && reply->type == REDIS_REPLY_STRING) {
+        v = malloc(sizeof(*v));
+        if (v && lg_stats_view_parse(reply->str, reply->len, v) != 0) {
+            free(v);
+            v = NULL;
+        }
+    } else if (reply && reply->type == REDIS_REPLY_ERROR) {
+        lg_log(LG_LOG_WARN, "stats.read_failed", json_pack("{s:s}", "detail", reply->str));
+    }
+    ctx->fn(v, ctx->arg);
+    free(v);
+    free(ctx);
+}
+
+int lg_stats_read(struct lg_redis *r, const char *room, bool with_latency, lg_stats_read_fn fn,
+                  void *arg)
+{
+    enum { NFIXED = 4, NLAT = LG_STATS_WINDOW_S + 1 };
+    char keys[NFIXED + NLAT][LG_KEY_MAX];
+    int nkeys = NFIXED;
+    if (lg_key_stats(keys[0], LG_KEY_MAX, room) < 0 ||
+        lg_key_stats_conns(keys[1], LG_KEY_MAX, room) < 0 ||
+        lg_key_stream(keys[2], LG_KEY_MAX, room, true) < 0 ||
+        lg_key_stream(keys[3], LG_KEY_MAX, room, false) < 0)
+        return -1;
+    if (with_latency) {
+        /* The current second (still filling) and the WINDOW before it. */
+        long long now = lg_wall_ms() / 1000;
+        for (int i = 0; i < NLAT; i++)
+            if (lg_key_stats_latency(keys[nkeys], LG_KEY_MAX, room, now - i) >= 0)
+                nkeys++;
+    }
+    char stale[16];
+    snprintf(stale, sizeof(stale), "%d", LG_STATS_CONN_STALE_MS);
+    const char *args[NFIXED + NLAT + 2];
+    for (int i = 0; i < nkeys; i++)
+        args[i] = keys[i];
+    args[nkeys] = stale;
+    args[nkeys + 1] = LG_VALIDATOR_GROUP;
+    struct read_ctx *ctx = malloc(sizeof(*ctx));
+    if (!ctx)
+        return -1;
+    ctx->fn = fn;
+    ctx->arg = arg;
+    if (lg_script_call(r, &lg_script_stats_read, on_read, ctx, nkeys, nkeys + 2, args, NULL) != 0) {
+        free(ctx);
+        return -1;
+    }
+    return 0;
+}
