@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "api.h"
+#include "backoffice.h"
 #include "catalog_rules.h"
 #include "keys.h"
 #include "livegate/clock.h"
@@ -75,6 +76,10 @@ void lg_api_route(enum lg_http_method method, const char *path, struct lg_route 
     }
     if (n == 1 && strcmp(seg[0], "metrics") == 0) {
         want(out, method, LG_HTTP_GET, LG_ROUTE_METRICS);
+        return;
+    }
+    if (n == 2 && strcmp(seg[0], "v1") == 0 && strcmp(seg[1], "audit") == 0) {
+        want(out, method, LG_HTTP_GET, LG_ROUTE_AUDIT_GET);
         return;
     }
     if (n < 3 || strcmp(seg[0], "v1") != 0)
@@ -451,9 +456,18 @@ static const char *const order_text_fields[] = {
     "order_id",       "room_id",  "user",   "client_order_id", "sku_id", "currency",
     "payment_method", "priority", "status", "buyer",           "phone",  "province",
     "city",           "code",     "field",  "message"};
-static const char *const order_int_fields[] = {
-    "qty",          "unit_price", "amount", "accepted_at_ms", "confirmed_at_ms", "pay_deadline_ms",
-    "updated_at_ms"};
+static const char *const order_int_fields[] = {"qty",
+                                               "unit_price",
+                                               "amount",
+                                               "accepted_at_ms",
+                                               "confirmed_at_ms",
+                                               "pay_deadline_ms",
+                                               "updated_at_ms",
+                                               "paid_at_ms",
+                                               "shipped_at_ms",
+                                               "delivered_at_ms",
+                                               "cancelled_at_ms"};
+#define N_ORDER_INT_FIELDS (sizeof(order_int_fields) / sizeof(order_int_fields[0]))
 
 static bool is_listed(const char *name, const char *const *list, size_t n)
 {
@@ -478,7 +492,7 @@ static void on_order_record(redisReply *reply, void *arg)
                 continue;
             if (is_listed(name, order_text_fields, 16))
                 json_object_set_new(order, name, json_string(value));
-            else if (is_listed(name, order_int_fields, 7))
+            else if (is_listed(name, order_int_fields, N_ORDER_INT_FIELDS))
                 json_object_set_new(order, name, json_integer(strtoll(value, NULL, 10)));
             else if (strcmp(name, "coupon_id") == 0 || strcmp(name, "tier") == 0)
                 json_object_set_new(order, name, *value ? json_string(value) : json_null());
@@ -545,6 +559,11 @@ static bool may_access(struct lg_http *h, const struct lg_route *rt, const struc
         forbid(h, "this needs an operator or admin token");
         return false;
     }
+    if (rt->id == LG_ROUTE_AUDIT_GET) {
+        if (c->role != LG_ROLE_ADMIN)
+            forbid(h, "the audit trail needs an admin token");
+        return c->role == LG_ROLE_ADMIN;
+    }
     if (rt->id != LG_ROUTE_ORDER_GET && !may_manage(c, rt->room)) {
         forbid(h, "the token is for another room");
         return false;
@@ -582,6 +601,20 @@ void lg_api_handle(struct lg_http *h)
                       rt.bad_field);
         return;
     }
+    struct lg_audit_query audit = {.limit = 0};
+    if (rt.id == LG_ROUTE_AUDIT_GET) {
+        struct lg_field_error fe;
+        if (h->args_too_long) {
+            lg_http_error(h, 400, "BAD_REQUEST", "a query argument is too long, or too many",
+                          "query");
+            return;
+        }
+        if (lg_backoffice_parse_audit_query(lg_http_arg(h, "room"), lg_http_arg(h, "limit"), &audit,
+                                            &fe) != 0) {
+            invalid_field(h, &fe);
+            return;
+        }
+    }
     if (!may_access(h, &rt, &claims))
         return;
 
@@ -610,6 +643,9 @@ void lg_api_handle(struct lg_http *h)
         break;
     case LG_ROUTE_ORDER_GET:
         get_order(h, &rt, &claims);
+        break;
+    case LG_ROUTE_AUDIT_GET:
+        lg_backoffice_audit(h, &audit);
         break;
     default:
         lg_http_error(h, 404, "NOT_FOUND", "no such endpoint", NULL);

@@ -18,6 +18,7 @@ enum lg_route_id {
     LG_ROUTE_SKUS_GET,
     LG_ROUTE_COUPON_PUT,
     LG_ROUTE_ORDER_GET,
+    LG_ROUTE_AUDIT_GET, /* GET /v1/audit?room=&limit= (admin) */
 };
 
 struct lg_route {

@@ -33,6 +33,40 @@ static long declared_body_length(struct lws *wsi)
     return strtol(value, NULL, 10);
 }
 
+/* Keeps the request's query arguments. lws splits them at '&' and decodes
+ * them; a fragment is at most the header space (8 KiB), so one buffer of
+ * that size holds any of them. */
+static void capture_args(struct lws *wsi, struct lg_http *h)
+{
+    static char frag[8192 + 1];
+    for (int i = 0; lws_hdr_copy_fragment(wsi, frag, sizeof(frag), WSI_TOKEN_HTTP_URI_ARGS, i) >= 0;
+         i++) {
+        if (h->n_args == LG_HTTP_MAX_ARGS) {
+            h->args_too_long = true;
+            return;
+        }
+        char *eq = strchr(frag, '=');
+        size_t name_len = eq ? (size_t)(eq - frag) : strlen(frag);
+        const char *value = eq ? eq + 1 : "";
+        if (name_len > LG_HTTP_ARG_NAME_MAX || strlen(value) > LG_HTTP_ARG_VALUE_MAX) {
+            h->args_too_long = true;
+            continue;
+        }
+        struct lg_http_arg *a = &h->args[h->n_args++];
+        memcpy(a->name, frag, name_len);
+        a->name[name_len] = 0;
+        snprintf(a->value, sizeof(a->value), "%s", value);
+    }
+}
+
+const char *lg_http_arg(const struct lg_http *h, const char *name)
+{
+    for (int i = 0; i < h->n_args; i++)
+        if (strcmp(h->args[i].name, name) == 0)
+            return h->args[i].value;
+    return NULL;
+}
+
 static void free_http(struct lg_http *h)
 {
     if (!h)
@@ -90,8 +124,7 @@ int lg_http_begin(struct lg_gateway *gw, struct lws *wsi, struct lg_pss *pss, co
     h->wsi = wsi;
     h->method = method_of(wsi);
     snprintf(h->path, sizeof(h->path), "%s", uri ? uri : "");
-    if (lws_get_urlarg_by_name(wsi, "room=", h->query_room, sizeof(h->query_room)) == NULL)
-        h->query_room[0] = 0;
+    capture_args(wsi, h);
 
     int alen = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
     if (alen > 0 && alen < LG_TOKEN_MAX_LEN + 16) {

@@ -12,15 +12,27 @@
 #include "waiter.h"
 
 #define LG_HTTP_MAX_BODY 16384
+/* Query arguments kept per request, and the longest name and value kept. */
+#define LG_HTTP_MAX_ARGS 8
+#define LG_HTTP_ARG_NAME_MAX 32
+#define LG_HTTP_ARG_VALUE_MAX 128
 
 enum lg_http_method { LG_HTTP_GET, LG_HTTP_PUT, LG_HTTP_POST, LG_HTTP_DELETE, LG_HTTP_OTHER };
+
+/* One query argument, URL-decoded by lws ("?room=r1" -> name "room", value "r1"). */
+struct lg_http_arg {
+    char name[LG_HTTP_ARG_NAME_MAX + 1];
+    char value[LG_HTTP_ARG_VALUE_MAX + 1];
+};
 
 struct lg_http {
     struct lg_gateway *gw;
     struct lws *wsi;
     enum lg_http_method method;
     char path[256];
-    char query_room[LG_ID_MAX + 2];
+    struct lg_http_arg args[LG_HTTP_MAX_ARGS];
+    int n_args;
+    bool args_too_long;  /* more arguments, or a longer name or value, than kept */
     char *authorization; /* the Authorization header, or NULL */
     char *body;
     size_t body_len;
@@ -40,6 +52,10 @@ int lg_http_body(struct lg_pss *pss, const void *in, size_t len);
 int lg_http_body_done(struct lg_pss *pss);
 int lg_http_writeable(struct lws *wsi, struct lg_pss *pss);
 void lg_http_closed(struct lg_pss *pss);
+
+/* The value of the first query argument called name, or NULL when absent.
+ * An argument without '=' has the value "". */
+const char *lg_http_arg(const struct lg_http *h, const char *name);
 
 /* Answers the request with status and body (stolen). */
 void lg_http_respond(struct lg_http *h, int status, json_t *body);

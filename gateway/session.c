@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backoffice.h"
 #include "intake.h"
 #include "monitor.h"
 #include "query.h"
@@ -279,6 +280,8 @@ static void dispatch(struct lg_session *s, struct lg_envelope *env)
         lg_query_orders(s, env->root, req);
     } else if (strcmp(type, "monitor.subscribe") == 0) {
         lg_monitor_subscribe(s, env->root, req);
+    } else if (strcmp(type, "order.update") == 0) {
+        lg_backoffice_update(s, env->root, req);
     } else if (back_office) {
         lg_session_send(
             s, lg_msg_error("BAD_REQUEST", "this message type is not served yet", req, NULL));

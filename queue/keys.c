@@ -65,6 +65,11 @@ int lg_key_dead_letter(char *buf, size_t n, const char *room)
     return fit(snprintf(buf, n, "lg:{%s}:dead", room), n);
 }
 
+int lg_key_audit(char *buf, size_t n, const char *room)
+{
+    return fit(snprintf(buf, n, "lg:{%s}:audit", room), n);
+}
+
 int lg_key_reply_stream(char *buf, size_t n, const char *gateway_id)
 {
     return fit(snprintf(buf, n, "lg:gw:{%s}:replies", gateway_id), n);

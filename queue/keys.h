@@ -34,6 +34,8 @@ int lg_key_coupon_users(char *buf, size_t n, const char *room, const char *coupo
 int lg_key_user_live(char *buf, size_t n, const char *room, const char *user);
 /* Entries delivered too many times, kept for inspection. */
 int lg_key_dead_letter(char *buf, size_t n, const char *room);
+/* The room's audit trail of order.update (stream, capped; see transition.lua). */
+int lg_key_audit(char *buf, size_t n, const char *room);
 /* Results on their way to one gateway process. */
 int lg_key_reply_stream(char *buf, size_t n, const char *gateway_id);
 /* Room-wide statistics (see stats.h): totals since the room opened, each

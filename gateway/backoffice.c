@@ -1,0 +1,254 @@
+/* backoffice.c - order.update and GET /v1/audit on the event loop (see
+ * backoffice.h).
+ *
+ * An order.update takes three pipelined-in-turn round trips: the order-id
+ * index names the room (so the room check needs no scan), the record names
+ * the buyer and the SKU (so the script can declare every key it touches, as
+ * Redis Cluster wants), and transition.lua makes the move. The operator's
+ * session may close meanwhile: until the script is sent the request simply
+ * stops; once it is sent the move happens, and its event is still published
+ * so the buyer hears of it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backoffice.h"
+#include "keys.h"
+#include "livegate/log.h"
+#include "scripts.h"
+
+struct update_req {
+    struct lg_waiter w; /* owner: the operator's session; first member */
+    struct lg_gateway *gw;
+    struct lg_order_update u;
+    struct lg_claims claims; /* the actor, as the audit trail records them */
+    char room[LG_ID_MAX + 1];
+    char user[LG_ID_MAX + 1];
+    char sku_id[LG_ID_MAX + 1];
+    char req[LG_ID_MAX + 1];
+    bool has_req;
+};
+
+static void ignore_reply(redisReply *reply, void *arg)
+{
+    (void)reply;
+    (void)arg;
+}
+
+/* Sends msg to the operator if still connected, and ends the request. */
+static void finish(struct update_req *r, json_t *msg)
+{
+    struct lg_session *s = r->w.owner;
+    if (s) {
+        lg_waiter_detach(&s->waiters, &r->w);
+        lg_session_send(s, msg);
+    } else {
+        json_decref(msg);
+    }
+    free(r);
+}
+
+static void fail(struct update_req *r, const char *code, const char *message)
+{
+    finish(r,
+           lg_backoffice_msg_error(code, message, NULL, r->u.order_id, r->has_req ? r->req : NULL));
+}
+
+static void fail_unavailable(struct update_req *r)
+{
+    fail(r, "UNAVAILABLE", "the order store cannot be reached; retry");
+}
+
+static void publish_status(struct update_req *r, const struct lg_transition *t)
+{
+    json_t *event = lg_backoffice_status_event(t);
+    char *payload = event ? json_dumps(event, JSON_COMPACT) : NULL;
+    json_decref(event);
+    if (!payload)
+        return;
+    const char *argv[] = {"PUBLISH", LG_CHANNEL_STATUS, payload};
+    if (lg_redis_argv(r->gw->redis, ignore_reply, NULL, 3, argv, NULL) != 0)
+        lg_log(LG_LOG_WARN, "order.status_not_published",
+               json_pack("{s:s,s:s}", "order_id", t->order_id, "room", t->room));
+    free(payload);
+}
+
+static void on_transition(redisReply *reply, void *arg)
+{
+    struct update_req *r = arg;
+    struct lg_transition t = {.order_id = r->u.order_id, .room = r->room};
+    enum lg_transition_kind kind = lg_backoffice_read_transition(reply, &t);
+    const char *req = r->has_req ? r->req : NULL;
+    char message[160];
+
+    switch (kind) {
+    case LG_TRANSITION_OK:
+        lg_log(LG_LOG_INFO, "order.updated",
+               json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "order_id", t.order_id, "room", t.room,
+                         "from", t.from, "to", t.to, "actor", r->claims.sub, "role",
+                         lg_role_name(r->claims.role)));
+        publish_status(r, &t);
+        finish(r, lg_backoffice_msg_updated(t.order_id, t.to, req));
+        return;
+    case LG_TRANSITION_INVALID:
+        snprintf(message, sizeof(message), "an order in %.24s cannot move to %s", t.from,
+                 r->u.status);
+        fail(r, "INVALID_TRANSITION", message);
+        return;
+    case LG_TRANSITION_MISSING:
+        fail(r, "NOT_FOUND", "no such order");
+        return;
+    case LG_TRANSITION_FAILED:
+        if (reply && reply->type == REDIS_REPLY_ERROR)
+            lg_log(LG_LOG_ERROR, "order.update_script_error",
+                   json_pack("{s:s}", "detail", reply->str));
+        fail_unavailable(r);
+        return;
+    }
+}
+
+static void on_record(redisReply *reply, void *arg)
+{
+    struct update_req *r = arg;
+    if (!r->w.owner) {
+        free(r); /* the operator is gone before anything changed */
+        return;
+    }
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
+        fail_unavailable(r);
+        return;
+    }
+    const redisReply *user = reply->element[0], *sku = reply->element[1];
+    if (user->type != REDIS_REPLY_STRING || sku->type != REDIS_REPLY_STRING ||
+        !lg_text_is_id(user->str, user->len) || !lg_text_is_id(sku->str, sku->len)) {
+        fail(r, "NOT_FOUND", "no such order");
+        return;
+    }
+    snprintf(r->user, sizeof(r->user), "%s", user->str);
+    snprintf(r->sku_id, sizeof(r->sku_id), "%s", sku->str);
+
+    char k_order[LG_KEY_MAX], k_sku[LG_KEY_MAX], k_live[LG_KEY_MAX], k_audit[LG_KEY_MAX];
+    lg_key_order(k_order, sizeof(k_order), r->room, r->u.order_id);
+    lg_key_sku(k_sku, sizeof(k_sku), r->room, r->sku_id);
+    lg_key_user_live(k_live, sizeof(k_live), r->room, r->user);
+    lg_key_audit(k_audit, sizeof(k_audit), r->room);
+    char keep[16];
+    snprintf(keep, sizeof(keep), "%d", LG_AUDIT_KEEP);
+    const char *args[] = {k_order,
+                          k_sku,
+                          k_live,
+                          k_audit,
+                          r->u.status,
+                          r->claims.sub,
+                          lg_role_name(r->claims.role),
+                          r->user,
+                          r->sku_id,
+                          keep};
+    if (lg_script_call(r->gw->redis, &lg_script_transition, on_transition, r, 4, 10, args, NULL) !=
+        0)
+        fail_unavailable(r);
+}
+
+static void on_index(redisReply *reply, void *arg)
+{
+    struct update_req *r = arg;
+    if (!r->w.owner) {
+        free(r);
+        return;
+    }
+    if (!reply || reply->type == REDIS_REPLY_ERROR) {
+        fail_unavailable(r);
+        return;
+    }
+    if (reply->type != REDIS_REPLY_STRING || !lg_text_is_id(reply->str, reply->len)) {
+        fail(r, "NOT_FOUND", "no such order");
+        return;
+    }
+    snprintf(r->room, sizeof(r->room), "%s", reply->str);
+    if (!lg_backoffice_may_act(&r->claims, r->room)) {
+        fail(r, "FORBIDDEN", "the order belongs to another room");
+        return;
+    }
+    char key[LG_KEY_MAX];
+    lg_key_order(key, sizeof(key), r->room, r->u.order_id);
+    const char *argv[] = {"HMGET", key, "user", "sku_id"};
+    if (lg_redis_argv(r->gw->redis, on_record, r, 4, argv, NULL) != 0)
+        fail_unavailable(r);
+}
+
+void lg_backoffice_update(struct lg_session *s, json_t *msg, const char *req)
+{
+    struct lg_order_update u;
+    struct lg_field_error ferr;
+    if (lg_backoffice_parse_update(msg, &u, &ferr) != 0) {
+        json_t *id = json_object_get(msg, "order_id");
+        lg_session_send(s, lg_backoffice_msg_error("INVALID_FIELD", ferr.message, ferr.field,
+                                                   json_string_value(id), req));
+        return;
+    }
+    if (s->gw->stopping || !lg_redis_is_up(s->gw->redis)) {
+        lg_session_send(s, lg_backoffice_msg_error("UNAVAILABLE",
+                                                   "the order store cannot be reached; retry", NULL,
+                                                   u.order_id, req));
+        return;
+    }
+    struct update_req *r = calloc(1, sizeof(*r));
+    if (!r)
+        return;
+    r->gw = s->gw;
+    r->u = u;
+    r->claims = s->claims;
+    if (req) {
+        snprintf(r->req, sizeof(r->req), "%s", req);
+        r->has_req = true;
+    }
+    char key[LG_KEY_MAX];
+    lg_key_order_index(key, sizeof(key), u.order_id);
+    const char *argv[] = {"GET", key};
+    if (lg_redis_argv(s->gw->redis, on_index, r, 2, argv, NULL) != 0) {
+        lg_session_send(s, lg_backoffice_msg_error("UNAVAILABLE",
+                                                   "the order store cannot be reached; retry", NULL,
+                                                   u.order_id, req));
+        free(r);
+        return;
+    }
+    lg_waiter_attach(&s->waiters, &r->w, s);
+}
+
+/* ---- GET /v1/audit ------------------------------------------------------- */
+
+struct audit_req {
+    struct lg_waiter w; /* owner: the HTTP request */
+};
+
+static void on_audit(redisReply *reply, void *arg)
+{
+    struct audit_req *a = arg;
+    struct lg_http *h = a->w.owner;
+    if (h) {
+        lg_waiter_detach(&h->waiters, &a->w);
+        json_t *entries = lg_backoffice_audit_entries(reply);
+        if (entries)
+            lg_http_respond(h, 200, json_pack("{s:o}", "entries", entries));
+        else
+            lg_http_error(h, 503, "UNAVAILABLE", "the store cannot be reached; retry", NULL);
+    }
+    free(a);
+}
+
+void lg_backoffice_audit(struct lg_http *h, const struct lg_audit_query *q)
+{
+    char key[LG_KEY_MAX], count[16];
+    lg_key_audit(key, sizeof(key), q->room);
+    snprintf(count, sizeof(count), "%d", q->limit);
+    struct audit_req *a = calloc(1, sizeof(*a));
+    if (!a)
+        return;
+    const char *argv[] = {"XREVRANGE", key, "+", "-", "COUNT", count};
+    if (lg_redis_argv(h->gw->redis, on_audit, a, 6, argv, NULL) != 0) {
+        free(a);
+        lg_http_error(h, 503, "UNAVAILABLE", "the store cannot be reached; retry", NULL);
+        return;
+    }
+    lg_waiter_attach(&h->waiters, &a->w, h);
+}
