@@ -166,6 +166,7 @@ test('(b) the back office shows the order and the figures within 3 s; marking it
   assert.equal(await deliver.isDisabled(), true);
 
   await dash.waitForTimeout(1500); // a few more stats frames on the charts
+  await dash.evaluate(() => window.scrollTo(0, 0));
   await dash.screenshot({ path: path.join(artifacts, 'dashboard.png'), fullPage: true });
   await live.screenshot({ path: path.join(artifacts, 'live-room-paid.png'), fullPage: true });
   assert.deepEqual(pageErrors, []);

@@ -27,6 +27,11 @@ const STATUS_TEXT = {
   cancelled: 'cancelled',
   rejected: 'rejected',
 };
+// Frames about one order can arrive out of order (the gateway announces the
+// accept while a fast validator may already have published its decision),
+// so a row's status only moves forward along the contract's moves.
+const RANK = { queued: 0, pending_payment: 1, rejected: 1, paid: 2, shipped: 3, delivered: 4, cancelled: 5 };
+const rank = (status) => RANK[status] ?? 0;
 const ACTIONS = [
   ['paid', 'Paid'], ['shipped', 'Shipped'], ['delivered', 'Delivered'], ['cancelled', 'Cancel'],
 ];
@@ -117,7 +122,8 @@ function makeChart(id, seriesDefs, data, yLabel) {
   node.replaceChildren();
   const opts = {
     ...chartSize(node),
-    scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max * 1.15)] } },
+    // at least a minute across, so a fresh chart has readable time labels
+    scales: { x: { time: true, range: (u, min, max) => [Math.min(min ?? 0, (max ?? 0) - 60), max ?? 0] }, y: { range: (u, min, max) => [0, Math.max(1, max * 1.15)] } },
     series: [{}, ...seriesDefs.map((s) => ({ width: 2, points: { show: false }, spanGaps: false, ...s }))],
     axes: [
       { stroke: '#6b7385', grid: { stroke: '#eef0f4' }, ticks: { stroke: '#e3e6ec' }, values: timeLabels },
@@ -193,11 +199,16 @@ function trim(arr) {
   if (arr.length > WINDOW_POINTS) arr.splice(0, arr.length - WINDOW_POINTS);
 }
 
+// The frame that answers the subscribe can come a fraction of a second
+// before the first periodic one; rates over such a short span would be
+// noise, so a point needs half a second since the frame it is measured from.
+const MIN_SPAN_MS = 500;
+
 function onStats(m) {
   const prev = state.prevStats;
-  state.prevStats = m;
+  if (!prev || m.ts_ms < prev.ts_ms || m.ts_ms - prev.ts_ms >= MIN_SPAN_MS) state.prevStats = m;
   renderFigures(m, prev);
-  if (!prev || !(m.ts_ms > prev.ts_ms)) return;
+  if (!prev || m.ts_ms - prev.ts_ms < MIN_SPAN_MS) return;
   const dtS = (m.ts_ms - prev.ts_ms) / 1000;
   const s = state.series;
   const o = m.orders ?? {};
@@ -245,7 +256,7 @@ function renderFigures(m, prev) {
   $('kpi-p99').textContent = ms(m.latency_ms?.confirm_p99);
   $('kpi-sla').textContent = `p50 ${ms(m.latency_ms?.confirm_p50)} · max ${ms(m.latency_ms?.confirm_max)} · ${count(m.sla_violations)} over 10 s`;
   $('kpi-sla-card').classList.toggle('alert', (m.sla_violations ?? 0) > 0);
-  if (prev && m.ts_ms > prev.ts_ms) {
+  if (prev && m.ts_ms - prev.ts_ms >= MIN_SPAN_MS) {
     const r = rate(o.accepted, prev.orders?.accepted, (m.ts_ms - prev.ts_ms) / 1000);
     $('kpi-rate').textContent = r === null ? '—' : r >= 10 ? Math.round(r).toLocaleString('en-US') : r.toFixed(1);
   }
@@ -288,7 +299,12 @@ function renderRow(order) {
 function upsertFeed(patch, { fresh = true } = {}) {
   if (!patch.order_id) return;
   const known = state.feed.get(patch.order_id);
-  const order = { ...(known?.order ?? {}), ...Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) };
+  const defined = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
+  if (known && defined.status && rank(defined.status) < rank(known.order.status)) {
+    delete defined.status;
+    delete defined.at_ms;
+  }
+  const order = { ...(known?.order ?? {}), ...defined };
   const tr = renderRow(order);
   if (fresh) tr.classList.add('fresh');
   if (known) {

@@ -22,9 +22,13 @@ const STATUS_TEXT = {
   not_placed: 'Not placed',
   unknown: 'Not placed',
 };
+const RANK = {
+  not_placed: -1, unknown: -1, sending: -1, queued: 0, pending_payment: 1, rejected: 1,
+  paid: 2, shipped: 3, delivered: 4, cancelled: 5,
+};
+const rank = (status) => RANK[status] ?? -1;
 // No further change can come for these.
 const SETTLED = new Set(['rejected', 'delivered', 'cancelled']);
-const FINAL = new Set(['pending_payment', 'paid', 'shipped', 'delivered', 'cancelled', 'rejected']);
 
 const state = {
   token: null,
@@ -255,7 +259,7 @@ function retryLast() {
   if (!state.last) return;
   const { coid, frame } = state.last;
   const o = state.orders.get(coid);
-  if (o && !FINAL.has(o.status)) upsertOrder(coid, { status: 'sending', note: 'retried' });
+  if (o && rank(o.status) < 0) upsertOrder(coid, { status: 'sending', note: 'retried' });
   sendFrame(frame, coid);
   toast('info', 'Order sent again', `Same order id ${coid}: it cannot be placed twice.`);
 }
@@ -286,8 +290,9 @@ function saveOrders() {
 function upsertOrder(coid, patch) {
   const prev = state.orders.get(coid) ?? { client_order_id: coid, created_ms: Date.now() };
   const next = { ...prev, ...patch };
-  // A late "accepted" (a duplicate answer) must not move a decided order back.
-  if (patch.status === 'queued' && FINAL.has(prev.status)) next.status = prev.status;
+  // Answers can come late or twice (a duplicate replays them; order.query
+  // races the push): a status only moves forward along the contract's moves.
+  if (patch.status && rank(patch.status) < rank(prev.status)) next.status = prev.status;
   state.orders.delete(coid);
   state.orders.set(coid, next);
   saveOrders();
