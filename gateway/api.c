@@ -14,6 +14,8 @@
 #include "livegate/token.h"
 #include "metrics.h"
 #include "order_rules.h"
+#include "scripts.h"
+#include "stats.h"
 
 /* ---- routing ------------------------------------------------------------ */
 
@@ -257,6 +259,24 @@ static void join_methods(unsigned bits, char *out, size_t n, json_t *array)
 
 /* ---- handlers ------------------------------------------------------------- */
 
+/* Sent before the room's HSET on the same connection, so the script sees
+ * the status the room had: totals restart when a room goes live. */
+static void reset_stats_if_opening(struct batch *b, const char *room, const char *room_key,
+                                   bool live)
+{
+    char k_stats[LG_KEY_MAX], ttl[16];
+    if (lg_key_stats(k_stats, sizeof(k_stats), room) < 0)
+        return;
+    snprintf(ttl, sizeof(ttl), "%d", LG_STATS_TOTALS_TTL_S);
+    const char *args[] = {room_key, k_stats, live ? "live" : "closed", ttl};
+    b->pending++;
+    if (lg_script_call(b->gw->redis, &lg_script_room_open, on_batch_reply, b, 2, 4, args, NULL) !=
+        0) {
+        b->failed = true;
+        b->pending--;
+    }
+}
+
 static void put_room(struct lg_http *h, const struct lg_route *rt, json_t *body)
 {
     struct lg_room_conf rc;
@@ -280,6 +300,7 @@ static void put_room(struct lg_http *h, const struct lg_route *rt, json_t *body)
     b->answer = json_pack("{s:s,s:s,s:s,s:I,s:o}", "room_id", rt->room, "title", rc.title, "status",
                           rc.live ? "live" : "closed", "high_value_threshold",
                           (json_int_t)rc.high_value_threshold, "payment_methods", method_list);
+    reset_stats_if_opening(b, rt->room, key, rc.live);
     const char *hset[] = {"HSET",
                           key,
                           "title",

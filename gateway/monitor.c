@@ -402,7 +402,7 @@ void lg_monitor_subscribe(struct lg_session *s, json_t *root, const char *req)
 static void send_feed(struct lg_monitor_group *g, const char *text, size_t len, int64_t now)
 {
     for (struct lg_monitor_sub *sub = g ? g->subs : NULL; sub; sub = sub->next) {
-        if (!lg_feed_gate_admit(&sub->gate, now, LG_MONITOR_FEED_PER_S)) {
+        if (!lg_feed_gate_admit(&sub->gate, now, (unsigned)sub->s->gw->cfg.monitor_feed_per_s)) {
             sub->s->gw->counters.feed_dropped++;
             continue;
         }

@@ -255,6 +255,10 @@ int lg_stats_view_parse(const char *text, size_t len, struct lg_stats_view *v)
     json_t *val;
     json_object_foreach(totals, key, val)
     {
+        if (strcmp(key, "opened_at_ms") == 0) {
+            v->opened_at_ms = json_ll(val);
+            continue;
+        }
         if (strncmp(key, "rej:", 4) == 0 && key[4] && strlen(key + 4) <= LG_STATS_CODE_MAX) {
             add_code(v, key + 4, json_ll(val));
             continue;
@@ -284,6 +288,9 @@ static long long max_ll(long long a, long long b)
 
 void lg_stats_view_merge(struct lg_stats_view *dst, const struct lg_stats_view *src)
 {
+    /* Several rooms together started counting when the earliest did. */
+    if (src->opened_at_ms && (!dst->opened_at_ms || src->opened_at_ms < dst->opened_at_ms))
+        dst->opened_at_ms = src->opened_at_ms;
     dst->connections += src->connections;
     for (int i = 0; i < LG_STAT_COUNT; i++)
         dst->counters[i] += src->counters[i];
