@@ -197,10 +197,11 @@ static struct stats_job *start_job(struct lg_monitors *m, const char *room, bool
     lg_stats_view_init(&job->view);
     if (is_all(room)) {
         const char *argv[] = {"SMEMBERS", LG_KEY_ROOMS};
-        if (lg_redis_argv(m->gw->redis, on_all_rooms, job, 2, argv, NULL) != 0)
+        job->pending++; /* released by on_all_rooms, after it sent the room reads */
+        if (lg_redis_argv(m->gw->redis, on_all_rooms, job, 2, argv, NULL) != 0) {
+            job->pending--;
             job->failed = true;
-        else
-            return job; /* on_all_rooms releases the hold */
+        }
     } else {
         read_room(job, room);
     }

@@ -231,7 +231,9 @@ describe('room-wide statistics across two gateways and a validator', () => {
     assert.deepEqual(s.queue, { high: 0, normal: 0, oldest_age_ms: 0 });
     const l = s.latency_ms;
     assert.ok(l.accept_p50 > 0 && l.accept_p99 >= l.accept_p50, JSON.stringify(l));
-    assert.ok(l.confirm_p50 > 0 && l.confirm_p99 >= l.confirm_p50 && l.confirm_max >= l.confirm_p99, JSON.stringify(l));
+    // Confirm latency is measured on Redis's millisecond clock; a validator
+    // that is idle decides within the same millisecond, so 0 is a fair value.
+    assert.ok(l.confirm_p50 >= 0 && l.confirm_p99 >= l.confirm_p50 && l.confirm_max >= l.confirm_p99, JSON.stringify(l));
     assert.ok(l.confirm_max < 10000, 'every result within the deadline');
 
     // "*" adds up every room: m1's figures plus whatever m2 has (nothing ordered there).
@@ -296,13 +298,19 @@ describe('room-wide statistics across two gateways and a validator', () => {
       await viewers[i % 4].next((m) => m.order_id && m.client_order_id === o.client_order_id && m.type === 'order.confirmed', 20000);
     // 80 events (accept + decision); at most 5 a second get through.
     const st = await statsWhere(mon, (m) => m.feed_dropped > 0 && m.orders.confirmed >= 40, 20000);
-    const feed = mon.messages.filter((m) => m.type === 'monitor.order');
-    const sent = feed.length;
-    assert.ok(sent >= 1, 'some of the feed gets through');
-    assert.ok(sent + st.feed_dropped <= 80 && sent + st.feed_dropped >= 40, `sent ${sent} + dropped ${st.feed_dropped}`);
-    const reported = feed.reduce((n, m) => n + (m.dropped ?? 0), 0);
-    assert.ok(reported > 0, 'a frame after a gap says how many were dropped');
-    assert.ok(reported <= st.feed_dropped);
+    let feed = mon.messages.filter((m) => m.type === 'monitor.order');
+    assert.ok(feed.length >= 1, 'some of the feed gets through');
+    assert.ok(feed.length + st.feed_dropped === 80, `sent ${feed.length} + dropped ${st.feed_dropped}`);
+    // After a quiet second the next frame says how many were dropped since the last one sent.
+    await sleep(1100);
+    const after = validOrder({ room_id: 'm2', sku_id: 'sku-a', unit_price: 1000, amount: 1000, address: personal });
+    viewers[0].send(after);
+    const acc = await viewers[0].next((m) => m.type === 'order.accepted' && m.client_order_id === after.client_order_id);
+    const next = await mon.next((m) => m.type === 'monitor.order' && m.order_id === acc.order_id, 10000);
+    feed = mon.messages.filter((m) => m.type === 'monitor.order');
+    const reported = feed.reduce((n, m) => n + (m.dropped ?? 0), 0) + (next.dropped ?? 0);
+    assert.ok(next.dropped > 0, `the frame after the gap says how many were dropped: ${JSON.stringify(next)}`);
+    assert.equal(reported, st.feed_dropped, 'every drop is reported by a later frame');
     const m3 = parseProm((await gw3.http('GET', '/metrics')).text);
     assert.ok(value(m3, 'livegate_monitor_feed_dropped_total') >= st.feed_dropped);
     [mon, ...viewers].forEach((c) => c.close());
