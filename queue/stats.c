@@ -35,25 +35,30 @@ void lg_stats_delta_count(struct lg_stats_delta *d, enum lg_stat stat, unsigned 
     d->dirty = true;
 }
 
+static struct lg_stats_code *find_code(struct lg_stats_delta *d, const char *name)
+{
+    for (size_t i = 0; i < d->ncodes; i++)
+        if (strcmp(d->codes[i].code, name) == 0)
+            return &d->codes[i];
+    return NULL;
+}
+
+/* The last slot of the table is kept for OTHER, so every rejection is
+ * counted under some name. */
 void lg_stats_delta_reject_code(struct lg_stats_delta *d, const char *code)
 {
     const char *name = code && *code && strlen(code) <= LG_STATS_CODE_MAX ? code : "OTHER";
-    for (size_t i = 0; i < d->ncodes; i++) {
-        if (strcmp(d->codes[i].code, name) == 0) {
-            d->codes[i].n++;
-            d->dirty = true;
-            return;
-        }
+    struct lg_stats_code *c = find_code(d, name);
+    if (!c && d->ncodes >= LG_STATS_MAX_CODES - 1 && strcmp(name, "OTHER") != 0) {
+        name = "OTHER";
+        c = find_code(d, name);
     }
-    if (d->ncodes == LG_STATS_MAX_CODES) {
-        if (strcmp(name, "OTHER") != 0)
-            lg_stats_delta_reject_code(d, "OTHER");
-        else
-            d->codes[LG_STATS_MAX_CODES - 1].n++; /* the table is full of other codes */
-        return;
+    if (!c) {
+        c = &d->codes[d->ncodes++];
+        snprintf(c->code, sizeof(c->code), "%s", name);
+        c->n = 0;
     }
-    snprintf(d->codes[d->ncodes].code, sizeof(d->codes[0].code), "%s", name);
-    d->codes[d->ncodes++].n = 1;
+    c->n++;
     d->dirty = true;
 }
 
