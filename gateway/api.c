@@ -10,11 +10,14 @@
 #include "backoffice.h"
 #include "catalog_rules.h"
 #include "keys.h"
+#include "sku_notify.h"
 #include "livegate/clock.h"
 #include "livegate/log.h"
 #include "livegate/token.h"
 #include "metrics.h"
 #include "order_rules.h"
+#include "scripts.h"
+#include "stats.h"
 
 /* ---- routing ------------------------------------------------------------ */
 
@@ -162,6 +165,8 @@ struct batch {
     size_t filled;
     struct lg_claims claims;
     char item[LG_ID_MAX + 1];
+    char room[LG_ID_MAX + 1]; /* PUT sku: whose viewers hear of the change */
+    bool urgent;              /* PUT sku: sold out or off sale */
     batch_done_fn done;
 };
 
@@ -262,6 +267,24 @@ static void join_methods(unsigned bits, char *out, size_t n, json_t *array)
 
 /* ---- handlers ------------------------------------------------------------- */
 
+/* Sent before the room's HSET on the same connection, so the script sees
+ * the status the room had: totals restart when a room goes live. */
+static void reset_stats_if_opening(struct batch *b, const char *room, const char *room_key,
+                                   bool live)
+{
+    char k_stats[LG_KEY_MAX], ttl[16];
+    if (lg_key_stats(k_stats, sizeof(k_stats), room) < 0)
+        return;
+    snprintf(ttl, sizeof(ttl), "%d", LG_STATS_TOTALS_TTL_S);
+    const char *args[] = {room_key, k_stats, live ? "live" : "closed", ttl};
+    b->pending++;
+    if (lg_script_call(b->gw->redis, &lg_script_room_open, on_batch_reply, b, 2, 4, args, NULL) !=
+        0) {
+        b->failed = true;
+        b->pending--;
+    }
+}
+
 static void put_room(struct lg_http *h, const struct lg_route *rt, json_t *body)
 {
     struct lg_room_conf rc;
@@ -285,6 +308,7 @@ static void put_room(struct lg_http *h, const struct lg_route *rt, json_t *body)
     b->answer = json_pack("{s:s,s:s,s:s,s:I,s:o}", "room_id", rt->room, "title", rc.title, "status",
                           rc.live ? "live" : "closed", "high_value_threshold",
                           (json_int_t)rc.high_value_threshold, "payment_methods", method_list);
+    reset_stats_if_opening(b, rt->room, key, rc.live);
     const char *hset[] = {"HSET",
                           key,
                           "title",
@@ -303,6 +327,14 @@ static void put_room(struct lg_http *h, const struct lg_route *rt, json_t *body)
     batch_sent(b);
 }
 
+/* The stored SKU goes out to the room's viewers as sku.update (coalesced,
+ * at once when it is sold out or off sale). */
+static void answer_sku_stored(struct batch *b, struct lg_http *h)
+{
+    lg_sku_notifier_touch(b->gw->sku_notifier, b->room, b->item, b->urgent);
+    answer_stored(b, h);
+}
+
 static void put_sku(struct lg_http *h, const struct lg_route *rt, json_t *body)
 {
     struct lg_sku_conf sc;
@@ -319,9 +351,12 @@ static void put_sku(struct lg_http *h, const struct lg_route *rt, json_t *body)
     lg_key_sku(key, sizeof(key), rt->room, rt->item);
     lg_key_sku_set(set_key, sizeof(set_key), rt->room);
 
-    struct batch *b = batch_new(h, answer_stored);
+    struct batch *b = batch_new(h, answer_sku_stored);
     if (!b)
         return;
+    snprintf(b->room, sizeof(b->room), "%s", rt->room);
+    snprintf(b->item, sizeof(b->item), "%s", rt->item);
+    b->urgent = !sc.on_sale || sc.stock == 0;
     b->answer = json_pack(
         "{s:s,s:s,s:I,s:I,s:o,s:b}", "sku_id", rt->item, "name", sc.name, "price",
         (json_int_t)sc.price, "stock_left", (json_int_t)sc.stock, "limit_per_user",

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "gateway_config.h"
+#include "monitor_frames.h"
 
 /* The source tree's web/ folder, set by CMake, so a gateway run from a
  * build directory serves the pages without further settings. */
@@ -121,7 +122,10 @@ int lg_gateway_config_load(struct lg_gateway_config *c, char *err, size_t errsz)
         env_int("LIVEGATE_REDIS_TIMEOUT_MS", 2000, 100, 60000, &c->redis_timeout_ms, err, errsz) ||
         env_int("LIVEGATE_IDEMPOTENCY_TTL_S", 86400, 86400, 30 * 86400, &c->idem_ttl_s, err,
                 errsz) ||
-        env_int("LIVEGATE_ORDER_TTL_S", 7 * 86400, 86400, 365 * 86400, &c->order_ttl_s, err, errsz))
+        env_int("LIVEGATE_ORDER_TTL_S", 7 * 86400, 86400, 365 * 86400, &c->order_ttl_s, err,
+                errsz) ||
+        env_int("LIVEGATE_MONITOR_FEED_PER_S", LG_MONITOR_FEED_PER_S, 1, 100000,
+                &c->monitor_feed_per_s, err, errsz))
         return -1;
 
     const char *web_root = env_or("LIVEGATE_WEB_ROOT", LG_DEFAULT_WEB_ROOT);

@@ -32,6 +32,7 @@ struct lg_gateway_config {
     int redis_timeout_ms;
     int idem_ttl_s;
     int order_ttl_s;
+    int monitor_feed_per_s; /* monitor.order frames per monitor connection per second */
     enum lg_log_level log_level;
     char web_root[LG_STATIC_ROOT_MAX + 1]; /* the pages' files: see static_files.h */
 };

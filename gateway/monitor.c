@@ -197,10 +197,11 @@ static struct stats_job *start_job(struct lg_monitors *m, const char *room, bool
     lg_stats_view_init(&job->view);
     if (is_all(room)) {
         const char *argv[] = {"SMEMBERS", LG_KEY_ROOMS};
-        if (lg_redis_argv(m->gw->redis, on_all_rooms, job, 2, argv, NULL) != 0)
+        job->pending++; /* released by on_all_rooms, after it sent the room reads */
+        if (lg_redis_argv(m->gw->redis, on_all_rooms, job, 2, argv, NULL) != 0) {
+            job->pending--;
             job->failed = true;
-        else
-            return job; /* on_all_rooms releases the hold */
+        }
     } else {
         read_room(job, room);
     }
@@ -402,7 +403,7 @@ void lg_monitor_subscribe(struct lg_session *s, json_t *root, const char *req)
 static void send_feed(struct lg_monitor_group *g, const char *text, size_t len, int64_t now)
 {
     for (struct lg_monitor_sub *sub = g ? g->subs : NULL; sub; sub = sub->next) {
-        if (!lg_feed_gate_admit(&sub->gate, now, LG_MONITOR_FEED_PER_S)) {
+        if (!lg_feed_gate_admit(&sub->gate, now, (unsigned)sub->s->gw->cfg.monitor_feed_per_s)) {
             sub->s->gw->counters.feed_dropped++;
             continue;
         }

@@ -41,6 +41,8 @@ json_t *lg_msg_monitor_stats(const char *room, int64_t ts_ms, const struct lg_st
                             (json_int_t)v->connections, "orders", orders, "rejected_by_code", codes,
                             "gmv_fen", (json_int_t)c[LG_STAT_GMV_FEN], "queue", queue, "latency_ms",
                             latency, "sla_violations", (json_int_t)c[LG_STAT_SLA_VIOLATIONS]);
+    if (msg)
+        json_object_set_new(msg, "opened_at_ms", json_integer((json_int_t)v->opened_at_ms));
     if (msg && req)
         json_object_set_new(msg, "req", json_string(req));
     return msg;

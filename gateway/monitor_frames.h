@@ -12,7 +12,8 @@
 
 #include "stats.h"
 
-/* Feed frames one monitor connection gets per second, at most. */
+/* Feed frames one monitor connection gets per second, at most, by default
+ * (LIVEGATE_MONITOR_FEED_PER_S). */
 #define LG_MONITOR_FEED_PER_S 50
 /* Bytes a monitor may have queued unread before feed frames are dropped... */
 #define LG_MONITOR_FEED_MAX_QUEUED (256u * 1024)

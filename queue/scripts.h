@@ -24,6 +24,8 @@ extern struct lg_script lg_script_validate;
 extern struct lg_script lg_script_stats_flush;
 extern struct lg_script lg_script_stats_read;
 extern struct lg_script lg_script_transition; /* order.update, gateway */
+extern struct lg_script lg_script_room_open;
+extern struct lg_script lg_script_sku_notify;
 
 /* Computes the SHA1 of every embedded script; call once at start-up. */
 void lg_scripts_init(void);

@@ -35,25 +35,30 @@ void lg_stats_delta_count(struct lg_stats_delta *d, enum lg_stat stat, unsigned 
     d->dirty = true;
 }
 
+static struct lg_stats_code *find_code(struct lg_stats_delta *d, const char *name)
+{
+    for (size_t i = 0; i < d->ncodes; i++)
+        if (strcmp(d->codes[i].code, name) == 0)
+            return &d->codes[i];
+    return NULL;
+}
+
+/* The last slot of the table is kept for OTHER, so every rejection is
+ * counted under some name. */
 void lg_stats_delta_reject_code(struct lg_stats_delta *d, const char *code)
 {
     const char *name = code && *code && strlen(code) <= LG_STATS_CODE_MAX ? code : "OTHER";
-    for (size_t i = 0; i < d->ncodes; i++) {
-        if (strcmp(d->codes[i].code, name) == 0) {
-            d->codes[i].n++;
-            d->dirty = true;
-            return;
-        }
+    struct lg_stats_code *c = find_code(d, name);
+    if (!c && d->ncodes >= LG_STATS_MAX_CODES - 1 && strcmp(name, "OTHER") != 0) {
+        name = "OTHER";
+        c = find_code(d, name);
     }
-    if (d->ncodes == LG_STATS_MAX_CODES) {
-        if (strcmp(name, "OTHER") != 0)
-            lg_stats_delta_reject_code(d, "OTHER");
-        else
-            d->codes[LG_STATS_MAX_CODES - 1].n++; /* the table is full of other codes */
-        return;
+    if (!c) {
+        c = &d->codes[d->ncodes++];
+        snprintf(c->code, sizeof(c->code), "%s", name);
+        c->n = 0;
     }
-    snprintf(d->codes[d->ncodes].code, sizeof(d->codes[0].code), "%s", name);
-    d->codes[d->ncodes++].n = 1;
+    c->n++;
     d->dirty = true;
 }
 
@@ -255,6 +260,10 @@ int lg_stats_view_parse(const char *text, size_t len, struct lg_stats_view *v)
     json_t *val;
     json_object_foreach(totals, key, val)
     {
+        if (strcmp(key, "opened_at_ms") == 0) {
+            v->opened_at_ms = json_ll(val);
+            continue;
+        }
         if (strncmp(key, "rej:", 4) == 0 && key[4] && strlen(key + 4) <= LG_STATS_CODE_MAX) {
             add_code(v, key + 4, json_ll(val));
             continue;
@@ -284,6 +293,9 @@ static long long max_ll(long long a, long long b)
 
 void lg_stats_view_merge(struct lg_stats_view *dst, const struct lg_stats_view *src)
 {
+    /* Several rooms together started counting when the earliest did. */
+    if (src->opened_at_ms && (!dst->opened_at_ms || src->opened_at_ms < dst->opened_at_ms))
+        dst->opened_at_ms = src->opened_at_ms;
     dst->connections += src->connections;
     for (int i = 0; i < LG_STAT_COUNT; i++)
         dst->counters[i] += src->counters[i];

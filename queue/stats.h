@@ -93,6 +93,7 @@ int lg_stats_flush_args(const struct lg_stats_delta *d, const char *process_id,
 
 /* A room's figures as stats_read.lua answered them (or a merge of rooms). */
 struct lg_stats_view {
+    long long opened_at_ms; /* when the totals started (room_open.lua); 0: at first use */
     long long connections;
     long long counters[LG_STAT_COUNT];
     struct lg_stats_code codes[2 * LG_STATS_MAX_CODES];

@@ -20,6 +20,7 @@
 #include "livegate/strmap.h"
 #include "redis_conn.h"
 #include "scripts.h"
+#include "sku_notify.h"
 #include "stats.h"
 #include "validator.h"
 
@@ -30,7 +31,11 @@
 #define REPLY_STREAM_MAXLEN "10000"
 /* A gone gateway's reply stream disappears an hour after the last result. */
 #define REPLY_STREAM_TTL_MS "3600000"
-#define NRESULT 12 /* fields validate.lua returns */
+#define NRESULT 13 /* fields validate.lua returns */
+#define RESULT_STATUS 0
+#define RESULT_STOCK_LEFT 10
+#define RESULT_DECIDED_AT 11
+#define RESULT_ACCEPTED_AT 12
 #define STATS_FLUSH_MS 1000
 #define ARGC(argv) ((int)(sizeof(argv) / sizeof((argv)[0])))
 
@@ -56,6 +61,7 @@ struct lg_validator {
     uv_loop_t *loop;
     struct lg_validator_config cfg;
     struct lg_redis *redis;
+    struct lg_sku_notifier *sku_notifier; /* sku.update after confirmations */
     uv_timer_t timer;
     uv_timer_t stats_timer;
     struct lg_stats *stats; /* room-wide statistics, flushed every second */
@@ -411,7 +417,7 @@ static void send_result(struct lg_validator *v, size_t index)
                           "req",
                           r[8],
                           "accepted_at_ms",
-                          r[11]};
+                          r[RESULT_ACCEPTED_AT]};
     send_answer(v, index, ARGC(argv), argv);
     const char *expire[] = {"PEXPIRE", key, REPLY_STREAM_TTL_MS};
     send_answer(v, index, ARGC(expire), expire);
@@ -446,8 +452,8 @@ static void count_room_stats(struct lg_validator *v, const struct entry *e, bool
         lg_stats_delta_count(d, LG_STAT_REJECTED, 1);
         lg_stats_delta_reject_code(d, e->result[1]);
     }
-    long long decided = strtoll(e->result[10], NULL, 10);
-    long long accepted = strtoll(e->result[11], NULL, 10);
+    long long decided = strtoll(e->result[RESULT_DECIDED_AT], NULL, 10);
+    long long accepted = strtoll(e->result[RESULT_ACCEPTED_AT], NULL, 10);
     if (decided > 0 && accepted > 0) {
         long long ms = decided > accepted ? decided - accepted : 0;
         lg_stats_delta_confirm_us(d, (uint64_t)ms * 1000);
@@ -473,6 +479,17 @@ static void count_result(struct lg_validator *v, const struct entry *e)
     count_room_stats(v, e, confirmed);
 }
 
+/* A confirmation took stock: the room's viewers hear of it, coalesced, and
+ * at once when it took the last unit. (A re-sent confirmation touches again;
+ * the script finds that state already published.) */
+static void announce_stock(struct lg_validator *v, const struct entry *e)
+{
+    if (strcmp(e->result[RESULT_STATUS], "rejected") == 0)
+        return;
+    bool sold_out = strcmp(e->result[RESULT_STOCK_LEFT], "0") == 0;
+    lg_sku_notifier_touch(v->sku_notifier, e->room, e->sku, sold_out);
+}
+
 static void answer_batch(struct lg_validator *v)
 {
     begin_step(v, ack_batch);
@@ -483,6 +500,7 @@ static void answer_batch(struct lg_validator *v)
         if (e->outcome == OUT_DECIDED) {
             count_result(v, e);
             send_result(v, i);
+            announce_stock(v, e);
         }
         if (e->force_expire)
             send_dead_letter(v, i);
@@ -776,6 +794,8 @@ static void finish(struct lg_validator *v)
     uv_timer_stop(&v->stats_timer);
     uv_close((uv_handle_t *)&v->stats_timer, on_closed);
     uv_close((uv_handle_t *)&v->timer, on_closed);
+    lg_sku_notifier_free(v->sku_notifier);
+    v->sku_notifier = NULL;
     lg_redis_close(v->redis);
     lg_log(LG_LOG_INFO, "validator.stopped", NULL);
 }
@@ -845,6 +865,7 @@ struct lg_validator *lg_validator_new(uv_loop_t *loop, const struct lg_validator
     snprintf(name, sizeof(name), "livegate-validator:%s", cfg->consumer);
     v->redis = lg_redis_new(loop, &cfg->redis, name, cfg->redis_timeout_ms);
     lg_redis_on_state(v->redis, on_redis_state, v);
+    v->sku_notifier = lg_sku_notifier_new(loop, v->redis);
     uv_timer_init(loop, &v->timer);
     v->timer.data = v;
     uv_timer_init(loop, &v->stats_timer);

@@ -23,7 +23,10 @@
 -- Returns {"missing"} when the order record is gone, otherwise
 -- {status, code, field, message, amount, confirmed_at_ms, pay_deadline_ms,
 --  client_order_id, req, decided_now ("1" when this call decided it),
+--  stock_left (the SKU's stock after the decision, "" without a SKU),
 --  decided_at_ms, accepted_at_ms}
+-- stock_left lets the validator announce a sell-out at once (sku_notify);
+-- the two times give the room statistics their confirm latency.
 
 local FINAL_FIELDS = {'status', 'code', 'field', 'message', 'amount',
                       'confirmed_at_ms', 'pay_deadline_ms', 'client_order_id', 'req'}
@@ -35,9 +38,10 @@ local function stored_result(decided_now)
     out[i] = v[i] or ''
   end
   out[#FINAL_FIELDS + 1] = decided_now
+  out[#FINAL_FIELDS + 2] = redis.call('HGET', KEYS[3], 'stock') or ''
   local times = redis.call('HMGET', KEYS[1], 'decided_at_ms', 'accepted_at_ms')
-  out[#FINAL_FIELDS + 2] = times[1] or ''
-  out[#FINAL_FIELDS + 3] = times[2] or ''
+  out[#FINAL_FIELDS + 3] = times[1] or ''
+  out[#FINAL_FIELDS + 4] = times[2] or ''
   return out
 end
 
