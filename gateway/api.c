@@ -10,6 +10,7 @@
 #include "backoffice.h"
 #include "catalog_rules.h"
 #include "keys.h"
+#include "sku_notify.h"
 #include "livegate/clock.h"
 #include "livegate/log.h"
 #include "livegate/token.h"
@@ -157,6 +158,8 @@ struct batch {
     size_t filled;
     struct lg_claims claims;
     char item[LG_ID_MAX + 1];
+    char room[LG_ID_MAX + 1]; /* PUT sku: whose viewers hear of the change */
+    bool urgent;              /* PUT sku: sold out or off sale */
     batch_done_fn done;
 };
 
@@ -298,6 +301,14 @@ static void put_room(struct lg_http *h, const struct lg_route *rt, json_t *body)
     batch_sent(b);
 }
 
+/* The stored SKU goes out to the room's viewers as sku.update (coalesced,
+ * at once when it is sold out or off sale). */
+static void answer_sku_stored(struct batch *b, struct lg_http *h)
+{
+    lg_sku_notifier_touch(b->gw->sku_notifier, b->room, b->item, b->urgent);
+    answer_stored(b, h);
+}
+
 static void put_sku(struct lg_http *h, const struct lg_route *rt, json_t *body)
 {
     struct lg_sku_conf sc;
@@ -314,9 +325,12 @@ static void put_sku(struct lg_http *h, const struct lg_route *rt, json_t *body)
     lg_key_sku(key, sizeof(key), rt->room, rt->item);
     lg_key_sku_set(set_key, sizeof(set_key), rt->room);
 
-    struct batch *b = batch_new(h, answer_stored);
+    struct batch *b = batch_new(h, answer_sku_stored);
     if (!b)
         return;
+    snprintf(b->room, sizeof(b->room), "%s", rt->room);
+    snprintf(b->item, sizeof(b->item), "%s", rt->item);
+    b->urgent = !sc.on_sale || sc.stock == 0;
     b->answer = json_pack(
         "{s:s,s:s,s:I,s:I,s:o,s:b}", "sku_id", rt->item, "name", sc.name, "price",
         (json_int_t)sc.price, "stock_left", (json_int_t)sc.stock, "limit_per_user",

@@ -15,6 +15,8 @@
 
 struct lg_session;
 struct lg_results;
+struct lg_bus;
+struct lg_sku_notifier;
 
 struct lg_gateway_counters {
     unsigned long long frames_in, frames_out;
@@ -22,6 +24,7 @@ struct lg_gateway_counters {
     unsigned long long orders_invalid, orders_unavailable;
     unsigned long long accepted_high, accepted_normal;
     unsigned long long results_in, results_delivered, results_repeated;
+    unsigned long long sku_updates_out; /* sku.update frames queued to viewers */
 };
 
 struct lg_gateway {
@@ -32,10 +35,15 @@ struct lg_gateway {
     int listen_fd; /* ours, shared with sibling processes: see listener.h */
     uv_poll_t listen_poll;
     struct lg_redis *redis;
+    struct lg_bus *bus; /* Pub/Sub events from other processes: see bus.h */
+    /* sku.update announcements (coalesced) through gw->redis: call
+     * lg_sku_notifier_touch after changing a SKU's stock, price or sale state */
+    struct lg_sku_notifier *sku_notifier;
 
     struct lg_strmap *conns_per_ip;     /* peer address -> (intptr_t) count */
     struct lg_strmap *registered_rooms; /* rooms this connection put in lg:rooms */
     struct lg_strmap *sessions_by_user; /* "room/user" -> first authenticated session */
+    struct lg_strmap *sessions_by_room; /* room -> first authenticated viewer session */
     struct lg_results *results;         /* the reader of this gateway's reply stream */
     struct lg_session *sessions;        /* every open WebSocket session */
     unsigned long n_sessions;

@@ -11,10 +11,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "bus.h"
+#include "fanout.h"
 #include "gateway.h"
 #include "intake.h"
 #include "results.h"
 #include "session.h"
+#include "sku_notify.h"
 #include "livegate/log.h"
 #include "livegate/token.h"
 #include "scripts.h"
@@ -49,6 +52,13 @@ static void finish_stop(struct lg_gateway *gw)
     gw->results = NULL;
     if (results)
         lg_results_close(results);
+    lg_fanout_stop(gw);
+    lg_sku_notifier_free(gw->sku_notifier); /* before the connection it uses */
+    gw->sku_notifier = NULL;
+    struct lg_bus *bus = gw->bus;
+    gw->bus = NULL;
+    if (bus)
+        lg_bus_close(bus);
     lg_redis_close(gw->redis);
     lg_log(LG_LOG_INFO, "gateway.stopped", NULL);
 }
@@ -174,19 +184,27 @@ static int serve(void)
     gw.conns_per_ip = lg_strmap_new();
     gw.registered_rooms = lg_strmap_new();
     gw.sessions_by_user = lg_strmap_new();
+    gw.sessions_by_room = lg_strmap_new();
 
     char conn_name[96];
     snprintf(conn_name, sizeof(conn_name), "livegate:%s", gw.cfg.gateway_id);
     gw.redis = lg_redis_new(&loop, &gw.cfg.redis, conn_name, gw.cfg.redis_timeout_ms);
     lg_redis_on_state(gw.redis, on_redis_state, &gw);
+    gw.sku_notifier = lg_sku_notifier_new(&loop, gw.redis);
 
     if (lg_server_start(&gw) != 0) {
         lg_server_stop(&gw);
+        lg_sku_notifier_free(gw.sku_notifier);
         lg_redis_close(gw.redis);
         uv_run(&loop, UV_RUN_DEFAULT);
         return 1;
     }
     lg_redis_start(gw.redis);
+    gw.bus = lg_bus_new(&gw);
+    if (gw.bus) {
+        lg_fanout_start(&gw);
+        lg_bus_start(gw.bus);
+    }
     gw.results = lg_results_new(&gw);
     if (gw.results)
         lg_results_start(gw.results);
@@ -208,6 +226,7 @@ static int serve(void)
     lg_strmap_free(gw.conns_per_ip);
     lg_strmap_free(gw.registered_rooms);
     lg_strmap_free(gw.sessions_by_user);
+    lg_strmap_free(gw.sessions_by_room);
     return 0;
 }
 

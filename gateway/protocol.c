@@ -149,3 +149,11 @@ json_t *lg_msg_order_status(const char *order_id, const char *client_order_id, c
                             "at_ms", (json_int_t)at_ms);
     return with_req(msg, req);
 }
+
+json_t *lg_msg_sku_update(const char *room_id, const char *sku_id, long long stock_left,
+                          bool on_sale, long long price)
+{
+    return json_pack("{s:s,s:s,s:s,s:I,s:b,s:I}", "type", "sku.update", "room_id", room_id,
+                     "sku_id", sku_id, "stock_left", (json_int_t)stock_left, "on_sale", on_sale,
+                     "price", (json_int_t)price);
+}

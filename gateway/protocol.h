@@ -72,5 +72,8 @@ json_t *lg_msg_order_state(const char *client_order_id, const char *order_id, co
 /* order.status: the order moved on (paid, shipped, ...). */
 json_t *lg_msg_order_status(const char *order_id, const char *client_order_id, const char *status,
                             int64_t at_ms, const char *req);
+/* sku.update: a SKU's public state, to the viewers of its room. */
+json_t *lg_msg_sku_update(const char *room_id, const char *sku_id, long long stock_left,
+                          bool on_sale, long long price);
 
 #endif

@@ -84,49 +84,90 @@ static void index_remove(struct lg_session *s)
     s->indexed = false;
 }
 
+/* sku.update goes to every viewer of the room on this gateway. */
+static void room_index_add(struct lg_session *s)
+{
+    if (s->claims.role != LG_ROLE_VIEWER)
+        return;
+    struct lg_session *head = lg_strmap_get(s->gw->sessions_by_room, s->claims.room);
+    s->room_prev = NULL;
+    s->room_next = head;
+    if (head)
+        head->room_prev = s;
+    lg_strmap_put(s->gw->sessions_by_room, s->claims.room, s);
+    s->room_indexed = true;
+}
+
+static void room_index_remove(struct lg_session *s)
+{
+    if (!s->room_indexed)
+        return;
+    if (s->room_prev)
+        s->room_prev->room_next = s->room_next;
+    else if (s->room_next)
+        lg_strmap_put(s->gw->sessions_by_room, s->claims.room, s->room_next);
+    else
+        lg_strmap_del(s->gw->sessions_by_room, s->claims.room);
+    if (s->room_next)
+        s->room_next->room_prev = s->room_prev;
+    s->room_indexed = false;
+}
+
+struct lg_session *lg_session_find_room(struct lg_gateway *gw, const char *room)
+{
+    return lg_strmap_get(gw->sessions_by_room, room);
+}
+
+void lg_out_frame_free(struct lg_out_frame *f)
+{
+    lg_frame_unref(f->frame);
+    free(f);
+}
+
 void lg_session_free(struct lg_session *s)
 {
     index_remove(s);
+    room_index_remove(s);
     lws_sul_cancel(&s->auth_timer);
     lws_sul_cancel(&s->close_timer);
     lg_waiter_orphan_all(&s->waiters);
     struct lg_out_frame *f = s->out_head;
     while (f) {
         struct lg_out_frame *next = f->next;
-        free(f);
+        lg_out_frame_free(f);
         f = next;
     }
     free(s->rx);
     free(s);
 }
 
+void lg_session_send_frame(struct lg_session *s, struct lg_frame *f)
+{
+    if (!f)
+        return;
+    if (s->out_bytes + f->len > LG_SESSION_MAX_QUEUED_BYTES) {
+        lg_session_close(s, CLOSE_POLICY, "client too slow");
+        return;
+    }
+    struct lg_out_frame *node = malloc(sizeof(*node));
+    if (!node)
+        return;
+    node->frame = lg_frame_ref(f);
+    node->next = NULL;
+    if (s->out_tail)
+        s->out_tail->next = node;
+    else
+        s->out_head = node;
+    s->out_tail = node;
+    s->out_bytes += f->len;
+    lws_callback_on_writable(s->wsi);
+}
+
 void lg_session_send(struct lg_session *s, json_t *msg)
 {
-    if (!msg)
-        return;
-    size_t len = json_dumpb(msg, NULL, 0, JSON_COMPACT);
-    if (len == 0 || s->out_bytes + len > LG_SESSION_MAX_QUEUED_BYTES) {
-        json_decref(msg);
-        if (len)
-            lg_session_close(s, CLOSE_POLICY, "client too slow");
-        return;
-    }
-    struct lg_out_frame *f = malloc(sizeof(*f) + LWS_PRE + len);
-    if (!f) {
-        json_decref(msg);
-        return;
-    }
-    json_dumpb(msg, (char *)f->buf + LWS_PRE, len, JSON_COMPACT);
-    json_decref(msg);
-    f->len = len;
-    f->next = NULL;
-    if (s->out_tail)
-        s->out_tail->next = f;
-    else
-        s->out_head = f;
-    s->out_tail = f;
-    s->out_bytes += len;
-    lws_callback_on_writable(s->wsi);
+    struct lg_frame *f = lg_frame_from_json(msg);
+    lg_session_send_frame(s, f);
+    lg_frame_unref(f);
 }
 
 struct lg_out_frame *lg_session_next_frame(struct lg_session *s)
@@ -137,7 +178,7 @@ struct lg_out_frame *lg_session_next_frame(struct lg_session *s)
     s->out_head = f->next;
     if (!s->out_head)
         s->out_tail = NULL;
-    s->out_bytes -= f->len;
+    s->out_bytes -= f->frame->len;
     return f;
 }
 
@@ -183,6 +224,7 @@ static void handle_auth(struct lg_session *s, enum lg_envelope_error e, struct l
     lws_sul_cancel(&s->auth_timer);
     s->state = LG_SESSION_READY;
     index_add(s);
+    room_index_add(s);
     lg_session_send(s, lg_msg_auth_ok(s->claims.sub, s->claims.room, lg_role_name(s->claims.role),
                                       s->id, now_ms, req));
 }

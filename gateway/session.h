@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "frame.h"
 #include "gateway.h"
 #include "livegate/token.h"
 #include "waiter.h"
@@ -22,10 +23,11 @@
 
 enum lg_session_state { LG_SESSION_AUTH, LG_SESSION_READY, LG_SESSION_CLOSING };
 
+/* One entry of a session's send queue: a reference to a frame that other
+ * sessions may share (see frame.h). */
 struct lg_out_frame {
     struct lg_out_frame *next;
-    size_t len;
-    unsigned char buf[]; /* LWS_PRE bytes of headroom, then the payload */
+    struct lg_frame *frame;
 };
 
 struct lg_session {
@@ -52,6 +54,8 @@ struct lg_session {
     struct lg_session *prev, *next;           /* the gateway's list of sessions */
     struct lg_session *user_prev, *user_next; /* same room and user, this gateway */
     bool indexed;
+    struct lg_session *room_prev, *room_next; /* viewers of the same room, this gateway */
+    bool room_indexed;
 };
 
 /* Creates a session for an established WebSocket and starts its auth timer.
@@ -64,6 +68,9 @@ void lg_session_on_message(struct lg_session *s, const char *text, size_t len);
 
 /* Queues msg (stealing the reference) and asks lws for a writeable callback. */
 void lg_session_send(struct lg_session *s, json_t *msg);
+/* Queues a new reference to f (the caller keeps its own). A session whose
+ * queue would pass LG_SESSION_MAX_QUEUED_BYTES is closed instead. */
+void lg_session_send_frame(struct lg_session *s, struct lg_frame *f);
 
 /* Closes with code after the queued frames are written; later input is ignored. */
 void lg_session_close(struct lg_session *s, int code, const char *reason);
@@ -72,7 +79,14 @@ void lg_session_close(struct lg_session *s, int code, const char *reason);
  * user_next for the others. */
 struct lg_session *lg_session_find_user(struct lg_gateway *gw, const char *room, const char *user);
 
-/* Pops the next frame to write, or NULL. The caller frees it. */
+/* The first authenticated viewer session of room on this gateway; follow
+ * room_next for the others. */
+struct lg_session *lg_session_find_room(struct lg_gateway *gw, const char *room);
+
+/* Pops the next queue entry to write, or NULL. The caller frees it with
+ * lg_out_frame_free. */
 struct lg_out_frame *lg_session_next_frame(struct lg_session *s);
+/* Drops the entry's frame reference and frees the entry. */
+void lg_out_frame_free(struct lg_out_frame *f);
 
 #endif

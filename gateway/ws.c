@@ -114,9 +114,10 @@ int lg_ws_writeable(struct lws *wsi, struct lg_pss *pss)
         return -1;
     struct lg_out_frame *f = lg_session_next_frame(s);
     if (f) {
-        int n = lws_write(wsi, f->buf + LWS_PRE, f->len, LWS_WRITE_TEXT);
-        bool ok = n >= (int)f->len;
-        free(f);
+        size_t len = f->frame->len;
+        int n = lws_write(wsi, lg_frame_payload(f->frame), len, LWS_WRITE_TEXT);
+        bool ok = n >= (int)len;
+        lg_out_frame_free(f);
         if (!ok)
             return -1;
         s->gw->counters.frames_out++;

@@ -75,6 +75,16 @@ int lg_key_reply_stream(char *buf, size_t n, const char *gateway_id)
     return fit(snprintf(buf, n, "lg:gw:{%s}:replies", gateway_id), n);
 }
 
+int lg_key_sku_gate(char *buf, size_t n, const char *room, const char *sku)
+{
+    return fit(snprintf(buf, n, "lg:{%s}:skugate:%s", room, sku), n);
+}
+
+int lg_chan_heartbeat(char *buf, size_t n, const char *conn_name)
+{
+    return fit(snprintf(buf, n, "lg:ev:hb:%s", conn_name), n);
+}
+
 int lg_key_parse_stream(const char *key, char *room, size_t roomsz, bool *high)
 {
     if (strncmp(key, "lg:{", 4) != 0)

@@ -38,6 +38,17 @@ int lg_key_dead_letter(char *buf, size_t n, const char *room);
 int lg_key_audit(char *buf, size_t n, const char *room);
 /* Results on their way to one gateway process. */
 int lg_key_reply_stream(char *buf, size_t n, const char *gateway_id);
+/* Coalescing gate of a SKU's sku.update: set (PX 1000) by sku_notify.lua
+ * when it publishes; holds the state that publish carried. */
+int lg_key_sku_gate(char *buf, size_t n, const char *room, const char *sku);
+
+/* Pub/Sub channels (see gateway/bus.h and docs/STORAGE.md). Channels are not
+ * keys and carry no hash tag: Redis Cluster broadcasts every PUBLISH. */
+#define LG_CHAN_STATUS "lg:ev:status" /* an order changed status (order.update) */
+#define LG_CHAN_SKU "lg:ev:sku"       /* a SKU's public state, from sku_notify.lua */
+/* The subscribe-mode heartbeat of one connection; nobody publishes to it. */
+int lg_chan_heartbeat(char *buf, size_t n, const char *conn_name);
+
 /* Parses a priority stream key back into its room and priority; -1 when key
  * is not one. */
 int lg_key_parse_stream(const char *key, char *room, size_t roomsz, bool *high);

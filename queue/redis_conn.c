@@ -1,7 +1,8 @@
 /* redis_conn.c - a self-healing hiredis async connection (see redis_conn.h
  * for why). Replies on one connection come back in the order commands were
  * sent, so the oldest unanswered command is always the head of the call list
- * and one periodic check finds a stalled server. */
+ * and one periodic check finds a stalled server. A subscriber connection has
+ * no calls after its handshake; the same check watches its heartbeat. */
 #include <arpa/inet.h>
 #include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
@@ -16,6 +17,7 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
 #define WATCHDOG_MS 100
+#define HEARTBEAT_MAX_EVERY_MS 1000
 
 enum conn_state { ST_IDLE, ST_RESOLVING, ST_CONNECTING, ST_HANDSHAKE, ST_UP };
 
@@ -53,6 +55,14 @@ struct lg_redis {
     lg_redis_state_fn state_fn;
     void *state_arg;
     struct lg_redis_stats stats;
+
+    /* subscribe mode: see lg_redis_set_subscriber */
+    bool subscriber;
+    char heartbeat_channel[128];
+    lg_redis_reply_fn sub_fn;
+    void *sub_arg;
+    bool heartbeat_pending;
+    int64_t heartbeat_sent_ms;
 };
 
 static void begin_connect(struct lg_redis *r);
@@ -182,6 +192,72 @@ static void drop_connection(struct lg_redis *r, const char *why)
     }
 }
 
+/* ---- subscribe mode ---------------------------------------------------- */
+
+static bool is_heartbeat_reply(const struct lg_redis *r, const redisReply *reply)
+{
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2)
+        return false;
+    const redisReply *name = reply->element[1];
+    return name->type == REDIS_REPLY_STRING && name->len == strlen(r->heartbeat_channel) &&
+           memcmp(name->str, r->heartbeat_channel, name->len) == 0;
+}
+
+/* hiredis calls this for every Pub/Sub reply of every channel we subscribed
+ * to, and once per channel with NULL when the context is freed (the state
+ * callback reports that loss, so NULL is not passed on). */
+static void on_pubsub_reply(redisAsyncContext *ac, void *reply_ptr, void *privdata)
+{
+    (void)ac;
+    struct lg_redis *r = privdata;
+    redisReply *reply = reply_ptr;
+    if (!reply)
+        return;
+    if (is_heartbeat_reply(r, reply)) {
+        r->heartbeat_pending = false;
+        r->stats.heartbeats++;
+        return;
+    }
+    if (r->sub_fn)
+        r->sub_fn(reply, r->sub_arg);
+}
+
+static int send_pubsub(struct lg_redis *r, const char *command, const char *channel)
+{
+    const char *argv[] = {command, channel};
+    if (redisAsyncCommandArgv(r->ac, on_pubsub_reply, r, 2, argv, NULL) != REDIS_OK)
+        return -1;
+    r->stats.commands++;
+    return 0;
+}
+
+static void send_heartbeat(struct lg_redis *r, int64_t now)
+{
+    if (send_pubsub(r, "SUBSCRIBE", r->heartbeat_channel) == 0) {
+        r->heartbeat_pending = true;
+        r->heartbeat_sent_ms = now;
+    }
+}
+
+static int heartbeat_every_ms(const struct lg_redis *r)
+{
+    int every = r->timeout_ms / 2;
+    if (every < WATCHDOG_MS)
+        every = WATCHDOG_MS;
+    return every > HEARTBEAT_MAX_EVERY_MS ? HEARTBEAT_MAX_EVERY_MS : every;
+}
+
+static void check_heartbeat(struct lg_redis *r, int64_t now)
+{
+    if (r->heartbeat_pending) {
+        if (now - r->heartbeat_sent_ms > r->timeout_ms)
+            drop_connection(r, "heartbeat timed out");
+        return;
+    }
+    if (now - r->heartbeat_sent_ms >= heartbeat_every_ms(r))
+        send_heartbeat(r, now);
+}
+
 static void on_watchdog(uv_timer_t *t)
 {
     struct lg_redis *r = t->data;
@@ -191,8 +267,12 @@ static void on_watchdog(uv_timer_t *t)
         drop_connection(r, "connect timed out");
         return;
     }
-    if (r->calls_head && now - r->calls_head->sent_ms > r->timeout_ms)
+    if (r->calls_head && now - r->calls_head->sent_ms > r->timeout_ms) {
         drop_connection(r, "command timed out");
+        return;
+    }
+    if (r->subscriber && r->state == ST_UP)
+        check_heartbeat(r, now);
 }
 
 /* ---- connecting ------------------------------------------------------- */
@@ -219,6 +299,11 @@ static void on_handshake_ping(redisReply *reply, void *arg)
     }
     set_state(r, ST_UP);
     r->backoff_ms = BACKOFF_MIN_MS;
+    if (r->subscriber) {
+        /* The first heartbeat also puts the connection into subscribe mode. */
+        r->heartbeat_pending = false;
+        send_heartbeat(r, lg_mono_ms());
+    }
     if (r->ever_up)
         r->stats.reconnects++;
     r->ever_up = true;
@@ -387,9 +472,25 @@ bool lg_redis_is_up(const struct lg_redis *r)
 int lg_redis_argv(struct lg_redis *r, lg_redis_reply_fn fn, void *arg, int argc, const char **argv,
                   const size_t *lens)
 {
-    if (r->state != ST_UP || !r->ac)
+    if (r->state != ST_UP || !r->ac || r->subscriber)
         return -1;
     return send_tracked(r, fn, arg, argc, argv, lens);
+}
+
+void lg_redis_set_subscriber(struct lg_redis *r, const char *heartbeat_channel,
+                             lg_redis_reply_fn fn, void *arg)
+{
+    r->subscriber = true;
+    snprintf(r->heartbeat_channel, sizeof(r->heartbeat_channel), "%s", heartbeat_channel);
+    r->sub_fn = fn;
+    r->sub_arg = arg;
+}
+
+int lg_redis_pubsub(struct lg_redis *r, const char *command, const char *channel)
+{
+    if (r->state != ST_UP || !r->ac || !r->subscriber)
+        return -1;
+    return send_pubsub(r, command, channel);
 }
 
 size_t lg_redis_in_flight(const struct lg_redis *r)

@@ -38,6 +38,29 @@ bool lg_redis_is_up(const struct lg_redis *r);
 int lg_redis_argv(struct lg_redis *r, lg_redis_reply_fn fn, void *arg, int argc, const char **argv,
                   const size_t *lens);
 
+/* ---- subscribe mode (Pub/Sub) ---------------------------------------------
+ * A connection that subscribes cannot carry ordinary commands, and hiredis
+ * keeps calling a subscription's callback for every message, so subscribe
+ * traffic is not tracked as calls and the command timeout does not apply to
+ * it. Liveness is checked instead by a heartbeat: once a second the
+ * connection re-subscribes to heartbeat_channel (a channel nobody publishes
+ * to) and a confirmation missing for longer than the timeout drops the
+ * connection like a stalled command would. (PING cannot be used: hiredis 0.14
+ * files its subscribe-mode reply under the wrong callback.)
+ *
+ * Call before lg_redis_start. From then on lg_redis_argv refuses ordinary
+ * commands once the connection is up, and fn receives every Pub/Sub reply
+ * (subscribe/unsubscribe confirmations, message, pmessage) except the
+ * heartbeat's, as the array hiredis parsed. Subscriptions do not survive a
+ * reconnect: re-send them from the state callback. */
+void lg_redis_set_subscriber(struct lg_redis *r, const char *heartbeat_channel,
+                             lg_redis_reply_fn fn, void *arg);
+
+/* Sends command ("SUBSCRIBE", "PSUBSCRIBE", "UNSUBSCRIBE" or "PUNSUBSCRIBE")
+ * for one channel on a subscriber connection. Returns 0 when it was sent, -1
+ * when the connection is not up (nothing is sent). */
+int lg_redis_pubsub(struct lg_redis *r, const char *command, const char *channel);
+
 /* Commands sent and not yet answered. */
 size_t lg_redis_in_flight(const struct lg_redis *r);
 
@@ -47,6 +70,7 @@ struct lg_redis_stats {
     unsigned long long errors;     /* error replies */
     unsigned long long failures;   /* NULL replies: lost or timed out */
     unsigned long long reconnects; /* successful connections after the first */
+    unsigned long long heartbeats; /* subscribe-mode heartbeats answered */
 };
 void lg_redis_get_stats(const struct lg_redis *r, struct lg_redis_stats *out);
 

@@ -13,15 +13,18 @@ extern const char lg_lua_enqueue[];
 extern const size_t lg_lua_enqueue_len;
 extern const char lg_lua_validate[];
 extern const size_t lg_lua_validate_len;
+extern const char lg_lua_sku_notify[];
+extern const size_t lg_lua_sku_notify_len;
 extern const char lg_lua_transition[];
 extern const size_t lg_lua_transition_len;
 
 struct lg_script lg_script_enqueue = {.name = "enqueue"};
 struct lg_script lg_script_validate = {.name = "validate"};
+struct lg_script lg_script_sku_notify = {.name = "sku_notify"};
 struct lg_script lg_script_transition = {.name = "transition"};
 
 static struct lg_script *all_scripts[] = {&lg_script_enqueue, &lg_script_validate,
-                                          &lg_script_transition};
+                                          &lg_script_sku_notify, &lg_script_transition};
 #define NSCRIPTS (sizeof(all_scripts) / sizeof(all_scripts[0]))
 
 static void set_body(struct lg_script *s, const char *body, size_t len)
@@ -38,6 +41,7 @@ void lg_scripts_init(void)
 {
     set_body(&lg_script_enqueue, lg_lua_enqueue, lg_lua_enqueue_len);
     set_body(&lg_script_validate, lg_lua_validate, lg_lua_validate_len);
+    set_body(&lg_script_sku_notify, lg_lua_sku_notify, lg_lua_sku_notify_len);
     set_body(&lg_script_transition, lg_lua_transition, lg_lua_transition_len);
 }
 

@@ -21,6 +21,7 @@ struct lg_script {
 /* The scripts shipped in queue/lua/, embedded at build time. */
 extern struct lg_script lg_script_enqueue;
 extern struct lg_script lg_script_validate;
+extern struct lg_script lg_script_sku_notify;
 extern struct lg_script lg_script_transition; /* order.update, gateway */
 
 /* Computes the SHA1 of every embedded script; call once at start-up. */

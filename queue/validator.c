@@ -20,6 +20,7 @@
 #include "livegate/strmap.h"
 #include "redis_conn.h"
 #include "scripts.h"
+#include "sku_notify.h"
 #include "validator.h"
 
 #define ROOMS_EVERY_MS 1000
@@ -29,7 +30,9 @@
 #define REPLY_STREAM_MAXLEN "10000"
 /* A gone gateway's reply stream disappears an hour after the last result. */
 #define REPLY_STREAM_TTL_MS "3600000"
-#define NRESULT 10 /* fields validate.lua returns */
+#define NRESULT 11 /* fields validate.lua returns */
+#define RESULT_STATUS 0
+#define RESULT_STOCK_LEFT 10
 #define ARGC(argv) ((int)(sizeof(argv) / sizeof((argv)[0])))
 
 enum outcome { OUT_PENDING, OUT_DECIDED, OUT_MISSING, OUT_FAILED, OUT_MALFORMED };
@@ -54,6 +57,7 @@ struct lg_validator {
     uv_loop_t *loop;
     struct lg_validator_config cfg;
     struct lg_redis *redis;
+    struct lg_sku_notifier *sku_notifier; /* sku.update after confirmations */
     uv_timer_t timer;
 
     char (*rooms)[LG_ID_MAX + 1];
@@ -439,6 +443,17 @@ static void count_result(struct lg_validator *v, const struct entry *e)
         v->rejected++;
 }
 
+/* A confirmation took stock: the room's viewers hear of it, coalesced, and
+ * at once when it took the last unit. (A re-sent confirmation touches again;
+ * the script finds that state already published.) */
+static void announce_stock(struct lg_validator *v, const struct entry *e)
+{
+    if (strcmp(e->result[RESULT_STATUS], "rejected") == 0)
+        return;
+    bool sold_out = strcmp(e->result[RESULT_STOCK_LEFT], "0") == 0;
+    lg_sku_notifier_touch(v->sku_notifier, e->room, e->sku, sold_out);
+}
+
 static void answer_batch(struct lg_validator *v)
 {
     begin_step(v, ack_batch);
@@ -449,6 +464,7 @@ static void answer_batch(struct lg_validator *v)
         if (e->outcome == OUT_DECIDED) {
             count_result(v, e);
             send_result(v, i);
+            announce_stock(v, e);
         }
         if (e->force_expire)
             send_dead_letter(v, i);
@@ -736,6 +752,8 @@ static void finish(struct lg_validator *v)
     v->stopped = true;
     log_stats(v);
     uv_close((uv_handle_t *)&v->timer, on_closed);
+    lg_sku_notifier_free(v->sku_notifier);
+    v->sku_notifier = NULL;
     lg_redis_close(v->redis);
     lg_log(LG_LOG_INFO, "validator.stopped", NULL);
 }
@@ -799,6 +817,7 @@ struct lg_validator *lg_validator_new(uv_loop_t *loop, const struct lg_validator
     snprintf(name, sizeof(name), "livegate-validator:%s", cfg->consumer);
     v->redis = lg_redis_new(loop, &cfg->redis, name, cfg->redis_timeout_ms);
     lg_redis_on_state(v->redis, on_redis_state, v);
+    v->sku_notifier = lg_sku_notifier_new(loop, v->redis);
     uv_timer_init(loop, &v->timer);
     v->timer.data = v;
     return v;

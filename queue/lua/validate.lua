@@ -20,7 +20,9 @@
 --
 -- Returns {"missing"} when the order record is gone, otherwise
 -- {status, code, field, message, amount, confirmed_at_ms, pay_deadline_ms,
---  client_order_id, req, decided_now ("1" when this call decided it)}
+--  client_order_id, req, decided_now ("1" when this call decided it),
+--  stock_left (the SKU's stock after the decision, "" without a SKU)}
+-- stock_left lets the validator announce a sell-out at once (sku_notify).
 
 local FINAL_FIELDS = {'status', 'code', 'field', 'message', 'amount',
                       'confirmed_at_ms', 'pay_deadline_ms', 'client_order_id', 'req'}
@@ -32,6 +34,7 @@ local function stored_result(decided_now)
     out[i] = v[i] or ''
   end
   out[#FINAL_FIELDS + 1] = decided_now
+  out[#FINAL_FIELDS + 2] = redis.call('HGET', KEYS[3], 'stock') or ''
   return out
 end
 

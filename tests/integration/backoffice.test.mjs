@@ -20,6 +20,7 @@ before(async () => {
     skus: {
       'sku-1': { name: '茶', price: 19900, stock: 1000, on_sale: true },
       'sku-lim': { name: '限购', price: 500, stock: 3, limit_per_user: 2, on_sale: true },
+      'sku-far': { name: '远', price: 700, stock: 5, on_sale: true },
     },
   });
   await setupRoom(gw, 'r2', { skus: { 'sku-1': { name: '茶', price: 19900, stock: 10, on_sale: true } } });
@@ -465,6 +466,43 @@ test('a duplicate submit after a move reports the order.status it moved on to', 
   assert.equal(state.status, 'shipped');
   buyer.close();
   op.close();
+});
+
+async function numsub(channel) {
+  return Number((await redis.cli('PUBSUB', 'NUMSUB', channel)).split('\n')[1]);
+}
+
+test('the buyer hears order.status on another gateway; a cancel brings sku.update there', async () => {
+  const gwB = await startGateway({ redis, secrets: gw.secrets });
+  await waitFor(async () => (await numsub('lg:ev:status')) >= 2 && (await numsub('lg:ev:sku')) >= 2,
+    { what: 'both gateways subscribed' });
+  const placing = await gw.session(viewer('b-far'));
+  const { acc, order } = await confirmed(placing, { sku_id: 'sku-far', unit_price: 700, amount: 700 * 2, qty: 2 });
+  placing.close();
+
+  const onB = await gwB.session(viewer('b-far'));
+  const alsoOnA = await gw.session(viewer('b-far'));
+  const stranger = await gwB.session(viewer('b-stranger'));
+  const roomViewer = await gwB.session(viewer('v-watching'));
+  const op = await gw.session(operator('op-far'));
+  const isStatus = (status) => (m) => m.type === 'order.status' && m.status === status;
+
+  for (const status of ['paid', 'cancelled']) {
+    assert.equal((await update(op, acc.order_id, status)).type, 'order.updated');
+    const at = Number(await redis.cli('HGET', `lg:{r1}:order:${acc.order_id}`, `${status}_at_ms`));
+    for (const c of [onB, alsoOnA]) {
+      const m = await c.next(isStatus(status));
+      assert.deepEqual(m, { type: 'order.status', order_id: acc.order_id, client_order_id: order.client_order_id, status, at_ms: at });
+    }
+  }
+  // The stock given back reaches the room's viewers on the other gateway.
+  const upd = await roomViewer.next((m) => m.type === 'sku.update' && m.sku_id === 'sku-far' && m.stock_left === 5, 8000);
+  assert.deepEqual(upd, { type: 'sku.update', room_id: 'r1', sku_id: 'sku-far', stock_left: 5, on_sale: true, price: 700 });
+  // Nobody else hears of the order.
+  assert.ok(await stranger.none((m) => m.type === 'order.status', 300));
+  assert.ok(!op.messages.some((m) => m.type === 'order.status'));
+  for (const c of [onB, alsoOnA, stranger, roomViewer, op]) c.close();
+  await gwB.stop();
 });
 
 test('order.update while Redis is away answers UNAVAILABLE', async () => {
