@@ -16,6 +16,7 @@
 #include "keys.h"
 #include "livegate/log.h"
 #include "scripts.h"
+#include "sku_notify.h"
 
 struct update_req {
     struct lg_waiter w; /* owner: the operator's session; first member */
@@ -66,7 +67,7 @@ static void publish_status(struct update_req *r, const struct lg_transition *t)
     json_decref(event);
     if (!payload)
         return;
-    const char *argv[] = {"PUBLISH", LG_CHANNEL_STATUS, payload};
+    const char *argv[] = {"PUBLISH", LG_CHAN_STATUS, payload};
     if (lg_redis_argv(r->gw->redis, ignore_reply, NULL, 3, argv, NULL) != 0)
         lg_log(LG_LOG_WARN, "order.status_not_published",
                json_pack("{s:s,s:s}", "order_id", t->order_id, "room", t->room));
@@ -88,6 +89,9 @@ static void on_transition(redisReply *reply, void *arg)
                          "from", t.from, "to", t.to, "actor", r->claims.sub, "role",
                          lg_role_name(r->claims.role)));
         publish_status(r, &t);
+        /* The stock came back: viewers see it through sku.update (coalesced). */
+        if (strcmp(t.to, "cancelled") == 0)
+            lg_sku_notifier_touch(r->gw->sku_notifier, r->room, t.sku_id, false);
         finish(r, lg_backoffice_msg_updated(t.order_id, t.to, req));
         return;
     case LG_TRANSITION_INVALID:

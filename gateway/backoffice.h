@@ -11,14 +11,12 @@
 #include "http.h"
 #include "session.h"
 
-/* Where a successful move is announced; every gateway subscribes and pushes
- * order.status to the buyer's connections it holds. */
-#define LG_CHANNEL_STATUS "lg:ev:status"
-
 /* Handles an order.update frame from s, whose role is not viewer (the
  * dispatcher refuses viewers). Replies on s: order.updated, or an error
  * (INVALID_FIELD, NOT_FOUND, FORBIDDEN, INVALID_TRANSITION, UNAVAILABLE). On
- * success publishes the lg:ev:status event. */
+ * success publishes the lg:ev:status event (LG_CHAN_STATUS; every gateway
+ * pushes order.status to the buyer's connections it holds, see fanout.h)
+ * and, after a cancel, announces the SKU's stock through gw->sku_notifier. */
 void lg_backoffice_update(struct lg_session *s, json_t *msg, const char *req);
 
 /* Answers GET /v1/audit for a checked query (the caller has checked the

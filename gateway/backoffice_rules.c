@@ -26,7 +26,9 @@ int lg_backoffice_parse_update(const json_t *msg, struct lg_order_update *out,
     if (lg_rule_id(msg, "order_id", "order_id", false, out->order_id, NULL, err) != 0)
         return -1;
     json_t *status = json_object_get(msg, "status");
+    /* The length check keeps "paid\u0000x" from passing as "paid". */
     if (!json_is_string(status) || json_string_length(status) >= sizeof(out->status) ||
+        strlen(json_string_value(status)) != json_string_length(status) ||
         !is_target(json_string_value(status)))
         return lg_rule_broken(err, "status",
                               "status must be one of paid, shipped, delivered, cancelled");

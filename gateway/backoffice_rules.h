@@ -22,11 +22,11 @@
 #define LG_AUDIT_MAX_LIMIT 1000
 
 /* The longest status name ("pending_payment") and then some. */
-#define LG_STATUS_MAX 24
+#define LG_BACKOFFICE_STATUS_MAX 24
 
 struct lg_order_update {
     char order_id[LG_ID_MAX + 1];
-    char status[LG_STATUS_MAX]; /* paid, shipped, delivered or cancelled */
+    char status[LG_BACKOFFICE_STATUS_MAX]; /* paid, shipped, delivered or cancelled */
 };
 
 /* Checks an order.update frame: order_id an ID, then status one of paid,
