@@ -3,8 +3,10 @@
 // (a) the live room shows the catalog, places an order and shows it
 // confirmed, and a retry is the same order; (b) the back office shows that
 // order in its live feed and non-zero figures within 3 s, and marking it
-// paid there makes the live room show "paid". Screenshots of both pages go
-// to tests/artifacts/.
+// paid there makes the live room show "paid"; (c) stock and the sold-out
+// badge follow sku.update; (d) the live room comes back by itself after the
+// gateway restarts (close 1001). Screenshots of both pages go to
+// tests/artifacts/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -170,4 +172,48 @@ test('(b) the back office shows the order and the figures within 3 s; marking it
   await dash.screenshot({ path: path.join(artifacts, 'dashboard.png'), fullPage: true });
   await live.screenshot({ path: path.join(artifacts, 'live-room-paid.png'), fullPage: true });
   assert.deepEqual(pageErrors, []);
+});
+
+test('(c) stock and the sold-out badge follow sku.update', async () => {
+  assert.ok(live, 'needs the live room page of (a)');
+  const silk = live.locator('.product[data-sku="sku-silk"]');
+  assert.match(await silk.locator('.stock').textContent(), /^40 in stock/);
+  // the operator changes the stock: every viewer hears it
+  const put = await gw.http('PUT', `/v1/rooms/${ROOM}/skus/sku-silk`, {
+    token: admin, body: { name: '杭州丝巾 Silk scarf', price: 8800, stock: 1, on_sale: true },
+  });
+  assert.equal(put.status, 200, put.text);
+  await silk.locator('.stock', { hasText: /^1 in stock/ }).waitFor({ timeout: 5000 });
+  assert.match(await silk.locator('.badge').textContent(), /Only 1 left/);
+
+  // buying the last one sells it out, and the badge says so at once
+  await silk.locator('button.choose').click();
+  await live.fill('#qty', '1');
+  await live.click('#buy');
+  const coid = (await live.locator('#last-coid').textContent()).trim();
+  await orderRow(live, coid).locator('.status[data-status="pending_payment"]').waitFor({ timeout: 15000 });
+  await silk.locator('.badge', { hasText: 'Sold out' }).waitFor({ timeout: 5000 });
+  assert.match(await silk.locator('.stock').textContent(), /^0 in stock/);
+  assert.equal(await silk.locator('button.choose').isDisabled(), true);
+  assert.equal(await live.locator('#buy').isDisabled(), true, 'a sold-out product cannot be bought');
+  assert.deepEqual(pageErrors, []);
+});
+
+test('(d) the live room reconnects by itself when the gateway restarts (close 1001)', async () => {
+  assert.ok(live, 'needs the live room page of (a)');
+  const port = gw.port;
+  const stopped = await gw.stop(); // SIGTERM: the gateway closes its WebSockets with 1001
+  assert.equal(stopped.code, 0);
+  await live.locator('#conn-state:not([data-state="connected"])').waitFor({ timeout: 10000 });
+  gw = await startGateway({ redis, secrets: gw.secrets, port });
+  await live.locator('#conn-state[data-state="connected"]').waitFor({ timeout: 15000 });
+  const codes = (await live.locator('#conn-state').getAttribute('data-close-codes')).split(',');
+  assert.equal(codes[0], '1001', `close codes seen: ${codes}`);
+  // and it still takes orders on the new connection
+  const coid = await placeTeaOrder(live, 1);
+  await orderRow(live, coid).locator('.status[data-status="pending_payment"]').waitFor({ timeout: 15000 });
+  // While no gateway listened, attempts to reconnect fail: the browser logs
+  // each one. Nothing else may have gone wrong.
+  const others = pageErrors.filter((e) => !/WebSocket connection to .* failed/.test(e));
+  assert.deepEqual(others, []);
 });

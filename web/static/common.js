@@ -190,4 +190,6 @@ export function showSocketState(node, state, detail) {
   node.textContent = labels[state] ?? state;
   node.dataset.state = state;
   node.title = typeof detail === 'string' ? detail : detail?.code ? `closed ${detail.code}` : '';
+  // The last few close codes, for whoever looks into a flaky connection.
+  if (detail?.code) node.dataset.closeCodes = [...(node.dataset.closeCodes ?? '').split(',').filter(Boolean), detail.code].slice(-5).join(',');
 }
