@@ -13,6 +13,9 @@ const $ = (id) => document.getElementById(id);
 const WINDOW_POINTS = 300; // five minutes of one-second frames
 const FEED_ROWS = 200;
 const MOVES = {
+  // not decided yet as far as this page has heard: the moves it will have
+  // once confirmed (the gateway answers INVALID_TRANSITION until then)
+  queued: ['paid', 'cancelled'],
   pending_payment: ['paid', 'cancelled'],
   paid: ['shipped', 'cancelled'],
   shipped: ['delivered'],
