@@ -113,6 +113,16 @@ function value(samples, name, labels = {}) {
   return s.value;
 }
 
+// Pub/Sub is fire and forget: wait until Redis has the gateways' feed
+// subscriptions before publishing anything a test counts.
+async function feedSubscribers(redis, room, wantChannel, wantPatterns = 0) {
+  await waitFor(async () => {
+    const numsub = (await redis.cli('PUBSUB', 'NUMSUB', `lg:ev:feed:${room}`)).split('\n');
+    const numpat = Number(await redis.cli('PUBSUB', 'NUMPAT'));
+    return Number(numsub[1]) >= wantChannel && numpat >= wantPatterns;
+  }, { what: `feed subscriptions of ${room}` });
+}
+
 describe('room-wide statistics across two gateways and a validator', () => {
   let redis, gw1, gw2, secrets;
   before(async () => {
@@ -193,6 +203,7 @@ describe('room-wide statistics across two gateways and a validator', () => {
     assert.equal(allFirst.room_id, '*');
     assertStatsShape(allFirst);
 
+    await feedSubscribers(redis, 'm1', 1, 1);
     const v1 = await gw1.session({ sub: 'buyer-1', room: 'm1', role: 'viewer' });
     const v2 = await gw2.session({ sub: 'buyer-2', room: 'm1', role: 'viewer' });
     const order = (o) => validOrder({ room_id: 'm1', sku_id: 'sku-a', unit_price: 1000, amount: 1000 * (o.qty ?? 1), address: personal, ...o });
@@ -287,6 +298,7 @@ describe('room-wide statistics across two gateways and a validator', () => {
     const mon = watch(await gw3.session({ sub: 'op-2', room: 'm2', role: 'operator' }));
     mon.send({ type: 'monitor.subscribe', room_id: 'm2', req: 's' });
     await mon.next((m) => m.req === 's');
+    await feedSubscribers(redis, 'm2', 1);
     const viewers = await Promise.all([1, 2, 3, 4].map((i) => gw1.session({ sub: `burst-${i}`, room: 'm2', role: 'viewer' })));
     const orders = [];
     for (let i = 0; i < 40; i++) {
@@ -314,6 +326,38 @@ describe('room-wide statistics across two gateways and a validator', () => {
     const m3 = parseProm((await gw3.http('GET', '/metrics')).text);
     assert.ok(value(m3, 'livegate_monitor_feed_dropped_total') >= st.feed_dropped);
     [mon, ...viewers].forEach((c) => c.close());
+  });
+
+  test('status changes (lg:ev:status) reach the monitors of the room and of "*", masked', async () => {
+    const mon = watch(await gw2.session({ sub: 'op-1', room: 'm1', role: 'operator' }));
+    mon.send({ type: 'monitor.subscribe', room_id: 'm1', req: 's' });
+    await mon.next((m) => m.req === 's');
+    const other = watch(await gw2.session({ sub: 'op-2', room: 'm2', role: 'operator' }));
+    other.send({ type: 'monitor.subscribe', room_id: 'm2', req: 's' });
+    await other.next((m) => m.req === 's');
+    const all = watch(await gw1.session({ sub: 'admin', room: '*', role: 'admin' }));
+    all.send({ type: 'monitor.subscribe', room_id: '*', req: 'a' });
+    await all.next((m) => m.req === 'a');
+    // As the back office publishes it, except that this publisher is careless
+    // and puts the full name and phone in: the gateway must not pass them on.
+    const event = { room: 'm1', user: 'buyer-1', order_id: 'o-status-1', client_order_id: 'c-s1',
+      status: 'paid', from: 'pending_payment', at_ms: Date.now(), sku_id: 'sku-a', qty: 1,
+      amount: 1000, priority: 'normal', buyer: NAME, phone: PHONE, detail: DETAIL };
+    await redis.cli('PUBLISH', 'lg:ev:status', JSON.stringify(event));
+    for (const c of [mon, all]) {
+      const m = await c.next((x) => x.type === 'monitor.order' && x.order_id === 'o-status-1', 5000);
+      assert.equal(m.status, 'paid');
+      assert.equal(m.from, 'pending_payment');
+      assert.equal(m.room_id, 'm1');
+      assert.equal(m.at_ms, event.at_ms);
+      assert.equal(m.buyer, '*');
+      assert.equal(m.phone, '****');
+      assert.equal(m.detail, undefined);
+      assert.equal(m.user, undefined);
+    }
+    assert.ok(await other.none((x) => x.type === 'monitor.order' && x.order_id === 'o-status-1', 500),
+      'another room\'s monitor does not get it');
+    [mon, other, all].forEach((c) => c.close());
   });
 
   test('no monitor frame carries a full phone number, name or street address', () => {
