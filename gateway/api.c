@@ -639,8 +639,10 @@ void lg_api_handle(struct lg_http *h)
     struct lg_audit_query audit = {.limit = 0};
     if (rt.id == LG_ROUTE_AUDIT_GET) {
         struct lg_field_error fe;
-        if (h->args_too_long) {
-            lg_http_error(h, 400, "BAD_REQUEST", "a query argument is too long, or too many",
+        if (h->args_bad) {
+            lg_http_error(h, 400, "BAD_REQUEST",
+                          "the query has more than 8 arguments, a name over 32 or a value over "
+                          "128 bytes",
                           "query");
             return;
         }

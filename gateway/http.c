@@ -41,15 +41,13 @@ static void capture_args(struct lws *wsi, struct lg_http *h)
     static char frag[8192 + 1];
     for (int i = 0; lws_hdr_copy_fragment(wsi, frag, sizeof(frag), WSI_TOKEN_HTTP_URI_ARGS, i) >= 0;
          i++) {
-        if (h->n_args == LG_HTTP_MAX_ARGS) {
-            h->args_too_long = true;
-            return;
-        }
         char *eq = strchr(frag, '=');
         size_t name_len = eq ? (size_t)(eq - frag) : strlen(frag);
         const char *value = eq ? eq + 1 : "";
-        if (name_len > LG_HTTP_ARG_NAME_MAX || strlen(value) > LG_HTTP_ARG_VALUE_MAX) {
-            h->args_too_long = true;
+        /* (lws refuses a %00 in the URL, so strlen covers the fragment.) */
+        if (h->n_args == LG_HTTP_MAX_ARGS || name_len > LG_HTTP_ARG_NAME_MAX ||
+            strlen(value) > LG_HTTP_ARG_VALUE_MAX) {
+            h->args_bad = true;
             continue;
         }
         struct lg_http_arg *a = &h->args[h->n_args++];

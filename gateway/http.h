@@ -32,7 +32,7 @@ struct lg_http {
     char path[256];
     struct lg_http_arg args[LG_HTTP_MAX_ARGS];
     int n_args;
-    bool args_too_long;  /* more arguments, or a longer name or value, than kept */
+    bool args_bad;       /* more arguments, or a longer name or value, than kept */
     char *authorization; /* the Authorization header, or NULL */
     char *body;
     size_t body_len;
