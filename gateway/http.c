@@ -153,6 +153,8 @@ int lg_http_body(struct lg_pss *pss, const void *in, size_t len)
     struct lg_http *h = pss->http;
     if (!h)
         return -1;
+    if (len == 0)
+        return 0; /* "Content-Length: 0" arrives as an empty chunk with in == NULL */
     if (h->body_too_big || h->body_len + len > LG_HTTP_MAX_BODY) {
         h->body_too_big = true;
         return 0;
