@@ -5,7 +5,8 @@
 // order in its live feed and non-zero figures within 3 s, and marking it
 // paid there makes the live room show "paid"; (c) stock and the sold-out
 // badge follow sku.update; (d) the live room comes back by itself after the
-// gateway restarts (close 1001). Screenshots of both pages go to
+// gateway restarts (close 1001); (e) an admin watching every room ("*")
+// sees the orders with their room. Screenshots of both pages go to
 // tests/artifacts/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -214,6 +215,31 @@ test('(d) the live room reconnects by itself when the gateway restarts (close 10
   await orderRow(live, coid).locator('.status[data-status="pending_payment"]').waitFor({ timeout: 15000 });
   // While no gateway listened, attempts to reconnect fail: the browser logs
   // each one. Nothing else may have gone wrong.
+  const others = pageErrors.filter((e) => !/WebSocket connection to .* failed/.test(e));
+  assert.deepEqual(others, []);
+});
+
+test('(e) an admin watching every room sees the orders with their room', async () => {
+  assert.ok(live, 'needs the live room page of (a)');
+  const adminToken = gw.token({ sub: 'admin', room: '*', role: 'admin' });
+  const dash = await openPage(`${base}/dashboard#token=${adminToken}&room=*`);
+  await dash.locator('#conn-state[data-state="connected"]').waitFor({ timeout: 10000 });
+  assert.equal((await dash.locator('#room-name').textContent()).trim(), 'All rooms');
+  await dash.locator('#kpi-connections').filter({ hasText: /^\d/ }).waitFor({ timeout: 5000 });
+  assert.equal(await dash.locator('#room-col').isVisible(), true);
+
+  const coid = await placeTeaOrder(live, 1);
+  const liveRow = orderRow(live, coid);
+  await liveRow.locator('.status[data-status="pending_payment"]').waitFor({ timeout: 15000 });
+  const orderId = await liveRow.getAttribute('data-order-id');
+  const row = dash.locator(`#feed tr[data-order-id="${orderId}"]`);
+  await row.waitFor({ timeout: 5000 });
+  assert.equal((await row.locator('td').nth(1).textContent()).trim(), ROOM);
+  // an admin may move any room's order
+  await row.locator('[data-status="pending_payment"]').first().waitFor({ timeout: 5000 });
+  await row.locator('button[data-action="cancelled"]').click();
+  await dash.locator(`#feed tr[data-order-id="${orderId}"][data-status="cancelled"]`).waitFor({ timeout: 5000 });
+  await liveRow.locator('.status[data-status="cancelled"]').waitFor({ timeout: 5000 });
   const others = pageErrors.filter((e) => !/WebSocket connection to .* failed/.test(e));
   assert.deepEqual(others, []);
 });

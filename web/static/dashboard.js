@@ -72,6 +72,7 @@ function open(token, room) {
   $('change-token').hidden = false;
   $('room-name').textContent = target === '*' ? 'All rooms' : `Room ${target}`;
   $('who').textContent = `${claims.sub ?? ''} · ${claims.role ?? ''}`;
+  $('room-col').hidden = target !== '*';
   resetData();
   buildCharts();
   connect();
@@ -244,6 +245,12 @@ function onStats(m) {
 
 function renderFigures(m, prev) {
   const o = m.orders ?? {};
+  // The gateway's own count of this monitor's dropped feed events, when it
+  // sends one, is the authority; the frames' "dropped" fill in between.
+  if (typeof m.feed_dropped === 'number' && m.feed_dropped > state.dropped) {
+    state.dropped = m.feed_dropped;
+    showDropped();
+  }
   $('kpi-gmv').textContent = yuan(m.gmv_fen);
   $('kpi-connections').textContent = count(m.connections);
   $('kpi-accepted').textContent = count(o.accepted);
@@ -285,6 +292,7 @@ function actionButtons(order) {
 function renderRow(order) {
   return el('tr', { 'data-order-id': order.order_id, 'data-status': order.status ?? '' },
     el('td', { text: clockTime(order.at_ms) }),
+    state.room === '*' ? el('td', { class: 'mono', text: order.room_id ?? '' }) : null,
     el('td', { class: 'mono', text: order.order_id }),
     el('td', { class: 'mono', text: order.sku_id ?? '' }),
     el('td', { class: 'num', text: order.qty ?? '' }),
@@ -324,10 +332,15 @@ function upsertFeed(patch, { fresh = true } = {}) {
   $('feed-empty').hidden = true;
 }
 
+function showDropped() {
+  $('dropped').textContent = state.dropped > 0
+    ? `${state.dropped.toLocaleString('en-US')} events not shown (sampled under load)` : '';
+}
+
 function onOrder(m) {
   if (typeof m.dropped === 'number' && m.dropped > 0) {
     state.dropped += m.dropped;
-    $('dropped').textContent = `${state.dropped.toLocaleString('en-US')} events not shown (sampled under load)`;
+    showDropped();
   }
   const { type, ...order } = m;
   upsertFeed(order);
