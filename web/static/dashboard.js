@@ -121,14 +121,25 @@ function timeLabels(u, splits) {
   });
 }
 
+// The last minute at least, ending at the newest frame (or now, before any).
+function timeRange(u, min, max) {
+  const xs = u.data?.[0] ?? [];
+  const hi = xs.length ? xs[xs.length - 1] : Date.now() / 1000;
+  const lo = xs.length ? Math.min(xs[0], hi - 60) : hi - 60;
+  return [lo, hi];
+}
+
 function makeChart(id, seriesDefs, data, yLabel) {
   const node = $(id);
   node.replaceChildren();
   const opts = {
     ...chartSize(node),
     // at least a minute across, so a fresh chart has readable time labels
-    scales: { x: { time: true, range: (u, min, max) => [Math.min(min ?? 0, (max ?? 0) - 60), max ?? 0] }, y: { range: (u, min, max) => [0, Math.max(1, max * 1.15)] } },
-    series: [{}, ...seriesDefs.map((s) => ({ width: 2, points: { show: false }, spanGaps: false, ...s }))],
+    scales: { x: { time: true, range: timeRange }, y: { range: (u, min, max) => [0, Math.max(1, max * 1.15)] } },
+    // dots only while a line cannot be drawn yet (a single frame)
+    series: [{}, ...seriesDefs.map((s) => ({
+      width: 2, points: { show: (u, i, i0, i1) => i1 - i0 < 1, size: 6 }, spanGaps: false, ...s,
+    }))],
     axes: [
       { stroke: '#6b7385', grid: { stroke: '#eef0f4' }, ticks: { stroke: '#e3e6ec' }, values: timeLabels },
       { stroke: '#6b7385', grid: { stroke: '#eef0f4' }, ticks: { stroke: '#e3e6ec' }, size: 56, label: yLabel, labelSize: 18 },
