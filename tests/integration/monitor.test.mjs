@@ -168,6 +168,12 @@ describe('room-wide statistics across two gateways and a validator', () => {
     assert.equal((await opAll.next((m) => m.req === 'f6')).code, 'FORBIDDEN');
     opAll.send({ type: 'monitor.subscribe', room_id: 'm2', req: 'ok-2' });
     assert.equal((await opAll.next((m) => m.req === 'ok-2')).type, 'monitor.stats');
+    // A second subscribe replaces the first.
+    opAll.send({ type: 'monitor.subscribe', room_id: 'm1', req: 'ok-3' });
+    assert.equal((await opAll.next((m) => m.req === 'ok-3')).room_id, 'm1');
+    opAll.messages.length = 0;
+    for (let i = 0; i < 2; i++)
+      assert.equal((await statsWhere(opAll, () => true)).room_id, 'm1', 'no more frames of the first room');
     [viewer, other, opAll].forEach((c) => c.close());
   });
 
