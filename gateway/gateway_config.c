@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fanout.h"
 #include "gateway_config.h"
 #include "monitor_frames.h"
 
@@ -125,7 +126,8 @@ int lg_gateway_config_load(struct lg_gateway_config *c, char *err, size_t errsz)
         env_int("LIVEGATE_ORDER_TTL_S", 7 * 86400, 86400, 365 * 86400, &c->order_ttl_s, err,
                 errsz) ||
         env_int("LIVEGATE_MONITOR_FEED_PER_S", LG_MONITOR_FEED_PER_S, 1, 100000,
-                &c->monitor_feed_per_s, err, errsz))
+                &c->monitor_feed_per_s, err, errsz) ||
+        env_int("LIVEGATE_FANOUT_SLICE", LG_FANOUT_SLICE, 1, 1000000, &c->fanout_slice, err, errsz))
         return -1;
 
     const char *web_root = env_or("LIVEGATE_WEB_ROOT", LG_DEFAULT_WEB_ROOT);

@@ -364,28 +364,32 @@ void lg_monitor_subscribe(struct lg_session *s, json_t *root, const char *req)
             s, lg_msg_error("UNAVAILABLE", "the statistics cannot be read; retry", req, NULL));
         return;
     }
-    /* A second subscribe replaces the first; its feed-drop count survives. */
-    struct lg_feed_gate gate = {0};
-    if (s->monitor)
-        gate = s->monitor->gate;
-    unsubscribe(s);
-    struct lg_monitor_group *g = group_get(m, room);
-    struct lg_monitor_sub *sub = calloc(1, sizeof(*sub));
-    if (!g || !sub) {
-        free(sub);
-        if (g)
-            group_drop_if_empty(m, g);
-        return;
+    /* A second subscribe replaces the first (the same room again keeps it,
+     * so the feed subscription has no gap); the feed-drop count survives. */
+    if (!s->monitor || strcmp(s->monitor->group->room, room) != 0) {
+        struct lg_feed_gate gate = {0};
+        if (s->monitor)
+            gate = s->monitor->gate;
+        unsubscribe(s);
+        struct lg_monitor_group *g = group_get(m, room);
+        struct lg_monitor_sub *sub = calloc(1, sizeof(*sub));
+        if (!g || !sub) {
+            free(sub);
+            if (g)
+                group_drop_if_empty(m, g);
+            lg_session_send(s, lg_msg_error("UNAVAILABLE", "out of memory; retry", req, NULL));
+            return;
+        }
+        sub->s = s;
+        sub->group = g;
+        sub->gate = gate;
+        sub->next = g->subs;
+        if (g->subs)
+            g->subs->prev = sub;
+        g->subs = sub;
+        s->monitor = sub;
+        s->gw->n_monitors++;
     }
-    sub->s = s;
-    sub->group = g;
-    sub->gate = gate;
-    sub->next = g->subs;
-    if (g->subs)
-        g->subs->prev = sub;
-    g->subs = sub;
-    s->monitor = sub;
-    s->gw->n_monitors++;
 
     struct stats_job *job = start_job(m, room, true);
     if (!job)

@@ -168,6 +168,12 @@ describe('room-wide statistics across two gateways and a validator', () => {
     assert.equal((await opAll.next((m) => m.req === 'f6')).code, 'FORBIDDEN');
     opAll.send({ type: 'monitor.subscribe', room_id: 'm2', req: 'ok-2' });
     assert.equal((await opAll.next((m) => m.req === 'ok-2')).type, 'monitor.stats');
+    // A second subscribe replaces the first.
+    opAll.send({ type: 'monitor.subscribe', room_id: 'm1', req: 'ok-3' });
+    assert.equal((await opAll.next((m) => m.req === 'ok-3')).room_id, 'm1');
+    opAll.messages.length = 0;
+    for (let i = 0; i < 2; i++)
+      assert.equal((await statsWhere(opAll, () => true)).room_id, 'm1', 'no more frames of the first room');
     [viewer, other, opAll].forEach((c) => c.close());
   });
 
@@ -326,6 +332,37 @@ describe('room-wide statistics across two gateways and a validator', () => {
     const m3 = parseProm((await gw3.http('GET', '/metrics')).text);
     assert.ok(value(m3, 'livegate_monitor_feed_dropped_total') >= st.feed_dropped);
     [mon, ...viewers].forEach((c) => c.close());
+  });
+
+  test('a monitor that stops reading is not cut off: its feed frames are dropped and counted', async () => {
+    const gw4 = await startGateway({ redis, secrets, env: { LIVEGATE_MONITOR_FEED_PER_S: '100000' } });
+    const slow = await gw4.session({ sub: 'op-2', room: 'm2', role: 'operator' });
+    slow.send({ type: 'monitor.subscribe', room_id: 'm2', req: 's' });
+    await slow.next((m) => m.req === 's');
+    await feedSubscribers(redis, 'm2', 1);
+    slow.ws._socket.pause(); // reads nothing from now on: kernel buffers fill, then the gateway's queue
+    // 60,000 feed events of ~300 bytes: far more than the socket buffers and
+    // the 4 MiB after which an ordinary connection is closed 1008.
+    const script = `for i = 1, tonumber(ARGV[1]) do
+      redis.call('PUBLISH', KEYS[1], cjson.encode({room = 'm2', order_id = 'o-flood-' .. i,
+        status = 'queued', sku_id = 'sku-a', qty = 1, amount = 1000, priority = 'normal',
+        client_order_id = 'c-flood-' .. i .. '-padding-padding-padding', buyer = '欧***',
+        phone = '139****5678', at_ms = 1700000000000}))
+    end
+    return 1`;
+    for (let k = 0; k < 6; k++) await redis.cli('EVAL', script, '1', 'lg:ev:feed:m2', '10000');
+    await sleep(1500);
+    slow.ws._socket.resume();
+    const st = await statsWhere(slow, (m) => m.feed_dropped > 0, 30000);
+    assert.ok(st.feed_dropped < 60000, 'some frames were delivered');
+    const got = slow.messages.filter((m) => m.type === 'monitor.order' && m.order_id.startsWith('o-flood-')).length;
+    assert.ok(got > 0 && got + st.feed_dropped <= 60000, `delivered ${got}, dropped ${st.feed_dropped}`);
+    // Still open, and still getting its stats.
+    await statsWhere(slow, () => true, 5000);
+    assert.equal(slow.ws.readyState, 1, 'the slow monitor was not closed');
+    const m4 = parseProm((await gw4.http('GET', '/metrics')).text);
+    assert.ok(value(m4, 'livegate_monitor_feed_dropped_total') >= st.feed_dropped);
+    slow.close();
   });
 
   test('status changes (lg:ev:status) reach the monitors of the room and of "*", masked', async () => {

@@ -199,3 +199,41 @@ test('a viewer that stops reading is cut off at the queue bound; the gateway kee
   assert.equal(closed.reason, 'client too slow');
   assert.ok(received > 0 && received < N, `the stalled viewer got ${received} of ${N}`);
 });
+
+test('a fan-out spread over many loop turns keeps each viewer\'s order and survives viewers leaving midway', async () => {
+  // One viewer per turn: each update takes 600 loop turns.
+  const gwC = await startGateway({ redis, secrets: gwA.secrets, env: { LIVEGATE_FANOUT_SLICE: '1' } });
+  await waitFor(async () => Number((await redis.cli('PUBSUB', 'NUMSUB', 'lg:ev:sku')).split('\n')[1]) >= 3,
+    { what: 'the third gateway subscribed' });
+  const viewers = [];
+  for (let i = 0; i < 600; i += 100) {
+    viewers.push(...await Promise.all(Array.from({ length: 100 }, (_, k) =>
+      gwC.session({ sub: `turns-${i + k}`, room: 'r6', role: 'viewer' }))));
+  }
+  const leaving = viewers.filter((_, i) => i % 10 !== 0);
+  const staying = viewers.filter((_, i) => i % 10 === 0);
+  const N = 100;
+  const burst = `for i = 1, tonumber(ARGV[1]) do redis.call('PUBLISH', 'lg:ev:sku', cjson.encode({room = 'r6', sku_id = 'turns', stock_left = i, on_sale = true, price = 1})) end return 1`;
+  // The updates and then the leavers' closes reach a paused gateway, so on
+  // resuming it finds them in that order in one poll: the closes land while
+  // the fan-outs are in progress.
+  gwC.proc.child.kill('SIGSTOP');
+  try {
+    await redis.cli('EVAL', burst, '0', String(N));
+    await sleep(50);
+    for (const c of leaving) c.terminate();
+    await sleep(100);
+  } finally {
+    gwC.proc.child.kill('SIGCONT');
+  }
+  await Promise.all(staying.map((c) => c.next(isUpdate('turns', (m) => m.stock_left === N), 30000)));
+  for (const c of staying) {
+    const seen = [...c.messages.filter(isUpdate('turns')).map((m) => m.stock_left), N];
+    assert.deepEqual(seen, Array.from({ length: N }, (_, i) => i + 1));
+  }
+  const health = await gwC.http('GET', '/healthz');
+  assert.equal(health.status, 200);
+  for (const c of staying) c.close();
+  await gwC.stop();
+  assert.equal(gwC.proc.code, 0, gwC.logs.slice(-5).join('\n'));
+});
