@@ -1,7 +1,7 @@
 /* backoffice.c - order.update and GET /v1/audit on the event loop (see
  * backoffice.h).
  *
- * An order.update takes three pipelined-in-turn round trips: the order-id
+ * An order.update takes three round trips, one after the other: the order-id
  * index names the room (so the room check needs no scan), the record names
  * the buyer and the SKU (so the script can declare every key it touches, as
  * Redis Cluster wants), and transition.lua makes the move. The operator's
