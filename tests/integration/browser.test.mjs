@@ -186,6 +186,7 @@ test('(c) stock and the sold-out badge follow sku.update', async () => {
   assert.equal(put.status, 200, put.text);
   await silk.locator('.stock', { hasText: /^1 in stock/ }).waitFor({ timeout: 5000 });
   assert.match(await silk.locator('.badge').textContent(), /Only 1 left/);
+  assert.match(await live.locator('#activity li').first().textContent(), /杭州丝巾 Silk scarf.*1 left/);
 
   // buying the last one sells it out, and the badge says so at once
   await silk.locator('button.choose').click();
@@ -194,9 +195,11 @@ test('(c) stock and the sold-out badge follow sku.update', async () => {
   const coid = (await live.locator('#last-coid').textContent()).trim();
   await orderRow(live, coid).locator('.status[data-status="pending_payment"]').waitFor({ timeout: 15000 });
   await silk.locator('.badge', { hasText: 'Sold out' }).waitFor({ timeout: 5000 });
+  await live.locator('#activity li.activity-out', { hasText: 'sold out' }).first().waitFor({ timeout: 5000 });
   assert.match(await silk.locator('.stock').textContent(), /^0 in stock/);
   assert.equal(await silk.locator('button.choose').isDisabled(), true);
   assert.equal(await live.locator('#buy').isDisabled(), true, 'a sold-out product cannot be bought');
+  await live.screenshot({ path: path.join(artifacts, 'live-room-sold-out.png'), fullPage: true });
   assert.deepEqual(pageErrors, []);
 });
 

@@ -333,6 +333,26 @@ function queryOpenOrders() {
   if (open.length) state.socket.send({ type: 'order.query', req: state.socket.nextReq('q'), client_order_ids: open });
 }
 
+// What changed in a sku.update, as one line of the room's activity.
+function activityText(prev, next) {
+  if (prev.on_sale && !next.on_sale) return 'is off sale';
+  if (!prev.on_sale && next.on_sale) return `is on sale again, ${next.stock_left} in stock`;
+  if (prev.price !== undefined && next.price !== prev.price) return `now ${yuan(next.price)}`;
+  if (next.stock_left <= 0) return 'sold out';
+  if (next.stock_left > (prev.stock_left ?? 0)) return `restocked: ${next.stock_left} in stock`;
+  return `${next.stock_left} left`;
+}
+
+function noteActivity(prev, next) {
+  const list = $('activity');
+  list.prepend(el('li', { class: next.stock_left <= 0 || !next.on_sale ? 'activity-out' : '' },
+    el('span', { class: 'muted small mono', text: clockTime(Date.now()) }),
+    el('span', { class: 'activity-name', text: next.name }),
+    el('span', { text: activityText(prev, next) })));
+  while (list.children.length > 8) list.lastElementChild.remove();
+  $('activity-empty').hidden = true;
+}
+
 // ---- the WebSocket ----------------------------------------------------------
 
 const ERROR_TEXT = {
@@ -394,6 +414,7 @@ function onMessage(m) {
     renderProducts();
     if (state.selected === m.sku_id) renderSelected();
     if (available(prev) && !available(next)) toast('info', `${next.name}: ${next.on_sale ? 'sold out' : 'off sale'}`);
+    noteActivity(prev, next);
     break;
   }
   case 'error': {
