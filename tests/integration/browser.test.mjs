@@ -246,3 +246,35 @@ test('(e) an admin watching every room sees the orders with their room', async (
   const others = pageErrors.filter((e) => !/WebSocket connection to .* failed/.test(e));
   assert.deepEqual(others, []);
 });
+
+test('(f) both pages take the token from a field, and say which token they need', async () => {
+  const page = await openPage(`${base}/`);
+  await page.locator('#token-panel').waitFor();
+  assert.equal(await page.locator('#room').isVisible(), false);
+  await page.fill('#token-input', operatorToken);
+  await page.click('#token-form button[type="submit"]');
+  await page.locator('#token-error', { hasText: 'needs a viewer token' }).waitFor();
+  await page.fill('#token-input', viewerToken);
+  await page.click('#token-form button[type="submit"]');
+  await page.locator('#conn-state[data-state="connected"]').waitFor({ timeout: 10000 });
+  await page.locator('.product[data-sku="sku-tea"]').waitFor();
+  assert.match(page.url(), /#token=/, 'the token goes to the fragment, so a reload keeps it');
+
+  const dash = await openPage(`${base}/dashboard`);
+  await dash.locator('#token-panel').waitFor();
+  await dash.fill('#token-input', viewerToken);
+  await dash.click('#token-form button[type="submit"]');
+  await dash.locator('#token-error', { hasText: 'needs an operator or admin token' }).waitFor();
+  // a forged token gets past the page but not the gateway
+  const forged = gw.token({ sub: 'op-1', room: ROOM, role: 'operator' }, { badSig: true });
+  await dash.fill('#token-input', forged);
+  await dash.click('#token-form button[type="submit"]');
+  await dash.locator('#conn-state[data-state="unauthorized"]').waitFor({ timeout: 10000 });
+  await dash.locator('#token-error', { hasText: 'refused the token' }).waitFor();
+  await dash.fill('#token-input', operatorToken);
+  await dash.click('#token-form button[type="submit"]');
+  await dash.locator('#conn-state[data-state="connected"]').waitFor({ timeout: 10000 });
+  await dash.locator('#kpi-connections').filter({ hasText: /^\d/ }).waitFor({ timeout: 5000 });
+  const others = pageErrors.filter((e) => !/WebSocket connection to .* failed/.test(e));
+  assert.deepEqual(others, []);
+});
