@@ -37,6 +37,7 @@ before(async () => {
       'sku-jade': { name: '和田玉手镯 Jade bracelet', price: 128000, stock: 0, limit_per_user: 1, on_sale: true },
       'sku-silk': { name: '杭州丝巾 Silk scarf', price: 8800, stock: 40, on_sale: true },
     },
+    coupons: { SAVE10: { discount: 1000, min_amount: 10000, total: 100 } },
   });
   base = `http://127.0.0.1:${gw.port}`;
   viewerToken = gw.token({ sub: 'viewer-7', room: ROOM, role: 'viewer' });
@@ -275,6 +276,35 @@ test('(f) both pages take the token from a field, and say which token they need'
   await dash.click('#token-form button[type="submit"]');
   await dash.locator('#conn-state[data-state="connected"]').waitFor({ timeout: 10000 });
   await dash.locator('#kpi-connections').filter({ hasText: /^\d/ }).waitFor({ timeout: 5000 });
+  const others = pageErrors.filter((e) => !/WebSocket connection to .* failed/.test(e));
+  assert.deepEqual(others, []);
+});
+
+test('(g) a coupon takes its value off the total; a wrong value is the validator\'s INVALID_FIELD', async () => {
+  const buyer = gw.token({ sub: 'viewer-coupon', room: ROOM, role: 'viewer' });
+  const page = await openPage(`${base}/#token=${buyer}`);
+  await page.locator('#conn-state[data-state="connected"]').waitFor({ timeout: 10000 });
+  await page.locator('.product[data-sku="sku-tea"] button.choose').click();
+  await page.fill('#qty', '1');
+  await page.click('.coupon summary');
+  await page.fill('#coupon', 'SAVE10');
+  await page.fill('#coupon-value', '12.00'); // not the coupon's 10.00
+  await page.locator('#total', { hasText: '¥187.00' }).waitFor();
+  await page.click('#buy');
+  let coid = (await page.locator('#last-coid').textContent()).trim();
+  await orderRow(page, coid).locator('.status[data-status="rejected"]').waitFor({ timeout: 15000 });
+  assert.match(await orderRow(page, coid).textContent(), /INVALID_FIELD/);
+  await page.locator('.toast-error', { hasText: 'INVALID_FIELD' }).first().waitFor();
+
+  await page.fill('#coupon-value', '10');
+  await page.locator('#total', { hasText: '¥189.00' }).waitFor();
+  await page.click('#buy');
+  coid = (await page.locator('#last-coid').textContent()).trim();
+  const row = orderRow(page, coid);
+  await row.locator('.status[data-status="pending_payment"]').waitFor({ timeout: 15000 });
+  const stored = await gw.http('GET', `/v1/orders/${await row.getAttribute('data-order-id')}`, { token: admin });
+  assert.equal(stored.json.amount, 18900);
+  assert.equal(stored.json.coupon_id, 'SAVE10');
   const others = pageErrors.filter((e) => !/WebSocket connection to .* failed/.test(e));
   assert.deepEqual(others, []);
 });
