@@ -57,7 +57,7 @@ const state = {
 
 // ---- token ------------------------------------------------------------------
 
-function open(token, room) {
+function openDashboard(token, room) {
   const claims = tokenClaims(token);
   if (!claims || typeof claims.room !== 'string') return tokenError('That does not look like a livegate token.');
   if (claims.role === 'viewer') return tokenError('This is a viewer token; the back office needs an operator or admin token.');
@@ -84,7 +84,7 @@ function tokenError(text) {
   $('token-panel').hidden = false;
 }
 
-function close() {
+function closeDashboard() {
   state.socket?.stop();
   state.socket = null;
   $('dash').hidden = true;
@@ -421,11 +421,11 @@ function connect() {
 $('token-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
   $('token-error').hidden = true;
-  open($('token-input').value, $('room-input').value);
+  openDashboard($('token-input').value, $('room-input').value);
 });
-$('change-token').addEventListener('click', close);
+$('change-token').addEventListener('click', closeDashboard);
 
 const frag = readFragment();
 if (frag.room) $('room-input').value = frag.room;
-if (frag.token) open(frag.token, frag.room);
+if (frag.token) openDashboard(frag.token, frag.room);
 else showSocketState($('conn-state'), 'idle');

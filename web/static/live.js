@@ -250,7 +250,7 @@ function placeOrder(ev) {
 
 function sendFrame(frame, coid) {
   if (!state.socket?.send(frame)) {
-    upsertOrder(coid, { status: 'not_placed', note: 'not connected' });
+    upsertOrder(coid, { status: 'not_placed' });
     toast('error', 'Not connected', 'The order was not sent. Press “Retry last order” once the room is live again.');
   }
 }
@@ -259,7 +259,7 @@ function retryLast() {
   if (!state.last) return;
   const { coid, frame } = state.last;
   const o = state.orders.get(coid);
-  if (o && rank(o.status) < 0) upsertOrder(coid, { status: 'sending', note: 'retried' });
+  if (o && rank(o.status) < 0) upsertOrder(coid, { status: 'sending' });
   sendFrame(frame, coid);
   toast('info', 'Order sent again', `Same order id ${coid}: it cannot be placed twice.`);
 }
@@ -439,7 +439,7 @@ function connect() {
     token: state.token,
     onAuth: () => {
       queryOpenOrders();
-      loadProducts(); // catch up on stock missed while away
+      if (socket.authCount++ > 0) loadProducts(); // catch up on stock missed while away
     },
     onMessage,
     onState: (s, detail) => {
@@ -449,6 +449,7 @@ function connect() {
       }
     },
   });
+  socket.authCount = 0;
   state.socket = socket;
   socket.start();
 }
