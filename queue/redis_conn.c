@@ -63,6 +63,7 @@ struct lg_redis {
     void *sub_arg;
     bool heartbeat_pending;
     int64_t heartbeat_sent_ms;
+    int64_t pubsub_rx_ms; /* when the last Pub/Sub reply arrived */
 };
 
 static void begin_connect(struct lg_redis *r);
@@ -213,6 +214,7 @@ static void on_pubsub_reply(redisAsyncContext *ac, void *reply_ptr, void *privda
     redisReply *reply = reply_ptr;
     if (!reply)
         return;
+    r->pubsub_rx_ms = lg_mono_ms();
     if (is_heartbeat_reply(r, reply)) {
         r->heartbeat_pending = false;
         r->stats.heartbeats++;
@@ -250,7 +252,9 @@ static int heartbeat_every_ms(const struct lg_redis *r)
 static void check_heartbeat(struct lg_redis *r, int64_t now)
 {
     if (r->heartbeat_pending) {
-        if (now - r->heartbeat_sent_ms > r->timeout_ms)
+        /* A heartbeat stuck behind a backlog of messages is late, not lost:
+         * the server is only stalled when nothing arrives at all. */
+        if (now - r->heartbeat_sent_ms > r->timeout_ms && now - r->pubsub_rx_ms > r->timeout_ms)
             drop_connection(r, "heartbeat timed out");
         return;
     }
@@ -302,6 +306,7 @@ static void on_handshake_ping(redisReply *reply, void *arg)
     if (r->subscriber) {
         /* The first heartbeat also puts the connection into subscribe mode. */
         r->heartbeat_pending = false;
+        r->pubsub_rx_ms = 0;
         send_heartbeat(r, lg_mono_ms());
     }
     if (r->ever_up)

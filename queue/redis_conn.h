@@ -44,9 +44,11 @@ int lg_redis_argv(struct lg_redis *r, lg_redis_reply_fn fn, void *arg, int argc,
  * traffic is not tracked as calls and the command timeout does not apply to
  * it. Liveness is checked instead by a heartbeat: once a second the
  * connection re-subscribes to heartbeat_channel (a channel nobody publishes
- * to) and a confirmation missing for longer than the timeout drops the
- * connection like a stalled command would. (PING cannot be used: hiredis 0.14
- * files its subscribe-mode reply under the wrong callback.)
+ * to), and a confirmation missing for longer than the timeout, with nothing
+ * else arriving either, drops the connection like a stalled command would (a
+ * heartbeat queued behind a burst of messages is late, not lost). PING cannot
+ * be used: hiredis 0.14 files its subscribe-mode reply under the wrong
+ * callback.
  *
  * Call before lg_redis_start. From then on lg_redis_argv refuses ordinary
  * commands once the connection is up, and fn receives every Pub/Sub reply
