@@ -1,12 +1,12 @@
 /* fanout.c - bus events to WebSocket frames (see fanout.h). */
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bus.h"
 #include "fanout.h"
 #include "gateway.h"
 #include "keys.h"
-#include "livegate/clock.h"
 #include "livegate/log.h"
 #include "protocol.h"
 #include "session.h"
@@ -101,43 +101,140 @@ static void on_status_event(const char *channel, const char *payload, size_t len
     lg_frame_unref(f);
 }
 
+/* A room's fan-out still in progress: the viewers from cursor on have not
+ * been given the frame yet. */
+struct fanout_job {
+    struct fanout_job *next;
+    struct lg_frame *frame;
+    struct lg_session *cursor;
+};
+
+struct lg_fanout {
+    struct lg_gateway *gw;
+    struct fanout_job *head, *tail; /* oldest first: a viewer gets updates in order */
+    uv_timer_t timer;
+};
+
+/* Queues the frame on up to budget viewers from the job's cursor on;
+ * returns how many. */
+static unsigned serve(struct lg_gateway *gw, struct fanout_job *job, unsigned budget)
+{
+    unsigned n = 0;
+    while (job->cursor && n < budget) {
+        lg_session_send_frame(job->cursor, job->frame);
+        job->cursor = job->cursor->room_next;
+        n++;
+    }
+    gw->counters.sku_updates_out += n;
+    return n;
+}
+
+static void on_slice(uv_timer_t *t);
+
+static void run_jobs(struct lg_fanout *fo, unsigned budget)
+{
+    while (fo->head && budget > 0) {
+        struct fanout_job *job = fo->head;
+        budget -= serve(fo->gw, job, budget);
+        if (job->cursor)
+            break;
+        fo->head = job->next;
+        if (!fo->head)
+            fo->tail = NULL;
+        lg_frame_unref(job->frame);
+        free(job);
+    }
+    /* A 0 ms timer lets the loop poll for I/O before the next slice. */
+    if (fo->head)
+        uv_timer_start(&fo->timer, on_slice, 0, 0);
+}
+
+static void on_slice(uv_timer_t *t)
+{
+    struct lg_fanout *fo = t->data;
+    run_jobs(fo, (unsigned)fo->gw->cfg.fanout_slice);
+}
+
 /* One frame for the whole room, a reference queued on each viewer: the cost
- * per viewer is a queue node and a writeable request, so a room of 50,000
- * viewers is one short pass of the loop. The writes then happen one per
- * writeable callback, interleaved with everything else lws serves. */
+ * per viewer is a queue node and a writeable request. A big room is served
+ * LIVEGATE_FANOUT_SLICE viewers per loop turn, so 50,000 viewers never hold the
+ * loop for more than a slice. The writes then happen one per writeable
+ * callback, interleaved with everything else lws serves. */
 static void on_sku_event(const char *channel, const char *payload, size_t len, void *arg)
 {
     struct lg_gateway *gw = arg;
+    struct lg_fanout *fo = gw->fanout;
     struct lg_sku_event ev;
     if (lg_fanout_parse_sku(payload, len, &ev) != 0) {
         log_bad_event(channel);
         return;
     }
-    struct lg_session *s = lg_session_find_room(gw, ev.room);
-    if (!s)
+    struct lg_session *first = lg_session_find_room(gw, ev.room);
+    if (!first || !fo)
         return;
-    int64_t start_us = lg_mono_us();
-    struct lg_frame *f = lg_frame_from_json(
+    struct fanout_job *job = calloc(1, sizeof(*job));
+    if (!job)
+        return;
+    job->frame = lg_frame_from_json(
         lg_msg_sku_update(ev.room, ev.sku_id, ev.stock_left, ev.on_sale, ev.price));
-    unsigned long viewers = 0;
-    for (; s; s = s->room_next, viewers++)
-        lg_session_send_frame(s, f);
-    lg_frame_unref(f);
-    gw->counters.sku_updates_out += viewers;
-    lg_log(LG_LOG_DEBUG, "fanout.sku",
-           json_pack("{s:s,s:s,s:I,s:I}", "room", ev.room, "sku_id", ev.sku_id, "viewers",
-                     (json_int_t)viewers, "us", (json_int_t)(lg_mono_us() - start_us)));
+    job->cursor = first;
+    if (!job->frame) {
+        free(job);
+        return;
+    }
+    bool idle = fo->head == NULL;
+    if (fo->tail)
+        fo->tail->next = job;
+    else
+        fo->head = job;
+    fo->tail = job;
+    /* With nothing queued before it, the first slice goes out now. */
+    if (idle)
+        run_jobs(fo, (unsigned)gw->cfg.fanout_slice);
+}
+
+void lg_fanout_forget_session(struct lg_gateway *gw, struct lg_session *s)
+{
+    if (!gw->fanout)
+        return;
+    for (struct fanout_job *job = gw->fanout->head; job; job = job->next)
+        if (job->cursor == s)
+            job->cursor = s->room_next;
 }
 
 int lg_fanout_start(struct lg_gateway *gw)
 {
+    struct lg_fanout *fo = calloc(1, sizeof(*fo));
+    if (!fo)
+        return -1;
+    fo->gw = gw;
+    uv_timer_init(gw->loop, &fo->timer);
+    fo->timer.data = fo;
+    gw->fanout = fo;
     if (lg_bus_subscribe(gw->bus, LG_CHAN_STATUS, on_status_event, gw) != 0)
         return -1;
     return lg_bus_subscribe(gw->bus, LG_CHAN_SKU, on_sku_event, gw);
+}
+
+static void on_fanout_closed(uv_handle_t *h)
+{
+    free(h->data);
 }
 
 void lg_fanout_stop(struct lg_gateway *gw)
 {
     lg_bus_unsubscribe(gw->bus, LG_CHAN_STATUS, on_status_event, gw);
     lg_bus_unsubscribe(gw->bus, LG_CHAN_SKU, on_sku_event, gw);
+    struct lg_fanout *fo = gw->fanout;
+    if (!fo)
+        return;
+    gw->fanout = NULL;
+    while (fo->head) {
+        struct fanout_job *job = fo->head;
+        fo->head = job->next;
+        lg_frame_unref(job->frame);
+        free(job);
+    }
+    uv_timer_stop(&fo->timer);
+    uv_close((uv_handle_t *)&fo->timer, on_fanout_closed);
 }

@@ -11,6 +11,11 @@
 #include "livegate/text.h"
 
 struct lg_gateway;
+struct lg_session;
+
+/* Viewers given a sku.update per loop turn by default (LIVEGATE_FANOUT_SLICE);
+ * bigger rooms take several turns. */
+#define LG_FANOUT_SLICE 2000
 
 #define LG_STATUS_MAX 32
 
@@ -38,8 +43,14 @@ struct lg_sku_event {
 int lg_fanout_parse_status(const char *payload, size_t len, struct lg_status_event *out);
 int lg_fanout_parse_sku(const char *payload, size_t len, struct lg_sku_event *out);
 
-/* Subscribes the gateway to lg:ev:status and lg:ev:sku on gw->bus. */
+/* Subscribes the gateway to lg:ev:status and lg:ev:sku on gw->bus and
+ * creates gw->fanout; stop unsubscribes and frees it (fan-outs still in
+ * progress are abandoned: the gateway is closing its sessions anyway). */
 int lg_fanout_start(struct lg_gateway *gw);
 void lg_fanout_stop(struct lg_gateway *gw);
+
+/* A viewer session is leaving its room's index: a fan-out in progress must
+ * not keep a pointer to it. Called by session.c. */
+void lg_fanout_forget_session(struct lg_gateway *gw, struct lg_session *s);
 
 #endif

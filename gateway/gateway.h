@@ -17,6 +17,7 @@ struct lg_session;
 struct lg_results;
 struct lg_bus;
 struct lg_sku_notifier;
+struct lg_fanout;
 
 struct lg_gateway_counters {
     unsigned long long frames_in, frames_out;
@@ -39,6 +40,7 @@ struct lg_gateway {
     /* sku.update announcements (coalesced) through gw->redis: call
      * lg_sku_notifier_touch after changing a SKU's stock, price or sale state */
     struct lg_sku_notifier *sku_notifier;
+    struct lg_fanout *fanout; /* bus events to sessions: see fanout.h */
 
     struct lg_strmap *conns_per_ip;     /* peer address -> (intptr_t) count */
     struct lg_strmap *registered_rooms; /* rooms this connection put in lg:rooms */

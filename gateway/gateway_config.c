@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fanout.h"
 #include "gateway_config.h"
 
 static const char *env_or(const char *name, const char *fallback)
@@ -115,7 +116,9 @@ int lg_gateway_config_load(struct lg_gateway_config *c, char *err, size_t errsz)
         env_int("LIVEGATE_REDIS_TIMEOUT_MS", 2000, 100, 60000, &c->redis_timeout_ms, err, errsz) ||
         env_int("LIVEGATE_IDEMPOTENCY_TTL_S", 86400, 86400, 30 * 86400, &c->idem_ttl_s, err,
                 errsz) ||
-        env_int("LIVEGATE_ORDER_TTL_S", 7 * 86400, 86400, 365 * 86400, &c->order_ttl_s, err, errsz))
+        env_int("LIVEGATE_ORDER_TTL_S", 7 * 86400, 86400, 365 * 86400, &c->order_ttl_s, err,
+                errsz) ||
+        env_int("LIVEGATE_FANOUT_SLICE", LG_FANOUT_SLICE, 1, 1000000, &c->fanout_slice, err, errsz))
         return -1;
 
     int level = lg_log_level_parse(env_or("LIVEGATE_LOG_LEVEL", "info"));

@@ -31,6 +31,7 @@ struct lg_gateway_config {
     int redis_timeout_ms;
     int idem_ttl_s;
     int order_ttl_s;
+    int fanout_slice; /* viewers given a sku.update per loop turn */
     enum lg_log_level log_level;
 };
 

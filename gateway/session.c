@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "backoffice.h"
+#include "fanout.h"
 #include "intake.h"
 #include "query.h"
 #include "livegate/clock.h"
@@ -102,6 +103,7 @@ static void room_index_remove(struct lg_session *s)
 {
     if (!s->room_indexed)
         return;
+    lg_fanout_forget_session(s->gw, s);
     if (s->room_prev)
         s->room_prev->room_next = s->room_next;
     else if (s->room_next)

@@ -149,3 +149,91 @@ test('viewers of other rooms heard nothing, and junk on the channel is ignored',
   assert.ok(!viewerA.messages.some(isUpdate('sku-put', (x) => x.price === 1)));
   assert.ok(!otherRoom.messages.some((x) => x.type === 'sku.update'), JSON.stringify(otherRoom.messages));
 });
+
+test('every one of 2,000 viewers of a room gets the update, and the gateway stays responsive', async () => {
+  const N = 2000;
+  const viewers = [];
+  for (let i = 0; i < N; i += 100) {
+    const batch = await Promise.all(Array.from({ length: Math.min(100, N - i) }, (_, k) =>
+      gwB.session({ sub: `crowd-${i + k}`, room: 'r3', role: 'viewer' })));
+    viewers.push(...batch);
+  }
+  await redis.cli('PUBLISH', 'lg:ev:sku', JSON.stringify({ room: 'r3', sku_id: 'hot', stock_left: 42, on_sale: true, price: 99 }));
+  const health = await gwB.http('GET', '/healthz');
+  assert.equal(health.status, 200);
+  const got = await Promise.all(viewers.map((c) => c.next(isUpdate('hot'), 15000)));
+  assert.equal(got.length, N);
+  assert.ok(got.every((m) => m.stock_left === 42 && m.room_id === 'r3'));
+  for (const c of viewers) c.close();
+  await waitFor(async () => !viewers.some((c) => c.ws.readyState !== 3), { timeoutMs: 15000, what: 'crowd closed' });
+});
+
+test('a viewer that stops reading is cut off at the queue bound; the gateway keeps serving', async () => {
+  const N = 150000;
+  const stalled = await gwA.session({ sub: 'stalled', room: 'r4', role: 'viewer' });
+  stalled.ws._socket.pause();
+  let received = 0;
+  stalled.ws.on('message', () => { received++; });
+  // 150,000 updates of ~110 bytes (16 MB): past the 4 MiB queue bound plus
+  // whatever the loopback socket buffers hold.
+  const burst = `for i = 1, tonumber(ARGV[1]) do redis.call('PUBLISH', 'lg:ev:sku', cjson.encode({room = 'r4', sku_id = 'flood', stock_left = i, on_sale = true, price = 1})) end return 1`;
+  await redis.cli('EVAL', burst, '0', String(N));
+  // Events are handled in order: once a viewer of another room hears an
+  // event published after the flood, the flood has been queued (or refused)
+  // for the stalled viewer, and the gateway is still serving.
+  const other = await gwA.session({ sub: 'other', room: 'r5', role: 'viewer' });
+  try {
+    await redis.cli('PUBLISH', 'lg:ev:sku', JSON.stringify({ room: 'r5', sku_id: 'after', stock_left: 1, on_sale: true, price: 1 }));
+    await other.next(isUpdate('after'), 60000);
+  } finally {
+    stalled.ws._socket.resume();
+    other.close();
+  }
+  let timer;
+  const closed = await Promise.race([stalled.closed,
+    new Promise((r) => { timer = setTimeout(() => r(null), 60000); })]);
+  clearTimeout(timer);
+  if (!closed) stalled.terminate();
+  assert.ok(closed, 'the stalled viewer was not closed');
+  assert.equal(closed.code, 1008);
+  assert.equal(closed.reason, 'client too slow');
+  assert.ok(received > 0 && received < N, `the stalled viewer got ${received} of ${N}`);
+});
+
+test('a fan-out spread over many loop turns keeps each viewer\'s order and survives viewers leaving midway', async () => {
+  // One viewer per turn: each update takes 600 loop turns.
+  const gwC = await startGateway({ redis, secrets: gwA.secrets, env: { LIVEGATE_FANOUT_SLICE: '1' } });
+  await waitFor(async () => Number((await redis.cli('PUBSUB', 'NUMSUB', 'lg:ev:sku')).split('\n')[1]) >= 3,
+    { what: 'the third gateway subscribed' });
+  const viewers = [];
+  for (let i = 0; i < 600; i += 100) {
+    viewers.push(...await Promise.all(Array.from({ length: 100 }, (_, k) =>
+      gwC.session({ sub: `turns-${i + k}`, room: 'r6', role: 'viewer' }))));
+  }
+  const leaving = viewers.filter((_, i) => i % 10 !== 0);
+  const staying = viewers.filter((_, i) => i % 10 === 0);
+  const N = 100;
+  const burst = `for i = 1, tonumber(ARGV[1]) do redis.call('PUBLISH', 'lg:ev:sku', cjson.encode({room = 'r6', sku_id = 'turns', stock_left = i, on_sale = true, price = 1})) end return 1`;
+  // The updates and then the leavers' closes reach a paused gateway, so on
+  // resuming it finds them in that order in one poll: the closes land while
+  // the fan-outs are in progress.
+  gwC.proc.child.kill('SIGSTOP');
+  try {
+    await redis.cli('EVAL', burst, '0', String(N));
+    await sleep(50);
+    for (const c of leaving) c.terminate();
+    await sleep(100);
+  } finally {
+    gwC.proc.child.kill('SIGCONT');
+  }
+  await Promise.all(staying.map((c) => c.next(isUpdate('turns', (m) => m.stock_left === N), 30000)));
+  for (const c of staying) {
+    const seen = [...c.messages.filter(isUpdate('turns')).map((m) => m.stock_left), N];
+    assert.deepEqual(seen, Array.from({ length: N }, (_, i) => i + 1));
+  }
+  const health = await gwC.http('GET', '/healthz');
+  assert.equal(health.status, 200);
+  for (const c of staying) c.close();
+  await gwC.stop();
+  assert.equal(gwC.proc.code, 0, gwC.logs.slice(-5).join('\n'));
+});

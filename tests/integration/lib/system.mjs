@@ -238,9 +238,11 @@ export function connect(url) {
         const i = queue.findIndex(pred);
         if (i >= 0) return Promise.resolve(queue.splice(i, 1)[0]);
         return new Promise((res, rej) => {
-          const w = { pred, res };
+          // The timer is cleared on a match, so a long timeout does not keep
+          // the test process alive after the test.
+          const w = { pred, res: (m) => { clearTimeout(w.timer); res(m); } };
           waiters.push(w);
-          setTimeout(() => {
+          w.timer = setTimeout(() => {
             const k = waiters.indexOf(w);
             if (k >= 0) {
               waiters.splice(k, 1);
