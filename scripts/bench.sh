@@ -1,26 +1,44 @@
 #!/usr/bin/env bash
 # Runs livegate-bench's standard scenarios and records them in
 # docs/BENCHMARKS.md (between the "bench.sh" markers) with the machine, the
-# date, the commands, the figures and a chart per scenario.
+# date, the commands, the figures (medians over --reps runs) and a chart per
+# scenario.
 #
 # Without --url it starts its own system on loopback: a private redis-server
 # (AOF, appendfsync everysec), $GATEWAYS gateway processes on one port
-# (SO_REUSEPORT) and $VALIDATORS validators, and stops them afterwards.
+# (SO_REUSEPORT) and $VALIDATORS validators, on free ports, and stops them
+# afterwards. It also reads the CPU time each of those processes used during
+# each run (from /proc), so the report says which one saturated first.
 #
 #   scripts/bench.sh [--url ws://host:port --secret S] [--quick] [--no-docs]
-#     --quick    small versions of the scenarios (a minute in all)
-#     --no-docs  print the results, leave docs/ alone
+#                    [--reps N] [--scenarios "hold steady burst max"]
+#     --quick      small versions of the scenarios (a minute in all)
+#     --no-docs    print the results, leave docs/ alone
+#     --reps N     run each scenario N times (default 1); the report gives
+#                  medians and the range
+#     --scenarios  which ones, in this order (default: all four)
+#
+# The scenarios:
+#   hold    50,000 viewers (4 worker processes, 5 loopback source addresses)
+#           connect over 25 s and stay; the gateways' resident memory is read
+#           with the connections idle, then a light steady load (200/s for
+#           5 s) checks they all still work. Needs 4 or more gateways.
+#   steady  2,000 viewers, 3,000 orders/s for 30 s (open loop)
+#   burst   20,000 viewers, each submits once within 1 s; 5,000 stock a SKU
+#   max     200 viewers x 20 orders in flight until their final result, 20 s
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-url="" secret="" quick=0 docs=1
+url="" secret="" quick=0 docs=1 reps=1 scenarios="hold steady burst max"
 while [ $# -gt 0 ]; do
   case "$1" in
     --url) url=$2; shift 2 ;;
     --secret) secret=$2; shift 2 ;;
     --quick) quick=1; shift ;;
     --no-docs) docs=0; shift ;;
-    *) echo "usage: scripts/bench.sh [--url URL --secret S] [--quick] [--no-docs]" >&2; exit 2 ;;
+    --reps) reps=$2; shift 2 ;;
+    --scenarios) scenarios=$2; shift 2 ;;
+    *) echo "usage: scripts/bench.sh [--url URL --secret S] [--quick] [--no-docs] [--reps N] [--scenarios LIST]" >&2; exit 2 ;;
   esac
 done
 
@@ -31,9 +49,11 @@ cmake --build "$bin" -j"$(nproc)" >/dev/null
 
 out=var/bench
 mkdir -p "$out"
+rm -f "$out"/*.json "$out"/*.csv "$out"/*.cmd "$out"/*.cpu "$out"/*.png
 tmp=$(mktemp -d)
 pids=()
 gw_pids=()
+server_pids=() # pid:name of every server process, for the CPU figures
 cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
@@ -42,23 +62,34 @@ cleanup() {
 }
 trap cleanup EXIT
 
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# utime + stime of a process, in clock ticks (0 when it is gone)
+cpu_ticks() {
+  awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
 if [ -z "$url" ]; then
   GATEWAYS=${GATEWAYS:-4} VALIDATORS=${VALIDATORS:-2}
-  redis_port=7921 gw_port=7922
+  redis_port=$(free_port) gw_port=$(free_port)
   secret=$(openssl rand -hex 16)
   export LIVEGATE_JWT_SECRET=$secret LIVEGATE_DATA_KEY=$(openssl rand -hex 32)
   export LIVEGATE_REDIS_URL="redis://127.0.0.1:${redis_port}/0" LIVEGATE_LISTEN="127.0.0.1:${gw_port}"
   export LIVEGATE_LOG_LEVEL=warn
   redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly yes \
-    --appendfsync everysec --dir "$tmp" --daemonize yes --logfile "$tmp/redis.log" --maxclients 1000
+    --appendfsync everysec --dir "$tmp" --daemonize yes --logfile "$tmp/redis.log" \
+    --pidfile "$tmp/redis.pid" --maxclients 1000
   for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  server_pids+=("$(cat "$tmp/redis.pid"):redis")
   for i in $(seq "$GATEWAYS"); do
     LIVEGATE_GATEWAY_ID="bench-gw-$i-$$" "$bin/livegate" serve 2>>"$tmp/gateway.log" &
-    pids+=($!); gw_pids+=($!)
+    pids+=($!); gw_pids+=($!); server_pids+=("$!:gateway-$i")
   done
   for i in $(seq "$VALIDATORS"); do
     "$bin/livegate-validator" 2>>"$tmp/validator.log" &
-    pids+=($!)
+    pids+=($!); server_pids+=("$!:validator-$i")
   done
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:${gw_port}/healthz" >/dev/null && break; sleep 0.1; done
   url="ws://127.0.0.1:${gw_port}"
@@ -68,30 +99,54 @@ pid_args=()
 for p in "${gw_pids[@]}"; do pid_args+=(--gateway-pid "$p"); done
 
 if [ "$quick" = 1 ]; then
+  hold=(--shape steady --conns 4000 --procs 2 --ramp 2 --rate 200 --duration 2)
   steady=(--shape steady --conns 200 --procs 2 --rate 1000 --duration 5)
   burst=(--shape burst --conns 2000 --procs 2 --ramp 2 --window 1 --stock 500 --limit-per-user 2)
-  max=(--shape max --conns 100 --procs 2 --inflight 10 --duration 5)
+  max=(--shape max --conns 100 --procs 2 --inflight 10 --duration 5 --limit-per-user 1000000)
 else
+  hold=(--shape steady --conns 50000 --procs 4 --ramp 25 --rate 200 --duration 5)
   steady=(--shape steady --conns 2000 --procs 2 --rate 3000 --duration 30)
   burst=(--shape burst --conns 20000 --procs 2 --ramp 10 --window 1 --stock 5000 --limit-per-user 2)
-  max=(--shape max --conns 200 --procs 2 --inflight 20 --duration 20)
+  max=(--shape max --conns 200 --procs 2 --inflight 20 --duration 20 --limit-per-user 1000000)
 fi
 
 status=0
-for name in steady burst max; do
+for name in $scenarios; do
   declare -n args=$name
-  cmd=("$bin/bench/livegate-bench" --url "$url" "${args[@]}" "${pid_args[@]}"
-       --json "$out/$name.json" --csv "$out/$name.csv")
-  echo "== $name: ${cmd[*]}"
-  "${cmd[@]}" --secret "$secret" || status=1
-  printf '%s\n' "${cmd[*]}" > "$out/$name.cmd"
-  scripts/plot-bench "$out/$name.csv" "$out/$name.png" "livegate-bench $name" >/dev/null
+  for rep in $(seq "$reps"); do
+    tag="$name-$rep"
+    cmd=("$bin/bench/livegate-bench" --url "$url" "${args[@]}" "${pid_args[@]}"
+         --json "$out/$tag.json" --csv "$out/$tag.csv")
+    echo "== $name (run $rep of $reps): ${cmd[*]}"
+    declare -A before=()
+    for sp in "${server_pids[@]}"; do before[$sp]=$(cpu_ticks "${sp%%:*}"); done
+    t0=$(date +%s.%N)
+    "${cmd[@]}" --secret "$secret" || status=1
+    t1=$(date +%s.%N)
+    # CPU share of a core each server process used over the whole run
+    {
+      printf '{"wall_s":%s,"processes":{' "$(echo "$t1 - $t0" | bc)"
+      sep=""
+      for sp in "${server_pids[@]}"; do
+        used=$(( $(cpu_ticks "${sp%%:*}") - ${before[$sp]} ))
+        printf '%s"%s":%s' "$sep" "${sp#*:}" "$(echo "scale=3; $used / $(getconf CLK_TCK)" | bc)"
+        sep=","
+      done
+      printf '}}\n'
+    } > "$out/$tag.cpu"
+    printf '%s\n' "${cmd[*]}" > "$out/$tag.cmd"
+    scripts/plot-bench "$out/$tag.csv" "$out/$tag.png" "livegate-bench $name (run $rep)" >/dev/null
+  done
 done
 
 if [ "$docs" = 1 ]; then
-  node scripts/bench-report.mjs "$out" docs/BENCHMARKS.md "${#gw_pids[@]}"
+  node scripts/bench-report.mjs "$out" docs/BENCHMARKS.md "${#gw_pids[@]}" "${VALIDATORS:-?}" "$reps" $scenarios
   mkdir -p docs/img
-  for name in steady burst max; do cp "$out/$name.png" "docs/img/bench-$name.png"; done
+  for name in $scenarios; do
+    # the chart of the median run (by confirmed orders/s), as named by the report
+    best=$(cat "$out/$name.median-run" 2>/dev/null || echo 1)
+    cp "$out/$name-$best.png" "docs/img/bench-$name.png"
+  done
   echo "docs/BENCHMARKS.md updated"
 fi
 exit $status
