@@ -4,12 +4,12 @@
 // range) of its figures over the repeated runs, the CPU each process used,
 // and the chart of the median run.
 // Usage: node scripts/bench-report.mjs OUT_DIR BENCHMARKS.md GATEWAYS VALIDATORS REPS SCENARIO...
+// (REPS is informational: every OUT_DIR/<scenario>-<n>.json found is used)
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-const [dir, doc, gateways, validators, repsArg, ...scenarios] = process.argv.slice(2);
-const reps = Number(repsArg);
+const [dir, doc, gateways, validators, , ...scenarios] = process.argv.slice(2);
 const BEGIN = '<!-- bench.sh: begin -->';
 const END = '<!-- bench.sh: end -->';
 const f1 = (x) => (x == null || Number.isNaN(x) ? '-' : Number(x).toFixed(1));
@@ -25,23 +25,41 @@ const medRange = (xs, fmt) => `${fmt(median(xs))}${range(xs, fmt)}`;
 // the worse of the two priorities, for a latency figure
 const worse = (lat, kind, k) => Math.max(lat[`${kind}_normal`][k] ?? 0, lat[`${kind}_high`][k] ?? 0);
 
+// The busiest second of each kind of process (gateways and validators
+// summed), % of one core, from bench.sh's once-a-second samples.
+function peakSeconds(file) {
+  if (!existsSync(file)) return null;
+  const bySecond = new Map();
+  for (const line of readFileSync(file, 'utf8').trim().split('\n')) {
+    const [t, name, pct] = line.split(',');
+    if (pct === undefined) continue;
+    const kind = name.replace(/-\d+$/, 's');
+    const m = bySecond.get(t) ?? {};
+    m[kind] = (m[kind] ?? 0) + Math.max(0, Number(pct));
+    bySecond.set(t, m);
+  }
+  const peak = {};
+  for (const m of bySecond.values()) for (const [k, v] of Object.entries(m)) peak[k] = Math.max(peak[k] ?? 0, v);
+  return peak;
+}
+
 const lines = [BEGIN, '', '## livegate-bench scenarios (scripts/bench.sh)', ''];
 lines.push(`Date: ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC. Machine: ${os.cpus().length} vCPU ` +
   `(${os.cpus()[0]?.model ?? '?'}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}. ` +
   `System: one redis-server (AOF everysec), ${gateways} gateway processes on one port, ` +
   `${validators} validators, and the bench itself, all on this machine. ` +
-  `Each scenario ran ${reps} time(s); figures are medians, with the range of the runs in brackets.`, '');
+  'Figures are medians over the runs (column "runs"), with the range of the runs in brackets.', '');
 lines.push('| scenario | runs | connections | confirmed/s | accept p50 / p99 / max (ms) | pushed result p50 / p99 / max (ms) | results after a reconnect | audits passed |');
 lines.push('|---|---|---|---|---|---|---|---|');
 const details = [];
 for (const name of scenarios) {
   const runs = [];
-  for (let i = 1; i <= reps; i++) {
+  for (let i = 1; existsSync(path.join(dir, `${name}-${i}.json`)); i++) {
     const file = path.join(dir, `${name}-${i}.json`);
-    if (!existsSync(file)) continue;
     const r = JSON.parse(readFileSync(file, 'utf8'));
     const cpuFile = path.join(dir, `${name}-${i}.cpu`);
     r.cpu = existsSync(cpuFile) ? JSON.parse(readFileSync(cpuFile, 'utf8')) : null;
+    r.peak = peakSeconds(path.join(dir, `${name}-${i}.cpu.csv`));
     r.rep = i;
     runs.push(r);
   }
@@ -89,10 +107,15 @@ for (const name of scenarios) {
     `busiest worker second ${medRange(col((r) => r.bench.busiest_worker_second * 100), int)} % of a core` +
     `${runs.some((r) => r.bench.busiest_worker_second >= 0.9) ? ' (the bench may have been the bottleneck)' : ''}`);
   if (runs.every((r) => r.cpu)) {
-    const names = Object.keys(runs[0].cpu.processes);
+    const names = Object.keys(runs[0].cpu.processes).sort();
     const pct = (r, n) => (100 * r.cpu.processes[n]) / r.cpu.wall_s;
     details.push(`- server CPU over the whole run, % of one core (median): ` +
       names.map((n) => `${n} ${int(median(col((r) => pct(r, n))))}`).join(', '));
+  }
+  if (runs.every((r) => r.peak)) {
+    const kinds = ['machine', 'bench', 'redis', 'gateways', 'validators'].filter((k) => k in runs[0].peak);
+    details.push(`- busiest second, % of one core (median over runs; the machine has ${os.cpus().length * 100} %, ` +
+      `and other users' load is in "machine"): ` + kinds.map((k) => `${k} ${int(median(col((r) => r.peak[k])))}`).join(', '));
   }
   if (runs.every((r) => r.gateway_memory)) {
     const g = m.gateway_memory;

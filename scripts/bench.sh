@@ -16,11 +16,13 @@
 #     --no-docs    print the results, leave docs/ alone
 #     --reps N     run each scenario N times (default 1); the report gives
 #                  medians and the range
+#     --hold-reps N  runs of the 50,000-connection hold (default: --reps); it
+#                  takes most of the shared machine's CPU while it ramps
 #     --scenarios  which ones, in this order (default: all four)
 #
 # The scenarios:
 #   hold    50,000 viewers (4 worker processes, 5 loopback source addresses)
-#           connect over 25 s and stay; the gateways' resident memory is read
+#           connect over 20 s and stay; the gateways' resident memory is read
 #           with the connections idle, then a light steady load (200/s for
 #           5 s) checks they all still work. Needs 4 or more gateways.
 #   steady  2,000 viewers, 3,000 orders/s for 30 s (open loop)
@@ -29,7 +31,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-url="" secret="" quick=0 docs=1 reps=1 scenarios="hold steady burst max"
+url="" secret="" quick=0 docs=1 reps=1 hold_reps="" scenarios="hold steady burst max"
 while [ $# -gt 0 ]; do
   case "$1" in
     --url) url=$2; shift 2 ;;
@@ -37,6 +39,7 @@ while [ $# -gt 0 ]; do
     --quick) quick=1; shift ;;
     --no-docs) docs=0; shift ;;
     --reps) reps=$2; shift 2 ;;
+    --hold-reps) hold_reps=$2; shift 2 ;;
     --scenarios) scenarios=$2; shift 2 ;;
     *) echo "usage: scripts/bench.sh [--url URL --secret S] [--quick] [--no-docs] [--reps N] [--scenarios LIST]" >&2; exit 2 ;;
   esac
@@ -49,13 +52,12 @@ cmake --build "$bin" -j"$(nproc)" >/dev/null
 
 out=var/bench
 mkdir -p "$out"
-rm -f "$out"/*.json "$out"/*.csv "$out"/*.cmd "$out"/*.cpu "$out"/*.png
+rm -f "$out"/*.json "$out"/*.csv "$out"/*.cmd "$out"/*.cpu "$out"/*.png "$out"/*.median-run
 tmp=$(mktemp -d)
 pids=()
 gw_pids=()
-server_pids=() # pid:name of every server process, for the CPU figures
 cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}" "${gw_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   [ -n "${redis_port:-}" ] && redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true
   rm -rf "$tmp"
@@ -71,7 +73,29 @@ cpu_ticks() {
   awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
 }
 
+declare -A server=() # name -> pid of every server process we started, for the CPU figures
+
+start_gateways() {
+  gw_pids=()
+  for i in $(seq "$GATEWAYS"); do
+    LIVEGATE_GATEWAY_ID="bench-gw-$i-$$" "$bin/livegate" serve 2>>"$tmp/gateway.log" &
+    gw_pids+=($!); server[gateway-$i]=$!
+  done
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:${gw_port}/healthz" >/dev/null && break; sleep 0.1; done
+}
+
+# Fresh gateway processes, so their resident memory starts from scratch: glibc
+# keeps what an earlier run's connections used, and the next run's growth
+# per connection would read as zero.
+restart_gateways() {
+  for p in "${gw_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${gw_pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  start_gateways
+}
+
+own_system=0
 if [ -z "$url" ]; then
+  own_system=1
   GATEWAYS=${GATEWAYS:-4} VALIDATORS=${VALIDATORS:-2}
   redis_port=$(free_port) gw_port=$(free_port)
   secret=$(openssl rand -hex 16)
@@ -82,21 +106,46 @@ if [ -z "$url" ]; then
     --appendfsync everysec --dir "$tmp" --daemonize yes --logfile "$tmp/redis.log" \
     --pidfile "$tmp/redis.pid" --maxclients 1000
   for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
-  server_pids+=("$(cat "$tmp/redis.pid"):redis")
-  for i in $(seq "$GATEWAYS"); do
-    LIVEGATE_GATEWAY_ID="bench-gw-$i-$$" "$bin/livegate" serve 2>>"$tmp/gateway.log" &
-    pids+=($!); gw_pids+=($!); server_pids+=("$!:gateway-$i")
-  done
+  server[redis]=$(cat "$tmp/redis.pid")
+  start_gateways
   for i in $(seq "$VALIDATORS"); do
     "$bin/livegate-validator" 2>>"$tmp/validator.log" &
-    pids+=($!); server_pids+=("$!:validator-$i")
+    pids+=($!); server[validator-$i]=$!
   done
-  for _ in $(seq 100); do curl -sf "http://127.0.0.1:${gw_port}/healthz" >/dev/null && break; sleep 0.1; done
   url="ws://127.0.0.1:${gw_port}"
 fi
+hold_reps=${hold_reps:-$reps}
 [ -n "$secret" ] || { echo "bench.sh: --secret is needed with --url" >&2; exit 2; }
-pid_args=()
-for p in "${gw_pids[@]}"; do pid_args+=(--gateway-pid "$p"); done
+
+# Samples the CPU of every server process, of bench $1 with its workers and
+# of the whole machine once a second, to stdout (CSV: time,name,percent of
+# one core), until killed. Bounded anyway: at most 600 samples.
+sample_cpu() {
+  local hz prev_idle prev_total; hz=$(getconf CLK_TCK)
+  declare -A last=()
+  for _ in $(seq 600); do
+    for name in "${!server[@]}"; do last[$name]=$(cpu_ticks "${server[$name]}"); done
+    local bench_before; bench_before=$(bench_ticks "$1")
+    read -r _ u n sy id io irq sirq st _ < /proc/stat
+    prev_idle=$((id + io)) prev_total=$((u + n + sy + id + io + irq + sirq + st))
+    sleep 1
+    local t; t=$(date +%s)
+    for name in "${!server[@]}"; do
+      echo "$t,$name,$(( ($(cpu_ticks "${server[$name]}") - ${last[$name]}) * 100 / hz ))"
+    done
+    echo "$t,bench,$(( ($(bench_ticks "$1") - bench_before) * 100 / hz ))"
+    read -r _ u n sy id io irq sirq st _ < /proc/stat
+    local total=$((u + n + sy + id + io + irq + sirq + st - prev_total))
+    echo "$t,machine,$(( (total - (id + io - prev_idle)) * 100 * $(nproc) / (total > 0 ? total : 1) ))"
+  done
+}
+
+# utime + stime of livegate-bench $1 and its worker processes
+bench_ticks() {
+  local sum=0 p
+  for p in "$1" $(pgrep -P "$1" || true); do sum=$((sum + $(cpu_ticks "$p"))); done
+  echo "$sum"
+}
 
 if [ "$quick" = 1 ]; then
   hold=(--shape steady --conns 4000 --procs 2 --ramp 2 --rate 200 --duration 2)
@@ -104,7 +153,7 @@ if [ "$quick" = 1 ]; then
   burst=(--shape burst --conns 2000 --procs 2 --ramp 2 --window 1 --stock 500 --limit-per-user 2)
   max=(--shape max --conns 100 --procs 2 --inflight 10 --duration 5 --limit-per-user 1000000)
 else
-  hold=(--shape steady --conns 50000 --procs 4 --ramp 25 --rate 200 --duration 5)
+  hold=(--shape steady --conns 50000 --procs 4 --ramp 20 --rate 200 --duration 5)
   steady=(--shape steady --conns 2000 --procs 2 --rate 3000 --duration 30)
   burst=(--shape burst --conns 20000 --procs 2 --ramp 10 --window 1 --stock 5000 --limit-per-user 2)
   max=(--shape max --conns 200 --procs 2 --inflight 20 --duration 20 --limit-per-user 1000000)
@@ -113,23 +162,38 @@ fi
 status=0
 for name in $scenarios; do
   declare -n args=$name
-  for rep in $(seq "$reps"); do
+  n=$reps
+  [ "$name" = hold ] && n=$hold_reps
+  for rep in $(seq "$n"); do
     tag="$name-$rep"
+    # Memory per idle connection is the hold scenario's: measured on fresh
+    # gateway processes (the other scenarios' gateways have grown already).
+    pid_args=()
+    if [ "$name" = hold ] && [ "$own_system" = 1 ]; then
+      restart_gateways
+      for p in "${gw_pids[@]}"; do pid_args+=(--gateway-pid "$p"); done
+    fi
     cmd=("$bin/bench/livegate-bench" --url "$url" "${args[@]}" "${pid_args[@]}"
          --json "$out/$tag.json" --csv "$out/$tag.csv")
-    echo "== $name (run $rep of $reps): ${cmd[*]}"
+    echo "== $name (run $rep of $n): ${cmd[*]}"
     declare -A before=()
-    for sp in "${server_pids[@]}"; do before[$sp]=$(cpu_ticks "${sp%%:*}"); done
+    for sp in "${!server[@]}"; do before[$sp]=$(cpu_ticks "${server[$sp]}"); done
     t0=$(date +%s.%N)
-    "${cmd[@]}" --secret "$secret" || status=1
+    "${cmd[@]}" --secret "$secret" &
+    bench_pid=$!
+    sample_cpu "$bench_pid" > "$out/$tag.cpu.csv" &
+    sampler=$!
+    wait "$bench_pid" || status=1
+    kill "$sampler" 2>/dev/null || true
+    wait "$sampler" 2>/dev/null || true
     t1=$(date +%s.%N)
-    # CPU share of a core each server process used over the whole run
+    # CPU seconds each server process used over the whole run
     {
-      printf '{"wall_s":%s,"processes":{' "$(echo "$t1 - $t0" | bc)"
+      printf '{"wall_s":%s,"processes":{' "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')"
       sep=""
-      for sp in "${server_pids[@]}"; do
-        used=$(( $(cpu_ticks "${sp%%:*}") - ${before[$sp]} ))
-        printf '%s"%s":%s' "$sep" "${sp#*:}" "$(echo "scale=3; $used / $(getconf CLK_TCK)" | bc)"
+      for sp in "${!server[@]}"; do
+        used=$(( $(cpu_ticks "${server[$sp]}") - ${before[$sp]} ))
+        printf '%s"%s":%s' "$sep" "$sp" "$(awk -v u="$used" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", u / hz }')"
         sep=","
       done
       printf '}}\n'
