@@ -59,6 +59,7 @@ enum sub_flag {
     SUB_ACCEPTED = 1 << 5,
     SUB_ORPHANED = 1 << 6,   /* its connection closed before its result came */
     SUB_SLOT_FREED = 1 << 7, /* max: its slot was refilled already */
+    SUB_REFUSED = 1 << 8,    /* answered with an error frame (BUSY, UNAVAILABLE, ...) */
 };
 
 enum final_state { FINAL_NONE = 0, FINAL_CONFIRMED, FINAL_REJECTED };
@@ -74,7 +75,7 @@ struct sub {
     int16_t sku; /* room * (skus + 1) + sku */
     uint8_t qty;
     uint8_t invalid; /* enum lg_mix_invalid */
-    uint8_t flags;
+    uint16_t flags;
     uint8_t final; /* enum final_state */
     uint8_t final_code;
     uint8_t pushes; /* results pushed with this submission's req */
@@ -240,7 +241,7 @@ static int add_resend(struct worker *w, int orig, int64_t intended)
     d->orig = orig;
     d->intended_us = intended;
     d->accept_us = 0;
-    d->flags = (uint8_t)((s->flags & SUB_HIGH) | SUB_DUP);
+    d->flags = (uint16_t)((s->flags & SUB_HIGH) | SUB_DUP);
     d->final = FINAL_NONE;
     d->pushes = 0;
     d->order_id[0] = '\0';
@@ -537,9 +538,13 @@ static void on_result(struct worker *w, struct sub *s, json_t *msg, int64_t now)
     struct sub *o = &w->subs[s->orig];
     if (!(o->flags & SUB_ACCEPTED)) {
         /* The contract puts order.accepted first; the order may still be
-         * found by order.query at the end. */
+         * found by order.query at the end. A refusal promises that nothing
+         * was queued, so a result for it means the refusal was wrong (a
+         * queue write that timed out, yet happened). */
         if (!(s->flags & SUB_ANSWERED))
             w->rep.a.out_of_order++;
+        else if (s->flags & SUB_REFUSED)
+            w->rep.a.refused_but_queued++;
         return;
     }
     /* Pushes carry the first submission's req; a resend's req marks the
@@ -565,6 +570,8 @@ static void on_error(struct worker *w, struct viewer *v, struct sub *s, json_t *
     enum lg_error_code ec = lg_error_code_parse(code ? code : "");
     w->rep.c.errors_by_code[ec]++;
     w->sec.errors++;
+    if (s && !(s->flags & SUB_ANSWERED))
+        s->flags |= SUB_REFUSED;
     if (s)
         mark_answered(w, v, s, false);
 }

@@ -157,6 +157,10 @@ static void test_audit_fails(void **state)
     lg_bench_audit_run(&r, &s, &a);
     assert_false(a.ok);
     r.a.push_missing = 0;
+    r.a.refused_but_queued = 1; /* refused UNAVAILABLE, yet validated */
+    lg_bench_audit_run(&r, &s, &a);
+    assert_false(a.ok);
+    r.a.refused_but_queued = 0;
     r.a.after_reconnect = 5; /* results found after a reconnect are reported, not failed */
     r.a.recovered_by_query = 3;
     lg_bench_audit_run(&r, &s, &a);
