@@ -189,7 +189,7 @@ int lg_bench_write_json(const struct lg_bench_run *run, const char *path)
                         json_string(o->inflight_until_accept ? "accept" : "result"));
     json_object_set_new(
         doc, "audit_counts",
-        json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "lost",
+        json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "lost",
                   (json_int_t)r->a.lost, "doubled", (json_int_t)r->a.doubled, "after_reconnect",
                   (json_int_t)r->a.after_reconnect, "recovered_by_query",
                   (json_int_t)r->a.recovered_by_query, "push_missing",
@@ -198,7 +198,8 @@ int lg_bench_write_json(const struct lg_bench_run *run, const char *path)
                   "valid_refused", (json_int_t)r->a.valid_refused, "priority_wrong",
                   (json_int_t)r->a.priority_wrong, "unanswered", (json_int_t)r->a.unanswered,
                   "out_of_order", (json_int_t)r->a.out_of_order, "refused_but_queued",
-                  (json_int_t)r->a.refused_but_queued));
+                  (json_int_t)r->a.refused_but_queued, "unavailable_but_queued",
+                  (json_int_t)r->a.unavailable_but_queued));
     if (o->ngateway_pids && run->conns_at_idle)
         json_object_set_new(doc, "gateway_memory",
                             json_pack("{s:I,s:I,s:I,s:f}", "rss_before_kb",

@@ -121,6 +121,7 @@ void lg_bench_report_merge(struct lg_bench_report *d, const struct lg_bench_repo
     d->a.unanswered += s->a.unanswered;
     d->a.out_of_order += s->a.out_of_order;
     d->a.refused_but_queued += s->a.refused_but_queued;
+    d->a.unavailable_but_queued += s->a.unavailable_but_queued;
     for (int i = 0; i < 2; i++) {
         lg_hist_merge(&d->accept[i], &s->accept[i]);
         lg_hist_merge(&d->result[i], &s->result[i]);
@@ -202,7 +203,9 @@ void lg_bench_audit_run(const struct lg_bench_report *r, const struct lg_bench_s
     add_line(out, a->out_of_order == 0, "order.accepted before the order's result",
              "%llu results came first", (unsigned long long)a->out_of_order);
     add_line(out, a->refused_but_queued == 0, "refused submits left nothing queued",
-             "%llu refused yet decided", (unsigned long long)a->refused_but_queued);
+             "%llu refused yet decided; %llu refused UNAVAILABLE yet decided (allowed)",
+             (unsigned long long)a->refused_but_queued,
+             (unsigned long long)a->unavailable_but_queued);
     add_line(out, a->unanswered == 0, "every submit answered", "%llu unanswered of %llu sent",
              (unsigned long long)a->unanswered, (unsigned long long)r->c.submitted);
 }

@@ -57,9 +57,10 @@ enum sub_flag {
     SUB_SENT = 1 << 3,
     SUB_ANSWERED = 1 << 4, /* accepted, refused or errored */
     SUB_ACCEPTED = 1 << 5,
-    SUB_ORPHANED = 1 << 6,   /* its connection closed before its result came */
-    SUB_SLOT_FREED = 1 << 7, /* max: its slot was refilled already */
-    SUB_REFUSED = 1 << 8,    /* answered with an error frame (BUSY, UNAVAILABLE, ...) */
+    SUB_ORPHANED = 1 << 6,    /* its connection closed before its result came */
+    SUB_SLOT_FREED = 1 << 7,  /* max: its slot was refilled already */
+    SUB_REFUSED = 1 << 8,     /* answered with an error frame (BUSY, UNAVAILABLE, ...) */
+    SUB_UNAVAILABLE = 1 << 9, /* ... which was UNAVAILABLE */
 };
 
 enum final_state { FINAL_NONE = 0, FINAL_CONFIRMED, FINAL_REJECTED };
@@ -539,10 +540,13 @@ static void on_result(struct worker *w, struct sub *s, json_t *msg, int64_t now)
     if (!(o->flags & SUB_ACCEPTED)) {
         /* The contract puts order.accepted first; the order may still be
          * found by order.query at the end. A refusal promises that nothing
-         * was queued, so a result for it means the refusal was wrong (a
-         * queue write that timed out, yet happened). */
+         * was queued, so a result for it means the refusal was wrong -
+         * except UNAVAILABLE after a Redis call that timed out yet ran,
+         * which docs/PROTOCOL.md owns up to (a retry answers duplicate). */
         if (!(s->flags & SUB_ANSWERED))
             w->rep.a.out_of_order++;
+        else if (s->flags & SUB_UNAVAILABLE)
+            w->rep.a.unavailable_but_queued++;
         else if (s->flags & SUB_REFUSED)
             w->rep.a.refused_but_queued++;
         return;
@@ -571,7 +575,7 @@ static void on_error(struct worker *w, struct viewer *v, struct sub *s, json_t *
     w->rep.c.errors_by_code[ec]++;
     w->sec.errors++;
     if (s && !(s->flags & SUB_ANSWERED))
-        s->flags |= SUB_REFUSED;
+        s->flags |= (uint16_t)(SUB_REFUSED | (ec == LG_EC_UNAVAILABLE ? SUB_UNAVAILABLE : 0));
     if (s)
         mark_answered(w, v, s, false);
 }

@@ -50,6 +50,7 @@ struct lg_redis {
 
     struct call *calls_head, *calls_tail;
     size_t in_flight;
+    int64_t last_reply_ms; /* when Redis last answered anything */
     lg_redis_state_fn state_fn;
     void *state_arg;
     struct lg_redis_stats stats;
@@ -129,6 +130,8 @@ static void on_call_reply(redisAsyncContext *ac, void *reply_ptr, void *privdata
     redisReply *reply = reply_ptr;
     unlink_call(r, c);
     r->in_flight--;
+    if (reply)
+        r->last_reply_ms = lg_mono_ms();
     if (!reply)
         r->stats.failures++;
     else if (reply->type == REDIS_REPLY_ERROR)
@@ -191,8 +194,18 @@ static void on_watchdog(uv_timer_t *t)
         drop_connection(r, "connect timed out");
         return;
     }
-    if (r->calls_head && now - r->calls_head->sent_ms > r->timeout_ms)
-        drop_connection(r, "command timed out");
+    /* Silent, not slow: a Redis working through a long pipeline (a
+     * 20,000-viewer burst queues seconds of scripts) answers all the while,
+     * and dropping the connection then refused thousands of orders
+     * UNAVAILABLE that Redis went on to queue. So the oldest call times out
+     * only when nothing at all has come back for timeout_ms since it was
+     * sent. */
+    if (r->calls_head) {
+        int64_t waited_from =
+            r->calls_head->sent_ms > r->last_reply_ms ? r->calls_head->sent_ms : r->last_reply_ms;
+        if (now - waited_from > r->timeout_ms)
+            drop_connection(r, "command timed out");
+    }
 }
 
 /* ---- connecting ------------------------------------------------------- */

@@ -161,6 +161,10 @@ static void test_audit_fails(void **state)
     lg_bench_audit_run(&r, &s, &a);
     assert_false(a.ok);
     r.a.refused_but_queued = 0;
+    r.a.unavailable_but_queued = 2; /* documented for UNAVAILABLE: reported, not failed */
+    lg_bench_audit_run(&r, &s, &a);
+    assert_true(a.ok);
+    r.a.unavailable_but_queued = 0;
     r.a.after_reconnect = 5; /* results found after a reconnect are reported, not failed */
     r.a.recovered_by_query = 3;
     lg_bench_audit_run(&r, &s, &a);
