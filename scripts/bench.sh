@@ -28,6 +28,9 @@
 #   steady  2,000 viewers, 3,000 orders/s for 30 s (open loop)
 #   burst   20,000 viewers, each submits once within 1 s; 5,000 stock a SKU
 #   max     200 viewers x 20 orders in flight until their final result, 20 s
+#   flood   (not run by default) max with orders in flight only until
+#           order.accepted: intake alone, faster than the validators decide,
+#           so the queue grows past the 10 s deadline (no BUSY yet)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -152,11 +155,13 @@ if [ "$quick" = 1 ]; then
   steady=(--shape steady --conns 200 --procs 2 --rate 1000 --duration 5)
   burst=(--shape burst --conns 2000 --procs 2 --ramp 2 --window 1 --stock 500 --limit-per-user 2)
   max=(--shape max --conns 100 --procs 2 --inflight 10 --duration 5 --limit-per-user 1000000)
+  flood=(--shape max --conns 100 --procs 2 --inflight 10 --duration 5 --limit-per-user 1000000 --inflight-until accept)
 else
   hold=(--shape steady --conns 50000 --procs 4 --ramp 20 --rate 200 --duration 5)
   steady=(--shape steady --conns 2000 --procs 2 --rate 3000 --duration 30)
   burst=(--shape burst --conns 20000 --procs 2 --ramp 10 --window 1 --stock 5000 --limit-per-user 2)
   max=(--shape max --conns 200 --procs 2 --inflight 20 --duration 20 --limit-per-user 1000000)
+  flood=(--shape max --conns 200 --procs 2 --inflight 20 --duration 15 --limit-per-user 1000000 --inflight-until accept)
 fi
 
 status=0
