@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "livegate/clock.h"
+#include "livegate/fd.h"
 #include "output.h"
 #include "setup.h"
 #include "worker.h"
@@ -163,6 +164,16 @@ static int run_bench(const struct lg_bench_opts *o, struct lg_bench_run *run)
     memset(run, 0, sizeof(*run));
     run->o = o;
     lg_bench_report_init(&run->total);
+    /* Each viewer is a socket of its worker: say so before the workers run
+     * out of descriptors half way through the ramp. */
+    int fd_limit = lg_fd_raise_limit(), per_proc = (o->conns + o->procs - 1) / o->procs;
+    if (per_proc > fd_limit - 64) {
+        fprintf(stderr,
+                "livegate-bench: %d connections per worker but %d open files per process: use "
+                "--procs %d or more\n",
+                per_proc, fd_limit, (o->conns + fd_limit - 65) / (fd_limit - 64));
+        return 2;
+    }
     if (!o->no_setup && lg_bench_setup(o, err, sizeof(err))) {
         fprintf(stderr, "livegate-bench: set-up failed: %s\n", err);
         return 2;

@@ -40,6 +40,11 @@ static const char HELP[] =
     "  --bursts N             burst: number of bursts (default 1)\n"
     "  --burst-gap S          burst: seconds between bursts (default 100)\n"
     "  --inflight K           max: orders in flight per connection (default 4)\n"
+    "  --inflight-until result|accept\n"
+    "                         max: an order stops being in flight at its final\n"
+    "                         result (end to end) or at order.accepted (intake\n"
+    "                         only: the queue can grow past what the validators\n"
+    "                         decide in 10 s) (default result)\n"
     "  --drain S              seconds to wait for final results after sending\n"
     "                         (default 15)\n"
     "\n"
@@ -245,6 +250,7 @@ enum {
     OPT_BURSTS,
     OPT_BURST_GAP,
     OPT_INFLIGHT,
+    OPT_INFLIGHT_UNTIL,
     OPT_DRAIN,
     OPT_DUP,
     OPT_RECONNECT,
@@ -281,6 +287,7 @@ static const struct option LONG_OPTS[] = {
     {"bursts", required_argument, 0, OPT_BURSTS},
     {"burst-gap", required_argument, 0, OPT_BURST_GAP},
     {"inflight", required_argument, 0, OPT_INFLIGHT},
+    {"inflight-until", required_argument, 0, OPT_INFLIGHT_UNTIL},
     {"drain", required_argument, 0, OPT_DRAIN},
     {"dup-share", required_argument, 0, OPT_DUP},
     {"reconnect-share", required_argument, 0, OPT_RECONNECT},
@@ -350,6 +357,12 @@ static int apply(struct lg_bench_opts *o, int opt, const char *v)
         return parse_double(v, 0, 3600, &o->burst_gap_s);
     case OPT_INFLIGHT:
         return parse_int(v, 1, 1000, &o->inflight);
+    case OPT_INFLIGHT_UNTIL:
+        if (strcmp(v, "result") == 0 || strcmp(v, "accept") == 0) {
+            o->inflight_until_accept = strcmp(v, "accept") == 0;
+            return 0;
+        }
+        return -1;
     case OPT_DRAIN:
         return parse_double(v, 0, 3600, &o->drain_s);
     case OPT_DUP:

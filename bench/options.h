@@ -28,7 +28,10 @@ struct lg_bench_opts {
     double window_s;   /* burst: every viewer submits within this window */
     int bursts;        /* burst: how many times */
     double burst_gap_s;
-    int inflight;   /* max: orders in flight per connection */
+    int inflight; /* max: orders in flight per connection */
+    /* max: an order leaves flight at order.accepted instead of its final
+     * result (measures intake alone; the queue may outgrow the validators) */
+    bool inflight_until_accept;
     double drain_s; /* after sending: wait this long for final results */
 
     /* traffic mix, each a share 0..1 */

@@ -79,6 +79,22 @@ void lg_bench_print_summary(const struct lg_bench_run *run, FILE *out)
     print_hist(out, "accept normal", &r->accept[0]);
     print_hist(out, "result high", &r->result[1]);
     print_hist(out, "result normal", &r->result[0]);
+    uint64_t finals = r->c.confirmed + r->c.rejected;
+    uint64_t pushed = r->result[0].total + r->result[1].total;
+    fprintf(out,
+            "  result figures: the %llu of %llu final results pushed to the connection that "
+            "submitted, still open\n",
+            (unsigned long long)pushed, (unsigned long long)finals);
+    if (r->a.after_reconnect) {
+        fprintf(out,
+                "  %llu results of orders whose connection closed first (resent on a new one) "
+                "are apart: %llu learned by order.query, the rest pushed on the new connection "
+                "or with a duplicate's reply; latency = when the bench learned it (an upper "
+                "bound):\n",
+                (unsigned long long)r->a.after_reconnect,
+                (unsigned long long)(r->a.recovered_by_query - r->a.push_missing));
+        print_hist(out, "after reconnect", &r->result_after_reconnect);
+    }
     fprintf(out, "rejections:");
     for (int i = 0; i < LG_RC_COUNT; i++)
         if (r->c.rejected_by_code[i])
@@ -147,7 +163,7 @@ int lg_bench_write_json(const struct lg_bench_run *run, const char *path)
         "{s:s,s:s,s:{s:i,s:i,s:f,s:f,s:f,s:i,s:i,s:f,s:f,s:f,s:f,s:f,s:i,s:i,s:I},"
         "s:{s:I,s:I,s:I,s:I,s:I},"
         "s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},"
-        "s:f,s:{s:o,s:o,s:o,s:o},s:o,s:o,s:o,"
+        "s:f,s:{s:o,s:o,s:o,s:o,s:o},s:o,s:o,s:o,"
         "s:{s:f,s:f,s:f},s:o,s:b}",
         "shape", lg_bench_shape_name(o->shape), "run_id", o->run_id, "options", "conns", o->conns,
         "procs", o->procs, "rate", o->rate, "duration_s", o->duration_s, "window_s", o->window_s,
@@ -165,18 +181,25 @@ int lg_bench_write_json(const struct lg_bench_run *run, const char *path)
         (json_int_t)r->c.gmv_fen, "confirmed_per_s", run->confirmed_per_s, "latency_ms",
         "accept_high", hist_json(&r->accept[1]), "accept_normal", hist_json(&r->accept[0]),
         "result_high", hist_json(&r->result[1]), "result_normal", hist_json(&r->result[0]),
-        "rejected_by_code", rej, "errors_by_code", err, "close_codes", closes, "bench", "cpu_s",
-        (double)r->cpu_us / 1e6, "wall_s", run->wall_s, "busiest_worker_second", r->busy_ratio_max,
-        "audit", audit, "audit_ok", run->audit.ok);
+        "result_after_reconnect", hist_json(&r->result_after_reconnect), "rejected_by_code", rej,
+        "errors_by_code", err, "close_codes", closes, "bench", "cpu_s", (double)r->cpu_us / 1e6,
+        "wall_s", run->wall_s, "busiest_worker_second", r->busy_ratio_max, "audit", audit,
+        "audit_ok", run->audit.ok);
+    json_object_set_new(json_object_get(doc, "options"), "inflight_until",
+                        json_string(o->inflight_until_accept ? "accept" : "result"));
     json_object_set_new(
         doc, "audit_counts",
-        json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "lost", (json_int_t)r->a.lost,
-                  "doubled", (json_int_t)r->a.doubled, "recovered_by_query",
-                  (json_int_t)r->a.recovered_by_query, "late", (json_int_t)r->a.late, "dup_wrong",
+        json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "lost",
+                  (json_int_t)r->a.lost, "doubled", (json_int_t)r->a.doubled, "after_reconnect",
+                  (json_int_t)r->a.after_reconnect, "recovered_by_query",
+                  (json_int_t)r->a.recovered_by_query, "push_missing",
+                  (json_int_t)r->a.push_missing, "late", (json_int_t)r->a.late, "dup_wrong",
                   (json_int_t)r->a.dup_wrong, "invalid_wrong", (json_int_t)r->a.invalid_wrong,
                   "valid_refused", (json_int_t)r->a.valid_refused, "priority_wrong",
                   (json_int_t)r->a.priority_wrong, "unanswered", (json_int_t)r->a.unanswered,
-                  "out_of_order", (json_int_t)r->a.out_of_order));
+                  "out_of_order", (json_int_t)r->a.out_of_order, "refused_but_queued",
+                  (json_int_t)r->a.refused_but_queued, "unavailable_but_queued",
+                  (json_int_t)r->a.unavailable_but_queued));
     if (o->ngateway_pids && run->conns_at_idle)
         json_object_set_new(doc, "gateway_memory",
                             json_pack("{s:I,s:I,s:I,s:f}", "rss_before_kb",

@@ -58,6 +58,7 @@ void lg_bench_report_init(struct lg_bench_report *r)
         lg_hist_init(&r->accept[i]);
         lg_hist_init(&r->result[i]);
     }
+    lg_hist_init(&r->result_after_reconnect);
 }
 
 /* Close codes are few and sparse: a small table, with the last slot taking
@@ -109,7 +110,9 @@ void lg_bench_report_merge(struct lg_bench_report *d, const struct lg_bench_repo
     merge_counts(&d->c, &s->c);
     d->a.lost += s->a.lost;
     d->a.doubled += s->a.doubled;
+    d->a.after_reconnect += s->a.after_reconnect;
     d->a.recovered_by_query += s->a.recovered_by_query;
+    d->a.push_missing += s->a.push_missing;
     d->a.late += s->a.late;
     d->a.dup_wrong += s->a.dup_wrong;
     d->a.invalid_wrong += s->a.invalid_wrong;
@@ -117,10 +120,13 @@ void lg_bench_report_merge(struct lg_bench_report *d, const struct lg_bench_repo
     d->a.priority_wrong += s->a.priority_wrong;
     d->a.unanswered += s->a.unanswered;
     d->a.out_of_order += s->a.out_of_order;
+    d->a.refused_but_queued += s->a.refused_but_queued;
+    d->a.unavailable_but_queued += s->a.unavailable_but_queued;
     for (int i = 0; i < 2; i++) {
         lg_hist_merge(&d->accept[i], &s->accept[i]);
         lg_hist_merge(&d->result[i], &s->result[i]);
     }
+    lg_hist_merge(&d->result_after_reconnect, &s->result_after_reconnect);
     for (int i = 0; i < LG_BENCH_MAX_SKUS; i++)
         d->sku_confirmed_qty[i] += s->sku_confirmed_qty[i];
     d->cpu_us += s->cpu_us;
@@ -179,12 +185,14 @@ void lg_bench_audit_run(const struct lg_bench_report *r, const struct lg_bench_s
              (unsigned long long)r->c.accepted);
     add_line(out, a->doubled == 0, "no order got two results", "%llu doubled",
              (unsigned long long)a->doubled);
+    add_line(out, a->push_missing == 0, "results pushed to connections that stayed open",
+             "%llu found only by order.query", (unsigned long long)a->push_missing);
     add_line(out, a->dup_wrong == 0, "every duplicate got the first order's order_id",
              "%llu wrong of %llu resends", (unsigned long long)a->dup_wrong,
              (unsigned long long)r->c.duplicates_sent);
     if (stock)
         audit_stock(r, stock, out);
-    add_line(out, a->late == 0, "final results within 10 s of acceptance", "%llu later than 10 s",
+    add_line(out, a->late == 0, "pushed results within 10 s of acceptance", "%llu later than 10 s",
              (unsigned long long)a->late);
     add_line(out, a->invalid_wrong == 0 && a->valid_refused == 0,
              "broken orders refused naming the field, valid ones not",
@@ -194,6 +202,10 @@ void lg_bench_audit_run(const struct lg_bench_report *r, const struct lg_bench_s
              "%llu wrong", (unsigned long long)a->priority_wrong);
     add_line(out, a->out_of_order == 0, "order.accepted before the order's result",
              "%llu results came first", (unsigned long long)a->out_of_order);
+    add_line(out, a->refused_but_queued == 0, "refused submits left nothing queued",
+             "%llu refused yet decided; %llu refused UNAVAILABLE yet decided (allowed)",
+             (unsigned long long)a->refused_but_queued,
+             (unsigned long long)a->unavailable_but_queued);
     add_line(out, a->unanswered == 0, "every submit answered", "%llu unanswered of %llu sent",
              (unsigned long long)a->unanswered, (unsigned long long)r->c.submitted);
 }

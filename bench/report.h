@@ -70,25 +70,36 @@ struct lg_bench_counts {
 };
 
 struct lg_bench_audit_counts {
-    uint64_t lost;               /* accepted, no final result by the end */
-    uint64_t doubled;            /* more than one result pushed, or two differing results */
-    uint64_t recovered_by_query; /* no push seen, result found by order.query */
-    uint64_t late;               /* final result more than 10 s after acceptance */
+    uint64_t lost;    /* accepted, no final result by the end */
+    uint64_t doubled; /* more than one result pushed, or two differing results */
+    /* Orders whose connection closed (a resend on a new connection) before
+     * their result came: the gateway pushes a result only to the connections
+     * of the accepting gateway process, so it reaches the bench after the
+     * reconnect (a push when the new connection is on the same process, a
+     * duplicate's reply) or through order.query. Their latency is when the
+     * bench learned the result, an upper bound, kept apart from the pushes. */
+    uint64_t after_reconnect;
+    uint64_t recovered_by_query; /* of those, learned by order.query */
+    uint64_t push_missing;       /* found by order.query, its connection stayed open */
+    uint64_t late;               /* pushed result more than 10 s after acceptance */
     uint64_t dup_wrong;          /* a resend that got another order_id or a new order */
     uint64_t invalid_wrong;      /* a broken order accepted, or refused naming another field */
     uint64_t valid_refused;      /* a valid order refused INVALID_FIELD */
     uint64_t priority_wrong;     /* priority other than the mix asked for */
-    uint64_t unanswered;
-    uint64_t out_of_order;
-    /* a final result before the order's order.accepted */ /* a submit that got no reply at all
-                                                            */
+    uint64_t unanswered;         /* a submit that got no reply at all */
+    uint64_t out_of_order;       /* a final result before the order's order.accepted */
+    uint64_t refused_but_queued; /* a final result for a submit refused BUSY, RATE_LIMITED, ... */
+    /* ... refused UNAVAILABLE: documented (a Redis call that timed out yet
+     * ran), reported but not failed; the stock cross-check then differs */
+    uint64_t unavailable_but_queued;
 };
 
 struct lg_bench_report {
     struct lg_bench_counts c;
     struct lg_bench_audit_counts a;
     struct lg_hist accept[2]; /* [0] normal, [1] high; microseconds from intended send */
-    struct lg_hist result[2];
+    struct lg_hist result[2]; /* pushed to the submitting connection, still open */
+    struct lg_hist result_after_reconnect;         /* upper bounds, see after_reconnect */
     uint64_t sku_confirmed_qty[LG_BENCH_MAX_SKUS]; /* room * (skus + 1) + sku */
     uint64_t cpu_us;                               /* user + system */
     double busy_ratio_max; /* the highest one-second CPU share of a worker */

@@ -87,6 +87,16 @@ int lg_server_start(struct lg_gateway *gw)
     info.foreign_loops = foreign_loops;
     info.user = gw;
     info.max_http_header_data = 8192;
+    /* No lws "validity" timers (idle ping after 300 s, hang-up at 310 s, the
+     * default): lws 4.1 keeps one per connection in a sorted list and walks
+     * it from the head on each reschedule, which took over a third of a
+     * gateway's CPU in a 20,000-viewer burst (livegate-bench under perf).
+     * TCP keepalive finds dead peers instead, at no cost per frame: the
+     * listener sets it on each accepted socket (lws does not on adopted
+     * ones). */
+    static const lws_retry_bo_t no_validity_timers = {.secs_since_valid_ping = 0,
+                                                      .secs_since_valid_hangup = 0};
+    info.retry_and_idle_policy = &no_validity_timers;
     /* lws sizes its fd table from the soft limit; use all we may have. */
     info.fd_limit_per_thread = (unsigned int)lg_fd_raise_limit();
     if (cfg->tls_cert[0]) {

@@ -52,6 +52,9 @@ struct lg_redis {
 
     struct call *calls_head, *calls_tail;
     size_t in_flight;
+    int64_t last_reply_ms; /* when Redis last answered anything */
+    int64_t reply_seen_ms; /* last_reply_ms as the watchdog last saw it */
+    int silent_ticks;      /* watchdog ticks in a row with a call waiting and no reply */
     lg_redis_state_fn state_fn;
     void *state_arg;
     struct lg_redis_stats stats;
@@ -140,6 +143,8 @@ static void on_call_reply(redisAsyncContext *ac, void *reply_ptr, void *privdata
     redisReply *reply = reply_ptr;
     unlink_call(r, c);
     r->in_flight--;
+    if (reply)
+        r->last_reply_ms = lg_mono_ms();
     if (!reply)
         r->stats.failures++;
     else if (reply->type == REDIS_REPLY_ERROR)
@@ -271,9 +276,31 @@ static void on_watchdog(uv_timer_t *t)
         drop_connection(r, "connect timed out");
         return;
     }
-    if (r->calls_head && now - r->calls_head->sent_ms > r->timeout_ms) {
-        drop_connection(r, "command timed out");
-        return;
+    /* Silent, not slow: a Redis working through a long pipeline (a
+     * 20,000-viewer burst queues seconds of scripts) answers all the while,
+     * and dropping the connection then refused thousands of orders
+     * UNAVAILABLE that Redis went on to queue. So the oldest call times out
+     * only when nothing at all has come back for timeout_ms since it was
+     * sent, and over at least two ticks of this watchdog in a row (and
+     * enough to cover it): between two ticks the loop has polled the socket
+     * at least once, so a process busy with its own work for a while (it
+     * delays the ticks) does not drop a Redis whose replies wait unread. */
+    if (!r->calls_head) {
+        r->silent_ticks = 0;
+    } else {
+        if (r->last_reply_ms != r->reply_seen_ms) {
+            r->reply_seen_ms = r->last_reply_ms;
+            r->silent_ticks = 0;
+        } else {
+            r->silent_ticks++;
+        }
+        int64_t waited_from =
+            r->calls_head->sent_ms > r->last_reply_ms ? r->calls_head->sent_ms : r->last_reply_ms;
+        if (now - waited_from > r->timeout_ms && r->silent_ticks >= 2 &&
+            (int64_t)r->silent_ticks * WATCHDOG_MS >= r->timeout_ms) {
+            drop_connection(r, "command timed out");
+            return;
+        }
     }
     if (r->subscriber && r->state == ST_UP)
         check_heartbeat(r, now);

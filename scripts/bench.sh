@@ -1,26 +1,50 @@
 #!/usr/bin/env bash
 # Runs livegate-bench's standard scenarios and records them in
 # docs/BENCHMARKS.md (between the "bench.sh" markers) with the machine, the
-# date, the commands, the figures and a chart per scenario.
+# date, the commands, the figures (medians over --reps runs) and a chart per
+# scenario.
 #
 # Without --url it starts its own system on loopback: a private redis-server
 # (AOF, appendfsync everysec), $GATEWAYS gateway processes on one port
-# (SO_REUSEPORT) and $VALIDATORS validators, and stops them afterwards.
+# (SO_REUSEPORT) and $VALIDATORS validators, on free ports, and stops them
+# afterwards. It also reads the CPU time each of those processes used during
+# each run (from /proc), so the report says which one saturated first.
 #
 #   scripts/bench.sh [--url ws://host:port --secret S] [--quick] [--no-docs]
-#     --quick    small versions of the scenarios (a minute in all)
-#     --no-docs  print the results, leave docs/ alone
+#                    [--reps N] [--scenarios "hold steady burst max"]
+#     --quick      small versions of the scenarios (a minute in all)
+#     --no-docs    print the results, leave docs/ alone
+#     --reps N     run each scenario N times (default 1); the report gives
+#                  medians and the range
+#     --hold-reps N  runs of the 50,000-connection hold (default: --reps); it
+#                  takes most of the shared machine's CPU while it ramps
+#     --scenarios  which ones, in this order (default: all four)
+#
+# The scenarios:
+#   hold    50,000 viewers (4 worker processes, 5 loopback source addresses)
+#           connect over 20 s and stay; the gateways' resident memory is read
+#           with the connections idle, then a light steady load (200/s for
+#           5 s) checks they all still work. Needs 4 or more gateways.
+#   steady  2,000 viewers, 3,000 orders/s for 30 s (open loop)
+#   burst   20,000 viewers, each submits once within 1 s; 5,000 stock a SKU
+#   max     200 viewers x 20 orders in flight until their final result, 20 s
+#   flood   (not run by default) max with orders in flight only until
+#           order.accepted: intake alone, faster than the validators decide,
+#           so the queue grows past the 10 s deadline (no BUSY yet)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-url="" secret="" quick=0 docs=1
+url="" secret="" quick=0 docs=1 reps=1 hold_reps="" scenarios="hold steady burst max"
 while [ $# -gt 0 ]; do
   case "$1" in
     --url) url=$2; shift 2 ;;
     --secret) secret=$2; shift 2 ;;
     --quick) quick=1; shift ;;
     --no-docs) docs=0; shift ;;
-    *) echo "usage: scripts/bench.sh [--url URL --secret S] [--quick] [--no-docs]" >&2; exit 2 ;;
+    --reps) reps=$2; shift 2 ;;
+    --hold-reps) hold_reps=$2; shift 2 ;;
+    --scenarios) scenarios=$2; shift 2 ;;
+    *) echo "usage: scripts/bench.sh [--url URL --secret S] [--quick] [--no-docs] [--reps N] [--scenarios LIST]" >&2; exit 2 ;;
   esac
 done
 
@@ -31,67 +55,167 @@ cmake --build "$bin" -j"$(nproc)" >/dev/null
 
 out=var/bench
 mkdir -p "$out"
+rm -f "$out"/*.json "$out"/*.csv "$out"/*.cmd "$out"/*.cpu "$out"/*.png "$out"/*.median-run
 tmp=$(mktemp -d)
 pids=()
 gw_pids=()
 cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}" "${gw_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   [ -n "${redis_port:-}" ] && redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true
   rm -rf "$tmp"
 }
 trap cleanup EXIT
 
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# utime + stime of a process, in clock ticks (0 when it is gone)
+cpu_ticks() {
+  awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
+declare -A server=() # name -> pid of every server process we started, for the CPU figures
+
+start_gateways() {
+  gw_pids=()
+  for i in $(seq "$GATEWAYS"); do
+    LIVEGATE_GATEWAY_ID="bench-gw-$i-$$" "$bin/livegate" serve 2>>"$tmp/gateway.log" &
+    gw_pids+=($!); server[gateway-$i]=$!
+  done
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:${gw_port}/healthz" >/dev/null && break; sleep 0.1; done
+}
+
+# Fresh gateway processes, so their resident memory starts from scratch: glibc
+# keeps what an earlier run's connections used, and the next run's growth
+# per connection would read as zero.
+restart_gateways() {
+  for p in "${gw_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${gw_pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  start_gateways
+}
+
+own_system=0
 if [ -z "$url" ]; then
+  own_system=1
   GATEWAYS=${GATEWAYS:-4} VALIDATORS=${VALIDATORS:-2}
-  redis_port=7921 gw_port=7922
+  redis_port=$(free_port) gw_port=$(free_port)
   secret=$(openssl rand -hex 16)
   export LIVEGATE_JWT_SECRET=$secret LIVEGATE_DATA_KEY=$(openssl rand -hex 32)
   export LIVEGATE_REDIS_URL="redis://127.0.0.1:${redis_port}/0" LIVEGATE_LISTEN="127.0.0.1:${gw_port}"
   export LIVEGATE_LOG_LEVEL=warn
   redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly yes \
-    --appendfsync everysec --dir "$tmp" --daemonize yes --logfile "$tmp/redis.log" --maxclients 1000
+    --appendfsync everysec --dir "$tmp" --daemonize yes --logfile "$tmp/redis.log" \
+    --pidfile "$tmp/redis.pid" --maxclients 1000
   for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
-  for i in $(seq "$GATEWAYS"); do
-    LIVEGATE_GATEWAY_ID="bench-gw-$i-$$" "$bin/livegate" serve 2>>"$tmp/gateway.log" &
-    pids+=($!); gw_pids+=($!)
-  done
+  server[redis]=$(cat "$tmp/redis.pid")
+  start_gateways
   for i in $(seq "$VALIDATORS"); do
     "$bin/livegate-validator" 2>>"$tmp/validator.log" &
-    pids+=($!)
+    pids+=($!); server[validator-$i]=$!
   done
-  for _ in $(seq 100); do curl -sf "http://127.0.0.1:${gw_port}/healthz" >/dev/null && break; sleep 0.1; done
   url="ws://127.0.0.1:${gw_port}"
 fi
+hold_reps=${hold_reps:-$reps}
 [ -n "$secret" ] || { echo "bench.sh: --secret is needed with --url" >&2; exit 2; }
-pid_args=()
-for p in "${gw_pids[@]}"; do pid_args+=(--gateway-pid "$p"); done
+
+# Samples the CPU of every server process, of bench $1 with its workers and
+# of the whole machine once a second, to stdout (CSV: time,name,percent of
+# one core), until killed. Bounded anyway: at most 600 samples.
+sample_cpu() {
+  local hz prev_idle prev_total; hz=$(getconf CLK_TCK)
+  declare -A last=()
+  for _ in $(seq 600); do
+    for name in "${!server[@]}"; do last[$name]=$(cpu_ticks "${server[$name]}"); done
+    local bench_before; bench_before=$(bench_ticks "$1")
+    read -r _ u n sy id io irq sirq st _ < /proc/stat
+    prev_idle=$((id + io)) prev_total=$((u + n + sy + id + io + irq + sirq + st))
+    sleep 1
+    local t; t=$(date +%s)
+    for name in "${!server[@]}"; do
+      echo "$t,$name,$(( ($(cpu_ticks "${server[$name]}") - ${last[$name]}) * 100 / hz ))"
+    done
+    echo "$t,bench,$(( ($(bench_ticks "$1") - bench_before) * 100 / hz ))"
+    read -r _ u n sy id io irq sirq st _ < /proc/stat
+    local total=$((u + n + sy + id + io + irq + sirq + st - prev_total))
+    echo "$t,machine,$(( (total - (id + io - prev_idle)) * 100 * $(nproc) / (total > 0 ? total : 1) ))"
+  done
+}
+
+# utime + stime of livegate-bench $1 and its worker processes
+bench_ticks() {
+  local sum=0 p
+  for p in "$1" $(pgrep -P "$1" || true); do sum=$((sum + $(cpu_ticks "$p"))); done
+  echo "$sum"
+}
 
 if [ "$quick" = 1 ]; then
+  hold=(--shape steady --conns 4000 --procs 2 --ramp 2 --rate 200 --duration 2)
   steady=(--shape steady --conns 200 --procs 2 --rate 1000 --duration 5)
   burst=(--shape burst --conns 2000 --procs 2 --ramp 2 --window 1 --stock 500 --limit-per-user 2)
-  max=(--shape max --conns 100 --procs 2 --inflight 10 --duration 5)
+  max=(--shape max --conns 100 --procs 2 --inflight 10 --duration 5 --limit-per-user 1000000)
+  flood=(--shape max --conns 100 --procs 2 --inflight 10 --duration 5 --limit-per-user 1000000 --inflight-until accept)
 else
+  hold=(--shape steady --conns 50000 --procs 4 --ramp 20 --rate 200 --duration 5)
   steady=(--shape steady --conns 2000 --procs 2 --rate 3000 --duration 30)
   burst=(--shape burst --conns 20000 --procs 2 --ramp 10 --window 1 --stock 5000 --limit-per-user 2)
-  max=(--shape max --conns 200 --procs 2 --inflight 20 --duration 20)
+  max=(--shape max --conns 200 --procs 2 --inflight 20 --duration 20 --limit-per-user 1000000)
+  flood=(--shape max --conns 200 --procs 2 --inflight 20 --duration 15 --limit-per-user 1000000 --inflight-until accept)
 fi
 
 status=0
-for name in steady burst max; do
+for name in $scenarios; do
   declare -n args=$name
-  cmd=("$bin/bench/livegate-bench" --url "$url" "${args[@]}" "${pid_args[@]}"
-       --json "$out/$name.json" --csv "$out/$name.csv")
-  echo "== $name: ${cmd[*]}"
-  "${cmd[@]}" --secret "$secret" || status=1
-  printf '%s\n' "${cmd[*]}" > "$out/$name.cmd"
-  scripts/plot-bench "$out/$name.csv" "$out/$name.png" "livegate-bench $name" >/dev/null
+  n=$reps
+  [ "$name" = hold ] && n=$hold_reps
+  for rep in $(seq "$n"); do
+    tag="$name-$rep"
+    # Memory per idle connection is the hold scenario's: measured on fresh
+    # gateway processes (the other scenarios' gateways have grown already).
+    pid_args=()
+    if [ "$name" = hold ] && [ "$own_system" = 1 ]; then
+      restart_gateways
+      for p in "${gw_pids[@]}"; do pid_args+=(--gateway-pid "$p"); done
+    fi
+    cmd=("$bin/bench/livegate-bench" --url "$url" "${args[@]}" "${pid_args[@]}"
+         --json "$out/$tag.json" --csv "$out/$tag.csv")
+    echo "== $name (run $rep of $n): ${cmd[*]}"
+    declare -A before=()
+    for sp in "${!server[@]}"; do before[$sp]=$(cpu_ticks "${server[$sp]}"); done
+    t0=$(date +%s.%N)
+    "${cmd[@]}" --secret "$secret" &
+    bench_pid=$!
+    sample_cpu "$bench_pid" > "$out/$tag.cpu.csv" &
+    sampler=$!
+    wait "$bench_pid" || status=1
+    kill "$sampler" 2>/dev/null || true
+    wait "$sampler" 2>/dev/null || true
+    t1=$(date +%s.%N)
+    # CPU seconds each server process used over the whole run
+    {
+      printf '{"wall_s":%s,"processes":{' "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')"
+      sep=""
+      for sp in "${!server[@]}"; do
+        used=$(( $(cpu_ticks "${server[$sp]}") - ${before[$sp]} ))
+        printf '%s"%s":%s' "$sep" "$sp" "$(awk -v u="$used" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", u / hz }')"
+        sep=","
+      done
+      printf '}}\n'
+    } > "$out/$tag.cpu"
+    printf '%s\n' "${cmd[*]}" > "$out/$tag.cmd"
+    scripts/plot-bench "$out/$tag.csv" "$out/$tag.png" "livegate-bench $name (run $rep)" >/dev/null
+  done
 done
 
 if [ "$docs" = 1 ]; then
-  node scripts/bench-report.mjs "$out" docs/BENCHMARKS.md "${#gw_pids[@]}"
+  node scripts/bench-report.mjs "$out" docs/BENCHMARKS.md "${#gw_pids[@]}" "${VALIDATORS:-?}" "$reps" $scenarios
   mkdir -p docs/img
-  for name in steady burst max; do cp "$out/$name.png" "docs/img/bench-$name.png"; done
+  for name in $scenarios; do
+    # the chart of the median run (by confirmed orders/s), as named by the report
+    best=$(cat "$out/$name.median-run" 2>/dev/null || echo 1)
+    cp "$out/$name-$best.png" "docs/img/bench-$name.png"
+  done
   echo "docs/BENCHMARKS.md updated"
 fi
 exit $status

@@ -46,7 +46,7 @@ test('--help documents every option with its default; bad options exit 2', async
   const help = await bench(['--help']);
   assert.equal(help.code, 0);
   for (const opt of ['--shape', '--conns', '--procs', '--rate', '--duration', '--window', '--bursts',
-    '--inflight', '--dup-share', '--reconnect-share', '--high-share', '--vip-share', '--invalid-share',
+    '--inflight', '--inflight-until', '--dup-share', '--reconnect-share', '--high-share', '--vip-share', '--invalid-share',
     '--coupon-share', '--rooms', '--skus', '--stock', '--limit-per-user', '--sources', '--gateway-pid',
     '--json', '--csv']) assert.match(help.out, new RegExp(`${opt} `), opt);
   assert.match(help.out, /default/);
@@ -73,6 +73,7 @@ test('a steady run with every kind of traffic passes its audit', async () => {
   assert.equal(a.doubled, 0);
   assert.equal(a.dup_wrong, 0);
   assert.ok(r.report.connections.reconnects > 0, 'some resends went over a new connection');
+  assertResultsAccounted(r);
   assert.ok(r.report.latency_ms.accept_normal.count > 0);
   assert.ok(r.report.gateway_memory.idle_connections >= 60);
   // the timeline has a header and a line a second, with the sends in it
@@ -91,10 +92,37 @@ test('a burst that sells out: confirmed qty matches the stock, nothing oversold'
   assert.match(r.out, /\[ok\] stock left \(GET skus\) = stock - confirmed qty/);
 });
 
-test('max: closed loop with orders in flight passes its audit', async () => {
-  const r = await bench(['--shape', 'max', '--conns', '10', '--inflight', '8', '--duration', '2']);
+// Every final result is in exactly one place: the pushed-result histograms
+// (its connection stayed open) or the after-reconnect figures.
+function assertResultsAccounted(r) {
+  const { orders, latency_ms: l, audit_counts: a } = r.report;
+  assert.equal(orders.confirmed + orders.rejected, orders.accepted);
+  assert.equal(l.result_normal.count + l.result_high.count + a.after_reconnect + a.push_missing,
+    orders.confirmed + orders.rejected);
+  assert.equal(l.result_after_reconnect.count, a.after_reconnect);
+  assert.ok(a.recovered_by_query <= a.after_reconnect + a.push_missing);
+  assert.equal(a.push_missing, 0);
+}
+
+test('max: closed loop with orders in flight until their result passes its audit', async () => {
+  // many resends on a new connection: each leaves orders without their push
+  const r = await bench(['--shape', 'max', '--conns', '10', '--inflight', '8', '--duration', '2',
+    '--dup-share', '0.2', '--reconnect-share', '1']);
   assert.equal(r.code, 0, r.out);
   assert.ok(r.report.orders.accepted > 100);
+  assert.equal(r.report.options.inflight_until, 'result');
+  assert.ok(r.report.connections.reconnects > 0);
+  assert.ok(r.report.audit_counts.after_reconnect > 0, r.out);
+  assertResultsAccounted(r);
+  assert.match(r.out, /result figures: the \d+ of \d+ final results pushed/);
+});
+
+test('max until order.accepted also passes its audit', async () => {
+  const r = await bench(['--shape', 'max', '--conns', '4', '--inflight', '4', '--duration', '1',
+    '--inflight-until', 'accept']);
+  assert.equal(r.code, 0, r.out);
+  assert.equal(r.report.options.inflight_until, 'accept');
+  assertResultsAccounted(r);
 });
 
 test('a gateway frozen for 1 s shows up in p99 and max', async () => {

@@ -48,6 +48,17 @@ static void test_options_bounds(void **state)
     assert_string_equal(o.host, "h");
     assert_int_equal(o.port, 9);
     lg_bench_opts_free(&o);
+    /* max: in flight until the result unless told "accept" */
+    assert_int_equal(parse(&o, (const char *[]){"--secret", "s", NULL}), 0);
+    assert_false(o.inflight_until_accept);
+    lg_bench_opts_free(&o);
+    assert_int_equal(
+        parse(&o, (const char *[]){"--secret", "s", "--inflight-until", "accept", NULL}), 0);
+    assert_true(o.inflight_until_accept);
+    lg_bench_opts_free(&o);
+    assert_int_equal(
+        parse(&o, (const char *[]){"--secret", "s", "--inflight-until", "confirm", NULL}), -1);
+    lg_bench_opts_free(&o);
     /* procs may not exceed conns */
     assert_int_equal(
         parse(&o, (const char *[]){"--secret", "s", "--conns", "2", "--procs", "3", NULL}), -1);
@@ -142,6 +153,20 @@ static void test_audit_fails(void **state)
     lg_bench_audit_run(&r, &s, &a);
     assert_false(a.ok);
     r.a.dup_wrong = 0;
+    r.a.push_missing = 1; /* a result never pushed to a connection that stayed open */
+    lg_bench_audit_run(&r, &s, &a);
+    assert_false(a.ok);
+    r.a.push_missing = 0;
+    r.a.refused_but_queued = 1; /* refused UNAVAILABLE, yet validated */
+    lg_bench_audit_run(&r, &s, &a);
+    assert_false(a.ok);
+    r.a.refused_but_queued = 0;
+    r.a.unavailable_but_queued = 2; /* documented for UNAVAILABLE: reported, not failed */
+    lg_bench_audit_run(&r, &s, &a);
+    assert_true(a.ok);
+    r.a.unavailable_but_queued = 0;
+    r.a.after_reconnect = 5; /* results found after a reconnect are reported, not failed */
+    r.a.recovered_by_query = 3;
     lg_bench_audit_run(&r, &s, &a);
     assert_true(a.ok);
 }
@@ -159,7 +184,15 @@ static void test_merge(void **state)
     lg_bench_count_close(&a.c, 1001);
     lg_bench_count_close(&b.c, 1001);
     lg_bench_count_close(&b.c, 4429);
+    b.a.after_reconnect = 2;
+    b.a.recovered_by_query = 1;
+    b.a.push_missing = 1;
+    lg_hist_record(&b.result_after_reconnect, 2000000);
     lg_bench_report_merge(&a, &b);
+    assert_int_equal(a.a.after_reconnect, 2);
+    assert_int_equal(a.a.recovered_by_query, 1);
+    assert_int_equal(a.a.push_missing, 1);
+    assert_int_equal(a.result_after_reconnect.total, 1);
     assert_int_equal(a.c.accepted, 7);
     assert_int_equal(a.accept[0].total, 2);
     assert_true(lg_hist_percentile(&a.accept[0], 100) == 5000000);

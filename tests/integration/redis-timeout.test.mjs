@@ -1,0 +1,72 @@
+// LIVEGATE_REDIS_TIMEOUT_MS means "Redis went silent", not "Redis is busy":
+// a stalled redis-server (SIGSTOP) still gets in-flight submits answered
+// UNAVAILABLE, while a Redis working through a deep pipeline (many orders in
+// flight at once, each waiting longer than the timeout behind the others)
+// keeps its connection and every order is accepted. Found by livegate-bench:
+// in a 20,000-viewer burst the gateway dropped a busy connection and refused
+// thousands of orders UNAVAILABLE that Redis went on to queue.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startRedis, startGateway, startValidator, stopAll, validOrder, setupRoom, waitFor, BENCH_BIN } from './lib/system.mjs';
+
+// The smallest the gateway takes, so a deep pipeline waits past it.
+const TIMEOUT_MS = 100;
+let redis, gw;
+before(async () => {
+  redis = await startRedis();
+  gw = await startGateway({ redis, env: { LIVEGATE_REDIS_TIMEOUT_MS: String(TIMEOUT_MS) } });
+  await startValidator({ redis });
+  await setupRoom(gw, 'r1', { threshold: 100000 });
+});
+after(stopAll);
+
+const viewer = (sub) => ({ sub, room: 'r1', role: 'viewer' });
+
+test('a stalled Redis: the submit waiting on it is answered UNAVAILABLE, then service resumes', async () => {
+  const c = await gw.session(viewer('u-stall'));
+  redis.pause();
+  const order = validOrder({ req: 'stalled' });
+  let r;
+  try {
+    c.send(order);
+    r = await c.next((m) => m.req === 'stalled');
+  } finally {
+    redis.resume();
+  }
+  assert.equal(r.type, 'error', JSON.stringify(r));
+  assert.equal(r.code, 'UNAVAILABLE');
+  await waitFor(async () => (await gw.http('GET', '/healthz')).status === 200, { what: 'healthz 200' });
+  c.send({ ...order, req: 'again' });
+  const ok = await c.next((m) => m.req === 'again');
+  assert.equal(ok.type, 'order.accepted', JSON.stringify(ok));
+  c.close();
+});
+
+test('a busy Redis with thousands of orders in flight keeps its connection: nothing refused', async () => {
+  // 50 connections x 100 orders in flight: orders queue behind thousands of
+  // others for longer than 100 ms, while Redis answers all the time.
+  const logsBefore = gw.logs.length;
+  const json = path.join(mkdtempSync(path.join(os.tmpdir(), 'lg-rt-')), 'r.json');
+  const code = await new Promise((resolve, reject) => {
+    const child = spawn(BENCH_BIN, ['--url', `ws://127.0.0.1:${gw.port}`, '--secret', gw.secrets.secret,
+      '--shape', 'max', '--conns', '50', '--inflight', '100', '--inflight-until', 'accept',
+      '--duration', '2', '--ramp', '0.5', '--invalid-share', '0', '--json', json],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { out += d; });
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`bench timed out:\n${out}`)); }, 120000);
+    child.on('exit', (c) => { clearTimeout(timer); resolve({ c, out }); });
+  });
+  const report = JSON.parse(readFileSync(json, 'utf8'));
+  const redisLogs = gw.logs.slice(logsBefore).filter((l) => l.includes('"redis.')).slice(0, 5).join('\n');
+  assert.equal(report.errors_by_code.UNAVAILABLE, 0, `${code.out}\n${redisLogs}`);
+  assert.ok(report.orders.accepted > 4000, `accepted ${report.orders.accepted}`);
+  assert.equal(code.c, 0, code.out);
+  // the pipeline really was deep: orders waited far longer than the timeout
+  assert.ok(report.latency_ms.accept_normal.p99 > TIMEOUT_MS, `accept p99 ${report.latency_ms.accept_normal.p99} ms`);
+});
