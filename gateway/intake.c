@@ -209,10 +209,14 @@ static bool fetch_duplicate_result(struct lg_session *s, struct intake_req *r)
     char key[LG_KEY_MAX];
     if (lg_key_order(key, sizeof(key), r->room, r->order_id) < 0)
         return false;
-    const char *argv[2 + NRESULT_FIELDS] = {"HMGET", key};
+    /* watch.lua, not HMGET: while the order is still queued this gateway
+     * becomes one of its reply targets, so the result reaches a viewer who
+     * reconnected to another gateway process and resubmitted. */
+    const char *args[2 + NRESULT_FIELDS] = {key, r->gw->cfg.gateway_id};
     for (int i = 0; i < NRESULT_FIELDS; i++)
-        argv[2 + i] = RESULT_FIELDS[i];
-    if (lg_redis_argv(r->gw->redis, on_duplicate_record, r, 2 + NRESULT_FIELDS, argv, NULL) != 0)
+        args[2 + i] = RESULT_FIELDS[i];
+    if (lg_script_call(r->gw->redis, &lg_script_watch, on_duplicate_record, r, 1,
+                       2 + NRESULT_FIELDS, args, NULL) != 0)
         return false;
     r->w.kind = LG_WAITER_OTHER;
     lg_waiter_attach(&s->waiters, &r->w, s);

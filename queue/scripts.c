@@ -17,6 +17,8 @@ extern const char lg_lua_stats_flush[];
 extern const size_t lg_lua_stats_flush_len;
 extern const char lg_lua_stats_read[];
 extern const size_t lg_lua_stats_read_len;
+extern const char lg_lua_watch[];
+extern const size_t lg_lua_watch_len;
 extern const char lg_lua_transition[];
 extern const size_t lg_lua_transition_len;
 extern const char lg_lua_room_open[];
@@ -29,12 +31,13 @@ struct lg_script lg_script_validate = {.name = "validate"};
 struct lg_script lg_script_stats_flush = {.name = "stats_flush"};
 struct lg_script lg_script_stats_read = {.name = "stats_read"};
 struct lg_script lg_script_transition = {.name = "transition"};
+struct lg_script lg_script_watch = {.name = "watch"};
 struct lg_script lg_script_room_open = {.name = "room_open"};
 struct lg_script lg_script_sku_notify = {.name = "sku_notify"};
 
 static struct lg_script *all_scripts[] = {
     &lg_script_enqueue,    &lg_script_validate,  &lg_script_stats_flush, &lg_script_stats_read,
-    &lg_script_transition, &lg_script_room_open, &lg_script_sku_notify};
+    &lg_script_transition, &lg_script_room_open, &lg_script_sku_notify,  &lg_script_watch};
 #define NSCRIPTS (sizeof(all_scripts) / sizeof(all_scripts[0]))
 
 static void set_body(struct lg_script *s, const char *body, size_t len)
@@ -54,6 +57,7 @@ void lg_scripts_init(void)
     set_body(&lg_script_stats_flush, lg_lua_stats_flush, lg_lua_stats_flush_len);
     set_body(&lg_script_stats_read, lg_lua_stats_read, lg_lua_stats_read_len);
     set_body(&lg_script_transition, lg_lua_transition, lg_lua_transition_len);
+    set_body(&lg_script_watch, lg_lua_watch, lg_lua_watch_len);
     set_body(&lg_script_room_open, lg_lua_room_open, lg_lua_room_open_len);
     set_body(&lg_script_sku_notify, lg_lua_sku_notify, lg_lua_sku_notify_len);
 }

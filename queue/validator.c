@@ -31,11 +31,12 @@
 #define REPLY_STREAM_MAXLEN "10000"
 /* A gone gateway's reply stream disappears an hour after the last result. */
 #define REPLY_STREAM_TTL_MS "3600000"
-#define NRESULT 13 /* fields validate.lua returns */
+#define NRESULT 14 /* fields validate.lua returns */
 #define RESULT_STATUS 0
 #define RESULT_STOCK_LEFT 10
 #define RESULT_DECIDED_AT 11
 #define RESULT_ACCEPTED_AT 12
+#define RESULT_WATCHERS 13
 #define STATS_FLUSH_MS 1000
 #define ARGC(argv) ((int)(sizeof(argv) / sizeof((argv)[0])))
 
@@ -379,11 +380,11 @@ static void send_answer(struct lg_validator *v, size_t index, int argc, const ch
     }
 }
 
-static void send_result(struct lg_validator *v, size_t index)
+static void send_result_to(struct lg_validator *v, size_t index, const char *gateway_id)
 {
     struct entry *e = &v->batch[index];
     char key[LG_KEY_MAX];
-    if (lg_key_reply_stream(key, sizeof(key), e->gw) < 0)
+    if (lg_key_reply_stream(key, sizeof(key), gateway_id) < 0)
         return;
     char **r = e->result;
     const char *argv[] = {"XADD",
@@ -421,6 +422,30 @@ static void send_result(struct lg_validator *v, size_t index)
     send_answer(v, index, ARGC(argv), argv);
     const char *expire[] = {"PEXPIRE", key, REPLY_STREAM_TTL_MS};
     send_answer(v, index, ARGC(expire), expire);
+}
+
+/* The accepting gateway, and every gateway a duplicate submit registered
+ * while the order was queued (watch.lua): the buyer may have reconnected
+ * there. Gateways push a result at most once per order, so a target that
+ * hears it twice shows it once. */
+static void send_result(struct lg_validator *v, size_t index)
+{
+    struct entry *e = &v->batch[index];
+    send_result_to(v, index, e->gw);
+    const char *p = e->result[RESULT_WATCHERS];
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        char id[LG_ID_MAX + 1];
+        if (n > 0 && n <= LG_ID_MAX) {
+            memcpy(id, p, n);
+            id[n] = 0;
+            if (strcmp(id, e->gw) != 0)
+                send_result_to(v, index, id);
+        }
+        p += n;
+        if (*p == ',')
+            p++;
+    }
 }
 
 static void send_dead_letter(struct lg_validator *v, size_t index)

@@ -24,9 +24,11 @@
 -- {status, code, field, message, amount, confirmed_at_ms, pay_deadline_ms,
 --  client_order_id, req, decided_now ("1" when this call decided it),
 --  stock_left (the SKU's stock after the decision, "" without a SKU),
---  decided_at_ms, accepted_at_ms}
+--  decided_at_ms, accepted_at_ms, watchers}
 -- stock_left lets the validator announce a sell-out at once (sku_notify);
--- the two times give the room statistics their confirm latency.
+-- the two times give the room statistics their confirm latency; watchers
+-- (comma-separated gateway ids, see watch.lua) are the gateways besides the
+-- accepting one that asked for the result through a duplicate submit.
 
 local FINAL_FIELDS = {'status', 'code', 'field', 'message', 'amount',
                       'confirmed_at_ms', 'pay_deadline_ms', 'client_order_id', 'req'}
@@ -42,6 +44,7 @@ local function stored_result(decided_now)
   local times = redis.call('HMGET', KEYS[1], 'decided_at_ms', 'accepted_at_ms')
   out[#FINAL_FIELDS + 3] = times[1] or ''
   out[#FINAL_FIELDS + 4] = times[2] or ''
+  out[#FINAL_FIELDS + 5] = redis.call('HGET', KEYS[1], 'watchers') or ''
   return out
 end
 

@@ -1,0 +1,47 @@
+-- watch.lua: a duplicate submit asks for its order's result, atomically.
+--
+-- Why a script and not an HMGET: a viewer whose connection dropped
+-- reconnects, often to another gateway process on the same port, and
+-- resubmits. Results travel only to the reply streams of gateways that
+-- asked for them, so while the order is still queued this gateway must be
+-- added to its reply targets in the same step that finds it undecided;
+-- otherwise a decision landing between the read and the write would reach
+-- nobody. validate.lua returns the targets with every result.
+--
+-- KEYS[1] order record   lg:{room}:order:{order_id}
+-- ARGV[1] this gateway's id
+-- ARGV[2..] the record fields to return
+--
+-- Returns the values of ARGV[2..] (HMGET), read after the registration.
+
+local MAX_WATCHERS = 8
+
+local status = redis.call('HGET', KEYS[1], 'status')
+if status == 'queued' then
+  local gw = ARGV[1]
+  local first = redis.call('HGET', KEYS[1], 'gw') or ''
+  local list = redis.call('HGET', KEYS[1], 'watchers') or ''
+  local n, known = 0, (gw == first)
+  for w in string.gmatch(list, '[^,]+') do
+    n = n + 1
+    if w == gw then
+      known = true
+    end
+  end
+  -- Bounded: a client resubmitting through every gateway in turn cannot
+  -- grow the record; past the bound it still has order.query.
+  if not known and n < MAX_WATCHERS then
+    if list == '' then
+      list = gw
+    else
+      list = list .. ',' .. gw
+    end
+    redis.call('HSET', KEYS[1], 'watchers', list)
+  end
+end
+
+local fields = {}
+for i = 2, #ARGV do
+  fields[#fields + 1] = ARGV[i]
+end
+return redis.call('HMGET', KEYS[1], unpack(fields))
