@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
+#include <hiredis/sds.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
 #define WATCHDOG_MS 100
+#define EARLY_WRITE_BYTES (64 * 1024)
 #define HEARTBEAT_MAX_EVERY_MS 1000
 
 enum conn_state { ST_IDLE, ST_RESOLVING, ST_CONNECTING, ST_HANDSHAKE, ST_UP };
@@ -153,6 +155,21 @@ static void on_call_reply(redisAsyncContext *ac, void *reply_ptr, void *privdata
     free(c);
 }
 
+/* hiredis writes its output buffer only when the loop next polls the
+ * socket. A gateway handling a burst can spend a long time in one poll phase
+ * turning WebSocket frames into commands, and Redis would sit idle all that
+ * while (seen under ASan: seconds of 20,000 queued orders, Redis idle, then
+ * the watchdog). So once a pipeline is long enough, write what the socket
+ * takes now. redisBufferWrite only writes: an error stays in the context
+ * and is handled by hiredis on the next event, outside the caller. */
+static void write_early(struct lg_redis *r)
+{
+    if (sdslen(r->ac->c.obuf) < EARLY_WRITE_BYTES)
+        return;
+    int done = 0;
+    redisBufferWrite(&r->ac->c, &done);
+}
+
 static int send_tracked(struct lg_redis *r, lg_redis_reply_fn fn, void *arg, int argc,
                         const char **argv, const size_t *lens)
 {
@@ -176,6 +193,7 @@ static int send_tracked(struct lg_redis *r, lg_redis_reply_fn fn, void *arg, int
     r->calls_tail = c;
     r->in_flight++;
     r->stats.commands++;
+    write_early(r);
     return 0;
 }
 
