@@ -79,7 +79,8 @@ struct sub {
     uint16_t flags;
     uint8_t final; /* enum final_state */
     uint8_t final_code;
-    uint8_t pushes; /* results pushed with this submission's req */
+    uint8_t pushes;     /* results pushed with this submission's req */
+    uint16_t push_conn; /* the viewer's connection the first push came on */
     char order_id[LG_ID_MAX + 1];
 };
 
@@ -94,6 +95,7 @@ struct viewer {
     int room;
     bool vip;
     bool connected, auth_sent, authed;
+    uint16_t conn_serial; /* counts this viewer's connections */
     bool coupon_used;
     bool close_for_resend;   /* close, reconnect, then resend */
     int64_t reconnect_at_us; /* 0: no reconnect planned */
@@ -531,7 +533,7 @@ static void on_accepted(struct worker *w, struct viewer *v, struct sub *s, json_
     }
 }
 
-static void on_result(struct worker *w, struct sub *s, json_t *msg, int64_t now)
+static void on_result(struct worker *w, struct viewer *v, struct sub *s, json_t *msg, int64_t now)
 {
     const char *type = json_string_value(json_object_get(msg, "type"));
     const char *code = json_string_value(json_object_get(msg, "code"));
@@ -552,9 +554,18 @@ static void on_result(struct worker *w, struct sub *s, json_t *msg, int64_t now)
         return;
     }
     /* Pushes carry the first submission's req; a resend's req marks the
-     * result re-sent after a duplicate. */
-    if (!(s->flags & SUB_DUP) && ++s->pushes > 1)
-        w->rep.a.doubled++;
+     * result re-sent after a duplicate. A result goes to every connection
+     * of the buyer that asked for it, so the same push on the connection
+     * that replaced a closing one (a resend after a reconnect) is not a
+     * double; twice on one connection is. */
+    if (!(s->flags & SUB_DUP)) {
+        if (s->pushes && s->push_conn == v->conn_serial)
+            w->rep.a.doubled++;
+        if (!s->pushes)
+            s->push_conn = v->conn_serial;
+        if (s->pushes < UINT8_MAX)
+            s->pushes++;
+    }
     if (o->final != FINAL_NONE) {
         /* A result re-sent after a duplicate must be the same result. */
         bool same = confirmed
@@ -618,7 +629,7 @@ static void on_message(struct worker *w, struct viewer *v, const char *text, siz
             s = oi >= 0 ? &w->subs[oi] : NULL;
         }
         if (s)
-            on_result(w, s, msg, now);
+            on_result(w, v, s, msg, now);
     } else if (strcmp(type, "order.rejected") == 0 && s) {
         /* Refused by a field rule: nothing was queued. */
         const char *field = json_string_value(json_object_get(msg, "field"));
@@ -750,6 +761,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     switch (reason) {
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
         v->connected = true;
+        v->conn_serial++;
         w->conns_up++;
         lws_callback_on_writable(wsi);
         break;
