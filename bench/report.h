@@ -71,13 +71,13 @@ struct lg_bench_counts {
 
 struct lg_bench_audit_counts {
     uint64_t lost;    /* accepted, no final result by the end */
-    uint64_t doubled; /* more than one result pushed, or two differing results */
+    uint64_t doubled; /* a result pushed twice on one connection, or two differing results */
     /* Orders whose connection closed (a resend on a new connection) before
-     * their result came: the gateway pushes a result only to the connections
-     * of the accepting gateway process, so it reaches the bench after the
-     * reconnect (a push when the new connection is on the same process, a
-     * duplicate's reply) or through order.query. Their latency is when the
-     * bench learned the result, an upper bound, kept apart from the pushes. */
+     * their result came: the result reaches the bench after the reconnect,
+     * as a push (the new connection is on the accepting gateway process, or
+     * the resend made its gateway a reply target), with a duplicate's reply,
+     * or through order.query. Their latency is when the bench learned the
+     * result, an upper bound, kept apart from the pushes. */
     uint64_t after_reconnect;
     uint64_t recovered_by_query; /* of those, learned by order.query */
     uint64_t push_missing;       /* found by order.query, its connection stayed open */

@@ -8,6 +8,7 @@
 
 #include "api.h"
 #include "backoffice.h"
+#include "backoffice_rules.h"
 #include "catalog_rules.h"
 #include "keys.h"
 #include "sku_notify.h"
@@ -129,14 +130,6 @@ static bool authenticate(struct lg_http *h, struct lg_claims *claims)
         return false;
     }
     return true;
-}
-
-/* Operators act on the room of their token ("*": every room); admins on all. */
-static bool may_manage(const struct lg_claims *c, const char *room)
-{
-    if (c->role == LG_ROLE_ADMIN)
-        return true;
-    return c->role == LG_ROLE_OPERATOR && (strcmp(c->room, "*") == 0 || strcmp(c->room, room) == 0);
 }
 
 static void forbid(struct lg_http *h, const char *why)
@@ -545,7 +538,7 @@ static void on_order_index(redisReply *reply, void *arg)
         b->failed = true;
     } else if (reply->type != REDIS_REPLY_STRING) {
         b->status = 404;
-    } else if (!may_manage(&b->claims, reply->str)) {
+    } else if (!lg_backoffice_may_act(&b->claims, reply->str)) {
         b->status = 403;
     } else {
         char key[LG_KEY_MAX];
@@ -599,7 +592,7 @@ static bool may_access(struct lg_http *h, const struct lg_route *rt, const struc
             forbid(h, "the audit trail needs an admin token");
         return c->role == LG_ROLE_ADMIN;
     }
-    if (rt->id != LG_ROUTE_ORDER_GET && !may_manage(c, rt->room)) {
+    if (rt->id != LG_ROUTE_ORDER_GET && !lg_backoffice_may_act(c, rt->room)) {
         forbid(h, "the token is for another room");
         return false;
     }

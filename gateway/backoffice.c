@@ -30,12 +30,6 @@ struct update_req {
     bool has_req;
 };
 
-static void ignore_reply(redisReply *reply, void *arg)
-{
-    (void)reply;
-    (void)arg;
-}
-
 /* Sends msg to the operator if still connected, and ends the request. */
 static void finish(struct update_req *r, json_t *msg)
 {
@@ -68,7 +62,7 @@ static void publish_status(struct update_req *r, const struct lg_transition *t)
     if (!payload)
         return;
     const char *argv[] = {"PUBLISH", LG_CHAN_STATUS, payload};
-    if (lg_redis_argv(r->gw->redis, ignore_reply, NULL, 3, argv, NULL) != 0)
+    if (lg_redis_argv(r->gw->redis, lg_redis_ignore_reply, NULL, 3, argv, NULL) != 0)
         lg_log(LG_LOG_WARN, "order.status_not_published",
                json_pack("{s:s,s:s}", "order_id", t->order_id, "room", t->room));
     free(payload);

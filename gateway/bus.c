@@ -36,7 +36,6 @@ struct bus_channel {
 };
 
 struct lg_bus {
-    struct lg_gateway *gw;
     struct lg_redis *redis;
     char heartbeat[LG_KEY_MAX];
     struct lg_strmap *by_name; /* name -> struct bus_channel */
@@ -198,7 +197,6 @@ struct lg_bus *lg_bus_new(struct lg_gateway *gw)
     struct lg_bus *b = calloc(1, sizeof(*b));
     if (!b)
         return NULL;
-    b->gw = gw;
     b->by_name = lg_strmap_new();
     char conn_name[96];
     snprintf(conn_name, sizeof(conn_name), "livegate:%s:bus", gw->cfg.gateway_id);

@@ -1,33 +1,17 @@
 /* fanout.c - bus events to WebSocket frames (see fanout.h). */
 #include <jansson.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bus.h"
 #include "fanout.h"
+#include "field_rules.h"
 #include "gateway.h"
 #include "keys.h"
 #include "livegate/log.h"
 #include "protocol.h"
 #include "session.h"
-
-static bool copy_id(json_t *root, const char *field, char *out)
-{
-    json_t *v = json_object_get(root, field);
-    if (!json_is_string(v) || !lg_text_is_id(json_string_value(v), json_string_length(v)))
-        return false;
-    memcpy(out, json_string_value(v), json_string_length(v) + 1);
-    return true;
-}
-
-static bool copy_count(json_t *root, const char *field, long long *out)
-{
-    json_t *v = json_object_get(root, field);
-    if (!json_is_integer(v) || json_integer_value(v) < 0)
-        return false;
-    *out = json_integer_value(v);
-    return true;
-}
 
 static json_t *load_object(const char *payload, size_t len)
 {
@@ -40,24 +24,26 @@ static json_t *load_object(const char *payload, size_t len)
     return root;
 }
 
+/* The bus's payloads are checked with the same field rules as a client's
+ * body: a malformed event from any publisher is dropped, never shown. */
 int lg_fanout_parse_status(const char *payload, size_t len, struct lg_status_event *out)
 {
     memset(out, 0, sizeof(*out));
     json_t *root = load_object(payload, len);
     if (!root)
         return -1;
-    json_t *coid = json_object_get(root, "client_order_id");
-    bool ok =
-        copy_id(root, "room", out->room) && copy_id(root, "user", out->user) &&
-        copy_id(root, "order_id", out->order_id) &&
-        (!coid || json_is_null(coid) || copy_id(root, "client_order_id", out->client_order_id));
-    json_t *status = json_object_get(root, "status");
-    ok = ok && json_is_string(status) && json_string_length(status) > 0 &&
-         json_string_length(status) <= LG_STATUS_MAX &&
-         lg_text_is_id(json_string_value(status), json_string_length(status));
+    struct lg_field_error err;
+    char status[LG_ID_MAX + 1];
+    bool ok = lg_rule_id(root, "room", "room", false, out->room, NULL, &err) == 0 &&
+              lg_rule_id(root, "user", "user", false, out->user, NULL, &err) == 0 &&
+              lg_rule_id(root, "order_id", "order_id", false, out->order_id, NULL, &err) == 0 &&
+              lg_rule_id(root, "client_order_id", "client_order_id", true, out->client_order_id,
+                         NULL, &err) == 0 &&
+              lg_rule_id(root, "status", "status", false, status, NULL, &err) == 0 &&
+              strlen(status) <= LG_STATUS_MAX &&
+              lg_rule_int(root, "at_ms", "at_ms", 0, LLONG_MAX, false, 0, &out->at_ms, &err) == 0;
     if (ok)
-        memcpy(out->status, json_string_value(status), json_string_length(status) + 1);
-    ok = ok && copy_count(root, "at_ms", &out->at_ms);
+        memcpy(out->status, status, strlen(status) + 1);
     json_decref(root);
     return ok ? 0 : -1;
 }
@@ -68,11 +54,13 @@ int lg_fanout_parse_sku(const char *payload, size_t len, struct lg_sku_event *ou
     json_t *root = load_object(payload, len);
     if (!root)
         return -1;
-    json_t *on_sale = json_object_get(root, "on_sale");
-    bool ok = copy_id(root, "room", out->room) && copy_id(root, "sku_id", out->sku_id) &&
-              copy_count(root, "stock_left", &out->stock_left) &&
-              copy_count(root, "price", &out->price) && json_is_boolean(on_sale);
-    out->on_sale = json_is_true(on_sale);
+    struct lg_field_error err;
+    bool ok = lg_rule_id(root, "room", "room", false, out->room, NULL, &err) == 0 &&
+              lg_rule_id(root, "sku_id", "sku_id", false, out->sku_id, NULL, &err) == 0 &&
+              lg_rule_int(root, "stock_left", "stock_left", 0, LLONG_MAX, false, 0,
+                          &out->stock_left, &err) == 0 &&
+              lg_rule_int(root, "price", "price", 0, LLONG_MAX, false, 0, &out->price, &err) == 0 &&
+              lg_rule_bool(root, "on_sale", "on_sale", &out->on_sale, &err) == 0;
     json_decref(root);
     return ok ? 0 : -1;
 }

@@ -96,16 +96,10 @@ void lg_intake_reset_rooms(struct lg_gateway *gw)
     gw->registered_rooms = lg_strmap_new();
 }
 
-static void ignore_reply(redisReply *reply, void *arg)
-{
-    (void)reply;
-    (void)arg;
-}
-
 static void send_simple(struct lg_gateway *gw, const char *cmd, const char *key, const char *arg)
 {
     const char *argv[] = {cmd, key, arg};
-    lg_redis_argv(gw->redis, ignore_reply, NULL, arg ? 3 : 2, argv, NULL);
+    lg_redis_argv(gw->redis, lg_redis_ignore_reply, NULL, arg ? 3 : 2, argv, NULL);
 }
 
 /* Validators find the streams of every room through lg:rooms, including a
@@ -116,7 +110,8 @@ static void register_room(struct lg_gateway *gw, const char *room)
     if (gw->registered_rooms && lg_strmap_get(gw->registered_rooms, room))
         return;
     const char *sadd[] = {"SADD", LG_KEY_ROOMS, room};
-    if (lg_redis_argv(gw->redis, ignore_reply, NULL, 3, sadd, NULL) == 0 && gw->registered_rooms)
+    if (lg_redis_argv(gw->redis, lg_redis_ignore_reply, NULL, 3, sadd, NULL) == 0 &&
+        gw->registered_rooms)
         lg_strmap_put(gw->registered_rooms, room, gw);
 }
 
@@ -425,7 +420,7 @@ void lg_intake_submit(struct lg_session *s, const struct lg_order *o, const char
     /* The index goes first on the same connection, so by the time the order
      * exists the index does too; a duplicate or conflict deletes it again. */
     const char *set_index[] = {"SET", k_index, o->room_id, "EX", order_ttl};
-    lg_redis_argv(gw->redis, ignore_reply, NULL, 5, set_index, NULL);
+    lg_redis_argv(gw->redis, lg_redis_ignore_reply, NULL, 5, set_index, NULL);
     register_room(gw, o->room_id);
 
     int rc = lg_script_call(gw->redis, &lg_script_enqueue, on_enqueue_reply, r, 5, a.n, a.v, NULL);

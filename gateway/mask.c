@@ -73,3 +73,34 @@ void lg_mask_phone(const char *phone, char *out, size_t outsz)
     memcpy(out, masked, n);
     out[n] = 0;
 }
+
+/* One character then only stars, or "*". */
+bool lg_mask_is_masked_name(const char *text)
+{
+    if (strcmp(text, "*") == 0)
+        return true;
+    if (!text[0])
+        return false;
+    size_t first = char_bytes((unsigned char)text[0]);
+    if (strlen(text) <= first)
+        return false;
+    for (const char *p = text + first; *p; p++)
+        if (*p != '*')
+            return false;
+    return true;
+}
+
+/* Three digits, four stars, four digits, or "****". */
+bool lg_mask_is_masked_phone(const char *text)
+{
+    if (strcmp(text, "****") == 0)
+        return true;
+    if (strlen(text) != 11)
+        return false;
+    for (int i = 0; i < 11; i++) {
+        bool star = i >= 3 && i < 7;
+        if (star ? text[i] != '*' : (text[i] < '0' || text[i] > '9'))
+            return false;
+    }
+    return true;
+}

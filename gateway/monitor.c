@@ -257,9 +257,8 @@ static void feed_watch(struct lg_monitors *m, const char *room, bool on)
     lg_bus_fn fn = is_all(room) ? on_feed_all : on_feed_room;
     if (!bus)
         return;
-    if (is_all(room))
-        snprintf(channel, sizeof(channel), "%s", LG_CHAN_FEED_ALL);
-    else if (lg_chan_feed(channel, sizeof(channel), room) < 0)
+    /* "*" names the pattern channel lg:ev:feed:*, which the bus PSUBSCRIBEs. */
+    if (lg_chan_feed(channel, sizeof(channel), room) < 0)
         return;
     if (on) {
         lg_bus_subscribe(bus, channel, fn, m);
@@ -451,12 +450,6 @@ void lg_monitor_deliver(struct lg_monitors *m, const char *payload, size_t len, 
     free(text);
 }
 
-static void ignore_reply(redisReply *reply, void *arg)
-{
-    (void)reply;
-    (void)arg;
-}
-
 void lg_monitor_publish_accept(struct lg_gateway *gw, const struct lg_feed_accept *a)
 {
     char channel[LG_KEY_MAX];
@@ -472,7 +465,7 @@ void lg_monitor_publish_accept(struct lg_gateway *gw, const struct lg_feed_accep
     if (!text)
         return;
     const char *argv[] = {"PUBLISH", channel, text};
-    lg_redis_argv(gw->redis, ignore_reply, NULL, 3, argv, NULL);
+    lg_redis_argv(gw->redis, lg_redis_ignore_reply, NULL, 3, argv, NULL);
     free(text);
 }
 

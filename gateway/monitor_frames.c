@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mask.h"
 #include "monitor_frames.h"
 
 /* ---- monitor.stats ------------------------------------------------------ */
@@ -81,35 +82,6 @@ static bool int_field(json_t *event, const char *name, json_int_t *out)
     return true;
 }
 
-static bool is_masked_phone(const char *p)
-{
-    if (strcmp(p, "****") == 0)
-        return true;
-    if (strlen(p) != 11)
-        return false;
-    for (int i = 0; i < 11; i++) {
-        bool star = i >= 3 && i < 7;
-        if (star ? p[i] != '*' : (p[i] < '0' || p[i] > '9'))
-            return false;
-    }
-    return true;
-}
-
-/* What lg_mask_name makes: one character then only stars, or "*". */
-static bool is_masked_name(const char *n)
-{
-    if (strcmp(n, "*") == 0)
-        return true;
-    unsigned char c = (unsigned char)n[0];
-    size_t first = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
-    if (!c || strlen(n) <= first)
-        return false;
-    for (const char *p = n + first; *p; p++)
-        if (*p != '*')
-            return false;
-    return true;
-}
-
 static void copy_text(json_t *msg, json_t *event, const char *name)
 {
     const char *v = text_field(event, name);
@@ -146,9 +118,10 @@ json_t *lg_msg_monitor_order(json_t *event)
     copy_text(msg, event, "priority");
     const char *buyer = text_field(event, "buyer");
     const char *phone = text_field(event, "phone");
-    json_object_set_new(msg, "buyer", json_string(buyer && is_masked_name(buyer) ? buyer : "*"));
+    json_object_set_new(msg, "buyer",
+                        json_string(buyer && lg_mask_is_masked_name(buyer) ? buyer : "*"));
     json_object_set_new(msg, "phone",
-                        json_string(phone && is_masked_phone(phone) ? phone : "****"));
+                        json_string(phone && lg_mask_is_masked_phone(phone) ? phone : "****"));
     copy_int(msg, event, "at_ms");
     return msg;
 }

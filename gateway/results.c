@@ -49,16 +49,16 @@ static bool first_time(struct lg_results *r, const char *order_id)
     return true;
 }
 
-void lg_results_deliver(struct lg_gateway *gw, const char *room, const char *user,
+bool lg_results_deliver(struct lg_gateway *gw, const char *room, const char *user,
                         const struct lg_result *res, bool from_stream)
 {
     if (from_stream && gw->results && !first_time(gw->results, res->order_id)) {
         gw->counters.results_repeated++;
-        return;
+        return false;
     }
     struct lg_session *s = lg_session_find_user(gw, room, user);
     if (!s)
-        return;
+        return true;
     json_t *msg = lg_msg_result(res);
     for (; s; s = s->user_next) {
         if (!lg_intake_hold_result(s, res->order_id, msg))
@@ -66,6 +66,7 @@ void lg_results_deliver(struct lg_gateway *gw, const char *room, const char *use
         gw->counters.results_delivered++;
     }
     json_decref(msg);
+    return true;
 }
 
 static const char *field_of(const redisReply *fields, const char *name)
@@ -98,10 +99,9 @@ static void handle_entry(struct lg_results *r, const redisReply *entry)
     if (!res.order_id[0] || !res.status[0])
         return;
     r->gw->counters.results_in++;
-    unsigned long long repeated = r->gw->counters.results_repeated;
-    lg_results_deliver(r->gw, field_of(f, "room"), field_of(f, "user"), &res, true);
+    bool first = lg_results_deliver(r->gw, field_of(f, "room"), field_of(f, "user"), &res, true);
     long long accepted_at = strtoll(field_of(f, "accepted_at_ms"), NULL, 10);
-    if (accepted_at > 0 && r->gw->counters.results_repeated == repeated) {
+    if (first && accepted_at > 0) {
         /* Wall clock against Redis's: the same host's clock in practice. */
         long long ms = lg_wall_ms() - accepted_at;
         lg_prom_hist_observe(&r->gw->latency.confirm, ms > 0 ? (double)ms / 1000.0 : 0);

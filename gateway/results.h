@@ -22,8 +22,9 @@ struct lg_redis *lg_results_conn(struct lg_results *r);
 
 /* Sends res to every connection of user in room on this gateway. Results
  * from the reply stream are pushed at most once per order, so a result the
- * validators re-sent after a crash is not shown twice. */
-void lg_results_deliver(struct lg_gateway *gw, const char *room, const char *user,
+ * validators re-sent after a crash is not shown twice: false for such a
+ * repeat. */
+bool lg_results_deliver(struct lg_gateway *gw, const char *room, const char *user,
                         const struct lg_result *res, bool from_stream);
 
 #endif

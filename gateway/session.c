@@ -318,9 +318,6 @@ static void dispatch(struct lg_session *s, struct lg_envelope *env)
         lg_monitor_subscribe(s, env->root, req);
     } else if (strcmp(type, "order.update") == 0) {
         lg_backoffice_update(s, env->root, req);
-    } else if (back_office) {
-        lg_session_send(
-            s, lg_msg_error("BAD_REQUEST", "this message type is not served yet", req, NULL));
     } else {
         lg_session_send(s, lg_msg_error("BAD_REQUEST", "unknown message type", req, NULL));
     }

@@ -44,9 +44,9 @@ int lg_key_stats(char *buf, size_t n, const char *room);
 int lg_key_stats_conns(char *buf, size_t n, const char *room);
 int lg_key_stats_latency(char *buf, size_t n, const char *room, long long unix_second);
 /* The Pub/Sub channel of a room's monitor.order feed (not a key: no script
- * touches it, but it is spelled here like everything else). */
+ * touches it, but it is spelled here like everything else). Room "*" gives
+ * the pattern of every room's feed. */
 int lg_chan_feed(char *buf, size_t n, const char *room);
-#define LG_CHAN_FEED_ALL "lg:ev:feed:*"
 /* Coalescing gate of a SKU's sku.update: set (PX 1000) by sku_notify.lua
  * when it publishes; holds the state that publish carried. */
 int lg_key_sku_gate(char *buf, size_t n, const char *room, const char *sku);

@@ -63,6 +63,10 @@ void lg_redis_set_subscriber(struct lg_redis *r, const char *heartbeat_channel,
  * when the connection is not up (nothing is sent). */
 int lg_redis_pubsub(struct lg_redis *r, const char *command, const char *channel);
 
+/* A reply callback for fire-and-forget commands: failures still show in
+ * the connection's counters. */
+void lg_redis_ignore_reply(redisReply *reply, void *arg);
+
 /* Commands sent and not yet answered. */
 size_t lg_redis_in_flight(const struct lg_redis *r);
 
@@ -72,7 +76,6 @@ struct lg_redis_stats {
     unsigned long long errors;     /* error replies */
     unsigned long long failures;   /* NULL replies: lost or timed out */
     unsigned long long reconnects; /* successful connections after the first */
-    unsigned long long heartbeats; /* subscribe-mode heartbeats answered */
 };
 void lg_redis_get_stats(const struct lg_redis *r, struct lg_redis_stats *out);
 

@@ -37,14 +37,13 @@ struct dirty_sku {
 };
 
 struct lg_sku_notifier {
-    uv_loop_t *loop;
     struct lg_redis *r;
     struct lg_strmap *by_key;
     struct dirty_sku *head;
     uv_timer_t timer;
     bool closing, timer_closed;
     unsigned in_flight;
-    struct lg_sku_notifier_stats stats;
+    int64_t due_ms; /* when the timer fires; 0 while it is stopped */
 };
 
 static void send_call(struct dirty_sku *d);
@@ -68,8 +67,14 @@ static void drop(struct dirty_sku *d)
         n->head = d->next;
     if (d->next)
         d->next->prev = d->prev;
-    n->stats.dirty--;
     free(d);
+}
+
+static void start_timer(struct lg_sku_notifier *n, int64_t at_ms)
+{
+    int64_t delay = at_ms - lg_mono_ms();
+    uv_timer_start(&n->timer, on_timer, (uint64_t)(delay > 0 ? delay : 0), 0);
+    n->due_ms = at_ms;
 }
 
 static void arm_timer(struct lg_sku_notifier *n)
@@ -80,23 +85,29 @@ static void arm_timer(struct lg_sku_notifier *n)
             soonest = d->retry_at_ms;
     if (soonest == 0) {
         uv_timer_stop(&n->timer);
+        n->due_ms = 0;
         return;
     }
-    int64_t delay = soonest - lg_mono_ms();
-    uv_timer_start(&n->timer, on_timer, (uint64_t)(delay > 0 ? delay : 0), 0);
+    start_timer(n, soonest);
 }
 
+/* Each reply that leaves a SKU waiting only needs the timer to fire no
+ * later than its retry: a scan of every dirty SKU per reply would make a
+ * gate period with many SKUs quadratic. on_timer rescans once. */
 static void wait_for(struct dirty_sku *d, int64_t delay_ms)
 {
+    struct lg_sku_notifier *n = d->n;
     d->waiting = true;
     d->retry_at_ms = lg_mono_ms() + delay_ms;
-    arm_timer(d->n);
+    if (n->due_ms == 0 || d->retry_at_ms < n->due_ms)
+        start_timer(n, d->retry_at_ms);
 }
 
 static void on_timer(uv_timer_t *t)
 {
     struct lg_sku_notifier *n = t->data;
     int64_t now = lg_mono_ms();
+    n->due_ms = 0;
     struct dirty_sku *d = n->head;
     while (d) {
         struct dirty_sku *next = d->next; /* send_call may drop d */
@@ -118,11 +129,23 @@ static int64_t gated_delay(const redisReply *reply)
     return pttl < RETRY_MIN_MS ? RETRY_MIN_MS : pttl > RETRY_MAX_MS ? RETRY_MAX_MS : pttl;
 }
 
-static bool is_answer(const redisReply *reply, const char *word)
+enum answer { ANSWER_UNKNOWN, ANSWER_PUBLISHED, ANSWER_COVERED, ANSWER_GATED, ANSWER_MISSING };
+
+static enum answer answer_of(const redisReply *reply)
 {
-    return reply->type == REDIS_REPLY_ARRAY && reply->elements >= 1 &&
-           reply->element[0]->type == REDIS_REPLY_STRING &&
-           strcmp(reply->element[0]->str, word) == 0;
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
+        reply->element[0]->type != REDIS_REPLY_STRING)
+        return ANSWER_UNKNOWN;
+    const char *word = reply->element[0]->str;
+    if (strcmp(word, "published") == 0)
+        return ANSWER_PUBLISHED;
+    if (strcmp(word, "covered") == 0)
+        return ANSWER_COVERED;
+    if (strcmp(word, "gated") == 0)
+        return ANSWER_GATED;
+    if (strcmp(word, "missing") == 0)
+        return ANSWER_MISSING;
+    return ANSWER_UNKNOWN;
 }
 
 static void on_reply(redisReply *reply, void *arg)
@@ -136,31 +159,25 @@ static void on_reply(redisReply *reply, void *arg)
         maybe_free_notifier(n);
         return;
     }
-    bool known = reply && (is_answer(reply, "published") || is_answer(reply, "covered") ||
-                           is_answer(reply, "gated") || is_answer(reply, "missing"));
-    if (!known) {
-        n->stats.failures++;
+    switch (answer_of(reply)) {
+    case ANSWER_UNKNOWN:
         if (reply)
             lg_log(LG_LOG_ERROR, "sku_notify.failed",
                    json_pack("{s:s,s:s,s:s}", "room", d->room, "sku_id", d->sku, "detail",
                              reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply"));
         wait_for(d, RETRY_AFTER_FAILURE_MS);
         return;
-    }
-    if (is_answer(reply, "gated")) {
-        n->stats.gated++;
+    case ANSWER_GATED:
         if (d->again && d->urgent)
             send_call(d);
         else
             wait_for(d, gated_delay(reply));
         return;
+    case ANSWER_PUBLISHED:
+    case ANSWER_COVERED:
+    case ANSWER_MISSING:
+        break;
     }
-    if (is_answer(reply, "published"))
-        n->stats.published++;
-    else if (is_answer(reply, "covered"))
-        n->stats.covered++;
-    else
-        n->stats.missing++;
     if (d->again)
         send_call(d);
     else
@@ -178,9 +195,7 @@ static void send_call(struct dirty_sku *d)
     d->waiting = false;
     d->again = false;
     d->urgent = false;
-    n->stats.calls++;
     if (lg_script_call(n->r, &lg_script_sku_notify, on_reply, d, 2, 6, args, NULL) != 0) {
-        n->stats.failures++;
         wait_for(d, RETRY_AFTER_FAILURE_MS);
         return;
     }
@@ -198,7 +213,6 @@ struct lg_sku_notifier *lg_sku_notifier_new(uv_loop_t *loop, struct lg_redis *r)
         free(n);
         return NULL;
     }
-    n->loop = loop;
     n->r = r;
     uv_timer_init(loop, &n->timer);
     n->timer.data = n;
@@ -227,7 +241,6 @@ static struct dirty_sku *get_dirty(struct lg_sku_notifier *n, const char *room, 
     if (n->head)
         n->head->prev = d;
     n->head = d;
-    n->stats.dirty++;
     return d;
 }
 
@@ -273,9 +286,4 @@ void lg_sku_notifier_free(struct lg_sku_notifier *n)
     }
     uv_timer_stop(&n->timer);
     uv_close((uv_handle_t *)&n->timer, on_timer_closed);
-}
-
-void lg_sku_notifier_get_stats(const struct lg_sku_notifier *n, struct lg_sku_notifier_stats *out)
-{
-    *out = n->stats;
 }

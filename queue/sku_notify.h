@@ -37,10 +37,4 @@ void lg_sku_notifier_touch(struct lg_sku_notifier *n, const char *room, const ch
  * (closing the connection answers them); keep running the loop until then. */
 void lg_sku_notifier_free(struct lg_sku_notifier *n);
 
-struct lg_sku_notifier_stats {
-    unsigned long long calls, published, covered, gated, missing, failures;
-    unsigned long dirty; /* SKUs waiting for a publish now */
-};
-void lg_sku_notifier_get_stats(const struct lg_sku_notifier *n, struct lg_sku_notifier_stats *out);
-
 #endif

@@ -30,21 +30,24 @@
 -- (comma-separated gateway ids, see watch.lua) are the gateways besides the
 -- accepting one that asked for the result through a duplicate submit.
 
-local FINAL_FIELDS = {'status', 'code', 'field', 'message', 'amount',
-                      'confirmed_at_ms', 'pay_deadline_ms', 'client_order_id', 'req'}
+-- The record fields every result carries, in the order of the reply, then
+-- the two times and the extra reply targets: one read of the record.
+local RESULT_FIELDS = {'status', 'code', 'field', 'message', 'amount',
+                       'confirmed_at_ms', 'pay_deadline_ms', 'client_order_id', 'req',
+                       'decided_at_ms', 'accepted_at_ms', 'watchers'}
+local NFINAL = 9
 
 local function stored_result(decided_now)
-  local v = redis.call('HMGET', KEYS[1], unpack(FINAL_FIELDS))
+  local v = redis.call('HMGET', KEYS[1], unpack(RESULT_FIELDS))
   local out = {}
-  for i = 1, #FINAL_FIELDS do
+  for i = 1, NFINAL do
     out[i] = v[i] or ''
   end
-  out[#FINAL_FIELDS + 1] = decided_now
-  out[#FINAL_FIELDS + 2] = redis.call('HGET', KEYS[3], 'stock') or ''
-  local times = redis.call('HMGET', KEYS[1], 'decided_at_ms', 'accepted_at_ms')
-  out[#FINAL_FIELDS + 3] = times[1] or ''
-  out[#FINAL_FIELDS + 4] = times[2] or ''
-  out[#FINAL_FIELDS + 5] = redis.call('HGET', KEYS[1], 'watchers') or ''
+  out[NFINAL + 1] = decided_now
+  out[NFINAL + 2] = redis.call('HGET', KEYS[3], 'stock') or ''
+  for i = NFINAL + 1, #RESULT_FIELDS do
+    out[i + 2] = v[i] or ''
+  end
   return out
 end
 
