@@ -15,7 +15,6 @@
 #include "livegate/crypto.h"
 #include "livegate/log.h"
 #include "mask.h"
-#include "monitor.h"
 #include "protocol.h"
 #include "results.h"
 #include "scripts.h"
@@ -30,11 +29,7 @@ struct intake_req {
     char req[LG_ID_MAX + 1];
     bool has_req;
     json_t *held_result; /* a result that overtook order.accepted, sent after it */
-    /* for the statistics and the monitor feed (masked data only) */
-    int64_t started_us;
-    char sku_id[LG_ID_MAX + 1];
-    long long qty, amount;
-    char buyer[64], phone[16];
+    int64_t started_us;  /* for the accept latency */
 };
 
 /* The result's push comes through another Redis connection than the enqueue
@@ -220,8 +215,7 @@ static bool fetch_duplicate_result(struct lg_session *s, struct intake_req *r)
 
 /* Accept latency runs from the submit frame to order.accepted being queued
  * for the socket, for new orders and duplicates alike. */
-static void count_accept(struct intake_req *r, bool duplicate, const char *priority,
-                         long long accepted_at)
+static void count_accept(struct intake_req *r, bool duplicate)
 {
     struct lg_gateway *gw = r->gw;
     int64_t us = lg_mono_us() - r->started_us;
@@ -233,21 +227,6 @@ static void count_accept(struct intake_req *r, bool duplicate, const char *prior
         lg_stats_delta_count(d, duplicate ? LG_STAT_DUPLICATES : LG_STAT_ACCEPTED, 1);
         lg_stats_delta_accept_us(d, (uint64_t)us);
     }
-    if (duplicate)
-        return;
-    struct lg_feed_accept feed = {
-        .room = r->room,
-        .order_id = r->order_id,
-        .client_order_id = r->client_order_id,
-        .sku_id = r->sku_id,
-        .priority = priority,
-        .buyer = r->buyer,
-        .phone = r->phone,
-        .qty = r->qty,
-        .amount = r->amount,
-        .at_ms = accepted_at,
-    };
-    lg_monitor_publish_accept(gw, &feed);
 }
 
 static void on_enqueue_reply(redisReply *reply, void *arg)
@@ -295,7 +274,7 @@ static void on_enqueue_reply(redisReply *reply, void *arg)
         if (s)
             lg_session_send(s, lg_msg_accepted(r->client_order_id, order_id, priority, duplicate,
                                                accepted_at, req));
-        count_accept(r, duplicate, priority, accepted_at);
+        count_accept(r, duplicate);
         if (s && r->held_result) {
             lg_session_send(s, r->held_result);
             r->held_result = NULL;
@@ -334,9 +313,6 @@ void lg_intake_submit(struct lg_session *s, const struct lg_order *o, const char
     r->gw = gw;
     r->started_us = lg_mono_us();
     snprintf(r->client_order_id, sizeof(r->client_order_id), "%s", o->client_order_id);
-    snprintf(r->sku_id, sizeof(r->sku_id), "%s", o->sku_id);
-    r->qty = o->qty;
-    r->amount = o->amount;
     snprintf(r->room, sizeof(r->room), "%s", o->room_id);
     if (req) {
         snprintf(r->req, sizeof(r->req), "%s", req);
@@ -358,9 +334,9 @@ void lg_intake_submit(struct lg_session *s, const struct lg_order *o, const char
         free(r);
         return;
     }
-    lg_mask_name(o->address.name, r->buyer, sizeof(r->buyer));
-    lg_mask_phone(o->address.phone, r->phone, sizeof(r->phone));
-    const char *buyer = r->buyer, *phone = r->phone;
+    char buyer[64], phone[16];
+    lg_mask_name(o->address.name, buyer, sizeof(buyer));
+    lg_mask_phone(o->address.phone, phone, sizeof(phone));
 
     char k_idem[LG_KEY_MAX], k_order[LG_KEY_MAX], k_room[LG_KEY_MAX], k_high[LG_KEY_MAX],
         k_normal[LG_KEY_MAX], k_index[LG_KEY_MAX];
@@ -394,6 +370,8 @@ void lg_intake_submit(struct lg_session *s, const struct lg_order *o, const char
     add(&a, gw->cfg.gateway_id);
     add(&a, o->sku_id);
     add(&a, o->has_coupon ? o->coupon_id : "");
+    char feed[LG_KEY_MAX];
+    add(&a, lg_chan_feed(feed, sizeof(feed), o->room_id) < 0 ? "" : feed);
     add_pair(&a, "order_id", r->order_id);
     add_pair(&a, "room_id", o->room_id);
     add_pair(&a, "user", s->claims.sub);

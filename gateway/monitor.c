@@ -450,25 +450,6 @@ void lg_monitor_deliver(struct lg_monitors *m, const char *payload, size_t len, 
     free(text);
 }
 
-void lg_monitor_publish_accept(struct lg_gateway *gw, const struct lg_feed_accept *a)
-{
-    char channel[LG_KEY_MAX];
-    if (lg_chan_feed(channel, sizeof(channel), a->room) < 0)
-        return;
-    json_t *event =
-        json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:s,s:s,s:I}", "room", a->room, "order_id",
-                  a->order_id, "client_order_id", a->client_order_id, "status", "queued", "sku_id",
-                  a->sku_id, "qty", (json_int_t)a->qty, "amount", (json_int_t)a->amount, "priority",
-                  a->priority, "buyer", a->buyer, "phone", a->phone, "at_ms", (json_int_t)a->at_ms);
-    char *text = event ? json_dumps(event, JSON_COMPACT) : NULL;
-    json_decref(event);
-    if (!text)
-        return;
-    const char *argv[] = {"PUBLISH", channel, text};
-    lg_redis_argv(gw->redis, lg_redis_ignore_reply, NULL, 3, argv, NULL);
-    free(text);
-}
-
 /* ---- life cycle ----------------------------------------------------------------------- */
 
 struct lg_monitors *lg_monitors_new(struct lg_gateway *gw)

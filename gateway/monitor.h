@@ -33,12 +33,4 @@ void lg_monitor_session_gone(struct lg_session *s);
 void lg_monitor_deliver(struct lg_monitors *m, const char *payload, size_t len, bool to_room,
                         bool to_all);
 
-/* What the gateway publishes on the room's feed when it accepts a new
- * order (masked data only). */
-struct lg_feed_accept {
-    const char *room, *order_id, *client_order_id, *sku_id, *priority, *buyer, *phone;
-    long long qty, amount, at_ms;
-};
-void lg_monitor_publish_accept(struct lg_gateway *gw, const struct lg_feed_accept *a);
-
 #endif

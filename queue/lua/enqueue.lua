@@ -13,7 +13,9 @@
 -- ARGV[4] order TTL (s)  ARGV[5] "1" for a vip token  ARGV[6] amount (fen)
 -- ARGV[7] user  ARGV[8] accepting gateway id  ARGV[9] sku_id
 -- ARGV[10] coupon_id ("" for none)
--- ARGV[11..] field/value pairs of the order record
+-- ARGV[11] the room's monitor feed channel (lg:ev:feed:<room>), "" for none:
+--          the new order is published there, masked, for monitor.order
+-- ARGV[12..] field/value pairs of the order record
 --
 -- Returns {"accepted", order_id, priority, accepted_at_ms}
 --      or {"duplicate", first order_id, priority, accepted_at_ms}
@@ -44,7 +46,7 @@ else
 end
 
 local record = {'status', 'queued', 'priority', prio, 'accepted_at_ms', now}
-for i = 11, #ARGV do
+for i = 12, #ARGV do
   record[#record + 1] = ARGV[i]
 end
 redis.call('HSET', KEYS[2], unpack(record))
@@ -59,4 +61,18 @@ redis.call('XADD', stream, '*', 'order_id', ARGV[1], 'user', ARGV[7],
            'sku_id', ARGV[9], 'coupon_id', ARGV[10], 'accepted_at_ms', now, 'gw', ARGV[8])
 redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[2] .. '|' .. prio .. '|' .. now,
            'EX', ARGV[3])
+
+-- The back office's feed hears of the order in the same step, in the shape
+-- validate.lua publishes a decision in (numbers as strings). The record's
+-- buyer and phone are already masked; the address is never in it.
+if ARGV[11] ~= '' then
+  local f = {}
+  for i = 12, #ARGV - 1, 2 do
+    f[ARGV[i]] = ARGV[i + 1]
+  end
+  redis.call('PUBLISH', ARGV[11], cjson.encode({
+    room = f.room_id or '', order_id = ARGV[1], client_order_id = f.client_order_id or '',
+    status = 'queued', sku_id = ARGV[9], qty = f.qty or '0', amount = ARGV[6],
+    priority = prio, buyer = f.buyer or '', phone = f.phone or '', at_ms = now}))
+end
 return {'accepted', ARGV[1], prio, now}
