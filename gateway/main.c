@@ -52,7 +52,7 @@ static void finish_stop(struct lg_gateway *gw)
     if (gw->monitors)
         lg_monitors_stop(gw->monitors);
     lg_server_stop(gw);
-    lg_stats_flush(gw->stats, gw->redis); /* best effort: the connection closes next */
+    lg_stats_stop(gw->stats);
     struct lg_results *results = gw->results;
     gw->results = NULL;
     if (results)
@@ -214,6 +214,10 @@ static int serve(void)
     if (gw.results)
         lg_results_start(gw.results);
     gw.stats = lg_stats_new(gw.cfg.gateway_id, true);
+    /* Started before the monitors' tick, so each second's flush runs just
+     * before that second's read. */
+    if (gw.stats)
+        lg_stats_start(gw.stats, &loop, gw.redis);
     gw.monitors = lg_monitors_new(&gw);
     if (gw.monitors)
         lg_monitors_start(gw.monitors);

@@ -213,7 +213,6 @@ static struct stats_job *start_job(struct lg_monitors *m, const char *room, bool
 static void on_tick(uv_timer_t *t)
 {
     struct lg_monitors *m = t->data;
-    lg_stats_flush(m->gw->stats, m->gw->redis);
     for (struct lg_monitor_group *g = m->head; g; g = g->next) {
         if (g->reading || !g->subs)
             continue;

@@ -1,8 +1,8 @@
 /* monitor.h - the back office's monitor channel on one gateway:
  * monitor.subscribe, a monitor.stats frame per second per subscribed room
  * (read once from Redis and sent to every monitor of that room), and the
- * monitor.order live feed. The same one-second timer flushes this
- * gateway's room statistics (stats.h). */
+ * monitor.order live feed. The room statistics it reads are flushed by
+ * every process on its own timer (lg_stats_start in stats.h). */
 #ifndef LG_MONITOR_H
 #define LG_MONITOR_H
 

@@ -319,6 +319,9 @@ long long lg_stats_view_oldest_ms(const struct lg_stats_view *v)
 /* ---- the accumulator -------------------------------------------------- */
 
 struct lg_stats {
+    uv_timer_t timer; /* the flush every LG_STATS_FLUSH_MS, once started */
+    bool timer_on;
+    struct lg_redis *redis;
     char process_id[LG_ID_MAX + 1];
     bool report_connections;
     struct lg_strmap *by_room;
@@ -339,6 +342,36 @@ struct lg_stats *lg_stats_new(const char *process_id, bool report_connections)
     snprintf(st->process_id, sizeof(st->process_id), "%s", process_id);
     st->report_connections = report_connections;
     return st;
+}
+
+static void on_flush_timer(uv_timer_t *t)
+{
+    struct lg_stats *st = t->data;
+    lg_stats_flush(st, st->redis);
+}
+
+void lg_stats_start(struct lg_stats *st, uv_loop_t *loop, struct lg_redis *r)
+{
+    st->redis = r;
+    uv_timer_init(loop, &st->timer);
+    st->timer.data = st;
+    uv_timer_start(&st->timer, on_flush_timer, LG_STATS_FLUSH_MS, LG_STATS_FLUSH_MS);
+    st->timer_on = true;
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    (void)h;
+}
+
+void lg_stats_stop(struct lg_stats *st)
+{
+    if (!st || !st->timer_on)
+        return;
+    st->timer_on = false;
+    lg_stats_flush(st, st->redis); /* best effort: the connection closes next */
+    uv_timer_stop(&st->timer);
+    uv_close((uv_handle_t *)&st->timer, on_timer_closed);
 }
 
 void lg_stats_free(struct lg_stats *st)

@@ -119,6 +119,12 @@ struct lg_stats;
 /* process_id names this process's connection field; report_connections is
  * true for gateways. */
 struct lg_stats *lg_stats_new(const char *process_id, bool report_connections);
+/* Flushes to r every LG_STATS_FLUSH_MS on loop, whatever else the process
+ * runs (monitors or not). lg_stats_stop flushes a last time and closes the
+ * timer; free st only after the loop has run down. */
+#define LG_STATS_FLUSH_MS 1000
+void lg_stats_start(struct lg_stats *st, uv_loop_t *loop, struct lg_redis *r);
+void lg_stats_stop(struct lg_stats *st);
 void lg_stats_free(struct lg_stats *st);
 /* The delta of room, created on first use; NULL when out of memory. */
 struct lg_stats_delta *lg_stats_room(struct lg_stats *st, const char *room);

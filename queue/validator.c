@@ -37,7 +37,6 @@
 #define RESULT_DECIDED_AT 11
 #define RESULT_ACCEPTED_AT 12
 #define RESULT_WATCHERS 13
-#define STATS_FLUSH_MS 1000
 #define ARGC(argv) ((int)(sizeof(argv) / sizeof((argv)[0])))
 
 enum outcome { OUT_PENDING, OUT_DECIDED, OUT_MISSING, OUT_FAILED, OUT_MALFORMED };
@@ -64,7 +63,6 @@ struct lg_validator {
     struct lg_redis *redis;
     struct lg_sku_notifier *sku_notifier; /* sku.update after confirmations */
     uv_timer_t timer;
-    uv_timer_t stats_timer;
     struct lg_stats *stats; /* room-wide statistics, flushed every second */
 
     char (*rooms)[LG_ID_MAX + 1];
@@ -815,9 +813,7 @@ static void finish(struct lg_validator *v)
         return;
     v->stopped = true;
     log_stats(v);
-    lg_stats_flush(v->stats, v->redis); /* best effort: the connection closes next */
-    uv_timer_stop(&v->stats_timer);
-    uv_close((uv_handle_t *)&v->stats_timer, on_closed);
+    lg_stats_stop(v->stats);
     uv_close((uv_handle_t *)&v->timer, on_closed);
     lg_sku_notifier_free(v->sku_notifier);
     v->sku_notifier = NULL;
@@ -872,12 +868,6 @@ static void on_redis_state(struct lg_redis *r, bool up, void *arg)
         lg_scripts_load_all(r);
 }
 
-static void on_stats_timer(uv_timer_t *t)
-{
-    struct lg_validator *v = t->data;
-    lg_stats_flush(v->stats, v->redis);
-}
-
 struct lg_validator *lg_validator_new(uv_loop_t *loop, const struct lg_validator_config *cfg)
 {
     struct lg_validator *v = calloc(1, sizeof(*v));
@@ -893,8 +883,6 @@ struct lg_validator *lg_validator_new(uv_loop_t *loop, const struct lg_validator
     v->sku_notifier = lg_sku_notifier_new(loop, v->redis);
     uv_timer_init(loop, &v->timer);
     v->timer.data = v;
-    uv_timer_init(loop, &v->stats_timer);
-    v->stats_timer.data = v;
     v->stats = lg_stats_new(cfg->consumer, false);
     return v;
 }
@@ -903,7 +891,7 @@ void lg_validator_start(struct lg_validator *v)
 {
     lg_redis_start(v->redis);
     v->last_stats_ms = lg_mono_ms();
-    uv_timer_start(&v->stats_timer, on_stats_timer, STATS_FLUSH_MS, STATS_FLUSH_MS);
+    lg_stats_start(v->stats, v->loop, v->redis);
     schedule(v, 0);
 }
 
