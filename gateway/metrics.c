@@ -161,9 +161,6 @@ char *lg_metrics_render(const struct lg_metrics *m, size_t *len)
 struct scrape {
     struct lg_waiter w; /* owner: the HTTP request */
     struct lg_gateway *gw;
-    int pending;
-    bool failed;
-    struct lg_stats_view total;
 };
 
 static void gather(struct lg_gateway *gw, struct lg_metrics *m)
@@ -211,19 +208,21 @@ static void gather(struct lg_gateway *gw, struct lg_metrics *m)
     }
 }
 
-static void answer(struct scrape *sc)
+/* total: the queue figures of every room, NULL when Redis could not say. */
+static void answer(const struct lg_stats_view *total, void *arg)
 {
+    struct scrape *sc = arg;
     struct lg_http *h = sc->w.owner;
     if (h) {
         lg_waiter_detach(&h->waiters, &sc->w);
         struct lg_metrics m;
         gather(sc->gw, &m);
-        if (!sc->failed) {
+        if (total) {
             m.queue_known = true;
-            m.queue_high = sc->total.queue_high;
-            m.queue_normal = sc->total.queue_normal;
-            m.oldest_high_s = (double)sc->total.oldest_high_ms / 1000.0;
-            m.oldest_normal_s = (double)sc->total.oldest_normal_ms / 1000.0;
+            m.queue_high = total->queue_high;
+            m.queue_normal = total->queue_normal;
+            m.oldest_high_s = (double)total->oldest_high_ms / 1000.0;
+            m.oldest_normal_s = (double)total->oldest_normal_ms / 1000.0;
         }
         size_t len = 0;
         char *text = lg_metrics_render(&m, &len);
@@ -236,42 +235,6 @@ static void answer(struct scrape *sc)
     free(sc);
 }
 
-static void finish_one(struct scrape *sc)
-{
-    if (--sc->pending == 0)
-        answer(sc);
-}
-
-static void on_room_queue(const struct lg_stats_view *v, void *arg)
-{
-    struct scrape *sc = arg;
-    if (v)
-        lg_stats_view_merge(&sc->total, v);
-    else
-        sc->failed = true;
-    finish_one(sc);
-}
-
-static void on_rooms(redisReply *reply, void *arg)
-{
-    struct scrape *sc = arg;
-    if (!reply || reply->type != REDIS_REPLY_ARRAY) {
-        sc->failed = true;
-    } else if (sc->w.owner) {
-        for (size_t i = 0; i < reply->elements && i < METRICS_MAX_ROOMS; i++) {
-            const char *room = reply->element[i]->str;
-            if (!room || !lg_text_is_id(room, strlen(room)))
-                continue;
-            sc->pending++;
-            if (lg_stats_read(sc->gw->redis, room, false, on_room_queue, sc) != 0) {
-                sc->pending--;
-                sc->failed = true;
-            }
-        }
-    }
-    finish_one(sc);
-}
-
 void lg_metrics_serve(struct lg_http *h)
 {
     struct scrape *sc = malloc(sizeof(*sc));
@@ -281,14 +244,8 @@ void lg_metrics_serve(struct lg_http *h)
     }
     memset(&sc->w, 0, sizeof(sc->w));
     sc->gw = h->gw;
-    sc->pending = 1;
-    sc->failed = false;
-    lg_stats_view_init(&sc->total);
     lg_waiter_attach(&h->waiters, &sc->w, h);
-    const char *argv[] = {"SMEMBERS", LG_KEY_ROOMS};
-    if (lg_redis_argv(h->gw->redis, on_rooms, sc, 2, argv, NULL) != 0) {
-        /* Redis is down: the process's own figures are still worth a scrape. */
-        sc->failed = true;
-        answer(sc);
-    }
+    /* Redis down: the process's own figures are still worth a scrape. */
+    if (lg_stats_read_rooms(h->gw->redis, "*", METRICS_MAX_ROOMS, false, answer, sc) != 0)
+        answer(NULL, sc);
 }

@@ -110,14 +110,11 @@ struct stats_job {
     char room[LG_ID_MAX + 1];
     char req[LG_ID_MAX + 1];
     bool has_req;
-    int pending;
-    bool failed;
-    struct lg_stats_view view;
 };
 
-static void job_done(struct stats_job *job)
+static void job_done(const struct lg_stats_view *v, void *arg)
 {
-    const struct lg_stats_view *v = job->failed ? NULL : &job->view;
+    struct stats_job *job = arg;
     if (!job->first) {
         broadcast_stats(job->m, job->room, v);
         free(job);
@@ -141,70 +138,22 @@ static void job_done(struct stats_job *job)
     free(job);
 }
 
-static void job_step(struct stats_job *job)
+/* Reads room's figures ("*": every room's, merged) and answers through
+ * job_done, at once when nothing could be sent (Redis down). */
+static void run_job(struct stats_job *job)
 {
-    if (--job->pending == 0)
-        job_done(job);
+    if (lg_stats_read_rooms(job->m->gw->redis, job->room, ALL_MAX_ROOMS, true, job_done, job) != 0)
+        job_done(NULL, job);
 }
 
-static void on_room_read(const struct lg_stats_view *v, void *arg)
+static struct stats_job *new_job(struct lg_monitors *m, const char *room, bool first)
 {
-    struct stats_job *job = arg;
-    if (v)
-        lg_stats_view_merge(&job->view, v);
-    else
-        job->failed = true;
-    job_step(job);
-}
-
-static void read_room(struct stats_job *job, const char *room)
-{
-    job->pending++;
-    if (lg_stats_read(job->m->gw->redis, room, true, on_room_read, job) != 0) {
-        job->pending--;
-        job->failed = true;
-    }
-}
-
-static void on_all_rooms(redisReply *reply, void *arg)
-{
-    struct stats_job *job = arg;
-    if (!reply || reply->type != REDIS_REPLY_ARRAY) {
-        job->failed = true;
-    } else {
-        for (size_t i = 0; i < reply->elements && i < ALL_MAX_ROOMS && !job->failed; i++) {
-            const char *room = reply->element[i]->str;
-            if (room && lg_text_is_id(room, strlen(room)))
-                read_room(job, room);
-        }
-    }
-    job_step(job);
-}
-
-/* Returns the job, or NULL when nothing could be sent (nothing to free). */
-static struct stats_job *start_job(struct lg_monitors *m, const char *room, bool first)
-{
-    struct stats_job *job = malloc(sizeof(*job));
+    struct stats_job *job = calloc(1, sizeof(*job));
     if (!job)
         return NULL;
-    memset(&job->w, 0, sizeof(job->w));
     job->m = m;
     job->first = first;
     snprintf(job->room, sizeof(job->room), "%s", room);
-    job->has_req = false;
-    job->failed = false;
-    job->pending = 1; /* held until everything is sent */
-    lg_stats_view_init(&job->view);
-    if (is_all(room)) {
-        const char *argv[] = {"SMEMBERS", LG_KEY_ROOMS};
-        job->pending++; /* released by on_all_rooms, after it sent the room reads */
-        if (lg_redis_argv(m->gw->redis, on_all_rooms, job, 2, argv, NULL) != 0) {
-            job->pending--;
-            job->failed = true;
-        }
-    } else {
-        read_room(job, room);
-    }
     return job;
 }
 
@@ -216,11 +165,11 @@ static void on_tick(uv_timer_t *t)
     for (struct lg_monitor_group *g = m->head; g; g = g->next) {
         if (g->reading || !g->subs)
             continue;
-        struct stats_job *job = start_job(m, g->room, false);
+        struct stats_job *job = new_job(m, g->room, false);
         if (!job)
             continue;
         g->reading = true;
-        job_step(job); /* may finish at once (Redis down), clearing reading */
+        run_job(job); /* may finish at once (Redis down), clearing reading */
     }
 }
 
@@ -389,7 +338,7 @@ void lg_monitor_subscribe(struct lg_session *s, json_t *root, const char *req)
         s->gw->n_monitors++;
     }
 
-    struct stats_job *job = start_job(m, room, true);
+    struct stats_job *job = new_job(m, room, true);
     if (!job)
         return;
     if (req) {
@@ -397,7 +346,7 @@ void lg_monitor_subscribe(struct lg_session *s, json_t *root, const char *req)
         job->has_req = true;
     }
     lg_waiter_attach(&s->waiters, &job->w, s);
-    job_step(job);
+    run_job(job);
 }
 
 /* ---- the feed ---------------------------------------------------------------------- */

@@ -551,3 +551,87 @@ int lg_stats_read(struct lg_redis *r, const char *room, bool with_latency, lg_st
     }
     return 0;
 }
+
+/* ---- reading several rooms into one view ---------------------------------- */
+
+struct rooms_read {
+    struct lg_redis *r;
+    size_t max_rooms;
+    bool with_latency;
+    lg_stats_read_fn fn;
+    void *arg;
+    int pending; /* reads in flight, plus one held while reads are being sent */
+    bool failed;
+    struct lg_stats_view view;
+};
+
+static void rooms_step(struct rooms_read *rr)
+{
+    if (--rr->pending > 0)
+        return;
+    rr->fn(rr->failed ? NULL : &rr->view, rr->arg);
+    free(rr);
+}
+
+static void on_room_view(const struct lg_stats_view *v, void *arg)
+{
+    struct rooms_read *rr = arg;
+    if (v)
+        lg_stats_view_merge(&rr->view, v);
+    else
+        rr->failed = true;
+    rooms_step(rr);
+}
+
+static void read_one_room(struct rooms_read *rr, const char *room)
+{
+    rr->pending++;
+    if (lg_stats_read(rr->r, room, rr->with_latency, on_room_view, rr) != 0) {
+        rr->pending--;
+        rr->failed = true;
+    }
+}
+
+static void on_room_members(redisReply *reply, void *arg)
+{
+    struct rooms_read *rr = arg;
+    if (!reply || reply->type != REDIS_REPLY_ARRAY) {
+        rr->failed = true;
+    } else {
+        for (size_t i = 0; i < reply->elements && i < rr->max_rooms && !rr->failed; i++) {
+            const char *room = reply->element[i]->str;
+            if (room && lg_text_is_id(room, strlen(room)))
+                read_one_room(rr, room);
+        }
+    }
+    rooms_step(rr);
+}
+
+int lg_stats_read_rooms(struct lg_redis *r, const char *room, size_t max_rooms, bool with_latency,
+                        lg_stats_read_fn fn, void *arg)
+{
+    struct rooms_read *rr = malloc(sizeof(*rr));
+    if (!rr)
+        return -1;
+    *rr = (struct rooms_read){.r = r,
+                              .max_rooms = max_rooms,
+                              .with_latency = with_latency,
+                              .fn = fn,
+                              .arg = arg,
+                              .pending = 1};
+    lg_stats_view_init(&rr->view);
+    if (strcmp(room, "*") == 0) {
+        const char *argv[] = {"SMEMBERS", LG_KEY_ROOMS};
+        rr->pending++; /* released by on_room_members, after it sent the room reads */
+        if (lg_redis_argv(r, on_room_members, rr, 2, argv, NULL) != 0)
+            rr->pending--;
+    } else {
+        read_one_room(rr, room);
+    }
+    if (rr->pending == 1) { /* nothing went out: the caller answers at once */
+        free(rr);
+        return -1;
+    }
+    rooms_step(rr);
+    return 0;
+}

@@ -140,5 +140,9 @@ unsigned long long lg_stats_flush_failures(const struct lg_stats *st);
 typedef void (*lg_stats_read_fn)(const struct lg_stats_view *v, void *arg);
 int lg_stats_read(struct lg_redis *r, const char *room, bool with_latency, lg_stats_read_fn fn,
                   void *arg);
+/* As lg_stats_read, for one room or for "*": every room of the registry
+ * (at most max_rooms), merged into one view; NULL when any read failed. */
+int lg_stats_read_rooms(struct lg_redis *r, const char *room, size_t max_rooms, bool with_latency,
+                        lg_stats_read_fn fn, void *arg);
 
 #endif
