@@ -158,9 +158,10 @@ struct batch {
     size_t filled;
     struct lg_claims claims;
     char item[LG_ID_MAX + 1];
-    char room[LG_ID_MAX + 1]; /* PUT sku: whose viewers hear of the change */
-    bool urgent;              /* PUT sku: sold out or off sale */
-    batch_done_fn done;
+    char room[LG_ID_MAX + 1];        /* PUT sku: whose viewers hear of the change */
+    bool urgent;                     /* PUT sku: sold out or off sale */
+    batch_done_fn done;              /* builds the answer, while the client is still there */
+    void (*stored)(struct batch *b); /* after a write succeeded, whoever still listens */
 };
 
 static struct batch *batch_new(struct lg_http *h, batch_done_fn done)
@@ -177,6 +178,8 @@ static struct batch *batch_new(struct lg_http *h, batch_done_fn done)
 static void batch_finish(struct batch *b)
 {
     struct lg_http *h = b->w.owner;
+    if (!b->failed && b->stored)
+        b->stored(b);
     if (h) {
         lg_waiter_detach(&h->waiters, &b->w);
         if (b->failed)
@@ -321,11 +324,11 @@ static void put_room(struct lg_http *h, const struct lg_route *rt, json_t *body)
 }
 
 /* The stored SKU goes out to the room's viewers as sku.update (coalesced,
- * at once when it is sold out or off sale). */
-static void answer_sku_stored(struct batch *b, struct lg_http *h)
+ * at once when it is sold out or off sale), even if the client that wrote
+ * it has hung up meanwhile. */
+static void notify_sku_stored(struct batch *b)
 {
     lg_sku_notifier_touch(b->gw->sku_notifier, b->room, b->item, b->urgent);
-    answer_stored(b, h);
 }
 
 static void put_sku(struct lg_http *h, const struct lg_route *rt, json_t *body)
@@ -344,9 +347,10 @@ static void put_sku(struct lg_http *h, const struct lg_route *rt, json_t *body)
     lg_key_sku(key, sizeof(key), rt->room, rt->item);
     lg_key_sku_set(set_key, sizeof(set_key), rt->room);
 
-    struct batch *b = batch_new(h, answer_sku_stored);
+    struct batch *b = batch_new(h, answer_stored);
     if (!b)
         return;
+    b->stored = notify_sku_stored;
     snprintf(b->room, sizeof(b->room), "%s", rt->room);
     snprintf(b->item, sizeof(b->item), "%s", rt->item);
     b->urgent = !sc.on_sale || sc.stock == 0;

@@ -376,18 +376,17 @@ void lg_monitor_deliver(struct lg_monitors *m, const char *payload, size_t len, 
 {
     if (!m || !m->head)
         return;
+    /* Find the listeners first: most events are of rooms nobody here watches. */
     json_t *event = json_loadb(payload, len, 0, NULL);
-    json_t *msg = event ? lg_msg_monitor_order(event) : NULL;
+    const char *room = json_string_value(json_object_get(event, "room"));
+    if (!room)
+        room = json_string_value(json_object_get(event, "room_id"));
+    struct lg_monitor_group *g_room = to_room && room ? lg_strmap_get(m->groups, room) : NULL;
+    struct lg_monitor_group *g_all = to_all ? lg_strmap_get(m->groups, "*") : NULL;
+    json_t *msg = event && (g_room || g_all) ? lg_msg_monitor_order(event) : NULL;
     json_decref(event);
     if (!msg)
         return;
-    const char *room = json_string_value(json_object_get(msg, "room_id"));
-    struct lg_monitor_group *g_room = to_room ? lg_strmap_get(m->groups, room) : NULL;
-    struct lg_monitor_group *g_all = to_all ? lg_strmap_get(m->groups, "*") : NULL;
-    if (!g_room && !g_all) {
-        json_decref(msg);
-        return;
-    }
     size_t n;
     char *text = dump(msg, &n);
     if (!text)
