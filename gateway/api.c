@@ -224,6 +224,33 @@ static void answer_stored(struct batch *b, struct lg_http *h)
     lg_http_respond(h, 200, json_incref(b->answer));
 }
 
+/* ---- GET /v1/audit ------------------------------------------------------- */
+
+static void on_audit_entries(redisReply *reply, void *arg)
+{
+    struct batch *b = arg;
+    json_t *entries = lg_backoffice_audit_entries(reply);
+    if (entries)
+        b->answer = json_pack("{s:o}", "entries", entries);
+    else
+        b->failed = true;
+    if (--b->pending == 0)
+        batch_finish(b);
+}
+
+static void get_audit(struct lg_http *h, const struct lg_audit_query *q)
+{
+    char key[LG_KEY_MAX], count[16];
+    lg_key_audit(key, sizeof(key), q->room);
+    snprintf(count, sizeof(count), "%d", q->limit);
+    struct batch *b = batch_new(h, answer_stored);
+    if (!b)
+        return;
+    const char *argv[] = {"XREVRANGE", key, "+", "-", "COUNT", count};
+    batch_send(b, on_audit_entries, 6, argv);
+    batch_sent(b);
+}
+
 /* ---- request bodies -------------------------------------------------------- */
 
 static json_t *parse_body(struct lg_http *h)
@@ -637,10 +664,12 @@ void lg_api_handle(struct lg_http *h)
     if (rt.id == LG_ROUTE_AUDIT_GET) {
         struct lg_field_error fe;
         if (h->args_bad) {
-            lg_http_error(h, 400, "BAD_REQUEST",
-                          "the query has more than 8 arguments, a name over 32 or a value over "
-                          "128 bytes",
-                          "query");
+            char message[128];
+            snprintf(message, sizeof(message),
+                     "the query has more than %d arguments, a name over %d or a value over %d "
+                     "bytes",
+                     LG_HTTP_MAX_ARGS, LG_HTTP_ARG_NAME_MAX, LG_HTTP_ARG_VALUE_MAX);
+            lg_http_error(h, 400, "BAD_REQUEST", message, "query");
             return;
         }
         if (lg_backoffice_parse_audit_query(lg_http_arg(h, "room"), lg_http_arg(h, "limit"), &audit,
@@ -679,7 +708,7 @@ void lg_api_handle(struct lg_http *h)
         get_order(h, &rt, &claims);
         break;
     case LG_ROUTE_AUDIT_GET:
-        lg_backoffice_audit(h, &audit);
+        get_audit(h, &audit);
         break;
     default:
         lg_http_error(h, 404, "NOT_FOUND", "no such endpoint", NULL);

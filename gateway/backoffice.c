@@ -1,5 +1,4 @@
-/* backoffice.c - order.update and GET /v1/audit on the event loop (see
- * backoffice.h).
+/* backoffice.c - order.update on the event loop (see backoffice.h).
  *
  * An order.update takes three round trips, one after the other: the order-id
  * index names the room (so the room check needs no scan), the record names
@@ -24,8 +23,6 @@ struct update_req {
     struct lg_order_update u;
     struct lg_claims claims; /* the actor, as the audit trail records them */
     char room[LG_ID_MAX + 1];
-    char user[LG_ID_MAX + 1];
-    char sku_id[LG_ID_MAX + 1];
     char req[LG_ID_MAX + 1];
     bool has_req;
 };
@@ -49,9 +46,15 @@ static void fail(struct update_req *r, const char *code, const char *message)
            lg_backoffice_msg_error(code, message, NULL, r->u.order_id, r->has_req ? r->req : NULL));
 }
 
+static json_t *unavailable_msg(const char *order_id, const char *req)
+{
+    return lg_backoffice_msg_error("UNAVAILABLE", "the order store cannot be reached; retry", NULL,
+                                   order_id, req);
+}
+
 static void fail_unavailable(struct update_req *r)
 {
-    fail(r, "UNAVAILABLE", "the order store cannot be reached; retry");
+    finish(r, unavailable_msg(r->u.order_id, r->has_req ? r->req : NULL));
 }
 
 static void publish_status(struct update_req *r, const struct lg_transition *t)
@@ -122,13 +125,10 @@ static void on_record(redisReply *reply, void *arg)
         fail(r, "NOT_FOUND", "no such order");
         return;
     }
-    snprintf(r->user, sizeof(r->user), "%s", user->str);
-    snprintf(r->sku_id, sizeof(r->sku_id), "%s", sku->str);
-
     char k_order[LG_KEY_MAX], k_sku[LG_KEY_MAX], k_live[LG_KEY_MAX], k_audit[LG_KEY_MAX];
     lg_key_order(k_order, sizeof(k_order), r->room, r->u.order_id);
-    lg_key_sku(k_sku, sizeof(k_sku), r->room, r->sku_id);
-    lg_key_user_live(k_live, sizeof(k_live), r->room, r->user);
+    lg_key_sku(k_sku, sizeof(k_sku), r->room, sku->str);
+    lg_key_user_live(k_live, sizeof(k_live), r->room, user->str);
     lg_key_audit(k_audit, sizeof(k_audit), r->room);
     char keep[16];
     snprintf(keep, sizeof(keep), "%d", LG_AUDIT_KEEP);
@@ -139,8 +139,8 @@ static void on_record(redisReply *reply, void *arg)
                           r->u.status,
                           r->claims.sub,
                           lg_role_name(r->claims.role),
-                          r->user,
-                          r->sku_id,
+                          user->str,
+                          sku->str,
                           keep};
     if (lg_script_call(r->gw->redis, &lg_script_transition, on_transition, r, 4, 10, args, NULL) !=
         0)
@@ -185,9 +185,7 @@ void lg_backoffice_update(struct lg_session *s, json_t *msg, const char *req)
         return;
     }
     if (s->gw->stopping || !lg_redis_is_up(s->gw->redis)) {
-        lg_session_send(s, lg_backoffice_msg_error("UNAVAILABLE",
-                                                   "the order store cannot be reached; retry", NULL,
-                                                   u.order_id, req));
+        lg_session_send(s, unavailable_msg(u.order_id, req));
         return;
     }
     struct update_req *r = calloc(1, sizeof(*r));
@@ -204,49 +202,9 @@ void lg_backoffice_update(struct lg_session *s, json_t *msg, const char *req)
     lg_key_order_index(key, sizeof(key), u.order_id);
     const char *argv[] = {"GET", key};
     if (lg_redis_argv(s->gw->redis, on_index, r, 2, argv, NULL) != 0) {
-        lg_session_send(s, lg_backoffice_msg_error("UNAVAILABLE",
-                                                   "the order store cannot be reached; retry", NULL,
-                                                   u.order_id, req));
+        lg_session_send(s, unavailable_msg(u.order_id, req));
         free(r);
         return;
     }
     lg_waiter_attach(&s->waiters, &r->w, s);
-}
-
-/* ---- GET /v1/audit ------------------------------------------------------- */
-
-struct audit_req {
-    struct lg_waiter w; /* owner: the HTTP request */
-};
-
-static void on_audit(redisReply *reply, void *arg)
-{
-    struct audit_req *a = arg;
-    struct lg_http *h = a->w.owner;
-    if (h) {
-        lg_waiter_detach(&h->waiters, &a->w);
-        json_t *entries = lg_backoffice_audit_entries(reply);
-        if (entries)
-            lg_http_respond(h, 200, json_pack("{s:o}", "entries", entries));
-        else
-            lg_http_error(h, 503, "UNAVAILABLE", "the store cannot be reached; retry", NULL);
-    }
-    free(a);
-}
-
-void lg_backoffice_audit(struct lg_http *h, const struct lg_audit_query *q)
-{
-    char key[LG_KEY_MAX], count[16];
-    lg_key_audit(key, sizeof(key), q->room);
-    snprintf(count, sizeof(count), "%d", q->limit);
-    struct audit_req *a = calloc(1, sizeof(*a));
-    if (!a)
-        return;
-    const char *argv[] = {"XREVRANGE", key, "+", "-", "COUNT", count};
-    if (lg_redis_argv(h->gw->redis, on_audit, a, 6, argv, NULL) != 0) {
-        free(a);
-        lg_http_error(h, 503, "UNAVAILABLE", "the store cannot be reached; retry", NULL);
-        return;
-    }
-    lg_waiter_attach(&h->waiters, &a->w, h);
 }

@@ -123,16 +123,9 @@ enum lg_transition_kind lg_backoffice_read_transition(const redisReply *reply,
     return LG_TRANSITION_OK;
 }
 
-static json_t *with_req(json_t *msg, const char *req)
-{
-    if (msg && req)
-        json_object_set_new(msg, "req", json_string(req));
-    return msg;
-}
-
 json_t *lg_backoffice_msg_updated(const char *order_id, const char *status, const char *req)
 {
-    return with_req(
+    return lg_msg_with_req(
         json_pack("{s:s,s:s,s:s}", "type", "order.updated", "order_id", order_id, "status", status),
         req);
 }

@@ -6,6 +6,7 @@
 
 #include "mask.h"
 #include "monitor_frames.h"
+#include "protocol.h"
 
 /* ---- monitor.stats ------------------------------------------------------ */
 
@@ -44,9 +45,7 @@ json_t *lg_msg_monitor_stats(const char *room, int64_t ts_ms, const struct lg_st
                             latency, "sla_violations", (json_int_t)c[LG_STAT_SLA_VIOLATIONS]);
     if (msg)
         json_object_set_new(msg, "opened_at_ms", json_integer((json_int_t)v->opened_at_ms));
-    if (msg && req)
-        json_object_set_new(msg, "req", json_string(req));
-    return msg;
+    return lg_msg_with_req(msg, req);
 }
 
 /* ---- monitor.order ------------------------------------------------------- */

@@ -66,9 +66,9 @@ void lg_envelope_free(struct lg_envelope *env)
     env->type = NULL;
 }
 
-static json_t *with_req(json_t *msg, const char *req)
+json_t *lg_msg_with_req(json_t *msg, const char *req)
 {
-    if (req)
+    if (msg && req)
         json_object_set_new(msg, "req", json_string(req));
     return msg;
 }
@@ -78,7 +78,7 @@ json_t *lg_msg_error(const char *code, const char *message, const char *req, con
     json_t *msg = json_pack("{s:s,s:s,s:s}", "type", "error", "code", code, "message", message);
     if (ref)
         json_object_set_new(msg, "ref", json_string(ref));
-    return with_req(msg, req);
+    return lg_msg_with_req(msg, req);
 }
 
 json_t *lg_msg_auth_ok(const char *user, const char *room, const char *role, const char *session_id,
@@ -87,7 +87,7 @@ json_t *lg_msg_auth_ok(const char *user, const char *room, const char *role, con
     json_t *msg =
         json_pack("{s:s,s:s,s:s,s:s,s:s,s:I}", "type", "auth.ok", "user_id", user, "room_id", room,
                   "role", role, "session_id", session_id, "server_time_ms", (json_int_t)now_ms);
-    return with_req(msg, req);
+    return lg_msg_with_req(msg, req);
 }
 
 json_t *lg_msg_invalid_field(const char *client_order_id, const char *field, const char *message,
@@ -96,7 +96,7 @@ json_t *lg_msg_invalid_field(const char *client_order_id, const char *field, con
     json_t *msg = json_pack("{s:s,s:o,s:s,s:s,s:s}", "type", "order.rejected", "client_order_id",
                             client_order_id ? json_string(client_order_id) : json_null(), "code",
                             "INVALID_FIELD", "field", field, "message", message);
-    return with_req(msg, req);
+    return lg_msg_with_req(msg, req);
 }
 
 json_t *lg_msg_accepted(const char *client_order_id, const char *order_id, const char *priority,
@@ -106,7 +106,7 @@ json_t *lg_msg_accepted(const char *client_order_id, const char *order_id, const
         json_pack("{s:s,s:s,s:s,s:s,s:b,s:I}", "type", "order.accepted", "client_order_id",
                   client_order_id, "order_id", order_id, "priority", priority, "duplicate",
                   duplicate, "accepted_at_ms", (json_int_t)accepted_at_ms);
-    return with_req(msg, req);
+    return lg_msg_with_req(msg, req);
 }
 
 static json_t *string_or_null(const char *s)
@@ -129,7 +129,7 @@ json_t *lg_msg_result(const struct lg_result *r)
                         "confirmed_at_ms", (json_int_t)r->confirmed_at_ms, "pay_deadline_ms",
                         (json_int_t)r->pay_deadline_ms);
     }
-    return with_req(msg, (r->req && *r->req) ? r->req : NULL);
+    return lg_msg_with_req(msg, (r->req && *r->req) ? r->req : NULL);
 }
 
 json_t *lg_msg_order_state(const char *client_order_id, const char *order_id, const char *status,
@@ -138,7 +138,7 @@ json_t *lg_msg_order_state(const char *client_order_id, const char *order_id, co
     json_t *msg = json_pack("{s:s,s:s,s:o,s:s,s:o}", "type", "order.state", "client_order_id",
                             client_order_id, "order_id", string_or_null(order_id), "status", status,
                             "code", string_or_null(code));
-    return with_req(msg, req);
+    return lg_msg_with_req(msg, req);
 }
 
 json_t *lg_msg_order_status(const char *order_id, const char *client_order_id, const char *status,
@@ -147,7 +147,7 @@ json_t *lg_msg_order_status(const char *order_id, const char *client_order_id, c
     json_t *msg = json_pack("{s:s,s:s,s:o,s:s,s:I}", "type", "order.status", "order_id", order_id,
                             "client_order_id", string_or_null(client_order_id), "status", status,
                             "at_ms", (json_int_t)at_ms);
-    return with_req(msg, req);
+    return lg_msg_with_req(msg, req);
 }
 
 json_t *lg_msg_sku_update(const char *room_id, const char *sku_id, long long stock_left,

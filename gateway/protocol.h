@@ -39,6 +39,9 @@ enum lg_envelope_error {
 enum lg_envelope_error lg_envelope_parse(const char *text, size_t len, struct lg_envelope *env);
 void lg_envelope_free(struct lg_envelope *env);
 
+/* Adds "req" to msg (when req is not NULL) and returns msg. */
+json_t *lg_msg_with_req(json_t *msg, const char *req);
+
 /* Reply builders. req may be NULL (no "req" field). Each returns a new
  * reference the caller owns. */
 json_t *lg_msg_error(const char *code, const char *message, const char *req, const char *ref);
