@@ -60,7 +60,7 @@ bool lg_results_deliver(struct lg_gateway *gw, const char *room, const char *use
     if (!s)
         return true;
     json_t *msg = lg_msg_result(res);
-    for (; s; s = s->user_next) {
+    for (; s; s = s->by_user.next) {
         if (!lg_intake_hold_result(s, res->order_id, msg))
             lg_session_send(s, json_incref(msg));
         gw->counters.results_delivered++;

@@ -56,35 +56,56 @@ struct lg_session *lg_session_find_user(struct lg_gateway *gw, const char *room,
     return lg_strmap_get(gw->sessions_by_user, key);
 }
 
+enum index_kind { BY_USER, BY_ROOM };
+
+static struct lg_session_link *link_of(struct lg_session *s, enum index_kind k)
+{
+    return k == BY_USER ? &s->by_user : &s->by_room;
+}
+
+static void index_link(struct lg_strmap *map, const char *key, struct lg_session *s,
+                       enum index_kind k)
+{
+    struct lg_session_link *l = link_of(s, k);
+    struct lg_session *head = lg_strmap_get(map, key);
+    l->prev = NULL;
+    l->next = head;
+    if (head)
+        link_of(head, k)->prev = s;
+    lg_strmap_put(map, key, s);
+    l->on = true;
+}
+
+static void index_unlink(struct lg_strmap *map, const char *key, struct lg_session *s,
+                         enum index_kind k)
+{
+    struct lg_session_link *l = link_of(s, k);
+    if (!l->on)
+        return;
+    if (l->prev)
+        link_of(l->prev, k)->next = l->next;
+    else if (l->next)
+        lg_strmap_put(map, key, l->next);
+    else
+        lg_strmap_del(map, key);
+    if (l->next)
+        link_of(l->next, k)->prev = l->prev;
+    l->on = false;
+}
+
 /* Results are pushed to every connection of the buyer on this gateway. */
 static void index_add(struct lg_session *s)
 {
     char key[2 * LG_ID_MAX + 2];
     user_key(key, sizeof(key), s->claims.room, s->claims.sub);
-    struct lg_session *head = lg_strmap_get(s->gw->sessions_by_user, key);
-    s->user_prev = NULL;
-    s->user_next = head;
-    if (head)
-        head->user_prev = s;
-    lg_strmap_put(s->gw->sessions_by_user, key, s);
-    s->indexed = true;
+    index_link(s->gw->sessions_by_user, key, s, BY_USER);
 }
 
 static void index_remove(struct lg_session *s)
 {
-    if (!s->indexed)
-        return;
     char key[2 * LG_ID_MAX + 2];
     user_key(key, sizeof(key), s->claims.room, s->claims.sub);
-    if (s->user_prev)
-        s->user_prev->user_next = s->user_next;
-    else if (s->user_next)
-        lg_strmap_put(s->gw->sessions_by_user, key, s->user_next);
-    else
-        lg_strmap_del(s->gw->sessions_by_user, key);
-    if (s->user_next)
-        s->user_next->user_prev = s->user_prev;
-    s->indexed = false;
+    index_unlink(s->gw->sessions_by_user, key, s, BY_USER);
 }
 
 /* The room's live connection count, reported to the room's statistics.
@@ -101,31 +122,16 @@ static void count_connection(struct lg_session *s, long delta)
 /* sku.update goes to every viewer of the room on this gateway. */
 static void room_index_add(struct lg_session *s)
 {
-    if (s->claims.role != LG_ROLE_VIEWER)
-        return;
-    struct lg_session *head = lg_strmap_get(s->gw->sessions_by_room, s->claims.room);
-    s->room_prev = NULL;
-    s->room_next = head;
-    if (head)
-        head->room_prev = s;
-    lg_strmap_put(s->gw->sessions_by_room, s->claims.room, s);
-    s->room_indexed = true;
+    if (s->claims.role == LG_ROLE_VIEWER)
+        index_link(s->gw->sessions_by_room, s->claims.room, s, BY_ROOM);
 }
 
 static void room_index_remove(struct lg_session *s)
 {
-    if (!s->room_indexed)
+    if (!s->by_room.on)
         return;
     lg_fanout_forget_session(s->gw, s);
-    if (s->room_prev)
-        s->room_prev->room_next = s->room_next;
-    else if (s->room_next)
-        lg_strmap_put(s->gw->sessions_by_room, s->claims.room, s->room_next);
-    else
-        lg_strmap_del(s->gw->sessions_by_room, s->claims.room);
-    if (s->room_next)
-        s->room_next->room_prev = s->room_prev;
-    s->room_indexed = false;
+    index_unlink(s->gw->sessions_by_room, s->claims.room, s, BY_ROOM);
 }
 
 struct lg_session *lg_session_find_room(struct lg_gateway *gw, const char *room)
@@ -141,7 +147,7 @@ void lg_out_frame_free(struct lg_out_frame *f)
 
 void lg_session_free(struct lg_session *s)
 {
-    if (s->indexed)
+    if (s->by_user.on)
         count_connection(s, -1);
     lg_monitor_session_gone(s);
     index_remove(s);

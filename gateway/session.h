@@ -32,6 +32,13 @@ struct lg_out_frame {
     struct lg_frame *frame;
 };
 
+/* A session's place in one of the gateway's indexes: a list per key whose
+ * head is the index map's value. */
+struct lg_session_link {
+    struct lg_session *prev, *next;
+    bool on;
+};
+
 struct lg_session {
     struct lg_gateway *gw;
     struct lws *wsi;
@@ -51,14 +58,12 @@ struct lg_session {
     bool close_started; /* lws has been told to close */
 
     lws_sorted_usec_list_t auth_timer;
-    lws_sorted_usec_list_t close_timer;       /* see ws.c: how a close code is sent */
-    struct lg_waiter *waiters;                /* requests in flight for this session */
-    struct lg_monitor_sub *monitor;           /* monitor.subscribe, see monitor.h */
-    struct lg_session *prev, *next;           /* the gateway's list of sessions */
-    struct lg_session *user_prev, *user_next; /* same room and user, this gateway */
-    bool indexed;
-    struct lg_session *room_prev, *room_next; /* viewers of the same room, this gateway */
-    bool room_indexed;
+    lws_sorted_usec_list_t close_timer; /* see ws.c: how a close code is sent */
+    struct lg_waiter *waiters;          /* requests in flight for this session */
+    struct lg_monitor_sub *monitor;     /* monitor.subscribe, see monitor.h */
+    struct lg_session *prev, *next;     /* the gateway's list of sessions */
+    struct lg_session_link by_user;     /* same room and user, this gateway */
+    struct lg_session_link by_room;     /* viewers of the same room, this gateway */
 };
 
 /* Creates a session for an established WebSocket and starts its auth timer.
@@ -84,11 +89,11 @@ int lg_session_send_text(struct lg_session *s, const char *text, size_t len, siz
 void lg_session_close(struct lg_session *s, int code, const char *reason);
 
 /* The first authenticated session of user in room on this gateway; follow
- * user_next for the others. */
+ * by_user.next for the others. */
 struct lg_session *lg_session_find_user(struct lg_gateway *gw, const char *room, const char *user);
 
 /* The first authenticated viewer session of room on this gateway; follow
- * room_next for the others. */
+ * by_room.next for the others. */
 struct lg_session *lg_session_find_room(struct lg_gateway *gw, const char *room);
 
 /* Pops the next queue entry to write, or NULL. The caller frees it with
