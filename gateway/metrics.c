@@ -145,7 +145,8 @@ char *lg_metrics_render(const struct lg_metrics *m, size_t *len)
          "monitor.order frames dropped by sampling or for a slow monitor.");
     fprintf(f, "livegate_monitor_feed_dropped_total %llu\n", m->feed_dropped);
     head(f, "livegate_stats_flush_failures_total", "counter",
-         "Room statistics flushes that failed (retried on the next flush).");
+         "Room statistics flushes Redis refused or lost; a delta that could not be sent at all is "
+         "kept for the next flush, one sent and lost is not.");
     fprintf(f, "livegate_stats_flush_failures_total %llu\n", m->stats_flush_failures);
 
     if (fclose(f) != 0) {
