@@ -122,17 +122,8 @@ int lg_http_begin(struct lg_gateway *gw, struct lws *wsi, struct lg_pss *pss, co
     h->wsi = wsi;
     h->method = method_of(wsi);
     snprintf(h->path, sizeof(h->path), "%s", uri ? uri : "");
-    capture_args(wsi, h);
 
-    int alen = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
-    if (alen > 0 && alen < LG_TOKEN_MAX_LEN + 16) {
-        h->authorization = malloc((size_t)alen + 1);
-        if (h->authorization &&
-            lws_hdr_copy(wsi, h->authorization, alen + 1, WSI_TOKEN_HTTP_AUTHORIZATION) < 0) {
-            free(h->authorization);
-            h->authorization = NULL;
-        }
-    }
+    /* Pages need neither the query nor the token: serve them first. */
     struct lg_static_file file;
     enum lg_static_result page =
         lg_static_map(gw->cfg.web_root, uri ? uri : "", uri ? strlen(uri) : 0, &file);
@@ -141,6 +132,17 @@ int lg_http_begin(struct lg_gateway *gw, struct lws *wsi, struct lg_pss *pss, co
     if (page == LG_STATIC_NOT_FOUND) {
         lg_http_error(h, 404, "NOT_FOUND", "no such page or file", NULL);
         return 0;
+    }
+
+    capture_args(wsi, h);
+    int alen = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+    if (alen > 0 && alen < LG_TOKEN_MAX_LEN + 16) {
+        h->authorization = malloc((size_t)alen + 1);
+        if (h->authorization &&
+            lws_hdr_copy(wsi, h->authorization, alen + 1, WSI_TOKEN_HTTP_AUTHORIZATION) < 0) {
+            free(h->authorization);
+            h->authorization = NULL;
+        }
     }
     if ((h->method == LG_HTTP_PUT || h->method == LG_HTTP_POST) && declared_body_length(wsi) > 0)
         return 0; /* the body follows; lg_http_body_done dispatches */
