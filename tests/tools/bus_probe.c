@@ -14,8 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bus.h"
-#include "gateway.h"
+#include "features/bus.h"
+#include "core/gateway.h"
 #include "livegate/log.h"
 
 #define MAX_IDS 16

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
-#include "backoffice_rules.h"
+#include "features/api.h"
+#include "rules/backoffice_rules.h"
 #include "keys.h"
 
 /* Parses an order.update frame; returns the broken field, or "" when it passed. */

@@ -7,8 +7,8 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "catalog_rules.h"
-#include "order_rules.h"
+#include "rules/catalog_rules.h"
+#include "rules/order_rules.h"
 
 static const char *room_field(const char *text)
 {

@@ -13,10 +13,10 @@
 
 #include <libwebsockets.h>
 
-#include "fanout.h"
-#include "frame.h"
+#include "features/fanout.h"
+#include "conn/frame.h"
 #include "keys.h"
-#include "protocol.h"
+#include "rules/protocol.h"
 
 static char *dump(json_t *msg)
 {

@@ -7,8 +7,8 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "fingerprint.h"
-#include "mask.h"
+#include "rules/fingerprint.h"
+#include "rules/mask.h"
 
 static void names(void **state)
 {

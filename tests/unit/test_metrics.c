@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "metrics.h"
+#include "features/metrics.h"
 
 static char *render(const struct lg_metrics *m)
 {

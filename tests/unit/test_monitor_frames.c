@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "monitor_frames.h"
+#include "rules/monitor_frames.h"
 
 static json_t *obj(json_t *o, const char *key)
 {

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "order_rules.h"
+#include "rules/order_rules.h"
 
 static json_t *valid_order(void)
 {

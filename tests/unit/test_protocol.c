@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
+#include "features/api.h"
 #include "keys.h"
-#include "protocol.h"
+#include "rules/protocol.h"
 
 static enum lg_envelope_error parse(const char *text, struct lg_envelope *env)
 {

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "static_files.h"
+#include "rules/static_files.h"
 
 static enum lg_static_result map(const char *root, const char *url, struct lg_static_file *out)
 {

@@ -1,0 +1,150 @@
+/* ws.c - WebSocket callbacks (see ws.h). Kept thin on purpose: it knows
+ * about frames and bytes; what a message means is in session.c. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "livegate/log.h"
+#include "rules/protocol.h"
+#include "conn/session.h"
+#include "conn/ws.h"
+
+#define CLOSE_TOO_MANY 4429
+
+int lg_ws_filter(struct lws *wsi)
+{
+    char uri[32];
+    int n = lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
+    return (n > 0 && strcmp(uri, "/v1/ws") == 0) ? 0 : 1;
+}
+
+static void count_peer(struct lg_gateway *gw, const char *peer, int delta, intptr_t *now)
+{
+    intptr_t n = (intptr_t)lg_strmap_get(gw->conns_per_ip, peer) + delta;
+    if (n <= 0)
+        lg_strmap_del(gw->conns_per_ip, peer);
+    else
+        lg_strmap_put(gw->conns_per_ip, peer, (void *)n);
+    if (now)
+        *now = n;
+}
+
+int lg_ws_established(struct lg_gateway *gw, struct lws *wsi, struct lg_pss *pss)
+{
+    char peer[64] = "";
+    lws_get_peer_simple(wsi, peer, sizeof(peer));
+    struct lg_session *s = lg_session_new(gw, wsi, peer);
+    if (!s)
+        return -1;
+    pss->session = s;
+    s->next = gw->sessions;
+    if (gw->sessions)
+        gw->sessions->prev = s;
+    gw->sessions = s;
+    gw->n_sessions++;
+
+    intptr_t count;
+    count_peer(gw, s->peer, +1, &count);
+    if (gw->stopping)
+        lg_session_close(s, LWS_CLOSE_STATUS_GOINGAWAY, "shutting down");
+    else if (count > gw->cfg.max_conn_per_ip)
+        lg_session_close(s, CLOSE_TOO_MANY, "too many connections from this address");
+    return 0;
+}
+
+static int close_now(struct lws *wsi, enum lws_close_status code, const char *reason)
+{
+    lws_close_reason(wsi, code, (unsigned char *)reason, strlen(reason));
+    return -1;
+}
+
+int lg_ws_receive(struct lws *wsi, struct lg_pss *pss, const void *in, size_t len)
+{
+    struct lg_session *s = pss->session;
+    if (!s)
+        return -1;
+    if (lws_frame_is_binary(wsi))
+        return close_now(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE, "binary frames not accepted");
+    if (s->rx_len + len > LG_MAX_MESSAGE)
+        return close_now(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message over 16384 bytes");
+
+    bool final = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
+    if (final && s->rx_len == 0) {
+        /* The common case: the whole message arrived at once; no copy. */
+        lg_session_on_message(s, in, len);
+        return 0;
+    }
+    if (s->rx_len + len > s->rx_cap) {
+        size_t cap = s->rx_len + len < 4096 ? 4096 : LG_MAX_MESSAGE;
+        char *grown = realloc(s->rx, cap);
+        if (!grown)
+            return -1;
+        s->rx = grown;
+        s->rx_cap = cap;
+    }
+    memcpy(s->rx + s->rx_len, in, len);
+    s->rx_len += len;
+    if (final) {
+        lg_session_on_message(s, s->rx, s->rx_len);
+        /* Idle connections should not keep a 16 KiB buffer each. */
+        free(s->rx);
+        s->rx = NULL;
+        s->rx_len = s->rx_cap = 0;
+    }
+    return 0;
+}
+
+/* Runs from the lws timer list, outside any callback of this connection.
+ * A synchronous kill of an established WebSocket makes lws send a close
+ * frame with the reason set here and wait for the peer's answer; returning
+ * -1 from the writeable callback instead would drop the socket without a
+ * close frame, and the peer would see 1006 instead of our code. */
+static void on_close_timer(lws_sorted_usec_list_t *sul)
+{
+    struct lg_session *s = lws_container_of(sul, struct lg_session, close_timer);
+    struct lws *wsi = s->wsi;
+    lws_close_reason(wsi, (enum lws_close_status)s->close_code, (unsigned char *)s->close_reason,
+                     strlen(s->close_reason));
+    lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_SYNC);
+}
+
+int lg_ws_writeable(struct lws *wsi, struct lg_pss *pss)
+{
+    struct lg_session *s = pss->session;
+    if (!s)
+        return -1;
+    struct lg_out_frame *f = lg_session_next_frame(s);
+    if (f) {
+        size_t len = f->frame->len;
+        int n = lws_write(wsi, lg_frame_payload(f->frame), len, LWS_WRITE_TEXT);
+        bool ok = n >= (int)len;
+        lg_out_frame_free(f);
+        if (!ok)
+            return -1;
+        s->gw->counters.frames_out++;
+        if (s->out_head || s->close_code)
+            lws_callback_on_writable(wsi);
+        return 0;
+    }
+    if (s->close_code && !s->close_started) {
+        s->close_started = true;
+        lws_sul_schedule(lws_get_context(wsi), 0, &s->close_timer, on_close_timer, 1);
+    }
+    return 0;
+}
+
+void lg_ws_closed(struct lg_gateway *gw, struct lg_pss *pss)
+{
+    struct lg_session *s = pss->session;
+    if (!s)
+        return;
+    pss->session = NULL;
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        gw->sessions = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    gw->n_sessions--;
+    count_peer(gw, s->peer, -1, NULL);
+    lg_session_free(s);
+}

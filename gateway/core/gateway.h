@@ -1,0 +1,76 @@
+/* gateway.h - the state of one gateway process: its event loop, the
+ * libwebsockets context, the Redis connection and the per-process indexes.
+ * There is exactly one per process and it lives for the whole run; every
+ * callback reaches it through lws_context_user() or a back pointer. */
+#ifndef LG_GATEWAY_H
+#define LG_GATEWAY_H
+
+#include <libwebsockets.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "core/gateway_config.h"
+#include "livegate/strmap.h"
+#include "features/metrics.h"
+#include "redis_conn.h"
+
+struct lg_session;
+struct lg_results;
+struct lg_stats;
+struct lg_monitors;
+struct lg_bus;
+struct lg_sku_notifier;
+struct lg_fanout;
+
+struct lg_gateway_counters {
+    unsigned long long frames_in, frames_out;
+    unsigned long long orders_received, orders_accepted, orders_duplicate, orders_conflict;
+    unsigned long long orders_invalid, orders_unavailable;
+    unsigned long long accepted_high, accepted_normal;
+    unsigned long long results_in, results_delivered, results_repeated;
+    unsigned long long orders_busy, orders_forbidden;
+    unsigned long long feed_dropped;    /* monitor.order frames not sent (sampling, slow monitor) */
+    unsigned long long sku_updates_out; /* sku.update frames queued to viewers */
+};
+
+/* Latency histograms for /metrics, since the process started. */
+struct lg_gateway_latency {
+    struct lg_prom_hist accept;  /* order.submit received -> order.accepted queued */
+    struct lg_prom_hist confirm; /* accepted_at_ms -> result read from the reply stream */
+};
+
+struct lg_gateway {
+    struct lg_gateway_config cfg;
+    uv_loop_t *loop;
+    struct lws_context *lws;
+    struct lws_vhost *vhost;
+    int listen_fd; /* ours, shared with sibling processes: see listener.h */
+    uv_poll_t listen_poll;
+    struct lg_redis *redis;
+    struct lg_bus *bus; /* Pub/Sub events from other processes: see bus.h */
+    /* sku.update announcements (coalesced) through gw->redis: call
+     * lg_sku_notifier_touch after changing a SKU's stock, price or sale state */
+    struct lg_sku_notifier *sku_notifier;
+    struct lg_fanout *fanout; /* bus events to sessions: see fanout.h */
+
+    struct lg_strmap *conns_per_ip;     /* peer address -> (intptr_t) count */
+    struct lg_strmap *registered_rooms; /* rooms this connection put in lg:rooms */
+    struct lg_strmap *sessions_by_user; /* "room/user" -> first authenticated session */
+    struct lg_strmap *sessions_by_room; /* room -> first authenticated viewer session */
+    struct lg_results *results;         /* the reader of this gateway's reply stream */
+    struct lg_session *sessions;        /* every open WebSocket session */
+    unsigned long n_sessions;
+    uint64_t next_session_id;
+
+    bool stopping;
+    uv_signal_t sig_int, sig_term;
+    uv_timer_t stop_timer;
+
+    struct lg_gateway_counters counters;
+    struct lg_gateway_latency latency;
+    struct lg_stats *stats;       /* per-room deltas, flushed to Redis every second */
+    struct lg_monitors *monitors; /* monitor.subscribe sessions and their timer */
+    unsigned long n_monitors;
+};
+
+#endif

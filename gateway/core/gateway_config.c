@@ -1,0 +1,147 @@
+/* gateway_config.c - reads and checks the gateway's environment. Secrets
+ * are required outside demo mode: a gateway that silently invented a JWT
+ * secret or a data key would accept forged tokens or write data nobody can
+ * read after a restart. */
+#include <errno.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "features/fanout.h"
+#include "core/gateway_config.h"
+#include "rules/monitor_frames.h"
+
+/* The source tree's web/ folder, set by CMake, so a gateway run from a
+ * build directory serves the pages without further settings. */
+#ifndef LG_DEFAULT_WEB_ROOT
+#define LG_DEFAULT_WEB_ROOT "web"
+#endif
+
+static const char *env_or(const char *name, const char *fallback)
+{
+    const char *v = getenv(name);
+    return (v && *v) ? v : fallback;
+}
+
+static int env_int(const char *name, int fallback, int lo, int hi, int *out, char *err,
+                   size_t errsz)
+{
+    const char *v = getenv(name);
+    if (!v || !*v) {
+        *out = fallback;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || *end || n < lo || n > hi) {
+        snprintf(err, errsz, "%s must be an integer from %d to %d", name, lo, hi);
+        return -1;
+    }
+    *out = (int)n;
+    return 0;
+}
+
+static void default_gateway_id(char *out, size_t n)
+{
+    unsigned char rnd[3] = {0};
+    RAND_bytes(rnd, sizeof(rnd));
+    snprintf(out, n, "gw-%ld-%02x%02x%02x", (long)getpid(), rnd[0], rnd[1], rnd[2]);
+}
+
+int lg_gateway_config_load(struct lg_gateway_config *c, char *err, size_t errsz)
+{
+    memset(c, 0, sizeof(*c));
+    c->demo = strcmp(env_or("LIVEGATE_DEMO", "0"), "1") == 0;
+
+    const char *secret = getenv("LIVEGATE_JWT_SECRET");
+    if (secret && *secret) {
+        if (strlen(secret) >= sizeof(c->jwt_secret)) {
+            snprintf(err, errsz, "LIVEGATE_JWT_SECRET is too long");
+            return -1;
+        }
+        snprintf(c->jwt_secret, sizeof(c->jwt_secret), "%s", secret);
+    } else if (c->demo) {
+        snprintf(c->jwt_secret, sizeof(c->jwt_secret), "%s", LG_DEMO_SECRET);
+    } else {
+        snprintf(err, errsz, "LIVEGATE_JWT_SECRET is not set (set it, or LIVEGATE_DEMO=1)");
+        return -1;
+    }
+    c->jwt_secret_len = strlen(c->jwt_secret);
+
+    const char *key = getenv("LIVEGATE_DATA_KEY");
+    if (key && *key) {
+        if (lg_crypto_parse_key(key, c->data_key) != 0) {
+            snprintf(err, errsz,
+                     "LIVEGATE_DATA_KEY must be 64 hex characters or base64 of 32 bytes");
+            return -1;
+        }
+    } else if (c->demo) {
+        /* Demo only: personal data written now cannot be read after a restart. */
+        RAND_bytes(c->data_key, sizeof(c->data_key));
+    } else {
+        snprintf(err, errsz, "LIVEGATE_DATA_KEY is not set (set it, or LIVEGATE_DEMO=1)");
+        return -1;
+    }
+
+    const char *url = env_or("LIVEGATE_REDIS_URL", "redis://127.0.0.1:6379/0");
+    snprintf(c->redis_url_text, sizeof(c->redis_url_text), "%s", url);
+    char why[160];
+    if (lg_redis_url_parse(url, &c->redis, why, sizeof(why)) != 0) {
+        snprintf(err, errsz, "LIVEGATE_REDIS_URL: %s", why);
+        return -1;
+    }
+    if (lg_listen_parse(env_or("LIVEGATE_LISTEN", "127.0.0.1:8080"), c->listen_host,
+                        sizeof(c->listen_host), &c->listen_port, why, sizeof(why)) != 0) {
+        snprintf(err, errsz, "LIVEGATE_LISTEN: %s", why);
+        return -1;
+    }
+
+    const char *cert = env_or("LIVEGATE_TLS_CERT", "");
+    const char *tkey = env_or("LIVEGATE_TLS_KEY", "");
+    if ((*cert != 0) != (*tkey != 0)) {
+        snprintf(err, errsz, "LIVEGATE_TLS_CERT and LIVEGATE_TLS_KEY must be set together");
+        return -1;
+    }
+    snprintf(c->tls_cert, sizeof(c->tls_cert), "%s", cert);
+    snprintf(c->tls_key, sizeof(c->tls_key), "%s", tkey);
+
+    const char *gid = getenv("LIVEGATE_GATEWAY_ID");
+    if (gid && *gid) {
+        if (!lg_text_is_id(gid, strlen(gid))) {
+            snprintf(err, errsz, "LIVEGATE_GATEWAY_ID must be 1-64 characters of [A-Za-z0-9_.:-]");
+            return -1;
+        }
+        snprintf(c->gateway_id, sizeof(c->gateway_id), "%s", gid);
+    } else {
+        default_gateway_id(c->gateway_id, sizeof(c->gateway_id));
+    }
+
+    if (env_int("LIVEGATE_MAX_CONN_PER_IP", 10000, 1, 10000000, &c->max_conn_per_ip, err, errsz) ||
+        env_int("LIVEGATE_REDIS_TIMEOUT_MS", 2000, 100, 60000, &c->redis_timeout_ms, err, errsz) ||
+        env_int("LIVEGATE_IDEMPOTENCY_TTL_S", 86400, 86400, 30 * 86400, &c->idem_ttl_s, err,
+                errsz) ||
+        env_int("LIVEGATE_ORDER_TTL_S", 7 * 86400, 86400, 365 * 86400, &c->order_ttl_s, err,
+                errsz) ||
+        env_int("LIVEGATE_MONITOR_FEED_PER_S", LG_MONITOR_FEED_PER_S, 1, 100000,
+                &c->monitor_feed_per_s, err, errsz) ||
+        env_int("LIVEGATE_FANOUT_SLICE", LG_FANOUT_SLICE, 1, 1000000, &c->fanout_slice, err, errsz))
+        return -1;
+
+    const char *web_root = env_or("LIVEGATE_WEB_ROOT", LG_DEFAULT_WEB_ROOT);
+    if (strlen(web_root) > LG_STATIC_ROOT_MAX) {
+        snprintf(err, errsz, "LIVEGATE_WEB_ROOT is longer than %d bytes", LG_STATIC_ROOT_MAX);
+        return -1;
+    }
+    snprintf(c->web_root, sizeof(c->web_root), "%s", web_root);
+
+    int level = lg_log_level_parse(env_or("LIVEGATE_LOG_LEVEL", "info"));
+    if (level < 0) {
+        snprintf(err, errsz, "LIVEGATE_LOG_LEVEL must be debug, info, warn or error");
+        return -1;
+    }
+    c->log_level = (enum lg_log_level)level;
+    return 0;
+}

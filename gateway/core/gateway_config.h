@@ -1,0 +1,44 @@
+/* gateway_config.h - the gateway's settings, all from the environment (see
+ * the README's settings table). Loading checks everything up front so a
+ * misconfigured gateway refuses to start instead of failing per request. */
+#ifndef LG_GATEWAY_CONFIG_H
+#define LG_GATEWAY_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "livegate/config.h"
+#include "livegate/crypto.h"
+#include "livegate/log.h"
+#include "livegate/text.h"
+#include "rules/static_files.h"
+
+/* Documented in the README: usable only with LIVEGATE_DEMO=1. */
+#define LG_DEMO_SECRET "livegate-demo-secret"
+
+struct lg_gateway_config {
+    char jwt_secret[512];
+    size_t jwt_secret_len;
+    unsigned char data_key[LG_DATA_KEY_LEN];
+    struct lg_redis_url redis;
+    char redis_url_text[600];
+    char listen_host[64];
+    int listen_port;
+    bool demo;
+    char tls_cert[512];
+    char tls_key[512];
+    char gateway_id[LG_ID_MAX + 1];
+    int max_conn_per_ip;
+    int redis_timeout_ms;
+    int idem_ttl_s;
+    int order_ttl_s;
+    int monitor_feed_per_s; /* monitor.order frames per monitor connection per second */
+    int fanout_slice;       /* viewers given a sku.update per loop turn */
+    enum lg_log_level log_level;
+    char web_root[LG_STATIC_ROOT_MAX + 1]; /* the pages' files: see static_files.h */
+};
+
+/* Fills *c from getenv(). Returns 0, or -1 with the reason in err. */
+int lg_gateway_config_load(struct lg_gateway_config *c, char *err, size_t errsz);
+
+#endif

@@ -1,0 +1,257 @@
+/* main.c - the livegate gateway process: wires the libuv loop, the Redis
+ * connection and the lws server together, and handles a graceful stop:
+ * on SIGTERM or SIGINT viewers are closed with 1001 (so they reconnect to
+ * another gateway), orders in flight get their replies, then the process
+ * exits. Also hosts `livegate token`, which mints tokens for demos and
+ * tests. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "features/bus.h"
+#include "features/fanout.h"
+#include "core/gateway.h"
+#include "features/intake.h"
+#include "features/monitor.h"
+#include "features/results.h"
+#include "conn/session.h"
+#include "sku_notify.h"
+#include "livegate/log.h"
+#include "livegate/token.h"
+#include "scripts.h"
+#include "dispatch/server.h"
+#include "stats.h"
+
+/* How long a stopping gateway waits for in-flight orders and closes. */
+#define STOP_GRACE_MS 5000
+#define STOP_POLL_MS 50
+
+static void on_redis_state(struct lg_redis *r, bool up, void *arg)
+{
+    struct lg_gateway *gw = arg;
+    if (up) {
+        lg_scripts_load_all(r);
+        lg_intake_reset_rooms(gw);
+    }
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void finish_stop(struct lg_gateway *gw)
+{
+    uv_timer_stop(&gw->stop_timer);
+    uv_close((uv_handle_t *)&gw->stop_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&gw->sig_int, on_handle_closed);
+    uv_close((uv_handle_t *)&gw->sig_term, on_handle_closed);
+    if (gw->monitors)
+        lg_monitors_stop(gw->monitors);
+    lg_server_stop(gw);
+    lg_stats_stop(gw->stats);
+    struct lg_results *results = gw->results;
+    gw->results = NULL;
+    if (results)
+        lg_results_close(results);
+    lg_fanout_stop(gw);
+    lg_sku_notifier_free(gw->sku_notifier); /* before the connection it uses */
+    gw->sku_notifier = NULL;
+    struct lg_bus *bus = gw->bus;
+    gw->bus = NULL;
+    if (bus)
+        lg_bus_close(bus);
+    lg_redis_close(gw->redis);
+    lg_log(LG_LOG_INFO, "gateway.stopped", NULL);
+}
+
+/* A session is closed with 1001 once nothing it sent is still in flight,
+ * so a viewer whose order was being queued still gets order.accepted. */
+static void close_idle_sessions(struct lg_gateway *gw)
+{
+    for (struct lg_session *s = gw->sessions; s; s = s->next)
+        if (!s->waiters)
+            lg_session_close(s, LWS_CLOSE_STATUS_GOINGAWAY, "gateway shutting down");
+}
+
+static void on_stop_poll(uv_timer_t *t)
+{
+    struct lg_gateway *gw = t->data;
+    static int waited_ms;
+    waited_ms += STOP_POLL_MS;
+    close_idle_sessions(gw);
+    bool drained = gw->n_sessions == 0 && lg_redis_in_flight(gw->redis) == 0;
+    if (drained || waited_ms >= STOP_GRACE_MS)
+        finish_stop(gw);
+}
+
+static void on_signal(uv_signal_t *sig, int signum)
+{
+    struct lg_gateway *gw = sig->data;
+    if (gw->stopping)
+        return;
+    gw->stopping = true;
+    lg_server_stop_accepting(gw);
+    lg_log(LG_LOG_INFO, "gateway.stopping",
+           json_pack("{s:i,s:I}", "signal", signum, "sessions", (json_int_t)gw->n_sessions));
+    close_idle_sessions(gw);
+    uv_timer_start(&gw->stop_timer, on_stop_poll, STOP_POLL_MS, STOP_POLL_MS);
+}
+
+static int usage(FILE *out)
+{
+    fprintf(out, "usage: livegate [serve]\n"
+                 "       livegate token --sub USER --room ROOM --role viewer|operator|admin\n"
+                 "                      [--tier vip] [--ttl SECONDS (default 3600)]\n"
+                 "Settings come from the environment; see the README.\n");
+    return out == stderr ? 2 : 0;
+}
+
+static int token_command(int argc, char **argv)
+{
+    static const struct option opts[] = {{"sub", required_argument, NULL, 's'},
+                                         {"room", required_argument, NULL, 'r'},
+                                         {"role", required_argument, NULL, 'o'},
+                                         {"tier", required_argument, NULL, 't'},
+                                         {"ttl", required_argument, NULL, 'l'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    struct lg_claims claims;
+    memset(&claims, 0, sizeof(claims));
+    long ttl = 3600;
+    bool have_role = false;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            snprintf(claims.sub, sizeof(claims.sub), "%s", optarg);
+            break;
+        case 'r':
+            snprintf(claims.room, sizeof(claims.room), "%s", optarg);
+            break;
+        case 'o':
+            have_role = lg_role_parse(optarg, &claims.role) == 0;
+            break;
+        case 't':
+            claims.vip = strcmp(optarg, "vip") == 0;
+            break;
+        case 'l':
+            ttl = strtol(optarg, NULL, 10);
+            break;
+        case 'h':
+            return usage(stdout);
+        default:
+            return usage(stderr);
+        }
+    }
+    if (!claims.sub[0] || !claims.room[0] || !have_role || ttl <= 0)
+        return usage(stderr);
+    const char *secret = getenv("LIVEGATE_JWT_SECRET");
+    if (!secret || !*secret) {
+        const char *demo = getenv("LIVEGATE_DEMO");
+        if (!demo || strcmp(demo, "1") != 0) {
+            fprintf(stderr, "livegate token: LIVEGATE_JWT_SECRET is not set\n");
+            return 1;
+        }
+        secret = LG_DEMO_SECRET;
+    }
+    claims.exp = (long long)time(NULL) + ttl;
+    char *token = lg_token_mint(secret, strlen(secret), &claims);
+    if (!token) {
+        fprintf(stderr, "livegate token: the claims break the token rules\n");
+        return 1;
+    }
+    printf("%s\n", token);
+    free(token);
+    return 0;
+}
+
+static int serve(void)
+{
+    static struct lg_gateway gw;
+    char err[256];
+    if (lg_gateway_config_load(&gw.cfg, err, sizeof(err)) != 0) {
+        lg_log_init("livegate", LG_LOG_INFO);
+        lg_log(LG_LOG_ERROR, "gateway.config_invalid", json_pack("{s:s}", "detail", err));
+        return 1;
+    }
+    lg_log_init("livegate", gw.cfg.log_level);
+    signal(SIGPIPE, SIG_IGN);
+    lg_scripts_init();
+
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    gw.loop = &loop;
+    gw.listen_fd = -1;
+    gw.conns_per_ip = lg_strmap_new();
+    gw.registered_rooms = lg_strmap_new();
+    gw.sessions_by_user = lg_strmap_new();
+    gw.sessions_by_room = lg_strmap_new();
+
+    char conn_name[96];
+    snprintf(conn_name, sizeof(conn_name), "livegate:%s", gw.cfg.gateway_id);
+    gw.redis = lg_redis_new(&loop, &gw.cfg.redis, conn_name, gw.cfg.redis_timeout_ms);
+    lg_redis_on_state(gw.redis, on_redis_state, &gw);
+    gw.sku_notifier = lg_sku_notifier_new(&loop, gw.redis);
+
+    if (lg_server_start(&gw) != 0) {
+        lg_server_stop(&gw);
+        lg_sku_notifier_free(gw.sku_notifier);
+        lg_redis_close(gw.redis);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        return 1;
+    }
+    lg_redis_start(gw.redis);
+    gw.bus = lg_bus_new(&gw);
+    if (gw.bus) {
+        lg_fanout_start(&gw);
+        lg_bus_start(gw.bus);
+    }
+    gw.results = lg_results_new(&gw);
+    if (gw.results)
+        lg_results_start(gw.results);
+    gw.stats = lg_stats_new(gw.cfg.gateway_id, true);
+    /* Started before the monitors' tick, so each second's flush runs just
+     * before that second's read. */
+    if (gw.stats)
+        lg_stats_start(gw.stats, &loop, gw.redis);
+    gw.monitors = lg_monitors_new(&gw);
+    if (gw.monitors)
+        lg_monitors_start(gw.monitors);
+
+    uv_timer_init(&loop, &gw.stop_timer);
+    gw.stop_timer.data = &gw;
+    uv_signal_init(&loop, &gw.sig_int);
+    uv_signal_init(&loop, &gw.sig_term);
+    gw.sig_int.data = gw.sig_term.data = &gw;
+    uv_signal_start(&gw.sig_int, on_signal, SIGINT);
+    uv_signal_start(&gw.sig_term, on_signal, SIGTERM);
+
+    lg_log(LG_LOG_INFO, "gateway.listening",
+           json_pack("{s:s,s:i,s:s,s:b,s:b}", "host", gw.cfg.listen_host, "port",
+                     gw.cfg.listen_port, "gateway_id", gw.cfg.gateway_id, "tls",
+                     gw.cfg.tls_cert[0] != 0, "demo", gw.cfg.demo));
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    lg_monitors_free(gw.monitors);
+    lg_stats_free(gw.stats);
+    lg_strmap_free(gw.conns_per_ip);
+    lg_strmap_free(gw.registered_rooms);
+    lg_strmap_free(gw.sessions_by_user);
+    lg_strmap_free(gw.sessions_by_room);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "token") == 0)
+        return token_command(argc - 1, argv + 1);
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+        return usage(stdout);
+    if (argc > 2 || (argc == 2 && strcmp(argv[1], "serve") != 0))
+        return usage(stderr);
+    return serve();
+}

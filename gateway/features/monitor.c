@@ -1,0 +1,452 @@
+/* monitor.c - the monitor channel on one gateway (see monitor.h).
+ *
+ * Subscriptions are grouped by room ("*" is a group of its own). Once a
+ * second each group's figures are read from Redis once (for "*": every room
+ * in lg:rooms, merged), the monitor.stats frame is built once, and every
+ * monitor of the group gets a copy with its own feed_dropped count. A
+ * monitor's first frame is read for it alone, so it comes at once and
+ * carries the subscribe's req.
+ *
+ * Reads in flight hold the group's name, not a pointer, so a group that
+ * emptied meanwhile is simply not found; a first read is a waiter of its
+ * session, orphaned if the session closes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "features/bus.h"
+#include "keys.h"
+#include "livegate/clock.h"
+#include "livegate/log.h"
+#include "features/monitor.h"
+#include "rules/monitor_frames.h"
+#include "rules/protocol.h"
+#include "conn/session.h"
+#include "stats.h"
+
+#define TICK_MS 1000
+/* A monitor whose last frame is younger than this skips a tick, so the
+ * first periodic frame does not follow the first frame immediately. */
+#define MIN_GAP_MS 500
+/* Rooms a "*" monitor covers, at most (in lg:rooms order). */
+#define ALL_MAX_ROOMS 500
+
+struct lg_monitor_group;
+
+struct lg_monitor_sub {
+    struct lg_session *s;
+    struct lg_monitor_group *group;
+    struct lg_monitor_sub *prev, *next;
+    struct lg_feed_gate gate;
+    int64_t last_stats_ms;
+};
+
+struct lg_monitor_group {
+    char room[LG_ID_MAX + 1]; /* or "*" */
+    struct lg_monitor_sub *subs;
+    bool reading; /* this tick's read is still in flight */
+    struct lg_monitor_group *prev, *next;
+};
+
+struct lg_monitors {
+    struct lg_gateway *gw;
+    uv_timer_t timer;
+    struct lg_strmap *groups; /* room -> group */
+    struct lg_monitor_group *head;
+};
+
+static bool is_all(const char *room)
+{
+    return strcmp(room, "*") == 0;
+}
+
+/* ---- sending ------------------------------------------------------------- */
+
+static void send_stats_text(struct lg_monitor_sub *sub, const char *text, size_t len)
+{
+    size_t n;
+    char *framed = lg_monitor_splice(text, len, "feed_dropped", sub->gate.dropped_total, true, &n);
+    if (!framed)
+        return;
+    if (lg_session_send_text(sub->s, framed, n, LG_MONITOR_STATS_MAX_QUEUED) == 0)
+        sub->last_stats_ms = lg_mono_ms();
+    free(framed);
+}
+
+static char *dump(json_t *msg, size_t *len)
+{
+    char *text = msg ? json_dumps(msg, LG_MONITOR_DUMP_FLAGS) : NULL;
+    json_decref(msg);
+    if (text)
+        *len = strlen(text);
+    return text;
+}
+
+static void broadcast_stats(struct lg_monitors *m, const char *room, const struct lg_stats_view *v)
+{
+    struct lg_monitor_group *g = lg_strmap_get(m->groups, room);
+    if (!g)
+        return;
+    g->reading = false;
+    if (!v)
+        return; /* Redis failed: skip this second */
+    size_t len;
+    char *text = dump(lg_msg_monitor_stats(room, lg_wall_ms(), v, NULL), &len);
+    if (!text)
+        return;
+    int64_t now = lg_mono_ms();
+    for (struct lg_monitor_sub *sub = g->subs; sub; sub = sub->next)
+        if (now - sub->last_stats_ms >= MIN_GAP_MS)
+            send_stats_text(sub, text, len);
+    free(text);
+}
+
+/* ---- reading: one room, or every room for "*" ------------------------------ */
+
+struct stats_job {
+    struct lg_waiter w; /* first frames only: owner is the session */
+    struct lg_monitors *m;
+    bool first;
+    char room[LG_ID_MAX + 1];
+    char req[LG_ID_MAX + 1];
+    bool has_req;
+};
+
+static void job_done(const struct lg_stats_view *v, void *arg)
+{
+    struct stats_job *job = arg;
+    if (!job->first) {
+        broadcast_stats(job->m, job->room, v);
+        free(job);
+        return;
+    }
+    struct lg_session *s = job->w.owner;
+    if (s) {
+        lg_waiter_detach(&s->waiters, &job->w);
+        const char *req = job->has_req ? job->req : NULL;
+        if (!v) {
+            lg_session_send(
+                s, lg_msg_error("UNAVAILABLE", "the statistics cannot be read; retry", req, NULL));
+        } else if (s->monitor) {
+            size_t len;
+            char *text = dump(lg_msg_monitor_stats(job->room, lg_wall_ms(), v, req), &len);
+            if (text)
+                send_stats_text(s->monitor, text, len);
+            free(text);
+        }
+    }
+    free(job);
+}
+
+/* Reads room's figures ("*": every room's, merged) and answers through
+ * job_done, at once when nothing could be sent (Redis down). */
+static void run_job(struct stats_job *job)
+{
+    if (lg_stats_read_rooms(job->m->gw->redis, job->room, ALL_MAX_ROOMS, true, job_done, job) != 0)
+        job_done(NULL, job);
+}
+
+static struct stats_job *new_job(struct lg_monitors *m, const char *room, bool first)
+{
+    struct stats_job *job = calloc(1, sizeof(*job));
+    if (!job)
+        return NULL;
+    job->m = m;
+    job->first = first;
+    snprintf(job->room, sizeof(job->room), "%s", room);
+    return job;
+}
+
+/* ---- the tick ------------------------------------------------------------------ */
+
+static void on_tick(uv_timer_t *t)
+{
+    struct lg_monitors *m = t->data;
+    for (struct lg_monitor_group *g = m->head; g; g = g->next) {
+        if (g->reading || !g->subs)
+            continue;
+        struct stats_job *job = new_job(m, g->room, false);
+        if (!job)
+            continue;
+        g->reading = true;
+        run_job(job); /* may finish at once (Redis down), clearing reading */
+    }
+}
+
+/* ---- subscriptions -------------------------------------------------------------- */
+
+/* Bus callbacks. A room's own channel feeds that room's monitors and the
+ * pattern feeds "*" monitors, so a gateway with both never sends one event
+ * twice to anybody. Status changes feed both. */
+static void on_feed_room(const char *channel, const char *payload, size_t len, void *arg)
+{
+    (void)channel;
+    lg_monitor_deliver(arg, payload, len, true, false);
+}
+
+static void on_feed_all(const char *channel, const char *payload, size_t len, void *arg)
+{
+    (void)channel;
+    lg_monitor_deliver(arg, payload, len, false, true);
+}
+
+static void on_status(const char *channel, const char *payload, size_t len, void *arg)
+{
+    (void)channel;
+    lg_monitor_deliver(arg, payload, len, true, true);
+}
+
+/* While a group exists this gateway listens to its room's feed ("*": every
+ * room's) and to the status changes (the bus counts references). */
+static void feed_watch(struct lg_monitors *m, const char *room, bool on)
+{
+    struct lg_bus *bus = m->gw->bus;
+    char channel[LG_KEY_MAX];
+    lg_bus_fn fn = is_all(room) ? on_feed_all : on_feed_room;
+    if (!bus)
+        return;
+    /* "*" names the pattern channel lg:ev:feed:*, which the bus PSUBSCRIBEs. */
+    if (lg_chan_feed(channel, sizeof(channel), room) < 0)
+        return;
+    if (on) {
+        lg_bus_subscribe(bus, channel, fn, m);
+        lg_bus_subscribe(bus, LG_CHAN_STATUS, on_status, m);
+    } else {
+        lg_bus_unsubscribe(bus, channel, fn, m);
+        lg_bus_unsubscribe(bus, LG_CHAN_STATUS, on_status, m);
+    }
+}
+
+static struct lg_monitor_group *group_get(struct lg_monitors *m, const char *room)
+{
+    struct lg_monitor_group *g = lg_strmap_get(m->groups, room);
+    if (g)
+        return g;
+    g = calloc(1, sizeof(*g));
+    if (!g)
+        return NULL;
+    snprintf(g->room, sizeof(g->room), "%s", room);
+    if (lg_strmap_put(m->groups, g->room, g) != 0) {
+        free(g);
+        return NULL;
+    }
+    g->next = m->head;
+    if (m->head)
+        m->head->prev = g;
+    m->head = g;
+    feed_watch(m, g->room, true);
+    return g;
+}
+
+static void group_drop_if_empty(struct lg_monitors *m, struct lg_monitor_group *g)
+{
+    if (g->subs)
+        return;
+    feed_watch(m, g->room, false);
+    if (g->prev)
+        g->prev->next = g->next;
+    else
+        m->head = g->next;
+    if (g->next)
+        g->next->prev = g->prev;
+    lg_strmap_del(m->groups, g->room);
+    free(g);
+}
+
+static void unsubscribe(struct lg_session *s)
+{
+    struct lg_monitor_sub *sub = s->monitor;
+    if (!sub)
+        return;
+    struct lg_monitors *m = s->gw->monitors;
+    struct lg_monitor_group *g = sub->group;
+    if (sub->prev)
+        sub->prev->next = sub->next;
+    else
+        g->subs = sub->next;
+    if (sub->next)
+        sub->next->prev = sub->prev;
+    s->monitor = NULL;
+    s->gw->n_monitors--;
+    free(sub);
+    group_drop_if_empty(m, g);
+}
+
+void lg_monitor_session_gone(struct lg_session *s)
+{
+    if (s->gw->monitors)
+        unsubscribe(s);
+}
+
+/* Operators see their own room (an operator token for "*" may pick any
+ * one room); only admins may watch "*". */
+static bool may_watch(const struct lg_claims *c, const char *room)
+{
+    if (c->role == LG_ROLE_ADMIN)
+        return true;
+    if (c->role != LG_ROLE_OPERATOR || is_all(room))
+        return false;
+    return is_all(c->room) || strcmp(c->room, room) == 0;
+}
+
+void lg_monitor_subscribe(struct lg_session *s, json_t *root, const char *req)
+{
+    struct lg_monitors *m = s->gw->monitors;
+    json_t *jroom = json_object_get(root, "room_id");
+    const char *room = json_is_string(jroom) ? json_string_value(jroom) : NULL;
+    if (!room || !(is_all(room) || lg_text_is_id(room, strlen(room)))) {
+        lg_session_send(
+            s, lg_msg_error("BAD_REQUEST", "room_id must be a room id or \"*\"", req, NULL));
+        return;
+    }
+    if (!may_watch(&s->claims, room)) {
+        lg_session_send(s, lg_msg_error("FORBIDDEN",
+                                        is_all(room) ? "only admin tokens may watch every room"
+                                                     : "the token is for another room",
+                                        req, NULL));
+        return;
+    }
+    if (!m || !lg_redis_is_up(s->gw->redis)) {
+        lg_session_send(
+            s, lg_msg_error("UNAVAILABLE", "the statistics cannot be read; retry", req, NULL));
+        return;
+    }
+    /* A second subscribe replaces the first (the same room again keeps it,
+     * so the feed subscription has no gap); the feed-drop count survives. */
+    if (!s->monitor || strcmp(s->monitor->group->room, room) != 0) {
+        struct lg_feed_gate gate = {0};
+        if (s->monitor)
+            gate = s->monitor->gate;
+        unsubscribe(s);
+        struct lg_monitor_group *g = group_get(m, room);
+        struct lg_monitor_sub *sub = calloc(1, sizeof(*sub));
+        if (!g || !sub) {
+            free(sub);
+            if (g)
+                group_drop_if_empty(m, g);
+            lg_session_send(s, lg_msg_error("UNAVAILABLE", "out of memory; retry", req, NULL));
+            return;
+        }
+        sub->s = s;
+        sub->group = g;
+        sub->gate = gate;
+        sub->next = g->subs;
+        if (g->subs)
+            g->subs->prev = sub;
+        g->subs = sub;
+        s->monitor = sub;
+        s->gw->n_monitors++;
+    }
+
+    struct stats_job *job = new_job(m, room, true);
+    if (!job)
+        return;
+    if (req) {
+        snprintf(job->req, sizeof(job->req), "%s", req);
+        job->has_req = true;
+    }
+    lg_waiter_attach(&s->waiters, &job->w, s);
+    run_job(job);
+}
+
+/* ---- the feed ---------------------------------------------------------------------- */
+
+static void send_feed(struct lg_monitor_group *g, const char *text, size_t len, int64_t now)
+{
+    for (struct lg_monitor_sub *sub = g ? g->subs : NULL; sub; sub = sub->next) {
+        if (!lg_feed_gate_admit(&sub->gate, now, (unsigned)sub->s->gw->cfg.monitor_feed_per_s)) {
+            sub->s->gw->counters.feed_dropped++;
+            continue;
+        }
+        size_t n;
+        char *framed =
+            lg_monitor_splice(text, len, "dropped", sub->gate.dropped_since_sent, false, &n);
+        if (framed && lg_session_send_text(sub->s, framed, n, LG_MONITOR_FEED_MAX_QUEUED) == 0) {
+            lg_feed_gate_sent(&sub->gate);
+        } else {
+            lg_feed_gate_drop(&sub->gate);
+            sub->s->gw->counters.feed_dropped++;
+        }
+        free(framed);
+    }
+}
+
+void lg_monitor_deliver(struct lg_monitors *m, const char *payload, size_t len, bool to_room,
+                        bool to_all)
+{
+    if (!m || !m->head)
+        return;
+    /* Find the listeners first: most events are of rooms nobody here watches. */
+    json_t *event = json_loadb(payload, len, 0, NULL);
+    const char *room = json_string_value(json_object_get(event, "room"));
+    if (!room)
+        room = json_string_value(json_object_get(event, "room_id"));
+    struct lg_monitor_group *g_room = to_room && room ? lg_strmap_get(m->groups, room) : NULL;
+    struct lg_monitor_group *g_all = to_all ? lg_strmap_get(m->groups, "*") : NULL;
+    json_t *msg = event && (g_room || g_all) ? lg_msg_monitor_order(event) : NULL;
+    json_decref(event);
+    if (!msg)
+        return;
+    size_t n;
+    char *text = dump(msg, &n);
+    if (!text)
+        return;
+    int64_t now = lg_mono_ms();
+    send_feed(g_room, text, n, now);
+    send_feed(g_all, text, n, now);
+    free(text);
+}
+
+/* ---- life cycle ----------------------------------------------------------------------- */
+
+struct lg_monitors *lg_monitors_new(struct lg_gateway *gw)
+{
+    struct lg_monitors *m = calloc(1, sizeof(*m));
+    if (!m)
+        return NULL;
+    m->groups = lg_strmap_new();
+    if (!m->groups) {
+        free(m);
+        return NULL;
+    }
+    m->gw = gw;
+    uv_timer_init(gw->loop, &m->timer);
+    m->timer.data = m;
+    return m;
+}
+
+void lg_monitors_start(struct lg_monitors *m)
+{
+    uv_timer_start(&m->timer, on_tick, TICK_MS, TICK_MS);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    (void)h;
+}
+
+void lg_monitors_stop(struct lg_monitors *m)
+{
+    uv_timer_stop(&m->timer);
+    uv_close((uv_handle_t *)&m->timer, on_timer_closed);
+}
+
+void lg_monitors_free(struct lg_monitors *m)
+{
+    if (!m)
+        return;
+    while (m->head) {
+        struct lg_monitor_group *g = m->head;
+        m->head = g->next;
+        /* Sessions are gone by now (lws closed them), and with them their
+         * subscriptions; this only frees what an aborted start left. */
+        while (g->subs) {
+            struct lg_monitor_sub *sub = g->subs;
+            g->subs = sub->next;
+            free(sub);
+        }
+        free(g);
+    }
+    lg_strmap_free(m->groups);
+    free(m);
+}

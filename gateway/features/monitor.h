@@ -1,0 +1,36 @@
+/* monitor.h - the back office's monitor channel on one gateway:
+ * monitor.subscribe, a monitor.stats frame per second per subscribed room
+ * (read once from Redis and sent to every monitor of that room), and the
+ * monitor.order live feed. The room statistics it reads are flushed by
+ * every process on its own timer (lg_stats_start in stats.h). */
+#ifndef LG_MONITOR_H
+#define LG_MONITOR_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "core/gateway.h"
+
+struct lg_session;
+
+struct lg_monitors *lg_monitors_new(struct lg_gateway *gw);
+/* Starts the one-second timer. */
+void lg_monitors_start(struct lg_monitors *m);
+/* Stops the timer (a stopping gateway); frees m once its handle closed...
+ * call lg_monitors_free after the loop has ended. */
+void lg_monitors_stop(struct lg_monitors *m);
+void lg_monitors_free(struct lg_monitors *m);
+
+/* Handles {"type":"monitor.subscribe","room_id":..}; the caller has
+ * refused viewer tokens already. */
+void lg_monitor_subscribe(struct lg_session *s, json_t *root, const char *req);
+/* The session is closing: forgets its subscription. */
+void lg_monitor_session_gone(struct lg_session *s);
+
+/* A feed or status event (the JSON published on lg:ev:feed:<room> or
+ * lg:ev:status) for this gateway's monitors of its room, and of "*" when
+ * to_all. */
+void lg_monitor_deliver(struct lg_monitors *m, const char *payload, size_t len, bool to_room,
+                        bool to_all);
+
+#endif

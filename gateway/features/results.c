@@ -1,0 +1,211 @@
+/* results.c - the reply-stream reader (see results.h). Reading starts at
+ * Redis's clock when the process starts (older entries belong to an earlier
+ * process with this id, whose connections are gone) and then follows the
+ * last id seen, so nothing is skipped across reconnects. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "keys.h"
+#include "livegate/clock.h"
+#include "livegate/log.h"
+#include "livegate/strmap.h"
+#include "redis_conn.h"
+#include "features/intake.h"
+#include "features/results.h"
+#include "conn/session.h"
+
+/* How many recently pushed order ids are remembered to drop repeats. */
+#define SEEN_RING 65536
+
+struct lg_results {
+    struct lg_gateway *gw;
+    struct lg_redis *conn;
+    char key[LG_KEY_MAX];
+    char last_id[48];
+    bool have_start;
+    bool reading;
+    bool closing;
+    int block_ms;
+
+    char (*ring)[LG_ID_MAX + 1];
+    size_t ring_pos;
+    struct lg_strmap *seen;
+};
+
+static void read_more(struct lg_results *r);
+
+/* True the first time an order id is offered. */
+static bool first_time(struct lg_results *r, const char *order_id)
+{
+    if (lg_strmap_get(r->seen, order_id))
+        return false;
+    char *slot = r->ring[r->ring_pos];
+    if (slot[0])
+        lg_strmap_del(r->seen, slot);
+    snprintf(slot, LG_ID_MAX + 1, "%s", order_id);
+    lg_strmap_put(r->seen, slot, r);
+    r->ring_pos = (r->ring_pos + 1) % SEEN_RING;
+    return true;
+}
+
+bool lg_results_deliver(struct lg_gateway *gw, const char *room, const char *user,
+                        const struct lg_result *res, bool from_stream)
+{
+    if (from_stream && gw->results && !first_time(gw->results, res->order_id)) {
+        gw->counters.results_repeated++;
+        return false;
+    }
+    struct lg_session *s = lg_session_find_user(gw, room, user);
+    if (!s)
+        return true;
+    json_t *msg = lg_msg_result(res);
+    for (; s; s = s->by_user.next) {
+        if (!lg_intake_hold_result(s, res->order_id, msg))
+            lg_session_send(s, json_incref(msg));
+        gw->counters.results_delivered++;
+    }
+    json_decref(msg);
+    return true;
+}
+
+static const char *field_of(const redisReply *fields, const char *name)
+{
+    for (size_t i = 0; i + 1 < fields->elements; i += 2)
+        if (fields->element[i]->str && strcmp(fields->element[i]->str, name) == 0)
+            return fields->element[i + 1]->str ? fields->element[i + 1]->str : "";
+    return "";
+}
+
+static void handle_entry(struct lg_results *r, const redisReply *entry)
+{
+    if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2 || !entry->element[0]->str ||
+        entry->element[1]->type != REDIS_REPLY_ARRAY)
+        return;
+    snprintf(r->last_id, sizeof(r->last_id), "%s", entry->element[0]->str);
+    const redisReply *f = entry->element[1];
+    struct lg_result res = {
+        .order_id = field_of(f, "order_id"),
+        .client_order_id = field_of(f, "client_order_id"),
+        .status = field_of(f, "status"),
+        .code = field_of(f, "code"),
+        .field = field_of(f, "field"),
+        .message = field_of(f, "message"),
+        .req = field_of(f, "req"),
+        .amount = strtoll(field_of(f, "amount"), NULL, 10),
+        .confirmed_at_ms = strtoll(field_of(f, "confirmed_at_ms"), NULL, 10),
+        .pay_deadline_ms = strtoll(field_of(f, "pay_deadline_ms"), NULL, 10),
+    };
+    if (!res.order_id[0] || !res.status[0])
+        return;
+    r->gw->counters.results_in++;
+    bool first = lg_results_deliver(r->gw, field_of(f, "room"), field_of(f, "user"), &res, true);
+    long long accepted_at = strtoll(field_of(f, "accepted_at_ms"), NULL, 10);
+    if (first && accepted_at > 0) {
+        /* Wall clock against Redis's: the same host's clock in practice. */
+        long long ms = lg_wall_ms() - accepted_at;
+        lg_prom_hist_observe(&r->gw->latency.confirm, ms > 0 ? (double)ms / 1000.0 : 0);
+    }
+}
+
+static void on_read(redisReply *reply, void *arg)
+{
+    struct lg_results *r = arg;
+    r->reading = false;
+    if (!reply || r->closing)
+        return; /* the state callback restarts reading after a reconnect */
+    /* XREAD answers nil on timeout, or [[key, [entry, ...]]]. */
+    if (reply->type == REDIS_REPLY_ARRAY) {
+        for (size_t i = 0; i < reply->elements; i++) {
+            const redisReply *stream = reply->element[i];
+            if (stream->type != REDIS_REPLY_ARRAY || stream->elements != 2)
+                continue;
+            const redisReply *entries = stream->element[1];
+            for (size_t k = 0; entries->type == REDIS_REPLY_ARRAY && k < entries->elements; k++)
+                handle_entry(r, entries->element[k]);
+        }
+    } else if (reply->type == REDIS_REPLY_ERROR) {
+        lg_log(LG_LOG_ERROR, "results.read_failed", json_pack("{s:s}", "detail", reply->str));
+    }
+    read_more(r);
+}
+
+static void read_more(struct lg_results *r)
+{
+    if (r->reading || r->closing || !r->have_start)
+        return;
+    char block[16];
+    snprintf(block, sizeof(block), "%d", r->block_ms);
+    const char *argv[] = {"XREAD", "COUNT", "512", "BLOCK", block, "STREAMS", r->key, r->last_id};
+    if (lg_redis_argv(r->conn, on_read, r, 8, argv, NULL) == 0)
+        r->reading = true;
+}
+
+static void on_time(redisReply *reply, void *arg)
+{
+    struct lg_results *r = arg;
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2)
+        return;
+    long long sec = strtoll(reply->element[0]->str, NULL, 10);
+    long long usec = strtoll(reply->element[1]->str, NULL, 10);
+    snprintf(r->last_id, sizeof(r->last_id), "%lld-0", sec * 1000 + usec / 1000);
+    r->have_start = true;
+    read_more(r);
+}
+
+static void on_state(struct lg_redis *conn, bool up, void *arg)
+{
+    struct lg_results *r = arg;
+    if (!up) {
+        r->reading = false;
+        return;
+    }
+    if (r->have_start) {
+        read_more(r);
+        return;
+    }
+    const char *argv[] = {"TIME"};
+    lg_redis_argv(conn, on_time, r, 1, argv, NULL);
+}
+
+struct lg_results *lg_results_new(struct lg_gateway *gw)
+{
+    struct lg_results *r = calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    r->ring = calloc(SEEN_RING, sizeof(*r->ring));
+    r->seen = lg_strmap_new();
+    if (!r->ring || !r->seen) {
+        free(r->ring);
+        lg_strmap_free(r->seen);
+        free(r);
+        return NULL;
+    }
+    r->gw = gw;
+    lg_key_reply_stream(r->key, sizeof(r->key), gw->cfg.gateway_id);
+    r->block_ms = gw->cfg.redis_timeout_ms / 2 < 1000 ? gw->cfg.redis_timeout_ms / 2 : 1000;
+    char name[96];
+    snprintf(name, sizeof(name), "livegate-replies:%s", gw->cfg.gateway_id);
+    r->conn = lg_redis_new(gw->loop, &gw->cfg.redis, name, gw->cfg.redis_timeout_ms);
+    lg_redis_on_state(r->conn, on_state, r);
+    return r;
+}
+
+struct lg_redis *lg_results_conn(struct lg_results *r)
+{
+    return r->conn;
+}
+
+void lg_results_start(struct lg_results *r)
+{
+    lg_redis_start(r->conn);
+}
+
+void lg_results_close(struct lg_results *r)
+{
+    r->closing = true;
+    lg_redis_close(r->conn);
+    lg_strmap_free(r->seen);
+    free(r->ring);
+    free(r);
+}

@@ -1,0 +1,30 @@
+/* results.h - final results coming back from the validators. Each gateway
+ * process reads its own reply stream (lg:gw:{id}:replies) on a second Redis
+ * connection, so a blocking read never delays the intake pipeline, and
+ * pushes each result to the buyer's connections on this gateway. A buyer who
+ * is gone finds the result later in the order record (order.query, or a
+ * duplicate submit). */
+#ifndef LG_RESULTS_H
+#define LG_RESULTS_H
+
+#include <stdbool.h>
+
+#include "core/gateway.h"
+#include "rules/protocol.h"
+
+struct lg_results *lg_results_new(struct lg_gateway *gw);
+void lg_results_start(struct lg_results *r);
+/* Closes the connection; r is freed once its handles are closed. */
+void lg_results_close(struct lg_results *r);
+
+/* The reply-stream connection, for its metrics. */
+struct lg_redis *lg_results_conn(struct lg_results *r);
+
+/* Sends res to every connection of user in room on this gateway. Results
+ * from the reply stream are pushed at most once per order, so a result the
+ * validators re-sent after a crash is not shown twice: false for such a
+ * repeat. */
+bool lg_results_deliver(struct lg_gateway *gw, const char *room, const char *user,
+                        const struct lg_result *res, bool from_stream);
+
+#endif
