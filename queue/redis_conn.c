@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "livegate/clock.h"
+#include "livegate/list.h"
 #include "livegate/log.h"
 #include "redis_conn.h"
 
@@ -24,7 +25,7 @@
 enum conn_state { ST_IDLE, ST_RESOLVING, ST_CONNECTING, ST_HANDSHAKE, ST_UP };
 
 struct call {
-    struct call *prev, *next;
+    struct lg_list link; /* on lg_redis.calls, oldest first */
     struct lg_redis *r;
     lg_redis_reply_fn fn;
     void *arg;
@@ -52,7 +53,7 @@ struct lg_redis {
     bool gai_active;
     int open_handles;
 
-    struct call *calls_head, *calls_tail;
+    struct lg_list calls; /* unanswered commands, in the order sent */
     size_t in_flight;
     int64_t last_reply_ms; /* when Redis last answered anything */
     int64_t reply_seen_ms; /* last_reply_ms as the watchdog last saw it */
@@ -125,25 +126,13 @@ static void schedule_retry(struct lg_redis *r)
 
 /* ---- call tracking ---------------------------------------------------- */
 
-static void unlink_call(struct lg_redis *r, struct call *c)
-{
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        r->calls_head = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    else
-        r->calls_tail = c->prev;
-}
-
 static void on_call_reply(redisAsyncContext *ac, void *reply_ptr, void *privdata)
 {
     (void)ac;
     struct call *c = privdata;
     struct lg_redis *r = c->r;
     redisReply *reply = reply_ptr;
-    unlink_call(r, c);
+    lg_list_remove(&c->link);
     r->in_flight--;
     if (reply)
         r->last_reply_ms = lg_mono_ms();
@@ -186,17 +175,11 @@ static int send_tracked(struct lg_redis *r, lg_redis_reply_fn fn, void *arg, int
     c->fn = fn;
     c->arg = arg;
     c->sent_ms = lg_mono_ms();
-    c->next = NULL;
-    c->prev = r->calls_tail;
     if (redisAsyncCommandArgv(r->ac, on_call_reply, c, argc, argv, lens) != REDIS_OK) {
         free(c);
         return -1;
     }
-    if (r->calls_tail)
-        r->calls_tail->next = c;
-    else
-        r->calls_head = c;
-    r->calls_tail = c;
+    lg_list_insert_tail(&r->calls, &c->link);
     r->in_flight++;
     r->stats.commands++;
     write_early(r);
@@ -308,9 +291,11 @@ static void on_watchdog(uv_timer_t *t)
      * enough to cover it): between two ticks the loop has polled the socket
      * at least once, so a process busy with its own work for a while (it
      * delays the ticks) does not drop a Redis whose replies wait unread. */
-    if (!r->calls_head) {
+    struct lg_list *oldest_link = lg_list_first(&r->calls);
+    if (!oldest_link) {
         r->silent_ticks = 0;
     } else {
+        const struct call *oldest = lg_list_entry(oldest_link, struct call, link);
         if (r->last_reply_ms != r->reply_seen_ms) {
             r->reply_seen_ms = r->last_reply_ms;
             r->silent_ticks = 0;
@@ -318,7 +303,7 @@ static void on_watchdog(uv_timer_t *t)
             r->silent_ticks++;
         }
         int64_t waited_from =
-            r->calls_head->sent_ms > r->last_reply_ms ? r->calls_head->sent_ms : r->last_reply_ms;
+            oldest->sent_ms > r->last_reply_ms ? oldest->sent_ms : r->last_reply_ms;
         if (now - waited_from > r->timeout_ms && r->silent_ticks >= 2 &&
             (int64_t)r->silent_ticks * WATCHDOG_MS >= r->timeout_ms) {
             drop_connection(r, "command timed out");
@@ -498,6 +483,7 @@ struct lg_redis *lg_redis_new(uv_loop_t *loop, const struct lg_redis_url *url, c
     snprintf(r->name, sizeof(r->name), "%s", name);
     r->timeout_ms = timeout_ms;
     r->backoff_ms = BACKOFF_MIN_MS;
+    lg_list_init(&r->calls);
     uv_timer_init(loop, &r->retry_timer);
     uv_timer_init(loop, &r->watchdog);
     r->retry_timer.data = r;

@@ -11,6 +11,7 @@
 
 #include "keys.h"
 #include "livegate/clock.h"
+#include "livegate/list.h"
 #include "livegate/log.h"
 #include "livegate/strmap.h"
 #include "livegate/text.h"
@@ -24,7 +25,7 @@
 #define RETRY_AFTER_FAILURE_MS 500
 
 struct dirty_sku {
-    struct dirty_sku *prev, *next;
+    struct lg_list link; /* on lg_sku_notifier.dirty */
     struct lg_sku_notifier *n;
     char key[2 * LG_ID_MAX + 2]; /* "room/sku": '/' is not in an ID */
     char room[LG_ID_MAX + 1];
@@ -39,7 +40,7 @@ struct dirty_sku {
 struct lg_sku_notifier {
     struct lg_redis *r;
     struct lg_strmap *by_key;
-    struct dirty_sku *head;
+    struct lg_list dirty; /* every dirty SKU, the newest first */
     uv_timer_t timer;
     bool closing, timer_closed;
     unsigned in_flight;
@@ -61,12 +62,7 @@ static void drop(struct dirty_sku *d)
 {
     struct lg_sku_notifier *n = d->n;
     lg_strmap_del(n->by_key, d->key);
-    if (d->prev)
-        d->prev->next = d->next;
-    else
-        n->head = d->next;
-    if (d->next)
-        d->next->prev = d->prev;
+    lg_list_remove(&d->link);
     free(d);
 }
 
@@ -80,9 +76,11 @@ static void start_timer(struct lg_sku_notifier *n, int64_t at_ms)
 static void arm_timer(struct lg_sku_notifier *n)
 {
     int64_t soonest = 0;
-    for (struct dirty_sku *d = n->head; d; d = d->next)
+    for (struct lg_list *q = n->dirty.next; q != &n->dirty; q = q->next) {
+        const struct dirty_sku *d = lg_list_entry(q, struct dirty_sku, link);
         if (d->waiting && (soonest == 0 || d->retry_at_ms < soonest))
             soonest = d->retry_at_ms;
+    }
     if (soonest == 0) {
         uv_timer_stop(&n->timer);
         n->due_ms = 0;
@@ -108,12 +106,12 @@ static void on_timer(uv_timer_t *t)
     struct lg_sku_notifier *n = t->data;
     int64_t now = lg_mono_ms();
     n->due_ms = 0;
-    struct dirty_sku *d = n->head;
-    while (d) {
-        struct dirty_sku *next = d->next; /* send_call may drop d */
+    struct lg_list *next;
+    for (struct lg_list *q = n->dirty.next; q != &n->dirty; q = next) {
+        next = q->next; /* send_call may drop d */
+        struct dirty_sku *d = lg_list_entry(q, struct dirty_sku, link);
         if (d->waiting && d->retry_at_ms <= now)
             send_call(d);
-        d = next;
     }
     arm_timer(n);
 }
@@ -214,6 +212,7 @@ struct lg_sku_notifier *lg_sku_notifier_new(uv_loop_t *loop, struct lg_redis *r)
         return NULL;
     }
     n->r = r;
+    lg_list_init(&n->dirty);
     uv_timer_init(loop, &n->timer);
     n->timer.data = n;
     return n;
@@ -237,10 +236,7 @@ static struct dirty_sku *get_dirty(struct lg_sku_notifier *n, const char *room, 
         free(d);
         return NULL;
     }
-    d->next = n->head;
-    if (n->head)
-        n->head->prev = d;
-    n->head = d;
+    lg_list_insert_head(&n->dirty, &d->link);
     return d;
 }
 
@@ -277,12 +273,12 @@ void lg_sku_notifier_free(struct lg_sku_notifier *n)
     if (!n)
         return;
     n->closing = true;
-    struct dirty_sku *d = n->head;
-    while (d) {
-        struct dirty_sku *next = d->next;
+    struct lg_list *next;
+    for (struct lg_list *q = n->dirty.next; q != &n->dirty; q = next) {
+        next = q->next;
+        struct dirty_sku *d = lg_list_entry(q, struct dirty_sku, link);
         if (!d->in_flight)
             drop(d);
-        d = next;
     }
     uv_timer_stop(&n->timer);
     uv_close((uv_handle_t *)&n->timer, on_timer_closed);
