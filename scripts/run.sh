@@ -9,6 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+. scripts/lib/redis.sh
 
 scripts/setup.sh
 # A release build of its own, so the test suite's Debug build in ./build
@@ -42,22 +43,13 @@ stop_all() {
   echo "livegate: stopping"
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [ -n "${redis_pid:-}" ]; then
-    redis-cli -p "$redis_port" shutdown >/dev/null 2>&1 || kill -TERM "$redis_pid" 2>/dev/null || true
-    wait "$redis_pid" 2>/dev/null || true
-  fi
+  lg_redis_stop
 }
 trap stop_all INT TERM EXIT
 
 if [[ "$LIVEGATE_REDIS_URL" == "redis://127.0.0.1:${redis_port}/0" ]]; then
-  redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$root/var/redis" \
-    --appendonly yes --appendfsync "$appendfsync" --save "" \
-    --logfile "$root/var/log/redis.log" &
-  redis_pid=$!
-  for _ in $(seq 50); do
-    redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break
-    sleep 0.1
-  done
+  lg_redis_start "$redis_port" "$root/var/redis" yes "$appendfsync" \
+    --logfile "$root/var/log/redis.log"
 fi
 
 # Several gateway processes share the port (SO_REUSEPORT); one per core by

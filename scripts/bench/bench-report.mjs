@@ -1,9 +1,9 @@
-// bench-report.mjs - writes the results of scripts/bench.sh into
+// bench-report.mjs - writes the results of scripts/bench/bench.sh into
 // docs/BENCHMARKS.md, between the markers below, replacing the previous
 // section: the machine, the date, each scenario's command, the medians (and
 // range) of its figures over the repeated runs, the CPU each process used,
 // and the chart of the median run.
-// Usage: node scripts/bench-report.mjs OUT_DIR BENCHMARKS.md GATEWAYS VALIDATORS REPS SCENARIO...
+// Usage: node scripts/bench/bench-report.mjs OUT_DIR BENCHMARKS.md GATEWAYS VALIDATORS REPS SCENARIO...
 // (REPS is informational: every OUT_DIR/<scenario>-<n>.json found is used)
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
@@ -43,7 +43,7 @@ function peakSeconds(file) {
   return peak;
 }
 
-const lines = [BEGIN, '', '## livegate-bench scenarios (scripts/bench.sh)', ''];
+const lines = [BEGIN, '', '## livegate-bench scenarios (scripts/bench/bench.sh)', ''];
 lines.push(`Date: ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC. Machine: ${os.cpus().length} vCPU ` +
   `(${os.cpus()[0]?.model ?? '?'}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}. ` +
   `System: one redis-server (AOF everysec), ${gateways} gateway processes on one port, ` +

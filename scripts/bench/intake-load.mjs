@@ -4,7 +4,7 @@
 // second and accept latency (send -> order.accepted). It measures intake
 // only; the full picture (open loop, results, audit) is livegate-bench's.
 //
-//   node scripts/intake-load.mjs --url ws://127.0.0.1:8080/v1/ws \
+//   node scripts/bench/intake-load.mjs --url ws://127.0.0.1:8080/v1/ws \
 //        --secret S --room load --conns 50 --inflight 20 --orders 200000
 import { createRequire } from 'node:module';
 import { createHmac } from 'node:crypto';
@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const require = createRequire(path.join(here, '../tests/package.json'));
+const require = createRequire(path.join(here, '../../tests/package.json'));
 const WebSocket = require('ws');
 
 const args = Object.fromEntries(

@@ -10,8 +10,8 @@
 # afterwards. It also reads the CPU time each of those processes used during
 # each run (from /proc), so the report says which one saturated first.
 #
-#   scripts/bench.sh [--url ws://host:port --secret S] [--quick] [--no-docs]
-#                    [--reps N] [--scenarios "hold steady burst max"]
+#   scripts/bench/bench.sh [--url ws://host:port --secret S] [--quick] [--no-docs]
+#                          [--reps N] [--scenarios "hold steady burst max"]
 #     --quick      small versions of the scenarios (a minute in all)
 #     --no-docs    print the results, leave docs/ alone
 #     --reps N     run each scenario N times (default 1); the report gives
@@ -32,7 +32,8 @@
 #           order.accepted: intake alone, faster than the validators decide,
 #           so the queue grows past the 10 s deadline (no BUSY yet)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
+. scripts/lib/redis.sh
 
 url="" secret="" quick=0 docs=1 reps=1 hold_reps="" scenarios="hold steady burst max"
 while [ $# -gt 0 ]; do
@@ -44,7 +45,7 @@ while [ $# -gt 0 ]; do
     --reps) reps=$2; shift 2 ;;
     --hold-reps) hold_reps=$2; shift 2 ;;
     --scenarios) scenarios=$2; shift 2 ;;
-    *) echo "usage: scripts/bench.sh [--url URL --secret S] [--quick] [--no-docs] [--reps N] [--scenarios LIST]" >&2; exit 2 ;;
+    *) echo "usage: scripts/bench/bench.sh [--url URL --secret S] [--quick] [--no-docs] [--reps N] [--scenarios LIST]" >&2; exit 2 ;;
   esac
 done
 
@@ -61,8 +62,9 @@ pids=()
 gw_pids=()
 cleanup() {
   for p in "${pids[@]}" "${gw_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}" "${gw_pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  lg_redis_stop
   wait 2>/dev/null || true
-  [ -n "${redis_port:-}" ] && redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -105,11 +107,8 @@ if [ -z "$url" ]; then
   export LIVEGATE_JWT_SECRET=$secret LIVEGATE_DATA_KEY=$(openssl rand -hex 32)
   export LIVEGATE_REDIS_URL="redis://127.0.0.1:${redis_port}/0" LIVEGATE_LISTEN="127.0.0.1:${gw_port}"
   export LIVEGATE_LOG_LEVEL=warn
-  redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly yes \
-    --appendfsync everysec --dir "$tmp" --daemonize yes --logfile "$tmp/redis.log" \
-    --pidfile "$tmp/redis.pid" --maxclients 1000
-  for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
-  server[redis]=$(cat "$tmp/redis.pid")
+  lg_redis_start "$redis_port" "$tmp" yes everysec --maxclients 1000
+  server[redis]=$LG_REDIS_PID
   start_gateways
   for i in $(seq "$VALIDATORS"); do
     "$bin/livegate-validator" 2>>"$tmp/validator.log" &
@@ -204,12 +203,12 @@ for name in $scenarios; do
       printf '}}\n'
     } > "$out/$tag.cpu"
     printf '%s\n' "${cmd[*]}" > "$out/$tag.cmd"
-    scripts/plot-bench "$out/$tag.csv" "$out/$tag.png" "livegate-bench $name (run $rep)" >/dev/null
+    scripts/bench/plot-bench "$out/$tag.csv" "$out/$tag.png" "livegate-bench $name (run $rep)" >/dev/null
   done
 done
 
 if [ "$docs" = 1 ]; then
-  node scripts/bench-report.mjs "$out" docs/BENCHMARKS.md "${#gw_pids[@]}" "${VALIDATORS:-?}" "$reps" $scenarios
+  node scripts/bench/bench-report.mjs "$out" docs/BENCHMARKS.md "${#gw_pids[@]}" "${VALIDATORS:-?}" "$reps" $scenarios
   mkdir -p docs/img
   for name in $scenarios; do
     # the chart of the median run (by confirmed orders/s), as named by the report

@@ -9,9 +9,10 @@
 # bounded in count and time. Prints one JSON line per run and a summary of
 # medians. The figures go to docs/BENCHMARKS.md by hand, with the machine.
 #
-#   scripts/bench-core.sh [--reps N] [--orders N] [--backlog N]
+#   scripts/bench/bench-core.sh [--reps N] [--orders N] [--backlog N]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
+. scripts/lib/redis.sh
 
 reps=3 orders=100000 backlog=60000
 while [ $# -gt 0 ]; do
@@ -19,7 +20,7 @@ while [ $# -gt 0 ]; do
     --reps) reps=$2; shift 2 ;;
     --orders) orders=$2; shift 2 ;;
     --backlog) backlog=$2; shift 2 ;;
-    *) echo "usage: scripts/bench-core.sh [--reps N] [--orders N] [--backlog N]" >&2; exit 2 ;;
+    *) echo "usage: scripts/bench/bench-core.sh [--reps N] [--orders N] [--backlog N]" >&2; exit 2 ;;
   esac
 done
 
@@ -39,19 +40,17 @@ export LIVEGATE_LOG_LEVEL=warn
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  lg_redis_stop
   wait 2>/dev/null || true
-  redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true
   rm -rf "$tmp"
 }
 trap cleanup EXIT
 
-start_redis() { # $1: appendfsync
-  redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true
-  sleep 0.3
-  rm -rf "$tmp/redis" && mkdir -p "$tmp/redis"
-  redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly yes \
-    --appendfsync "$1" --dir "$tmp/redis" --daemonize yes --logfile "$tmp/redis.log"
-  for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+start_redis() { # $1: appendfsync; a fresh, empty instance each time
+  lg_redis_stop
+  rm -rf "$tmp/redis"
+  lg_redis_start "$redis_port" "$tmp/redis" yes "$1" --logfile "$tmp/redis.log"
 }
 
 start_gateway() {
@@ -72,7 +71,7 @@ stop_gateway() { kill -TERM "$gw_pid"; wait "$gw_pid" 2>/dev/null || true; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 load() { # conns inflight orders
-  node scripts/intake-load.mjs --url "ws://127.0.0.1:${gw_port}/v1/ws" --room load \
+  node scripts/bench/intake-load.mjs --url "ws://127.0.0.1:${gw_port}/v1/ws" --room load \
     --conns "$1" --inflight "$2" --orders "$3" --max-seconds 60
 }
 
