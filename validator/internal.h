@@ -71,7 +71,7 @@ struct lg_validator {
     unsigned long long decided, confirmed, rejected, expired, dead_lettered, resent;
 };
 
-/* cycle.c: the steps and the cycle. */
+/* step.c: the reply count of the current step. */
 void lgv_step_begin(struct lg_validator *v, void (*after)(struct lg_validator *));
 void lgv_step_end(struct lg_validator *v);
 /* Called by every reply of a step; the last one moves on. */
@@ -81,6 +81,8 @@ void lgv_step_send(struct lg_validator *v, lg_redis_reply_fn fn, void *arg, int 
                    const char **argv);
 /* A reply that only needs to have arrived. arg is the validator. */
 void lgv_step_counted(redisReply *reply, void *arg);
+
+/* cycle.c: the cycle itself (and the public lg_validator_* of validator.h). */
 void lgv_cycle_schedule(struct lg_validator *v, int delay_ms);
 void lgv_cycle_next(struct lg_validator *v);
 
