@@ -57,7 +57,7 @@ int lg_chan_feed(char *buf, size_t n, const char *room);
  * when it publishes; holds the state that publish carried. */
 int lg_key_sku_gate(char *buf, size_t n, const char *room, const char *sku);
 
-/* Pub/Sub channels (see gateway/bus.h and docs/STORAGE.md). Channels are not
+/* Pub/Sub channels (see gateway/features/bus.h and docs/STORAGE.md). Channels are not
  * keys and carry no hash tag: Redis Cluster broadcasts every PUBLISH. */
 #define LG_CHAN_STATUS "lg:ev:status" /* an order changed status (order.update) */
 #define LG_CHAN_SKU "lg:ev:sku"       /* a SKU's public state, from sku_notify.lua */
