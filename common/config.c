@@ -1,6 +1,9 @@
-/* config.c - parsing of the settings every program shares (see config.h).
- * Userinfo in a Redis URL is taken literally: percent-encoding is not
- * decoded, so a password holding '@' or ':' cannot be given this way. */
+/* config.c - parsing of the settings every program shares (see config.h):
+ * the integer settings' table loader and its one parser, Redis URLs and
+ * listen addresses. Userinfo in a Redis URL is taken literally:
+ * percent-encoding is not decoded, so a password holding '@' or ':' cannot
+ * be given this way. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,5 +124,44 @@ int lg_listen_parse(const char *s, char *host, size_t hostsz, int *port, char *e
         return fail(err, errsz, "port must be 0-65535");
     if (!host[0])
         snprintf(host, hostsz, "0.0.0.0");
+    return 0;
+}
+
+int lg_config_parse_int(const char *s, int min, int max, int *out)
+{
+    char *end;
+    errno = 0;
+    long n = strtol(s, &end, 10);
+    if (end == s || *end || errno || n < min || n > max)
+        return -1;
+    *out = (int)n;
+    return 0;
+}
+
+const char *lg_config_env(const char *name, const char *fallback)
+{
+    const char *v = getenv(name);
+    return (v && *v) ? v : fallback;
+}
+
+static int *int_at(void *settings, const struct lg_config_int *row)
+{
+    return (int *)((char *)settings + row->where);
+}
+
+int lg_config_load_ints(const struct lg_config_int *table, size_t n, void *settings, char *err,
+                        size_t errsz)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct lg_config_int *row = &table[i];
+        const char *v = lg_config_env(row->name, NULL);
+        if (!v) {
+            *int_at(settings, row) = row->fallback;
+        } else if (lg_config_parse_int(v, row->min, row->max, int_at(settings, row)) != 0) {
+            snprintf(err, errsz, "%s must be an integer from %d to %d", row->name, row->min,
+                     row->max);
+            return -1;
+        }
+    }
     return 0;
 }

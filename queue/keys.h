@@ -1,8 +1,10 @@
 /* keys.h - the Redis key layout, in one place. Every key of a room carries
  * the room as its hash tag ("lg:{room}:..."), so all keys one script touches
  * live in one Redis Cluster slot and the scripts run unchanged on a cluster.
- * The only keys outside a room are the room registry and the order-id index,
- * which no script touches. See docs/STORAGE.md. */
+ * Three kinds of key are outside a room, and no script touches them: the
+ * room registry (LG_KEY_ROOMS), the order-id index (tagged by the order id)
+ * and each gateway's reply stream (tagged by the gateway id). Channels are
+ * not keys (see below). See docs/STORAGE.md. */
 #ifndef LG_KEYS_H
 #define LG_KEYS_H
 
@@ -13,6 +15,10 @@
 
 /* Set of every room that has been configured or has received an order. */
 #define LG_KEY_ROOMS "lg:rooms"
+
+/* The consumer group of the validators on every priority stream. Not a key,
+ * but the gateway's statistics read the group's backlog by this name. */
+#define LG_GROUP_VALIDATORS "lg-validators"
 
 /* Each writes a NUL-terminated key into buf and returns its length, or -1
  * when it does not fit (never with IDs that pass the ID rules). */
@@ -51,7 +57,7 @@ int lg_chan_feed(char *buf, size_t n, const char *room);
  * when it publishes; holds the state that publish carried. */
 int lg_key_sku_gate(char *buf, size_t n, const char *room, const char *sku);
 
-/* Pub/Sub channels (see gateway/bus.h and docs/STORAGE.md). Channels are not
+/* Pub/Sub channels (see gateway/features/bus.h and docs/STORAGE.md). Channels are not
  * keys and carry no hash tag: Redis Cluster broadcasts every PUBLISH. */
 #define LG_CHAN_STATUS "lg:ev:status" /* an order changed status (order.update) */
 #define LG_CHAN_SKU "lg:ev:sku"       /* a SKU's public state, from sku_notify.lua */

@@ -13,7 +13,6 @@
 #include "livegate/strmap.h"
 #include "scripts.h"
 #include "stats.h"
-#include "validator.h"
 
 const char *const lg_stat_names[LG_STAT_COUNT] = {
     "received", "accepted", "duplicates", "confirmed",
@@ -539,7 +538,7 @@ int lg_stats_read(struct lg_redis *r, const char *room, bool with_latency, lg_st
     for (int i = 0; i < nkeys; i++)
         args[i] = keys[i];
     args[nkeys] = stale;
-    args[nkeys + 1] = LG_VALIDATOR_GROUP;
+    args[nkeys + 1] = LG_GROUP_VALIDATORS;
     struct read_ctx *ctx = malloc(sizeof(*ctx));
     if (!ctx)
         return -1;

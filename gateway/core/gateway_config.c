@@ -2,16 +2,14 @@
  * are required outside demo mode: a gateway that silently invented a JWT
  * secret or a data key would accept forged tokens or write data nobody can
  * read after a restart. */
-#include <errno.h>
 #include <openssl/rand.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "features/fanout.h"
 #include "core/gateway_config.h"
-#include "rules/monitor_frames.h"
 
 /* The source tree's web/ folder, set by CMake, so a gateway run from a
  * build directory serves the pages without further settings. */
@@ -19,30 +17,23 @@
 #define LG_DEFAULT_WEB_ROOT "web"
 #endif
 
-static const char *env_or(const char *name, const char *fallback)
-{
-    const char *v = getenv(name);
-    return (v && *v) ? v : fallback;
-}
-
-static int env_int(const char *name, int fallback, int lo, int hi, int *out, char *err,
-                   size_t errsz)
-{
-    const char *v = getenv(name);
-    if (!v || !*v) {
-        *out = fallback;
-        return 0;
-    }
-    char *end;
-    errno = 0;
-    long n = strtol(v, &end, 10);
-    if (errno || *end || n < lo || n > hi) {
-        snprintf(err, errsz, "%s must be an integer from %d to %d", name, lo, hi);
-        return -1;
-    }
-    *out = (int)n;
-    return 0;
-}
+/* The integer settings: name, default, min, max, where (see config.h).
+ * Checked in this order, so the first bad one is the one reported. */
+static const struct lg_config_int gateway_ints[] = {
+    {"LIVEGATE_MAX_CONN_PER_IP", 10000, 1, 10000000,
+     offsetof(struct lg_gateway_config, max_conn_per_ip)},
+    {"LIVEGATE_REDIS_TIMEOUT_MS", 2000, 100, 60000,
+     offsetof(struct lg_gateway_config, redis_timeout_ms)},
+    {"LIVEGATE_IDEMPOTENCY_TTL_S", 86400, 86400, 30 * 86400,
+     offsetof(struct lg_gateway_config, idem_ttl_s)},
+    {"LIVEGATE_ORDER_TTL_S", 7 * 86400, 86400, 365 * 86400,
+     offsetof(struct lg_gateway_config, order_ttl_s)},
+    /* monitor.order frames per monitor connection per second */
+    {"LIVEGATE_MONITOR_FEED_PER_S", 50, 1, 100000,
+     offsetof(struct lg_gateway_config, monitor_feed_per_s)},
+    /* viewers given a sku.update per loop turn; bigger rooms take several */
+    {"LIVEGATE_FANOUT_SLICE", 2000, 1, 1000000, offsetof(struct lg_gateway_config, fanout_slice)},
+};
 
 static void default_gateway_id(char *out, size_t n)
 {
@@ -54,7 +45,7 @@ static void default_gateway_id(char *out, size_t n)
 int lg_gateway_config_load(struct lg_gateway_config *c, char *err, size_t errsz)
 {
     memset(c, 0, sizeof(*c));
-    c->demo = strcmp(env_or("LIVEGATE_DEMO", "0"), "1") == 0;
+    c->demo = strcmp(lg_config_env("LIVEGATE_DEMO", "0"), "1") == 0;
 
     const char *secret = getenv("LIVEGATE_JWT_SECRET");
     if (secret && *secret) {
@@ -86,21 +77,21 @@ int lg_gateway_config_load(struct lg_gateway_config *c, char *err, size_t errsz)
         return -1;
     }
 
-    const char *url = env_or("LIVEGATE_REDIS_URL", "redis://127.0.0.1:6379/0");
+    const char *url = lg_config_env("LIVEGATE_REDIS_URL", "redis://127.0.0.1:6379/0");
     snprintf(c->redis_url_text, sizeof(c->redis_url_text), "%s", url);
     char why[160];
     if (lg_redis_url_parse(url, &c->redis, why, sizeof(why)) != 0) {
         snprintf(err, errsz, "LIVEGATE_REDIS_URL: %s", why);
         return -1;
     }
-    if (lg_listen_parse(env_or("LIVEGATE_LISTEN", "127.0.0.1:8080"), c->listen_host,
+    if (lg_listen_parse(lg_config_env("LIVEGATE_LISTEN", "127.0.0.1:8080"), c->listen_host,
                         sizeof(c->listen_host), &c->listen_port, why, sizeof(why)) != 0) {
         snprintf(err, errsz, "LIVEGATE_LISTEN: %s", why);
         return -1;
     }
 
-    const char *cert = env_or("LIVEGATE_TLS_CERT", "");
-    const char *tkey = env_or("LIVEGATE_TLS_KEY", "");
+    const char *cert = lg_config_env("LIVEGATE_TLS_CERT", "");
+    const char *tkey = lg_config_env("LIVEGATE_TLS_KEY", "");
     if ((*cert != 0) != (*tkey != 0)) {
         snprintf(err, errsz, "LIVEGATE_TLS_CERT and LIVEGATE_TLS_KEY must be set together");
         return -1;
@@ -119,25 +110,18 @@ int lg_gateway_config_load(struct lg_gateway_config *c, char *err, size_t errsz)
         default_gateway_id(c->gateway_id, sizeof(c->gateway_id));
     }
 
-    if (env_int("LIVEGATE_MAX_CONN_PER_IP", 10000, 1, 10000000, &c->max_conn_per_ip, err, errsz) ||
-        env_int("LIVEGATE_REDIS_TIMEOUT_MS", 2000, 100, 60000, &c->redis_timeout_ms, err, errsz) ||
-        env_int("LIVEGATE_IDEMPOTENCY_TTL_S", 86400, 86400, 30 * 86400, &c->idem_ttl_s, err,
-                errsz) ||
-        env_int("LIVEGATE_ORDER_TTL_S", 7 * 86400, 86400, 365 * 86400, &c->order_ttl_s, err,
-                errsz) ||
-        env_int("LIVEGATE_MONITOR_FEED_PER_S", LG_MONITOR_FEED_PER_S, 1, 100000,
-                &c->monitor_feed_per_s, err, errsz) ||
-        env_int("LIVEGATE_FANOUT_SLICE", LG_FANOUT_SLICE, 1, 1000000, &c->fanout_slice, err, errsz))
+    if (lg_config_load_ints(gateway_ints, sizeof(gateway_ints) / sizeof(gateway_ints[0]), c, err,
+                            errsz) != 0)
         return -1;
 
-    const char *web_root = env_or("LIVEGATE_WEB_ROOT", LG_DEFAULT_WEB_ROOT);
+    const char *web_root = lg_config_env("LIVEGATE_WEB_ROOT", LG_DEFAULT_WEB_ROOT);
     if (strlen(web_root) > LG_STATIC_ROOT_MAX) {
         snprintf(err, errsz, "LIVEGATE_WEB_ROOT is longer than %d bytes", LG_STATIC_ROOT_MAX);
         return -1;
     }
     snprintf(c->web_root, sizeof(c->web_root), "%s", web_root);
 
-    int level = lg_log_level_parse(env_or("LIVEGATE_LOG_LEVEL", "info"));
+    int level = lg_log_level_parse(lg_config_env("LIVEGATE_LOG_LEVEL", "info"));
     if (level < 0) {
         snprintf(err, errsz, "LIVEGATE_LOG_LEVEL must be debug, info, warn or error");
         return -1;

@@ -273,18 +273,16 @@ static void invalid_field(struct lg_http *h, const struct lg_field_error *fe)
     lg_http_error(h, 400, "INVALID_FIELD", fe->message, fe->field);
 }
 
-static const char *const payment_names[] = {"alipay", "wechat_pay", "card", "cod"};
-
 static void join_methods(unsigned bits, char *out, size_t n, json_t *array)
 {
     out[0] = 0;
-    for (size_t i = 0; i < 4; i++) {
-        if (!(bits & lg_payment_bit(payment_names[i])))
+    for (size_t i = 0; i < LG_PAYMENT_NMETHODS; i++) {
+        if (!(bits & lg_payment_bit(lg_payment_names[i])))
             continue;
         if (out[0])
             strncat(out, ",", n - strlen(out) - 1);
-        strncat(out, payment_names[i], n - strlen(out) - 1);
-        json_array_append_new(array, json_string(payment_names[i]));
+        strncat(out, lg_payment_names[i], n - strlen(out) - 1);
+        json_array_append_new(array, json_string(lg_payment_names[i]));
     }
 }
 
@@ -515,6 +513,7 @@ static const char *const order_text_fields[] = {
     "order_id",       "room_id",  "user",   "client_order_id", "sku_id", "currency",
     "payment_method", "priority", "status", "buyer",           "phone",  "province",
     "city",           "code",     "field",  "message"};
+#define N_ORDER_TEXT_FIELDS (sizeof(order_text_fields) / sizeof(order_text_fields[0]))
 static const char *const order_int_fields[] = {"qty",
                                                "unit_price",
                                                "amount",
@@ -549,7 +548,7 @@ static void on_order_record(redisReply *reply, void *arg)
             const char *name = reply->element[i]->str, *value = reply->element[i + 1]->str;
             if (!name || !value)
                 continue;
-            if (is_listed(name, order_text_fields, 16))
+            if (is_listed(name, order_text_fields, N_ORDER_TEXT_FIELDS))
                 json_object_set_new(order, name, json_string(value));
             else if (is_listed(name, order_int_fields, N_ORDER_INT_FIELDS))
                 json_object_set_new(order, name, json_integer(strtoll(value, NULL, 10)));

@@ -17,6 +17,7 @@
 #include "rules/mask.h"
 #include "rules/protocol.h"
 #include "features/results.h"
+#include "result_layout.h"
 #include "scripts.h"
 #include "stats.h"
 
@@ -149,11 +150,6 @@ static void drop_index(struct intake_req *r)
         send_simple(r->gw, "DEL", key, NULL);
 }
 
-static const char *const RESULT_FIELDS[] = {
-    "status",          "code",          "field",           "message", "amount", "confirmed_at_ms",
-    "pay_deadline_ms", "updated_at_ms", "client_order_id", "req"};
-#define NRESULT_FIELDS 10
-
 static const char *str_or_empty(const redisReply *r)
 {
     return (r && r->type == REDIS_REPLY_STRING) ? r->str : "";
@@ -167,27 +163,28 @@ static void on_duplicate_record(redisReply *reply, void *arg)
     struct lg_session *s = r->w.owner;
     if (s)
         lg_waiter_detach(&s->waiters, &r->w);
-    if (s && reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == NRESULT_FIELDS) {
+    if (s && reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == LG_RESULT_NRECORD) {
         redisReply **e = reply->element;
-        const char *status = str_or_empty(e[0]);
+        const char *status = str_or_empty(e[LG_RESULT_STATUS]);
         if (*status && strcmp(status, "queued") != 0) {
             struct lg_result res = {
                 .order_id = r->order_id,
                 .client_order_id = r->client_order_id,
                 .status = status,
-                .code = str_or_empty(e[1]),
-                .field = str_or_empty(e[2]),
-                .message = str_or_empty(e[3]),
+                .code = str_or_empty(e[LG_RESULT_CODE]),
+                .field = str_or_empty(e[LG_RESULT_FIELD]),
+                .message = str_or_empty(e[LG_RESULT_MESSAGE]),
                 .req = r->has_req ? r->req : "",
-                .amount = strtoll(str_or_empty(e[4]), NULL, 10),
-                .confirmed_at_ms = strtoll(str_or_empty(e[5]), NULL, 10),
-                .pay_deadline_ms = strtoll(str_or_empty(e[6]), NULL, 10),
+                .amount = strtoll(str_or_empty(e[LG_RESULT_AMOUNT]), NULL, 10),
+                .confirmed_at_ms = strtoll(str_or_empty(e[LG_RESULT_CONFIRMED_AT]), NULL, 10),
+                .pay_deadline_ms = strtoll(str_or_empty(e[LG_RESULT_PAY_DEADLINE]), NULL, 10),
             };
             lg_session_send(s, lg_msg_result(&res));
             if (strcmp(status, "rejected") != 0 && strcmp(status, "pending_payment") != 0)
-                lg_session_send(s, lg_msg_order_status(r->order_id, r->client_order_id, status,
-                                                       strtoll(str_or_empty(e[7]), NULL, 10),
-                                                       r->has_req ? r->req : NULL));
+                lg_session_send(
+                    s, lg_msg_order_status(r->order_id, r->client_order_id, status,
+                                           strtoll(str_or_empty(e[LG_RESULT_UPDATED_AT]), NULL, 10),
+                                           r->has_req ? r->req : NULL));
         }
     }
     free(r);
@@ -202,11 +199,11 @@ static bool fetch_duplicate_result(struct lg_session *s, struct intake_req *r)
     /* watch.lua, not HMGET: while the order is still queued this gateway
      * becomes one of its reply targets, so the result reaches a viewer who
      * reconnected to another gateway process and resubmitted. */
-    const char *args[2 + NRESULT_FIELDS] = {key, r->gw->cfg.gateway_id};
-    for (int i = 0; i < NRESULT_FIELDS; i++)
-        args[2 + i] = RESULT_FIELDS[i];
+    const char *args[2 + LG_RESULT_NRECORD] = {key, r->gw->cfg.gateway_id};
+    for (int i = 0; i < LG_RESULT_NRECORD; i++)
+        args[2 + i] = lg_result_record_fields[i];
     if (lg_script_call(r->gw->redis, &lg_script_watch, on_duplicate_record, r, 1,
-                       2 + NRESULT_FIELDS, args, NULL) != 0)
+                       2 + LG_RESULT_NRECORD, args, NULL) != 0)
         return false;
     r->w.kind = LG_WAITER_OTHER;
     lg_waiter_attach(&s->waiters, &r->w, s);

@@ -7,14 +7,41 @@
 #include "rules/field_rules.h"
 #include "rules/order_rules.h"
 
-static const char *const payment_methods[] = {"alipay", "wechat_pay", "card", "cod"};
+const char *const lg_payment_names[LG_PAYMENT_NMETHODS] = {
+    [LG_PAYMENT_ALIPAY] = "alipay",
+    [LG_PAYMENT_WECHAT_PAY] = "wechat_pay",
+    [LG_PAYMENT_CARD] = "card",
+    [LG_PAYMENT_COD] = "cod",
+};
 
 unsigned lg_payment_bit(const char *name)
 {
-    for (unsigned i = 0; i < 4; i++)
-        if (strcmp(name, payment_methods[i]) == 0)
+    for (unsigned i = 0; i < LG_PAYMENT_NMETHODS; i++)
+        if (strcmp(name, lg_payment_names[i]) == 0)
             return 1u << i;
     return 0;
+}
+
+void lg_payment_list(char *out, size_t n, const char *last_sep)
+{
+    size_t len = 0;
+    out[0] = 0;
+    for (int i = 0; i < LG_PAYMENT_NMETHODS && len < n; i++) {
+        const char *sep = i == 0 ? "" : i == LG_PAYMENT_NMETHODS - 1 ? last_sep : ", ";
+        int w = snprintf(out + len, n - len, "%s%s", sep, lg_payment_names[i]);
+        if (w < 0)
+            return;
+        len += (size_t)w;
+    }
+}
+
+int lg_payment_broken(struct lg_field_error *err, const char *path, const char *lead,
+                      const char *last_sep)
+{
+    char list[64], message[sizeof(err->message)];
+    lg_payment_list(list, sizeof(list), last_sep);
+    snprintf(message, sizeof(message), "%s%s", lead, list);
+    return lg_rule_broken(err, path, message);
 }
 
 static bool is_mainland_mobile(const char *s)
@@ -118,8 +145,7 @@ int lg_order_parse(const json_t *msg, const char *token_room, struct lg_order *o
     strcpy(out->currency, "CNY");
     json_t *method = json_object_get(msg, "payment_method");
     if (!json_is_string(method) || !lg_payment_bit(json_string_value(method)))
-        return lg_rule_broken(err, "payment_method",
-                              "payment_method must be alipay, wechat_pay, card or cod");
+        return lg_payment_broken(err, "payment_method", "payment_method must be ", " or ");
     snprintf(out->payment_method, sizeof(out->payment_method), "%s", json_string_value(method));
     if (coupon_rc != 0) {
         *err = coupon_err;

@@ -19,41 +19,34 @@
 -- ARGV[3] payment window (ms)              ARGV[4] "1" to expire regardless
 -- ARGV[5] the room's monitor feed channel (lg:ev:feed:<room>), "" for none:
 --         a decision made now is published there, masked, for monitor.order
+-- ARGV[6..] the order record's result fields to return, in the order of
+--         queue/result_layout.h (the caller passes the names, so this script
+--         and its reader cannot disagree on the order)
 --
--- Returns {"missing"} when the order record is gone, otherwise
--- {status, code, field, message, amount, confirmed_at_ms, pay_deadline_ms,
---  client_order_id, req, decided_now ("1" when this call decided it),
---  stock_left (the SKU's stock after the decision, "" without a SKU),
---  decided_at_ms, accepted_at_ms, watchers}
+-- Returns {"missing"} when the order record is gone, otherwise the values
+-- of ARGV[6..] ("" for a field not set), then
+--   decided_now ("1" when this call decided it),
+--   stock_left (the SKU's stock after the decision, "" without a SKU).
 -- stock_left lets the validator announce a sell-out at once (sku_notify);
--- the two times give the room statistics their confirm latency; watchers
--- (comma-separated gateway ids, see watch.lua) are the gateways besides the
--- accepting one that asked for the result through a duplicate submit.
+-- the record's decided_at_ms and accepted_at_ms give the room statistics
+-- their confirm latency; its watchers (comma-separated gateway ids, see
+-- watch.lua) are the gateways besides the accepting one that asked for the
+-- result through a duplicate submit.
 
--- The record fields every result carries, in the order of the reply, then
--- the two times and the extra reply targets: one read of the record.
-local RESULT_FIELDS = {'status', 'code', 'field', 'message', 'amount',
-                       'confirmed_at_ms', 'pay_deadline_ms', 'client_order_id', 'req',
-                       'decided_at_ms', 'accepted_at_ms', 'watchers'}
-local NFINAL = 9
+local NARGS = 5
 
+-- One read of the record for every result, decided now or stored.
 local function stored_result(decided_now)
-  local v = redis.call('HMGET', KEYS[1], unpack(RESULT_FIELDS))
+  local v = redis.call('HMGET', KEYS[1], unpack(ARGV, NARGS + 1))
   local out = {}
-  for i = 1, NFINAL do
+  for i = 1, #ARGV - NARGS do
     out[i] = v[i] or ''
   end
-  out[NFINAL + 1] = decided_now
-  out[NFINAL + 2] = redis.call('HGET', KEYS[3], 'stock') or ''
-  for i = NFINAL + 1, #RESULT_FIELDS do
-    out[i + 2] = v[i] or ''
-  end
+  out[#out + 1] = decided_now
+  out[#out + 1] = redis.call('HGET', KEYS[3], 'stock') or ''
   return out
 end
 
--- The feed carries only what the back office may see: the record holds
--- masked copies of the buyer's name and phone, never the address.
--- Numbers travel as strings (cjson would print big ones in floating point).
 local function publish_decision(at)
   if not ARGV[5] or ARGV[5] == '' then
     return

@@ -83,6 +83,18 @@ static void rooms(void **state)
         "payment_methods");
     assert_string_equal(room_field("{\"status\":\"live\",\"high_value_threshold\":1}"),
                         "payment_methods");
+    /* The messages list the methods from the one list in order_rules.c. */
+    j = json_loads("{\"status\":\"live\",\"high_value_threshold\":1,\"payment_methods\":[]}", 0,
+                   NULL);
+    assert_int_equal(lg_catalog_parse_room(j, &rc, &err), -1);
+    assert_string_equal(
+        err.message, "payment_methods must be a non-empty array of alipay, wechat_pay, card, cod");
+    json_decref(j);
+    j = json_loads(
+        "{\"status\":\"live\",\"high_value_threshold\":1,\"payment_methods\":[\"cash\"]}", 0, NULL);
+    assert_int_equal(lg_catalog_parse_room(j, &rc, &err), -1);
+    assert_string_equal(err.message, "payment_methods may hold only alipay, wechat_pay, card, cod");
+    json_decref(j);
     char text[1024];
     char title[400] = "";
     for (int i = 0; i < 100; i++)

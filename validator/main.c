@@ -1,4 +1,4 @@
-/* validator_main.c - the livegate-validator process. Run as many as the
+/* main.c - the livegate-validator process. Run as many as the
  * load needs, on any machine that reaches Redis: they share the work
  * through one consumer group and take over each other's entries. SIGTERM
  * or SIGINT finishes the batch in hand (its results sent, its entries

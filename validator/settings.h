@@ -1,18 +1,14 @@
-/* validator.h - the validation worker: reads the priority streams of every
- * room through a consumer group, decides each order with validate.lua, sends
- * the result to the accepting gateway's reply stream and acknowledges the
- * entry. One batch at a time, every Redis command of a batch pipelined. */
-#ifndef LG_VALIDATOR_H
-#define LG_VALIDATOR_H
+/* settings.h - the validator's settings, all from the environment (see the
+ * README's settings table). Loading checks everything up front so a
+ * misconfigured validator refuses to start. */
+#ifndef LG_VALIDATOR_SETTINGS_H
+#define LG_VALIDATOR_SETTINGS_H
 
-#include <stdbool.h>
-#include <uv.h>
+#include <stddef.h>
 
 #include "livegate/config.h"
 #include "livegate/log.h"
 #include "livegate/text.h"
-
-#define LG_VALIDATOR_GROUP "lg-validators"
 
 struct lg_validator_config {
     struct lg_redis_url redis;
@@ -29,14 +25,7 @@ struct lg_validator_config {
     enum lg_log_level log_level;
 };
 
+/* Fills *c from getenv(). Returns 0, or -1 with the reason in err. */
 int lg_validator_config_load(struct lg_validator_config *c, char *err, size_t errsz);
-
-struct lg_validator;
-struct lg_validator *lg_validator_new(uv_loop_t *loop, const struct lg_validator_config *cfg);
-void lg_validator_start(struct lg_validator *v);
-/* Finishes the batch in hand, then closes; the loop ends afterwards. */
-void lg_validator_stop(struct lg_validator *v);
-/* Frees v once the loop has ended. */
-void lg_validator_free(struct lg_validator *v);
 
 #endif

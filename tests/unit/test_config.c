@@ -1,0 +1,252 @@
+/* Unit tests of the integer settings: the one parser and range check both
+ * programs use (common/config.c), the table loader, and the gateway's and
+ * the validator's tables (every variable's default and both sides of both
+ * bounds, as the README documents them). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/gateway_config.h"
+#include "livegate/config.h"
+#include "settings.h"
+
+static int parse(const char *s, int min, int max)
+{
+    int out = -12345;
+    if (lg_config_parse_int(s, min, max, &out) != 0) {
+        assert_int_equal(out, -12345); /* untouched on failure */
+        return -1;
+    }
+    return out;
+}
+
+static void parse_accepts_each_limit_and_rejects_past_it(void **state)
+{
+    (void)state;
+    assert_int_equal(parse("10", 10, 20), 10);
+    assert_int_equal(parse("20", 10, 20), 20);
+    assert_int_equal(parse("15", 10, 20), 15);
+    assert_int_equal(parse("9", 10, 20), -1);
+    assert_int_equal(parse("21", 10, 20), -1);
+    assert_int_equal(parse("0", 0, 5000), 0);
+    assert_int_equal(parse("-1", 0, 5000), -1);
+    assert_int_equal(parse("-5", -10, -1), -5);
+    assert_int_equal(parse("0", -10, -1), -1);
+    assert_int_equal(parse("2147483647", 0, 2147483647), 2147483647);
+    assert_int_equal(parse("-2147483648", -2147483647 - 1, 0), -2147483647 - 1);
+}
+
+static void parse_rejects_garbage_overflow_and_empty(void **state)
+{
+    (void)state;
+    int out;
+    assert_int_equal(lg_config_parse_int("", 0, 100, &out), -1);
+    assert_int_equal(lg_config_parse_int(" ", 0, 100, &out), -1);
+    assert_int_equal(lg_config_parse_int("abc", 0, 100, &out), -1);
+    assert_int_equal(lg_config_parse_int("12abc", 0, 100, &out), -1);
+    assert_int_equal(lg_config_parse_int("12 ", 0, 100, &out), -1);
+    assert_int_equal(lg_config_parse_int("1.5", 0, 100, &out), -1);
+    assert_int_equal(lg_config_parse_int("0x10", 0, 100, &out), -1);
+    assert_int_equal(lg_config_parse_int("-", 0, 100, &out), -1);
+    assert_int_equal(lg_config_parse_int("+", 0, 100, &out), -1);
+    /* Past long, and past int within long: both out of any int range. */
+    assert_int_equal(lg_config_parse_int("99999999999999999999999", 0, 2147483647, &out), -1);
+    assert_int_equal(lg_config_parse_int("-99999999999999999999999", -2147483647 - 1, 0, &out), -1);
+    assert_int_equal(lg_config_parse_int("2147483648", 0, 2147483647, &out), -1);
+    assert_int_equal(lg_config_parse_int("9223372036854775807", 0, 2147483647, &out), -1);
+    assert_int_equal(lg_config_parse_int("9223372036854775808", 0, 2147483647, &out), -1);
+}
+
+static void parse_keeps_strtol_syntax(void **state)
+{
+    (void)state;
+    /* What the settings have always accepted: a leading sign or space. */
+    assert_int_equal(parse("+7", 0, 10), 7);
+    assert_int_equal(parse(" 7", 0, 10), 7);
+    assert_int_equal(parse("007", 0, 10), 7);
+}
+
+struct two {
+    int a, b;
+};
+
+static const struct lg_config_int two_table[] = {
+    {"LG_TEST_A", 5, 1, 9, offsetof(struct two, a)},
+    {"LG_TEST_B", -3, -5, 0, offsetof(struct two, b)},
+};
+
+static void table_fills_defaults_and_values_and_names_the_first_bad_one(void **state)
+{
+    (void)state;
+    struct two t = {0, 0};
+    char err[128] = "";
+    unsetenv("LG_TEST_A");
+    setenv("LG_TEST_B", "", 1); /* empty is unset */
+    assert_int_equal(lg_config_load_ints(two_table, 2, &t, err, sizeof(err)), 0);
+    assert_int_equal(t.a, 5);
+    assert_int_equal(t.b, -3);
+
+    setenv("LG_TEST_A", "9", 1);
+    setenv("LG_TEST_B", "-5", 1);
+    assert_int_equal(lg_config_load_ints(two_table, 2, &t, err, sizeof(err)), 0);
+    assert_int_equal(t.a, 9);
+    assert_int_equal(t.b, -5);
+
+    setenv("LG_TEST_A", "10", 1);
+    setenv("LG_TEST_B", "junk", 1);
+    assert_int_equal(lg_config_load_ints(two_table, 2, &t, err, sizeof(err)), -1);
+    assert_string_equal(err, "LG_TEST_A must be an integer from 1 to 9");
+    setenv("LG_TEST_A", "1", 1);
+    assert_int_equal(lg_config_load_ints(two_table, 2, &t, err, sizeof(err)), -1);
+    assert_string_equal(err, "LG_TEST_B must be an integer from -5 to 0");
+    unsetenv("LG_TEST_A");
+    unsetenv("LG_TEST_B");
+}
+
+/* One documented integer setting of a program. */
+struct expect {
+    const char *name;
+    int fallback, min, max;
+    size_t where;
+};
+
+typedef int (*load_fn)(void *settings, char *err, size_t errsz);
+
+static int value_at(const void *settings, size_t where)
+{
+    int v;
+    memcpy(&v, (const char *)settings + where, sizeof(v));
+    return v;
+}
+
+static void set_int(const char *name, long long v)
+{
+    char buf[32];
+    snprintf(buf, sizeof(buf), "%lld", v);
+    setenv(name, buf, 1);
+}
+
+/* Each variable alone: unset gives the default, each bound is accepted,
+ * one past it is refused with the message the operators see. */
+static void check_program(load_fn load, void *settings, const struct expect *x, size_t n)
+{
+    char err[256], want[256];
+    for (size_t i = 0; i < n; i++) {
+        unsetenv(x[i].name);
+        assert_int_equal(load(settings, err, sizeof(err)), 0);
+        assert_int_equal(value_at(settings, x[i].where), x[i].fallback);
+        set_int(x[i].name, x[i].min);
+        assert_int_equal(load(settings, err, sizeof(err)), 0);
+        assert_int_equal(value_at(settings, x[i].where), x[i].min);
+        set_int(x[i].name, x[i].max);
+        if (load(settings, err, sizeof(err)) != 0)
+            fail_msg("%s=%d: %s", x[i].name, x[i].max, err);
+        assert_int_equal(value_at(settings, x[i].where), x[i].max);
+        snprintf(want, sizeof(want), "%s must be an integer from %d to %d", x[i].name, x[i].min,
+                 x[i].max);
+        set_int(x[i].name, (long long)x[i].min - 1);
+        assert_int_equal(load(settings, err, sizeof(err)), -1);
+        assert_string_equal(err, want);
+        set_int(x[i].name, (long long)x[i].max + 1);
+        assert_int_equal(load(settings, err, sizeof(err)), -1);
+        assert_string_equal(err, want);
+        setenv(x[i].name, "12x", 1);
+        assert_int_equal(load(settings, err, sizeof(err)), -1);
+        assert_string_equal(err, want);
+        unsetenv(x[i].name);
+    }
+}
+
+static int load_gateway(void *settings, char *err, size_t errsz)
+{
+    return lg_gateway_config_load(settings, err, errsz);
+}
+
+static void gateway_table_keeps_every_default_and_range(void **state)
+{
+    (void)state;
+    static const struct expect x[] = {
+        {"LIVEGATE_MAX_CONN_PER_IP", 10000, 1, 10000000,
+         offsetof(struct lg_gateway_config, max_conn_per_ip)},
+        {"LIVEGATE_REDIS_TIMEOUT_MS", 2000, 100, 60000,
+         offsetof(struct lg_gateway_config, redis_timeout_ms)},
+        {"LIVEGATE_IDEMPOTENCY_TTL_S", 86400, 86400, 30 * 86400,
+         offsetof(struct lg_gateway_config, idem_ttl_s)},
+        {"LIVEGATE_ORDER_TTL_S", 7 * 86400, 86400, 365 * 86400,
+         offsetof(struct lg_gateway_config, order_ttl_s)},
+        {"LIVEGATE_MONITOR_FEED_PER_S", 50, 1, 100000,
+         offsetof(struct lg_gateway_config, monitor_feed_per_s)},
+        {"LIVEGATE_FANOUT_SLICE", 2000, 1, 1000000,
+         offsetof(struct lg_gateway_config, fanout_slice)},
+    };
+    setenv("LIVEGATE_DEMO", "1", 1);
+    struct lg_gateway_config c;
+    check_program(load_gateway, &c, x, sizeof(x) / sizeof(x[0]));
+    unsetenv("LIVEGATE_DEMO");
+}
+
+static int load_validator(void *settings, char *err, size_t errsz)
+{
+    return lg_validator_config_load(settings, err, errsz);
+}
+
+static void validator_table_keeps_every_default_and_range(void **state)
+{
+    (void)state;
+    static const struct expect x[] = {
+        {"LIVEGATE_VALIDATOR_BATCH", 128, 64, 4096, offsetof(struct lg_validator_config, batch)},
+        {"LIVEGATE_VALIDATOR_BLOCK_MS", 100, 10, 1000,
+         offsetof(struct lg_validator_config, block_ms)},
+        {"LIVEGATE_DEADLINE_MS", 10000, 1000, 600000,
+         offsetof(struct lg_validator_config, deadline_ms)},
+        {"LIVEGATE_EXPIRE_MARGIN_MS", 1000, 0, 5000,
+         offsetof(struct lg_validator_config, margin_ms)},
+        {"LIVEGATE_PAY_WINDOW_MS", 900000, 1000, 86400000,
+         offsetof(struct lg_validator_config, pay_window_ms)},
+        {"LIVEGATE_CLAIM_IDLE_MS", 3000, 500, 60000,
+         offsetof(struct lg_validator_config, claim_idle_ms)},
+        {"LIVEGATE_MAX_DELIVERIES", 5, 1, 100,
+         offsetof(struct lg_validator_config, max_deliveries)},
+        {"LIVEGATE_STREAM_RETENTION_MS", 900000, 60000, 86400000,
+         offsetof(struct lg_validator_config, retention_ms)},
+        {"LIVEGATE_REDIS_TIMEOUT_MS", 2000, 100, 60000,
+         offsetof(struct lg_validator_config, redis_timeout_ms)},
+    };
+    struct lg_validator_config c;
+    /* The margin must stay below the deadline: test each bound against a
+     * partner that allows it. */
+    setenv("LIVEGATE_DEADLINE_MS", "600000", 1);
+    check_program(load_validator, &c, x + 3, 1);
+    setenv("LIVEGATE_EXPIRE_MARGIN_MS", "0", 1);
+    check_program(load_validator, &c, x + 2, 1);
+    unsetenv("LIVEGATE_EXPIRE_MARGIN_MS");
+    unsetenv("LIVEGATE_DEADLINE_MS");
+    check_program(load_validator, &c, x, 2);
+    check_program(load_validator, &c, x + 4, sizeof(x) / sizeof(x[0]) - 4);
+
+    char err[256];
+    setenv("LIVEGATE_DEADLINE_MS", "1000", 1);
+    setenv("LIVEGATE_EXPIRE_MARGIN_MS", "1000", 1);
+    assert_int_equal(lg_validator_config_load(&c, err, sizeof(err)), -1);
+    assert_string_equal(err, "LIVEGATE_EXPIRE_MARGIN_MS must be below LIVEGATE_DEADLINE_MS");
+    unsetenv("LIVEGATE_DEADLINE_MS");
+    unsetenv("LIVEGATE_EXPIRE_MARGIN_MS");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(parse_accepts_each_limit_and_rejects_past_it),
+        cmocka_unit_test(parse_rejects_garbage_overflow_and_empty),
+        cmocka_unit_test(parse_keeps_strtol_syntax),
+        cmocka_unit_test(table_fills_defaults_and_values_and_names_the_first_bad_one),
+        cmocka_unit_test(gateway_table_keeps_every_default_and_range),
+        cmocka_unit_test(validator_table_keeps_every_default_and_range),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

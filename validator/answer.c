@@ -1,0 +1,260 @@
+/* answer.c - answering the decided batch, then acknowledging it. Every
+ * decided entry's result goes to the reply stream of each gateway that
+ * asked for it, an entry delivered too often is copied to the room's dead
+ * letters, and the decision is counted in the room's statistics. Only when
+ * every write has been answered are the entries acknowledged, one XACK per
+ * stream; an entry whose result could not be written stays pending and is
+ * claimed again later. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "livegate/log.h"
+#include "sku_notify.h"
+#include "stats.h"
+
+#define REPLY_STREAM_MAXLEN "10000"
+/* A gone gateway's reply stream disappears an hour after the last result. */
+#define REPLY_STREAM_TTL_MS "3600000"
+
+/* ---- acknowledging --------------------------------------------------------- */
+
+static void after_acks(struct lg_validator *v)
+{
+    lgv_batch_clear(v);
+    lgv_cycle_next(v);
+}
+
+static bool ackable(const struct lgv_entry *e)
+{
+    return e->outcome != LGV_FAILED && !e->answer_failed;
+}
+
+/* Second round: acknowledge what was answered, one XACK per stream with all
+ * of its ids. An entry whose result could not be written stays pending and
+ * is retried after the claim delay; so does the whole batch if the argument
+ * lists cannot be allocated. */
+static void ack_batch(struct lg_validator *v)
+{
+    lgv_step_begin(v, after_acks);
+    const char **argv = malloc((3 + v->nbatch) * sizeof(*argv));
+    bool *grouped = calloc(v->nbatch ? v->nbatch : 1, sizeof(*grouped));
+    for (size_t i = 0; argv && grouped && i < v->nbatch; i++) {
+        const struct lgv_entry *e = &v->batch[i];
+        if (grouped[i] || !ackable(e))
+            continue;
+        int argc = 0;
+        argv[argc++] = "XACK";
+        argv[argc++] = e->stream;
+        argv[argc++] = LG_GROUP_VALIDATORS;
+        for (size_t k = i; k < v->nbatch; k++) {
+            const struct lgv_entry *o = &v->batch[k];
+            if (!grouped[k] && ackable(o) && strcmp(o->stream, e->stream) == 0) {
+                grouped[k] = true;
+                argv[argc++] = o->id;
+            }
+        }
+        lgv_step_send(v, lgv_step_counted, v, argc, argv);
+    }
+    free(argv);
+    free(grouped);
+    lgv_step_end(v);
+}
+
+/* ---- writing results ------------------------------------------------------- */
+
+/* One per write; freed by its reply. */
+struct answer_ctx {
+    struct lg_validator *v;
+    size_t index;
+};
+
+static void on_answer_sent(redisReply *reply, void *arg)
+{
+    struct answer_ctx *ctx = arg;
+    struct lg_validator *v = ctx->v;
+    if (!reply || reply->type == REDIS_REPLY_ERROR) {
+        v->batch[ctx->index].answer_failed = true;
+        lg_log(LG_LOG_WARN, "validator.answer_failed",
+               json_pack("{s:s}", "detail", reply ? reply->str : "connection lost"));
+    }
+    free(ctx);
+    lgv_step_reply(v);
+}
+
+static void send_answer(struct lg_validator *v, size_t index, int argc, const char **argv)
+{
+    struct answer_ctx *ctx = malloc(sizeof(*ctx));
+    if (!ctx) {
+        v->batch[index].answer_failed = true;
+        return;
+    }
+    ctx->v = v;
+    ctx->index = index;
+    v->pending++;
+    if (lg_redis_argv(v->redis, on_answer_sent, ctx, argc, argv, NULL) != 0) {
+        v->pending--;
+        v->batch[index].answer_failed = true;
+        free(ctx);
+    }
+}
+
+static void send_result_to(struct lg_validator *v, size_t index, const char *gateway_id)
+{
+    struct lgv_entry *e = &v->batch[index];
+    char key[LG_KEY_MAX];
+    if (lg_key_reply_stream(key, sizeof(key), gateway_id) < 0)
+        return;
+    char **r = e->result;
+    const char *argv[] = {"XADD",
+                          key,
+                          "MAXLEN",
+                          "~",
+                          REPLY_STREAM_MAXLEN,
+                          "*",
+                          "order_id",
+                          e->order_id,
+                          "room",
+                          e->room,
+                          "user",
+                          e->user,
+                          "status",
+                          r[LG_RESULT_STATUS],
+                          "code",
+                          r[LG_RESULT_CODE],
+                          "field",
+                          r[LG_RESULT_FIELD],
+                          "message",
+                          r[LG_RESULT_MESSAGE],
+                          "amount",
+                          r[LG_RESULT_AMOUNT],
+                          "confirmed_at_ms",
+                          r[LG_RESULT_CONFIRMED_AT],
+                          "pay_deadline_ms",
+                          r[LG_RESULT_PAY_DEADLINE],
+                          "client_order_id",
+                          r[LG_RESULT_CLIENT_ORDER_ID],
+                          "req",
+                          r[LG_RESULT_REQ],
+                          "accepted_at_ms",
+                          r[LG_RESULT_ACCEPTED_AT]};
+    send_answer(v, index, LGV_ARGC(argv), argv);
+    const char *expire[] = {"PEXPIRE", key, REPLY_STREAM_TTL_MS};
+    send_answer(v, index, LGV_ARGC(expire), expire);
+}
+
+/* The accepting gateway, and every gateway a duplicate submit registered
+ * while the order was queued (watch.lua): the buyer may have reconnected
+ * there. Gateways push a result at most once per order, so a target that
+ * hears it twice shows it once. */
+static void send_result(struct lg_validator *v, size_t index)
+{
+    struct lgv_entry *e = &v->batch[index];
+    send_result_to(v, index, e->gw);
+    const char *p = e->result[LG_RESULT_WATCHERS];
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        char id[LG_ID_MAX + 1];
+        if (n > 0 && n <= LG_ID_MAX) {
+            memcpy(id, p, n);
+            id[n] = 0;
+            if (strcmp(id, e->gw) != 0)
+                send_result_to(v, index, id);
+        }
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+}
+
+static void send_dead_letter(struct lg_validator *v, size_t index)
+{
+    struct lgv_entry *e = &v->batch[index];
+    char key[LG_KEY_MAX], deliveries[24];
+    lg_key_dead_letter(key, sizeof(key), e->room);
+    snprintf(deliveries, sizeof(deliveries), "%lld", e->deliveries);
+    const char *argv[] = {"XADD",   key,        "MAXLEN",     "~",       "10000",
+                          "*",      "order_id", e->order_id,  "entry",   e->id,
+                          "stream", e->stream,  "deliveries", deliveries};
+    send_answer(v, index, LGV_ARGC(argv), argv);
+    v->dead_lettered++;
+}
+
+/* ---- counting -------------------------------------------------------------- */
+
+/* Only a decision made now counts in the room's statistics: a re-sent
+ * result was counted when it was decided. EXPIRED counts as a rejection. */
+static void count_room_stats(struct lg_validator *v, const struct lgv_entry *e, bool confirmed)
+{
+    struct lg_stats_delta *d = lg_stats_room(v->stats, e->room);
+    if (!d)
+        return;
+    if (confirmed) {
+        lg_stats_delta_count(d, LG_STAT_CONFIRMED, 1);
+        long long amount = strtoll(e->result[LG_RESULT_AMOUNT], NULL, 10);
+        if (amount > 0)
+            lg_stats_delta_count(d, LG_STAT_GMV_FEN, (unsigned long long)amount);
+    } else {
+        lg_stats_delta_count(d, LG_STAT_REJECTED, 1);
+        lg_stats_delta_reject_code(d, e->result[LG_RESULT_CODE]);
+    }
+    long long decided = strtoll(e->result[LG_RESULT_DECIDED_AT], NULL, 10);
+    long long accepted = strtoll(e->result[LG_RESULT_ACCEPTED_AT], NULL, 10);
+    if (decided > 0 && accepted > 0) {
+        long long ms = decided > accepted ? decided - accepted : 0;
+        lg_stats_delta_confirm_us(d, (uint64_t)ms * 1000);
+        if (ms > v->cfg.deadline_ms)
+            lg_stats_delta_count(d, LG_STAT_SLA_VIOLATIONS, 1);
+    }
+}
+
+static void count_result(struct lg_validator *v, const struct lgv_entry *e)
+{
+    if (strcmp(e->result[LG_RESULT_DECIDED_NOW], "1") != 0) {
+        v->resent++;
+        return;
+    }
+    v->decided++;
+    bool confirmed = strcmp(e->result[LG_RESULT_STATUS], "rejected") != 0;
+    if (confirmed)
+        v->confirmed++;
+    else if (strcmp(e->result[LG_RESULT_CODE], "EXPIRED") == 0)
+        v->expired++;
+    else
+        v->rejected++;
+    count_room_stats(v, e, confirmed);
+}
+
+/* A confirmation took stock: the room's viewers hear of it, coalesced, and
+ * at once when it took the last unit. (A re-sent confirmation touches again;
+ * the script finds that state already published.) */
+static void announce_stock(struct lg_validator *v, const struct lgv_entry *e)
+{
+    if (strcmp(e->result[LG_RESULT_STATUS], "rejected") == 0)
+        return;
+    bool sold_out = strcmp(e->result[LG_RESULT_STOCK_LEFT], "0") == 0;
+    lg_sku_notifier_touch(v->sku_notifier, e->room, e->sku, sold_out);
+}
+
+void lgv_answer_batch(struct lg_validator *v)
+{
+    lgv_step_begin(v, ack_batch);
+    for (size_t i = 0; i < v->nbatch; i++) {
+        struct lgv_entry *e = &v->batch[i];
+        if (e->outcome == LGV_FAILED)
+            continue; /* stays pending; claimed and retried later */
+        if (e->outcome == LGV_DECIDED) {
+            count_result(v, e);
+            send_result(v, i);
+            announce_stock(v, e);
+        }
+        if (e->force_expire)
+            send_dead_letter(v, i);
+        if (e->outcome == LGV_MISSING || e->outcome == LGV_MALFORMED)
+            lg_log(LG_LOG_WARN, "validator.entry_dropped",
+                   json_pack("{s:s,s:s,s:s}", "stream", e->stream, "entry", e->id, "reason",
+                             e->outcome == LGV_MISSING ? "order record gone" : "malformed entry"));
+    }
+    lgv_step_end(v);
+}

@@ -1,0 +1,110 @@
+/* internal.h - what the validator's files share, and nothing the process
+ * outside them needs (that is validator.h). The struct lg_validator below
+ * is owned by cycle.c, which creates and frees it; the other files work on
+ * the batch it holds.
+ *
+ * One cycle is a chain of steps. A step sends its Redis commands and counts
+ * the replies outstanding (lgv_step_*); the last reply calls the step's
+ * "after" function, which starts the next step:
+ *
+ *   rooms.c   refresh the room list / trim old entries      -> next cycle
+ *   claim.c   take over entries a silent consumer left      -> decide
+ *   read.c    read a batch, high streams first              -> decide
+ *   decide.c  run validate.lua on every entry               -> answer
+ *   answer.c  send the results, then acknowledge the batch  -> next cycle
+ */
+#ifndef LGV_INTERNAL_H
+#define LGV_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "keys.h"
+#include "redis_conn.h"
+#include "result_layout.h"
+#include "validator.h"
+
+#define LGV_ARGC(argv) ((int)(sizeof(argv) / sizeof((argv)[0])))
+
+enum lgv_outcome { LGV_PENDING, LGV_DECIDED, LGV_MISSING, LGV_FAILED, LGV_MALFORMED };
+
+/* One stream entry of the batch in hand. result[] is owned by the entry
+ * (strdup'ed by decide.c, freed by lgv_batch_clear). */
+struct lgv_entry {
+    char stream[LG_KEY_MAX];
+    char room[LG_ID_MAX + 1];
+    char id[48];
+    char order_id[LG_ID_MAX + 1];
+    char user[LG_ID_MAX + 1];
+    char sku[LG_ID_MAX + 1];
+    char coupon[LG_ID_MAX + 1];
+    char gw[LG_ID_MAX + 1];
+    long long deliveries;
+    bool force_expire;
+    bool answer_failed; /* the result could not be written: do not acknowledge */
+    enum lgv_outcome outcome;
+    char *result[LG_RESULT_NFIELDS]; /* validate.lua's reply, by enum lg_result_field */
+};
+
+struct lg_validator {
+    uv_loop_t *loop;
+    struct lg_validator_config cfg;
+    struct lg_redis *redis;
+    struct lg_sku_notifier *sku_notifier; /* sku.update after confirmations */
+    uv_timer_t timer;
+    struct lg_stats *stats; /* room-wide statistics, flushed every second */
+
+    char (*rooms)[LG_ID_MAX + 1];
+    size_t nrooms, rooms_cap;
+    struct lg_strmap *room_set;
+
+    struct lgv_entry *batch;
+    size_t nbatch, batch_cap;
+    size_t got_high;
+
+    int pending; /* replies outstanding in the current step */
+    void (*after)(struct lg_validator *v);
+    bool stopping, stopped;
+
+    int64_t last_rooms_ms, last_claim_ms, last_trim_ms, last_stats_ms;
+    unsigned long long decided, confirmed, rejected, expired, dead_lettered, resent;
+};
+
+/* step.c: the reply count of the current step. */
+void lgv_step_begin(struct lg_validator *v, void (*after)(struct lg_validator *));
+void lgv_step_end(struct lg_validator *v);
+/* Called by every reply of a step; the last one moves on. */
+void lgv_step_reply(struct lg_validator *v);
+/* Sends one command counted in the current step (fn calls lgv_step_reply). */
+void lgv_step_send(struct lg_validator *v, lg_redis_reply_fn fn, void *arg, int argc,
+                   const char **argv);
+/* A reply that only needs to have arrived. arg is the validator. */
+void lgv_step_counted(redisReply *reply, void *arg);
+
+/* cycle.c: the cycle itself (and the public lg_validator_* of validator.h). */
+void lgv_cycle_schedule(struct lg_validator *v, int delay_ms);
+void lgv_cycle_next(struct lg_validator *v);
+
+/* batch.c: the entries in hand. */
+size_t lgv_batch_add_entries(struct lg_validator *v, const char *stream, const redisReply *entries);
+size_t lgv_batch_add_read_reply(struct lg_validator *v, const redisReply *reply);
+void lgv_batch_clear(struct lg_validator *v);
+
+/* rooms.c */
+void lgv_rooms_refresh(struct lg_validator *v);
+void lgv_rooms_trim(struct lg_validator *v);
+
+/* claim.c */
+void lgv_claim(struct lg_validator *v);
+
+/* read.c */
+int lgv_read_start(struct lg_validator *v);
+
+/* decide.c: decides the batch, then answers it. */
+void lgv_decide_batch(struct lg_validator *v);
+
+/* answer.c: sends every decided entry's result, then acknowledges. */
+void lgv_answer_batch(struct lg_validator *v);
+
+#endif
