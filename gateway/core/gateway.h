@@ -10,8 +10,8 @@
 #include <uv.h>
 
 #include "core/gateway_config.h"
+#include "core/prom_hist.h"
 #include "livegate/strmap.h"
-#include "features/metrics.h"
 #include "redis_conn.h"
 
 struct lg_session;

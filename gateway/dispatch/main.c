@@ -14,9 +14,9 @@
 #include "features/bus.h"
 #include "features/fanout.h"
 #include "core/gateway.h"
-#include "features/intake.h"
 #include "features/monitor.h"
 #include "features/results.h"
+#include "features/rooms.h"
 #include "conn/session.h"
 #include "sku_notify.h"
 #include "livegate/log.h"
@@ -34,7 +34,7 @@ static void on_redis_state(struct lg_redis *r, bool up, void *arg)
     struct lg_gateway *gw = arg;
     if (up) {
         lg_scripts_load_all(r);
-        lg_intake_reset_rooms(gw);
+        lg_rooms_forget(gw);
     }
 }
 

@@ -16,6 +16,7 @@
 #include "livegate/log.h"
 #include "livegate/token.h"
 #include "features/metrics.h"
+#include "features/rooms.h"
 #include "rules/order_rules.h"
 #include "scripts.h"
 #include "stats.h"
@@ -345,8 +346,11 @@ static void put_room(struct lg_http *h, const struct lg_route *rt, json_t *body)
                           "updated_at_ms",
                           now};
     batch_send(b, on_batch_reply, 12, hset);
-    const char *sadd[] = {"SADD", LG_KEY_ROOMS, rt->room};
-    batch_send(b, on_batch_reply, 3, sadd);
+    b->pending++;
+    if (lg_rooms_register(b->gw, rt->room, on_batch_reply, b) != 0) {
+        b->failed = true;
+        b->pending--;
+    }
     batch_sent(b);
 }
 

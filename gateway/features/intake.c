@@ -17,6 +17,7 @@
 #include "rules/mask.h"
 #include "rules/protocol.h"
 #include "features/results.h"
+#include "features/rooms.h"
 #include "scripts.h"
 #include "stats.h"
 
@@ -85,29 +86,10 @@ void lg_intake_new_order_id(char out[32])
              rnd[5]);
 }
 
-void lg_intake_reset_rooms(struct lg_gateway *gw)
-{
-    lg_strmap_free(gw->registered_rooms);
-    gw->registered_rooms = lg_strmap_new();
-}
-
 static void send_simple(struct lg_gateway *gw, const char *cmd, const char *key, const char *arg)
 {
     const char *argv[] = {cmd, key, arg};
     lg_redis_argv(gw->redis, lg_redis_ignore_reply, NULL, arg ? 3 : 2, argv, NULL);
-}
-
-/* Validators find the streams of every room through lg:rooms, including a
- * room that was never set up (its orders must still be answered
- * ROOM_CLOSED). Once per room per connection is enough. */
-static void register_room(struct lg_gateway *gw, const char *room)
-{
-    if (gw->registered_rooms && lg_strmap_get(gw->registered_rooms, room))
-        return;
-    const char *sadd[] = {"SADD", LG_KEY_ROOMS, room};
-    if (lg_redis_argv(gw->redis, lg_redis_ignore_reply, NULL, 3, sadd, NULL) == 0 &&
-        gw->registered_rooms)
-        lg_strmap_put(gw->registered_rooms, room, gw);
 }
 
 /* The personal part of the order, sealed as one JSON document. */
@@ -399,7 +381,7 @@ void lg_intake_submit(struct lg_session *s, const struct lg_order *o, const char
      * exists the index does too; a duplicate or conflict deletes it again. */
     const char *set_index[] = {"SET", k_index, o->room_id, "EX", order_ttl};
     lg_redis_argv(gw->redis, lg_redis_ignore_reply, NULL, 5, set_index, NULL);
-    register_room(gw, o->room_id);
+    lg_rooms_register_once(gw, o->room_id);
 
     int rc = lg_script_call(gw->redis, &lg_script_enqueue, on_enqueue_reply, r, 5, a.n, a.v, NULL);
     free(sealed);

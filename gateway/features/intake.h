@@ -14,10 +14,6 @@ void lg_intake_submit(struct lg_session *s, const struct lg_order *o, const char
  * that submit is still in flight; false when there is none (send it now). */
 bool lg_intake_hold_result(struct lg_session *s, const char *order_id, json_t *msg);
 
-/* Forgets which rooms this process has registered in lg:rooms; called when
- * the Redis connection comes back, since Redis may have lost them. */
-void lg_intake_reset_rooms(struct lg_gateway *gw);
-
 /* A new order id: "o-" + milliseconds in base 36 + 12 random hex digits.
  * Sortable by time and unique across gateways without coordination. */
 void lg_intake_new_order_id(char out[32]);

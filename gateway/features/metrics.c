@@ -14,28 +14,11 @@
 #include "features/results.h"
 #include "stats.h"
 
-const double lg_prom_bounds[LG_PROM_NBUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                                 0.1,    0.25,  0.5,    1,     2.5,  5,     10};
-
 const char *const lg_metrics_outcome_names[LG_OUT_COUNT] = {
     "received", "accepted", "duplicate", "conflict", "invalid", "unavailable", "busy", "forbidden"};
 
 /* Rooms a scrape reads the queue of, at most. */
 #define METRICS_MAX_ROOMS 1000
-
-void lg_prom_hist_observe(struct lg_prom_hist *h, double seconds)
-{
-    if (seconds < 0)
-        seconds = 0;
-    for (int i = 0; i < LG_PROM_NBUCKETS; i++) {
-        if (seconds <= lg_prom_bounds[i]) {
-            h->buckets[i]++;
-            break;
-        }
-    }
-    h->count++;
-    h->sum += seconds;
-}
 
 /* ---- rendering (pure) ------------------------------------------------- */
 

@@ -9,20 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/prom_hist.h"
 #include "redis_conn.h"
-
-/* Upper bounds (seconds) of the latency histograms' buckets; +Inf follows. */
-#define LG_PROM_NBUCKETS 14
-extern const double lg_prom_bounds[LG_PROM_NBUCKETS];
-
-/* A cumulative Prometheus histogram: counts per bound, sum and count. */
-struct lg_prom_hist {
-    uint64_t buckets[LG_PROM_NBUCKETS]; /* samples <= bound (not yet cumulative) */
-    uint64_t count;
-    double sum;
-};
-
-void lg_prom_hist_observe(struct lg_prom_hist *h, double seconds);
 
 enum lg_metrics_outcome {
     LG_OUT_RECEIVED,
