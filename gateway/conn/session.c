@@ -279,9 +279,9 @@ static const char *echoable_client_order_id(json_t *root)
 static void handle_submit(struct lg_session *s, struct lg_envelope *env)
 {
     const char *req = env->has_req ? env->req : NULL;
-    s->gw->counters.orders_received++;
+    s->gw->counters[LG_CTR_ORDERS_RECEIVED]++;
     if (s->claims.role != LG_ROLE_VIEWER) {
-        s->gw->counters.orders_forbidden++;
+        s->gw->counters[LG_CTR_ORDERS_FORBIDDEN]++;
         lg_session_send(s, lg_msg_error("FORBIDDEN", "only viewer tokens submit orders", req,
                                         echoable_client_order_id(env->root)));
         return;
@@ -297,7 +297,7 @@ static void handle_submit(struct lg_session *s, struct lg_envelope *env)
     struct lg_order order;
     struct lg_field_error ferr;
     if (lg_order_parse(env->root, s->claims.room, &order, &ferr) != 0) {
-        s->gw->counters.orders_invalid++;
+        s->gw->counters[LG_CTR_ORDERS_INVALID]++;
         lg_session_send(s, lg_msg_invalid_field(echoable_client_order_id(env->root), ferr.field,
                                                 ferr.message, req));
         return;
@@ -333,7 +333,7 @@ void lg_session_on_message(struct lg_session *s, const char *text, size_t len)
 {
     if (s->state == LG_SESSION_CLOSING)
         return;
-    s->gw->counters.frames_in++;
+    s->gw->counters[LG_CTR_FRAMES_IN]++;
     struct lg_envelope env;
     enum lg_envelope_error e = lg_envelope_parse(text, len, &env);
     const char *req = env.has_req ? env.req : NULL;

@@ -120,7 +120,7 @@ int lg_ws_writeable(struct lws *wsi, struct lg_pss *pss)
         lg_out_frame_free(f);
         if (!ok)
             return -1;
-        s->gw->counters.frames_out++;
+        s->gw->counters[LG_CTR_FRAMES_OUT]++;
         if (s->out_head || s->close_code)
             lws_callback_on_writable(wsi);
         return 0;

@@ -22,15 +22,27 @@ struct lg_bus;
 struct lg_sku_notifier;
 struct lg_fanout;
 
-struct lg_gateway_counters {
-    unsigned long long frames_in, frames_out;
-    unsigned long long orders_received, orders_accepted, orders_duplicate, orders_conflict;
-    unsigned long long orders_invalid, orders_unavailable;
-    unsigned long long accepted_high, accepted_normal;
-    unsigned long long results_in, results_delivered, results_repeated;
-    unsigned long long orders_busy, orders_forbidden;
-    unsigned long long feed_dropped;    /* monitor.order frames not sent (sampling, slow monitor) */
-    unsigned long long sku_updates_out; /* sku.update frames queued to viewers */
+/* This process's event counters since it started, gw->counters[LG_CTR_...],
+ * shown by /metrics. An enum rather than named fields so /metrics gathers
+ * and renders them in loops. */
+enum lg_counter {
+    LG_CTR_FRAMES_IN,
+    LG_CTR_FRAMES_OUT,
+    LG_CTR_ORDERS_RECEIVED,
+    LG_CTR_ORDERS_ACCEPTED,
+    LG_CTR_ORDERS_DUPLICATE,
+    LG_CTR_ORDERS_CONFLICT,
+    LG_CTR_ORDERS_INVALID,
+    LG_CTR_ORDERS_UNAVAILABLE,
+    LG_CTR_ORDERS_FORBIDDEN,
+    LG_CTR_ACCEPTED_HIGH,
+    LG_CTR_ACCEPTED_NORMAL,
+    LG_CTR_RESULTS_IN,
+    LG_CTR_RESULTS_DELIVERED,
+    LG_CTR_RESULTS_REPEATED,
+    LG_CTR_FEED_DROPPED,    /* monitor.order frames not sent (sampling, slow monitor) */
+    LG_CTR_SKU_UPDATES_OUT, /* sku.update frames queued to viewers */
+    LG_CTR_COUNT
 };
 
 /* Latency histograms for /metrics, since the process started. */
@@ -66,7 +78,7 @@ struct lg_gateway {
     uv_signal_t sig_int, sig_term;
     uv_timer_t stop_timer;
 
-    struct lg_gateway_counters counters;
+    unsigned long long counters[LG_CTR_COUNT];
     struct lg_gateway_latency latency;
     struct lg_stats *stats;       /* per-room deltas, flushed to Redis every second */
     struct lg_monitors *monitors; /* monitor.subscribe sessions and their timer */

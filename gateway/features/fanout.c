@@ -113,7 +113,7 @@ static unsigned serve(struct lg_gateway *gw, struct fanout_job *job, unsigned bu
         job->cursor = job->cursor->by_room.next;
         n++;
     }
-    gw->counters.sku_updates_out += n;
+    gw->counters[LG_CTR_SKU_UPDATES_OUT] += n;
     return n;
 }
 

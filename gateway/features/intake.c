@@ -118,7 +118,7 @@ static char *seal_personal_data(struct lg_gateway *gw, const struct lg_order *o,
 
 static void reply_unavailable(struct lg_session *s, struct intake_req *r)
 {
-    r->gw->counters.orders_unavailable++;
+    r->gw->counters[LG_CTR_ORDERS_UNAVAILABLE]++;
     if (s)
         lg_session_send(s, lg_msg_error("UNAVAILABLE", "the order queue cannot be reached; retry",
                                         r->has_req ? r->req : NULL, r->client_order_id));
@@ -229,10 +229,10 @@ static void on_enqueue_reply(redisReply *reply, void *arg)
     }
     const char *kind = reply->element[0]->str;
     const char *order_id = reply->element[1]->str;
-    struct lg_gateway_counters *c = &r->gw->counters;
+    unsigned long long *c = r->gw->counters;
 
     if (strcmp(kind, "conflict") == 0) {
-        c->orders_conflict++;
+        c[LG_CTR_ORDERS_CONFLICT]++;
         drop_index(r);
         if (s)
             lg_session_send(s, lg_msg_error("IDEMPOTENCY_CONFLICT",
@@ -243,15 +243,15 @@ static void on_enqueue_reply(redisReply *reply, void *arg)
         const char *priority = reply->element[2]->str;
         long long accepted_at = strtoll(reply->element[3]->str, NULL, 10);
         if (duplicate) {
-            c->orders_duplicate++;
+            c[LG_CTR_ORDERS_DUPLICATE]++;
             drop_index(r);
             snprintf(r->order_id, sizeof(r->order_id), "%s", order_id);
         } else {
-            c->orders_accepted++;
+            c[LG_CTR_ORDERS_ACCEPTED]++;
             if (strcmp(priority, "high") == 0)
-                c->accepted_high++;
+                c[LG_CTR_ACCEPTED_HIGH]++;
             else
-                c->accepted_normal++;
+                c[LG_CTR_ACCEPTED_NORMAL]++;
         }
         if (s)
             lg_session_send(s, lg_msg_accepted(r->client_order_id, order_id, priority, duplicate,

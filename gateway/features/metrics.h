@@ -9,21 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/gateway.h"
 #include "core/prom_hist.h"
 #include "redis_conn.h"
-
-enum lg_metrics_outcome {
-    LG_OUT_RECEIVED,
-    LG_OUT_ACCEPTED,
-    LG_OUT_DUPLICATE,
-    LG_OUT_CONFLICT,
-    LG_OUT_INVALID,
-    LG_OUT_UNAVAILABLE,
-    LG_OUT_BUSY,
-    LG_OUT_FORBIDDEN,
-    LG_OUT_COUNT
-};
-extern const char *const lg_metrics_outcome_names[LG_OUT_COUNT];
 
 struct lg_metrics_redis {
     const char *conn; /* "main", "replies", "bus" */
@@ -34,11 +22,8 @@ struct lg_metrics_redis {
 struct lg_metrics {
     const char *gateway_id;
     unsigned long long connections, monitors;
-    unsigned long long orders[LG_OUT_COUNT];
-    unsigned long long accepted_high, accepted_normal;
-    unsigned long long frames_in, frames_out;
-    unsigned long long results_in, results_delivered, results_repeated;
-    unsigned long long feed_dropped, stats_flush_failures;
+    unsigned long long counters[LG_CTR_COUNT]; /* gw->counters at the scrape */
+    unsigned long long stats_flush_failures;
     const struct lg_prom_hist *accept, *confirm;
     bool queue_known; /* false when Redis could not be read: the queue lines are left out */
     long long queue_high, queue_normal;

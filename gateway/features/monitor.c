@@ -355,7 +355,7 @@ static void send_feed(struct lg_monitor_group *g, const char *text, size_t len, 
 {
     for (struct lg_monitor_sub *sub = g ? g->subs : NULL; sub; sub = sub->next) {
         if (!lg_feed_gate_admit(&sub->gate, now, (unsigned)sub->s->gw->cfg.monitor_feed_per_s)) {
-            sub->s->gw->counters.feed_dropped++;
+            sub->s->gw->counters[LG_CTR_FEED_DROPPED]++;
             continue;
         }
         size_t n;
@@ -365,7 +365,7 @@ static void send_feed(struct lg_monitor_group *g, const char *text, size_t len, 
             lg_feed_gate_sent(&sub->gate);
         } else {
             lg_feed_gate_drop(&sub->gate);
-            sub->s->gw->counters.feed_dropped++;
+            sub->s->gw->counters[LG_CTR_FEED_DROPPED]++;
         }
         free(framed);
     }

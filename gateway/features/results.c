@@ -53,7 +53,7 @@ bool lg_results_deliver(struct lg_gateway *gw, const char *room, const char *use
                         const struct lg_result *res, bool from_stream)
 {
     if (from_stream && gw->results && !first_time(gw->results, res->order_id)) {
-        gw->counters.results_repeated++;
+        gw->counters[LG_CTR_RESULTS_REPEATED]++;
         return false;
     }
     struct lg_session *s = lg_session_find_user(gw, room, user);
@@ -63,7 +63,7 @@ bool lg_results_deliver(struct lg_gateway *gw, const char *room, const char *use
     for (; s; s = s->by_user.next) {
         if (!lg_intake_hold_result(s, res->order_id, msg))
             lg_session_send(s, json_incref(msg));
-        gw->counters.results_delivered++;
+        gw->counters[LG_CTR_RESULTS_DELIVERED]++;
     }
     json_decref(msg);
     return true;
@@ -98,7 +98,7 @@ static void handle_entry(struct lg_results *r, const redisReply *entry)
     };
     if (!res.order_id[0] || !res.status[0])
         return;
-    r->gw->counters.results_in++;
+    r->gw->counters[LG_CTR_RESULTS_IN]++;
     bool first = lg_results_deliver(r->gw, field_of(f, "room"), field_of(f, "user"), &res, true);
     long long accepted_at = strtoll(field_of(f, "accepted_at_ms"), NULL, 10);
     if (first && accepted_at > 0) {
