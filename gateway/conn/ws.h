@@ -7,7 +7,8 @@
 
 #include <libwebsockets.h>
 
-#include "dispatch/server.h"
+#include "conn/pss.h"
+#include "core/gateway.h"
 
 /* Only /v1/ws may be upgraded. Returns non-zero to refuse. */
 int lg_ws_filter(struct lws *wsi);

@@ -11,10 +11,12 @@
 
 #include "core/gateway_config.h"
 #include "core/prom_hist.h"
+#include "livegate/list.h"
 #include "livegate/strmap.h"
 #include "redis_conn.h"
 
-struct lg_session;
+struct lg_session_hooks;
+struct lg_http;
 struct lg_results;
 struct lg_stats;
 struct lg_monitors;
@@ -67,12 +69,18 @@ struct lg_gateway {
 
     struct lg_strmap *conns_per_ip;     /* peer address -> (intptr_t) count */
     struct lg_strmap *registered_rooms; /* rooms this connection put in lg:rooms */
-    struct lg_strmap *sessions_by_user; /* "room/user" -> first authenticated session */
-    struct lg_strmap *sessions_by_room; /* room -> first authenticated viewer session */
+    struct lg_strmap *sessions_by_user; /* "room/user" -> its sessions (lg_session_bucket) */
+    struct lg_strmap *sessions_by_room; /* room -> its viewer sessions (lg_session_bucket) */
     struct lg_results *results;         /* the reader of this gateway's reply stream */
-    struct lg_session *sessions;        /* every open WebSocket session */
+    struct lg_list sessions;            /* every open WebSocket session (lg_session.node) */
     unsigned long n_sessions;
     uint64_t next_session_id;
+
+    /* What the layers above the connections do with them, installed at
+     * startup by dispatch/ (see session.h and http.h): the connection layer
+     * calls up only through these. */
+    const struct lg_session_hooks *session_hooks;
+    void (*http_handler)(struct lg_http *h);
 
     bool stopping;
     uv_signal_t sig_int, sig_term;

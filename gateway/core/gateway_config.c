@@ -9,7 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "features/fanout.h"
 #include "core/gateway_config.h"
 #include "rules/monitor_frames.h"
 

@@ -38,6 +38,10 @@ struct lg_gateway_config {
     char web_root[LG_STATIC_ROOT_MAX + 1]; /* the pages' files: see static_files.h */
 };
 
+/* Viewers given a sku.update per loop turn by default (LIVEGATE_FANOUT_SLICE,
+ * see fanout.h); bigger rooms take several turns. */
+#define LG_FANOUT_SLICE 2000
+
 /* Fills *c from getenv(). Returns 0, or -1 with the reason in err. */
 int lg_gateway_config_load(struct lg_gateway_config *c, char *err, size_t errsz);
 

@@ -72,9 +72,11 @@ static void finish_stop(struct lg_gateway *gw)
  * so a viewer whose order was being queued still gets order.accepted. */
 static void close_idle_sessions(struct lg_gateway *gw)
 {
-    for (struct lg_session *s = gw->sessions; s; s = s->next)
-        if (!s->waiters)
+    for (struct lg_list *q = gw->sessions.next; q != &gw->sessions; q = q->next) {
+        struct lg_session *s = lg_list_entry(q, struct lg_session, node);
+        if (lg_list_empty(&s->waiters))
             lg_session_close(s, LWS_CLOSE_STATUS_GOINGAWAY, "gateway shutting down");
+    }
 }
 
 static void on_stop_poll(uv_timer_t *t)
@@ -186,6 +188,7 @@ static int serve(void)
     uv_loop_init(&loop);
     gw.loop = &loop;
     gw.listen_fd = -1;
+    lg_list_init(&gw.sessions);
     gw.conns_per_ip = lg_strmap_new();
     gw.registered_rooms = lg_strmap_new();
     gw.sessions_by_user = lg_strmap_new();

@@ -6,15 +6,6 @@
 
 #include "core/gateway.h"
 
-struct lg_http;
-
-/* Per-connection data lws allocates for us: one of the two is set, depending
- * on whether the connection is a WebSocket or an HTTP request. */
-struct lg_pss {
-    struct lg_session *session;
-    struct lg_http *http;
-};
-
 /* Creates the lws context on gw->loop. Returns 0, or -1 (logged). */
 int lg_server_start(struct lg_gateway *gw);
 /* Stops accepting new connections; the open ones are served on. */

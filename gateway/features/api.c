@@ -182,7 +182,7 @@ static void batch_finish(struct batch *b)
     if (!b->failed && b->stored)
         b->stored(b);
     if (h) {
-        lg_waiter_detach(&h->waiters, &b->w);
+        lg_waiter_detach(&b->w);
         if (b->failed)
             unavailable(h);
         else

@@ -13,10 +13,6 @@
 struct lg_gateway;
 struct lg_session;
 
-/* Viewers given a sku.update per loop turn by default (LIVEGATE_FANOUT_SLICE);
- * bigger rooms take several turns. */
-#define LG_FANOUT_SLICE 2000
-
 #define LG_STATUS_MAX 32
 
 /* The fields of an lg:ev:status payload the buyer's order.status needs. */

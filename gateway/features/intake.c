@@ -29,37 +29,22 @@ struct intake_req {
     char order_id[LG_ID_MAX + 1];
     char req[LG_ID_MAX + 1];
     bool has_req;
-    json_t *held_result; /* a result that overtook order.accepted, sent after it */
-    int64_t started_us;  /* for the accept latency */
+    /* open while the enqueue is in flight: a result that overtakes
+     * order.accepted waits here and is sent after it (see session.h) */
+    struct lg_session_hold hold;
+    int64_t started_us; /* for the accept latency */
 };
 
-/* The result's push comes through another Redis connection than the enqueue
- * reply, so it can reach the loop first; the contract says accepted comes
- * first. Holds msg in the session's in-flight submit of order_id, if any. */
-bool lg_intake_hold_result(struct lg_session *s, const char *order_id, json_t *msg)
+/* Sends a held result after whatever reply went out, or drops it when the
+ * session is gone. */
+static void send_held(struct lg_session *s, json_t *held)
 {
-    for (struct lg_waiter *w = s->waiters; w; w = w->next) {
-        struct intake_req *r = (struct intake_req *)w; /* w is the first member */
-        if (w->kind == LG_WAITER_ENQUEUE && strcmp(r->order_id, order_id) == 0) {
-            if (!r->held_result)
-                r->held_result = json_incref(msg);
-            return true;
-        }
-    }
-    return false;
-}
-
-/* Sends a held result (after whatever reply went out) and frees r. */
-static void finish_req(struct lg_session *s, struct intake_req *r)
-{
-    if (r->held_result) {
-        if (s)
-            lg_session_send(s, r->held_result);
-        else
-            json_decref(r->held_result);
-        r->held_result = NULL;
-    }
-    free(r);
+    if (!held)
+        return;
+    if (s)
+        lg_session_send(s, held);
+    else
+        json_decref(held);
 }
 
 static void base36(unsigned long long v, char *out, size_t n)
@@ -148,7 +133,7 @@ static void on_duplicate_record(redisReply *reply, void *arg)
     struct intake_req *r = arg;
     struct lg_session *s = r->w.owner;
     if (s)
-        lg_waiter_detach(&s->waiters, &r->w);
+        lg_waiter_detach(&r->w);
     if (s && reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == NRESULT_FIELDS) {
         redisReply **e = reply->element;
         const char *status = str_or_empty(e[0]);
@@ -190,7 +175,6 @@ static bool fetch_duplicate_result(struct lg_session *s, struct intake_req *r)
     if (lg_script_call(r->gw->redis, &lg_script_watch, on_duplicate_record, r, 1,
                        2 + NRESULT_FIELDS, args, NULL) != 0)
         return false;
-    r->w.kind = LG_WAITER_OTHER;
     lg_waiter_attach(&s->waiters, &r->w, s);
     return true;
 }
@@ -217,14 +201,16 @@ static void on_enqueue_reply(redisReply *reply, void *arg)
     struct lg_session *s = r->w.owner;
     const char *req = r->has_req ? r->req : NULL;
     if (s)
-        lg_waiter_detach(&s->waiters, &r->w);
+        lg_waiter_detach(&r->w);
+    json_t *held = lg_session_hold_close(&r->hold);
 
     if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 ||
         reply->element[0]->type != REDIS_REPLY_STRING) {
         if (reply && reply->type == REDIS_REPLY_ERROR)
             lg_log(LG_LOG_ERROR, "intake.script_error", json_pack("{s:s}", "detail", reply->str));
         reply_unavailable(s, r);
-        finish_req(s, r);
+        send_held(s, held);
+        free(r);
         return;
     }
     const char *kind = reply->element[0]->str;
@@ -257,16 +243,15 @@ static void on_enqueue_reply(redisReply *reply, void *arg)
             lg_session_send(s, lg_msg_accepted(r->client_order_id, order_id, priority, duplicate,
                                                accepted_at, req));
         count_accept(r, duplicate);
-        if (s && r->held_result) {
-            lg_session_send(s, r->held_result);
-            r->held_result = NULL;
-        }
+        send_held(s, held);
+        held = NULL;
         if (s && duplicate && fetch_duplicate_result(s, r))
             return;
     } else {
         reply_unavailable(s, r);
     }
-    finish_req(s, r);
+    send_held(s, held);
+    free(r);
 }
 
 /* Field/value pairs of the order record, in the ARGV layout of enqueue.lua. */
@@ -390,6 +375,6 @@ void lg_intake_submit(struct lg_session *s, const struct lg_order *o, const char
         free(r);
         return;
     }
-    r->w.kind = LG_WAITER_ENQUEUE;
     lg_waiter_attach(&s->waiters, &r->w, s);
+    lg_session_hold_open(s, &r->hold, r->order_id);
 }

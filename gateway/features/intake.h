@@ -10,10 +10,6 @@
 /* o has passed lg_order_parse. Replies on s: order.accepted (new or
  * duplicate), IDEMPOTENCY_CONFLICT, or UNAVAILABLE. */
 void lg_intake_submit(struct lg_session *s, const struct lg_order *o, const char *req);
-/* Holds a result for s until order.accepted of order_id has gone out, when
- * that submit is still in flight; false when there is none (send it now). */
-bool lg_intake_hold_result(struct lg_session *s, const char *order_id, json_t *msg);
-
 /* A new order id: "o-" + milliseconds in base 36 + 12 random hex digits.
  * Sortable by time and unique across gateways without coordination. */
 void lg_intake_new_order_id(char out[32]);

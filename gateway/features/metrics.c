@@ -238,7 +238,7 @@ static void answer(const struct lg_stats_view *total, void *arg)
     struct scrape *sc = arg;
     struct lg_http *h = sc->w.owner;
     if (h) {
-        lg_waiter_detach(&h->waiters, &sc->w);
+        lg_waiter_detach(&sc->w);
         struct lg_metrics m;
         gather(sc->gw, &m);
         if (total) {

@@ -11,7 +11,6 @@
 #include "livegate/log.h"
 #include "livegate/strmap.h"
 #include "redis_conn.h"
-#include "features/intake.h"
 #include "features/results.h"
 #include "conn/session.h"
 
@@ -60,8 +59,9 @@ bool lg_results_deliver(struct lg_gateway *gw, const char *room, const char *use
     if (!s)
         return true;
     json_t *msg = lg_msg_result(res);
-    for (; s; s = s->by_user.next) {
-        if (!lg_intake_hold_result(s, res->order_id, msg))
+    for (; s; s = lg_session_user_next(s)) {
+        /* a submit of this order still in flight sends it after order.accepted */
+        if (!lg_session_hold_result(s, res->order_id, msg))
             lg_session_send(s, json_incref(msg));
         gw->counters[LG_CTR_RESULTS_DELIVERED]++;
     }
