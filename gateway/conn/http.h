@@ -2,8 +2,8 @@
  * body up to 16 KiB), hand it to the handler installed from above (the API,
  * features/api.c, set by dispatch/server.c), and write the JSON response
  * when the handler has one, which may be after Redis answered. */
-#ifndef LG_HTTP_H
-#define LG_HTTP_H
+#ifndef LG_CONN_HTTP_H
+#define LG_CONN_HTTP_H
 
 #include <jansson.h>
 #include <libwebsockets.h>

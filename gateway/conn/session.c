@@ -203,7 +203,7 @@ static void orphan_holds(struct lg_session *s)
 
 /* ---- the send queue ---------------------------------------------------- */
 
-void lg_out_frame_free(struct lg_out_frame *f)
+void lg_session_out_free(struct lg_session_out *f)
 {
     lg_frame_unref(f->frame);
     free(f);
@@ -221,9 +221,9 @@ void lg_session_free(struct lg_session *s)
     lws_sul_cancel(&s->close_timer);
     lg_waiter_orphan_all(&s->waiters);
     orphan_holds(s);
-    struct lg_out_frame *f;
+    struct lg_session_out *f;
     while ((f = lg_session_next_frame(s)))
-        lg_out_frame_free(f);
+        lg_session_out_free(f);
     free(s->rx);
     free(s);
 }
@@ -245,7 +245,7 @@ void lg_session_send_frame(struct lg_session *s, struct lg_frame *f)
         lg_session_close(s, CLOSE_POLICY, "client too slow");
         return;
     }
-    struct lg_out_frame *node = malloc(sizeof(*node));
+    struct lg_session_out *node = malloc(sizeof(*node));
     if (!node)
         return;
     node->frame = lg_frame_ref(f);
@@ -278,13 +278,13 @@ bool lg_session_has_output(const struct lg_session *s)
     return !lg_list_empty(&s->out);
 }
 
-struct lg_out_frame *lg_session_next_frame(struct lg_session *s)
+struct lg_session_out *lg_session_next_frame(struct lg_session *s)
 {
     struct lg_list *q = lg_list_first(&s->out);
     if (!q)
         return NULL;
     lg_list_remove(q);
-    struct lg_out_frame *f = lg_list_entry(q, struct lg_out_frame, node);
+    struct lg_session_out *f = lg_list_entry(q, struct lg_session_out, node);
     s->out_bytes -= f->frame->len;
     return f;
 }

@@ -32,7 +32,7 @@ struct lg_session_bucket;
 
 /* One entry of a session's send queue: a reference to a frame that other
  * sessions may share (see frame.h). */
-struct lg_out_frame {
+struct lg_session_out {
     struct lg_list node; /* on lg_session.out */
     struct lg_frame *frame;
 };
@@ -78,7 +78,7 @@ struct lg_session {
     char *rx;
     size_t rx_len, rx_cap;
 
-    struct lg_list out; /* struct lg_out_frame, oldest first */
+    struct lg_list out; /* struct lg_session_out, oldest first */
     size_t out_bytes;
     int close_code;
     char close_reason[64];
@@ -149,9 +149,9 @@ bool lg_session_hold_result(struct lg_session *s, const char *order_id, json_t *
 /* Whether the queue holds frames not yet written. */
 bool lg_session_has_output(const struct lg_session *s);
 /* Pops the next queue entry to write, or NULL. The caller frees it with
- * lg_out_frame_free. */
-struct lg_out_frame *lg_session_next_frame(struct lg_session *s);
+ * lg_session_out_free. */
+struct lg_session_out *lg_session_next_frame(struct lg_session *s);
 /* Drops the entry's frame reference and frees the entry. */
-void lg_out_frame_free(struct lg_out_frame *f);
+void lg_session_out_free(struct lg_session_out *f);
 
 #endif

@@ -110,12 +110,12 @@ int lg_ws_writeable(struct lws *wsi, struct lg_pss *pss)
     struct lg_session *s = pss->session;
     if (!s)
         return -1;
-    struct lg_out_frame *f = lg_session_next_frame(s);
+    struct lg_session_out *f = lg_session_next_frame(s);
     if (f) {
         size_t len = f->frame->len;
         int n = lws_write(wsi, lg_frame_payload(f->frame), len, LWS_WRITE_TEXT);
         bool ok = n >= (int)len;
-        lg_out_frame_free(f);
+        lg_session_out_free(f);
         if (!ok)
             return -1;
         s->gw->counters[LG_CTR_FRAMES_OUT]++;

@@ -2,8 +2,8 @@
  * assembly within the 16 KiB limit, the refusal of binary frames, the
  * per-address connection cap, and writing one queued frame per writeable
  * callback as lws requires. */
-#ifndef LG_WS_H
-#define LG_WS_H
+#ifndef LG_CONN_WS_H
+#define LG_CONN_WS_H
 
 #include <libwebsockets.h>
 

@@ -2,8 +2,8 @@
  * libwebsockets context, the Redis connection and the per-process indexes.
  * There is exactly one per process and it lives for the whole run; every
  * callback reaches it through lws_context_user() or a back pointer. */
-#ifndef LG_GATEWAY_H
-#define LG_GATEWAY_H
+#ifndef LG_CORE_GATEWAY_H
+#define LG_CORE_GATEWAY_H
 
 #include <libwebsockets.h>
 #include <stdint.h>

@@ -161,7 +161,7 @@ static void run_command(struct lg_session *s, struct lg_envelope *env)
 static void on_message(struct lg_session *s, const char *text, size_t len)
 {
     struct lg_envelope env;
-    enum lg_envelope_error e = lg_envelope_parse(text, len, &env);
+    enum lg_envelope_error e = lg_msg_parse_envelope(text, len, &env);
     const char *req = env.has_req ? env.req : NULL;
 
     if (s->state == LG_SESSION_AUTH)
@@ -178,7 +178,7 @@ static void on_message(struct lg_session *s, const char *text, size_t len)
         lg_session_send(s, lg_msg_error("BAD_REQUEST", "type must be a string", req, NULL));
     else
         run_command(s, &env);
-    lg_envelope_free(&env);
+    lg_msg_free_envelope(&env);
 }
 
 /* The features that keep pointers to sessions let go of this one. */

@@ -50,7 +50,7 @@ static void finish_stop(struct lg_gateway *gw)
     uv_close((uv_handle_t *)&gw->sig_int, on_handle_closed);
     uv_close((uv_handle_t *)&gw->sig_term, on_handle_closed);
     if (gw->monitors)
-        lg_monitors_stop(gw->monitors);
+        lg_monitor_stop(gw->monitors);
     lg_server_stop(gw);
     lg_stats_stop(gw->stats);
     struct lg_results *results = gw->results;
@@ -221,9 +221,9 @@ static int serve(void)
      * before that second's read. */
     if (gw.stats)
         lg_stats_start(gw.stats, &loop, gw.redis);
-    gw.monitors = lg_monitors_new(&gw);
+    gw.monitors = lg_monitor_new(&gw);
     if (gw.monitors)
-        lg_monitors_start(gw.monitors);
+        lg_monitor_start(gw.monitors);
 
     uv_timer_init(&loop, &gw.stop_timer);
     gw.stop_timer.data = &gw;
@@ -239,7 +239,7 @@ static int serve(void)
                      gw.cfg.tls_cert[0] != 0, "demo", gw.cfg.demo));
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
-    lg_monitors_free(gw.monitors);
+    lg_monitor_free(gw.monitors);
     lg_stats_free(gw.stats);
     lg_strmap_free(gw.conns_per_ip);
     lg_strmap_free(gw.registered_rooms);

@@ -1,8 +1,8 @@
 /* server.h - the libwebsockets side of the gateway: one vhost on the listen
  * address serving both the WebSocket endpoint and the HTTP API, joined to
  * the gateway's libuv loop. */
-#ifndef LG_SERVER_H
-#define LG_SERVER_H
+#ifndef LG_DISPATCH_SERVER_H
+#define LG_DISPATCH_SERVER_H
 
 #include "core/gateway.h"
 

@@ -280,7 +280,7 @@ static void join_methods(unsigned bits, char *out, size_t n, json_t *array)
 {
     out[0] = 0;
     for (size_t i = 0; i < 4; i++) {
-        if (!(bits & lg_payment_bit(payment_names[i])))
+        if (!(bits & lg_order_payment_bit(payment_names[i])))
             continue;
         if (out[0])
             strncat(out, ",", n - strlen(out) - 1);

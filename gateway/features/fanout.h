@@ -2,8 +2,8 @@
  * an order's new status goes to the buyer's sessions on this gateway
  * (lg:ev:status), a SKU's new state to the viewers of its room (lg:ev:sku).
  * The payload parsers are pure so their rules are unit-tested. */
-#ifndef LG_FANOUT_H
-#define LG_FANOUT_H
+#ifndef LG_FEATURES_FANOUT_H
+#define LG_FEATURES_FANOUT_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,8 +1,8 @@
 /* intake.h - the path from a checked order to order.accepted: seal the
  * personal data, run the dedup+enqueue script, and answer only after Redis
  * has confirmed the write. */
-#ifndef LG_INTAKE_H
-#define LG_INTAKE_H
+#ifndef LG_FEATURES_INTAKE_H
+#define LG_FEATURES_INTAKE_H
 
 #include "rules/order_rules.h"
 #include "conn/session.h"

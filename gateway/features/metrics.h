@@ -2,8 +2,8 @@
  * exposition format (version 0.0.4). Rendering is a pure function of a
  * snapshot so the exact text is unit-tested; metrics.c's other half
  * gathers the snapshot (the queue figures need Redis) and answers. */
-#ifndef LG_METRICS_H
-#define LG_METRICS_H
+#ifndef LG_FEATURES_METRICS_H
+#define LG_FEATURES_METRICS_H
 
 #include <stdbool.h>
 #include <stddef.h>

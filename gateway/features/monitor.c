@@ -38,7 +38,7 @@ struct lg_monitor_sub {
     struct lg_session *s;
     struct lg_monitor_group *group;
     struct lg_list node; /* on group->subs */
-    struct lg_feed_gate gate;
+    struct lg_monframe_gate gate;
     int64_t last_stats_ms;
 };
 
@@ -66,7 +66,7 @@ static bool is_all(const char *room)
 static void send_stats_text(struct lg_monitor_sub *sub, const char *text, size_t len)
 {
     size_t n;
-    char *framed = lg_monitor_splice(text, len, "feed_dropped", sub->gate.dropped_total, true, &n);
+    char *framed = lg_monframe_splice(text, len, "feed_dropped", sub->gate.dropped_total, true, &n);
     if (!framed)
         return;
     if (lg_session_send_text(sub->s, framed, n, LG_MONITOR_STATS_MAX_QUEUED) == 0)
@@ -92,7 +92,7 @@ static void broadcast_stats(struct lg_monitors *m, const char *room, const struc
     if (!v)
         return; /* Redis failed: skip this second */
     size_t len;
-    char *text = dump(lg_msg_monitor_stats(room, lg_wall_ms(), v, NULL), &len);
+    char *text = dump(lg_monframe_stats(room, lg_wall_ms(), v, NULL), &len);
     if (!text)
         return;
     int64_t now = lg_mono_ms();
@@ -132,7 +132,7 @@ static void job_done(const struct lg_stats_view *v, void *arg)
                 s, lg_msg_error("UNAVAILABLE", "the statistics cannot be read; retry", req, NULL));
         } else if (s->monitor) {
             size_t len;
-            char *text = dump(lg_msg_monitor_stats(job->room, lg_wall_ms(), v, req), &len);
+            char *text = dump(lg_monframe_stats(job->room, lg_wall_ms(), v, req), &len);
             if (text)
                 send_stats_text(s->monitor, text, len);
             free(text);
@@ -306,7 +306,7 @@ void lg_monitor_subscribe(struct lg_session *s, json_t *root, const char *req)
     /* A second subscribe replaces the first (the same room again keeps it,
      * so the feed subscription has no gap); the feed-drop count survives. */
     if (!s->monitor || strcmp(s->monitor->group->room, room) != 0) {
-        struct lg_feed_gate gate = {0};
+        struct lg_monframe_gate gate = {0};
         if (s->monitor)
             gate = s->monitor->gate;
         unsubscribe(s);
@@ -346,17 +346,18 @@ static void send_feed(struct lg_monitor_group *g, const char *text, size_t len, 
         return;
     for (struct lg_list *q = g->subs.next; q != &g->subs; q = q->next) {
         struct lg_monitor_sub *sub = lg_list_entry(q, struct lg_monitor_sub, node);
-        if (!lg_feed_gate_admit(&sub->gate, now, (unsigned)sub->s->gw->cfg.monitor_feed_per_s)) {
+        if (!lg_monframe_gate_admit(&sub->gate, now,
+                                    (unsigned)sub->s->gw->cfg.monitor_feed_per_s)) {
             sub->s->gw->counters[LG_CTR_FEED_DROPPED]++;
             continue;
         }
         size_t n;
         char *framed =
-            lg_monitor_splice(text, len, "dropped", sub->gate.dropped_since_sent, false, &n);
+            lg_monframe_splice(text, len, "dropped", sub->gate.dropped_since_sent, false, &n);
         if (framed && lg_session_send_text(sub->s, framed, n, LG_MONITOR_FEED_MAX_QUEUED) == 0) {
-            lg_feed_gate_sent(&sub->gate);
+            lg_monframe_gate_sent(&sub->gate);
         } else {
-            lg_feed_gate_drop(&sub->gate);
+            lg_monframe_gate_drop(&sub->gate);
             sub->s->gw->counters[LG_CTR_FEED_DROPPED]++;
         }
         free(framed);
@@ -375,7 +376,7 @@ void lg_monitor_deliver(struct lg_monitors *m, const char *payload, size_t len, 
         room = json_string_value(json_object_get(event, "room_id"));
     struct lg_monitor_group *g_room = to_room && room ? lg_strmap_get(m->groups, room) : NULL;
     struct lg_monitor_group *g_all = to_all ? lg_strmap_get(m->groups, "*") : NULL;
-    json_t *msg = event && (g_room || g_all) ? lg_msg_monitor_order(event) : NULL;
+    json_t *msg = event && (g_room || g_all) ? lg_monframe_order(event) : NULL;
     json_decref(event);
     if (!msg)
         return;
@@ -391,7 +392,7 @@ void lg_monitor_deliver(struct lg_monitors *m, const char *payload, size_t len, 
 
 /* ---- life cycle ----------------------------------------------------------------------- */
 
-struct lg_monitors *lg_monitors_new(struct lg_gateway *gw)
+struct lg_monitors *lg_monitor_new(struct lg_gateway *gw)
 {
     struct lg_monitors *m = calloc(1, sizeof(*m));
     if (!m)
@@ -408,7 +409,7 @@ struct lg_monitors *lg_monitors_new(struct lg_gateway *gw)
     return m;
 }
 
-void lg_monitors_start(struct lg_monitors *m)
+void lg_monitor_start(struct lg_monitors *m)
 {
     uv_timer_start(&m->timer, on_tick, TICK_MS, TICK_MS);
 }
@@ -418,13 +419,13 @@ static void on_timer_closed(uv_handle_t *h)
     (void)h;
 }
 
-void lg_monitors_stop(struct lg_monitors *m)
+void lg_monitor_stop(struct lg_monitors *m)
 {
     uv_timer_stop(&m->timer);
     uv_close((uv_handle_t *)&m->timer, on_timer_closed);
 }
 
-void lg_monitors_free(struct lg_monitors *m)
+void lg_monitor_free(struct lg_monitors *m)
 {
     if (!m)
         return;

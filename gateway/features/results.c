@@ -204,6 +204,8 @@ void lg_results_start(struct lg_results *r)
 void lg_results_close(struct lg_results *r)
 {
     r->closing = true;
+    /* Closing reports the connection down, possibly later; r is gone by then. */
+    lg_redis_on_state(r->conn, NULL, NULL);
     lg_redis_close(r->conn);
     lg_strmap_free(r->seen);
     free(r->ring);

@@ -37,7 +37,7 @@ int lg_catalog_parse_room(const json_t *body, struct lg_room_conf *out, struct l
     json_t *m;
     json_array_foreach(methods, i, m)
     {
-        unsigned bit = json_is_string(m) ? lg_payment_bit(json_string_value(m)) : 0;
+        unsigned bit = json_is_string(m) ? lg_order_payment_bit(json_string_value(m)) : 0;
         if (!bit)
             return lg_rule_broken(err, "payment_methods",
                                   "payment_methods may hold only alipay, wechat_pay, card, cod");

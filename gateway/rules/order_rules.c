@@ -9,7 +9,7 @@
 
 static const char *const payment_methods[] = {"alipay", "wechat_pay", "card", "cod"};
 
-unsigned lg_payment_bit(const char *name)
+unsigned lg_order_payment_bit(const char *name)
 {
     for (unsigned i = 0; i < 4; i++)
         if (strcmp(name, payment_methods[i]) == 0)
@@ -117,7 +117,7 @@ int lg_order_parse(const json_t *msg, const char *token_room, struct lg_order *o
         return lg_rule_broken(err, "currency", "currency must be \"CNY\"");
     strcpy(out->currency, "CNY");
     json_t *method = json_object_get(msg, "payment_method");
-    if (!json_is_string(method) || !lg_payment_bit(json_string_value(method)))
+    if (!json_is_string(method) || !lg_order_payment_bit(json_string_value(method)))
         return lg_rule_broken(err, "payment_method",
                               "payment_method must be alipay, wechat_pay, card or cod");
     snprintf(out->payment_method, sizeof(out->payment_method), "%s", json_string_value(method));

@@ -1,8 +1,8 @@
 /* order_rules.h - the field rules of order.submit, checked before anything is
  * queued. Pure: a jansson object in, a filled struct or the first broken rule
  * out, in the order the contract lists the fields. */
-#ifndef LG_ORDER_RULES_H
-#define LG_ORDER_RULES_H
+#ifndef LG_RULES_ORDER_RULES_H
+#define LG_RULES_ORDER_RULES_H
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -56,6 +56,6 @@ enum {
     LG_PAY_ALL = 0xF,
 };
 /* The bit of a method name, or 0 when the name is not a contract method. */
-unsigned lg_payment_bit(const char *name);
+unsigned lg_order_payment_bit(const char *name);
 
 #endif

@@ -301,11 +301,11 @@ static void unknown_fields_are_ignored(void **state)
 static void payment_bits(void **state)
 {
     (void)state;
-    assert_int_equal(lg_payment_bit("alipay"), LG_PAY_ALIPAY);
-    assert_int_equal(lg_payment_bit("wechat_pay"), LG_PAY_WECHAT_PAY);
-    assert_int_equal(lg_payment_bit("card"), LG_PAY_CARD);
-    assert_int_equal(lg_payment_bit("cod"), LG_PAY_COD);
-    assert_int_equal(lg_payment_bit("cash"), 0);
+    assert_int_equal(lg_order_payment_bit("alipay"), LG_PAY_ALIPAY);
+    assert_int_equal(lg_order_payment_bit("wechat_pay"), LG_PAY_WECHAT_PAY);
+    assert_int_equal(lg_order_payment_bit("card"), LG_PAY_CARD);
+    assert_int_equal(lg_order_payment_bit("cod"), LG_PAY_COD);
+    assert_int_equal(lg_order_payment_bit("cash"), 0);
 }
 
 int main(void)
