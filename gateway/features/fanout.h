@@ -45,8 +45,9 @@ int lg_fanout_parse_sku(const char *payload, size_t len, struct lg_sku_event *ou
 int lg_fanout_start(struct lg_gateway *gw);
 void lg_fanout_stop(struct lg_gateway *gw);
 
-/* A viewer session is leaving its room's index: a fan-out in progress must
- * not keep a pointer to it. Called by session.c. */
+/* A session is going (only a viewer can be a fan-out's cursor): a fan-out
+ * in progress must not keep a pointer to it. Called from the session's
+ * close hook (dispatch.c), while the session is still in its room's index. */
 void lg_fanout_forget_session(struct lg_gateway *gw, struct lg_session *s);
 
 #endif
