@@ -138,8 +138,9 @@ struct lg_session *lg_session_room_next(const struct lg_session *s);
 
 /* Opens h on s for order_id (a buffer that outlives the hold). */
 void lg_session_hold_open(struct lg_session *s, struct lg_session_hold *h, const char *order_id);
-/* Closes h (still valid when its session is gone) and returns the result
- * it held, which the caller now owns (sends or drops), or NULL. */
+/* Closes h and returns the result it held, which the caller now owns
+ * (sends or drops), or NULL. Safe on a hold whose session is gone and on
+ * one never opened (all zero). */
 json_t *lg_session_hold_close(struct lg_session_hold *h);
 /* Keeps a reference to msg in s's open hold of order_id, if any (a repeat
  * is dropped: the first result is the one sent). Returns false when there
