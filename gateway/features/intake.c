@@ -16,7 +16,6 @@
 #include "livegate/log.h"
 #include "rules/mask.h"
 #include "rules/protocol.h"
-#include "features/results.h"
 #include "features/rooms.h"
 #include "scripts.h"
 #include "stats.h"
