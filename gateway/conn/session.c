@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "conn/session.h"
-#include "livegate/log.h"
 #include "stats.h"
 
 #define CLOSE_AUTH_TIMEOUT 4408

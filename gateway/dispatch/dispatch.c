@@ -1,8 +1,6 @@
 /* dispatch.c - auth, the command table, and the close hook (see
  * dispatch.h). The handlers are the features' own; a command's role rule
  * is checked here once, before its handler runs. */
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "conn/session.h"
