@@ -9,8 +9,8 @@
  * write of one frame, since the length and opcode are the same, and the
  * gateway sends no compressed or masked frames) and copies whatever the
  * socket did not take into its own buffer. */
-#ifndef LG_FRAME_H
-#define LG_FRAME_H
+#ifndef LG_CONN_FRAME_H
+#define LG_CONN_FRAME_H
 
 #include <jansson.h>
 #include <stddef.h>

@@ -5,10 +5,23 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "features/api.h"
 #include "conn/http.h"
 #include "livegate/token.h"
 #include "rules/static_files.h"
+
+void lg_http_set_handler(struct lg_gateway *gw, void (*handler)(struct lg_http *h))
+{
+    gw->http_handler = handler;
+}
+
+/* No handler installed is a gateway that cannot answer yet. */
+static void handle(struct lg_http *h)
+{
+    if (h->gw->http_handler)
+        h->gw->http_handler(h);
+    else
+        lg_http_error(h, 503, "UNAVAILABLE", "the gateway is starting", NULL);
+}
 
 static enum lg_http_method method_of(struct lws *wsi)
 {
@@ -118,6 +131,7 @@ int lg_http_begin(struct lg_gateway *gw, struct lws *wsi, struct lg_pss *pss, co
     if (!h)
         return -1;
     pss->http = h;
+    lg_list_init(&h->waiters);
     h->gw = gw;
     h->wsi = wsi;
     h->method = method_of(wsi);
@@ -146,7 +160,7 @@ int lg_http_begin(struct lg_gateway *gw, struct lws *wsi, struct lg_pss *pss, co
     }
     if ((h->method == LG_HTTP_PUT || h->method == LG_HTTP_POST) && declared_body_length(wsi) > 0)
         return 0; /* the body follows; lg_http_body_done dispatches */
-    lg_api_handle(h);
+    handle(h);
     return 0;
 }
 
@@ -179,7 +193,7 @@ int lg_http_body_done(struct lg_pss *pss)
     if (h->body_too_big)
         lg_http_error(h, 413, "BAD_REQUEST", "body over 16384 bytes", "body");
     else
-        lg_api_handle(h);
+        handle(h);
     return 0;
 }
 

@@ -1,15 +1,18 @@
 /* http.h - thin HTTP glue: collect one request (method, path, bearer token,
- * body up to 16 KiB), hand it to the API (api.c), and write the JSON
- * response when the API has one, which may be after Redis answered. */
-#ifndef LG_HTTP_H
-#define LG_HTTP_H
+ * body up to 16 KiB), hand it to the handler installed from above (the API,
+ * features/api.c, set by dispatch/server.c), and write the JSON response
+ * when the handler has one, which may be after Redis answered. */
+#ifndef LG_CONN_HTTP_H
+#define LG_CONN_HTTP_H
 
 #include <jansson.h>
 #include <libwebsockets.h>
 #include <stdbool.h>
 
-#include "dispatch/server.h"
+#include "conn/pss.h"
+#include "core/gateway.h"
 #include "conn/waiter.h"
+#include "livegate/list.h"
 
 #define LG_HTTP_MAX_BODY 16384
 /* Query arguments kept per request, and the longest name and value kept. */
@@ -44,8 +47,12 @@ struct lg_http {
     size_t response_len;
     char content_type[64];
     bool answered;
-    struct lg_waiter *waiters; /* API calls in flight for this request */
+    struct lg_list waiters; /* API calls in flight for this request (lg_waiter) */
 };
+
+/* Installs the handler of every complete request on gw: it answers through
+ * lg_http_respond, at once or later. */
+void lg_http_set_handler(struct lg_gateway *gw, void (*handler)(struct lg_http *h));
 
 int lg_http_begin(struct lg_gateway *gw, struct lws *wsi, struct lg_pss *pss, const char *uri);
 int lg_http_body(struct lg_pss *pss, const void *in, size_t len);

@@ -5,8 +5,8 @@
  * hands each accepted connection to lws, which serves it like one of its
  * own (HTTP, WebSocket upgrade, TLS). Owning it also lets a stopping
  * gateway stop accepting while it finishes the connections it has. */
-#ifndef LG_LISTENER_H
-#define LG_LISTENER_H
+#ifndef LG_CONN_LISTENER_H
+#define LG_CONN_LISTENER_H
 
 #include "core/gateway.h"
 

@@ -1,25 +1,28 @@
-/* session.c - what a WebSocket message means (see session.h). The contract
- * fixes the order of things: a connection must authenticate first, within
- * 5 s; until then any other frame is UNAUTHORIZED and closes with 4401. */
+/* session.c - a WebSocket connection (see session.h): its send queue, its
+ * close, its holds and its places in the gateway's indexes. Nothing here
+ * knows what a message means: that is dispatch.c's, reached through
+ * gw->session_hooks. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "features/backoffice.h"
-#include "features/fanout.h"
-#include "features/intake.h"
-#include "features/monitor.h"
-#include "features/query.h"
-#include "livegate/clock.h"
-#include "livegate/log.h"
-#include "rules/order_rules.h"
-#include "rules/protocol.h"
 #include "conn/session.h"
 #include "stats.h"
 
-#define CLOSE_UNAUTHORIZED 4401
 #define CLOSE_AUTH_TIMEOUT 4408
 #define CLOSE_POLICY 1008
+
+/* The sessions sharing one key of an index, newest first. The index map
+ * holds it under its key; it is freed when its last session leaves. */
+struct lg_session_bucket {
+    struct lg_list sessions; /* lg_session_link.node */
+    char key[];
+};
+
+void lg_session_set_hooks(struct lg_gateway *gw, const struct lg_session_hooks *hooks)
+{
+    gw->session_hooks = hooks;
+}
 
 static void on_auth_timeout(lws_sorted_usec_list_t *sul)
 {
@@ -36,6 +39,12 @@ struct lg_session *lg_session_new(struct lg_gateway *gw, struct lws *wsi, const 
     s->gw = gw;
     s->wsi = wsi;
     s->state = LG_SESSION_AUTH;
+    lg_list_init(&s->out);
+    lg_list_init(&s->waiters);
+    lg_list_init(&s->holds);
+    lg_list_init(&s->node);
+    lg_list_init(&s->by_user.node);
+    lg_list_init(&s->by_room.node);
     snprintf(s->peer, sizeof(s->peer), "%s", peer);
     snprintf(s->id, sizeof(s->id), "%.40s.%llu", gw->cfg.gateway_id,
              (unsigned long long)++gw->next_session_id);
@@ -44,68 +53,87 @@ struct lg_session *lg_session_new(struct lg_gateway *gw, struct lws *wsi, const 
     return s;
 }
 
+/* ---- the indexes ------------------------------------------------------- */
+
 static void user_key(char *out, size_t n, const char *room, const char *user)
 {
     snprintf(out, n, "%s/%s", room, user);
+}
+
+static struct lg_session *session_of(struct lg_list *q, bool by_user)
+{
+    return by_user ? lg_list_entry(q, struct lg_session, by_user.node)
+                   : lg_list_entry(q, struct lg_session, by_room.node);
+}
+
+static struct lg_session *first_of(struct lg_strmap *map, const char *key, bool by_user)
+{
+    struct lg_session_bucket *b = lg_strmap_get(map, key);
+    struct lg_list *q = b ? lg_list_first(&b->sessions) : NULL;
+    return q ? session_of(q, by_user) : NULL;
+}
+
+static struct lg_session *next_of(const struct lg_session_link *l, bool by_user)
+{
+    if (!l->bucket)
+        return NULL;
+    struct lg_list *q = lg_list_next(&l->bucket->sessions, &l->node);
+    return q ? session_of(q, by_user) : NULL;
+}
+
+/* Newest first, as the fan-outs have always walked them. */
+static void index_link(struct lg_strmap *map, const char *key, struct lg_session_link *l)
+{
+    struct lg_session_bucket *b = lg_strmap_get(map, key);
+    if (!b) {
+        size_t n = strlen(key) + 1;
+        b = malloc(sizeof(*b) + n);
+        if (!b)
+            return;
+        lg_list_init(&b->sessions);
+        memcpy(b->key, key, n);
+        if (lg_strmap_put(map, b->key, b) != 0) {
+            free(b);
+            return;
+        }
+    }
+    lg_list_insert_head(&b->sessions, &l->node);
+    l->bucket = b;
+}
+
+static void index_unlink(struct lg_strmap *map, struct lg_session_link *l)
+{
+    struct lg_session_bucket *b = l->bucket;
+    if (!b)
+        return;
+    lg_list_remove(&l->node);
+    l->bucket = NULL;
+    if (lg_list_empty(&b->sessions)) {
+        lg_strmap_del(map, b->key);
+        free(b);
+    }
 }
 
 struct lg_session *lg_session_find_user(struct lg_gateway *gw, const char *room, const char *user)
 {
     char key[2 * LG_ID_MAX + 2];
     user_key(key, sizeof(key), room, user);
-    return lg_strmap_get(gw->sessions_by_user, key);
+    return first_of(gw->sessions_by_user, key, true);
 }
 
-enum index_kind { BY_USER, BY_ROOM };
-
-static struct lg_session_link *link_of(struct lg_session *s, enum index_kind k)
+struct lg_session *lg_session_user_next(const struct lg_session *s)
 {
-    return k == BY_USER ? &s->by_user : &s->by_room;
+    return next_of(&s->by_user, true);
 }
 
-static void index_link(struct lg_strmap *map, const char *key, struct lg_session *s,
-                       enum index_kind k)
+struct lg_session *lg_session_find_room(struct lg_gateway *gw, const char *room)
 {
-    struct lg_session_link *l = link_of(s, k);
-    struct lg_session *head = lg_strmap_get(map, key);
-    l->prev = NULL;
-    l->next = head;
-    if (head)
-        link_of(head, k)->prev = s;
-    lg_strmap_put(map, key, s);
-    l->on = true;
+    return first_of(gw->sessions_by_room, room, false);
 }
 
-static void index_unlink(struct lg_strmap *map, const char *key, struct lg_session *s,
-                         enum index_kind k)
+struct lg_session *lg_session_room_next(const struct lg_session *s)
 {
-    struct lg_session_link *l = link_of(s, k);
-    if (!l->on)
-        return;
-    if (l->prev)
-        link_of(l->prev, k)->next = l->next;
-    else if (l->next)
-        lg_strmap_put(map, key, l->next);
-    else
-        lg_strmap_del(map, key);
-    if (l->next)
-        link_of(l->next, k)->prev = l->prev;
-    l->on = false;
-}
-
-/* Results are pushed to every connection of the buyer on this gateway. */
-static void index_add(struct lg_session *s)
-{
-    char key[2 * LG_ID_MAX + 2];
-    user_key(key, sizeof(key), s->claims.room, s->claims.sub);
-    index_link(s->gw->sessions_by_user, key, s, BY_USER);
-}
-
-static void index_remove(struct lg_session *s)
-{
-    char key[2 * LG_ID_MAX + 2];
-    user_key(key, sizeof(key), s->claims.room, s->claims.sub);
-    index_unlink(s->gw->sessions_by_user, key, s, BY_USER);
+    return next_of(&s->by_room, false);
 }
 
 /* The room's live connection count, reported to the room's statistics.
@@ -119,27 +147,62 @@ static void count_connection(struct lg_session *s, long delta)
         d->connections += delta;
 }
 
-/* sku.update goes to every viewer of the room on this gateway. */
-static void room_index_add(struct lg_session *s)
+/* Results are pushed to every connection of the buyer on this gateway;
+ * sku.update goes to every viewer of the room. */
+void lg_session_authenticated(struct lg_session *s, const struct lg_claims *claims)
 {
+    lws_sul_cancel(&s->auth_timer);
+    s->claims = *claims;
+    s->state = LG_SESSION_READY;
+    char key[2 * LG_ID_MAX + 2];
+    user_key(key, sizeof(key), s->claims.room, s->claims.sub);
+    index_link(s->gw->sessions_by_user, key, &s->by_user);
+    count_connection(s, +1);
     if (s->claims.role == LG_ROLE_VIEWER)
-        index_link(s->gw->sessions_by_room, s->claims.room, s, BY_ROOM);
+        index_link(s->gw->sessions_by_room, s->claims.room, &s->by_room);
 }
 
-static void room_index_remove(struct lg_session *s)
+/* ---- holds ---------------------------------------------------------------- */
+
+void lg_session_hold_open(struct lg_session *s, struct lg_session_hold *h, const char *order_id)
 {
-    if (!s->by_room.on)
-        return;
-    lg_fanout_forget_session(s->gw, s);
-    index_unlink(s->gw->sessions_by_room, s->claims.room, s, BY_ROOM);
+    h->order_id = order_id;
+    h->result = NULL;
+    lg_list_insert_tail(&s->holds, &h->node);
 }
 
-struct lg_session *lg_session_find_room(struct lg_gateway *gw, const char *room)
+json_t *lg_session_hold_close(struct lg_session_hold *h)
 {
-    return lg_strmap_get(gw->sessions_by_room, room);
+    if (h->node.next)
+        lg_list_remove(&h->node);
+    json_t *result = h->result;
+    h->result = NULL;
+    return result;
 }
 
-void lg_out_frame_free(struct lg_out_frame *f)
+bool lg_session_hold_result(struct lg_session *s, const char *order_id, json_t *msg)
+{
+    for (struct lg_list *q = s->holds.next; q != &s->holds; q = q->next) {
+        struct lg_session_hold *h = lg_list_entry(q, struct lg_session_hold, node);
+        if (strcmp(h->order_id, order_id) == 0) {
+            if (!h->result)
+                h->result = json_incref(msg);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The holders keep their results; they only stop being found. */
+static void orphan_holds(struct lg_session *s)
+{
+    while (!lg_list_empty(&s->holds))
+        lg_list_remove(s->holds.next);
+}
+
+/* ---- the send queue ---------------------------------------------------- */
+
+void lg_session_out_free(struct lg_session_out *f)
 {
     lg_frame_unref(f->frame);
     free(f);
@@ -147,22 +210,30 @@ void lg_out_frame_free(struct lg_out_frame *f)
 
 void lg_session_free(struct lg_session *s)
 {
-    if (s->by_user.on)
+    if (s->gw->session_hooks && s->gw->session_hooks->on_close)
+        s->gw->session_hooks->on_close(s);
+    if (s->by_user.bucket)
         count_connection(s, -1);
-    lg_monitor_session_gone(s);
-    index_remove(s);
-    room_index_remove(s);
+    index_unlink(s->gw->sessions_by_user, &s->by_user);
+    index_unlink(s->gw->sessions_by_room, &s->by_room);
     lws_sul_cancel(&s->auth_timer);
     lws_sul_cancel(&s->close_timer);
     lg_waiter_orphan_all(&s->waiters);
-    struct lg_out_frame *f = s->out_head;
-    while (f) {
-        struct lg_out_frame *next = f->next;
-        lg_out_frame_free(f);
-        f = next;
-    }
+    orphan_holds(s);
+    struct lg_session_out *f;
+    while ((f = lg_session_next_frame(s)))
+        lg_session_out_free(f);
     free(s->rx);
     free(s);
+}
+
+void lg_session_receive(struct lg_session *s, const char *text, size_t len)
+{
+    if (s->state == LG_SESSION_CLOSING)
+        return;
+    s->gw->counters[LG_CTR_FRAMES_IN]++;
+    if (s->gw->session_hooks && s->gw->session_hooks->on_message)
+        s->gw->session_hooks->on_message(s, text, len);
 }
 
 void lg_session_send_frame(struct lg_session *s, struct lg_frame *f)
@@ -173,16 +244,11 @@ void lg_session_send_frame(struct lg_session *s, struct lg_frame *f)
         lg_session_close(s, CLOSE_POLICY, "client too slow");
         return;
     }
-    struct lg_out_frame *node = malloc(sizeof(*node));
+    struct lg_session_out *node = malloc(sizeof(*node));
     if (!node)
         return;
     node->frame = lg_frame_ref(f);
-    node->next = NULL;
-    if (s->out_tail)
-        s->out_tail->next = node;
-    else
-        s->out_head = node;
-    s->out_tail = node;
+    lg_list_insert_tail(&s->out, &node->node);
     s->out_bytes += f->len;
     lws_callback_on_writable(s->wsi);
 }
@@ -206,14 +272,18 @@ int lg_session_send_text(struct lg_session *s, const char *text, size_t len, siz
     return 0;
 }
 
-struct lg_out_frame *lg_session_next_frame(struct lg_session *s)
+bool lg_session_has_output(const struct lg_session *s)
 {
-    struct lg_out_frame *f = s->out_head;
-    if (!f)
+    return !lg_list_empty(&s->out);
+}
+
+struct lg_session_out *lg_session_next_frame(struct lg_session *s)
+{
+    struct lg_list *q = lg_list_first(&s->out);
+    if (!q)
         return NULL;
-    s->out_head = f->next;
-    if (!s->out_head)
-        s->out_tail = NULL;
+    lg_list_remove(q);
+    struct lg_session_out *f = lg_list_entry(q, struct lg_session_out, node);
     s->out_bytes -= f->frame->len;
     return f;
 }
@@ -226,131 +296,4 @@ void lg_session_close(struct lg_session *s, int code, const char *reason)
     s->close_code = code;
     snprintf(s->close_reason, sizeof(s->close_reason), "%s", reason);
     lws_callback_on_writable(s->wsi);
-}
-
-static void refuse_auth(struct lg_session *s, const char *message, const char *req)
-{
-    lg_session_send(s, lg_msg_error("UNAUTHORIZED", message, req, NULL));
-    lg_session_close(s, CLOSE_UNAUTHORIZED, "unauthorized");
-}
-
-static void handle_auth(struct lg_session *s, enum lg_envelope_error e, struct lg_envelope *env)
-{
-    const char *req = env->has_req ? env->req : NULL;
-    if (e != LG_ENVELOPE_OK || strcmp(env->type, "auth") != 0) {
-        refuse_auth(s, "the first frame must be {\"type\":\"auth\",\"token\":...}", req);
-        return;
-    }
-    json_t *token = json_object_get(env->root, "token");
-    if (!json_is_string(token)) {
-        refuse_auth(s, "token must be a string", req);
-        return;
-    }
-    struct lg_gateway *gw = s->gw;
-    int64_t now_ms = lg_wall_ms();
-    enum lg_token_error te = lg_token_verify(gw->cfg.jwt_secret, gw->cfg.jwt_secret_len,
-                                             json_string_value(token), now_ms / 1000, &s->claims);
-    if (te != LG_TOKEN_OK) {
-        lg_log(LG_LOG_INFO, "auth.refused",
-               json_pack("{s:s,s:s,s:s}", "session", s->id, "peer", s->peer, "reason",
-                         lg_token_error_str(te)));
-        refuse_auth(s, lg_token_error_str(te), req);
-        return;
-    }
-    lws_sul_cancel(&s->auth_timer);
-    s->state = LG_SESSION_READY;
-    index_add(s);
-    count_connection(s, +1);
-    room_index_add(s);
-    lg_session_send(s, lg_msg_auth_ok(s->claims.sub, s->claims.room, lg_role_name(s->claims.role),
-                                      s->id, now_ms, req));
-}
-
-/* client_order_id is echoed in an INVALID_FIELD reply only when it is a
- * valid ID: a reply never carries back arbitrary client bytes. */
-static const char *echoable_client_order_id(json_t *root)
-{
-    json_t *v = json_object_get(root, "client_order_id");
-    if (json_is_string(v) && lg_text_is_id(json_string_value(v), json_string_length(v)))
-        return json_string_value(v);
-    return NULL;
-}
-
-static void handle_submit(struct lg_session *s, struct lg_envelope *env)
-{
-    const char *req = env->has_req ? env->req : NULL;
-    s->gw->counters.orders_received++;
-    if (s->claims.role != LG_ROLE_VIEWER) {
-        s->gw->counters.orders_forbidden++;
-        lg_session_send(s, lg_msg_error("FORBIDDEN", "only viewer tokens submit orders", req,
-                                        echoable_client_order_id(env->root)));
-        return;
-    }
-    struct lg_stats_delta *d = lg_stats_room(s->gw->stats, s->claims.room);
-    if (d)
-        lg_stats_delta_count(d, LG_STAT_RECEIVED, 1);
-    if (s->gw->stopping) {
-        lg_session_send(s, lg_msg_error("UNAVAILABLE", "the gateway is shutting down; reconnect",
-                                        req, echoable_client_order_id(env->root)));
-        return;
-    }
-    struct lg_order order;
-    struct lg_field_error ferr;
-    if (lg_order_parse(env->root, s->claims.room, &order, &ferr) != 0) {
-        s->gw->counters.orders_invalid++;
-        lg_session_send(s, lg_msg_invalid_field(echoable_client_order_id(env->root), ferr.field,
-                                                ferr.message, req));
-        return;
-    }
-    lg_intake_submit(s, &order, req);
-}
-
-static void dispatch(struct lg_session *s, struct lg_envelope *env)
-{
-    const char *req = env->has_req ? env->req : NULL;
-    const char *type = env->type;
-    bool back_office = strcmp(type, "monitor.subscribe") == 0 || strcmp(type, "order.update") == 0;
-
-    if (strcmp(type, "order.submit") == 0) {
-        handle_submit(s, env);
-    } else if (strcmp(type, "auth") == 0) {
-        lg_session_send(s, lg_msg_error("BAD_REQUEST", "already authenticated", req, NULL));
-    } else if (back_office && s->claims.role == LG_ROLE_VIEWER) {
-        lg_session_send(
-            s, lg_msg_error("FORBIDDEN", "viewer tokens cannot use the back office", req, NULL));
-    } else if (strcmp(type, "order.query") == 0) {
-        lg_query_orders(s, env->root, req);
-    } else if (strcmp(type, "monitor.subscribe") == 0) {
-        lg_monitor_subscribe(s, env->root, req);
-    } else if (strcmp(type, "order.update") == 0) {
-        lg_backoffice_update(s, env->root, req);
-    } else {
-        lg_session_send(s, lg_msg_error("BAD_REQUEST", "unknown message type", req, NULL));
-    }
-}
-
-void lg_session_on_message(struct lg_session *s, const char *text, size_t len)
-{
-    if (s->state == LG_SESSION_CLOSING)
-        return;
-    s->gw->counters.frames_in++;
-    struct lg_envelope env;
-    enum lg_envelope_error e = lg_envelope_parse(text, len, &env);
-    const char *req = env.has_req ? env.req : NULL;
-
-    if (s->state == LG_SESSION_AUTH)
-        handle_auth(s, e, &env);
-    else if (e == LG_ENVELOPE_NOT_JSON)
-        lg_session_send(s,
-                        lg_msg_error("BAD_REQUEST", "a frame must be one JSON object", NULL, NULL));
-    else if (e == LG_ENVELOPE_BAD_REQ)
-        lg_session_send(s, lg_msg_error("BAD_REQUEST",
-                                        "req must be 1-64 characters of "
-                                        "[A-Za-z0-9_.:-]",
-                                        NULL, NULL));
-    else if (e == LG_ENVELOPE_NO_TYPE)
-        lg_session_send(s, lg_msg_error("BAD_REQUEST", "type must be a string", req, NULL));
-    else
-        dispatch(s, &env);
-    lg_envelope_free(&env);
 }

@@ -1,10 +1,12 @@
-/* session.h - one viewer's or operator's WebSocket connection: the auth
- * state machine, the dispatch of each complete message, and the queue of
- * frames waiting for libwebsockets to let us write. The lws callback (ws.c)
- * only assembles messages and drains the queue; everything a message means
- * is decided here. */
-#ifndef LG_SESSION_H
-#define LG_SESSION_H
+/* session.h - one viewer's or operator's WebSocket connection: its state
+ * (authenticating, ready, closing), the queue of frames waiting for
+ * libwebsockets to let us write, closing with a code, and this gateway's
+ * indexes of sessions by user and by room. What a message means is decided
+ * above, in dispatch/dispatch.c; the connection reaches it, and tells it
+ * that a session is going, only through the hooks dispatch installs
+ * (struct lg_session_hooks), so this layer includes no feature. */
+#ifndef LG_CONN_SESSION_H
+#define LG_CONN_SESSION_H
 
 #include <jansson.h>
 #include <libwebsockets.h>
@@ -12,9 +14,10 @@
 #include <stdint.h>
 
 #include "conn/frame.h"
-#include "core/gateway.h"
-#include "livegate/token.h"
 #include "conn/waiter.h"
+#include "core/gateway.h"
+#include "livegate/list.h"
+#include "livegate/token.h"
 
 /* How long a new connection may take to authenticate (contract: 5 s). */
 #define LG_AUTH_TIMEOUT_MS 5000
@@ -23,20 +26,44 @@
 
 enum lg_session_state { LG_SESSION_AUTH, LG_SESSION_READY, LG_SESSION_CLOSING };
 
+struct lg_session;
 struct lg_monitor_sub;
+struct lg_session_bucket;
 
 /* One entry of a session's send queue: a reference to a frame that other
  * sessions may share (see frame.h). */
-struct lg_out_frame {
-    struct lg_out_frame *next;
+struct lg_session_out {
+    struct lg_list node; /* on lg_session.out */
     struct lg_frame *frame;
 };
 
-/* A session's place in one of the gateway's indexes: a list per key whose
- * head is the index map's value. */
+/* A session's place in one of the gateway's indexes: on the list of the
+ * sessions sharing its key (bucket), which the index map holds. */
 struct lg_session_link {
-    struct lg_session *prev, *next;
-    bool on;
+    struct lg_list node;
+    struct lg_session_bucket *bucket; /* NULL while not indexed */
+};
+
+/* What the layers above do with sessions: one set per gateway, installed
+ * at startup (lg_session_set_hooks) before any connection is accepted. */
+struct lg_session_hooks {
+    /* One complete text message from a session that is not closing. */
+    void (*on_message)(struct lg_session *s, const char *text, size_t len);
+    /* s is about to be freed, still in its indexes: drop every pointer to it. */
+    void (*on_close)(struct lg_session *s);
+};
+
+/* A result that must wait for its order.accepted. The result's push comes
+ * through another Redis connection than the enqueue reply, so it can reach
+ * the loop first, and the contract says accepted comes first. A submit in
+ * flight opens a hold naming its order id; a result offered for that id
+ * meanwhile (lg_session_hold_result) is kept in the hold, and whoever
+ * closes the hold sends it after the accepted. The hold is embedded in the
+ * submitter's request, which owns it. */
+struct lg_session_hold {
+    struct lg_list node;  /* on lg_session.holds while open */
+    const char *order_id; /* the holder's own buffer */
+    json_t *result;       /* the first result offered, or NULL */
 };
 
 struct lg_session {
@@ -51,7 +78,7 @@ struct lg_session {
     char *rx;
     size_t rx_len, rx_cap;
 
-    struct lg_out_frame *out_head, *out_tail;
+    struct lg_list out; /* struct lg_session_out, oldest first */
     size_t out_bytes;
     int close_code;
     char close_reason[64];
@@ -59,20 +86,31 @@ struct lg_session {
 
     lws_sorted_usec_list_t auth_timer;
     lws_sorted_usec_list_t close_timer; /* see ws.c: how a close code is sent */
-    struct lg_waiter *waiters;          /* requests in flight for this session */
-    struct lg_monitor_sub *monitor;     /* monitor.subscribe, see monitor.h */
-    struct lg_session *prev, *next;     /* the gateway's list of sessions */
+    struct lg_list waiters;             /* requests in flight for this session (lg_waiter) */
+    struct lg_list holds;               /* open struct lg_session_hold */
+    struct lg_monitor_sub *monitor;     /* monitor.subscribe's, owned by monitor.c */
+    struct lg_list node;                /* on gw->sessions */
     struct lg_session_link by_user;     /* same room and user, this gateway */
     struct lg_session_link by_room;     /* viewers of the same room, this gateway */
 };
 
+/* Installs the hooks of every session of gw; hooks must outlive them. */
+void lg_session_set_hooks(struct lg_gateway *gw, const struct lg_session_hooks *hooks);
+
 /* Creates a session for an established WebSocket and starts its auth timer.
  * The caller (ws.c) owns it and frees it with lg_session_free on close. */
 struct lg_session *lg_session_new(struct lg_gateway *gw, struct lws *wsi, const char *peer);
+/* Runs the on_close hook, then leaves the indexes, orphans the waiters and
+ * holds and frees s with its queue. */
 void lg_session_free(struct lg_session *s);
 
-/* Handles one complete text message. */
-void lg_session_on_message(struct lg_session *s, const char *text, size_t len);
+/* One complete text message from the peer: counted, and handed to the
+ * on_message hook unless s is closing. */
+void lg_session_receive(struct lg_session *s, const char *text, size_t len);
+
+/* The token checked out: s becomes ready with claims, joins the indexes
+ * (by user; by room for viewers) and counts in its room's connections. */
+void lg_session_authenticated(struct lg_session *s, const struct lg_claims *claims);
 
 /* Queues msg (stealing the reference) and asks lws for a writeable callback. */
 void lg_session_send(struct lg_session *s, json_t *msg);
@@ -88,18 +126,33 @@ int lg_session_send_text(struct lg_session *s, const char *text, size_t len, siz
 /* Closes with code after the queued frames are written; later input is ignored. */
 void lg_session_close(struct lg_session *s, int code, const char *reason);
 
-/* The first authenticated session of user in room on this gateway; follow
- * by_user.next for the others. */
+/* The first authenticated session of user in room on this gateway, or
+ * NULL; lg_session_user_next gives the others. */
 struct lg_session *lg_session_find_user(struct lg_gateway *gw, const char *room, const char *user);
+struct lg_session *lg_session_user_next(const struct lg_session *s);
 
-/* The first authenticated viewer session of room on this gateway; follow
- * by_room.next for the others. */
+/* The first authenticated viewer session of room on this gateway, or
+ * NULL; lg_session_room_next gives the others. */
 struct lg_session *lg_session_find_room(struct lg_gateway *gw, const char *room);
+struct lg_session *lg_session_room_next(const struct lg_session *s);
 
+/* Opens h on s for order_id (a buffer that outlives the hold). */
+void lg_session_hold_open(struct lg_session *s, struct lg_session_hold *h, const char *order_id);
+/* Closes h and returns the result it held, which the caller now owns
+ * (sends or drops), or NULL. Safe on a hold whose session is gone and on
+ * one never opened (all zero). */
+json_t *lg_session_hold_close(struct lg_session_hold *h);
+/* Keeps a reference to msg in s's open hold of order_id, if any (a repeat
+ * is dropped: the first result is the one sent). Returns false when there
+ * is none: send msg now. */
+bool lg_session_hold_result(struct lg_session *s, const char *order_id, json_t *msg);
+
+/* Whether the queue holds frames not yet written. */
+bool lg_session_has_output(const struct lg_session *s);
 /* Pops the next queue entry to write, or NULL. The caller frees it with
- * lg_out_frame_free. */
-struct lg_out_frame *lg_session_next_frame(struct lg_session *s);
+ * lg_session_out_free. */
+struct lg_session_out *lg_session_next_frame(struct lg_session *s);
 /* Drops the entry's frame reference and frees the entry. */
-void lg_out_frame_free(struct lg_out_frame *f);
+void lg_session_out_free(struct lg_session_out *f);
 
 #endif

@@ -2,55 +2,47 @@
  * hang up while its order is in flight; the reply then has nobody to go to.
  * Each request is a waiter linked into its owner's (session's or HTTP
  * request's) list; when the owner goes away it orphans its waiters, and the
- * reply callback sees owner == NULL and only cleans up. */
-#ifndef LG_WAITER_H
-#define LG_WAITER_H
+ * reply callback sees owner == NULL and only cleans up. The waiter is
+ * embedded in the request, which its reply callback owns and frees. */
+#ifndef LG_CONN_WAITER_H
+#define LG_CONN_WAITER_H
 
 #include <stddef.h>
 
-/* What a waiter waits for, where another module needs to find it. */
-enum lg_waiter_kind { LG_WAITER_OTHER = 0, LG_WAITER_ENQUEUE };
+#include "livegate/list.h"
 
 struct lg_waiter {
-    struct lg_waiter *prev, *next;
-    void *owner; /* NULL once the owner is gone */
-    enum lg_waiter_kind kind;
+    struct lg_list node; /* on the owner's list while the owner lives */
+    void *owner;         /* NULL once the owner is gone (or before attaching) */
 };
 
-static inline void lg_waiter_attach(struct lg_waiter **list, struct lg_waiter *w, void *owner)
+/* list is the owner's list head, initialized with lg_list_init. */
+static inline void lg_waiter_attach(struct lg_list *list, struct lg_waiter *w, void *owner)
 {
     w->owner = owner;
-    w->prev = NULL;
-    w->next = *list;
-    if (*list)
-        (*list)->prev = w;
-    *list = w;
+    lg_list_insert_head(list, &w->node);
 }
 
-/* Unlinks w from its owner's list; a no-op for an orphan. */
-static inline void lg_waiter_detach(struct lg_waiter **list, struct lg_waiter *w)
+/* Unlinks w from its owner's list (owner stays set: the reply callback
+ * still answers it); a no-op for an orphan, for a waiter never attached
+ * (its node may be all zero) and for one detached already. */
+static inline void lg_waiter_detach(struct lg_waiter *w)
 {
     if (!w->owner)
         return;
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        *list = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    w->prev = w->next = NULL;
+    lg_list_remove(&w->node);
 }
 
-static inline void lg_waiter_orphan_all(struct lg_waiter **list)
+static inline void lg_waiter_orphan_all(struct lg_list *list)
 {
-    struct lg_waiter *w = *list;
-    while (w) {
-        struct lg_waiter *next = w->next;
+    struct lg_list *q = list->next;
+    while (q != list) {
+        struct lg_list *next = q->next;
+        struct lg_waiter *w = lg_list_entry(q, struct lg_waiter, node);
         w->owner = NULL;
-        w->prev = w->next = NULL;
-        w = next;
+        lg_list_remove(q);
+        q = next;
     }
-    *list = NULL;
 }
 
 #endif

@@ -1,5 +1,6 @@
 /* ws.c - WebSocket callbacks (see ws.h). Kept thin on purpose: it knows
- * about frames and bytes; what a message means is in session.c. */
+ * about frames and bytes; a complete message goes to lg_session_receive,
+ * which hands it up to dispatch through the session hooks. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,10 +37,7 @@ int lg_ws_established(struct lg_gateway *gw, struct lws *wsi, struct lg_pss *pss
     if (!s)
         return -1;
     pss->session = s;
-    s->next = gw->sessions;
-    if (gw->sessions)
-        gw->sessions->prev = s;
-    gw->sessions = s;
+    lg_list_insert_head(&gw->sessions, &s->node);
     gw->n_sessions++;
 
     intptr_t count;
@@ -70,7 +68,7 @@ int lg_ws_receive(struct lws *wsi, struct lg_pss *pss, const void *in, size_t le
     bool final = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
     if (final && s->rx_len == 0) {
         /* The common case: the whole message arrived at once; no copy. */
-        lg_session_on_message(s, in, len);
+        lg_session_receive(s, in, len);
         return 0;
     }
     if (s->rx_len + len > s->rx_cap) {
@@ -84,7 +82,7 @@ int lg_ws_receive(struct lws *wsi, struct lg_pss *pss, const void *in, size_t le
     memcpy(s->rx + s->rx_len, in, len);
     s->rx_len += len;
     if (final) {
-        lg_session_on_message(s, s->rx, s->rx_len);
+        lg_session_receive(s, s->rx, s->rx_len);
         /* Idle connections should not keep a 16 KiB buffer each. */
         free(s->rx);
         s->rx = NULL;
@@ -112,16 +110,16 @@ int lg_ws_writeable(struct lws *wsi, struct lg_pss *pss)
     struct lg_session *s = pss->session;
     if (!s)
         return -1;
-    struct lg_out_frame *f = lg_session_next_frame(s);
+    struct lg_session_out *f = lg_session_next_frame(s);
     if (f) {
         size_t len = f->frame->len;
         int n = lws_write(wsi, lg_frame_payload(f->frame), len, LWS_WRITE_TEXT);
         bool ok = n >= (int)len;
-        lg_out_frame_free(f);
+        lg_session_out_free(f);
         if (!ok)
             return -1;
-        s->gw->counters.frames_out++;
-        if (s->out_head || s->close_code)
+        s->gw->counters[LG_CTR_FRAMES_OUT]++;
+        if (lg_session_has_output(s) || s->close_code)
             lws_callback_on_writable(wsi);
         return 0;
     }
@@ -138,12 +136,7 @@ void lg_ws_closed(struct lg_gateway *gw, struct lg_pss *pss)
     if (!s)
         return;
     pss->session = NULL;
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        gw->sessions = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
+    lg_list_remove(&s->node);
     gw->n_sessions--;
     count_peer(gw, s->peer, -1, NULL);
     lg_session_free(s);

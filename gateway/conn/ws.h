@@ -2,12 +2,13 @@
  * assembly within the 16 KiB limit, the refusal of binary frames, the
  * per-address connection cap, and writing one queued frame per writeable
  * callback as lws requires. */
-#ifndef LG_WS_H
-#define LG_WS_H
+#ifndef LG_CONN_WS_H
+#define LG_CONN_WS_H
 
 #include <libwebsockets.h>
 
-#include "dispatch/server.h"
+#include "conn/pss.h"
+#include "core/gateway.h"
 
 /* Only /v1/ws may be upgraded. Returns non-zero to refuse. */
 int lg_ws_filter(struct lws *wsi);

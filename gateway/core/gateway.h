@@ -2,19 +2,21 @@
  * libwebsockets context, the Redis connection and the per-process indexes.
  * There is exactly one per process and it lives for the whole run; every
  * callback reaches it through lws_context_user() or a back pointer. */
-#ifndef LG_GATEWAY_H
-#define LG_GATEWAY_H
+#ifndef LG_CORE_GATEWAY_H
+#define LG_CORE_GATEWAY_H
 
 #include <libwebsockets.h>
 #include <stdint.h>
 #include <uv.h>
 
 #include "core/gateway_config.h"
+#include "core/prom_hist.h"
+#include "livegate/list.h"
 #include "livegate/strmap.h"
-#include "features/metrics.h"
 #include "redis_conn.h"
 
-struct lg_session;
+struct lg_session_hooks;
+struct lg_http;
 struct lg_results;
 struct lg_stats;
 struct lg_monitors;
@@ -22,15 +24,27 @@ struct lg_bus;
 struct lg_sku_notifier;
 struct lg_fanout;
 
-struct lg_gateway_counters {
-    unsigned long long frames_in, frames_out;
-    unsigned long long orders_received, orders_accepted, orders_duplicate, orders_conflict;
-    unsigned long long orders_invalid, orders_unavailable;
-    unsigned long long accepted_high, accepted_normal;
-    unsigned long long results_in, results_delivered, results_repeated;
-    unsigned long long orders_busy, orders_forbidden;
-    unsigned long long feed_dropped;    /* monitor.order frames not sent (sampling, slow monitor) */
-    unsigned long long sku_updates_out; /* sku.update frames queued to viewers */
+/* This process's event counters since it started, gw->counters[LG_CTR_...],
+ * shown by /metrics. An enum rather than named fields so /metrics gathers
+ * and renders them in loops. */
+enum lg_counter {
+    LG_CTR_FRAMES_IN,
+    LG_CTR_FRAMES_OUT,
+    LG_CTR_ORDERS_RECEIVED,
+    LG_CTR_ORDERS_ACCEPTED,
+    LG_CTR_ORDERS_DUPLICATE,
+    LG_CTR_ORDERS_CONFLICT,
+    LG_CTR_ORDERS_INVALID,
+    LG_CTR_ORDERS_UNAVAILABLE,
+    LG_CTR_ORDERS_FORBIDDEN,
+    LG_CTR_ACCEPTED_HIGH,
+    LG_CTR_ACCEPTED_NORMAL,
+    LG_CTR_RESULTS_IN,
+    LG_CTR_RESULTS_DELIVERED,
+    LG_CTR_RESULTS_REPEATED,
+    LG_CTR_FEED_DROPPED,    /* monitor.order frames not sent (sampling, slow monitor) */
+    LG_CTR_SKU_UPDATES_OUT, /* sku.update frames queued to viewers */
+    LG_CTR_COUNT
 };
 
 /* Latency histograms for /metrics, since the process started. */
@@ -55,18 +69,24 @@ struct lg_gateway {
 
     struct lg_strmap *conns_per_ip;     /* peer address -> (intptr_t) count */
     struct lg_strmap *registered_rooms; /* rooms this connection put in lg:rooms */
-    struct lg_strmap *sessions_by_user; /* "room/user" -> first authenticated session */
-    struct lg_strmap *sessions_by_room; /* room -> first authenticated viewer session */
+    struct lg_strmap *sessions_by_user; /* "room/user" -> its sessions (lg_session_bucket) */
+    struct lg_strmap *sessions_by_room; /* room -> its viewer sessions (lg_session_bucket) */
     struct lg_results *results;         /* the reader of this gateway's reply stream */
-    struct lg_session *sessions;        /* every open WebSocket session */
+    struct lg_list sessions;            /* every open WebSocket session (lg_session.node) */
     unsigned long n_sessions;
     uint64_t next_session_id;
+
+    /* What the layers above the connections do with them, installed at
+     * startup by dispatch/ (see session.h and http.h): the connection layer
+     * calls up only through these. */
+    const struct lg_session_hooks *session_hooks;
+    void (*http_handler)(struct lg_http *h);
 
     bool stopping;
     uv_signal_t sig_int, sig_term;
     uv_timer_t stop_timer;
 
-    struct lg_gateway_counters counters;
+    unsigned long long counters[LG_CTR_COUNT];
     struct lg_gateway_latency latency;
     struct lg_stats *stats;       /* per-room deltas, flushed to Redis every second */
     struct lg_monitors *monitors; /* monitor.subscribe sessions and their timer */

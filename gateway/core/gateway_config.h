@@ -1,8 +1,8 @@
 /* gateway_config.h - the gateway's settings, all from the environment (see
  * the README's settings table). Loading checks everything up front so a
  * misconfigured gateway refuses to start instead of failing per request. */
-#ifndef LG_GATEWAY_CONFIG_H
-#define LG_GATEWAY_CONFIG_H
+#ifndef LG_CORE_GATEWAY_CONFIG_H
+#define LG_CORE_GATEWAY_CONFIG_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -14,9 +14,9 @@
 #include "features/bus.h"
 #include "features/fanout.h"
 #include "core/gateway.h"
-#include "features/intake.h"
 #include "features/monitor.h"
 #include "features/results.h"
+#include "features/rooms.h"
 #include "conn/session.h"
 #include "sku_notify.h"
 #include "livegate/log.h"
@@ -34,7 +34,7 @@ static void on_redis_state(struct lg_redis *r, bool up, void *arg)
     struct lg_gateway *gw = arg;
     if (up) {
         lg_scripts_load_all(r);
-        lg_intake_reset_rooms(gw);
+        lg_rooms_forget(gw);
     }
 }
 
@@ -50,7 +50,7 @@ static void finish_stop(struct lg_gateway *gw)
     uv_close((uv_handle_t *)&gw->sig_int, on_handle_closed);
     uv_close((uv_handle_t *)&gw->sig_term, on_handle_closed);
     if (gw->monitors)
-        lg_monitors_stop(gw->monitors);
+        lg_monitor_stop(gw->monitors);
     lg_server_stop(gw);
     lg_stats_stop(gw->stats);
     struct lg_results *results = gw->results;
@@ -72,9 +72,11 @@ static void finish_stop(struct lg_gateway *gw)
  * so a viewer whose order was being queued still gets order.accepted. */
 static void close_idle_sessions(struct lg_gateway *gw)
 {
-    for (struct lg_session *s = gw->sessions; s; s = s->next)
-        if (!s->waiters)
+    for (struct lg_list *q = gw->sessions.next; q != &gw->sessions; q = q->next) {
+        struct lg_session *s = lg_list_entry(q, struct lg_session, node);
+        if (lg_list_empty(&s->waiters))
             lg_session_close(s, LWS_CLOSE_STATUS_GOINGAWAY, "gateway shutting down");
+    }
 }
 
 static void on_stop_poll(uv_timer_t *t)
@@ -186,6 +188,7 @@ static int serve(void)
     uv_loop_init(&loop);
     gw.loop = &loop;
     gw.listen_fd = -1;
+    lg_list_init(&gw.sessions);
     gw.conns_per_ip = lg_strmap_new();
     gw.registered_rooms = lg_strmap_new();
     gw.sessions_by_user = lg_strmap_new();
@@ -218,9 +221,9 @@ static int serve(void)
      * before that second's read. */
     if (gw.stats)
         lg_stats_start(gw.stats, &loop, gw.redis);
-    gw.monitors = lg_monitors_new(&gw);
+    gw.monitors = lg_monitor_new(&gw);
     if (gw.monitors)
-        lg_monitors_start(gw.monitors);
+        lg_monitor_start(gw.monitors);
 
     uv_timer_init(&loop, &gw.stop_timer);
     gw.stop_timer.data = &gw;
@@ -236,7 +239,7 @@ static int serve(void)
                      gw.cfg.tls_cert[0] != 0, "demo", gw.cfg.demo));
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
-    lg_monitors_free(gw.monitors);
+    lg_monitor_free(gw.monitors);
     lg_stats_free(gw.stats);
     lg_strmap_free(gw.conns_per_ip);
     lg_strmap_free(gw.registered_rooms);

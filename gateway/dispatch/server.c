@@ -9,7 +9,9 @@
 #include "conn/listener.h"
 #include "livegate/fd.h"
 #include "livegate/log.h"
+#include "dispatch/dispatch.h"
 #include "dispatch/server.h"
+#include "features/api.h"
 #include "conn/ws.h"
 
 static int callback_livegate(struct lws *wsi, enum lws_callback_reasons reason, void *user,
@@ -76,6 +78,9 @@ int lg_server_start(struct lg_gateway *gw)
     const struct lg_gateway_config *cfg = &gw->cfg;
 
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_json);
+    /* The connection layer calls up only through what is installed here. */
+    lg_dispatch_install(gw);
+    lg_http_set_handler(gw, lg_api_handle);
 
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof(info));

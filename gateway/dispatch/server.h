@@ -1,19 +1,10 @@
 /* server.h - the libwebsockets side of the gateway: one vhost on the listen
  * address serving both the WebSocket endpoint and the HTTP API, joined to
  * the gateway's libuv loop. */
-#ifndef LG_SERVER_H
-#define LG_SERVER_H
+#ifndef LG_DISPATCH_SERVER_H
+#define LG_DISPATCH_SERVER_H
 
 #include "core/gateway.h"
-
-struct lg_http;
-
-/* Per-connection data lws allocates for us: one of the two is set, depending
- * on whether the connection is a WebSocket or an HTTP request. */
-struct lg_pss {
-    struct lg_session *session;
-    struct lg_http *http;
-};
 
 /* Creates the lws context on gw->loop. Returns 0, or -1 (logged). */
 int lg_server_start(struct lg_gateway *gw);

@@ -16,6 +16,7 @@
 #include "livegate/log.h"
 #include "livegate/token.h"
 #include "features/metrics.h"
+#include "features/rooms.h"
 #include "rules/order_rules.h"
 #include "scripts.h"
 #include "stats.h"
@@ -181,7 +182,7 @@ static void batch_finish(struct batch *b)
     if (!b->failed && b->stored)
         b->stored(b);
     if (h) {
-        lg_waiter_detach(&h->waiters, &b->w);
+        lg_waiter_detach(&b->w);
         if (b->failed)
             unavailable(h);
         else
@@ -276,13 +277,13 @@ static void invalid_field(struct lg_http *h, const struct lg_field_error *fe)
 static void join_methods(unsigned bits, char *out, size_t n, json_t *array)
 {
     out[0] = 0;
-    for (size_t i = 0; i < LG_PAYMENT_NMETHODS; i++) {
-        if (!(bits & lg_payment_bit(lg_payment_names[i])))
+    for (size_t i = 0; i < LG_ORDER_NPAYMENTS; i++) {
+        if (!(bits & lg_order_payment_bit(lg_order_payment_names[i])))
             continue;
         if (out[0])
             strncat(out, ",", n - strlen(out) - 1);
-        strncat(out, lg_payment_names[i], n - strlen(out) - 1);
-        json_array_append_new(array, json_string(lg_payment_names[i]));
+        strncat(out, lg_order_payment_names[i], n - strlen(out) - 1);
+        json_array_append_new(array, json_string(lg_order_payment_names[i]));
     }
 }
 
@@ -343,8 +344,11 @@ static void put_room(struct lg_http *h, const struct lg_route *rt, json_t *body)
                           "updated_at_ms",
                           now};
     batch_send(b, on_batch_reply, 12, hset);
-    const char *sadd[] = {"SADD", LG_KEY_ROOMS, rt->room};
-    batch_send(b, on_batch_reply, 3, sadd);
+    b->pending++;
+    if (lg_rooms_register(b->gw, rt->room, on_batch_reply, b) != 0) {
+        b->failed = true;
+        b->pending--;
+    }
     batch_sent(b);
 }
 

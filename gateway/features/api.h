@@ -1,8 +1,8 @@
 /* api.h - the HTTP API of the contract: room, SKU and coupon configuration
  * for the back office, order look-up (masked), and /healthz. Routing is a
  * pure function so every path rule is unit-tested. */
-#ifndef LG_API_H
-#define LG_API_H
+#ifndef LG_FEATURES_API_H
+#define LG_FEATURES_API_H
 
 #include "conn/http.h"
 #include "livegate/text.h"

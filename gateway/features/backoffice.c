@@ -32,7 +32,7 @@ static void finish(struct update_req *r, json_t *msg)
 {
     struct lg_session *s = r->w.owner;
     if (s) {
-        lg_waiter_detach(&s->waiters, &r->w);
+        lg_waiter_detach(&r->w);
         lg_session_send(s, msg);
     } else {
         json_decref(msg);

@@ -3,8 +3,8 @@
  * and JSON shapes, including the audit trail's that api.c serves at
  * GET /v1/audit, are in backoffice_rules.h; the move itself is one Lua
  * script (transition.lua). */
-#ifndef LG_BACKOFFICE_H
-#define LG_BACKOFFICE_H
+#ifndef LG_FEATURES_BACKOFFICE_H
+#define LG_FEATURES_BACKOFFICE_H
 
 #include <jansson.h>
 

@@ -16,30 +16,31 @@
 #include "features/bus.h"
 #include "core/gateway.h"
 #include "keys.h"
+#include "livegate/list.h"
 #include "livegate/log.h"
 
 enum chan_state { CH_OFF, CH_ON, CH_LEAVING };
 
 struct bus_sub {
-    struct bus_sub *next;
+    struct lg_list node; /* on bus_channel.subs */
     lg_bus_fn fn;
     void *arg;
     unsigned refs; /* 0: unsubscribed during a dispatch, freed by the sweep */
 };
 
 struct bus_channel {
-    struct bus_channel *prev, *next;
+    struct lg_list node; /* on lg_bus.channels */
     char *name;
     bool pattern;
     enum chan_state state;
-    struct bus_sub *subs;
+    struct lg_list subs; /* struct bus_sub, newest first */
 };
 
 struct lg_bus {
     struct lg_redis *redis;
     char heartbeat[LG_KEY_MAX];
     struct lg_strmap *by_name; /* name -> struct bus_channel */
-    struct bus_channel *channels;
+    struct lg_list channels;   /* struct bus_channel */
     bool up;
     int dispatching;
     bool needs_sweep;
@@ -51,10 +52,15 @@ static bool is_pattern(const char *channel)
     return strchr(channel, '*') != NULL;
 }
 
+static struct bus_sub *sub_of(const struct lg_list *q)
+{
+    return lg_list_entry(q, struct bus_sub, node);
+}
+
 static bool has_subscribers(const struct bus_channel *ch)
 {
-    for (const struct bus_sub *s = ch->subs; s; s = s->next)
-        if (s->refs > 0)
+    for (const struct lg_list *q = ch->subs.next; q != &ch->subs; q = q->next)
+        if (sub_of(q)->refs > 0)
             return true;
     return false;
 }
@@ -62,17 +68,11 @@ static bool has_subscribers(const struct bus_channel *ch)
 static void free_channel(struct lg_bus *b, struct bus_channel *ch)
 {
     lg_strmap_del(b->by_name, ch->name);
-    if (ch->prev)
-        ch->prev->next = ch->next;
-    else
-        b->channels = ch->next;
-    if (ch->next)
-        ch->next->prev = ch->prev;
-    struct bus_sub *s = ch->subs;
-    while (s) {
-        struct bus_sub *next = s->next;
+    lg_list_remove(&ch->node);
+    while (!lg_list_empty(&ch->subs)) {
+        struct bus_sub *s = sub_of(ch->subs.next);
+        lg_list_remove(&s->node);
         free(s);
-        s = next;
     }
     free(ch->name);
     free(ch);
@@ -80,15 +80,14 @@ static void free_channel(struct lg_bus *b, struct bus_channel *ch)
 
 static void prune_subs(struct bus_channel *ch)
 {
-    struct bus_sub **link = &ch->subs;
-    while (*link) {
-        struct bus_sub *s = *link;
-        if (s->refs == 0) {
-            *link = s->next;
-            free(s);
-        } else {
-            link = &s->next;
+    struct lg_list *q = ch->subs.next;
+    while (q != &ch->subs) {
+        struct lg_list *next = q->next;
+        if (sub_of(q)->refs == 0) {
+            lg_list_remove(q);
+            free(sub_of(q));
         }
+        q = next;
     }
 }
 
@@ -120,11 +119,11 @@ static void sync_channel(struct lg_bus *b, struct bus_channel *ch)
 
 static void sync_all(struct lg_bus *b)
 {
-    struct bus_channel *ch = b->channels;
-    while (ch) {
-        struct bus_channel *next = ch->next;
-        sync_channel(b, ch);
-        ch = next;
+    struct lg_list *q = b->channels.next;
+    while (q != &b->channels) {
+        struct lg_list *next = q->next;
+        sync_channel(b, lg_list_entry(q, struct bus_channel, node));
+        q = next;
     }
 }
 
@@ -135,9 +134,13 @@ static void dispatch(struct lg_bus *b, struct bus_channel *ch, const char *chann
         return;
     b->messages++;
     b->dispatching++;
-    for (struct bus_sub *s = ch->subs; s; s = s->next)
+    /* Nothing is freed while dispatching, so q stays valid; a subscriber
+     * added meanwhile goes first in the list and hears the next message. */
+    for (struct lg_list *q = ch->subs.next; q != &ch->subs; q = q->next) {
+        struct bus_sub *s = sub_of(q);
         if (s->refs > 0)
             s->fn(channel, payload->str, payload->len, s->arg);
+    }
     b->dispatching--;
     if (b->dispatching == 0 && b->needs_sweep) {
         b->needs_sweep = false;
@@ -184,8 +187,8 @@ static void on_bus_state(struct lg_redis *r, bool up, void *arg)
     (void)r;
     struct lg_bus *b = arg;
     b->up = up;
-    for (struct bus_channel *ch = b->channels; ch; ch = ch->next)
-        ch->state = CH_OFF;
+    for (struct lg_list *q = b->channels.next; q != &b->channels; q = q->next)
+        lg_list_entry(q, struct bus_channel, node)->state = CH_OFF;
     sync_all(b);
     if (up)
         lg_log(LG_LOG_INFO, "bus.subscribed",
@@ -198,6 +201,7 @@ struct lg_bus *lg_bus_new(struct lg_gateway *gw)
     if (!b)
         return NULL;
     b->by_name = lg_strmap_new();
+    lg_list_init(&b->channels);
     char conn_name[96];
     snprintf(conn_name, sizeof(conn_name), "livegate:%s:bus", gw->cfg.gateway_id);
     lg_chan_heartbeat(b->heartbeat, sizeof(b->heartbeat), conn_name);
@@ -225,8 +229,8 @@ void lg_bus_close(struct lg_bus *b)
     lg_redis_on_state(b->redis, NULL, NULL);
     lg_redis_set_subscriber(b->redis, b->heartbeat, NULL, NULL);
     lg_redis_close(b->redis);
-    while (b->channels)
-        free_channel(b, b->channels);
+    while (!lg_list_empty(&b->channels))
+        free_channel(b, lg_list_entry(b->channels.next, struct bus_channel, node));
     lg_strmap_free(b->by_name);
     free(b);
 }
@@ -247,18 +251,16 @@ static struct bus_channel *get_channel(struct lg_bus *b, const char *channel)
     }
     ch->pattern = is_pattern(channel);
     ch->state = CH_OFF;
-    ch->next = b->channels;
-    if (b->channels)
-        b->channels->prev = ch;
-    b->channels = ch;
+    lg_list_init(&ch->subs);
+    lg_list_insert_head(&b->channels, &ch->node);
     return ch;
 }
 
 static struct bus_sub *find_sub(struct bus_channel *ch, lg_bus_fn fn, void *arg)
 {
-    for (struct bus_sub *s = ch->subs; s; s = s->next)
-        if (s->fn == fn && s->arg == arg)
-            return s;
+    for (struct lg_list *q = ch->subs.next; q != &ch->subs; q = q->next)
+        if (sub_of(q)->fn == fn && sub_of(q)->arg == arg)
+            return sub_of(q);
     return NULL;
 }
 
@@ -278,8 +280,7 @@ int lg_bus_subscribe(struct lg_bus *b, const char *channel, lg_bus_fn fn, void *
         }
         s->fn = fn;
         s->arg = arg;
-        s->next = ch->subs;
-        ch->subs = s;
+        lg_list_insert_head(&ch->subs, &s->node);
     }
     s->refs++;
     sync_channel(b, ch);

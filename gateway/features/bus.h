@@ -9,8 +9,8 @@
  * stock, an order's status) that the next event or a client query brings up
  * to date, so that is acceptable; the bus re-subscribes every channel as
  * soon as the connection is back. */
-#ifndef LG_BUS_H
-#define LG_BUS_H
+#ifndef LG_FEATURES_BUS_H
+#define LG_FEATURES_BUS_H
 
 #include <stddef.h>
 

@@ -84,7 +84,7 @@ static void on_status_event(const char *channel, const char *payload, size_t len
         return;
     struct lg_frame *f = lg_frame_from_json(
         lg_msg_order_status(ev.order_id, ev.client_order_id, ev.status, ev.at_ms, NULL));
-    for (; s; s = s->by_user.next)
+    for (; s; s = lg_session_user_next(s))
         lg_session_send_frame(s, f);
     lg_frame_unref(f);
 }
@@ -110,10 +110,10 @@ static unsigned serve(struct lg_gateway *gw, struct fanout_job *job, unsigned bu
     unsigned n = 0;
     while (job->cursor && n < budget) {
         lg_session_send_frame(job->cursor, job->frame);
-        job->cursor = job->cursor->by_room.next;
+        job->cursor = lg_session_room_next(job->cursor);
         n++;
     }
-    gw->counters.sku_updates_out += n;
+    gw->counters[LG_CTR_SKU_UPDATES_OUT] += n;
     return n;
 }
 
@@ -187,7 +187,7 @@ void lg_fanout_forget_session(struct lg_gateway *gw, struct lg_session *s)
         return;
     for (struct fanout_job *job = gw->fanout->head; job; job = job->next)
         if (job->cursor == s)
-            job->cursor = s->by_room.next;
+            job->cursor = lg_session_room_next(s);
 }
 
 int lg_fanout_start(struct lg_gateway *gw)

@@ -2,8 +2,8 @@
  * an order's new status goes to the buyer's sessions on this gateway
  * (lg:ev:status), a SKU's new state to the viewers of its room (lg:ev:sku).
  * The payload parsers are pure so their rules are unit-tested. */
-#ifndef LG_FANOUT_H
-#define LG_FANOUT_H
+#ifndef LG_FEATURES_FANOUT_H
+#define LG_FEATURES_FANOUT_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -12,10 +12,6 @@
 
 struct lg_gateway;
 struct lg_session;
-
-/* Viewers given a sku.update per loop turn by default (LIVEGATE_FANOUT_SLICE);
- * bigger rooms take several turns. */
-#define LG_FANOUT_SLICE 2000
 
 #define LG_STATUS_MAX 32
 
@@ -49,8 +45,9 @@ int lg_fanout_parse_sku(const char *payload, size_t len, struct lg_sku_event *ou
 int lg_fanout_start(struct lg_gateway *gw);
 void lg_fanout_stop(struct lg_gateway *gw);
 
-/* A viewer session is leaving its room's index: a fan-out in progress must
- * not keep a pointer to it. Called by session.c. */
+/* A session is going (only a viewer can be a fan-out's cursor): a fan-out
+ * in progress must not keep a pointer to it. Called from the session's
+ * close hook (dispatch.c), while the session is still in its room's index. */
 void lg_fanout_forget_session(struct lg_gateway *gw, struct lg_session *s);
 
 #endif

@@ -16,7 +16,7 @@
 #include "livegate/log.h"
 #include "rules/mask.h"
 #include "rules/protocol.h"
-#include "features/results.h"
+#include "features/rooms.h"
 #include "result_layout.h"
 #include "scripts.h"
 #include "stats.h"
@@ -29,37 +29,22 @@ struct intake_req {
     char order_id[LG_ID_MAX + 1];
     char req[LG_ID_MAX + 1];
     bool has_req;
-    json_t *held_result; /* a result that overtook order.accepted, sent after it */
-    int64_t started_us;  /* for the accept latency */
+    /* open while the enqueue is in flight: a result that overtakes
+     * order.accepted waits here and is sent after it (see session.h) */
+    struct lg_session_hold hold;
+    int64_t started_us; /* for the accept latency */
 };
 
-/* The result's push comes through another Redis connection than the enqueue
- * reply, so it can reach the loop first; the contract says accepted comes
- * first. Holds msg in the session's in-flight submit of order_id, if any. */
-bool lg_intake_hold_result(struct lg_session *s, const char *order_id, json_t *msg)
+/* Sends a held result after whatever reply went out, or drops it when the
+ * session is gone. */
+static void send_held(struct lg_session *s, json_t *held)
 {
-    for (struct lg_waiter *w = s->waiters; w; w = w->next) {
-        struct intake_req *r = (struct intake_req *)w; /* w is the first member */
-        if (w->kind == LG_WAITER_ENQUEUE && strcmp(r->order_id, order_id) == 0) {
-            if (!r->held_result)
-                r->held_result = json_incref(msg);
-            return true;
-        }
-    }
-    return false;
-}
-
-/* Sends a held result (after whatever reply went out) and frees r. */
-static void finish_req(struct lg_session *s, struct intake_req *r)
-{
-    if (r->held_result) {
-        if (s)
-            lg_session_send(s, r->held_result);
-        else
-            json_decref(r->held_result);
-        r->held_result = NULL;
-    }
-    free(r);
+    if (!held)
+        return;
+    if (s)
+        lg_session_send(s, held);
+    else
+        json_decref(held);
 }
 
 static void base36(unsigned long long v, char *out, size_t n)
@@ -86,29 +71,10 @@ void lg_intake_new_order_id(char out[32])
              rnd[5]);
 }
 
-void lg_intake_reset_rooms(struct lg_gateway *gw)
-{
-    lg_strmap_free(gw->registered_rooms);
-    gw->registered_rooms = lg_strmap_new();
-}
-
 static void send_simple(struct lg_gateway *gw, const char *cmd, const char *key, const char *arg)
 {
     const char *argv[] = {cmd, key, arg};
     lg_redis_argv(gw->redis, lg_redis_ignore_reply, NULL, arg ? 3 : 2, argv, NULL);
-}
-
-/* Validators find the streams of every room through lg:rooms, including a
- * room that was never set up (its orders must still be answered
- * ROOM_CLOSED). Once per room per connection is enough. */
-static void register_room(struct lg_gateway *gw, const char *room)
-{
-    if (gw->registered_rooms && lg_strmap_get(gw->registered_rooms, room))
-        return;
-    const char *sadd[] = {"SADD", LG_KEY_ROOMS, room};
-    if (lg_redis_argv(gw->redis, lg_redis_ignore_reply, NULL, 3, sadd, NULL) == 0 &&
-        gw->registered_rooms)
-        lg_strmap_put(gw->registered_rooms, room, gw);
 }
 
 /* The personal part of the order, sealed as one JSON document. */
@@ -137,7 +103,7 @@ static char *seal_personal_data(struct lg_gateway *gw, const struct lg_order *o,
 
 static void reply_unavailable(struct lg_session *s, struct intake_req *r)
 {
-    r->gw->counters.orders_unavailable++;
+    r->gw->counters[LG_CTR_ORDERS_UNAVAILABLE]++;
     if (s)
         lg_session_send(s, lg_msg_error("UNAVAILABLE", "the order queue cannot be reached; retry",
                                         r->has_req ? r->req : NULL, r->client_order_id));
@@ -162,7 +128,7 @@ static void on_duplicate_record(redisReply *reply, void *arg)
     struct intake_req *r = arg;
     struct lg_session *s = r->w.owner;
     if (s)
-        lg_waiter_detach(&s->waiters, &r->w);
+        lg_waiter_detach(&r->w);
     if (s && reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == LG_RESULT_NRECORD) {
         redisReply **e = reply->element;
         const char *status = str_or_empty(e[LG_RESULT_STATUS]);
@@ -205,7 +171,6 @@ static bool fetch_duplicate_result(struct lg_session *s, struct intake_req *r)
     if (lg_script_call(r->gw->redis, &lg_script_watch, on_duplicate_record, r, 1,
                        2 + LG_RESULT_NRECORD, args, NULL) != 0)
         return false;
-    r->w.kind = LG_WAITER_OTHER;
     lg_waiter_attach(&s->waiters, &r->w, s);
     return true;
 }
@@ -232,22 +197,24 @@ static void on_enqueue_reply(redisReply *reply, void *arg)
     struct lg_session *s = r->w.owner;
     const char *req = r->has_req ? r->req : NULL;
     if (s)
-        lg_waiter_detach(&s->waiters, &r->w);
+        lg_waiter_detach(&r->w);
+    json_t *held = lg_session_hold_close(&r->hold);
 
     if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 ||
         reply->element[0]->type != REDIS_REPLY_STRING) {
         if (reply && reply->type == REDIS_REPLY_ERROR)
             lg_log(LG_LOG_ERROR, "intake.script_error", json_pack("{s:s}", "detail", reply->str));
         reply_unavailable(s, r);
-        finish_req(s, r);
+        send_held(s, held);
+        free(r);
         return;
     }
     const char *kind = reply->element[0]->str;
     const char *order_id = reply->element[1]->str;
-    struct lg_gateway_counters *c = &r->gw->counters;
+    unsigned long long *c = r->gw->counters;
 
     if (strcmp(kind, "conflict") == 0) {
-        c->orders_conflict++;
+        c[LG_CTR_ORDERS_CONFLICT]++;
         drop_index(r);
         if (s)
             lg_session_send(s, lg_msg_error("IDEMPOTENCY_CONFLICT",
@@ -258,30 +225,29 @@ static void on_enqueue_reply(redisReply *reply, void *arg)
         const char *priority = reply->element[2]->str;
         long long accepted_at = strtoll(reply->element[3]->str, NULL, 10);
         if (duplicate) {
-            c->orders_duplicate++;
+            c[LG_CTR_ORDERS_DUPLICATE]++;
             drop_index(r);
             snprintf(r->order_id, sizeof(r->order_id), "%s", order_id);
         } else {
-            c->orders_accepted++;
+            c[LG_CTR_ORDERS_ACCEPTED]++;
             if (strcmp(priority, "high") == 0)
-                c->accepted_high++;
+                c[LG_CTR_ACCEPTED_HIGH]++;
             else
-                c->accepted_normal++;
+                c[LG_CTR_ACCEPTED_NORMAL]++;
         }
         if (s)
             lg_session_send(s, lg_msg_accepted(r->client_order_id, order_id, priority, duplicate,
                                                accepted_at, req));
         count_accept(r, duplicate);
-        if (s && r->held_result) {
-            lg_session_send(s, r->held_result);
-            r->held_result = NULL;
-        }
+        send_held(s, held);
+        held = NULL;
         if (s && duplicate && fetch_duplicate_result(s, r))
             return;
     } else {
         reply_unavailable(s, r);
     }
-    finish_req(s, r);
+    send_held(s, held);
+    free(r);
 }
 
 /* Field/value pairs of the order record, in the ARGV layout of enqueue.lua. */
@@ -396,7 +362,7 @@ void lg_intake_submit(struct lg_session *s, const struct lg_order *o, const char
      * exists the index does too; a duplicate or conflict deletes it again. */
     const char *set_index[] = {"SET", k_index, o->room_id, "EX", order_ttl};
     lg_redis_argv(gw->redis, lg_redis_ignore_reply, NULL, 5, set_index, NULL);
-    register_room(gw, o->room_id);
+    lg_rooms_register_once(gw, o->room_id);
 
     int rc = lg_script_call(gw->redis, &lg_script_enqueue, on_enqueue_reply, r, 5, a.n, a.v, NULL);
     free(sealed);
@@ -405,6 +371,6 @@ void lg_intake_submit(struct lg_session *s, const struct lg_order *o, const char
         free(r);
         return;
     }
-    r->w.kind = LG_WAITER_ENQUEUE;
     lg_waiter_attach(&s->waiters, &r->w, s);
+    lg_session_hold_open(s, &r->hold, r->order_id);
 }

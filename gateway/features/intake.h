@@ -1,8 +1,8 @@
 /* intake.h - the path from a checked order to order.accepted: seal the
  * personal data, run the dedup+enqueue script, and answer only after Redis
  * has confirmed the write. */
-#ifndef LG_INTAKE_H
-#define LG_INTAKE_H
+#ifndef LG_FEATURES_INTAKE_H
+#define LG_FEATURES_INTAKE_H
 
 #include "rules/order_rules.h"
 #include "conn/session.h"
@@ -10,14 +10,6 @@
 /* o has passed lg_order_parse. Replies on s: order.accepted (new or
  * duplicate), IDEMPOTENCY_CONFLICT, or UNAVAILABLE. */
 void lg_intake_submit(struct lg_session *s, const struct lg_order *o, const char *req);
-/* Holds a result for s until order.accepted of order_id has gone out, when
- * that submit is still in flight; false when there is none (send it now). */
-bool lg_intake_hold_result(struct lg_session *s, const char *order_id, json_t *msg);
-
-/* Forgets which rooms this process has registered in lg:rooms; called when
- * the Redis connection comes back, since Redis may have lost them. */
-void lg_intake_reset_rooms(struct lg_gateway *gw);
-
 /* A new order id: "o-" + milliseconds in base 36 + 12 random hex digits.
  * Sortable by time and unique across gateways without coordination. */
 void lg_intake_new_order_id(char out[32]);

@@ -2,40 +2,16 @@
  * exposition format (version 0.0.4). Rendering is a pure function of a
  * snapshot so the exact text is unit-tested; metrics.c's other half
  * gathers the snapshot (the queue figures need Redis) and answers. */
-#ifndef LG_METRICS_H
-#define LG_METRICS_H
+#ifndef LG_FEATURES_METRICS_H
+#define LG_FEATURES_METRICS_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/gateway.h"
+#include "core/prom_hist.h"
 #include "redis_conn.h"
-
-/* Upper bounds (seconds) of the latency histograms' buckets; +Inf follows. */
-#define LG_PROM_NBUCKETS 14
-extern const double lg_prom_bounds[LG_PROM_NBUCKETS];
-
-/* A cumulative Prometheus histogram: counts per bound, sum and count. */
-struct lg_prom_hist {
-    uint64_t buckets[LG_PROM_NBUCKETS]; /* samples <= bound (not yet cumulative) */
-    uint64_t count;
-    double sum;
-};
-
-void lg_prom_hist_observe(struct lg_prom_hist *h, double seconds);
-
-enum lg_metrics_outcome {
-    LG_OUT_RECEIVED,
-    LG_OUT_ACCEPTED,
-    LG_OUT_DUPLICATE,
-    LG_OUT_CONFLICT,
-    LG_OUT_INVALID,
-    LG_OUT_UNAVAILABLE,
-    LG_OUT_BUSY,
-    LG_OUT_FORBIDDEN,
-    LG_OUT_COUNT
-};
-extern const char *const lg_metrics_outcome_names[LG_OUT_COUNT];
 
 struct lg_metrics_redis {
     const char *conn; /* "main", "replies", "bus" */
@@ -46,11 +22,8 @@ struct lg_metrics_redis {
 struct lg_metrics {
     const char *gateway_id;
     unsigned long long connections, monitors;
-    unsigned long long orders[LG_OUT_COUNT];
-    unsigned long long accepted_high, accepted_normal;
-    unsigned long long frames_in, frames_out;
-    unsigned long long results_in, results_delivered, results_repeated;
-    unsigned long long feed_dropped, stats_flush_failures;
+    unsigned long long counters[LG_CTR_COUNT]; /* gw->counters at the scrape */
+    unsigned long long stats_flush_failures;
     const struct lg_prom_hist *accept, *confirm;
     bool queue_known; /* false when Redis could not be read: the queue lines are left out */
     long long queue_high, queue_normal;

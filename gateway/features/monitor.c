@@ -17,6 +17,7 @@
 #include "features/bus.h"
 #include "keys.h"
 #include "livegate/clock.h"
+#include "livegate/list.h"
 #include "livegate/log.h"
 #include "features/monitor.h"
 #include "rules/monitor_frames.h"
@@ -36,23 +37,23 @@ struct lg_monitor_group;
 struct lg_monitor_sub {
     struct lg_session *s;
     struct lg_monitor_group *group;
-    struct lg_monitor_sub *prev, *next;
-    struct lg_feed_gate gate;
+    struct lg_list node; /* on group->subs */
+    struct lg_monframe_gate gate;
     int64_t last_stats_ms;
 };
 
 struct lg_monitor_group {
     char room[LG_ID_MAX + 1]; /* or "*" */
-    struct lg_monitor_sub *subs;
-    bool reading; /* this tick's read is still in flight */
-    struct lg_monitor_group *prev, *next;
+    struct lg_list subs;      /* struct lg_monitor_sub */
+    bool reading;             /* this tick's read is still in flight */
+    struct lg_list node;      /* on lg_monitors.group_list */
 };
 
 struct lg_monitors {
     struct lg_gateway *gw;
     uv_timer_t timer;
-    struct lg_strmap *groups; /* room -> group */
-    struct lg_monitor_group *head;
+    struct lg_strmap *groups;  /* room -> group */
+    struct lg_list group_list; /* the same groups, for the tick */
 };
 
 static bool is_all(const char *room)
@@ -65,7 +66,7 @@ static bool is_all(const char *room)
 static void send_stats_text(struct lg_monitor_sub *sub, const char *text, size_t len)
 {
     size_t n;
-    char *framed = lg_monitor_splice(text, len, "feed_dropped", sub->gate.dropped_total, true, &n);
+    char *framed = lg_monframe_splice(text, len, "feed_dropped", sub->gate.dropped_total, true, &n);
     if (!framed)
         return;
     if (lg_session_send_text(sub->s, framed, n, LG_MONITOR_STATS_MAX_QUEUED) == 0)
@@ -91,13 +92,15 @@ static void broadcast_stats(struct lg_monitors *m, const char *room, const struc
     if (!v)
         return; /* Redis failed: skip this second */
     size_t len;
-    char *text = dump(lg_msg_monitor_stats(room, lg_wall_ms(), v, NULL), &len);
+    char *text = dump(lg_monframe_stats(room, lg_wall_ms(), v, NULL), &len);
     if (!text)
         return;
     int64_t now = lg_mono_ms();
-    for (struct lg_monitor_sub *sub = g->subs; sub; sub = sub->next)
+    for (struct lg_list *q = g->subs.next; q != &g->subs; q = q->next) {
+        struct lg_monitor_sub *sub = lg_list_entry(q, struct lg_monitor_sub, node);
         if (now - sub->last_stats_ms >= MIN_GAP_MS)
             send_stats_text(sub, text, len);
+    }
     free(text);
 }
 
@@ -122,14 +125,14 @@ static void job_done(const struct lg_stats_view *v, void *arg)
     }
     struct lg_session *s = job->w.owner;
     if (s) {
-        lg_waiter_detach(&s->waiters, &job->w);
+        lg_waiter_detach(&job->w);
         const char *req = job->has_req ? job->req : NULL;
         if (!v) {
             lg_session_send(
                 s, lg_msg_error("UNAVAILABLE", "the statistics cannot be read; retry", req, NULL));
         } else if (s->monitor) {
             size_t len;
-            char *text = dump(lg_msg_monitor_stats(job->room, lg_wall_ms(), v, req), &len);
+            char *text = dump(lg_monframe_stats(job->room, lg_wall_ms(), v, req), &len);
             if (text)
                 send_stats_text(s->monitor, text, len);
             free(text);
@@ -162,8 +165,9 @@ static struct stats_job *new_job(struct lg_monitors *m, const char *room, bool f
 static void on_tick(uv_timer_t *t)
 {
     struct lg_monitors *m = t->data;
-    for (struct lg_monitor_group *g = m->head; g; g = g->next) {
-        if (g->reading || !g->subs)
+    for (struct lg_list *q = m->group_list.next; q != &m->group_list; q = q->next) {
+        struct lg_monitor_group *g = lg_list_entry(q, struct lg_monitor_group, node);
+        if (g->reading || lg_list_empty(&g->subs))
             continue;
         struct stats_job *job = new_job(m, g->room, false);
         if (!job)
@@ -226,29 +230,22 @@ static struct lg_monitor_group *group_get(struct lg_monitors *m, const char *roo
     if (!g)
         return NULL;
     snprintf(g->room, sizeof(g->room), "%s", room);
+    lg_list_init(&g->subs);
     if (lg_strmap_put(m->groups, g->room, g) != 0) {
         free(g);
         return NULL;
     }
-    g->next = m->head;
-    if (m->head)
-        m->head->prev = g;
-    m->head = g;
+    lg_list_insert_head(&m->group_list, &g->node);
     feed_watch(m, g->room, true);
     return g;
 }
 
 static void group_drop_if_empty(struct lg_monitors *m, struct lg_monitor_group *g)
 {
-    if (g->subs)
+    if (!lg_list_empty(&g->subs))
         return;
     feed_watch(m, g->room, false);
-    if (g->prev)
-        g->prev->next = g->next;
-    else
-        m->head = g->next;
-    if (g->next)
-        g->next->prev = g->prev;
+    lg_list_remove(&g->node);
     lg_strmap_del(m->groups, g->room);
     free(g);
 }
@@ -260,12 +257,7 @@ static void unsubscribe(struct lg_session *s)
         return;
     struct lg_monitors *m = s->gw->monitors;
     struct lg_monitor_group *g = sub->group;
-    if (sub->prev)
-        sub->prev->next = sub->next;
-    else
-        g->subs = sub->next;
-    if (sub->next)
-        sub->next->prev = sub->prev;
+    lg_list_remove(&sub->node);
     s->monitor = NULL;
     s->gw->n_monitors--;
     free(sub);
@@ -314,7 +306,7 @@ void lg_monitor_subscribe(struct lg_session *s, json_t *root, const char *req)
     /* A second subscribe replaces the first (the same room again keeps it,
      * so the feed subscription has no gap); the feed-drop count survives. */
     if (!s->monitor || strcmp(s->monitor->group->room, room) != 0) {
-        struct lg_feed_gate gate = {0};
+        struct lg_monframe_gate gate = {0};
         if (s->monitor)
             gate = s->monitor->gate;
         unsubscribe(s);
@@ -330,10 +322,7 @@ void lg_monitor_subscribe(struct lg_session *s, json_t *root, const char *req)
         sub->s = s;
         sub->group = g;
         sub->gate = gate;
-        sub->next = g->subs;
-        if (g->subs)
-            g->subs->prev = sub;
-        g->subs = sub;
+        lg_list_insert_head(&g->subs, &sub->node);
         s->monitor = sub;
         s->gw->n_monitors++;
     }
@@ -353,19 +342,23 @@ void lg_monitor_subscribe(struct lg_session *s, json_t *root, const char *req)
 
 static void send_feed(struct lg_monitor_group *g, const char *text, size_t len, int64_t now)
 {
-    for (struct lg_monitor_sub *sub = g ? g->subs : NULL; sub; sub = sub->next) {
-        if (!lg_feed_gate_admit(&sub->gate, now, (unsigned)sub->s->gw->cfg.monitor_feed_per_s)) {
-            sub->s->gw->counters.feed_dropped++;
+    if (!g)
+        return;
+    for (struct lg_list *q = g->subs.next; q != &g->subs; q = q->next) {
+        struct lg_monitor_sub *sub = lg_list_entry(q, struct lg_monitor_sub, node);
+        if (!lg_monframe_gate_admit(&sub->gate, now,
+                                    (unsigned)sub->s->gw->cfg.monitor_feed_per_s)) {
+            sub->s->gw->counters[LG_CTR_FEED_DROPPED]++;
             continue;
         }
         size_t n;
         char *framed =
-            lg_monitor_splice(text, len, "dropped", sub->gate.dropped_since_sent, false, &n);
+            lg_monframe_splice(text, len, "dropped", sub->gate.dropped_since_sent, false, &n);
         if (framed && lg_session_send_text(sub->s, framed, n, LG_MONITOR_FEED_MAX_QUEUED) == 0) {
-            lg_feed_gate_sent(&sub->gate);
+            lg_monframe_gate_sent(&sub->gate);
         } else {
-            lg_feed_gate_drop(&sub->gate);
-            sub->s->gw->counters.feed_dropped++;
+            lg_monframe_gate_drop(&sub->gate);
+            sub->s->gw->counters[LG_CTR_FEED_DROPPED]++;
         }
         free(framed);
     }
@@ -374,7 +367,7 @@ static void send_feed(struct lg_monitor_group *g, const char *text, size_t len, 
 void lg_monitor_deliver(struct lg_monitors *m, const char *payload, size_t len, bool to_room,
                         bool to_all)
 {
-    if (!m || !m->head)
+    if (!m || lg_list_empty(&m->group_list))
         return;
     /* Find the listeners first: most events are of rooms nobody here watches. */
     json_t *event = json_loadb(payload, len, 0, NULL);
@@ -383,7 +376,7 @@ void lg_monitor_deliver(struct lg_monitors *m, const char *payload, size_t len, 
         room = json_string_value(json_object_get(event, "room_id"));
     struct lg_monitor_group *g_room = to_room && room ? lg_strmap_get(m->groups, room) : NULL;
     struct lg_monitor_group *g_all = to_all ? lg_strmap_get(m->groups, "*") : NULL;
-    json_t *msg = event && (g_room || g_all) ? lg_msg_monitor_order(event) : NULL;
+    json_t *msg = event && (g_room || g_all) ? lg_monframe_order(event) : NULL;
     json_decref(event);
     if (!msg)
         return;
@@ -399,7 +392,7 @@ void lg_monitor_deliver(struct lg_monitors *m, const char *payload, size_t len, 
 
 /* ---- life cycle ----------------------------------------------------------------------- */
 
-struct lg_monitors *lg_monitors_new(struct lg_gateway *gw)
+struct lg_monitors *lg_monitor_new(struct lg_gateway *gw)
 {
     struct lg_monitors *m = calloc(1, sizeof(*m));
     if (!m)
@@ -410,12 +403,13 @@ struct lg_monitors *lg_monitors_new(struct lg_gateway *gw)
         return NULL;
     }
     m->gw = gw;
+    lg_list_init(&m->group_list);
     uv_timer_init(gw->loop, &m->timer);
     m->timer.data = m;
     return m;
 }
 
-void lg_monitors_start(struct lg_monitors *m)
+void lg_monitor_start(struct lg_monitors *m)
 {
     uv_timer_start(&m->timer, on_tick, TICK_MS, TICK_MS);
 }
@@ -425,24 +419,25 @@ static void on_timer_closed(uv_handle_t *h)
     (void)h;
 }
 
-void lg_monitors_stop(struct lg_monitors *m)
+void lg_monitor_stop(struct lg_monitors *m)
 {
     uv_timer_stop(&m->timer);
     uv_close((uv_handle_t *)&m->timer, on_timer_closed);
 }
 
-void lg_monitors_free(struct lg_monitors *m)
+void lg_monitor_free(struct lg_monitors *m)
 {
     if (!m)
         return;
-    while (m->head) {
-        struct lg_monitor_group *g = m->head;
-        m->head = g->next;
+    while (!lg_list_empty(&m->group_list)) {
+        struct lg_monitor_group *g =
+            lg_list_entry(m->group_list.next, struct lg_monitor_group, node);
+        lg_list_remove(&g->node);
         /* Sessions are gone by now (lws closed them), and with them their
          * subscriptions; this only frees what an aborted start left. */
-        while (g->subs) {
-            struct lg_monitor_sub *sub = g->subs;
-            g->subs = sub->next;
+        while (!lg_list_empty(&g->subs)) {
+            struct lg_monitor_sub *sub = lg_list_entry(g->subs.next, struct lg_monitor_sub, node);
+            lg_list_remove(&sub->node);
             free(sub);
         }
         free(g);

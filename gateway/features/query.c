@@ -31,7 +31,7 @@ static void finish(struct query *q)
 {
     struct lg_session *s = q->w.owner;
     if (s) {
-        lg_waiter_detach(&s->waiters, &q->w);
+        lg_waiter_detach(&q->w);
         const char *req = q->has_req ? q->req : NULL;
         if (q->failed) {
             lg_session_send(s, lg_msg_error("UNAVAILABLE",

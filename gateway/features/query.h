@@ -2,8 +2,8 @@
  * order.state messages in the order asked. Looking orders up through the
  * caller's idempotency keys is what makes "own orders only" hold: another
  * user's client_order_id simply is not there and answers "unknown". */
-#ifndef LG_QUERY_H
-#define LG_QUERY_H
+#ifndef LG_FEATURES_QUERY_H
+#define LG_FEATURES_QUERY_H
 
 #include <jansson.h>
 

@@ -11,7 +11,6 @@
 #include "livegate/log.h"
 #include "livegate/strmap.h"
 #include "redis_conn.h"
-#include "features/intake.h"
 #include "features/results.h"
 #include "conn/session.h"
 
@@ -53,17 +52,18 @@ bool lg_results_deliver(struct lg_gateway *gw, const char *room, const char *use
                         const struct lg_result *res, bool from_stream)
 {
     if (from_stream && gw->results && !first_time(gw->results, res->order_id)) {
-        gw->counters.results_repeated++;
+        gw->counters[LG_CTR_RESULTS_REPEATED]++;
         return false;
     }
     struct lg_session *s = lg_session_find_user(gw, room, user);
     if (!s)
         return true;
     json_t *msg = lg_msg_result(res);
-    for (; s; s = s->by_user.next) {
-        if (!lg_intake_hold_result(s, res->order_id, msg))
+    for (; s; s = lg_session_user_next(s)) {
+        /* a submit of this order still in flight sends it after order.accepted */
+        if (!lg_session_hold_result(s, res->order_id, msg))
             lg_session_send(s, json_incref(msg));
-        gw->counters.results_delivered++;
+        gw->counters[LG_CTR_RESULTS_DELIVERED]++;
     }
     json_decref(msg);
     return true;
@@ -98,7 +98,7 @@ static void handle_entry(struct lg_results *r, const redisReply *entry)
     };
     if (!res.order_id[0] || !res.status[0])
         return;
-    r->gw->counters.results_in++;
+    r->gw->counters[LG_CTR_RESULTS_IN]++;
     bool first = lg_results_deliver(r->gw, field_of(f, "room"), field_of(f, "user"), &res, true);
     long long accepted_at = strtoll(field_of(f, "accepted_at_ms"), NULL, 10);
     if (first && accepted_at > 0) {
@@ -204,6 +204,8 @@ void lg_results_start(struct lg_results *r)
 void lg_results_close(struct lg_results *r)
 {
     r->closing = true;
+    /* Closing reports the connection down, possibly later; r is gone by then. */
+    lg_redis_on_state(r->conn, NULL, NULL);
     lg_redis_close(r->conn);
     lg_strmap_free(r->seen);
     free(r->ring);

@@ -4,8 +4,8 @@
  * pushes each result to the buyer's connections on this gateway. A buyer who
  * is gone finds the result later in the order record (order.query, or a
  * duplicate submit). */
-#ifndef LG_RESULTS_H
-#define LG_RESULTS_H
+#ifndef LG_FEATURES_RESULTS_H
+#define LG_FEATURES_RESULTS_H
 
 #include <stdbool.h>
 
@@ -14,7 +14,9 @@
 
 struct lg_results *lg_results_new(struct lg_gateway *gw);
 void lg_results_start(struct lg_results *r);
-/* Closes the connection; r is freed once its handles are closed. */
+/* Frees r at once and closes its connection: reads still pending are
+ * answered (NULL) during this call, and the connection's own memory goes
+ * once its libuv handles are closed, so keep running the loop. */
 void lg_results_close(struct lg_results *r);
 
 /* The reply-stream connection, for its metrics. */

@@ -4,8 +4,8 @@
  * the JSON shapes built from them (order.updated, the lg:ev:status event, an
  * audit entry). No sockets and no Redis connection, so every rule and shape
  * is unit-tested; backoffice.c is the event-loop glue around it. */
-#ifndef LG_BACKOFFICE_RULES_H
-#define LG_BACKOFFICE_RULES_H
+#ifndef LG_RULES_BACKOFFICE_RULES_H
+#define LG_RULES_BACKOFFICE_RULES_H
 
 #include <hiredis/hiredis.h>
 #include <jansson.h>

@@ -30,16 +30,16 @@ int lg_catalog_parse_room(const json_t *body, struct lg_room_conf *out, struct l
         return -1;
     json_t *methods = json_object_get(body, "payment_methods");
     if (!json_is_array(methods) || json_array_size(methods) == 0)
-        return lg_payment_broken(err, "payment_methods",
-                                 "payment_methods must be a non-empty array of ", ", ");
+        return lg_order_payment_broken(err, "payment_methods",
+                                       "payment_methods must be a non-empty array of ", ", ");
     size_t i;
     json_t *m;
     json_array_foreach(methods, i, m)
     {
-        unsigned bit = json_is_string(m) ? lg_payment_bit(json_string_value(m)) : 0;
+        unsigned bit = json_is_string(m) ? lg_order_payment_bit(json_string_value(m)) : 0;
         if (!bit)
-            return lg_payment_broken(err, "payment_methods", "payment_methods may hold only ",
-                                     ", ");
+            return lg_order_payment_broken(err, "payment_methods", "payment_methods may hold only ",
+                                           ", ");
         out->payment_methods |= bit;
     }
     return 0;

@@ -1,8 +1,8 @@
 /* catalog_rules.h - body rules of the back-office HTTP API (rooms, SKUs,
  * coupons). Pure: a parsed JSON body in, a filled struct or the named field
  * that broke a rule out. */
-#ifndef LG_CATALOG_RULES_H
-#define LG_CATALOG_RULES_H
+#ifndef LG_RULES_CATALOG_RULES_H
+#define LG_RULES_CATALOG_RULES_H
 
 #include <jansson.h>
 #include <stdbool.h>

@@ -2,8 +2,8 @@
  * kind of field (text, id, integer, boolean), each enforcing the contract's
  * convention that a missing, null or wrongly typed required field breaks
  * its rule like a bad value. Each returns 0, or -1 with *err naming path. */
-#ifndef LG_FIELD_RULES_H
-#define LG_FIELD_RULES_H
+#ifndef LG_RULES_FIELD_RULES_H
+#define LG_RULES_FIELD_RULES_H
 
 #include <jansson.h>
 #include <stdbool.h>

@@ -1,8 +1,8 @@
 /* fingerprint.h - a digest of everything in an order body that makes it the
  * same order. A resubmit with the same client_order_id and fingerprint is a
  * duplicate; with another fingerprint it is an IDEMPOTENCY_CONFLICT. */
-#ifndef LG_FINGERPRINT_H
-#define LG_FINGERPRINT_H
+#ifndef LG_RULES_FINGERPRINT_H
+#define LG_RULES_FINGERPRINT_H
 
 #include "rules/order_rules.h"
 

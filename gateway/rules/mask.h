@@ -1,7 +1,7 @@
 /* mask.h - masked copies of personal data for the back office and logs:
  * "张三" -> "张*", "13800138000" -> "138****8000". */
-#ifndef LG_MASK_H
-#define LG_MASK_H
+#ifndef LG_RULES_MASK_H
+#define LG_RULES_MASK_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -15,8 +15,8 @@ static json_t *ms_of_us(uint64_t us)
     return json_real((double)us / 1000.0);
 }
 
-json_t *lg_msg_monitor_stats(const char *room, int64_t ts_ms, const struct lg_stats_view *v,
-                             const char *req)
+json_t *lg_monframe_stats(const char *room, int64_t ts_ms, const struct lg_stats_view *v,
+                          const char *req)
 {
     const long long *c = v->counters;
     json_t *codes = json_object();
@@ -95,7 +95,7 @@ static void copy_int(json_t *msg, json_t *event, const char *name)
         json_object_set_new(msg, name, json_integer(n));
 }
 
-json_t *lg_msg_monitor_order(json_t *event)
+json_t *lg_monframe_order(json_t *event)
 {
     const char *room = text_field(event, "room");
     if (!room)
@@ -127,26 +127,26 @@ json_t *lg_msg_monitor_order(json_t *event)
 
 /* ---- sampling ------------------------------------------------------------ */
 
-bool lg_feed_gate_admit(struct lg_feed_gate *g, int64_t now_ms, unsigned limit)
+bool lg_monframe_gate_admit(struct lg_monframe_gate *g, int64_t now_ms, unsigned limit)
 {
     if (now_ms - g->window_start_ms >= 1000 || now_ms < g->window_start_ms) {
         g->window_start_ms = now_ms;
         g->sent = 0;
     }
     if (g->sent >= limit) {
-        lg_feed_gate_drop(g);
+        lg_monframe_gate_drop(g);
         return false;
     }
     g->sent++;
     return true;
 }
 
-void lg_feed_gate_sent(struct lg_feed_gate *g)
+void lg_monframe_gate_sent(struct lg_monframe_gate *g)
 {
     g->dropped_since_sent = 0;
 }
 
-void lg_feed_gate_drop(struct lg_feed_gate *g)
+void lg_monframe_gate_drop(struct lg_monframe_gate *g)
 {
     g->dropped_since_sent++;
     g->dropped_total++;
@@ -154,8 +154,8 @@ void lg_feed_gate_drop(struct lg_feed_gate *g)
 
 /* ---- splicing ------------------------------------------------------------ */
 
-char *lg_monitor_splice(const char *text, size_t len, const char *field, unsigned long long n,
-                        bool always, size_t *out_len)
+char *lg_monframe_splice(const char *text, size_t len, const char *field, unsigned long long n,
+                         bool always, size_t *out_len)
 {
     if (len < 2 || text[0] != '{' || text[len - 1] != '}')
         return NULL;

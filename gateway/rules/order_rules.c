@@ -7,39 +7,39 @@
 #include "rules/field_rules.h"
 #include "rules/order_rules.h"
 
-const char *const lg_payment_names[LG_PAYMENT_NMETHODS] = {
+const char *const lg_order_payment_names[LG_ORDER_NPAYMENTS] = {
     [LG_PAYMENT_ALIPAY] = "alipay",
     [LG_PAYMENT_WECHAT_PAY] = "wechat_pay",
     [LG_PAYMENT_CARD] = "card",
     [LG_PAYMENT_COD] = "cod",
 };
 
-unsigned lg_payment_bit(const char *name)
+unsigned lg_order_payment_bit(const char *name)
 {
-    for (unsigned i = 0; i < LG_PAYMENT_NMETHODS; i++)
-        if (strcmp(name, lg_payment_names[i]) == 0)
+    for (unsigned i = 0; i < LG_ORDER_NPAYMENTS; i++)
+        if (strcmp(name, lg_order_payment_names[i]) == 0)
             return 1u << i;
     return 0;
 }
 
-void lg_payment_list(char *out, size_t n, const char *last_sep)
+void lg_order_payment_list(char *out, size_t n, const char *last_sep)
 {
     size_t len = 0;
     out[0] = 0;
-    for (int i = 0; i < LG_PAYMENT_NMETHODS && len < n; i++) {
-        const char *sep = i == 0 ? "" : i == LG_PAYMENT_NMETHODS - 1 ? last_sep : ", ";
-        int w = snprintf(out + len, n - len, "%s%s", sep, lg_payment_names[i]);
+    for (int i = 0; i < LG_ORDER_NPAYMENTS && len < n; i++) {
+        const char *sep = i == 0 ? "" : i == LG_ORDER_NPAYMENTS - 1 ? last_sep : ", ";
+        int w = snprintf(out + len, n - len, "%s%s", sep, lg_order_payment_names[i]);
         if (w < 0)
             return;
         len += (size_t)w;
     }
 }
 
-int lg_payment_broken(struct lg_field_error *err, const char *path, const char *lead,
-                      const char *last_sep)
+int lg_order_payment_broken(struct lg_field_error *err, const char *path, const char *lead,
+                            const char *last_sep)
 {
     char list[64], message[sizeof(err->message)];
-    lg_payment_list(list, sizeof(list), last_sep);
+    lg_order_payment_list(list, sizeof(list), last_sep);
     snprintf(message, sizeof(message), "%s%s", lead, list);
     return lg_rule_broken(err, path, message);
 }
@@ -144,8 +144,8 @@ int lg_order_parse(const json_t *msg, const char *token_room, struct lg_order *o
         return lg_rule_broken(err, "currency", "currency must be \"CNY\"");
     strcpy(out->currency, "CNY");
     json_t *method = json_object_get(msg, "payment_method");
-    if (!json_is_string(method) || !lg_payment_bit(json_string_value(method)))
-        return lg_payment_broken(err, "payment_method", "payment_method must be ", " or ");
+    if (!json_is_string(method) || !lg_order_payment_bit(json_string_value(method)))
+        return lg_order_payment_broken(err, "payment_method", "payment_method must be ", " or ");
     snprintf(out->payment_method, sizeof(out->payment_method), "%s", json_string_value(method));
     if (coupon_rc != 0) {
         *err = coupon_err;

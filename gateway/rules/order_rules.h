@@ -1,8 +1,8 @@
 /* order_rules.h - the field rules of order.submit, checked before anything is
  * queued. Pure: a jansson object in, a filled struct or the first broken rule
  * out, in the order the contract lists the fields. */
-#ifndef LG_ORDER_RULES_H
-#define LG_ORDER_RULES_H
+#ifndef LG_RULES_ORDER_RULES_H
+#define LG_RULES_ORDER_RULES_H
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -48,29 +48,29 @@ struct lg_order {
 int lg_order_parse(const json_t *msg, const char *token_room, struct lg_order *out,
                    struct lg_field_error *err);
 
-/* The payment methods of the contract, listed once: lg_payment_names[i] is
+/* The payment methods of the contract, listed once: lg_order_payment_names[i] is
  * method i, and its bit in a room's configuration is 1 << i. */
 enum lg_payment_method {
     LG_PAYMENT_ALIPAY,
     LG_PAYMENT_WECHAT_PAY,
     LG_PAYMENT_CARD,
     LG_PAYMENT_COD,
-    LG_PAYMENT_NMETHODS
+    LG_ORDER_NPAYMENTS
 };
-extern const char *const lg_payment_names[LG_PAYMENT_NMETHODS];
+extern const char *const lg_order_payment_names[LG_ORDER_NPAYMENTS];
 enum {
     LG_PAY_ALIPAY = 1 << LG_PAYMENT_ALIPAY,
     LG_PAY_WECHAT_PAY = 1 << LG_PAYMENT_WECHAT_PAY,
     LG_PAY_CARD = 1 << LG_PAYMENT_CARD,
     LG_PAY_COD = 1 << LG_PAYMENT_COD,
-    LG_PAY_ALL = (1 << LG_PAYMENT_NMETHODS) - 1,
+    LG_PAY_ALL = (1 << LG_ORDER_NPAYMENTS) - 1,
 };
 /* The bit of a method name, or 0 when the name is not a contract method. */
-unsigned lg_payment_bit(const char *name);
+unsigned lg_order_payment_bit(const char *name);
 /* Writes the names into out as a sentence's list: "a, b, c<last_sep>d". */
-void lg_payment_list(char *out, size_t n, const char *last_sep);
+void lg_order_payment_list(char *out, size_t n, const char *last_sep);
 /* lg_rule_broken with the message lead followed by the list of methods. */
-int lg_payment_broken(struct lg_field_error *err, const char *path, const char *lead,
-                      const char *last_sep);
+int lg_order_payment_broken(struct lg_field_error *err, const char *path, const char *lead,
+                            const char *last_sep);
 
 #endif

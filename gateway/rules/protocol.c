@@ -3,7 +3,7 @@
 
 #include "rules/protocol.h"
 
-bool lg_protocol_depth_ok(const char *text, size_t len, int max_depth)
+bool lg_msg_depth_ok(const char *text, size_t len, int max_depth)
 {
     int depth = 0;
     bool in_string = false;
@@ -26,10 +26,10 @@ bool lg_protocol_depth_ok(const char *text, size_t len, int max_depth)
     return true;
 }
 
-enum lg_envelope_error lg_envelope_parse(const char *text, size_t len, struct lg_envelope *env)
+enum lg_envelope_error lg_msg_parse_envelope(const char *text, size_t len, struct lg_envelope *env)
 {
     memset(env, 0, sizeof(*env));
-    if (!lg_protocol_depth_ok(text, len, LG_MAX_JSON_DEPTH))
+    if (!lg_msg_depth_ok(text, len, LG_MAX_JSON_DEPTH))
         return LG_ENVELOPE_NOT_JSON;
     json_error_t jerr;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -59,7 +59,7 @@ enum lg_envelope_error lg_envelope_parse(const char *text, size_t len, struct lg
     return LG_ENVELOPE_OK;
 }
 
-void lg_envelope_free(struct lg_envelope *env)
+void lg_msg_free_envelope(struct lg_envelope *env)
 {
     json_decref(env->root);
     env->root = NULL;

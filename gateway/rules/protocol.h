@@ -1,8 +1,8 @@
 /* protocol.h - the JSON shapes of the wire contract: checking an incoming
  * frame's envelope and building every reply. Pure functions, so the exact
  * bytes a client sees are unit-tested without a socket. */
-#ifndef LG_PROTOCOL_H
-#define LG_PROTOCOL_H
+#ifndef LG_RULES_PROTOCOL_H
+#define LG_RULES_PROTOCOL_H
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -18,7 +18,7 @@
 
 /* True when the nesting depth of the JSON text stays within max_depth. A
  * cheap scan before parsing, so a frame of 8,000 '[' costs nothing. */
-bool lg_protocol_depth_ok(const char *text, size_t len, int max_depth);
+bool lg_msg_depth_ok(const char *text, size_t len, int max_depth);
 
 struct lg_envelope {
     json_t *root;     /* the parsed object; owned by the envelope */
@@ -34,10 +34,12 @@ enum lg_envelope_error {
     LG_ENVELOPE_BAD_REQ,  /* "req" present but not an ID string */
 };
 
-/* Parses one text frame. On LG_ENVELOPE_OK the caller owns env->root and
- * frees it with lg_envelope_free; otherwise nothing is allocated. */
-enum lg_envelope_error lg_envelope_parse(const char *text, size_t len, struct lg_envelope *env);
-void lg_envelope_free(struct lg_envelope *env);
+/* Parses one text frame. env->root is set, and owned by the caller, on
+ * LG_ENVELOPE_OK and also on LG_ENVELOPE_NO_TYPE (kept so the error reply
+ * can carry req); on the other errors nothing is allocated. Call
+ * lg_msg_free_envelope after any result: it frees whatever was kept. */
+enum lg_envelope_error lg_msg_parse_envelope(const char *text, size_t len, struct lg_envelope *env);
+void lg_msg_free_envelope(struct lg_envelope *env);
 
 /* Adds "req" to msg (when req is not NULL) and returns msg. */
 json_t *lg_msg_with_req(json_t *msg, const char *req);

@@ -2,8 +2,8 @@
  * GET / (the demo live room), GET /dashboard (the back office) and their
  * scripts and styles under /static/. A pure function, so the rules that keep
  * a request inside the web root are unit tested without a server. */
-#ifndef LG_STATIC_FILES_H
-#define LG_STATIC_FILES_H
+#ifndef LG_RULES_STATIC_FILES_H
+#define LG_RULES_STATIC_FILES_H
 
 #include <stddef.h>
 

@@ -39,7 +39,7 @@ static void stats_of_an_empty_room_has_every_field(void **state)
     (void)state;
     struct lg_stats_view *v = malloc(sizeof(*v));
     lg_stats_view_init(v);
-    json_t *m = lg_msg_monitor_stats("r1", 1700000000000LL, v, NULL);
+    json_t *m = lg_monframe_stats("r1", 1700000000000LL, v, NULL);
     assert_string_equal(json_string_value(obj(m, "type")), "monitor.stats");
     assert_string_equal(json_string_value(obj(m, "room_id")), "r1");
     assert_int_equal(num(m, "ts_ms"), 1700000000000LL);
@@ -91,7 +91,7 @@ static void stats_carry_the_figures_and_the_req(void **state)
     lg_hist_record(&v->accept_us, 90000);
     lg_hist_record(&v->confirm_us, 5000);
     v->confirm_max_us = 11000000;
-    json_t *m = lg_msg_monitor_stats("*", 1, v, "req-1");
+    json_t *m = lg_monframe_stats("*", 1, v, "req-1");
     assert_string_equal(json_string_value(obj(m, "room_id")), "*");
     assert_string_equal(json_string_value(obj(m, "req")), "req-1");
     assert_int_equal(num(m, "connections"), 7);
@@ -129,7 +129,7 @@ static void feed_frames_copy_listed_fields_only(void **state)
                       "\"buyer\":\"张*\",\"phone\":\"138****8000\",\"at_ms\":\"1700000000000\","
                       "\"address\":{\"detail\":\"文三路 1 号\"},\"detail\":\"文三路\","
                       "\"user\":\"u-1\",\"pii\":\"sealed\"}");
-    json_t *m = lg_msg_monitor_order(e);
+    json_t *m = lg_monframe_order(e);
     assert_non_null(m);
     assert_string_equal(json_string_value(obj(m, "type")), "monitor.order");
     assert_string_equal(json_string_value(obj(m, "room_id")), "r1");
@@ -163,7 +163,7 @@ static void unmasked_personal_data_never_passes(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         json_t *e = json_pack("{s:s,s:s,s:s,s:s,s:s}", "room", "r1", "order_id", "o-1", "status",
                               "queued", "buyer", cases[i][0], "phone", cases[i][1]);
-        json_t *m = lg_msg_monitor_order(e);
+        json_t *m = lg_monframe_order(e);
         assert_string_equal(json_string_value(obj(m, "buyer")), "*");
         assert_string_equal(json_string_value(obj(m, "phone")), "****");
         json_decref(m);
@@ -172,14 +172,14 @@ static void unmasked_personal_data_never_passes(void **state)
     /* Masks as mask.c makes them pass; missing ones become stars. */
     json_t *e = event("{\"room\":\"r1\",\"order_id\":\"o\",\"status\":\"paid\",\"buyer\":\"*\","
                       "\"phone\":\"****\",\"qty\":\"x\"}");
-    json_t *m = lg_msg_monitor_order(e);
+    json_t *m = lg_monframe_order(e);
     assert_string_equal(json_string_value(obj(m, "buyer")), "*");
     assert_string_equal(json_string_value(obj(m, "phone")), "****");
     assert_null(json_object_get(m, "qty")); /* not a number: left out */
     json_decref(m);
     json_decref(e);
     e = event("{\"room\":\"r1\",\"order_id\":\"o\",\"status\":\"paid\"}");
-    m = lg_msg_monitor_order(e);
+    m = lg_monframe_order(e);
     assert_string_equal(json_string_value(obj(m, "buyer")), "*");
     json_decref(m);
     json_decref(e);
@@ -196,13 +196,13 @@ static void feed_frames_need_room_order_and_status(void **state)
                          "[1]"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         json_t *e = event(bad[i]);
-        assert_null(lg_msg_monitor_order(e));
+        assert_null(lg_monframe_order(e));
         json_decref(e);
     }
     /* room_id is accepted as well as room */
     json_t *e = event("{\"room_id\":\"r2\",\"order_id\":\"o\",\"status\":\"paid\",\"from\":"
                       "\"pending_payment\"}");
-    json_t *m = lg_msg_monitor_order(e);
+    json_t *m = lg_monframe_order(e);
     assert_string_equal(json_string_value(obj(m, "room_id")), "r2");
     assert_string_equal(json_string_value(obj(m, "from")), "pending_payment");
     json_decref(m);
@@ -212,56 +212,56 @@ static void feed_frames_need_room_order_and_status(void **state)
 static void the_gate_admits_the_limit_then_counts_drops(void **state)
 {
     (void)state;
-    struct lg_feed_gate g = {0};
+    struct lg_monframe_gate g = {0};
     int64_t t = 1000000;
     for (unsigned i = 0; i < 50; i++) {
-        assert_true(lg_feed_gate_admit(&g, t + i, 50));
-        lg_feed_gate_sent(&g);
+        assert_true(lg_monframe_gate_admit(&g, t + i, 50));
+        lg_monframe_gate_sent(&g);
     }
-    assert_false(lg_feed_gate_admit(&g, t + 60, 50)); /* the 51st in the second */
-    assert_false(lg_feed_gate_admit(&g, t + 999, 50));
+    assert_false(lg_monframe_gate_admit(&g, t + 60, 50)); /* the 51st in the second */
+    assert_false(lg_monframe_gate_admit(&g, t + 999, 50));
     assert_int_equal(g.dropped_since_sent, 2);
     assert_int_equal(g.dropped_total, 2);
     /* A new second: admitted, and the caller reports the 2 dropped with it. */
-    assert_true(lg_feed_gate_admit(&g, t + 1000, 50));
+    assert_true(lg_monframe_gate_admit(&g, t + 1000, 50));
     assert_int_equal(g.dropped_since_sent, 2);
-    lg_feed_gate_sent(&g);
+    lg_monframe_gate_sent(&g);
     assert_int_equal(g.dropped_since_sent, 0);
     assert_int_equal(g.dropped_total, 2);
     /* Admitted but not queued (slow monitor): counted as dropped too. */
-    assert_true(lg_feed_gate_admit(&g, t + 1001, 50));
-    lg_feed_gate_drop(&g);
+    assert_true(lg_monframe_gate_admit(&g, t + 1001, 50));
+    lg_monframe_gate_drop(&g);
     assert_int_equal(g.dropped_since_sent, 1);
     assert_int_equal(g.dropped_total, 3);
     /* A clock going backwards starts a new window instead of blocking. */
-    assert_true(lg_feed_gate_admit(&g, t - 5000, 1));
-    assert_false(lg_feed_gate_admit(&g, t - 4999, 1));
+    assert_true(lg_monframe_gate_admit(&g, t - 5000, 1));
+    assert_false(lg_monframe_gate_admit(&g, t - 4999, 1));
 }
 
 static void splicing_a_count_into_a_frame(void **state)
 {
     (void)state;
     size_t n;
-    char *s = lg_monitor_splice("{\"a\":1}", 7, "dropped", 5, false, &n);
+    char *s = lg_monframe_splice("{\"a\":1}", 7, "dropped", 5, false, &n);
     assert_string_equal(s, "{\"a\":1,\"dropped\":5}");
     assert_int_equal(n, strlen(s));
     free(s);
-    s = lg_monitor_splice("{\"a\":1}", 7, "dropped", 0, false, &n);
+    s = lg_monframe_splice("{\"a\":1}", 7, "dropped", 0, false, &n);
     assert_string_equal(s, "{\"a\":1}");
     free(s);
-    s = lg_monitor_splice("{\"a\":1}", 7, "feed_dropped", 0, true, &n);
+    s = lg_monframe_splice("{\"a\":1}", 7, "feed_dropped", 0, true, &n);
     assert_string_equal(s, "{\"a\":1,\"feed_dropped\":0}");
     free(s);
-    s = lg_monitor_splice("{}", 2, "n", 18446744073709551615ULL, true, &n);
+    s = lg_monframe_splice("{}", 2, "n", 18446744073709551615ULL, true, &n);
     assert_string_equal(s, "{\"n\":18446744073709551615}");
     free(s);
-    s = lg_monitor_splice("{\"x\":{}}", 8, "n", 123, true, &n);
+    s = lg_monframe_splice("{\"x\":{}}", 8, "n", 123, true, &n);
     json_t *back = json_loads(s, 0, NULL);
     assert_non_null(back); /* still JSON */
     json_decref(back);
     free(s);
-    assert_null(lg_monitor_splice("[1]", 3, "n", 1, true, &n));
-    assert_null(lg_monitor_splice("{", 1, "n", 1, true, &n));
+    assert_null(lg_monframe_splice("[1]", 3, "n", 1, true, &n));
+    assert_null(lg_monframe_splice("{", 1, "n", 1, true, &n));
 }
 
 int main(void)

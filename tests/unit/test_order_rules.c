@@ -301,18 +301,18 @@ static void unknown_fields_are_ignored(void **state)
 static void payment_bits(void **state)
 {
     (void)state;
-    assert_int_equal(lg_payment_bit("alipay"), LG_PAY_ALIPAY);
-    assert_int_equal(lg_payment_bit("wechat_pay"), LG_PAY_WECHAT_PAY);
-    assert_int_equal(lg_payment_bit("card"), LG_PAY_CARD);
-    assert_int_equal(lg_payment_bit("cod"), LG_PAY_COD);
-    assert_int_equal(lg_payment_bit("cash"), 0);
+    assert_int_equal(lg_order_payment_bit("alipay"), LG_PAY_ALIPAY);
+    assert_int_equal(lg_order_payment_bit("wechat_pay"), LG_PAY_WECHAT_PAY);
+    assert_int_equal(lg_order_payment_bit("card"), LG_PAY_CARD);
+    assert_int_equal(lg_order_payment_bit("cod"), LG_PAY_COD);
+    assert_int_equal(lg_order_payment_bit("cash"), 0);
     assert_int_equal(LG_PAY_ALL, LG_PAY_ALIPAY | LG_PAY_WECHAT_PAY | LG_PAY_CARD | LG_PAY_COD);
     char list[64];
-    lg_payment_list(list, sizeof(list), " or ");
+    lg_order_payment_list(list, sizeof(list), " or ");
     assert_string_equal(list, "alipay, wechat_pay, card or cod");
-    lg_payment_list(list, sizeof(list), ", ");
+    lg_order_payment_list(list, sizeof(list), ", ");
     assert_string_equal(list, "alipay, wechat_pay, card, cod");
-    lg_payment_list(list, 10, ", "); /* truncated, still terminated */
+    lg_order_payment_list(list, 10, ", "); /* truncated, still terminated */
     assert_string_equal(list, "alipay, w");
     struct lg_field_error err;
     struct lg_order o;

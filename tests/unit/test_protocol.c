@@ -14,7 +14,7 @@
 
 static enum lg_envelope_error parse(const char *text, struct lg_envelope *env)
 {
-    return lg_envelope_parse(text, strlen(text), env);
+    return lg_msg_parse_envelope(text, strlen(text), env);
 }
 
 static void envelopes(void **state)
@@ -25,17 +25,17 @@ static void envelopes(void **state)
     assert_string_equal(env.type, "auth");
     assert_true(env.has_req);
     assert_string_equal(env.req, "r-1");
-    lg_envelope_free(&env);
+    lg_msg_free_envelope(&env);
     assert_int_equal(parse("[1]", &env), LG_ENVELOPE_NOT_JSON);
     assert_int_equal(parse("nope", &env), LG_ENVELOPE_NOT_JSON);
     assert_int_equal(parse("{\"type\":\"a\",\"type\":\"b\"}", &env), LG_ENVELOPE_NOT_JSON);
     assert_int_equal(parse("{\"type\":5}", &env), LG_ENVELOPE_NO_TYPE);
-    lg_envelope_free(&env);
+    lg_msg_free_envelope(&env);
     assert_int_equal(parse("{\"type\":\"x\",\"req\":\"a b\"}", &env), LG_ENVELOPE_BAD_REQ);
     assert_int_equal(parse("{\"type\":\"x\",\"req\":7}", &env), LG_ENVELOPE_BAD_REQ);
     assert_int_equal(parse("{\"type\":\"x\",\"req\":null}", &env), LG_ENVELOPE_OK);
     assert_false(env.has_req);
-    lg_envelope_free(&env);
+    lg_msg_free_envelope(&env);
 }
 
 static void depth_guard(void **state)
@@ -44,11 +44,11 @@ static void depth_guard(void **state)
     char deep[64] = "";
     for (int i = 0; i < 16; i++)
         strcat(deep, "[");
-    assert_true(lg_protocol_depth_ok(deep, strlen(deep), 16));
+    assert_true(lg_msg_depth_ok(deep, strlen(deep), 16));
     strcat(deep, "[");
-    assert_false(lg_protocol_depth_ok(deep, strlen(deep), 16));
+    assert_false(lg_msg_depth_ok(deep, strlen(deep), 16));
     const char *in_string = "{\"a\":\"[[[[[[[[[[[[[[[[[[[[[[\\\"[[[[\"}";
-    assert_true(lg_protocol_depth_ok(in_string, strlen(in_string), 2));
+    assert_true(lg_msg_depth_ok(in_string, strlen(in_string), 2));
 }
 
 static void replies(void **state)
