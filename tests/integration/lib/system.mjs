@@ -193,7 +193,7 @@ export async function stopAll() {
 
 export function redisCli(port, ...args) {
   return new Promise((resolve, reject) => {
-    execFile('redis-cli', ['-p', String(port), '--raw', ...args], { timeout: 10000 },
+    execFile('redis-cli', ['-p', String(port), '--raw', ...args], { timeout: 10000, env: childEnv() },
       (err, stdout) => (err ? reject(err) : resolve(stdout.replace(/\n$/, ''))));
   });
 }
@@ -277,6 +277,14 @@ export async function startGateway({ redis, secrets = newSecrets(), env = {}, wa
     // The test expects this gateway to exit on its own with a non-zero code.
     expectFailure: () => { proc.expectCode = (code) => code !== 0; },
     token: (claims, opts) => mintToken(claims, secrets.secret, opts),
+    // The sum of a Prometheus series from GET /metrics (every label set), so
+    // a test can wait on what the gateway did instead of sleeping.
+    async metric(name) {
+      const r = await httpRequest(base, 'GET', '/metrics');
+      if (r.status !== 200) throw new Error(`GET /metrics: ${r.status}`);
+      return r.text.split('\n').filter((l) => l.startsWith(name) && /^[a-z_]+(\{| )/.test(l) && l.split(/[{ ]/)[0] === name)
+        .reduce((n, l) => n + Number(l.trim().split(' ').at(-1)), 0);
+    },
     connect: () => connect(`ws://127.0.0.1:${port}/v1/ws`),
     async session(claims) {
       const c = await connect(`ws://127.0.0.1:${port}/v1/ws`);
