@@ -59,8 +59,14 @@ test('a busy Redis with thousands of orders in flight keeps its connection: noth
   const report = JSON.parse(readFileSync(json, 'utf8'));
   const redisLogs = gw.logs.slice(logsBefore).filter((l) => l.includes('"redis.')).slice(0, 5).join('\n');
   assert.equal(report.errors_by_code.UNAVAILABLE, 0, `${code.out}\n${redisLogs}`);
-  assert.ok(report.orders.accepted > 4000, `accepted ${report.orders.accepted}`);
+  // work done, however fast the machine: every valid first send accepted,
+  // every submit answered (the count accepted in 2 s is the machine's speed)
+  const { orders } = report;
+  assert.ok(orders.accepted > 0, code.out);
+  assert.equal(orders.accepted + orders.resends + orders.invalid_sent, orders.submitted, JSON.stringify(orders));
+  assert.equal(report.audit_counts.unanswered, 0);
   assert.equal(code.c, 0, code.out);
-  // the pipeline really was deep: orders waited far longer than the timeout
+  // the test's premise, not a speed floor: the pipeline really was deep,
+  // orders waited far longer than the timeout (else it proves nothing)
   assert.ok(report.latency_ms.accept_normal.p99 > TIMEOUT_MS, `accept p99 ${report.latency_ms.accept_normal.p99} ms`);
 });
