@@ -405,6 +405,30 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     schedule_retry(r);
 }
 
+/* hiredis's libuv adapter calls uv_poll_start on every addWrite, which
+ * hiredis issues for every command it queues, and uv_poll_start drops the
+ * events libuv has already collected for the fd in the batch it is
+ * dispatching (uv__poll_stop -> uv__platform_invalidate_fd). In a burst the
+ * WebSocket callbacks that queue commands run before the Redis fd's turn in
+ * each batch, so its readable event was discarded turn after turn: replies
+ * sat unread in the socket for seconds (seen under ASan: ~100 KB in the
+ * receive queue, one 16 KB read every second or two) and the watchdog then
+ * dropped a Redis that had answered. Only a real change of the event mask
+ * goes to the adapter. */
+static void ev_add_write(void *privdata)
+{
+    redisLibuvEvents *p = privdata;
+    if (!(p->events & UV_WRITABLE))
+        redisLibuvAddWrite(privdata);
+}
+
+static void ev_del_write(void *privdata)
+{
+    redisLibuvEvents *p = privdata;
+    if (p->events & UV_WRITABLE)
+        redisLibuvDelWrite(privdata);
+}
+
 static void connect_to(struct lg_redis *r, const char *ip)
 {
     redisAsyncContext *ac = redisAsyncConnect(ip, r->url.port);
@@ -418,6 +442,8 @@ static void connect_to(struct lg_redis *r, const char *ip)
     ac->data = r;
     r->ac = ac;
     redisLibuvAttach(ac, r->loop);
+    ac->ev.addWrite = ev_add_write;
+    ac->ev.delWrite = ev_del_write;
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     set_state(r, ST_CONNECTING);

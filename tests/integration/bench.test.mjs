@@ -4,35 +4,26 @@
 // must report as lost orders with a failing exit status.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startRedis, startGateway, startValidator, stopAll, sleep, BENCH_BIN } from './lib/system.mjs';
+import { startRedis, startGateway, startValidator, stopAll, sleep, waitFor, bin, runTool } from './lib/system.mjs';
 
 const outDir = mkdtempSync(path.join(os.tmpdir(), 'lg-bench-'));
 let redis, gw, validator;
 
-// Runs the bench to completion (bounded) and returns its exit code, output and JSON report.
-function bench(args, { secret = gw.secrets.secret, timeoutMs = 120000, port = gw.port } = {}) {
+// Runs the bench to completion (bounded) and returns its exit code, output
+// and JSON report. okCodes: the exit codes this run may end with.
+async function bench(args, { secret = gw.secrets.secret, timeoutMs = 120000, port = gw.port, okCodes = [0] } = {}) {
   const json = path.join(outDir, `r${Math.random().toString(16).slice(2)}.json`);
   const csv = json.replace(/\.json$/, '.csv');
-  return new Promise((resolve, reject) => {
-    const child = spawn(BENCH_BIN, ['--url', `ws://127.0.0.1:${port}`, '--secret', secret,
-      '--json', json, '--csv', csv, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { out += d; });
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`bench timed out:\n${out}`)); }, timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      let report = null;
-      try { report = JSON.parse(readFileSync(json, 'utf8')); } catch {}
-      let timeline = null;
-      try { timeline = readFileSync(csv, 'utf8').trim().split('\n'); } catch {}
-      resolve({ code, out, report, timeline });
-    });
-  });
+  const { code, out } = await runTool(bin('bench'), ['--url', `ws://127.0.0.1:${port}`, '--secret', secret,
+    '--json', json, '--csv', csv, ...args], { name: 'livegate-bench', timeoutMs, okCodes });
+  let report = null;
+  try { report = JSON.parse(readFileSync(json, 'utf8')); } catch {}
+  let timeline = null;
+  try { timeline = readFileSync(csv, 'utf8').trim().split('\n'); } catch {}
+  return { code, out, report, timeline };
 }
 
 before(async () => {
@@ -50,10 +41,10 @@ test('--help documents every option with its default; bad options exit 2', async
     '--coupon-share', '--rooms', '--skus', '--stock', '--limit-per-user', '--sources', '--gateway-pid',
     '--json', '--csv']) assert.match(help.out, new RegExp(`${opt} `), opt);
   assert.match(help.out, /default/);
-  const bad = await bench(['--conns', '0']);
+  const bad = await bench(['--conns', '0'], { okCodes: [2] });
   assert.equal(bad.code, 2);
   assert.match(bad.out, /--conns: bad value '0'/);
-  const share = await bench(['--dup-share', '1.5']);
+  const share = await bench(['--dup-share', '1.5'], { okCodes: [2] });
   assert.equal(share.code, 2);
 });
 
@@ -64,7 +55,7 @@ test('a steady run with every kind of traffic passes its audit', async () => {
   assert.equal(r.code, 0, r.out);
   const { orders, audit_counts: a } = r.report;
   assert.ok(r.report.audit_ok);
-  assert.ok(orders.accepted > 700, `accepted ${orders.accepted}`);
+  assertEveryValidSendAccepted(r);
   assert.equal(orders.confirmed + orders.rejected, orders.accepted);
   assert.ok(orders.resends > 0 && orders.resends_answered_duplicate > 0);
   assert.ok(orders.invalid_sent > 0 && orders.invalid_refused === orders.invalid_sent);
@@ -92,6 +83,18 @@ test('a burst that sells out: confirmed qty matches the stock, nothing oversold'
   assert.match(r.out, /\[ok\] stock left \(GET skus\) = stock - confirmed qty/);
 });
 
+// Work done, however fast the machine: every first send of a valid order
+// was accepted (the rest are resends, answered as duplicates, and broken
+// orders, refused), nothing was refused and every submit was answered.
+function assertEveryValidSendAccepted(r) {
+  const { orders, errors_by_code: errors, audit_counts: a } = r.report;
+  assert.ok(orders.accepted > 0, r.out);
+  assert.deepEqual(Object.entries(errors).filter(([, n]) => n > 0), [], 'refusals');
+  assert.equal(orders.accepted + orders.resends + orders.invalid_sent, orders.submitted, JSON.stringify(orders));
+  assert.equal(orders.resends_answered_duplicate, orders.resends);
+  assert.equal(a.unanswered, 0);
+}
+
 // Every final result is in exactly one place: the pushed-result histograms
 // (its connection stayed open) or the after-reconnect figures.
 function assertResultsAccounted(r) {
@@ -109,7 +112,7 @@ test('max: closed loop with orders in flight until their result passes its audit
   const r = await bench(['--shape', 'max', '--conns', '10', '--inflight', '8', '--duration', '2',
     '--dup-share', '0.2', '--reconnect-share', '1']);
   assert.equal(r.code, 0, r.out);
-  assert.ok(r.report.orders.accepted > 100);
+  assertEveryValidSendAccepted(r);
   assert.equal(r.report.options.inflight_until, 'result');
   assert.ok(r.report.connections.reconnects > 0);
   assert.ok(r.report.audit_counts.after_reconnect > 0, r.out);
@@ -128,8 +131,11 @@ test('max until order.accepted also passes its audit', async () => {
 test('a gateway frozen for 1 s shows up in p99 and max', async () => {
   const run = bench(['--shape', 'steady', '--conns', '40', '--rate', '200', '--duration', '6',
     '--ramp', '0.5', '--dup-share', '0', '--invalid-share', '0']);
-  // the first send is planned 2.5 s after the start (ramp + settle)
-  await sleep(4000);
+  // freeze once the bench's orders are flowing (not at a guessed time): the
+  // 1 s freeze then falls inside the 6 s of sends
+  const before = await gw.metric('livegate_orders_accepted_total');
+  await waitFor(async () => (await gw.metric('livegate_orders_accepted_total')) >= before + 100,
+    { timeoutMs: 60000, what: 'the bench\'s first 100 orders accepted' });
   gw.proc.child.kill('SIGSTOP');
   await sleep(1000);
   gw.proc.child.kill('SIGCONT');
@@ -139,14 +145,16 @@ test('a gateway frozen for 1 s shows up in p99 and max', async () => {
   assert.ok(acc.max >= 900, `accept max ${acc.max} ms`);
   // ~200 of 1200 orders were due during the freeze: well over 1 % of them
   assert.ok(acc.p99 >= 500, `accept p99 ${acc.p99} ms`);
-  assert.ok(acc.p50 < 500, `accept p50 ${acc.p50} ms`);
+  // ...and far from half: the median order did not wait out the freeze
+  // (whatever this machine's normal latency L: the max is about L + 1000)
+  assert.ok(acc.p50 < acc.max - 900, `accept p50 ${acc.p50} ms, max ${acc.max} ms`);
   assert.ok(r.report.latency_ms.result_normal.max >= 900);
 });
 
 test('a broken set-up (no validator) fails the audit with lost orders', async () => {
   await validator.stop();
   const r = await bench(['--shape', 'steady', '--conns', '10', '--rate', '100', '--duration', '1',
-    '--drain', '2', '--invalid-share', '0']);
+    '--drain', '2', '--invalid-share', '0'], { okCodes: [1] });
   assert.equal(r.code, 1, r.out);
   assert.equal(r.report.audit_ok, false);
   assert.ok(r.report.orders.accepted > 50);
@@ -159,11 +167,11 @@ test('an oversold SKU fails the audit', async () => {
   // Stock is raised behind the bench's back after it read the catalog: the
   // validator then confirms more than the stock the bench set up.
   const run = bench(['--shape', 'burst', '--conns', '100', '--window', '0.5', '--stock', '5',
-    '--skus', '1', '--high-share', '0', '--run-id', 'oversell', '--ramp', '0.5']);
-  await sleep(700);
-  const keys = (await redis.cli('--scan', '--pattern', 'lg:{bench-oversell-r0}:*')).split('\n');
-  const skuKey = keys.find((k) => /sku:sku-0$/.test(k));
-  assert.ok(skuKey, `sku key among ${keys.join(' ')}`);
+    '--skus', '1', '--high-share', '0', '--run-id', 'oversell', '--ramp', '0.5'], { okCodes: [1] });
+  // once the bench has set the SKU up (with its stock of 5)
+  const skuKey = 'lg:{bench-oversell-r0}:sku:sku-0';
+  await waitFor(async () => (await redis.cli('HGET', skuKey, 'stock')) === '5',
+    { timeoutMs: 30000, everyMs: 10, what: 'the bench\'s SKU set up' });
   await redis.cli('HSET', skuKey, 'stock', '1000');
   const r = await run;
   assert.equal(r.code, 1, r.out);

@@ -5,16 +5,13 @@
 // Redis restart.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import path from 'node:path';
-import { startRedis, stopAll, sleep, waitFor } from './lib/system.mjs';
+import { startRedis, stopAll, sleep, waitFor, bin, spawnTracked } from './lib/system.mjs';
 
-const PROBE = process.env.LIVEGATE_BUS_PROBE_BIN ??
-  path.join(process.env.LIVEGATE_BUILD_DIR ?? 'build', 'tests', 'bus_probe');
 let redis, probe;
 
 function startProbe() {
-  const child = spawn(PROBE, [redis.url], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const proc = spawnTracked(bin('bus_probe'), [redis.url], { name: 'bus_probe', stdin: 'pipe', stdout: 'pipe' });
+  const { child } = proc;
   const lines = [];
   let partial = '';
   child.stdout.on('data', (d) => {
@@ -23,7 +20,7 @@ function startProbe() {
     partial = parts.pop();
     lines.push(...parts);
   });
-  const done = new Promise((r) => child.on('exit', (code) => r(code)));
+  const done = proc.done.then(({ code }) => code);
   return {
     child, lines, done,
     async send(cmd) {

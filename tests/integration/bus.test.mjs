@@ -120,6 +120,11 @@ test('a stalled Redis is caught by the heartbeat and the bus resubscribes when i
 });
 
 test('a burst of messages that delays the heartbeat is not taken for a stall', async () => {
+  // The stall of the test before hit gwA too: start once both gateways'
+  // buses are back on every channel, or a drop from that recovery counts here.
+  const numsub = async (ch) => Number((await redis.cli('PUBSUB', 'NUMSUB', ch)).split('\n')[1]);
+  await waitFor(async () => (await numsub('lg:ev:status')) >= 2 && (await numsub('lg:ev:sku')) >= 2,
+    { timeoutMs: 15000, what: 'both buses resubscribed' });
   const c = await gwA.session({ sub: 'buyer-burst', room: 'r1', role: 'viewer' });
   const drops = () => gwA.logs.filter((l) => l.includes('heartbeat timed out')).length;
   const before = drops();

@@ -7,11 +7,10 @@
 // thousands of orders UNAVAILABLE that Redis went on to queue.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startRedis, startGateway, startValidator, stopAll, validOrder, setupRoom, waitFor, BENCH_BIN } from './lib/system.mjs';
+import { startRedis, startGateway, startValidator, stopAll, validOrder, setupRoom, waitFor, bin, runTool } from './lib/system.mjs';
 
 // Short, so a deep pipeline waits past it, but not so short that a Redis
 // merely starved of CPU for a moment on this shared two-core machine (the
@@ -53,22 +52,24 @@ test('a busy Redis with thousands of orders in flight keeps its connection: noth
   // others for longer than the timeout, while Redis answers all the time.
   const logsBefore = gw.logs.length;
   const json = path.join(mkdtempSync(path.join(os.tmpdir(), 'lg-rt-')), 'r.json');
-  const code = await new Promise((resolve, reject) => {
-    const child = spawn(BENCH_BIN, ['--url', `ws://127.0.0.1:${gw.port}`, '--secret', gw.secrets.secret,
-      '--shape', 'max', '--conns', '50', '--inflight', '400', '--inflight-until', 'accept',
-      '--duration', '2', '--ramp', '0.5', '--invalid-share', '0', '--json', json],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { out += d; });
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`bench timed out:\n${out}`)); }, 120000);
-    child.on('exit', (c) => { clearTimeout(timer); resolve({ c, out }); });
-  });
+  const code = await runTool(bin('bench'), ['--url', `ws://127.0.0.1:${gw.port}`, '--secret', gw.secrets.secret,
+    '--shape', 'max', '--conns', '50', '--inflight', '400', '--inflight-until', 'accept',
+    // a closed loop: the faster the gateway, the more orders the validator
+    // must decide afterwards; the drain is a bound (the bench stops waiting
+    // once every result is in), and the 10 s SLA is audited on its own
+    '--duration', '2', '--ramp', '0.5', '--invalid-share', '0', '--drain', '30', '--json', json], { name: 'livegate-bench' })
+    .then(({ code: c, out }) => ({ c, out }));
   const report = JSON.parse(readFileSync(json, 'utf8'));
   const redisLogs = gw.logs.slice(logsBefore).filter((l) => l.includes('"redis.')).slice(0, 5).join('\n');
   assert.equal(report.errors_by_code.UNAVAILABLE, 0, `${code.out}\n${redisLogs}`);
-  assert.ok(report.orders.accepted > 4000, `accepted ${report.orders.accepted}`);
+  // work done, however fast the machine: every valid first send accepted,
+  // every submit answered (the count accepted in 2 s is the machine's speed)
+  const { orders } = report;
+  assert.ok(orders.accepted > 0, code.out);
+  assert.equal(orders.accepted + orders.resends + orders.invalid_sent, orders.submitted, JSON.stringify(orders));
+  assert.equal(report.audit_counts.unanswered, 0);
   assert.equal(code.c, 0, code.out);
-  // the pipeline really was deep: orders waited far longer than the timeout
+  // the test's premise, not a speed floor: the pipeline really was deep,
+  // orders waited far longer than the timeout (else it proves nothing)
   assert.ok(report.latency_ms.accept_normal.p99 > TIMEOUT_MS, `accept p99 ${report.latency_ms.accept_normal.p99} ms`);
 });

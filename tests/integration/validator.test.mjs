@@ -99,7 +99,13 @@ test('every rejection code, the coupon path, and confirmation', async () => {
 
 test('no overselling: stock 50, 120 orders from 40 viewers, two validators', async () => {
   await setupRoom(gw, 'flash', { skus: { hot: { name: '爆款', price: 990, stock: 50, on_sale: true } } });
-  const validators = [await startValidator({ redis }), await startValidator({ redis })];
+  // A read takes at most 64 entries (the smallest batch), so neither
+  // validator can take all 120 orders in one read while the other waits.
+  const env = { LIVEGATE_VALIDATOR_BATCH: '64' };
+  const validators = [await startValidator({ redis, env }), await startValidator({ redis, env })];
+  // both read the room's streams before the first order is sent
+  await waitFor(() => validators.every((v) => v.logs.some((l) => l.includes('"validator.room"') && l.includes('"room":"flash"'))),
+    { what: 'both validators found the room' });
   const viewers = await Promise.all(Array.from({ length: 40 }, (_, i) =>
     gw.session({ sub: `fan-${i}`, room: 'flash', role: 'viewer' })));
   const orders = [];
@@ -126,6 +132,7 @@ test('no overselling: stock 50, 120 orders from 40 viewers, two validators', asy
   for (const { code } of exits) assert.equal(code, 0, 'a validator did not stop cleanly');
   // Each validator decided its own share and together exactly the 120.
   const decided = validators.map((v) => v.logs.map((l) => JSON.parse(l)).filter((l) => l.event === 'validator.stats').at(-1).decided);
+  for (const [i, n] of decided.entries()) assert.ok(n > 0, `validator ${i} decided none: ${decided}`);
   assert.equal(decided.reduce((a, b) => a + b, 0), 120);
 });
 
@@ -185,16 +192,24 @@ test('order.query after a reconnect, and a duplicate after the result', async ()
 
 test('kill -9 of a validator mid-stream: another one answers every order once, within 10 s', async () => {
   await setupRoom(gw, 'crash', { skus: { s: { name: 'x', price: 100, stock: 10000, on_sale: true } } });
-  const a = await startValidator({ redis, env: { LIVEGATE_VALIDATOR_ID: 'doomed' } });
+  // blocking reads of 1 s (the longest): a stopped validator stays parked in
+  // one long enough for the orders below to reach it
+  const a = await startValidator({ redis, env: { LIVEGATE_VALIDATOR_ID: 'doomed', LIVEGATE_VALIDATOR_BLOCK_MS: '1000' } });
   await waitFor(async () => (await redis.cli('XINFO', 'GROUPS', 'lg:{crash}:q:normal').catch(() => '')).includes('lg-validators'), { what: 'group' });
-  a.proc.child.kill('SIGSTOP'); // parked inside a blocking read: the next entries go to it
   const c = await gw.session({ sub: 'crash-buyer', room: 'crash', role: 'viewer' });
   const orders = Array.from({ length: 300 }, (_, i) => validOrder({ room_id: 'crash', sku_id: 's', unit_price: 100, amount: 100, client_order_id: `k-${i}` }));
+  // Stopped only once Redis shows it blocked in XREADGROUP: parked inside a
+  // blocking read, the next entries go to it (stopped between two reads, it
+  // would get none and the test would prove nothing).
+  await waitFor(async () => (await redis.cli('CLIENT', 'LIST')).split('\n')
+    .some((l) => l.includes('name=livegate-validator:doomed') && /flags=\S*b/.test(l) && l.includes('cmd=xreadgroup')),
+  { everyMs: 10, what: 'validator doomed blocked in XREADGROUP' });
+  a.proc.child.kill('SIGSTOP');
   for (const o of orders) c.send(o);
   const accepted = await Promise.all(orders.map((o) => c.next((m) => m.type === 'order.accepted' && m.client_order_id === o.client_order_id)));
-  await sleep(300);
-  const pending = await redis.cli('XPENDING', 'lg:{crash}:q:normal', 'lg-validators');
-  assert.match(pending, /doomed/, 'the stopped validator holds entries');
+  // the entries Redis handed the stopped validator are pending under its name
+  await waitFor(async () => /doomed/.test(await redis.cli('XPENDING', 'lg:{crash}:q:normal', 'lg-validators')),
+    { what: 'the stopped validator holds entries' });
   await a.kill9();
   const b = await startValidator({ redis });
   const results = await Promise.all(accepted.map((acc) => c.next((m) => isFinal(m) && m.order_id === acc.order_id, 15000)));

@@ -141,6 +141,7 @@ test('LIVEGATE_WEB_ROOT names the folder the pages come from', async () => {
 
 test('a web root longer than the limit is refused at start', async () => {
   const bad = await startGateway({ redis, wait: false, env: { LIVEGATE_WEB_ROOT: `/${'w'.repeat(512)}` } });
+  bad.expectFailure();
   const { code } = await bad.proc.done;
   assert.notEqual(code, 0);
   assert.ok(bad.logs.some((l) => l.includes('LIVEGATE_WEB_ROOT')), bad.logs.join('\n'));

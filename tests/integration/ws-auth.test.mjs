@@ -2,7 +2,7 @@
 // gateway and a real redis-server: auth, the 5 s deadline, every close code.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startRedis, startGateway, stopAll, connect, validOrder, sleep } from './lib/system.mjs';
+import { startRedis, startGateway, stopAll, connect, validOrder, sleep, mintToken, newSecrets } from './lib/system.mjs';
 
 let redis, gw;
 before(async () => {
@@ -54,7 +54,8 @@ const badTokens = {
   'unknown role': () => gw.token({ ...viewer, role: 'superuser' }),
   'viewer for every room': () => gw.token({ ...viewer, room: '*' }),
   'sub not an ID': () => gw.token({ ...viewer, sub: 'a b' }),
-  'signed with another secret': () => gw.token(viewer, { badSig: true }),
+  // a well-formed HS256 token, correctly signed, by another deployment's key
+  'signed with another secret': () => mintToken(viewer, newSecrets().secret),
   'garbage': () => 'not-a-token',
 };
 for (const [name, make] of Object.entries(badTokens)) {

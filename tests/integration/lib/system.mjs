@@ -1,10 +1,14 @@
 // system.mjs - starts and stops the real processes integration tests run
 // against: redis-server on a free loopback port, the livegate gateway and
-// validator binaries. Every process started here is stopped by stopAll(),
-// which each test file calls in an after() hook, and every wait is bounded.
+// validator binaries, and tools (bench, bus probe). Every process started
+// here is stopped by stopAll(), which each test file calls in an after()
+// hook, and every wait is bounded. Every exit is recorded and judged: a
+// process that crashed, was killed by a signal the test did not send, exited
+// with a code the test did not expect or printed a sanitizer report fails the
+// test that stopped it, or the file (see badExit).
 import { spawn, execFile } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,13 +19,34 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(path.join(here, '../../package.json'));
 export const WebSocket = require('ws');
 
-const buildDir = process.env.LIVEGATE_BUILD_DIR ?? path.join(here, '../../../build');
-export const GATEWAY_BIN = process.env.LIVEGATE_BIN ?? path.join(buildDir, 'livegate');
-export const VALIDATOR_BIN =
-  process.env.LIVEGATE_VALIDATOR_BIN ?? path.join(buildDir, 'livegate-validator');
-export const BENCH_BIN = process.env.LIVEGATE_BENCH_BIN ?? path.join(buildDir, 'bench', 'livegate-bench');
+// The binaries under test come from ctest (tests/CMakeLists.txt sets these
+// variables). There is no fallback to a guessed build folder: a stale binary
+// left there would be tested instead of the one just built. bin() throws
+// when the variable is unset, so a test needing that binary fails loudly.
+const BIN_VARS = {
+  gateway: 'LIVEGATE_BIN',
+  validator: 'LIVEGATE_VALIDATOR_BIN',
+  bench: 'LIVEGATE_BENCH_BIN',
+  bus_probe: 'LIVEGATE_BUS_PROBE_BIN',
+};
+export function bin(which) {
+  const name = BIN_VARS[which];
+  const file = name && process.env[name];
+  if (!file) throw new Error(`${name ?? which} is not set: run the integration tests through ctest (tests/CMakeLists.txt passes the binaries)`);
+  return file;
+}
 
-const running = new Set();
+// The environment of every process started here: this process's own, less
+// any inherited LIVEGATE_* variable (a developer's shell or CI setting one
+// must not change what a test checks), plus what the test sets.
+export function childEnv(env = {}) {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('LIVEGATE_')));
+  return { ...base, ...env };
+}
+
+// Every process started since the last stopAll(), kept after it exits so
+// that one dying mid-test is still judged (see badExit).
+const started = [];
 const tmpDirs = [];
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -48,75 +73,166 @@ export function freePort() {
   });
 }
 
-function track(child, name) {
-  const proc = { child, name, exited: false, code: null, signal: null };
+// Collects a stream's lines into logs (the last partial line too, at exit).
+function collectLines(stream, logs) {
+  let partial = '';
+  stream.on('data', (d) => {
+    partial += d.toString();
+    const lines = partial.split('\n');
+    partial = lines.pop();
+    logs.push(...lines.filter(Boolean));
+  });
+  stream.on('end', () => { if (partial) logs.push(partial); partial = ''; });
+}
+
+// What a sanitizer build prints when it finds a bug (ASan, LSan, UBSan, TSan).
+const SANITIZER = /ERROR: (Address|Leak|UndefinedBehavior|Thread|Memory)Sanitizer|runtime error:|SUMMARY: \w+Sanitizer/;
+
+// Records a process and, once it exits, how. expect says which ending is
+// fine: by default exit code 0 only; stop()/kill9() and expectExit() widen it.
+function track(child, name, logs = []) {
+  const proc = {
+    child, name, logs, exited: false, code: null, signal: null,
+    expectSignal: null, expectCode: (code) => code === 0, forced: false, reported: false,
+  };
   proc.done = new Promise((resolve) => {
     child.on('exit', (code, signal) => {
       proc.exited = true;
       proc.code = code;
       proc.signal = signal;
-      running.delete(proc);
       resolve({ code, signal });
     });
   });
-  running.add(proc);
+  started.push(proc);
   return proc;
 }
 
-async function stopProc(proc, signal = 'SIGTERM', graceMs = 5000) {
-  if (proc.exited) return proc.done;
-  try { proc.child.kill('SIGCONT'); } catch {}
-  proc.child.kill(signal);
-  const timer = setTimeout(() => { if (!proc.exited) proc.child.kill('SIGKILL'); }, graceMs);
-  const result = await proc.done;
-  clearTimeout(timer);
-  return result;
+// Why a process's ending is bad, or null: a signal the test did not send on
+// purpose, an exit code the test did not say to expect, a kill after it
+// ignored SIGTERM, or a sanitizer report in its stderr (whatever its exit).
+export function badExit(proc) {
+  const report = proc.logs.findIndex((l) => SANITIZER.test(l));
+  if (report >= 0) return `sanitizer report: ${proc.logs.slice(report, report + 40).join('\n')}`;
+  if (!proc.exited) return null;
+  if (proc.forced) return 'did not exit within the grace period after SIGTERM: killed with SIGKILL';
+  if (proc.signal) return proc.signal === proc.expectSignal ? null : `killed by ${proc.signal}, which the test did not send`;
+  return proc.expectCode(proc.code) ? null : `exit code ${proc.code}`;
 }
 
-// Stops everything still running. A gateway or validator that does not
-// exit 0 on SIGTERM fails the test file: that is how a crash at shutdown or a
-// leak reported by the sanitizer build is caught.
+function describeBad(proc, why) {
+  proc.reported = true;
+  return `${proc.name} (pid ${proc.child.pid}) ${why}\n${proc.logs.slice(-30).join('\n')}`;
+}
+
+// Throws if the process ended badly (see badExit); the error names it.
+export function assertCleanExit(proc) {
+  const why = badExit(proc);
+  if (why) throw new Error(describeBad(proc, why));
+}
+
+// Stops a process with signal (SIGCONT first, so a stopped one can act on
+// it) and waits, with SIGKILL after graceMs. Any signal but SIGKILL asks for
+// a clean shutdown, i.e. exit code 0; SIGKILL is the expected ending only
+// when the test sent it. Throws if the ending is bad.
+async function stopProc(proc, signal = 'SIGTERM', graceMs = 5000) {
+  await endProc(proc, signal, graceMs);
+  assertCleanExit(proc);
+  return { code: proc.code, signal: proc.signal };
+}
+
+async function endProc(proc, signal = 'SIGTERM', graceMs = 5000) {
+  if (!proc.exited) {
+    if (signal === 'SIGKILL') proc.expectSignal = 'SIGKILL';
+    try { proc.child.kill('SIGCONT'); } catch {}
+    proc.child.kill(signal);
+    const timer = setTimeout(() => {
+      if (!proc.exited) { proc.forced = true; proc.child.kill('SIGKILL'); }
+    }, graceMs);
+    await proc.done;
+    clearTimeout(timer);
+  }
+}
+
+// Starts a process to track: a test binary, with the clean environment and
+// its stderr in logs. stdout is the caller's ('pipe') or ignored.
+export function spawnTracked(file, args, { name, env = {}, stdin = 'ignore', stdout = 'ignore' } = {}) {
+  const child = spawn(file, args, { env: childEnv(env), stdio: [stdin, stdout, 'pipe'] });
+  const logs = [];
+  collectLines(child.stderr, logs);
+  return track(child, name ?? path.basename(file), logs);
+}
+
+// Runs a tool (livegate-bench) to its end, bounded by timeoutMs, and
+// returns { code, signal, out } (stdout and stderr together). okCodes are
+// the exit codes the test expects; any other fails the file at stopAll().
+export function runTool(file, args, { name, env = {}, timeoutMs = 120000, okCodes = [0] } = {}) {
+  const proc = spawnTracked(file, args, { name, env, stdout: 'pipe' });
+  proc.expectCode = (code) => okCodes.includes(code);
+  let out = '';
+  proc.child.stdout.on('data', (d) => { out += d; });
+  proc.child.stderr.on('data', (d) => { out += d; });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { proc.child.kill('SIGKILL'); reject(new Error(`${proc.name} timed out:\n${out}`)); }, timeoutMs);
+    proc.done.then(({ code, signal }) => { clearTimeout(timer); resolve({ code, signal, out, proc }); });
+  });
+}
+
+// Stops everything still running and judges every process started since
+// the last call, also those that exited on their own mid-test: the file
+// fails on any bad ending (see badExit). Each test file calls this in an
+// after() hook.
 export async function stopAll() {
-  const procs = [...running];
-  const exits = await Promise.all(procs.map((p) => stopProc(p)));
+  const procs = started.splice(0);
+  await Promise.all(procs.map((p) => endProc(p)));
   for (const dir of tmpDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-  const unclean = procs.filter((p, i) => p.name !== 'redis' && exits[i].code !== 0);
-  if (unclean.length) {
-    const detail = unclean.map((p) => `${p.name} exited ${p.code ?? p.signal}:\n${(p.logs ?? []).slice(-30).join('\n')}`);
-    throw new Error(`unclean exit on SIGTERM\n${detail.join('\n')}`);
+  const bad = procs.map((p) => [p, p.reported ? null : badExit(p)]).filter(([, why]) => why);
+  if (bad.length) {
+    throw new Error(`processes that ended badly:\n${bad.map(([p, why]) => describeBad(p, why)).join('\n')}`);
   }
 }
 
 export function redisCli(port, ...args) {
   return new Promise((resolve, reject) => {
-    execFile('redis-cli', ['-p', String(port), '--raw', ...args], { timeout: 10000 },
+    execFile('redis-cli', ['-p', String(port), '--raw', ...args], { timeout: 10000, env: childEnv() },
       (err, stdout) => (err ? reject(err) : resolve(stdout.replace(/\n$/, ''))));
   });
 }
 
-export async function startRedis() {
+// A redis-server on a free loopback port and its own folder. aof: true
+// runs it with the append-only file, fsync'ed on every write (appendfsync
+// always), so what it acknowledged survives a kill -9; start() after
+// kill9() restarts it on the same port from the same folder.
+export async function startRedis({ aof = false } = {}) {
   const port = await freePort();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'lg-redis-'));
   tmpDirs.push(dir);
+  const persistence = aof ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
   const redis = {
-    port,
+    port, dir,
     url: `redis://127.0.0.1:${port}/0`,
     proc: null,
     async start() {
       const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1',
-        '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no',
-        '--logfile', path.join(dir, 'redis.log')], { stdio: 'ignore' });
+        '--save', '', ...persistence, '--dir', dir, '--daemonize', 'no',
+        '--logfile', path.join(dir, 'redis.log')], { stdio: 'ignore', env: childEnv() });
       redis.proc = track(child, 'redis');
-      await waitFor(async () => (await redisCli(port, 'ping').catch(() => '')) === 'PONG',
-        { what: 'redis-server' });
+      await waitFor(async () => {
+        if (redis.proc.exited) throw new Error(`redis-server exited: ${readRedisLog(dir)}`);
+        return (await redisCli(port, 'ping').catch(() => '')) === 'PONG';
+      }, { what: 'redis-server' });
     },
     stop: () => stopProc(redis.proc),
+    kill9: () => stopProc(redis.proc, 'SIGKILL'),
     pause: () => redis.proc.child.kill('SIGSTOP'),
     resume: () => redis.proc.child.kill('SIGCONT'),
     cli: (...args) => redisCli(port, ...args),
   };
   await redis.start();
   return redis;
+}
+
+function readRedisLog(dir) {
+  try { return readFileSync(path.join(dir, 'redis.log'), 'utf8').split('\n').slice(-20).join('\n'); } catch { return ''; }
 }
 
 export function newSecrets() {
@@ -139,27 +255,17 @@ async function httpRequest(base, method, urlPath, { token, body, raw } = {}) {
 
 export async function startGateway({ redis, secrets = newSecrets(), env = {}, wait = true, port: fixedPort } = {}) {
   const port = fixedPort ?? await freePort();
-  const logs = [];
-  const child = spawn(GATEWAY_BIN, ['serve'], {
+  const proc = spawnTracked(bin('gateway'), ['serve'], {
+    name: 'gateway',
     env: {
-      ...process.env,
       LIVEGATE_JWT_SECRET: secrets.secret,
       LIVEGATE_DATA_KEY: secrets.dataKey,
       LIVEGATE_REDIS_URL: redis.url,
       LIVEGATE_LISTEN: `127.0.0.1:${port}`,
       ...env,
     },
-    stdio: ['ignore', 'ignore', 'pipe'],
   });
-  let partial = '';
-  child.stderr.on('data', (d) => {
-    partial += d.toString();
-    const lines = partial.split('\n');
-    partial = lines.pop();
-    logs.push(...lines);
-  });
-  const proc = track(child, 'gateway');
-  proc.logs = logs;
+  const { child, logs } = proc;
   const base = `http://127.0.0.1:${port}`;
   const gw = {
     port, proc, logs, secrets,
@@ -167,7 +273,18 @@ export async function startGateway({ redis, secrets = newSecrets(), env = {}, wa
     wsUrl: `ws://127.0.0.1:${port}/v1/ws`,
     http: (method, urlPath, opts) => httpRequest(base, method, urlPath, opts),
     stop: (signal) => stopProc(proc, signal),
+    kill9: () => stopProc(proc, 'SIGKILL'),
+    // The test expects this gateway to exit on its own with a non-zero code.
+    expectFailure: () => { proc.expectCode = (code) => code !== 0; },
     token: (claims, opts) => mintToken(claims, secrets.secret, opts),
+    // The sum of a Prometheus series from GET /metrics (every label set), so
+    // a test can wait on what the gateway did instead of sleeping.
+    async metric(name) {
+      const r = await httpRequest(base, 'GET', '/metrics');
+      if (r.status !== 200) throw new Error(`GET /metrics: ${r.status}`);
+      return r.text.split('\n').filter((l) => l.startsWith(name) && /^[a-z_]+(\{| )/.test(l) && l.split(/[{ ]/)[0] === name)
+        .reduce((n, l) => n + Number(l.trim().split(' ').at(-1)), 0);
+    },
     connect: () => connect(`ws://127.0.0.1:${port}/v1/ws`),
     async session(claims) {
       const c = await connect(`ws://127.0.0.1:${port}/v1/ws`);
@@ -188,17 +305,12 @@ export async function startGateway({ redis, secrets = newSecrets(), env = {}, wa
 }
 
 export async function startValidator({ redis, env = {} } = {}) {
-  const logs = [];
-  const child = spawn(VALIDATOR_BIN, [], {
-    env: { ...process.env, LIVEGATE_REDIS_URL: redis.url, ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
+  const proc = spawnTracked(bin('validator'), [], {
+    name: 'validator', env: { LIVEGATE_REDIS_URL: redis.url, ...env },
   });
-  child.stderr.on('data', (d) => logs.push(...d.toString().split('\n').filter(Boolean)));
-  const proc = track(child, 'validator');
-  proc.logs = logs;
   return {
-    proc, logs,
-    pid: child.pid,
+    proc, logs: proc.logs,
+    pid: proc.child.pid,
     stop: (signal) => stopProc(proc, signal),
     kill9: () => stopProc(proc, 'SIGKILL'),
   };
