@@ -165,3 +165,14 @@ int lg_config_load_ints(const struct lg_config_int *table, size_t n, void *setti
     }
     return 0;
 }
+
+int lg_config_log_level(enum lg_log_level *out, char *err, size_t errsz)
+{
+    int level = lg_log_level_parse(lg_config_env("LIVEGATE_LOG_LEVEL", "info"));
+    if (level < 0) {
+        snprintf(err, errsz, "LIVEGATE_LOG_LEVEL must be debug, info, warn or error");
+        return -1;
+    }
+    *out = (enum lg_log_level)level;
+    return 0;
+}

@@ -66,11 +66,5 @@ int lg_validator_config_load(struct lg_validator_config *c, char *err, size_t er
         snprintf(err, errsz, "LIVEGATE_EXPIRE_MARGIN_MS must be below LIVEGATE_DEADLINE_MS");
         return -1;
     }
-    int lv = lg_log_level_parse(lg_config_env("LIVEGATE_LOG_LEVEL", "info"));
-    if (lv < 0) {
-        snprintf(err, errsz, "LIVEGATE_LOG_LEVEL must be debug, info, warn or error");
-        return -1;
-    }
-    c->log_level = (enum lg_log_level)lv;
-    return 0;
+    return lg_config_log_level(&c->log_level, err, errsz);
 }

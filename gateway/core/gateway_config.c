@@ -121,11 +121,5 @@ int lg_gateway_config_load(struct lg_gateway_config *c, char *err, size_t errsz)
     }
     snprintf(c->web_root, sizeof(c->web_root), "%s", web_root);
 
-    int level = lg_log_level_parse(lg_config_env("LIVEGATE_LOG_LEVEL", "info"));
-    if (level < 0) {
-        snprintf(err, errsz, "LIVEGATE_LOG_LEVEL must be debug, info, warn or error");
-        return -1;
-    }
-    c->log_level = (enum lg_log_level)level;
-    return 0;
+    return lg_config_log_level(&c->log_level, err, errsz);
 }

@@ -10,6 +10,8 @@
 
 #include <stddef.h>
 
+#include "livegate/log.h"
+
 struct lg_redis_url {
     char host[256]; /* hostname or IP literal, without brackets */
     int port;       /* default 6379 */
@@ -48,5 +50,9 @@ int lg_config_load_ints(const struct lg_config_int *table, size_t n, void *setti
 
 /* The variable's value, or fallback when it is unset or empty. */
 const char *lg_config_env(const char *name, const char *fallback);
+
+/* LIVEGATE_LOG_LEVEL, which every program reads the same way (default
+ * info). Returns 0 with *out set, or -1 with the rule in err. */
+int lg_config_log_level(enum lg_log_level *out, char *err, size_t errsz);
 
 #endif

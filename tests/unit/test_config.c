@@ -238,6 +238,35 @@ static void validator_table_keeps_every_default_and_range(void **state)
     unsetenv("LIVEGATE_EXPIRE_MARGIN_MS");
 }
 
+static void log_level_is_read_one_way_by_every_program(void **state)
+{
+    (void)state;
+    char err[128] = "";
+    enum lg_log_level lv = LG_LOG_ERROR;
+    unsetenv("LIVEGATE_LOG_LEVEL");
+    assert_int_equal(lg_config_log_level(&lv, err, sizeof(err)), 0);
+    assert_int_equal(lv, LG_LOG_INFO);
+    setenv("LIVEGATE_LOG_LEVEL", "debug", 1);
+    assert_int_equal(lg_config_log_level(&lv, err, sizeof(err)), 0);
+    assert_int_equal(lv, LG_LOG_DEBUG);
+    setenv("LIVEGATE_LOG_LEVEL", "error", 1);
+    assert_int_equal(lg_config_log_level(&lv, err, sizeof(err)), 0);
+    assert_int_equal(lv, LG_LOG_ERROR);
+    setenv("LIVEGATE_LOG_LEVEL", "verbose", 1);
+    assert_int_equal(lg_config_log_level(&lv, err, sizeof(err)), -1);
+    assert_int_equal(lv, LG_LOG_ERROR); /* untouched */
+    assert_string_equal(err, "LIVEGATE_LOG_LEVEL must be debug, info, warn or error");
+
+    /* Both programs refuse it with the same words. */
+    struct lg_gateway_config gc;
+    setenv("LIVEGATE_DEMO", "1", 1);
+    err[0] = 0;
+    assert_int_equal(lg_gateway_config_load(&gc, err, sizeof(err)), -1);
+    assert_string_equal(err, "LIVEGATE_LOG_LEVEL must be debug, info, warn or error");
+    unsetenv("LIVEGATE_DEMO");
+    unsetenv("LIVEGATE_LOG_LEVEL");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -247,6 +276,7 @@ int main(void)
         cmocka_unit_test(table_fills_defaults_and_values_and_names_the_first_bad_one),
         cmocka_unit_test(gateway_table_keeps_every_default_and_range),
         cmocka_unit_test(validator_table_keeps_every_default_and_range),
+        cmocka_unit_test(log_level_is_read_one_way_by_every_program),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
