@@ -5,8 +5,8 @@
  * room registry (LG_KEY_ROOMS), the order-id index (tagged by the order id)
  * and each gateway's reply stream (tagged by the gateway id). Channels are
  * not keys (see below). See docs/STORAGE.md. */
-#ifndef LG_KEYS_H
-#define LG_KEYS_H
+#ifndef LG_QUEUE_KEYS_H
+#define LG_QUEUE_KEYS_H
 
 #include <stdbool.h>
 #include <stddef.h>

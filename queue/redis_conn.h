@@ -8,8 +8,8 @@
  * connection down (every pending callback then gets a NULL reply) and a new
  * one is made with exponential backoff. Host names are resolved with
  * uv_getaddrinfo so the loop never blocks on DNS. */
-#ifndef LG_REDIS_CONN_H
-#define LG_REDIS_CONN_H
+#ifndef LG_QUEUE_REDIS_CONN_H
+#define LG_QUEUE_REDIS_CONN_H
 
 #include <hiredis/hiredis.h>
 #include <stdbool.h>

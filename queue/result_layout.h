@@ -5,8 +5,8 @@
  * index the reply by enum lg_result_field, never by position. Keeping the
  * names on the C side means a script cannot drift from its readers: the
  * script returns whatever it was asked for, in that order. */
-#ifndef LG_RESULT_LAYOUT_H
-#define LG_RESULT_LAYOUT_H
+#ifndef LG_QUEUE_RESULT_LAYOUT_H
+#define LG_QUEUE_RESULT_LAYOUT_H
 
 enum lg_result_field {
     /* Fields of the order record (lg:{room}:order:{id}), read with HMGET. */

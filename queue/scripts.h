@@ -4,8 +4,8 @@
  * If Redis answers NOSCRIPT anyway (a SCRIPT FLUSH, a failover to a replica
  * without the script) the call is retried once after loading it again, so a
  * caller never sees NOSCRIPT. */
-#ifndef LG_SCRIPTS_H
-#define LG_SCRIPTS_H
+#ifndef LG_QUEUE_SCRIPTS_H
+#define LG_QUEUE_SCRIPTS_H
 
 #include <stddef.h>
 

@@ -8,8 +8,8 @@
  * A touch that finds the gate closed leaves the SKU dirty in this process,
  * which calls the script again when the gate opens, until a publish carries
  * a state at least as new as its change. */
-#ifndef LG_SKU_NOTIFY_H
-#define LG_SKU_NOTIFY_H
+#ifndef LG_QUEUE_SKU_NOTIFY_H
+#define LG_QUEUE_SKU_NOTIFY_H
 
 #include <stdbool.h>
 #include <uv.h>

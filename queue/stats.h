@@ -9,8 +9,8 @@
  *
  * Counters are totals since the room opened; latency percentiles cover the
  * last LG_STATS_WINDOW_S seconds (one bucket hash per second, expiring). */
-#ifndef LG_STATS_H
-#define LG_STATS_H
+#ifndef LG_QUEUE_STATS_H
+#define LG_QUEUE_STATS_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -13,8 +13,8 @@
  *   decide.c  run validate.lua on every entry               -> answer
  *   answer.c  send the results, then acknowledge the batch  -> next cycle
  */
-#ifndef LGV_INTERNAL_H
-#define LGV_INTERNAL_H
+#ifndef LG_VALIDATOR_INTERNAL_H
+#define LG_VALIDATOR_INTERNAL_H
 
 #include <stdbool.h>
 #include <stdint.h>

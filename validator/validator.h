@@ -3,8 +3,8 @@
  * the result to the accepting gateway's reply stream and acknowledges the
  * entry. One batch at a time, every Redis command of a batch pipelined.
  * This is what main.c needs; the files of the worker share internal.h. */
-#ifndef LG_VALIDATOR_H
-#define LG_VALIDATOR_H
+#ifndef LG_VALIDATOR_VALIDATOR_H
+#define LG_VALIDATOR_VALIDATOR_H
 
 #include <uv.h>
 

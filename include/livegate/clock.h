@@ -1,8 +1,8 @@
 /* clock.h - wall-clock and monotonic milliseconds. Wall time stamps what a
  * client sees (*_ms fields); monotonic time measures durations and deadlines
  * that must not jump when the system clock is corrected. */
-#ifndef LIVEGATE_CLOCK_H
-#define LIVEGATE_CLOCK_H
+#ifndef LG_LIVEGATE_CLOCK_H
+#define LG_LIVEGATE_CLOCK_H
 
 #include <stdint.h>
 #include <time.h>

@@ -5,8 +5,8 @@
  * config.c does): the variable's name, its default, the range it accepts
  * and where in the program's settings struct the value goes. One parser and
  * one range check serve every row, so the programs cannot drift apart. */
-#ifndef LIVEGATE_CONFIG_H
-#define LIVEGATE_CONFIG_H
+#ifndef LG_LIVEGATE_CONFIG_H
+#define LG_LIVEGATE_CONFIG_H
 
 #include <stddef.h>
 

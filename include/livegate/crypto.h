@@ -2,8 +2,8 @@
  * value is base64 text of version(1) | nonce(12) | ciphertext | tag(16); the
  * associated data (the order id) binds a ciphertext to its record, so a value
  * copied onto another order does not open. */
-#ifndef LIVEGATE_CRYPTO_H
-#define LIVEGATE_CRYPTO_H
+#ifndef LG_LIVEGATE_CRYPTO_H
+#define LG_LIVEGATE_CRYPTO_H
 
 #include <stddef.h>
 

@@ -1,8 +1,8 @@
 /* fd.h - file-descriptor chores shared by the gateway and the bench: both
  * hold tens of thousands of sockets and must use every descriptor the hard
  * limit allows, and both write whole buffers to blocking descriptors. */
-#ifndef LIVEGATE_FD_H
-#define LIVEGATE_FD_H
+#ifndef LG_LIVEGATE_FD_H
+#define LG_LIVEGATE_FD_H
 
 #include <stddef.h>
 

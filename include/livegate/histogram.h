@@ -3,8 +3,8 @@
  * is reported as its bucket's midpoint, so a percentile is within 1/128
  * (0.8%) of the true value. Fixed size, no allocation, mergeable: the bench
  * merges its worker processes' histograms, the monitor merges gateways'. */
-#ifndef LIVEGATE_HISTOGRAM_H
-#define LIVEGATE_HISTOGRAM_H
+#ifndef LG_LIVEGATE_HISTOGRAM_H
+#define LG_LIVEGATE_HISTOGRAM_H
 
 #include <stddef.h>
 #include <stdint.h>

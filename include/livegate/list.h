@@ -11,8 +11,8 @@
  *     for (struct lg_list *q = head.next; q != &head; q = q->next) ...
  *
  * and keep q->next before the body when the body may remove q. */
-#ifndef LG_LIST_H
-#define LG_LIST_H
+#ifndef LG_LIVEGATE_LIST_H
+#define LG_LIVEGATE_LIST_H
 
 #include <stdbool.h>
 #include <stddef.h>

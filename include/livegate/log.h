@@ -2,8 +2,8 @@
  * shipper needs no parser of ours. Callers pass the fields as a jansson
  * object; nothing personal (tokens, names, phones, addresses) is ever put in
  * one, which is why there is no printf-style entry point. */
-#ifndef LIVEGATE_LOG_H
-#define LIVEGATE_LOG_H
+#ifndef LG_LIVEGATE_LOG_H
+#define LG_LIVEGATE_LOG_H
 
 #include <jansson.h>
 

@@ -1,8 +1,8 @@
 /* strmap.h - a string-keyed hash map with pointer values, for the gateway's
  * per-process indexes (connections per source address, sessions per user).
  * Keys are copied; values are borrowed: the map never frees a value. */
-#ifndef LIVEGATE_STRMAP_H
-#define LIVEGATE_STRMAP_H
+#ifndef LG_LIVEGATE_STRMAP_H
+#define LG_LIVEGATE_STRMAP_H
 
 #include <stddef.h>
 

@@ -1,8 +1,8 @@
 /* text.h - the contract's text rules: UTF-8 well-formedness, character
  * counting (lengths count code points, not bytes), control characters and the
  * identifier alphabet. Every string that reaches Redis passes through here. */
-#ifndef LIVEGATE_TEXT_H
-#define LIVEGATE_TEXT_H
+#ifndef LG_LIVEGATE_TEXT_H
+#define LG_LIVEGATE_TEXT_H
 
 #include <stdbool.h>
 #include <stddef.h>

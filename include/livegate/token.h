@@ -1,8 +1,8 @@
 /* token.h - bearer tokens: JWT (RFC 7519) signed HS256 with the shared
  * secret, through libjwt. Verification refuses any other alg (including
  * "none"), expired tokens and tokens whose claims break the contract. */
-#ifndef LIVEGATE_TOKEN_H
-#define LIVEGATE_TOKEN_H
+#ifndef LG_LIVEGATE_TOKEN_H
+#define LG_LIVEGATE_TOKEN_H
 
 #include <stdbool.h>
 #include <stddef.h>
