@@ -10,6 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdio.h>
+#include <unistd.h>
+
+#include "cost.h"
 #include "mix.h"
 #include "options.h"
 #include "report.h"
@@ -201,13 +205,145 @@ static void test_merge(void **state)
     assert_int_equal(a.c.close_codes[1], 4429);
 }
 
+static void test_cost_parse_stat(void **state)
+{
+    (void)state;
+    struct lg_cost_stat st;
+    /* A plain line (fields 14 and 15 are 1234 and 56). */
+    const char *plain = "4242 (redis-server) S 1 4242 4242 0 -1 4194560 393 0 0 0 1234 56 0 0 20 "
+                        "0 5 0 123 456 789\n";
+    assert_int_equal(lg_cost_parse_stat(plain, strlen(plain), &st), 0);
+    assert_string_equal(st.comm, "redis-server");
+    assert_int_equal(st.utime_ticks, 1234);
+    assert_int_equal(st.stime_ticks, 56);
+    /* A name with spaces and parentheses, even ") S 1 2": the fields start
+     * after the last ')'. */
+    const char *odd = "77 (a) S 1 2 (b) c) R 1 77 77 0 -1 0 0 0 0 0 9 8 0 0 20 0 1 0 5 6 7";
+    assert_int_equal(lg_cost_parse_stat(odd, strlen(odd), &st), 0);
+    assert_string_equal(st.comm, "a) S 1 2 (b) c");
+    assert_int_equal(st.utime_ticks, 9);
+    assert_int_equal(st.stime_ticks, 8);
+    /* Broken lines: no parentheses, cut short before stime, not a number. */
+    const char *bad[] = {"77 node S 1 2 3",
+                         "77 (node) S 1 77 77 0 -1 0 0 0 0 0 9",
+                         "77 (node) S 1 77 77 0 -1 0 0 0 0 0 x 8 0",
+                         "",
+                         "77 (node)",
+                         "77 (node)S 1 77 77 0 -1 0 0 0 0 0 9 8 0"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(lg_cost_parse_stat(bad[i], strlen(bad[i]), &st), -1);
+    /* The longest name Linux gives (15 characters) fits; a longer one is cut. */
+    const char *longname =
+        "1 (abcdefghijklmnopqrstuvwxyz0123456789abcdef) S 1 1 1 0 -1 0 0 0 0 0 1 "
+        "2 0";
+    assert_int_equal(lg_cost_parse_stat(longname, strlen(longname), &st), 0);
+    assert_int_equal(strlen(st.comm), LG_COST_NAME_MAX - 1);
+    assert_int_equal(st.stime_ticks, 2);
+}
+
+static void test_cost_per_order(void **state)
+{
+    (void)state;
+    assert_int_equal(lg_cost_ticks_to_us(0, 100), 0);
+    assert_int_equal(lg_cost_ticks_to_us(1, 100), 10000);
+    assert_int_equal(lg_cost_ticks_to_us(250, 100), 2500000);
+    assert_int_equal(lg_cost_ticks_to_us(3, 1000), 3000);
+    assert_int_equal(lg_cost_ticks_to_us(5, 0), 0);
+    /* ~584,000 years of CPU in ticks: no overflow on the way to microseconds */
+    assert_true(lg_cost_ticks_to_us(UINT64_MAX / 1000, 100) > UINT64_MAX / 1000);
+    assert_true(lg_cost_per_order(8000000, 1000000) == 8.0);
+    assert_true(lg_cost_per_order(1, 3) > 0.33 && lg_cost_per_order(1, 3) < 0.34);
+    assert_true(lg_cost_per_order(0, 10) == 0.0);
+    assert_true(lg_cost_per_order(123, 0) < 0); /* no order confirmed: no cost per order */
+}
+
+static void test_cost_table(void **state)
+{
+    (void)state;
+    static struct lg_cost_table t;
+    char err[256];
+    lg_cost_init(&t);
+    assert_int_equal(t.n, 1);
+    assert_string_equal(t.row[0].what, "bench");
+    /* This process exists; its name comes from /proc. */
+    assert_int_equal(lg_cost_add_pid(&t, NULL, (int)getpid(), err, sizeof(err)), 0);
+    assert_int_equal(t.n, 2);
+    assert_string_equal(t.row[1].what, "test_bench");
+    assert_int_equal(lg_cost_add_pid(&t, "gateway", (int)getpid(), err, sizeof(err)), 0);
+    assert_string_equal(t.row[2].what, "gateway");
+    /* A pid that does not exist (above pid_max), or none, is refused. */
+    assert_int_equal(lg_cost_add_pid(&t, NULL, 1 << 30, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "no process"));
+    assert_int_equal(lg_cost_add_pid(&t, NULL, 0, err, sizeof(err)), -1);
+    assert_int_equal(t.n, 3);
+    /* Burn some CPU (3 ticks, at most a few seconds): the interval sees it. */
+    lg_cost_start(&t);
+    volatile uint64_t x = 0;
+    for (int round = 0; round < 5000; round++) {
+        for (int i = 0; i < 1000000; i++)
+            x += (uint64_t)i;
+        struct lg_cost_stat st;
+        assert_int_equal(lg_cost_read_pid((int)getpid(), &st, err, sizeof(err)), 0);
+        if (st.utime_ticks + st.stime_ticks >= t.row[1].before_ticks + 3)
+            break;
+    }
+    long hz = sysconf(_SC_CLK_TCK);
+    lg_cost_finish(&t, hz);
+    assert_true(t.row[1].cpu_us >= lg_cost_ticks_to_us(3, hz));
+    assert_false(t.row[1].gone);
+    lg_cost_set_self(&t, 5000);
+    t.confirmed = 1000;
+    assert_true(lg_cost_per_order(t.row[0].cpu_us, t.confirmed) == 5.0);
+    /* The table is bounded. */
+    lg_cost_init(&t);
+    for (int i = 1; i < LG_COST_MAX_ROWS; i++)
+        assert_int_equal(lg_cost_add_pid(&t, NULL, (int)getpid(), err, sizeof(err)), 0);
+    assert_int_equal(lg_cost_add_pid(&t, NULL, (int)getpid(), err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "more than"));
+}
+
+static void test_options_pids(void **state)
+{
+    (void)state;
+    static struct lg_bench_opts o;
+    assert_int_equal(parse(&o, (const char *[]){"--secret", "s", "--pid", "12", "--pid", "34",
+                                                "--gateway-pid", "56", NULL}),
+                     0);
+    assert_int_equal(o.npids, 2);
+    assert_int_equal(o.pids[1], 34);
+    assert_int_equal(o.ngateway_pids, 1);
+    lg_bench_opts_free(&o);
+    assert_int_equal(parse(&o, (const char *[]){"--secret", "s", "--pid", "0", NULL}), -1);
+    lg_bench_opts_free(&o);
+    assert_int_equal(parse(&o, (const char *[]){"--secret", "s", "--pid", "x", NULL}), -1);
+    lg_bench_opts_free(&o);
+    /* At most LG_BENCH_MAX_PIDS of each. */
+    static char *argv[2 + 2 * (LG_BENCH_MAX_PIDS + 1) + 3];
+    char err[256];
+    for (int n = LG_BENCH_MAX_PIDS; n <= LG_BENCH_MAX_PIDS + 1; n++) {
+        int argc = 0;
+        argv[argc++] = (char *)"livegate-bench";
+        argv[argc++] = (char *)"--secret=s";
+        for (int i = 0; i < n; i++) {
+            argv[argc++] = (char *)"--pid";
+            argv[argc++] = (char *)"7";
+        }
+        argv[argc] = NULL;
+        int rc = lg_bench_opts_parse(&o, argc, argv, err, sizeof(err));
+        lg_bench_opts_free(&o);
+        assert_int_equal(rc, n <= LG_BENCH_MAX_PIDS ? 0 : -1);
+        if (rc)
+            assert_non_null(strstr(err, "at most"));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_options_bounds),
-        cmocka_unit_test(test_mix_orders),
-        cmocka_unit_test(test_audit_fails),
-        cmocka_unit_test(test_merge),
+        cmocka_unit_test(test_options_bounds),  cmocka_unit_test(test_mix_orders),
+        cmocka_unit_test(test_audit_fails),     cmocka_unit_test(test_merge),
+        cmocka_unit_test(test_cost_parse_stat), cmocka_unit_test(test_cost_per_order),
+        cmocka_unit_test(test_cost_table),      cmocka_unit_test(test_options_pids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
