@@ -15,7 +15,6 @@
  * pushed result (which carries the req of the first submission), so every
  * reply is tied to the submission it answers. */
 #include <errno.h>
-#include <jansson.h>
 #include <libwebsockets.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,6 +30,7 @@
 #include "livegate/token.h"
 #include "mix.h"
 #include "report.h"
+#include "scan.h"
 #include "worker.h"
 
 #define SETTLE_US 2000000LL /* after the ramp: idle connections, when gateway memory is sampled */
@@ -479,12 +479,14 @@ static void add_lookup(struct worker *w, struct viewer *v, int orig, int64_t fir
     }
 }
 
-static void on_accepted(struct worker *w, struct viewer *v, struct sub *s, json_t *msg, int64_t now)
+static void on_accepted(struct worker *w, struct viewer *v, struct sub *s,
+                        const struct lg_scan *msg, int64_t now)
 {
     struct sub *o = &w->subs[s->orig];
-    const char *order_id = json_string_value(json_object_get(msg, "order_id"));
-    const char *prio = json_string_value(json_object_get(msg, "priority"));
-    bool dup = json_is_true(json_object_get(msg, "duplicate"));
+    char idbuf[LG_ID_MAX + 1], priobuf[16];
+    const char *order_id = lg_scan_str(msg, "order_id", idbuf, sizeof(idbuf));
+    const char *prio = lg_scan_str(msg, "priority", priobuf, sizeof(priobuf));
+    bool dup = lg_scan_is_true(msg, "duplicate");
     bool first = !(s->flags & SUB_ANSWERED);
     mark_answered(w, v, s, true);
     if (!first || !order_id)
@@ -533,10 +535,11 @@ static void on_accepted(struct worker *w, struct viewer *v, struct sub *s, json_
     }
 }
 
-static void on_result(struct worker *w, struct viewer *v, struct sub *s, json_t *msg, int64_t now)
+static void on_result(struct worker *w, struct viewer *v, struct sub *s, const char *type,
+                      const struct lg_scan *msg, int64_t now)
 {
-    const char *type = json_string_value(json_object_get(msg, "type"));
-    const char *code = json_string_value(json_object_get(msg, "code"));
+    char codebuf[64];
+    const char *code = lg_scan_str(msg, "code", codebuf, sizeof(codebuf));
     bool confirmed = strcmp(type, "order.confirmed") == 0;
     struct sub *o = &w->subs[s->orig];
     if (!(o->flags & SUB_ACCEPTED)) {
@@ -579,9 +582,10 @@ static void on_result(struct worker *w, struct viewer *v, struct sub *s, json_t 
     record_final(w, o, confirmed, code, now, false);
 }
 
-static void on_error(struct worker *w, struct viewer *v, struct sub *s, json_t *msg)
+static void on_error(struct worker *w, struct viewer *v, struct sub *s, const struct lg_scan *msg)
 {
-    const char *code = json_string_value(json_object_get(msg, "code"));
+    char codebuf[64];
+    const char *code = lg_scan_str(msg, "code", codebuf, sizeof(codebuf));
     enum lg_error_code ec = lg_error_code_parse(code ? code : "");
     w->rep.c.errors_by_code[ec]++;
     w->sec.errors++;
@@ -591,10 +595,11 @@ static void on_error(struct worker *w, struct viewer *v, struct sub *s, json_t *
         mark_answered(w, v, s, false);
 }
 
-static void on_state(struct worker *w, json_t *msg, int64_t now)
+static void on_state(struct worker *w, const struct lg_scan *msg, int64_t now)
 {
-    int i = orig_of_coid(w, json_string_value(json_object_get(msg, "client_order_id")));
-    const char *status = json_string_value(json_object_get(msg, "status"));
+    char coid[128], statusbuf[32], codebuf[64];
+    int i = orig_of_coid(w, lg_scan_str(msg, "client_order_id", coid, sizeof(coid)));
+    const char *status = lg_scan_str(msg, "status", statusbuf, sizeof(statusbuf));
     if (i < 0 || !status)
         return;
     struct sub *o = &w->subs[i];
@@ -603,36 +608,38 @@ static void on_state(struct worker *w, json_t *msg, int64_t now)
     if (strcmp(status, "pending_payment") == 0)
         record_final(w, o, true, NULL, now, true);
     else if (strcmp(status, "rejected") == 0)
-        record_final(w, o, false, json_string_value(json_object_get(msg, "code")), now, true);
+        record_final(w, o, false, lg_scan_str(msg, "code", codebuf, sizeof(codebuf)), now, true);
 }
 
 static void on_message(struct worker *w, struct viewer *v, const char *text, size_t len)
 {
-    json_t *msg = json_loadb(text, len, 0, NULL);
-    const char *type = json_string_value(json_object_get(msg, "type"));
-    if (!type) {
-        json_decref(msg);
+    /* Big: kept off the stack of every callback, one worker is one thread. */
+    static struct lg_scan msg;
+    char typebuf[32], reqbuf[64], idbuf[LG_ID_MAX + 1], coid[128], fieldbuf[64];
+    const char *type = lg_scan_object(text, len, &msg) == 0
+                           ? lg_scan_str(&msg, "type", typebuf, sizeof(typebuf))
+                           : NULL;
+    if (!type)
         return;
-    }
     int64_t now = lg_mono_us();
-    int si = sub_of_req(w, json_string_value(json_object_get(msg, "req")));
+    int si = sub_of_req(w, lg_scan_str(&msg, "req", reqbuf, sizeof(reqbuf)));
     struct sub *s = si >= 0 ? &w->subs[si] : NULL;
     if (strcmp(type, "auth.ok") == 0) {
         v->authed = true;
         viewer_kick(v);
     } else if (strcmp(type, "order.accepted") == 0 && s) {
-        on_accepted(w, v, s, msg, now);
+        on_accepted(w, v, s, &msg, now);
     } else if ((strcmp(type, "order.confirmed") == 0 || strcmp(type, "order.rejected") == 0) &&
-               json_string_value(json_object_get(msg, "order_id"))) {
+               lg_scan_str(&msg, "order_id", idbuf, sizeof(idbuf))) {
         if (!s) {
-            int oi = orig_of_coid(w, json_string_value(json_object_get(msg, "client_order_id")));
+            int oi = orig_of_coid(w, lg_scan_str(&msg, "client_order_id", coid, sizeof(coid)));
             s = oi >= 0 ? &w->subs[oi] : NULL;
         }
         if (s)
-            on_result(w, v, s, msg, now);
+            on_result(w, v, s, type, &msg, now);
     } else if (strcmp(type, "order.rejected") == 0 && s) {
         /* Refused by a field rule: nothing was queued. */
-        const char *field = json_string_value(json_object_get(msg, "field"));
+        const char *field = lg_scan_str(&msg, "field", fieldbuf, sizeof(fieldbuf));
         if (!s->invalid)
             w->rep.a.valid_refused++;
         else if (field && strcmp(field, lg_mix_invalid_field((enum lg_mix_invalid)s->invalid)) == 0)
@@ -641,11 +648,10 @@ static void on_message(struct worker *w, struct viewer *v, const char *text, siz
             w->rep.a.invalid_wrong++;
         mark_answered(w, v, s, false);
     } else if (strcmp(type, "error") == 0) {
-        on_error(w, v, s, msg);
+        on_error(w, v, s, &msg);
     } else if (strcmp(type, "order.state") == 0) {
-        on_state(w, msg, now);
+        on_state(w, &msg, now);
     }
-    json_decref(msg);
 }
 
 /* ---- connections ---- */

@@ -17,6 +17,7 @@
 #include "mix.h"
 #include "options.h"
 #include "report.h"
+#include "scan.h"
 
 static int parse(struct lg_bench_opts *o, const char *const *args)
 {
@@ -337,13 +338,170 @@ static void test_options_pids(void **state)
     }
 }
 
+/* Whether jansson takes text for an object, as the bench's reading used to. */
+static bool jansson_object(const char *text, size_t len)
+{
+    json_t *j = json_loadb(text, len, 0, NULL);
+    bool ok = j && json_is_object(j);
+    json_decref(j);
+    return ok;
+}
+
+static const char *const SCAN_SAMPLES[] = {
+    "{\"type\":\"order.accepted\",\"req\":\"s12\",\"client_order_id\":\"ab-0-12\","
+    "\"order_id\":\"o1-77\",\"priority\":\"high\",\"duplicate\":false,"
+    "\"accepted_at_ms\":1764590000123}",
+    "{\"type\":\"order.confirmed\",\"client_order_id\":\"ab-0-12\",\"order_id\":\"o1-77\","
+    "\"status\":\"pending_payment\",\"amount\":19800,\"confirmed_at_ms\":1764590000200,"
+    "\"pay_deadline_ms\":1764590900200,\"req\":\"s12\"}",
+    "{\"type\":\"order.rejected\",\"code\":\"INVALID_FIELD\",\"field\":\"address.phone\","
+    "\"message\":\"\\u624b\\u673a \\\"bad\\\" \\ud83d\\ude00\",\"req\":\"s3\"}",
+    "{\"type\":\"sku.update\",\"sku\":{\"sku_id\":\"sku-1\",\"stock\":12,\"price\":-1.5e3,"
+    "\"tags\":[true,false,null,[],{}]},\"x\":0.25}",
+    " \t\r\n{ \"type\" : \"error\" , \"code\" : \"BUSY\" , \"retry_after_ms\" : 1000 } \n",
+    "{\"type\":\"a\",\"type\":\"b\"}",
+    "{\"\\u0074ype\":\"auth.ok\"}",
+    "{}",
+};
+
+static void test_scan_like_jansson(void **state)
+{
+    (void)state;
+    static struct lg_scan sc;
+    char buf[128];
+    /* The values the worker reads. */
+    assert_int_equal(lg_scan_object(SCAN_SAMPLES[0], strlen(SCAN_SAMPLES[0]), &sc), 0);
+    assert_string_equal(lg_scan_str(&sc, "type", buf, sizeof(buf)), "order.accepted");
+    assert_string_equal(lg_scan_str(&sc, "order_id", buf, sizeof(buf)), "o1-77");
+    assert_false(lg_scan_is_true(&sc, "duplicate"));
+    assert_null(lg_scan_str(&sc, "accepted_at_ms", buf, sizeof(buf))); /* not a string */
+    assert_null(lg_scan_str(&sc, "missing", buf, sizeof(buf)));
+    assert_string_equal(lg_scan_str(&sc, "type", buf, 6), "order"); /* cut, terminated */
+    assert_int_equal(lg_scan_object(SCAN_SAMPLES[2], strlen(SCAN_SAMPLES[2]), &sc), 0);
+    assert_string_equal(lg_scan_str(&sc, "message", buf, sizeof(buf)),
+                        "\xe6\x89\x8b\xe6\x9c\xba \"bad\" \xf0\x9f\x98\x80");
+    assert_int_equal(lg_scan_object(SCAN_SAMPLES[5], strlen(SCAN_SAMPLES[5]), &sc), 0);
+    assert_string_equal(lg_scan_str(&sc, "type", buf, sizeof(buf)), "b"); /* the last one wins */
+    assert_int_equal(lg_scan_object(SCAN_SAMPLES[6], strlen(SCAN_SAMPLES[6]), &sc), 0);
+    assert_string_equal(lg_scan_str(&sc, "type", buf, sizeof(buf)), "auth.ok");
+
+    /* Texts jansson refuses, or that are not objects, are refused too. */
+    const char *bad[] = {
+        "",
+        "[]",
+        "\"x\"",
+        "{",
+        "{\"a\":}",
+        "{\"a\":1,}",
+        "{\"a\" 1}",
+        "{a:1}",
+        "{\"a\":01}",
+        "{\"a\":1.}",
+        "{\"a\":-}",
+        "{\"a\":1e}",
+        "{\"a\":tru}",
+        "{\"a\":\"\\x\"}",
+        "{\"a\":\"\\u12\"}",
+        "{\"a\":\"\\u0000\"}",
+        "{\"a\":\"\\ud800\"}",
+        "{\"a\":\"\\udc00\"}",
+        "{\"a\":\"\x01\"}",
+        "{\"a\":\"\xc0\xaf\"}",
+        "{\"a\":\"\xed\xa0\x80\"}",
+        "{\"a\":\"\xf4\x90\x80\x80\"}",
+        "{\"a\":\"\xe6\x89\"}",
+        "{\"a\":1} x",
+        "{\"a\":1}{}",
+        "{\"a\":99999999999999999999}",
+        "{\"a\":1e999}",
+        "{\"a\":[1,]}",
+        "{\"a\":{\"b\"}}",
+        "{\"a\":[1 2]}",
+        "{\"a\":\"x}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_false(jansson_object(bad[i], strlen(bad[i])));
+        assert_int_equal(lg_scan_object(bad[i], strlen(bad[i]), &sc), -1);
+    }
+    /* Every sample, and thousands of mutations of them (a byte changed,
+     * dropped or doubled): the scan and jansson agree on each. */
+    struct lg_rng r;
+    lg_rng_seed(&r, 42);
+    char text[512];
+    int agreed = 0;
+    for (size_t k = 0; k < sizeof(SCAN_SAMPLES) / sizeof(SCAN_SAMPLES[0]); k++) {
+        size_t n = strlen(SCAN_SAMPLES[k]);
+        assert_true(jansson_object(SCAN_SAMPLES[k], n));
+        assert_int_equal(lg_scan_object(SCAN_SAMPLES[k], n, &sc), 0);
+        for (int round = 0; round < 3000; round++) {
+            memcpy(text, SCAN_SAMPLES[k], n);
+            size_t len = n, at = lg_rng_below(&r, (uint32_t)n);
+            static const char alphabet[] = "{}[]\",:\\ tfnu0123456789.eE+-x\x01\x80\xc3\xa9";
+            switch (lg_rng_below(&r, 3)) {
+            case 0:
+                text[at] = alphabet[lg_rng_below(&r, sizeof(alphabet) - 1)];
+                break;
+            case 1:
+                memmove(text + at, text + at + 1, len - at - 1);
+                len--;
+                break;
+            default:
+                memmove(text + at + 1, text + at, len - at);
+                len++;
+                break;
+            }
+            bool want = jansson_object(text, len);
+            bool got = lg_scan_object(text, len, &sc) == 0;
+            if (want != got)
+                fail_msg("scan %d, jansson %d: %.*s", got, want, (int)len, text);
+            if (want) {
+                /* ... and on the members the worker reads. */
+                json_t *j = json_loadb(text, len, 0, NULL);
+                const char *keys[] = {"type", "req", "order_id", "code", "client_order_id"};
+                for (size_t q = 0; q < 5; q++) {
+                    const char *jv = json_string_value(json_object_get(j, keys[q]));
+                    const char *sv = lg_scan_str(&sc, keys[q], buf, sizeof(buf));
+                    assert_true((jv == NULL) == (sv == NULL));
+                    if (jv && strlen(jv) < sizeof(buf))
+                        assert_string_equal(jv, sv);
+                }
+                assert_true(json_is_true(json_object_get(j, "duplicate")) ==
+                            lg_scan_is_true(&sc, "duplicate"));
+                json_decref(j);
+            }
+            agreed++;
+        }
+    }
+    assert_int_equal(agreed, 3000 * (int)(sizeof(SCAN_SAMPLES) / sizeof(SCAN_SAMPLES[0])));
+    /* Nesting and members are bounded. */
+    char deep[2 * LG_SCAN_MAX_DEPTH + 16];
+    size_t d = 0;
+    deep[d++] = '{';
+    memcpy(deep + d, "\"a\":", 4);
+    d += 4;
+    for (int i = 0; i < LG_SCAN_MAX_DEPTH; i++)
+        deep[d++] = '[';
+    for (int i = 0; i < LG_SCAN_MAX_DEPTH; i++)
+        deep[d++] = ']';
+    deep[d++] = '}';
+    assert_int_equal(lg_scan_object(deep, d, &sc), -1);
+    char many[LG_SCAN_MAX_MEMBERS * 8 + 16];
+    size_t m = 0;
+    many[m++] = '{';
+    for (int i = 0; i <= LG_SCAN_MAX_MEMBERS; i++)
+        m += (size_t)snprintf(many + m, sizeof(many) - m, "%s\"k%d\":1", i ? "," : "", i);
+    many[m++] = '}';
+    assert_int_equal(lg_scan_object(many, m, &sc), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_options_bounds),  cmocka_unit_test(test_mix_orders),
-        cmocka_unit_test(test_audit_fails),     cmocka_unit_test(test_merge),
-        cmocka_unit_test(test_cost_parse_stat), cmocka_unit_test(test_cost_per_order),
-        cmocka_unit_test(test_cost_table),      cmocka_unit_test(test_options_pids),
+        cmocka_unit_test(test_options_bounds),    cmocka_unit_test(test_mix_orders),
+        cmocka_unit_test(test_audit_fails),       cmocka_unit_test(test_merge),
+        cmocka_unit_test(test_cost_parse_stat),   cmocka_unit_test(test_cost_per_order),
+        cmocka_unit_test(test_cost_table),        cmocka_unit_test(test_options_pids),
+        cmocka_unit_test(test_scan_like_jansson),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
