@@ -28,6 +28,7 @@
 #include "livegate/clock.h"
 #include "livegate/fd.h"
 #include "livegate/token.h"
+#include "frame.h"
 #include "mix.h"
 #include "report.h"
 #include "scan.h"
@@ -41,6 +42,8 @@
 #define LOOKUP_EVERY_US 250000LL /* order.query again for orders still queued */
 #define POLL_CHECK_US 50000LL    /* how often the viewers with lookups are looked at */
 #define FRAME_MAX 4096
+#define TX_MAX 65536    /* bytes written to one connection at once */
+#define TX_SUBS_MAX 256 /* submit frames in one write */
 
 /* No idle pings: lws keeps every connection's validity deadline in one
  * sorted list and walks it from the head on each reschedule (a new
@@ -113,6 +116,7 @@ struct viewer {
     int *lookups;
     size_t nlookups, lookups_cap;
     bool polling; /* in the worker's pollers list */
+    bool dirty;   /* in the worker's dirty list: something to write this turn */
     int64_t next_lookup_us;
     int *query_ids; /* the lookup being written, QUERY_BATCH ids a frame */
     size_t nquery, query_cap, query_pos;
@@ -145,6 +149,16 @@ struct worker {
     size_t nfree_slots, free_slots_cap;
     int *pollers; /* viewers with lookups */
     size_t npollers, pollers_cap;
+    int *dirty; /* viewers with frames due, written at the end of the loop turn */
+    size_t ndirty, dirty_cap;
+    uv_prepare_t before_poll;
+    uv_check_t after_poll;
+    struct lg_rng mask_rng; /* masking keys, apart from the traffic mix's draws */
+    /* the write being put together: frames, and the submits among them */
+    unsigned char tx[LWS_PRE + TX_MAX];
+    size_t txlen;
+    int tx_subs[TX_SUBS_MAX];
+    int ntx_subs;
     int64_t next_poll_check_us;
     enum phase phase;
     int64_t phase_deadline_us;
@@ -218,10 +232,15 @@ static int new_sub(struct worker *w)
     return i;
 }
 
+/* Something is due on v's connection: written at the end of this loop turn,
+ * together with whatever else becomes due in the same turn. */
 static void viewer_kick(struct viewer *v)
 {
-    if (v->wsi && v->connected)
-        lws_callback_on_writable(v->wsi);
+    struct worker *w = v->w;
+    if (!v->wsi || !v->connected || v->dirty)
+        return;
+    v->dirty = true;
+    push_int(&w->dirty, &w->ndirty, &w->dirty_cap, (int)(v - w->viewers));
 }
 
 static void enqueue(struct viewer *v, int sub)
@@ -280,16 +299,18 @@ static void plan_order(struct worker *w, struct viewer *v, int64_t intended)
 
 /* ---- frames out ---- */
 
-static int write_frame(struct lws *wsi, const char *text, size_t len)
+/* Appends one frame to the write being put together; -1 when it is full. */
+static int tx_append(struct worker *w, const char *text, size_t len)
 {
-    unsigned char buf[LWS_PRE + FRAME_MAX];
-    if (len > FRAME_MAX)
+    uint32_t key = (uint32_t)(lg_rng_unit(&w->mask_rng) * 4294967296.0);
+    size_t n = lg_frame_text(w->tx + LWS_PRE + w->txlen, TX_MAX - w->txlen, text, len, key);
+    if (!n)
         return -1;
-    memcpy(buf + LWS_PRE, text, len);
-    return lws_write(wsi, buf + LWS_PRE, len, LWS_WRITE_TEXT) < (int)len ? -1 : 0;
+    w->txlen += n;
+    return 0;
 }
 
-static int write_submit(struct worker *w, struct viewer *v, int idx)
+static int append_submit(struct worker *w, struct viewer *v, int idx)
 {
     struct sub *s = &w->subs[idx];
     struct lg_mix_order m = {
@@ -305,63 +326,96 @@ static int write_submit(struct worker *w, struct viewer *v, int idx)
     snprintf(coid, sizeof(coid), "%s-%d-%d", w->o->run_id, w->index, s->orig);
     snprintf(req, sizeof(req), "s%d", idx);
     int n = lg_mix_write_submit(w->o, &m, coid, req, (unsigned)v->index, frame, sizeof(frame));
-    if (n < 0 || write_frame(v->wsi, frame, (size_t)n))
+    if (n < 0 || w->ntx_subs == TX_SUBS_MAX || tx_append(w, frame, (size_t)n))
         return -1;
-    s->flags |= SUB_SENT;
-    v->outstanding++;
-    w->rep.c.submitted++;
-    w->sec.submitted++;
-    if (s->flags & SUB_DUP)
-        w->rep.c.duplicates_sent++;
-    if (s->invalid)
-        w->rep.c.invalid_sent++;
+    w->tx_subs[w->ntx_subs++] = idx;
     return 0;
 }
 
-static int write_query(struct worker *w, struct viewer *v)
+/* The submits of a write that went out: counted as sent. */
+static void account_submits(struct worker *w, struct viewer *v)
+{
+    for (int i = 0; i < w->ntx_subs; i++) {
+        struct sub *s = &w->subs[w->tx_subs[i]];
+        s->flags |= SUB_SENT;
+        v->outstanding++;
+        w->rep.c.submitted++;
+        w->sec.submitted++;
+        if (s->flags & SUB_DUP)
+            w->rep.c.duplicates_sent++;
+        if (s->invalid)
+            w->rep.c.invalid_sent++;
+    }
+    w->ntx_subs = 0;
+}
+
+static int append_query(struct worker *w, struct viewer *v)
 {
     char frame[FRAME_MAX];
+    size_t pos = v->query_pos;
     size_t n =
         (size_t)snprintf(frame, sizeof(frame), "{\"type\":\"order.query\",\"client_order_ids\":[");
     int k = 0;
-    while (v->query_pos < v->nquery && k < QUERY_BATCH && n + 80 < sizeof(frame)) {
+    while (pos < v->nquery && k < QUERY_BATCH && n + 80 < sizeof(frame)) {
         n += (size_t)snprintf(frame + n, sizeof(frame) - n, "%s\"%s-%d-%d\"", k ? "," : "",
-                              w->o->run_id, w->index, v->query_ids[v->query_pos]);
-        v->query_pos++;
+                              w->o->run_id, w->index, v->query_ids[pos]);
+        pos++;
         k++;
     }
     n += (size_t)snprintf(frame + n, sizeof(frame) - n, "]}");
-    return write_frame(v->wsi, frame, n);
+    if (tx_append(w, frame, n))
+        return -1;
+    v->query_pos = pos;
+    return 0;
 }
 
-/* One write per writeable callback, as lws wants; ask again while more waits. */
+static bool more_due(const struct viewer *v)
+{
+    return !v->auth_sent ||
+           (v->authed && ((v->qlen && !v->close_for_resend) || v->query_pos < v->nquery));
+}
+
+/* Writes everything due on v's connection as one raw write of whole frames:
+ * the auth frame first; once authenticated the queued submits, then the
+ * lookups. What does not fit waits for the next write. -1: the write
+ * failed. */
+static int flush_viewer(struct worker *w, struct viewer *v)
+{
+    w->txlen = 0;
+    w->ntx_subs = 0;
+    if (!v->auth_sent) {
+        char frame[FRAME_MAX];
+        int n = snprintf(frame, sizeof(frame), "{\"type\":\"auth\",\"token\":\"%s\"}", v->token);
+        if (n < 0 || (size_t)n >= sizeof(frame) || tx_append(w, frame, (size_t)n))
+            return -1;
+        v->auth_sent = true;
+    } else if (v->authed) {
+        while (v->qlen && !v->close_for_resend && append_submit(w, v, v->queue[v->qhead]) == 0) {
+            v->qhead++;
+            v->qlen--;
+        }
+        while (v->query_pos < v->nquery && append_query(w, v) == 0)
+            ;
+    }
+    if (!w->txlen)
+        return 0;
+    if (lws_write(v->wsi, w->tx + LWS_PRE, w->txlen, LWS_WRITE_RAW) < (int)w->txlen)
+        return -1;
+    account_submits(w, v);
+    return 0;
+}
+
+/* In the writeable callback: the auth frame, closing for a resend, and
+ * writes that had to wait for the socket. */
 static int on_writeable(struct worker *w, struct viewer *v)
 {
     if (v->close_for_resend && v->outstanding == 0) {
         lws_close_reason(v->wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
         return -1;
     }
-    if (!v->auth_sent) {
-        char frame[FRAME_MAX];
-        int n = snprintf(frame, sizeof(frame), "{\"type\":\"auth\",\"token\":\"%s\"}", v->token);
-        if (n < 0 || (size_t)n >= sizeof(frame) || write_frame(v->wsi, frame, (size_t)n))
-            return -1;
-        v->auth_sent = true;
-        return 0;
-    }
-    if (!v->authed)
-        return 0;
-    if (v->qlen && !v->close_for_resend) {
-        int idx = v->queue[v->qhead];
-        v->qhead++;
-        v->qlen--;
-        if (write_submit(w, v, idx))
-            return -1;
-    } else if (v->query_pos < v->nquery) {
-        if (write_query(w, v))
-            return -1;
-    }
-    if ((v->qlen && !v->close_for_resend) || v->query_pos < v->nquery)
+    if (flush_viewer(w, v))
+        return -1;
+    if (more_due(v))
         lws_callback_on_writable(v->wsi);
     return 0;
 }
@@ -796,7 +850,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 }
 
 static const struct lws_protocols protocols[] = {
-    {"lg-bench", callback, 0, FRAME_MAX, 0, NULL, 0},
+    /* tx_packet_size: a write of many frames goes to send() whole */
+    {"lg-bench", callback, 0, FRAME_MAX, 0, NULL, TX_MAX},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -826,6 +881,15 @@ static void plan_burst(struct worker *w)
         w->burst_order[j] = t;
     }
     w->burst_pos = 0;
+}
+
+/* max: one new order for each slot freed since the last call. */
+static void refill_slots(struct worker *w, int64_t now)
+{
+    if (now < w->plan->send_end_us)
+        for (size_t i = 0; i < w->nfree_slots; i++)
+            plan_order(w, &w->viewers[w->free_slots[i]], now);
+    w->nfree_slots = 0;
 }
 
 static void run_schedule(struct worker *w, int64_t now)
@@ -863,24 +927,15 @@ static void run_schedule(struct worker *w, int64_t now)
                     plan_order(w, &w->viewers[i], w->plan->send_start_us);
             w->planned = 1;
         }
-        if (now < w->plan->send_end_us)
-            for (size_t i = 0; i < w->nfree_slots; i++)
-                plan_order(w, &w->viewers[w->free_slots[i]], now);
-        w->nfree_slots = 0;
+        refill_slots(w, now);
         break;
     }
 }
 
-static void open_connections(struct worker *w, int64_t now)
+/* Only the viewers waiting to reconnect, not every viewer each time. A
+ * connect that fails at once appends to the list: keep those too. */
+static void run_reconnects(struct worker *w, int64_t now)
 {
-    double ramp_us = w->o->ramp_s * 1e6;
-    double frac = ramp_us > 0 ? (double)(now - w->plan->t0_us) / ramp_us : 1.0;
-    int target = frac >= 1 ? w->nviewers : (int)(frac * w->nviewers);
-    /* A bounded number per tick keeps the loop answering while it ramps. */
-    for (int k = 0; w->opened < target && k < 500; k++)
-        viewer_connect(w, &w->viewers[w->opened++]);
-    /* Only the viewers waiting to reconnect, not every viewer each tick.
-     * A connect that fails at once appends to the list: keep those too. */
     size_t n = w->nreconnects, kept = 0;
     for (size_t i = 0; i < n; i++) {
         struct viewer *v = &w->viewers[w->reconnects[i]];
@@ -894,6 +949,17 @@ static void open_connections(struct worker *w, int64_t now)
     if (w->nreconnects > n)
         memmove(w->reconnects + kept, w->reconnects + n, (w->nreconnects - n) * sizeof(int));
     w->nreconnects = kept + (w->nreconnects - n);
+}
+
+static void open_connections(struct worker *w, int64_t now)
+{
+    double ramp_us = w->o->ramp_s * 1e6;
+    double frac = ramp_us > 0 ? (double)(now - w->plan->t0_us) / ramp_us : 1.0;
+    int target = frac >= 1 ? w->nviewers : (int)(frac * w->nviewers);
+    /* A bounded number per tick keeps the loop answering while it ramps. */
+    for (int k = 0; w->opened < target && k < 500; k++)
+        viewer_connect(w, &w->viewers[w->opened++]);
+    run_reconnects(w, now);
 }
 
 static void start_query_phase(struct worker *w)
@@ -977,6 +1043,56 @@ static void advance_phase(struct worker *w, int64_t now)
     }
 }
 
+/* Writes what became due on each connection during this loop turn, one
+ * write per connection. Straight from here when nothing of the connection's
+ * is still buffered; else (and for the auth frame and a close) from its
+ * writeable callback, which lws orders after the buffered bytes. */
+static void flush_dirty(struct worker *w)
+{
+    for (size_t i = 0; i < w->ndirty; i++) {
+        struct viewer *v = &w->viewers[w->dirty[i]];
+        v->dirty = false;
+        if (!v->wsi || !v->connected)
+            continue;
+        if (!v->auth_sent || v->close_for_resend || lws_partial_buffered(v->wsi)) {
+            lws_callback_on_writable(v->wsi);
+            continue;
+        }
+        if (flush_viewer(w, v)) {
+            lws_set_timeout(v->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+            continue;
+        }
+        if (more_due(v))
+            lws_callback_on_writable(v->wsi);
+    }
+    w->ndirty = 0;
+}
+
+/* Runs before and after each poll for events: slots freed by this turn's
+ * results are refilled and due reconnects made at once (not on the next
+ * tick), and every connection's frames go out in one write. */
+static void run_turn(struct worker *w)
+{
+    if (w->phase == PHASE_DONE)
+        return;
+    int64_t now = lg_mono_us();
+    if (w->phase == PHASE_SENDING && w->o->shape == LG_SHAPE_MAX)
+        run_schedule(w, now);
+    if (w->nreconnects && w->phase <= PHASE_QUERY)
+        run_reconnects(w, now);
+    flush_dirty(w);
+}
+
+static void on_before_poll(uv_prepare_t *h)
+{
+    run_turn(h->data);
+}
+
+static void on_after_poll(uv_check_t *h)
+{
+    run_turn(h->data);
+}
+
 static void on_tick(uv_timer_t *t)
 {
     struct worker *w = t->data;
@@ -1037,8 +1153,12 @@ static void finish(struct worker *w)
     send_to_parent(w, LG_MSG_REPORT, &w->rep, sizeof(w->rep));
     uv_timer_stop(&w->tick);
     uv_timer_stop(&w->second);
+    uv_prepare_stop(&w->before_poll);
+    uv_check_stop(&w->after_poll);
     uv_close((uv_handle_t *)&w->tick, NULL);
     uv_close((uv_handle_t *)&w->second, NULL);
+    uv_close((uv_handle_t *)&w->before_poll, NULL);
+    uv_close((uv_handle_t *)&w->after_poll, NULL);
     lws_context_destroy(w->lws);
     w->lws = NULL;
 }
@@ -1090,6 +1210,7 @@ static void free_worker(struct worker *w)
     free(w->free_slots);
     free(w->reconnects);
     free(w->pollers);
+    free(w->dirty);
 }
 
 int lg_bench_worker_run(const struct lg_bench_opts *o, const struct lg_bench_plan *plan, int index,
@@ -1103,6 +1224,8 @@ int lg_bench_worker_run(const struct lg_bench_opts *o, const struct lg_bench_pla
     w.fd = fd;
     signal(SIGPIPE, SIG_IGN);
     lg_rng_seed(&w.rng, ((uint64_t)o->seed << 20) ^ (uint64_t)(index + 1) * 0x9e3779b97f4a7c15ULL);
+    lg_rng_seed(&w.mask_rng,
+                ((uint64_t)o->seed << 24) ^ (uint64_t)(index + 7) * 0xbf58476d1ce4e5b9ULL);
     lg_bench_report_init(&w.rep);
     lg_hist_init(&w.sec.accept);
     lg_hist_init(&w.sec.result);
@@ -1143,7 +1266,15 @@ int lg_bench_worker_run(const struct lg_bench_opts *o, const struct lg_bench_pla
     uv_timer_init(&w.loop, &w.tick);
     uv_timer_init(&w.loop, &w.second);
     w.tick.data = w.second.data = &w;
-    uv_timer_start(&w.tick, on_tick, 0, 1);
+    uv_prepare_init(&w.loop, &w.before_poll);
+    uv_check_init(&w.loop, &w.after_poll);
+    w.before_poll.data = w.after_poll.data = &w;
+    uv_prepare_start(&w.before_poll, on_before_poll);
+    uv_check_start(&w.after_poll, on_after_poll);
+    /* steady and burst send on a timetable: a tick a millisecond. max refills
+     * its slots after each turn's results (run_turn), so its tick only ramps,
+     * looks up and ends phases. */
+    uv_timer_start(&w.tick, on_tick, 0, o->shape == LG_SHAPE_MAX ? 10 : 1);
     int64_t first_second_ms = (plan->t0_us + 1000000 - lg_mono_us()) / 1000;
     uv_timer_start(&w.second, on_second, first_second_ms > 0 ? (uint64_t)first_second_ms : 0, 1000);
     uv_run(&w.loop, UV_RUN_DEFAULT);
