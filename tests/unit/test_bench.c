@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cost.h"
+#include "frame.h"
 #include "mix.h"
 #include "options.h"
 #include "report.h"
@@ -494,6 +495,46 @@ static void test_scan_like_jansson(void **state)
     assert_int_equal(lg_scan_object(many, m, &sc), -1);
 }
 
+static void test_frame_text(void **state)
+{
+    (void)state;
+    static unsigned char out[70000];
+    static char payload[66000], back[70000];
+    int opcode, fin;
+    size_t back_len;
+    /* The three length forms: 7 bits, 16 bits, 64 bits. */
+    const size_t lens[] = {0, 1, 7, 8, 9, 125, 126, 600, 65535, 65536};
+    for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+        size_t len = lens[k];
+        for (size_t i = 0; i < len; i++)
+            payload[i] = (char)('a' + i % 26);
+        size_t n = lg_frame_text(out, sizeof(out), payload, len, 0xa1b2c3d4u);
+        size_t header = len <= 125 ? 6 : len <= 65535 ? 8 : 14;
+        assert_int_equal(n, header + len);
+        assert_int_equal(out[0], 0x81); /* FIN, text */
+        assert_true(out[1] & 0x80);     /* masked */
+        assert_int_equal(out[header - 4], 0xa1);
+        assert_int_equal(out[header - 1], 0xd4);
+        assert_int_equal(lg_frame_read(out, n, &opcode, &fin, back, sizeof(back), &back_len), n);
+        assert_int_equal(opcode, 1);
+        assert_int_equal(fin, 1);
+        assert_int_equal(back_len, len);
+        assert_memory_equal(back, payload, len);
+        if (len >= 8) /* the payload is masked on the wire */
+            assert_memory_not_equal(out + header, payload, len);
+        /* Too small a buffer: nothing written. */
+        assert_int_equal(lg_frame_text(out, header + len - 1, payload, len, 1), 0);
+    }
+    /* Frames written back to back read back one after another. */
+    size_t a = lg_frame_text(out, sizeof(out), "{\"a\":1}", 7, 7);
+    size_t b = lg_frame_text(out + a, sizeof(out) - a, "{}", 2, 0);
+    assert_int_equal(lg_frame_read(out + a, b, &opcode, &fin, back, sizeof(back), &back_len), b);
+    assert_int_equal(back_len, 2);
+    assert_memory_equal(back, "{}", 2);
+    /* A truncated frame is not read. */
+    assert_int_equal(lg_frame_read(out, a - 1, &opcode, &fin, back, sizeof(back), &back_len), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -501,7 +542,7 @@ int main(void)
         cmocka_unit_test(test_audit_fails),       cmocka_unit_test(test_merge),
         cmocka_unit_test(test_cost_parse_stat),   cmocka_unit_test(test_cost_per_order),
         cmocka_unit_test(test_cost_table),        cmocka_unit_test(test_options_pids),
-        cmocka_unit_test(test_scan_like_jansson),
+        cmocka_unit_test(test_scan_like_jansson), cmocka_unit_test(test_frame_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
