@@ -323,9 +323,19 @@ static int append_submit(struct worker *w, struct viewer *v, int idx)
     };
     m.coupon = !m.invalid && m.amount != m.unit_price * m.qty;
     char coid[64], req[24], frame[FRAME_MAX];
-    snprintf(coid, sizeof(coid), "%s-%d-%d", w->o->run_id, w->index, s->orig);
-    snprintf(req, sizeof(req), "s%d", idx);
-    int n = lg_mix_write_submit(w->o, &m, coid, req, (unsigned)v->index, frame, sizeof(frame));
+    struct lg_mix_buf cb = {coid, 0, sizeof(coid), false}, rb = {req, 0, sizeof(req), false};
+    lg_mix_put_str(&cb, w->o->run_id);
+    lg_mix_put_str(&cb, "-");
+    lg_mix_put_int(&cb, w->index);
+    lg_mix_put_str(&cb, "-");
+    lg_mix_put_int(&cb, s->orig);
+    lg_mix_put_str(&rb, "s");
+    lg_mix_put_int(&rb, idx);
+    if (cb.full || rb.full)
+        return -1;
+    int n = m.invalid
+                ? lg_mix_write_submit(w->o, &m, coid, req, (unsigned)v->index, frame, sizeof(frame))
+                : lg_mix_write_valid(w->o, &m, coid, req, (unsigned)v->index, frame, sizeof(frame));
     if (n < 0 || w->ntx_subs == TX_SUBS_MAX || tx_append(w, frame, (size_t)n))
         return -1;
     w->tx_subs[w->ntx_subs++] = idx;

@@ -535,6 +535,52 @@ static void test_frame_text(void **state)
     assert_int_equal(lg_frame_read(out, a - 1, &opcode, &fin, back, sizeof(back), &back_len), 0);
 }
 
+static void test_mix_write_valid(void **state)
+{
+    (void)state;
+    static struct lg_bench_opts o;
+    assert_int_equal(parse(&o, (const char *[]){"--secret", "s", "--run-id", "abc123", "--rooms",
+                                                "3", "--coupon-share", "0.5", NULL}),
+                     0);
+    struct lg_rng r;
+    lg_rng_seed(&r, 7);
+    char slow[4096], fast[4096];
+    int valid = 0;
+    /* Every valid order is the same frame, byte for byte, as the formatted one. */
+    for (int i = 0; i < 20000; i++) {
+        struct lg_mix_order m;
+        unsigned seq = i % 3 == 0 ? (unsigned)i : lg_rng_below(&r, 4000000000u);
+        lg_mix_draw(&o, &r, i % 3, i % 7 == 0, i % 2 == 0, &m);
+        char coid[64], req[24];
+        snprintf(coid, sizeof(coid), "abc123-%d-%d", i % 4, i);
+        snprintf(req, sizeof(req), "s%d", i);
+        int a = lg_mix_write_submit(&o, &m, coid, req, seq, slow, sizeof(slow));
+        int b = lg_mix_write_valid(&o, &m, coid, req, seq, fast, sizeof(fast));
+        if (m.invalid) {
+            assert_int_equal(b, -1);
+            continue;
+        }
+        valid++;
+        assert_true(a > 0);
+        assert_int_equal(a, b);
+        assert_memory_equal(slow, fast, (size_t)a);
+        /* too small a buffer: refused, like the formatted one */
+        assert_int_equal(lg_mix_write_valid(&o, &m, coid, req, seq, fast, (size_t)a), -1);
+    }
+    assert_true(valid > 19000);
+    char buf[8];
+    struct lg_mix_buf b = {buf, 0, sizeof(buf), false};
+    lg_mix_put_int(&b, -42);
+    lg_mix_put_int(&b, 0);
+    assert_string_equal(buf, "-420");
+    lg_mix_put_str(&b, "abcd");
+    assert_true(b.full);
+    assert_string_equal(buf, "-420"); /* what did not fit is not half written */
+    lg_mix_put_int(&b, 1);
+    assert_string_equal(buf, "-420"); /* nothing after a cut */
+    lg_bench_opts_free(&o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -543,6 +589,7 @@ int main(void)
         cmocka_unit_test(test_cost_parse_stat),   cmocka_unit_test(test_cost_per_order),
         cmocka_unit_test(test_cost_table),        cmocka_unit_test(test_options_pids),
         cmocka_unit_test(test_scan_like_jansson), cmocka_unit_test(test_frame_text),
+        cmocka_unit_test(test_mix_write_valid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
