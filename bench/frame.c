@@ -8,9 +8,15 @@
 size_t lg_frame_text(unsigned char *out, size_t cap, const char *payload, size_t len,
                      uint32_t mask_key)
 {
+    return lg_frame_put(out, cap, 1, payload, len, mask_key);
+}
+
+size_t lg_frame_put(unsigned char *out, size_t cap, int opcode, const char *payload, size_t len,
+                    uint32_t mask_key)
+{
     size_t h = 0;
     unsigned char hdr[LG_FRAME_HEADER_MAX];
-    hdr[h++] = 0x81; /* FIN, text */
+    hdr[h++] = (unsigned char)(0x80 | (opcode & 0x0f)); /* FIN */
     if (len <= 125) {
         hdr[h++] = (unsigned char)(0x80 | len);
     } else if (len <= 0xffff) {
@@ -76,4 +82,58 @@ size_t lg_frame_read(const unsigned char *in, size_t len, int *opcode, int *fin,
         payload[i] = (char)(in[h + 4 + i] ^ key[i & 3]);
     *payload_len = (size_t)n;
     return h + 4 + (size_t)n;
+}
+
+int lg_frame_parse(const unsigned char *in, size_t len, size_t max_payload,
+                   struct lg_frame_info *fi)
+{
+    if (len < 2)
+        return 0;
+    fi->fin = in[0] >> 7;
+    fi->opcode = in[0] & 0x0f;
+    fi->masked = in[1] >> 7;
+    if (in[0] & 0x70)
+        return -1;
+    switch (fi->opcode) {
+    case 0: /* continuation */
+    case 1: /* text */
+    case 2: /* binary */
+        break;
+    case 8:  /* close */
+    case 9:  /* ping */
+    case 10: /* pong */
+        if (!fi->fin || (in[1] & 0x7f) > 125)
+            return -1;
+        break;
+    default:
+        return -1;
+    }
+    size_t h = 2;
+    uint64_t n = in[1] & 0x7f;
+    if (n == 126) {
+        if (len < 4)
+            return 0;
+        n = (uint64_t)in[2] << 8 | in[3];
+        h = 4;
+    } else if (n == 127) {
+        if (len < 10)
+            return 0;
+        n = 0;
+        for (int i = 0; i < 8; i++)
+            n = n << 8 | in[2 + i];
+        h = 10;
+    }
+    if (n > max_payload)
+        return -1;
+    fi->mask = 0;
+    if (fi->masked) {
+        if (len < h + 4)
+            return 0;
+        fi->mask = (uint32_t)in[h] << 24 | (uint32_t)in[h + 1] << 16 | (uint32_t)in[h + 2] << 8 |
+                   in[h + 3];
+        h += 4;
+    }
+    fi->header = h;
+    fi->payload_len = (size_t)n;
+    return len - h >= n ? 1 : 0;
 }

@@ -15,6 +15,27 @@
 /* The most header a frame can take: 2 + 8 (length) + 4 (masking key). */
 #define LG_FRAME_HEADER_MAX 14
 
+/* Appends one masked frame of the given opcode (1 text, 8 close, 10 pong). */
+size_t lg_frame_put(unsigned char *out, size_t cap, int opcode, const char *payload, size_t len,
+                    uint32_t mask_key);
+
+/* What the header of one received frame says. */
+struct lg_frame_info {
+    int opcode;
+    int fin;
+    size_t header;      /* bytes before the payload */
+    size_t payload_len; /* the payload follows the header, unmasked when mask is 0 */
+    uint32_t mask;      /* 0: not masked (the server's frames never are) */
+    int masked;
+};
+
+/* Parses the frame at in[0..len). Returns 1 when the whole frame is there,
+ * 0 when more bytes are needed, -1 for a frame the bench refuses: reserved
+ * bits set (no extension is negotiated), an unknown opcode, a control frame
+ * over 125 bytes or fragmented, or a payload over max_payload. */
+int lg_frame_parse(const unsigned char *in, size_t len, size_t max_payload,
+                   struct lg_frame_info *fi);
+
 /* Appends one masked text frame of payload to out[0..cap). Returns the bytes
  * written, or 0 when it does not fit. */
 size_t lg_frame_text(unsigned char *out, size_t cap, const char *payload, size_t len,

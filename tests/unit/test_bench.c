@@ -535,6 +535,53 @@ static void test_frame_text(void **state)
     assert_int_equal(lg_frame_read(out, a - 1, &opcode, &fin, back, sizeof(back), &back_len), 0);
 }
 
+static void test_frame_parse(void **state)
+{
+    (void)state;
+    struct lg_frame_info fi;
+    /* A server's text frame (unmasked), 16-bit length. */
+    unsigned char f[300] = {0x81, 126, 0, 200};
+    memset(f + 4, 'x', 200);
+    assert_int_equal(lg_frame_parse(f, 204, 1 << 20, &fi), 1);
+    assert_int_equal(fi.opcode, 1);
+    assert_int_equal(fi.fin, 1);
+    assert_int_equal(fi.masked, 0);
+    assert_int_equal(fi.header, 4);
+    assert_int_equal(fi.payload_len, 200);
+    /* Every shorter prefix needs more bytes. */
+    for (size_t n = 0; n < 204; n++)
+        assert_int_equal(lg_frame_parse(f, n, 1 << 20, &fi), 0);
+    /* Over the limit, reserved bits, unknown opcodes, big or fragmented
+     * control frames: refused. */
+    assert_int_equal(lg_frame_parse(f, 204, 199, &fi), -1);
+    unsigned char rsv[] = {0xc1, 0};
+    assert_int_equal(lg_frame_parse(rsv, 2, 100, &fi), -1);
+    unsigned char opc[] = {0x83, 0};
+    assert_int_equal(lg_frame_parse(opc, 2, 100, &fi), -1);
+    unsigned char bigping[] = {0x89, 126, 0, 126};
+    assert_int_equal(lg_frame_parse(bigping, 4, 1000, &fi), -1);
+    unsigned char fragclose[] = {0x08, 2, 3, 0xe8};
+    assert_int_equal(lg_frame_parse(fragclose, 4, 100, &fi), -1);
+    /* A close with its code; a fragment (FIN clear); 64-bit length. */
+    unsigned char cl[] = {0x88, 2, 0x0f, 0xa1};
+    assert_int_equal(lg_frame_parse(cl, 4, 100, &fi), 1);
+    assert_int_equal(fi.opcode, 8);
+    assert_int_equal((cl[fi.header] << 8) | cl[fi.header + 1], 4001);
+    unsigned char frag[] = {0x01, 1, 'a'};
+    assert_int_equal(lg_frame_parse(frag, 3, 100, &fi), 1);
+    assert_int_equal(fi.fin, 0);
+    unsigned char l64[10] = {0x82, 127, 0, 0, 0, 0, 0, 1, 0, 0};
+    assert_int_equal(lg_frame_parse(l64, 10, 1 << 20, &fi), 0); /* 65536 bytes to come */
+    assert_int_equal(lg_frame_parse(l64, 10, 1000, &fi), -1);
+    /* A masked frame (as the bench writes) parses with its key. */
+    unsigned char out[64];
+    size_t n = lg_frame_text(out, sizeof(out), "hello", 5, 0x01020304u);
+    assert_int_equal(lg_frame_parse(out, n, 100, &fi), 1);
+    assert_int_equal(fi.masked, 1);
+    assert_int_equal(fi.mask, 0x01020304u);
+    assert_int_equal(fi.header + fi.payload_len, n);
+}
+
 static void test_mix_write_valid(void **state)
 {
     (void)state;
@@ -589,7 +636,7 @@ int main(void)
         cmocka_unit_test(test_cost_parse_stat),   cmocka_unit_test(test_cost_per_order),
         cmocka_unit_test(test_cost_table),        cmocka_unit_test(test_options_pids),
         cmocka_unit_test(test_scan_like_jansson), cmocka_unit_test(test_frame_text),
-        cmocka_unit_test(test_mix_write_valid),
+        cmocka_unit_test(test_mix_write_valid),   cmocka_unit_test(test_frame_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
