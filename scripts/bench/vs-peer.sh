@@ -152,6 +152,7 @@ start_livegate() {
   done
   "$bin/livegate-validator" 2>>"$out/livegate-$1.log" &
   procs+=($!); pid_args+=(--pid "$!")
+  legend="gateways ${procs[*]:0:2}, validator $!, redis $LG_REDIS_PID"
   wait_healthy "$port" "livegate"
 }
 
@@ -175,6 +176,7 @@ start_peer() {
   local w
   for w in "${workers[@]}"; do pid_args+=(--gateway-pid "$w"); done
   pid_args+=(--pid "$primary" --pid "$validator")
+  legend="gateway workers ${workers[*]}, cluster primary $primary, validator $validator, redis $LG_REDIS_PID"
 }
 
 # Runs the bench once against the system just started; prints its figures.
@@ -183,6 +185,7 @@ run_bench() { # tag
   local cmd=("$bin/bench/livegate-bench" --url "ws://127.0.0.1:$port" "${bench_args[@]}"
              "${pid_args[@]}" --json "$out/$tag.json")
   echo "== $tag: ${cmd[*]}"
+  echo "   processes: $legend"
   timeout "$bench_limit_s" "${cmd[@]}" --secret "$secret" >"$out/$tag.txt" 2>"$out/$tag.err" || rc=$?
   if [ ! -s "$out/$tag.json" ]; then
     echo "   no report (exit $rc):"; tail -n 5 "$out/$tag.err" "$out/$tag.txt" | sed 's/^/   /'
