@@ -186,7 +186,17 @@ run_bench() { # tag
              "${pid_args[@]}" --json "$out/$tag.json")
   echo "== $tag: ${cmd[*]}"
   echo "   processes: $legend"
-  timeout "$bench_limit_s" "${cmd[@]}" --secret "$secret" >"$out/$tag.txt" 2>"$out/$tag.err" || rc=$?
+  # A gateway may answer /healthz before its store connection is up (the
+  # peer's cluster workers start one by one): a set-up that failed ran
+  # nothing, so it is tried again, up to 3 times.
+  local try
+  for try in 1 2 3; do
+    rc=0
+    timeout "$bench_limit_s" "${cmd[@]}" --secret "$secret" >"$out/$tag.txt" 2>"$out/$tag.err" || rc=$?
+    [ "$rc" = 2 ] && grep -q 'set-up failed' "$out/$tag.err" || break
+    echo "   set-up failed (try $try): $(grep 'set-up failed' "$out/$tag.err" | head -1)"
+    sleep 2
+  done
   if [ ! -s "$out/$tag.json" ]; then
     echo "   no report (exit $rc):"; tail -n 5 "$out/$tag.err" "$out/$tag.txt" | sed 's/^/   /'
     return 1
