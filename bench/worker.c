@@ -96,6 +96,7 @@ struct worker;
 struct reader {
     uv_poll_t poll;
     int fd;
+    struct worker *w;
 };
 
 struct viewer {
@@ -169,6 +170,8 @@ struct worker {
     uv_prepare_t before_poll;
     uv_check_t after_poll;
     struct lg_rng mask_rng; /* masking keys, apart from the traffic mix's draws */
+    int fd_limit;           /* open files this process may hold */
+    int nreaders;           /* connections whose frames the bench reads (a dup'd fd each) */
     /* the write being put together: frames, and the submits among them */
     unsigned char tx[LWS_PRE + TX_MAX];
     size_t txlen;
@@ -814,6 +817,7 @@ static void orphan_pending(struct worker *w, struct viewer *v)
 static void reader_closed(uv_handle_t *h)
 {
     struct reader *r = h->data;
+    r->w->nreaders--;
     close(r->fd);
     free(r);
 }
@@ -956,8 +960,11 @@ static void on_readable(uv_poll_t *h, int status, int events)
  * the bench must leave the reading to lws. */
 static int take_over_reads(struct worker *w, struct viewer *v, struct lws *wsi)
 {
+    /* Each reader holds a second descriptor: leave one per viewer for its
+     * socket, so tens of thousands of connections still fit (the rest are
+     * read by lws). */
     int fd = (int)lws_get_socket_fd(wsi);
-    if (fd < 0)
+    if (fd < 0 || w->nreaders + w->nviewers + 64 >= w->fd_limit)
         return -1;
     struct reader *r = malloc(sizeof(*r));
     int dfd = dup(fd);
@@ -968,6 +975,8 @@ static int take_over_reads(struct worker *w, struct viewer *v, struct lws *wsi)
         return -1;
     }
     r->fd = dfd;
+    r->w = w;
+    w->nreaders++;
     r->poll.data = v;
     v->reader = r;
     v->rxlen = v->msglen = 0;
@@ -1370,6 +1379,8 @@ static void finish(struct worker *w)
         if ((s->flags & SUB_ACCEPTED) && s->orig == (int)i && s->final == FINAL_NONE)
             w->rep.a.lost++;
     }
+    for (int i = 0; i < w->nviewers; i++)
+        stop_reading(&w->viewers[i]);
     flush_second(w);
     w->rep.cpu_us = (uint64_t)cpu_now_us();
     send_to_parent(w, LG_MSG_REPORT, &w->rep, sizeof(w->rep));
@@ -1475,7 +1486,8 @@ int lg_bench_worker_run(const struct lg_bench_opts *o, const struct lg_bench_pla
     info.protocols = protocols;
     info.options = LWS_SERVER_OPTION_LIBUV;
     info.foreign_loops = foreign;
-    info.fd_limit_per_thread = (unsigned)lg_fd_raise_limit();
+    w.fd_limit = lg_fd_raise_limit();
+    info.fd_limit_per_thread = (unsigned)w.fd_limit;
     info.timeout_secs = 10;
     info.retry_and_idle_policy = &no_validity_checks;
     w.lws = lws_create_context(&info);
