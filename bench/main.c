@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,6 +29,33 @@ struct pipe_reader {
 
 static struct lg_bench_second g_second;
 static struct lg_bench_report g_report;
+
+static int64_t self_cpu_us(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 + ru.ru_utime.tv_usec +
+           ru.ru_stime.tv_usec;
+}
+
+/* Every process given is checked before anything runs: a mistyped pid must
+ * not cost a whole run and then report nothing. */
+static int cost_table_make(const struct lg_bench_opts *o, struct lg_cost_table *t)
+{
+    char err[256];
+    lg_cost_init(t);
+    for (int i = 0; i < o->ngateway_pids; i++)
+        if (lg_cost_add_pid(t, "gateway", o->gateway_pids[i], err, sizeof(err))) {
+            fprintf(stderr, "livegate-bench: --gateway-pid: %s\n", err);
+            return -1;
+        }
+    for (int i = 0; i < o->npids; i++)
+        if (lg_cost_add_pid(t, NULL, o->pids[i], err, sizeof(err))) {
+            fprintf(stderr, "livegate-bench: --pid: %s\n", err);
+            return -1;
+        }
+    return 0;
+}
 
 static long long rss_kb(int pid)
 {
@@ -166,6 +194,8 @@ static int run_bench(const struct lg_bench_opts *o, struct lg_bench_run *run)
     lg_bench_report_init(&run->total);
     /* Each viewer is a socket of its worker: say so before the workers run
      * out of descriptors half way through the ramp. */
+    if (cost_table_make(o, &run->cost))
+        return 2;
     int fd_limit = lg_fd_raise_limit(), per_proc = (o->conns + o->procs - 1) / o->procs;
     if (per_proc > fd_limit - 64) {
         fprintf(stderr,
@@ -185,7 +215,8 @@ static int run_bench(const struct lg_bench_opts *o, struct lg_bench_run *run)
     run->gw_rss_base_kb = gateways_rss_kb(o);
 
     struct lg_bench_plan plan;
-    int64_t started = lg_mono_us();
+    int64_t started = lg_mono_us(), self_cpu_before = self_cpu_us();
+    lg_cost_start(&run->cost);
     lg_bench_plan_make(o, started + 200000, &plan);
     run->t0_us = plan.t0_us;
     struct pipe_reader readers[64];
@@ -237,6 +268,8 @@ static int run_bench(const struct lg_bench_opts *o, struct lg_bench_run *run)
     if (tty)
         fputc('\n', stderr);
     run->wall_s = (double)(lg_mono_us() - started) / 1e6;
+    lg_cost_finish(&run->cost, sysconf(_SC_CLK_TCK));
+    run->cost.interval_s = run->wall_s;
     if (status) {
         fprintf(stderr, "livegate-bench: a worker failed; no report\n");
         return status;
@@ -245,6 +278,9 @@ static int run_bench(const struct lg_bench_opts *o, struct lg_bench_run *run)
     if (!run->stock.done)
         fprintf(stderr, "livegate-bench: stock check: %s\n", err);
     lg_bench_finish_figures(run);
+    /* The bench: its workers over their lifetime, and this process over the run. */
+    lg_cost_set_self(&run->cost, run->total.cpu_us + (uint64_t)(self_cpu_us() - self_cpu_before));
+    run->cost.confirmed = run->total.c.confirmed;
     lg_bench_audit_run(&run->total, &run->stock, &run->audit);
     return 0;
 }

@@ -159,3 +159,89 @@ int lg_mix_write_submit(const struct lg_bench_opts *o, const struct lg_mix_order
         k == LG_MIX_DETAIL_EMPTY ? "" : "文三路 1 号", k == LG_MIX_POSTAL ? "31000" : "310000");
     return (n < 0 || (size_t)n >= outsz) ? -1 : n;
 }
+
+void lg_mix_put(struct lg_mix_buf *b, const char *s, size_t len)
+{
+    if (b->full || b->cap - b->n < len + 1) {
+        b->full = true;
+        return;
+    }
+    memcpy(b->p + b->n, s, len);
+    b->n += len;
+    b->p[b->n] = '\0';
+}
+
+void lg_mix_put_str(struct lg_mix_buf *b, const char *s)
+{
+    lg_mix_put(b, s, strlen(s));
+}
+
+void lg_mix_put_int(struct lg_mix_buf *b, long long v)
+{
+    char tmp[24];
+    size_t i = sizeof(tmp);
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        tmp[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        tmp[--i] = '-';
+    lg_mix_put(b, tmp + i, sizeof(tmp) - i);
+}
+
+/* n as exactly `width` digits, zero-padded (n < 10^width). */
+static void put_padded(struct lg_mix_buf *b, unsigned n, int width)
+{
+    char tmp[16];
+    for (int i = width - 1; i >= 0; i--) {
+        tmp[i] = (char)('0' + n % 10);
+        n /= 10;
+    }
+    lg_mix_put(b, tmp, (size_t)width);
+}
+
+int lg_mix_write_valid(const struct lg_bench_opts *o, const struct lg_mix_order *m,
+                       const char *client_order_id, const char *req, unsigned user_seq, char *out,
+                       size_t outsz)
+{
+    if (m->invalid != LG_MIX_VALID || outsz == 0)
+        return -1;
+    struct lg_mix_buf b = {out, 0, outsz, false};
+    lg_mix_put_str(&b, "{\"type\":\"order.submit\",\"req\":\"");
+    lg_mix_put_str(&b, req);
+    lg_mix_put_str(&b, "\",\"client_order_id\":\"");
+    lg_mix_put_str(&b, client_order_id);
+    lg_mix_put_str(&b, "\",\"room_id\":\"bench-");
+    lg_mix_put_str(&b, o->run_id);
+    lg_mix_put_str(&b, "-r");
+    lg_mix_put_int(&b, m->room);
+    lg_mix_put_str(&b, "\",\"sku_id\":\"");
+    if (m->sku >= o->skus) {
+        lg_mix_put_str(&b, "sku-high");
+    } else {
+        lg_mix_put_str(&b, "sku-");
+        lg_mix_put_int(&b, m->sku);
+    }
+    lg_mix_put_str(&b, "\",\"qty\":");
+    lg_mix_put_int(&b, m->qty);
+    lg_mix_put_str(&b, ",\"unit_price\":");
+    lg_mix_put_int(&b, m->unit_price);
+    lg_mix_put_str(&b, ",\"amount\":");
+    lg_mix_put_int(&b, m->amount);
+    lg_mix_put_str(&b, ",\"currency\":\"CNY\",\"payment_method\":\"");
+    lg_mix_put_str(&b, PAYMENTS[user_seq % 4]);
+    lg_mix_put_str(&b, "\",\"coupon_id\":");
+    if (m->coupon)
+        lg_mix_put_str(&b, "\"" LG_MIX_COUPON_ID "\"");
+    else
+        lg_mix_put_str(&b, "null");
+    lg_mix_put_str(&b, ",\"address\":{\"name\":\"");
+    lg_mix_put_str(&b, SURNAMES[user_seq % 8]);
+    lg_mix_put_int(&b, user_seq % 1000);
+    lg_mix_put_str(&b, "\",\"phone\":\"13");
+    put_padded(&b, user_seq % 1000000000u, 9);
+    lg_mix_put_str(&b, "\",\"province\":\"浙江省\",\"city\":\"杭州市\",\"district\":\"西湖区\","
+                       "\"detail\":\"文三路 1 号\",\"postal_code\":\"310000\"}}");
+    return b.full ? -1 : (int)b.n;
+}

@@ -71,7 +71,11 @@ static const char HELP[] =
     "                         127.0.0.2, 127.0.0.3, ... one per 10,000 connections\n"
     "                         when the target is loopback and --conns > 10000\n"
     "  --gateway-pid PID      a gateway process to read resident memory from;\n"
-    "                         repeat for several (memory per idle connection)\n"
+    "                         repeat for several (memory per idle connection);\n"
+    "                         its CPU per confirmed order is reported too\n"
+    "  --pid PID              another process of the system under test (Redis,\n"
+    "                         a validator) whose CPU per confirmed order is\n"
+    "                         reported; repeat for several (at most 64)\n"
     "  --seed N               random seed (default: from the clock)\n"
     "\n"
     "Output\n"
@@ -266,6 +270,7 @@ enum {
     OPT_THRESHOLD,
     OPT_SOURCES,
     OPT_GW_PID,
+    OPT_PID,
     OPT_SEED,
     OPT_JSON,
     OPT_CSV,
@@ -303,6 +308,7 @@ static const struct option LONG_OPTS[] = {
     {"high-threshold", required_argument, 0, OPT_THRESHOLD},
     {"sources", required_argument, 0, OPT_SOURCES},
     {"gateway-pid", required_argument, 0, OPT_GW_PID},
+    {"pid", required_argument, 0, OPT_PID},
     {"seed", required_argument, 0, OPT_SEED},
     {"json", required_argument, 0, OPT_JSON},
     {"csv", required_argument, 0, OPT_CSV},
@@ -396,6 +402,11 @@ static int apply(struct lg_bench_opts *o, int opt, const char *v)
             return -1;
         o->gateway_pids[o->ngateway_pids++] = (int)ll;
         return 0;
+    case OPT_PID:
+        if (o->npids == LG_BENCH_MAX_PIDS || parse_ll(v, 1, 1 << 30, &ll))
+            return -1;
+        o->pids[o->npids++] = (int)ll;
+        return 0;
     case OPT_SEED:
         if (parse_ll(v, 0, 0xffffffffLL, &ll))
             return -1;
@@ -433,6 +444,11 @@ int lg_bench_opts_parse(struct lg_bench_opts *o, int argc, char **argv, char *er
         if (opt == '?' || opt == ':') {
             snprintf(err, errsz, "unknown option or missing value: %s",
                      argv[optind - 1] ? argv[optind - 1] : "?");
+            return -1;
+        }
+        if ((opt == OPT_PID && o->npids == LG_BENCH_MAX_PIDS) ||
+            (opt == OPT_GW_PID && o->ngateway_pids == LG_BENCH_MAX_PIDS)) {
+            snprintf(err, errsz, "--%s: at most %d of them", opt_name(opt), LG_BENCH_MAX_PIDS);
             return -1;
         }
         if (apply(o, opt, optarg)) {

@@ -54,6 +54,8 @@ struct lg_bench_opts {
     int nsources;
     int gateway_pids[LG_BENCH_MAX_PIDS];
     int ngateway_pids;
+    int pids[LG_BENCH_MAX_PIDS]; /* --pid: other processes whose CPU per order is reported */
+    int npids;
     char json_path[1024];
     char csv_path[1024];
     bool no_setup; /* rooms already exist (a run against someone else's system) */

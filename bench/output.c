@@ -116,6 +116,7 @@ void lg_bench_print_summary(const struct lg_bench_run *run, FILE *out)
                 "WARNING: a bench worker was busy %.0f%% of a second: the bench, not the "
                 "server, may be the bottleneck. Add --procs.\n",
                 r->busy_ratio_max * 100);
+    lg_cost_print(&run->cost, out);
     if (o->ngateway_pids && run->conns_at_idle)
         fprintf(out,
                 "gateway memory: %lld KiB before, %lld KiB with %llu idle connections: "
@@ -208,6 +209,18 @@ int lg_bench_write_json(const struct lg_bench_run *run, const char *path)
                                       (json_int_t)run->conns_at_idle, "kb_per_connection",
                                       (double)(run->gw_rss_idle_kb - run->gw_rss_base_kb) /
                                           (double)run->conns_at_idle));
+    json_t *rows = json_array();
+    for (int i = 0; i < run->cost.n; i++) {
+        const struct lg_cost_row *c = &run->cost.row[i];
+        double per = lg_cost_per_order(c->cpu_us, run->cost.confirmed);
+        json_array_append_new(
+            rows, json_pack("{s:s,s:i,s:f,s:o,s:b}", "process", c->what, "pid", c->pid, "cpu_s",
+                            (double)c->cpu_us / 1e6, "us_per_order",
+                            per < 0 ? json_null() : json_real(per), "ended_early", c->gone));
+    }
+    json_object_set_new(doc, "cost",
+                        json_pack("{s:f,s:I,s:o}", "interval_s", run->cost.interval_s, "confirmed",
+                                  (json_int_t)run->cost.confirmed, "processes", rows));
     int rc = doc ? json_dump_file(doc, path, JSON_INDENT(2)) : -1;
     json_decref(doc);
     return rc;

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "cost.h"
 #include "options.h"
 #include "report.h"
 
@@ -30,6 +31,7 @@ struct lg_bench_run {
     int64_t t0_us;
     double confirmed_per_s; /* over the seconds that saw results */
     double wall_s;
+    struct lg_cost_table cost; /* CPU per confirmed order, over the workers' lifetime */
 };
 
 void lg_bench_print_progress(const struct lg_bench_run *run, int second, bool tty);

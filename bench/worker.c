@@ -15,13 +15,13 @@
  * pushed result (which carries the req of the first submission), so every
  * reply is tied to the submission it answers. */
 #include <errno.h>
-#include <jansson.h>
 #include <libwebsockets.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
@@ -29,8 +29,10 @@
 #include "livegate/clock.h"
 #include "livegate/fd.h"
 #include "livegate/token.h"
+#include "frame.h"
 #include "mix.h"
 #include "report.h"
+#include "scan.h"
 #include "worker.h"
 
 #define SETTLE_US 2000000LL /* after the ramp: idle connections, when gateway memory is sampled */
@@ -41,6 +43,8 @@
 #define LOOKUP_EVERY_US 250000LL /* order.query again for orders still queued */
 #define POLL_CHECK_US 50000LL    /* how often the viewers with lookups are looked at */
 #define FRAME_MAX 4096
+#define TX_MAX 65536    /* bytes written to one connection at once */
+#define TX_SUBS_MAX 256 /* submit frames in one write */
 
 /* No idle pings: lws keeps every connection's validity deadline in one
  * sorted list and walks it from the head on each reschedule (a new
@@ -88,6 +92,13 @@ enum phase { PHASE_SENDING, PHASE_DRAIN, PHASE_QUERY, PHASE_DONE };
 
 struct worker;
 
+/* A poll handle on a dup of a connection's socket (see take_over_reads). */
+struct reader {
+    uv_poll_t poll;
+    int fd;
+    struct worker *w;
+};
+
 struct viewer {
     struct worker *w;
     struct lws *wsi;
@@ -113,11 +124,20 @@ struct viewer {
     int *lookups;
     size_t nlookups, lookups_cap;
     bool polling; /* in the worker's pollers list */
+    bool dirty;   /* in the worker's dirty list: something to write this turn */
     int64_t next_lookup_us;
     int *query_ids; /* the lookup being written, QUERY_BATCH ids a frame */
     size_t nquery, query_cap, query_pos;
     char *rx;
     size_t rxlen, rxcap;
+    /* Reading the connection's frames itself (see take_over_reads): its own
+     * poll handle on a dup of the socket, and the message being assembled
+     * from fragments. */
+    struct reader *reader;
+    bool closing;    /* sent our close frame: the next close frame is the answer */
+    bool assembling; /* a fragmented message is being put together in msg */
+    char *msg;
+    size_t msglen, msgcap;
 };
 
 struct worker {
@@ -145,6 +165,18 @@ struct worker {
     size_t nfree_slots, free_slots_cap;
     int *pollers; /* viewers with lookups */
     size_t npollers, pollers_cap;
+    int *dirty; /* viewers with frames due, written at the end of the loop turn */
+    size_t ndirty, dirty_cap;
+    uv_prepare_t before_poll;
+    uv_check_t after_poll;
+    struct lg_rng mask_rng; /* masking keys, apart from the traffic mix's draws */
+    int fd_limit;           /* open files this process may hold */
+    int nreaders;           /* connections whose frames the bench reads (a dup'd fd each) */
+    /* the write being put together: frames, and the submits among them */
+    unsigned char tx[LWS_PRE + TX_MAX];
+    size_t txlen;
+    int tx_subs[TX_SUBS_MAX];
+    int ntx_subs;
     int64_t next_poll_check_us;
     enum phase phase;
     int64_t phase_deadline_us;
@@ -218,10 +250,15 @@ static int new_sub(struct worker *w)
     return i;
 }
 
+/* Something is due on v's connection: written at the end of this loop turn,
+ * together with whatever else becomes due in the same turn. */
 static void viewer_kick(struct viewer *v)
 {
-    if (v->wsi && v->connected)
-        lws_callback_on_writable(v->wsi);
+    struct worker *w = v->w;
+    if (!v->wsi || !v->connected || v->dirty)
+        return;
+    v->dirty = true;
+    push_int(&w->dirty, &w->ndirty, &w->dirty_cap, (int)(v - w->viewers));
 }
 
 static void enqueue(struct viewer *v, int sub)
@@ -280,16 +317,18 @@ static void plan_order(struct worker *w, struct viewer *v, int64_t intended)
 
 /* ---- frames out ---- */
 
-static int write_frame(struct lws *wsi, const char *text, size_t len)
+/* Appends one frame to the write being put together; -1 when it is full. */
+static int tx_append(struct worker *w, const char *text, size_t len)
 {
-    unsigned char buf[LWS_PRE + FRAME_MAX];
-    if (len > FRAME_MAX)
+    uint32_t key = (uint32_t)(lg_rng_unit(&w->mask_rng) * 4294967296.0);
+    size_t n = lg_frame_text(w->tx + LWS_PRE + w->txlen, TX_MAX - w->txlen, text, len, key);
+    if (!n)
         return -1;
-    memcpy(buf + LWS_PRE, text, len);
-    return lws_write(wsi, buf + LWS_PRE, len, LWS_WRITE_TEXT) < (int)len ? -1 : 0;
+    w->txlen += n;
+    return 0;
 }
 
-static int write_submit(struct worker *w, struct viewer *v, int idx)
+static int append_submit(struct worker *w, struct viewer *v, int idx)
 {
     struct sub *s = &w->subs[idx];
     struct lg_mix_order m = {
@@ -302,66 +341,124 @@ static int write_submit(struct worker *w, struct viewer *v, int idx)
     };
     m.coupon = !m.invalid && m.amount != m.unit_price * m.qty;
     char coid[64], req[24], frame[FRAME_MAX];
-    snprintf(coid, sizeof(coid), "%s-%d-%d", w->o->run_id, w->index, s->orig);
-    snprintf(req, sizeof(req), "s%d", idx);
-    int n = lg_mix_write_submit(w->o, &m, coid, req, (unsigned)v->index, frame, sizeof(frame));
-    if (n < 0 || write_frame(v->wsi, frame, (size_t)n))
+    struct lg_mix_buf cb = {coid, 0, sizeof(coid), false}, rb = {req, 0, sizeof(req), false};
+    lg_mix_put_str(&cb, w->o->run_id);
+    lg_mix_put_str(&cb, "-");
+    lg_mix_put_int(&cb, w->index);
+    lg_mix_put_str(&cb, "-");
+    lg_mix_put_int(&cb, s->orig);
+    lg_mix_put_str(&rb, "s");
+    lg_mix_put_int(&rb, idx);
+    if (cb.full || rb.full)
         return -1;
-    s->flags |= SUB_SENT;
-    v->outstanding++;
-    w->rep.c.submitted++;
-    w->sec.submitted++;
-    if (s->flags & SUB_DUP)
-        w->rep.c.duplicates_sent++;
-    if (s->invalid)
-        w->rep.c.invalid_sent++;
+    int n = m.invalid
+                ? lg_mix_write_submit(w->o, &m, coid, req, (unsigned)v->index, frame, sizeof(frame))
+                : lg_mix_write_valid(w->o, &m, coid, req, (unsigned)v->index, frame, sizeof(frame));
+    if (n < 0 || w->ntx_subs == TX_SUBS_MAX || tx_append(w, frame, (size_t)n))
+        return -1;
+    w->tx_subs[w->ntx_subs++] = idx;
     return 0;
 }
 
-static int write_query(struct worker *w, struct viewer *v)
+/* The submits of a write that went out: counted as sent. */
+static void account_submits(struct worker *w, struct viewer *v)
+{
+    for (int i = 0; i < w->ntx_subs; i++) {
+        struct sub *s = &w->subs[w->tx_subs[i]];
+        s->flags |= SUB_SENT;
+        v->outstanding++;
+        w->rep.c.submitted++;
+        w->sec.submitted++;
+        if (s->flags & SUB_DUP)
+            w->rep.c.duplicates_sent++;
+        if (s->invalid)
+            w->rep.c.invalid_sent++;
+    }
+    w->ntx_subs = 0;
+}
+
+static int append_query(struct worker *w, struct viewer *v)
 {
     char frame[FRAME_MAX];
+    size_t pos = v->query_pos;
     size_t n =
         (size_t)snprintf(frame, sizeof(frame), "{\"type\":\"order.query\",\"client_order_ids\":[");
     int k = 0;
-    while (v->query_pos < v->nquery && k < QUERY_BATCH && n + 80 < sizeof(frame)) {
+    while (pos < v->nquery && k < QUERY_BATCH && n + 80 < sizeof(frame)) {
         n += (size_t)snprintf(frame + n, sizeof(frame) - n, "%s\"%s-%d-%d\"", k ? "," : "",
-                              w->o->run_id, w->index, v->query_ids[v->query_pos]);
-        v->query_pos++;
+                              w->o->run_id, w->index, v->query_ids[pos]);
+        pos++;
         k++;
     }
     n += (size_t)snprintf(frame + n, sizeof(frame) - n, "]}");
-    return write_frame(v->wsi, frame, n);
+    if (tx_append(w, frame, n))
+        return -1;
+    v->query_pos = pos;
+    return 0;
 }
 
-/* One write per writeable callback, as lws wants; ask again while more waits. */
-static int on_writeable(struct worker *w, struct viewer *v)
+static bool more_due(const struct viewer *v)
 {
-    if (v->close_for_resend && v->outstanding == 0) {
-        lws_close_reason(v->wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
-        return -1;
-    }
+    return !v->auth_sent ||
+           (v->authed && ((v->qlen && !v->close_for_resend) || v->query_pos < v->nquery));
+}
+
+/* Writes everything due on v's connection as one raw write of whole frames:
+ * the auth frame first; once authenticated the queued submits, then the
+ * lookups. What does not fit waits for the next write. -1: the write
+ * failed. */
+static int flush_viewer(struct worker *w, struct viewer *v)
+{
+    w->txlen = 0;
+    w->ntx_subs = 0;
     if (!v->auth_sent) {
         char frame[FRAME_MAX];
         int n = snprintf(frame, sizeof(frame), "{\"type\":\"auth\",\"token\":\"%s\"}", v->token);
-        if (n < 0 || (size_t)n >= sizeof(frame) || write_frame(v->wsi, frame, (size_t)n))
+        if (n < 0 || (size_t)n >= sizeof(frame) || tx_append(w, frame, (size_t)n))
             return -1;
         v->auth_sent = true;
+    } else if (v->authed) {
+        while (v->qlen && !v->close_for_resend && append_submit(w, v, v->queue[v->qhead]) == 0) {
+            v->qhead++;
+            v->qlen--;
+        }
+        while (v->query_pos < v->nquery && append_query(w, v) == 0)
+            ;
+    }
+    if (!w->txlen)
+        return 0;
+    if (lws_write(v->wsi, w->tx + LWS_PRE, w->txlen, LWS_WRITE_RAW) < (int)w->txlen)
+        return -1;
+    account_submits(w, v);
+    return 0;
+}
+
+static void send_control(struct worker *w, struct viewer *v, int opcode, const char *payload,
+                         size_t len);
+
+/* In the writeable callback: the auth frame, closing for a resend, and
+ * writes that had to wait for the socket. */
+static int on_writeable(struct worker *w, struct viewer *v)
+{
+    if (v->close_for_resend && v->outstanding == 0) {
+        if (!v->reader) {
+            lws_close_reason(v->wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+            return -1;
+        }
+        /* The bench reads: it sends the close frame and waits for the
+         * server's (on_frame), at most 5 s. */
+        if (!v->closing) {
+            const char normal[2] = {(char)(LWS_CLOSE_STATUS_NORMAL >> 8),
+                                    (char)(LWS_CLOSE_STATUS_NORMAL & 0xff)};
+            v->closing = true;
+            send_control(w, v, 8, normal, sizeof(normal));
+            lws_set_timeout(v->wsi, PENDING_TIMEOUT_CLOSE_ACK, 5);
+        }
         return 0;
     }
-    if (!v->authed)
-        return 0;
-    if (v->qlen && !v->close_for_resend) {
-        int idx = v->queue[v->qhead];
-        v->qhead++;
-        v->qlen--;
-        if (write_submit(w, v, idx))
-            return -1;
-    } else if (v->query_pos < v->nquery) {
-        if (write_query(w, v))
-            return -1;
-    }
-    if ((v->qlen && !v->close_for_resend) || v->query_pos < v->nquery)
+    if (flush_viewer(w, v))
+        return -1;
+    if (more_due(v))
         lws_callback_on_writable(v->wsi);
     return 0;
 }
@@ -479,12 +576,14 @@ static void add_lookup(struct worker *w, struct viewer *v, int orig, int64_t fir
     }
 }
 
-static void on_accepted(struct worker *w, struct viewer *v, struct sub *s, json_t *msg, int64_t now)
+static void on_accepted(struct worker *w, struct viewer *v, struct sub *s,
+                        const struct lg_scan *msg, int64_t now)
 {
     struct sub *o = &w->subs[s->orig];
-    const char *order_id = json_string_value(json_object_get(msg, "order_id"));
-    const char *prio = json_string_value(json_object_get(msg, "priority"));
-    bool dup = json_is_true(json_object_get(msg, "duplicate"));
+    char idbuf[LG_ID_MAX + 1], priobuf[16];
+    const char *order_id = lg_scan_str(msg, "order_id", idbuf, sizeof(idbuf));
+    const char *prio = lg_scan_str(msg, "priority", priobuf, sizeof(priobuf));
+    bool dup = lg_scan_is_true(msg, "duplicate");
     bool first = !(s->flags & SUB_ANSWERED);
     mark_answered(w, v, s, true);
     if (!first || !order_id)
@@ -533,10 +632,11 @@ static void on_accepted(struct worker *w, struct viewer *v, struct sub *s, json_
     }
 }
 
-static void on_result(struct worker *w, struct viewer *v, struct sub *s, json_t *msg, int64_t now)
+static void on_result(struct worker *w, struct viewer *v, struct sub *s, const char *type,
+                      const struct lg_scan *msg, int64_t now)
 {
-    const char *type = json_string_value(json_object_get(msg, "type"));
-    const char *code = json_string_value(json_object_get(msg, "code"));
+    char codebuf[64];
+    const char *code = lg_scan_str(msg, "code", codebuf, sizeof(codebuf));
     bool confirmed = strcmp(type, "order.confirmed") == 0;
     struct sub *o = &w->subs[s->orig];
     if (!(o->flags & SUB_ACCEPTED)) {
@@ -579,9 +679,10 @@ static void on_result(struct worker *w, struct viewer *v, struct sub *s, json_t 
     record_final(w, o, confirmed, code, now, false);
 }
 
-static void on_error(struct worker *w, struct viewer *v, struct sub *s, json_t *msg)
+static void on_error(struct worker *w, struct viewer *v, struct sub *s, const struct lg_scan *msg)
 {
-    const char *code = json_string_value(json_object_get(msg, "code"));
+    char codebuf[64];
+    const char *code = lg_scan_str(msg, "code", codebuf, sizeof(codebuf));
     enum lg_error_code ec = lg_error_code_parse(code ? code : "");
     w->rep.c.errors_by_code[ec]++;
     w->sec.errors++;
@@ -591,10 +692,11 @@ static void on_error(struct worker *w, struct viewer *v, struct sub *s, json_t *
         mark_answered(w, v, s, false);
 }
 
-static void on_state(struct worker *w, json_t *msg, int64_t now)
+static void on_state(struct worker *w, const struct lg_scan *msg, int64_t now)
 {
-    int i = orig_of_coid(w, json_string_value(json_object_get(msg, "client_order_id")));
-    const char *status = json_string_value(json_object_get(msg, "status"));
+    char coid[128], statusbuf[32], codebuf[64];
+    int i = orig_of_coid(w, lg_scan_str(msg, "client_order_id", coid, sizeof(coid)));
+    const char *status = lg_scan_str(msg, "status", statusbuf, sizeof(statusbuf));
     if (i < 0 || !status)
         return;
     struct sub *o = &w->subs[i];
@@ -603,36 +705,38 @@ static void on_state(struct worker *w, json_t *msg, int64_t now)
     if (strcmp(status, "pending_payment") == 0)
         record_final(w, o, true, NULL, now, true);
     else if (strcmp(status, "rejected") == 0)
-        record_final(w, o, false, json_string_value(json_object_get(msg, "code")), now, true);
+        record_final(w, o, false, lg_scan_str(msg, "code", codebuf, sizeof(codebuf)), now, true);
 }
 
 static void on_message(struct worker *w, struct viewer *v, const char *text, size_t len)
 {
-    json_t *msg = json_loadb(text, len, 0, NULL);
-    const char *type = json_string_value(json_object_get(msg, "type"));
-    if (!type) {
-        json_decref(msg);
+    /* Big: kept off the stack of every callback, one worker is one thread. */
+    static struct lg_scan msg;
+    char typebuf[32], reqbuf[64], idbuf[LG_ID_MAX + 1], coid[128], fieldbuf[64];
+    const char *type = lg_scan_object(text, len, &msg) == 0
+                           ? lg_scan_str(&msg, "type", typebuf, sizeof(typebuf))
+                           : NULL;
+    if (!type)
         return;
-    }
     int64_t now = lg_mono_us();
-    int si = sub_of_req(w, json_string_value(json_object_get(msg, "req")));
+    int si = sub_of_req(w, lg_scan_str(&msg, "req", reqbuf, sizeof(reqbuf)));
     struct sub *s = si >= 0 ? &w->subs[si] : NULL;
     if (strcmp(type, "auth.ok") == 0) {
         v->authed = true;
         viewer_kick(v);
     } else if (strcmp(type, "order.accepted") == 0 && s) {
-        on_accepted(w, v, s, msg, now);
+        on_accepted(w, v, s, &msg, now);
     } else if ((strcmp(type, "order.confirmed") == 0 || strcmp(type, "order.rejected") == 0) &&
-               json_string_value(json_object_get(msg, "order_id"))) {
+               lg_scan_str(&msg, "order_id", idbuf, sizeof(idbuf))) {
         if (!s) {
-            int oi = orig_of_coid(w, json_string_value(json_object_get(msg, "client_order_id")));
+            int oi = orig_of_coid(w, lg_scan_str(&msg, "client_order_id", coid, sizeof(coid)));
             s = oi >= 0 ? &w->subs[oi] : NULL;
         }
         if (s)
-            on_result(w, v, s, msg, now);
+            on_result(w, v, s, type, &msg, now);
     } else if (strcmp(type, "order.rejected") == 0 && s) {
         /* Refused by a field rule: nothing was queued. */
-        const char *field = json_string_value(json_object_get(msg, "field"));
+        const char *field = lg_scan_str(&msg, "field", fieldbuf, sizeof(fieldbuf));
         if (!s->invalid)
             w->rep.a.valid_refused++;
         else if (field && strcmp(field, lg_mix_invalid_field((enum lg_mix_invalid)s->invalid)) == 0)
@@ -641,11 +745,10 @@ static void on_message(struct worker *w, struct viewer *v, const char *text, siz
             w->rep.a.invalid_wrong++;
         mark_answered(w, v, s, false);
     } else if (strcmp(type, "error") == 0) {
-        on_error(w, v, s, msg);
+        on_error(w, v, s, &msg);
     } else if (strcmp(type, "order.state") == 0) {
-        on_state(w, msg, now);
+        on_state(w, &msg, now);
     }
-    json_decref(msg);
 }
 
 /* ---- connections ---- */
@@ -697,9 +800,196 @@ static void orphan_pending(struct worker *w, struct viewer *v)
     v->nquery = v->query_pos = 0; /* a lookup cut short is asked again */
 }
 
+/* ---- reading frames ----
+ *
+ * libwebsockets' client parser walks every received byte through a state
+ * machine: about 80 instructions a byte, 70 % of the bench's instructions
+ * per order once the writes were batched. So once a connection is up, the
+ * bench reads its frames itself: lws stops reading (rx flow control off),
+ * and a poll handle on a dup of the socket delivers the bytes to
+ * lg_frame_parse. lws still owns the connection: writes go through it, and
+ * a close frame, end of stream or error makes the bench drop the connection
+ * through lws (LWS_CALLBACK_CLIENT_CLOSED follows, as before). */
+
+#define READ_CHUNK 65536
+#define MESSAGE_MAX (16u << 20)
+
+static void reader_closed(uv_handle_t *h)
+{
+    struct reader *r = h->data;
+    r->w->nreaders--;
+    close(r->fd);
+    free(r);
+}
+
+static void stop_reading(struct viewer *v)
+{
+    if (!v->reader)
+        return;
+    uv_poll_stop(&v->reader->poll);
+    v->reader->poll.data = v->reader;
+    uv_close((uv_handle_t *)&v->reader->poll, reader_closed);
+    v->reader = NULL;
+    v->msglen = 0;
+    v->assembling = false;
+}
+
+/* Ends the connection from outside lws's callbacks: lws closes it on its
+ * next pass and calls back LWS_CALLBACK_CLIENT_CLOSED. */
+static void drop_connection(struct viewer *v)
+{
+    stop_reading(v);
+    if (v->wsi)
+        lws_set_timeout(v->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+static void send_control(struct worker *w, struct viewer *v, int opcode, const char *payload,
+                         size_t len)
+{
+    uint32_t key = (uint32_t)(lg_rng_unit(&w->mask_rng) * 4294967296.0);
+    unsigned char buf[LWS_PRE + 2 * LG_FRAME_HEADER_MAX + 128];
+    size_t n = lg_frame_put(buf + LWS_PRE, sizeof(buf) - LWS_PRE, opcode, payload, len, key);
+    if (n && v->wsi)
+        lws_write(v->wsi, buf + LWS_PRE, n, LWS_WRITE_RAW);
+}
+
+static void unmask(char *p, size_t len, uint32_t key)
+{
+    unsigned char k[4] = {(unsigned char)(key >> 24), (unsigned char)(key >> 16),
+                          (unsigned char)(key >> 8), (unsigned char)key};
+    for (size_t i = 0; i < len; i++)
+        p[i] = (char)((unsigned char)p[i] ^ k[i & 3]);
+}
+
+/* One whole frame. Returns -1 when the connection is to be dropped. */
+static int on_frame(struct worker *w, struct viewer *v, const struct lg_frame_info *fi, char *p)
+{
+    if (fi->masked)
+        unmask(p, fi->payload_len, fi->mask);
+    switch (fi->opcode) {
+    case 8:
+        /* The server's close, or its answer to ours. */
+        if (!v->closing && fi->payload_len >= 2)
+            lg_bench_count_close(&w->rep.c, ((unsigned char)p[0] << 8) | (unsigned char)p[1]);
+        return -1;
+    case 9:
+        send_control(w, v, 10, p, fi->payload_len);
+        return 0;
+    case 10:
+        return 0;
+    default:
+        break;
+    }
+    if (fi->opcode != 0 && v->assembling)
+        return -1; /* a new message inside a fragmented one */
+    if (fi->opcode == 0 && !v->assembling)
+        return -1; /* a continuation with nothing to continue */
+    if (fi->opcode != 0 && fi->fin) {
+        on_message(w, v, p, fi->payload_len); /* the usual case: one frame, one message */
+        return 0;
+    }
+    if (v->msglen + fi->payload_len > MESSAGE_MAX)
+        return -1;
+    if (v->msglen + fi->payload_len > v->msgcap) {
+        size_t ncap = (v->msglen + fi->payload_len) * 2;
+        char *n = realloc(v->msg, ncap);
+        if (!n)
+            return -1;
+        v->msg = n;
+        v->msgcap = ncap;
+    }
+    memcpy(v->msg + v->msglen, p, fi->payload_len);
+    v->msglen += fi->payload_len;
+    v->assembling = !fi->fin;
+    if (fi->fin) {
+        size_t n = v->msglen;
+        v->msglen = 0;
+        on_message(w, v, v->msg, n);
+    }
+    return 0;
+}
+
+static void on_readable(uv_poll_t *h, int status, int events)
+{
+    struct viewer *v = h->data;
+    struct worker *w = v->w;
+    (void)events;
+    if (status < 0) {
+        drop_connection(v);
+        return;
+    }
+    if (v->rxcap - v->rxlen < READ_CHUNK) {
+        char *n = realloc(v->rx, v->rxlen + READ_CHUNK);
+        if (!n) {
+            drop_connection(v);
+            return;
+        }
+        v->rx = n;
+        v->rxcap = v->rxlen + READ_CHUNK;
+    }
+    ssize_t got = recv(v->reader->fd, v->rx + v->rxlen, v->rxcap - v->rxlen, 0);
+    if (got < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (got <= 0) {
+        drop_connection(v); /* end of stream or an error, without a close frame */
+        return;
+    }
+    v->rxlen += (size_t)got;
+    size_t off = 0;
+    for (;;) {
+        struct lg_frame_info fi;
+        int r = lg_frame_parse((unsigned char *)v->rx + off, v->rxlen - off, MESSAGE_MAX, &fi);
+        if (r == 0)
+            break;
+        if (r < 0 || on_frame(w, v, &fi, v->rx + off + fi.header)) {
+            drop_connection(v);
+            return;
+        }
+        off += fi.header + fi.payload_len;
+        if (!v->reader)
+            return; /* a message handler closed it */
+    }
+    if (off) {
+        memmove(v->rx, v->rx + off, v->rxlen - off);
+        v->rxlen -= off;
+    }
+}
+
+/* At LWS_CALLBACK_CLIENT_ESTABLISHED. The gateway sends nothing before the
+ * auth frame, so lws holds no bytes of the connection yet. Returns -1 when
+ * the bench must leave the reading to lws. */
+static int take_over_reads(struct worker *w, struct viewer *v, struct lws *wsi)
+{
+    /* Each reader holds a second descriptor: leave one per viewer for its
+     * socket, so tens of thousands of connections still fit (the rest are
+     * read by lws). */
+    int fd = (int)lws_get_socket_fd(wsi);
+    if (fd < 0 || w->nreaders + w->nviewers + 64 >= w->fd_limit)
+        return -1;
+    struct reader *r = malloc(sizeof(*r));
+    int dfd = dup(fd);
+    if (!r || dfd < 0 || uv_poll_init(&w->loop, &r->poll, dfd)) {
+        free(r);
+        if (dfd >= 0)
+            close(dfd);
+        return -1;
+    }
+    r->fd = dfd;
+    r->w = w;
+    w->nreaders++;
+    r->poll.data = v;
+    v->reader = r;
+    v->rxlen = v->msglen = 0;
+    v->closing = v->assembling = false;
+    lws_rx_flow_control(wsi, 0);
+    uv_poll_start(&r->poll, UV_READABLE, on_readable);
+    return 0;
+}
+
 static void on_closed(struct worker *w, struct viewer *v, bool failed)
 {
     bool was_up = v->connected;
+    stop_reading(v);
     if (w->phase != PHASE_DONE)
         orphan_pending(w, v);
     v->wsi = NULL;
@@ -763,6 +1053,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         v->connected = true;
         v->conn_serial++;
         w->conns_up++;
+        take_over_reads(w, v, wsi); /* else lws goes on reading: LWS_CALLBACK_CLIENT_RECEIVE */
         lws_callback_on_writable(wsi);
         break;
     case LWS_CALLBACK_CLIENT_WRITEABLE:
@@ -790,7 +1081,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 }
 
 static const struct lws_protocols protocols[] = {
-    {"lg-bench", callback, 0, FRAME_MAX, 0, NULL, 0},
+    /* tx_packet_size: a write of many frames goes to send() whole */
+    {"lg-bench", callback, 0, FRAME_MAX, 0, NULL, TX_MAX},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -820,6 +1112,15 @@ static void plan_burst(struct worker *w)
         w->burst_order[j] = t;
     }
     w->burst_pos = 0;
+}
+
+/* max: one new order for each slot freed since the last call. */
+static void refill_slots(struct worker *w, int64_t now)
+{
+    if (now < w->plan->send_end_us)
+        for (size_t i = 0; i < w->nfree_slots; i++)
+            plan_order(w, &w->viewers[w->free_slots[i]], now);
+    w->nfree_slots = 0;
 }
 
 static void run_schedule(struct worker *w, int64_t now)
@@ -857,24 +1158,15 @@ static void run_schedule(struct worker *w, int64_t now)
                     plan_order(w, &w->viewers[i], w->plan->send_start_us);
             w->planned = 1;
         }
-        if (now < w->plan->send_end_us)
-            for (size_t i = 0; i < w->nfree_slots; i++)
-                plan_order(w, &w->viewers[w->free_slots[i]], now);
-        w->nfree_slots = 0;
+        refill_slots(w, now);
         break;
     }
 }
 
-static void open_connections(struct worker *w, int64_t now)
+/* Only the viewers waiting to reconnect, not every viewer each time. A
+ * connect that fails at once appends to the list: keep those too. */
+static void run_reconnects(struct worker *w, int64_t now)
 {
-    double ramp_us = w->o->ramp_s * 1e6;
-    double frac = ramp_us > 0 ? (double)(now - w->plan->t0_us) / ramp_us : 1.0;
-    int target = frac >= 1 ? w->nviewers : (int)(frac * w->nviewers);
-    /* A bounded number per tick keeps the loop answering while it ramps. */
-    for (int k = 0; w->opened < target && k < 500; k++)
-        viewer_connect(w, &w->viewers[w->opened++]);
-    /* Only the viewers waiting to reconnect, not every viewer each tick.
-     * A connect that fails at once appends to the list: keep those too. */
     size_t n = w->nreconnects, kept = 0;
     for (size_t i = 0; i < n; i++) {
         struct viewer *v = &w->viewers[w->reconnects[i]];
@@ -888,6 +1180,17 @@ static void open_connections(struct worker *w, int64_t now)
     if (w->nreconnects > n)
         memmove(w->reconnects + kept, w->reconnects + n, (w->nreconnects - n) * sizeof(int));
     w->nreconnects = kept + (w->nreconnects - n);
+}
+
+static void open_connections(struct worker *w, int64_t now)
+{
+    double ramp_us = w->o->ramp_s * 1e6;
+    double frac = ramp_us > 0 ? (double)(now - w->plan->t0_us) / ramp_us : 1.0;
+    int target = frac >= 1 ? w->nviewers : (int)(frac * w->nviewers);
+    /* A bounded number per tick keeps the loop answering while it ramps. */
+    for (int k = 0; w->opened < target && k < 500; k++)
+        viewer_connect(w, &w->viewers[w->opened++]);
+    run_reconnects(w, now);
 }
 
 static void start_query_phase(struct worker *w)
@@ -971,6 +1274,56 @@ static void advance_phase(struct worker *w, int64_t now)
     }
 }
 
+/* Writes what became due on each connection during this loop turn, one
+ * write per connection. Straight from here when nothing of the connection's
+ * is still buffered; else (and for the auth frame and a close) from its
+ * writeable callback, which lws orders after the buffered bytes. */
+static void flush_dirty(struct worker *w)
+{
+    for (size_t i = 0; i < w->ndirty; i++) {
+        struct viewer *v = &w->viewers[w->dirty[i]];
+        v->dirty = false;
+        if (!v->wsi || !v->connected)
+            continue;
+        if (!v->auth_sent || v->close_for_resend || lws_partial_buffered(v->wsi)) {
+            lws_callback_on_writable(v->wsi);
+            continue;
+        }
+        if (flush_viewer(w, v)) {
+            lws_set_timeout(v->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+            continue;
+        }
+        if (more_due(v))
+            lws_callback_on_writable(v->wsi);
+    }
+    w->ndirty = 0;
+}
+
+/* Runs before and after each poll for events: slots freed by this turn's
+ * results are refilled and due reconnects made at once (not on the next
+ * tick), and every connection's frames go out in one write. */
+static void run_turn(struct worker *w)
+{
+    if (w->phase == PHASE_DONE)
+        return;
+    int64_t now = lg_mono_us();
+    if (w->phase == PHASE_SENDING && w->o->shape == LG_SHAPE_MAX)
+        run_schedule(w, now);
+    if (w->nreconnects && w->phase <= PHASE_QUERY)
+        run_reconnects(w, now);
+    flush_dirty(w);
+}
+
+static void on_before_poll(uv_prepare_t *h)
+{
+    run_turn(h->data);
+}
+
+static void on_after_poll(uv_check_t *h)
+{
+    run_turn(h->data);
+}
+
 static void on_tick(uv_timer_t *t)
 {
     struct worker *w = t->data;
@@ -1026,13 +1379,19 @@ static void finish(struct worker *w)
         if ((s->flags & SUB_ACCEPTED) && s->orig == (int)i && s->final == FINAL_NONE)
             w->rep.a.lost++;
     }
+    for (int i = 0; i < w->nviewers; i++)
+        stop_reading(&w->viewers[i]);
     flush_second(w);
     w->rep.cpu_us = (uint64_t)cpu_now_us();
     send_to_parent(w, LG_MSG_REPORT, &w->rep, sizeof(w->rep));
     uv_timer_stop(&w->tick);
     uv_timer_stop(&w->second);
+    uv_prepare_stop(&w->before_poll);
+    uv_check_stop(&w->after_poll);
     uv_close((uv_handle_t *)&w->tick, NULL);
     uv_close((uv_handle_t *)&w->second, NULL);
+    uv_close((uv_handle_t *)&w->before_poll, NULL);
+    uv_close((uv_handle_t *)&w->after_poll, NULL);
     lws_context_destroy(w->lws);
     w->lws = NULL;
 }
@@ -1076,6 +1435,7 @@ static void free_worker(struct worker *w)
         free(v->lookups);
         free(v->query_ids);
         free(v->rx);
+        free(v->msg);
     }
     free(w->viewers);
     free(w->subs);
@@ -1084,6 +1444,7 @@ static void free_worker(struct worker *w)
     free(w->free_slots);
     free(w->reconnects);
     free(w->pollers);
+    free(w->dirty);
 }
 
 int lg_bench_worker_run(const struct lg_bench_opts *o, const struct lg_bench_plan *plan, int index,
@@ -1097,6 +1458,8 @@ int lg_bench_worker_run(const struct lg_bench_opts *o, const struct lg_bench_pla
     w.fd = fd;
     signal(SIGPIPE, SIG_IGN);
     lg_rng_seed(&w.rng, ((uint64_t)o->seed << 20) ^ (uint64_t)(index + 1) * 0x9e3779b97f4a7c15ULL);
+    lg_rng_seed(&w.mask_rng,
+                ((uint64_t)o->seed << 24) ^ (uint64_t)(index + 7) * 0xbf58476d1ce4e5b9ULL);
     lg_bench_report_init(&w.rep);
     lg_hist_init(&w.sec.accept);
     lg_hist_init(&w.sec.result);
@@ -1123,7 +1486,8 @@ int lg_bench_worker_run(const struct lg_bench_opts *o, const struct lg_bench_pla
     info.protocols = protocols;
     info.options = LWS_SERVER_OPTION_LIBUV;
     info.foreign_loops = foreign;
-    info.fd_limit_per_thread = (unsigned)lg_fd_raise_limit();
+    w.fd_limit = lg_fd_raise_limit();
+    info.fd_limit_per_thread = (unsigned)w.fd_limit;
     info.timeout_secs = 10;
     info.retry_and_idle_policy = &no_validity_checks;
     w.lws = lws_create_context(&info);
@@ -1137,7 +1501,15 @@ int lg_bench_worker_run(const struct lg_bench_opts *o, const struct lg_bench_pla
     uv_timer_init(&w.loop, &w.tick);
     uv_timer_init(&w.loop, &w.second);
     w.tick.data = w.second.data = &w;
-    uv_timer_start(&w.tick, on_tick, 0, 1);
+    uv_prepare_init(&w.loop, &w.before_poll);
+    uv_check_init(&w.loop, &w.after_poll);
+    w.before_poll.data = w.after_poll.data = &w;
+    uv_prepare_start(&w.before_poll, on_before_poll);
+    uv_check_start(&w.after_poll, on_after_poll);
+    /* steady and burst send on a timetable: a tick a millisecond. max refills
+     * its slots after each turn's results (run_turn), so its tick only ramps,
+     * looks up and ends phases. */
+    uv_timer_start(&w.tick, on_tick, 0, o->shape == LG_SHAPE_MAX ? 10 : 1);
     int64_t first_second_ms = (plan->t0_us + 1000000 - lg_mono_us()) / 1000;
     uv_timer_start(&w.second, on_second, first_second_ms > 0 ? (uint64_t)first_second_ms : 0, 1000);
     uv_run(&w.loop, UV_RUN_DEFAULT);
