@@ -295,11 +295,15 @@ export async function startGateway({ redis, secrets = newSecrets(), env = {}, wa
     },
   };
   if (wait) {
+    // Its own "gateway.listening" first: on a shared port (SO_REUSEPORT)
+    // /healthz may be answered by a sibling that is already up, while this
+    // process has not yet listened nor set its signal handlers.
     await waitFor(async () => {
       if (proc.exited) throw new Error(`gateway exited: ${logs.join('\n')}`);
+      if (!logs.some((l) => l.includes('"event":"gateway.listening"'))) return false;
       const r = await gw.http('GET', '/healthz').catch(() => null);
       return r && r.status === 200;
-    }, { what: 'gateway /healthz' });
+    }, { what: 'gateway listening and /healthz' });
   }
   return gw;
 }
