@@ -38,7 +38,7 @@ test('--help documents every option with its default; bad options exit 2', async
   assert.equal(help.code, 0);
   for (const opt of ['--shape', '--conns', '--procs', '--rate', '--duration', '--window', '--bursts',
     '--inflight', '--inflight-until', '--dup-share', '--reconnect-share', '--high-share', '--vip-share', '--invalid-share',
-    '--coupon-share', '--rooms', '--skus', '--stock', '--limit-per-user', '--sources', '--gateway-pid',
+    '--coupon-share', '--rooms', '--skus', '--stock', '--limit-per-user', '--sources', '--gateway-pid', '--pid',
     '--json', '--csv']) assert.match(help.out, new RegExp(`${opt} `), opt);
   assert.match(help.out, /default/);
   const bad = await bench(['--conns', '0'], { okCodes: [2] });
@@ -46,13 +46,30 @@ test('--help documents every option with its default; bad options exit 2', async
   assert.match(bad.out, /--conns: bad value '0'/);
   const share = await bench(['--dup-share', '1.5'], { okCodes: [2] });
   assert.equal(share.code, 2);
+  // A --pid that is no process is refused before anything runs.
+  const nopid = await bench(['--pid', '999999999', '--duration', '1'], { okCodes: [2] });
+  assert.equal(nopid.code, 2);
+  assert.match(nopid.out, /--pid: /);
+  assert.equal(nopid.report, null);
 });
 
 test('a steady run with every kind of traffic passes its audit', async () => {
   const r = await bench(['--shape', 'steady', '--conns', '60', '--procs', '2', '--rate', '300',
     '--duration', '3', '--dup-share', '0.1', '--invalid-share', '0.05', '--coupon-share', '0.2',
-    '--high-share', '0.2', '--vip-share', '0.1', '--rooms', '2', '--gateway-pid', String(gw.pid)]);
+    '--high-share', '0.2', '--vip-share', '0.1', '--rooms', '2', '--gateway-pid', String(gw.pid),
+    '--pid', String(validator.pid), '--pid', String(redis.proc.child.pid)]);
   assert.equal(r.code, 0, r.out);
+  // One cost table per run: the bench, the gateway, the validator and Redis,
+  // each with CPU µs per confirmed order.
+  const cost = r.report.cost;
+  assert.equal(cost.confirmed, r.report.orders.confirmed);
+  assert.deepEqual(cost.processes.map((p) => p.pid).slice(1).sort(),
+    [gw.pid, validator.pid, redis.proc.child.pid].sort());
+  for (const p of cost.processes) {
+    assert.ok(p.cpu_s > 0 && p.us_per_order > 0, JSON.stringify(p));
+    assert.equal(p.ended_early, false);
+  }
+  assert.match(r.out, /per confirmed order/i);
   const { orders, audit_counts: a } = r.report;
   assert.ok(r.report.audit_ok);
   assertEveryValidSendAccepted(r);
