@@ -1,16 +1,18 @@
 /* answer.c - answering the decided batch, then acknowledging it. Every
  * decided entry's result goes to the reply stream of each gateway that
  * asked for it, an entry delivered too often is copied to the room's dead
- * letters, and the decision is counted in the room's statistics. Only when
- * every write has been answered are the entries acknowledged, one XACK per
- * stream; an entry whose result could not be written stays pending and is
- * claimed again later. */
+ * letters, and the decision is counted in the room's statistics. Each reply
+ * stream written to gets one PEXPIRE per batch, after its last XADD, not
+ * one per result. Only when every write has been answered are the entries
+ * acknowledged, one XACK per stream; an entry whose result could not be
+ * written stays pending and is claimed again later. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 #include "livegate/log.h"
+#include "livegate/strmap.h"
 #include "sku_notify.h"
 #include "stats.h"
 
@@ -100,12 +102,47 @@ static void send_answer(struct lg_validator *v, size_t index, int argc, const ch
     }
 }
 
+/* ---- reply streams' lifetime ------------------------------------------------- */
+
+/* Remembers a reply stream the batch writes to (once). */
+static void note_reply_stream(struct lg_validator *v, const char *key)
+{
+    if (lg_strmap_get(v->reply_key_set, key))
+        return;
+    if (v->nreply_keys == v->reply_keys_cap) {
+        size_t cap = v->reply_keys_cap ? v->reply_keys_cap * 2 : 16;
+        void *grown = realloc(v->reply_keys, cap * sizeof(*v->reply_keys));
+        if (!grown)
+            return; /* that stream keeps its older expiry; the next batch renews it */
+        v->reply_keys = grown;
+        v->reply_keys_cap = cap;
+    }
+    snprintf(v->reply_keys[v->nreply_keys], LG_KEY_MAX, "%s", key);
+    lg_strmap_put(v->reply_key_set, v->reply_keys[v->nreply_keys], v);
+    v->nreply_keys++;
+}
+
+/* One PEXPIRE per reply stream, sent after the batch's XADDs on the same
+ * connection, so it applies to a stream the first of them created. Its
+ * failure is only counted: the results themselves were written (their
+ * XADDs decide the acknowledgement), and the next batch renews the expiry. */
+static void expire_reply_streams(struct lg_validator *v)
+{
+    for (size_t i = 0; i < v->nreply_keys; i++) {
+        const char *argv[] = {"PEXPIRE", v->reply_keys[i], REPLY_STREAM_TTL_MS};
+        lgv_step_send(v, lgv_step_counted, v, LGV_ARGC(argv), argv);
+        lg_strmap_del(v->reply_key_set, v->reply_keys[i]);
+    }
+    v->nreply_keys = 0;
+}
+
 static void send_result_to(struct lg_validator *v, size_t index, const char *gateway_id)
 {
     struct lgv_entry *e = &v->batch[index];
     char key[LG_KEY_MAX];
     if (lg_key_reply_stream(key, sizeof(key), gateway_id) < 0)
         return;
+    note_reply_stream(v, key);
     char **r = e->result;
     const char *argv[] = {"XADD",
                           key,
@@ -140,8 +177,6 @@ static void send_result_to(struct lg_validator *v, size_t index, const char *gat
                           "accepted_at_ms",
                           r[LG_RESULT_ACCEPTED_AT]};
     send_answer(v, index, LGV_ARGC(argv), argv);
-    const char *expire[] = {"PEXPIRE", key, REPLY_STREAM_TTL_MS};
-    send_answer(v, index, LGV_ARGC(expire), expire);
 }
 
 /* The accepting gateway, and every gateway a duplicate submit registered
@@ -256,5 +291,6 @@ void lgv_answer_batch(struct lg_validator *v)
                    json_pack("{s:s,s:s,s:s}", "stream", e->stream, "entry", e->id, "reason",
                              e->outcome == LGV_MISSING ? "order record gone" : "malformed entry"));
     }
+    expire_reply_streams(v);
     lgv_step_end(v);
 }

@@ -18,8 +18,7 @@ static void copy_str(char *dst, size_t n, const redisReply *r)
 void lgv_batch_clear(struct lg_validator *v)
 {
     for (size_t i = 0; i < v->nbatch; i++)
-        for (int k = 0; k < LG_RESULT_NFIELDS; k++)
-            free(v->batch[i].result[k]);
+        free(v->batch[i].result_block);
     v->nbatch = 0;
     v->got_high = 0;
 }
