@@ -18,8 +18,8 @@
 #include "scripts.h"
 
 /* The script's layout (see validate.lua): the room's key, then five keys per
- * order; five arguments, then the result field names. */
-enum { DECIDE_KEYS_PER_ORDER = 5, DECIDE_NARGS = 5 };
+ * order; seven arguments, the result field names, then four per order. */
+enum { DECIDE_KEYS_PER_ORDER = 5, DECIDE_NARGS = 7, DECIDE_ARGS_PER_ORDER = 4 };
 /* Orders per call: one call holds Redis for its whole run, so a long batch
  * of one room is split to keep every other client's wait short. */
 #define DECIDE_MAX_ORDERS 256
@@ -126,11 +126,11 @@ static void send_call(struct lg_validator *v, struct decide_call *call)
     size_t n = call->n;
     const struct lgv_entry *first = &v->batch[call->index[0]];
     int nkeys = 1 + DECIDE_KEYS_PER_ORDER * (int)n;
-    int nargs = nkeys + DECIDE_NARGS + LG_RESULT_NRECORD;
+    int nargs = nkeys + DECIDE_NARGS + LG_RESULT_NRECORD + DECIDE_ARGS_PER_ORDER * (int)n;
     char(*keys)[LG_KEY_MAX] = v->decide_keys;
     const char **args = v->decide_args;
     char *expire = v->decide_expire;
-    char deadline[16], margin[16], pay[16], feed[LG_KEY_MAX];
+    char deadline[16], margin[16], pay[16], nfields[16], feed[LG_KEY_MAX];
 
     lg_key_room(keys[0], LG_KEY_MAX, first->room);
     args[0] = keys[0];
@@ -146,6 +146,7 @@ static void send_call(struct lg_validator *v, struct decide_call *call)
     snprintf(deadline, sizeof(deadline), "%d", v->cfg.deadline_ms);
     snprintf(margin, sizeof(margin), "%d", v->cfg.margin_ms);
     snprintf(pay, sizeof(pay), "%d", v->cfg.pay_window_ms);
+    snprintf(nfields, sizeof(nfields), "%d", LG_RESULT_NRECORD);
     if (lg_chan_feed(feed, sizeof(feed), first->room) < 0)
         feed[0] = 0;
     const char **a = &args[nkeys];
@@ -154,8 +155,19 @@ static void send_call(struct lg_validator *v, struct decide_call *call)
     a[2] = pay;
     a[3] = expire;
     a[4] = feed;
+    a[5] = first->room;
+    a[6] = nfields;
     for (int k = 0; k < LG_RESULT_NRECORD; k++)
         a[DECIDE_NARGS + k] = lg_result_record_fields[k];
+    const char **per_order = &a[DECIDE_NARGS + LG_RESULT_NRECORD];
+    for (size_t i = 0; i < n; i++) {
+        const struct lgv_entry *e = &v->batch[call->index[i]];
+        const char **o = &per_order[DECIDE_ARGS_PER_ORDER * i];
+        o[0] = e->order_id;
+        o[1] = e->user;
+        o[2] = e->sku;
+        o[3] = e->coupon;
+    }
 
     v->pending++;
     if (lg_script_call(v->redis, &lg_script_validate, on_decided, call, nkeys, nargs, args, NULL) !=
@@ -173,7 +185,9 @@ static int ensure_scratch(struct lg_validator *v)
         return 0;
     size_t nkeys = 1 + DECIDE_KEYS_PER_ORDER * (size_t)DECIDE_MAX_ORDERS;
     v->decide_keys = malloc(nkeys * LG_KEY_MAX);
-    v->decide_args = malloc((nkeys + DECIDE_NARGS + LG_RESULT_NRECORD) * sizeof(char *));
+    size_t nargs = nkeys + DECIDE_NARGS + LG_RESULT_NRECORD +
+                   DECIDE_ARGS_PER_ORDER * (size_t)DECIDE_MAX_ORDERS;
+    v->decide_args = malloc(nargs * sizeof(char *));
     v->decide_expire = malloc(DECIDE_MAX_ORDERS + 1);
     if (v->decide_keys && v->decide_args && v->decide_expire)
         return 0;

@@ -29,14 +29,19 @@
 -- ARGV[4] one character per order, "1" to expire it regardless, "0" not
 -- ARGV[5] the room's monitor feed channel (lg:ev:feed:<room>), "" for none:
 --         a decision made now is published there, masked, for monitor.order
--- ARGV[6..] the order record's result fields to return, in the order of
---         queue/result_layout.h (the caller passes the names, so this script
---         and its reader cannot disagree on the order)
+-- ARGV[6] the room id
+-- ARGV[7] m, the number of result field names that follow
+-- ARGV[8 .. 7+m] the order record's result fields to return, in the order
+--         of queue/result_layout.h (the caller passes the names, so this
+--         script and its reader cannot disagree on the order)
+-- then four per order, order i at ARGV[8 + m + 4 * (i - 1)]: order_id,
+--         user, sku_id, coupon_id ("" for none), as the queue entry has
+--         them (the keys above are built from the same values)
 --
 -- Returns one array per order, in the order of the keys: {"missing"} when
 -- the order record is gone, {"error", message} when deciding it failed (it
--- stays queued), otherwise the values of ARGV[6..] ("" for a field not set),
--- then
+-- stays queued and has taken nothing), otherwise the values of the result
+-- fields ("" for a field not set), then
 --   decided_now ("1" when this call decided it),
 --   stock_left (the SKU's stock after the decision, "" without a SKU).
 -- stock_left lets the validator announce a sell-out at once (sku_notify);
@@ -44,34 +49,43 @@
 -- their confirm latency; its watchers (comma-separated gateway ids, see
 -- watch.lua) are the gateways besides the accepting one that asked for the
 -- result through a duplicate submit.
+--
+-- Reading Redis memory is most of the cost (a record's fields are scattered
+-- allocations, rarely in cache), so a queued order's record is read once,
+-- and only for the fields nothing else supplies: not the ids the entry
+-- carries, and not the fields a decision writes (status aside), which a
+-- queued record does not have (enqueue.lua creates it without them and
+-- only a decision adds them). A stored result is read with a second HMGET.
 
-local NARGS = 5
-local KEYS_PER_ORDER = 5
+local KEYS_PER_ORDER, ARGS_PER_ORDER = 5, 4
 local norders = (#KEYS - 1) / KEYS_PER_ORDER
 local deadline, margin = tonumber(ARGV[1]), tonumber(ARGV[2])
 local pay_window = tonumber(ARGV[3])
-local expire_flags, feed = ARGV[4], ARGV[5]
+local expire_flags, feed, room_id = ARGV[4], ARGV[5], ARGV[6]
+local nresult = tonumber(ARGV[7])
+local result_fields = {}
+for i = 1, nresult do
+  result_fields[i] = ARGV[7 + i]
+end
+local first_order_arg = 8 + nresult
 
--- The record is read once per order: the fields the decision needs, the
--- fields of the monitor event and the result fields the caller named. The
--- decision's writes are applied to this copy too, so the result and the
--- event need no second read.
-local fields, slot = {}, {}
+local WRITTEN = {status = true, code = true, field = true, message = true,
+                 decided_at_ms = true, confirmed_at_ms = true, pay_deadline_ms = true}
+local queued_fields, seen = {}, {}
 local function want(name)
-  if not slot[name] then
-    fields[#fields + 1] = name
-    slot[name] = #fields
+  if not seen[name] then
+    seen[name] = true
+    queued_fields[#queued_fields + 1] = name
   end
 end
-for _, name in ipairs({'status', 'user', 'sku_id', 'qty', 'unit_price', 'amount',
-                       'payment_method', 'coupon_id', 'accepted_at_ms', 'room_id',
-                       'order_id', 'client_order_id', 'code', 'field', 'message', 'priority',
-                       'buyer', 'phone', 'confirmed_at_ms', 'pay_deadline_ms',
-                       'decided_at_ms'}) do
+for _, name in ipairs({'status', 'qty', 'unit_price', 'amount', 'payment_method',
+                       'accepted_at_ms', 'client_order_id', 'priority', 'buyer', 'phone'}) do
   want(name)
 end
-for i = NARGS + 1, #ARGV do
-  want(ARGV[i])
+for _, name in ipairs(result_fields) do
+  if not WRITTEN[name] then
+    want(name)
+  end
 end
 
 local t = redis.call('TIME')
@@ -114,65 +128,74 @@ local function coupon_of(key)
   return c
 end
 
-local function value(rec, name)
-  return rec[slot[name]] or ''
-end
-
 local function result(rec, decided_now, sku_key)
   local out = {}
-  for i = NARGS + 1, #ARGV do
-    out[#out + 1] = rec[slot[ARGV[i]]] or ''
+  for i = 1, nresult do
+    out[i] = rec[result_fields[i]] or ''
   end
-  out[#out + 1] = decided_now
+  out[nresult + 1] = decided_now
   local s = sku_of(sku_key)
-  out[#out + 1] = s.exists and string.format('%d', s.stock) or ''
+  out[nresult + 2] = s.exists and string.format('%d', s.stock) or ''
   return out
 end
 
-local function publish_decision(rec)
+local function stored_result(k_order, sku_key)
+  local v = redis.call('HMGET', k_order, unpack(result_fields))
+  local rec = {}
+  for i = 1, nresult do
+    rec[result_fields[i]] = v[i]
+  end
+  return result(rec, '0', sku_key)
+end
+
+local function publish_decision(rec, order_id, sku_id)
   if not feed or feed == '' then
     return
   end
   redis.call('PUBLISH', feed, cjson.encode({
-    room = value(rec, 'room_id'), order_id = value(rec, 'order_id'),
-    client_order_id = value(rec, 'client_order_id'), status = value(rec, 'status'),
-    code = value(rec, 'code'), sku_id = value(rec, 'sku_id'),
-    qty = rec[slot['qty']] or '0', amount = rec[slot['amount']] or '0',
-    priority = value(rec, 'priority'), buyer = value(rec, 'buyer'),
-    phone = value(rec, 'phone'), at_ms = tostring(now)}))
+    room = room_id, order_id = order_id, client_order_id = rec.client_order_id or '',
+    status = rec.status or '', code = rec.code or '', sku_id = sku_id,
+    qty = rec.qty or '0', amount = rec.amount or '0', priority = rec.priority or '',
+    buyer = rec.buyer or '', phone = rec.phone or '', at_ms = tostring(now)}))
 end
 
 -- Sets the record's fields, here and in Redis.
 local function store(key, rec, changes)
   redis.call('HSET', key, unpack(changes))
   for i = 1, #changes, 2 do
-    rec[slot[changes[i]]] = changes[i + 1]
+    rec[changes[i]] = changes[i + 1]
   end
 end
 
-local function decide(base, expire)
+local function decide(i, expire)
+  local base = 2 + KEYS_PER_ORDER * (i - 1)
   local k_order, k_sku = KEYS[base], KEYS[base + 1]
   local k_coupon, k_coupon_users, k_live = KEYS[base + 2], KEYS[base + 3], KEYS[base + 4]
-  local rec = redis.call('HMGET', k_order, unpack(fields))
-  local status = rec[slot['status']]
+  local arg = first_order_arg + ARGS_PER_ORDER * (i - 1)
+  local order_id, user, sku_id, coupon_id = ARGV[arg], ARGV[arg + 1], ARGV[arg + 2], ARGV[arg + 3]
+
+  local v = redis.call('HMGET', k_order, unpack(queued_fields))
+  local status = v[1]
   if not status then
     return {'missing'}
   end
   if status ~= 'queued' then
-    return result(rec, '0', k_sku)
+    return stored_result(k_order, k_sku)
+  end
+  local rec = {}
+  for f = 1, #queued_fields do
+    rec[queued_fields[f]] = v[f] or nil
   end
 
-  local user, sku_id = rec[slot['user']], rec[slot['sku_id']]
-  local qty, unit_price = tonumber(rec[slot['qty']]), tonumber(rec[slot['unit_price']])
-  local amount = tonumber(rec[slot['amount']])
-  local payment_method, coupon_id = rec[slot['payment_method']], rec[slot['coupon_id']] or ''
-  local accepted_at = tonumber(rec[slot['accepted_at_ms']])
+  local qty, unit_price, amount = tonumber(rec.qty), tonumber(rec.unit_price), tonumber(rec.amount)
+  local payment_method = rec.payment_method
+  local accepted_at = tonumber(rec.accepted_at_ms)
   local now_s = tostring(now)
 
   local function reject(code, field, message)
     store(k_order, rec, {'status', 'rejected', 'code', code, 'field', field,
                          'message', message, 'decided_at_ms', now_s})
-    publish_decision(rec)
+    publish_decision(rec, order_id, sku_id)
     return result(rec, '1', k_sku)
   end
 
@@ -243,14 +266,13 @@ local function decide(base, expire)
   if coupon then
     coupon.added = coupon.added + 1
   end
-  publish_decision(rec)
+  publish_decision(rec, order_id, sku_id)
   return result(rec, '1', k_sku)
 end
 
 local out = {}
 for i = 1, norders do
-  local base = 2 + KEYS_PER_ORDER * (i - 1)
-  local ok, r = pcall(decide, base, string.sub(expire_flags, i, i) == '1')
+  local ok, r = pcall(decide, i, string.sub(expire_flags, i, i) == '1')
   if ok then
     out[i] = r
   else
