@@ -66,39 +66,25 @@ static void ack_batch(struct lg_validator *v)
 
 /* ---- writing results ------------------------------------------------------- */
 
-/* One per write; freed by its reply. */
-struct answer_ctx {
-    struct lg_validator *v;
-    size_t index;
-};
-
+/* arg is the entry: the batch does not move while it is answered. */
 static void on_answer_sent(redisReply *reply, void *arg)
 {
-    struct answer_ctx *ctx = arg;
-    struct lg_validator *v = ctx->v;
+    struct lgv_entry *e = arg;
     if (!reply || reply->type == REDIS_REPLY_ERROR) {
-        v->batch[ctx->index].answer_failed = true;
+        e->answer_failed = true;
         lg_log(LG_LOG_WARN, "validator.answer_failed",
                json_pack("{s:s}", "detail", reply ? reply->str : "connection lost"));
     }
-    free(ctx);
-    lgv_step_reply(v);
+    lgv_step_reply(e->v);
 }
 
 static void send_answer(struct lg_validator *v, size_t index, int argc, const char **argv)
 {
-    struct answer_ctx *ctx = malloc(sizeof(*ctx));
-    if (!ctx) {
-        v->batch[index].answer_failed = true;
-        return;
-    }
-    ctx->v = v;
-    ctx->index = index;
+    struct lgv_entry *e = &v->batch[index];
     v->pending++;
-    if (lg_redis_argv(v->redis, on_answer_sent, ctx, argc, argv, NULL) != 0) {
+    if (lg_redis_argv(v->redis, on_answer_sent, e, argc, argv, NULL) != 0) {
         v->pending--;
-        v->batch[index].answer_failed = true;
-        free(ctx);
+        e->answer_failed = true;
     }
 }
 

@@ -33,6 +33,7 @@ enum lgv_outcome { LGV_PENDING, LGV_DECIDED, LGV_MISSING, LGV_FAILED, LGV_MALFOR
  * result_block, owned by the entry (filled by decide.c, freed by
  * lgv_batch_clear). */
 struct lgv_entry {
+    struct lg_validator *v; /* the owner, for the callbacks of its writes */
     char stream[LG_KEY_MAX];
     char room[LG_ID_MAX + 1];
     char id[48];
