@@ -131,10 +131,10 @@ struct lg_validator *lg_validator_new(uv_loop_t *loop, const struct lg_validator
     v->loop = loop;
     v->cfg = *cfg;
     v->room_set = lg_strmap_new();
-    v->reply_key_set = lg_strmap_new();
-    if (!v->room_set || !v->reply_key_set) {
+    v->target_set = lg_strmap_new();
+    if (!v->room_set || !v->target_set) {
         lg_strmap_free(v->room_set);
-        lg_strmap_free(v->reply_key_set);
+        lg_strmap_free(v->target_set);
         free(v);
         return NULL;
     }
@@ -169,8 +169,10 @@ void lg_validator_free(struct lg_validator *v)
     free(v->batch);
     free(v->rooms);
     lg_strmap_free(v->room_set);
-    lg_strmap_free(v->reply_key_set);
-    free(v->reply_keys);
+    lg_strmap_free(v->target_set);
+    for (size_t i = 0; i < v->targets_cap; i++)
+        free(v->targets[i].index);
+    free(v->targets);
     lg_stats_free(v->stats);
     free(v);
 }

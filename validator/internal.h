@@ -50,6 +50,13 @@ struct lgv_entry {
     char *result_block;              /* the strings result[] points to */
 };
 
+/* A reply stream and the batch entries whose results go to it (answer.c). */
+struct lgv_target {
+    char key[LG_KEY_MAX];
+    size_t *index;
+    size_t n, cap;
+};
+
 struct lg_validator {
     uv_loop_t *loop;
     struct lg_validator_config cfg;
@@ -71,10 +78,11 @@ struct lg_validator {
     const char **decide_args;
     char *decide_expire;
 
-    /* answer.c: the reply streams the batch in hand writes to, once each. */
-    char (*reply_keys)[LG_KEY_MAX];
-    size_t nreply_keys, reply_keys_cap;
-    struct lg_strmap *reply_key_set;
+    /* answer.c: the reply streams the batch in hand writes to, each with
+     * the entries it gets; kept from batch to batch. */
+    struct lgv_target *targets;
+    size_t ntargets, targets_cap;
+    struct lg_strmap *target_set; /* key -> 1 + its index in targets */
 
     int pending; /* replies outstanding in the current step */
     void (*after)(struct lg_validator *v);
