@@ -1,10 +1,11 @@
 /* keys.h - the Redis key layout, in one place. Every key of a room carries
  * the room as its hash tag ("lg:{room}:..."), so all keys one script touches
  * live in one Redis Cluster slot and the scripts run unchanged on a cluster.
- * Three kinds of key are outside a room, and no script touches them: the
- * room registry (LG_KEY_ROOMS), the order-id index (tagged by the order id)
- * and each gateway's reply stream (tagged by the gateway id). Channels are
- * not keys (see below). See docs/STORAGE.md. */
+ * Three kinds of key are outside a room: the room registry (LG_KEY_ROOMS)
+ * and the order-id index (tagged by the order id), which no script touches,
+ * and each gateway's reply stream (tagged by the gateway id), which only
+ * reply.lua writes, one stream per call. Channels are not keys (see
+ * below). See docs/STORAGE.md. */
 #ifndef LG_QUEUE_KEYS_H
 #define LG_QUEUE_KEYS_H
 

@@ -1,16 +1,21 @@
 /* answer.c - answering the decided batch, then acknowledging it. Every
  * decided entry's result goes to the reply stream of each gateway that
  * asked for it, an entry delivered too often is copied to the room's dead
- * letters, and the decision is counted in the room's statistics. Only when
- * every write has been answered are the entries acknowledged, one XACK per
- * stream; an entry whose result could not be written stays pending and is
- * claimed again later. */
+ * letters, and the decision is counted in the room's statistics. Each reply
+ * stream gets its batch's results in one reply.lua call (the same entries
+ * as one XADD each, and one expiry renewal), not a command per result.
+ * Only when every write has been answered are the entries
+ * acknowledged, one XACK per stream; an entry whose result could not be
+ * written stays pending and is claimed again later. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 #include "livegate/log.h"
+#include "livegate/strmap.h"
+#include "scripts.h"
 #include "sku_notify.h"
 #include "stats.h"
 
@@ -64,84 +69,177 @@ static void ack_batch(struct lg_validator *v)
 
 /* ---- writing results ------------------------------------------------------- */
 
-/* One per write; freed by its reply. */
-struct answer_ctx {
-    struct lg_validator *v;
-    size_t index;
-};
-
+/* arg is the entry: the batch does not move while it is answered. */
 static void on_answer_sent(redisReply *reply, void *arg)
 {
-    struct answer_ctx *ctx = arg;
-    struct lg_validator *v = ctx->v;
+    struct lgv_entry *e = arg;
     if (!reply || reply->type == REDIS_REPLY_ERROR) {
-        v->batch[ctx->index].answer_failed = true;
+        e->answer_failed = true;
         lg_log(LG_LOG_WARN, "validator.answer_failed",
                json_pack("{s:s}", "detail", reply ? reply->str : "connection lost"));
     }
-    free(ctx);
-    lgv_step_reply(v);
+    lgv_step_reply(e->v);
 }
 
 static void send_answer(struct lg_validator *v, size_t index, int argc, const char **argv)
 {
-    struct answer_ctx *ctx = malloc(sizeof(*ctx));
-    if (!ctx) {
-        v->batch[index].answer_failed = true;
-        return;
-    }
-    ctx->v = v;
-    ctx->index = index;
+    struct lgv_entry *e = &v->batch[index];
     v->pending++;
-    if (lg_redis_argv(v->redis, on_answer_sent, ctx, argc, argv, NULL) != 0) {
+    if (lg_redis_argv(v->redis, on_answer_sent, e, argc, argv, NULL) != 0) {
         v->pending--;
-        v->batch[index].answer_failed = true;
-        free(ctx);
+        e->answer_failed = true;
     }
 }
 
+/* ---- reply streams ------------------------------------------------------------ */
+
+/* The fields of a reply-stream entry, in the order the gateway has always
+ * been sent them (one XADD per result before reply.lua). */
+static const char *const reply_fields[] = {
+    "order_id",        "room",    "user",          "status",          "code",
+    "field",           "message", "amount",        "confirmed_at_ms", "pay_deadline_ms",
+    "client_order_id", "req",     "accepted_at_ms"};
+enum { REPLY_NFIELDS = sizeof(reply_fields) / sizeof(reply_fields[0]) };
+/* Results per reply.lua call, like decide.c's orders per call. */
+#define REPLY_MAX_PER_CALL 256
+
+static void reply_values(const struct lgv_entry *e, const char **out)
+{
+    char *const *r = e->result;
+    const char *values[REPLY_NFIELDS] = {e->order_id,
+                                         e->room,
+                                         e->user,
+                                         r[LG_RESULT_STATUS],
+                                         r[LG_RESULT_CODE],
+                                         r[LG_RESULT_FIELD],
+                                         r[LG_RESULT_MESSAGE],
+                                         r[LG_RESULT_AMOUNT],
+                                         r[LG_RESULT_CONFIRMED_AT],
+                                         r[LG_RESULT_PAY_DEADLINE],
+                                         r[LG_RESULT_CLIENT_ORDER_ID],
+                                         r[LG_RESULT_REQ],
+                                         r[LG_RESULT_ACCEPTED_AT]};
+    memcpy(out, values, sizeof(values));
+}
+
+/* The reply stream's target in this batch, created on first use. */
+static struct lgv_target *target_of(struct lg_validator *v, const char *key)
+{
+    uintptr_t slot = (uintptr_t)lg_strmap_get(v->target_set, key);
+    if (slot)
+        return &v->targets[slot - 1];
+    if (v->ntargets == v->targets_cap) {
+        size_t cap = v->targets_cap ? v->targets_cap * 2 : 16;
+        struct lgv_target *grown = realloc(v->targets, cap * sizeof(*grown));
+        if (!grown)
+            return NULL;
+        memset(grown + v->targets_cap, 0, (cap - v->targets_cap) * sizeof(*grown));
+        v->targets = grown;
+        v->targets_cap = cap;
+    }
+    struct lgv_target *t = &v->targets[v->ntargets];
+    snprintf(t->key, sizeof(t->key), "%s", key);
+    t->n = 0;
+    if (lg_strmap_put(v->target_set, key, (void *)(uintptr_t)(v->ntargets + 1)) != 0)
+        return NULL;
+    v->ntargets++;
+    return t;
+}
+
+/* Files entry index for the reply stream of gateway_id. */
 static void send_result_to(struct lg_validator *v, size_t index, const char *gateway_id)
 {
-    struct lgv_entry *e = &v->batch[index];
     char key[LG_KEY_MAX];
     if (lg_key_reply_stream(key, sizeof(key), gateway_id) < 0)
         return;
-    char **r = e->result;
-    const char *argv[] = {"XADD",
-                          key,
-                          "MAXLEN",
-                          "~",
-                          REPLY_STREAM_MAXLEN,
-                          "*",
-                          "order_id",
-                          e->order_id,
-                          "room",
-                          e->room,
-                          "user",
-                          e->user,
-                          "status",
-                          r[LG_RESULT_STATUS],
-                          "code",
-                          r[LG_RESULT_CODE],
-                          "field",
-                          r[LG_RESULT_FIELD],
-                          "message",
-                          r[LG_RESULT_MESSAGE],
-                          "amount",
-                          r[LG_RESULT_AMOUNT],
-                          "confirmed_at_ms",
-                          r[LG_RESULT_CONFIRMED_AT],
-                          "pay_deadline_ms",
-                          r[LG_RESULT_PAY_DEADLINE],
-                          "client_order_id",
-                          r[LG_RESULT_CLIENT_ORDER_ID],
-                          "req",
-                          r[LG_RESULT_REQ],
-                          "accepted_at_ms",
-                          r[LG_RESULT_ACCEPTED_AT]};
-    send_answer(v, index, LGV_ARGC(argv), argv);
-    const char *expire[] = {"PEXPIRE", key, REPLY_STREAM_TTL_MS};
-    send_answer(v, index, LGV_ARGC(expire), expire);
+    struct lgv_target *t = target_of(v, key);
+    if (t && t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 64;
+        size_t *grown = realloc(t->index, cap * sizeof(*grown));
+        if (grown) {
+            t->index = grown;
+            t->cap = cap;
+        }
+    }
+    if (!t || t->n == t->cap) {
+        v->batch[index].answer_failed = true; /* out of memory: sent again later */
+        return;
+    }
+    t->index[t->n++] = index;
+}
+
+/* One per reply.lua call; freed by its reply. */
+struct reply_call {
+    struct lg_validator *v;
+    size_t n;
+    size_t index[];
+};
+
+static void on_replies_sent(redisReply *reply, void *arg)
+{
+    struct reply_call *call = arg;
+    struct lg_validator *v = call->v;
+    if (!reply || reply->type == REDIS_REPLY_ERROR) {
+        for (size_t i = 0; i < call->n; i++)
+            v->batch[call->index[i]].answer_failed = true;
+        lg_log(LG_LOG_WARN, "validator.answer_failed",
+               json_pack("{s:s}", "detail", reply ? reply->str : "connection lost"));
+    }
+    free(call);
+    lgv_step_reply(v);
+}
+
+/* One reply.lua call for n results of one stream (index[0..n-1]). */
+static void send_replies(struct lg_validator *v, const char *key, const size_t *index, size_t n)
+{
+    enum { HEAD = 4 + REPLY_NFIELDS }; /* key, MAXLEN, TTL, k, the names */
+    struct reply_call *call = malloc(sizeof(*call) + n * sizeof(call->index[0]));
+    const char **args = malloc((HEAD + REPLY_NFIELDS * n) * sizeof(*args));
+    char nfields[16];
+    if (!call || !args) {
+        for (size_t i = 0; i < n; i++)
+            v->batch[index[i]].answer_failed = true;
+        free(call);
+        free(args);
+        return;
+    }
+    snprintf(nfields, sizeof(nfields), "%d", REPLY_NFIELDS);
+    args[0] = key;
+    args[1] = REPLY_STREAM_MAXLEN;
+    args[2] = REPLY_STREAM_TTL_MS;
+    args[3] = nfields;
+    memcpy(&args[4], reply_fields, sizeof(reply_fields));
+    call->v = v;
+    call->n = n;
+    for (size_t i = 0; i < n; i++) {
+        call->index[i] = index[i];
+        reply_values(&v->batch[index[i]], &args[HEAD + REPLY_NFIELDS * i]);
+    }
+    v->pending++;
+    if (lg_script_call(v->redis, &lg_script_reply, on_replies_sent, call, 1,
+                       HEAD + REPLY_NFIELDS * (int)n, args, NULL) != 0) {
+        v->pending--;
+        for (size_t i = 0; i < n; i++)
+            v->batch[index[i]].answer_failed = true;
+        free(call);
+    }
+    free(args);
+}
+
+/* Every reply stream's results of the batch, one reply.lua call per stream
+ * (per REPLY_MAX_PER_CALL results), which also renews the stream's expiry. */
+static void send_reply_streams(struct lg_validator *v)
+{
+    for (size_t i = 0; i < v->ntargets; i++) {
+        struct lgv_target *t = &v->targets[i];
+        for (size_t at = 0; at < t->n; at += REPLY_MAX_PER_CALL) {
+            size_t n = t->n - at < REPLY_MAX_PER_CALL ? t->n - at : REPLY_MAX_PER_CALL;
+            send_replies(v, t->key, &t->index[at], n);
+        }
+        lg_strmap_del(v->target_set, t->key);
+        t->n = 0;
+    }
+    v->ntargets = 0;
 }
 
 /* The accepting gateway, and every gateway a duplicate submit registered
@@ -256,5 +354,6 @@ void lgv_answer_batch(struct lg_validator *v)
                    json_pack("{s:s,s:s,s:s}", "stream", e->stream, "entry", e->id, "reason",
                              e->outcome == LGV_MISSING ? "order record gone" : "malformed entry"));
     }
+    send_reply_streams(v);
     lgv_step_end(v);
 }

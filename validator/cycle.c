@@ -131,6 +131,13 @@ struct lg_validator *lg_validator_new(uv_loop_t *loop, const struct lg_validator
     v->loop = loop;
     v->cfg = *cfg;
     v->room_set = lg_strmap_new();
+    v->target_set = lg_strmap_new();
+    if (!v->room_set || !v->target_set) {
+        lg_strmap_free(v->room_set);
+        lg_strmap_free(v->target_set);
+        free(v);
+        return NULL;
+    }
     char name[96];
     snprintf(name, sizeof(name), "livegate-validator:%s", cfg->consumer);
     v->redis = lg_redis_new(loop, &cfg->redis, name, cfg->redis_timeout_ms);
@@ -158,9 +165,14 @@ void lg_validator_stop(struct lg_validator *v)
 void lg_validator_free(struct lg_validator *v)
 {
     lgv_batch_clear(v);
+    lgv_decide_free(v);
     free(v->batch);
     free(v->rooms);
     lg_strmap_free(v->room_set);
+    lg_strmap_free(v->target_set);
+    for (size_t i = 0; i < v->targets_cap; i++)
+        free(v->targets[i].index);
+    free(v->targets);
     lg_stats_free(v->stats);
     free(v);
 }

@@ -1,10 +1,14 @@
-/* decide.c - deciding the batch: one validate.lua call per entry, all
- * pipelined. The script is atomic and idempotent (an order already decided
- * returns its stored result), so deciding an entry a crashed validator had
- * already decided is safe. An entry handed out more than
- * LIVEGATE_MAX_DELIVERIES times is expired instead of decided again. Each
- * reply is copied into its entry by enum lg_result_field; answer.c sends
- * it on. */
+/* decide.c - deciding the batch: one validate.lua call per room, deciding
+ * up to DECIDE_MAX_ORDERS of the room's entries (high stream first, as
+ * read), all calls pipelined. A batch call pays the script's fixed cost and
+ * reads the room's and each SKU's settings once instead of once per order,
+ * and every key it touches carries the room's hash tag, so it runs on
+ * Redis Cluster as it is. The script is atomic and idempotent (an order
+ * already decided returns its stored result), so deciding an entry a
+ * crashed validator had already decided is safe. An entry handed out more
+ * than LIVEGATE_MAX_DELIVERIES times is expired instead of decided again.
+ * Each order's result is copied into its entry by enum lg_result_field;
+ * answer.c sends it on. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,84 +17,212 @@
 #include "livegate/log.h"
 #include "scripts.h"
 
-/* The arguments before the result field names (see validate.lua). */
-enum { DECIDE_NKEYS = 6, DECIDE_NARGS = 5 };
+/* The script's layout (see validate.lua): the room's key, then five keys per
+ * order; seven arguments, the result field names, then four per order. */
+enum { DECIDE_KEYS_PER_ORDER = 5, DECIDE_NARGS = 7, DECIDE_ARGS_PER_ORDER = 4 };
+/* Orders per call: one call holds Redis for its whole run, so a long batch
+ * of one room is split to keep every other client's wait short. */
+#define DECIDE_MAX_ORDERS 256
 
-/* One per call; freed by its reply. */
-struct decide_ctx {
+/* One per call; freed by its reply. index[] are the batch entries the call
+ * decides, in the order of the script's keys. */
+struct decide_call {
     struct lg_validator *v;
-    size_t index;
+    size_t n;
+    size_t index[];
 };
 
-static void take_result(struct lgv_entry *e, const redisReply *reply)
+/* ---- replies ----------------------------------------------------------------- */
+
+/* All of an order's result strings in one allocation (freed by
+ * lgv_batch_clear), since they live and die together. */
+static void take_result(struct lgv_entry *e, const redisReply *row)
 {
-    e->outcome = LGV_DECIDED;
+    size_t bytes = 0;
+    for (int k = 0; k < LG_RESULT_NFIELDS; k++)
+        bytes += (row->element[k]->str ? row->element[k]->len : 0) + 1;
+    char *p = malloc(bytes);
+    if (!p) {
+        e->outcome = LGV_FAILED;
+        return;
+    }
+    e->result_block = p;
     for (int k = 0; k < LG_RESULT_NFIELDS; k++) {
-        const char *s = reply->element[k]->str;
-        e->result[k] = strdup(s ? s : "");
+        const redisReply *f = row->element[k];
+        size_t len = f->str ? f->len : 0;
+        if (len)
+            memcpy(p, f->str, len);
+        p[len] = 0;
+        e->result[k] = p;
+        p += len + 1;
+    }
+    e->outcome = LGV_DECIDED;
+}
+
+static void log_failure(const struct lgv_entry *e, const char *detail)
+{
+    lg_log(LG_LOG_ERROR, "validator.script_error",
+           json_pack("{s:s,s:s}", "order_id", e->order_id, "detail", detail));
+}
+
+/* One order's part of the reply: its result, {"missing"} or {"error", why}. */
+static void take_row(struct lgv_entry *e, const redisReply *row)
+{
+    if (row->type != REDIS_REPLY_ARRAY) {
+        e->outcome = LGV_FAILED;
+        log_failure(e, "unexpected reply");
+    } else if (row->elements == LG_RESULT_NFIELDS) {
+        take_result(e, row);
+    } else if (row->elements == 1) {
+        e->outcome = LGV_MISSING;
+    } else {
+        e->outcome = LGV_FAILED;
+        const redisReply *why = row->elements == 2 ? row->element[1] : NULL;
+        log_failure(e, why && why->str ? why->str : "unexpected reply");
     }
 }
 
 static void on_decided(redisReply *reply, void *arg)
 {
-    struct decide_ctx *ctx = arg;
-    struct lg_validator *v = ctx->v;
-    struct lgv_entry *e = &v->batch[ctx->index];
-    free(ctx);
-    if (!reply || reply->type != REDIS_REPLY_ARRAY) {
-        e->outcome = LGV_FAILED;
-        if (reply)
-            lg_log(LG_LOG_ERROR, "validator.script_error",
-                   json_pack("{s:s,s:s}", "order_id", e->order_id, "detail",
-                             reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply"));
-    } else if (reply->elements == 1) {
-        e->outcome = LGV_MISSING;
-    } else if (reply->elements == LG_RESULT_NFIELDS) {
-        take_result(e, reply);
-    } else {
-        e->outcome = LGV_FAILED;
+    struct decide_call *call = arg;
+    struct lg_validator *v = call->v;
+    bool whole = reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == call->n;
+    for (size_t i = 0; i < call->n; i++) {
+        struct lgv_entry *e = &v->batch[call->index[i]];
+        if (whole) {
+            take_row(e, reply->element[i]);
+        } else {
+            e->outcome = LGV_FAILED;
+            if (reply && i == 0)
+                log_failure(e, reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+        }
     }
+    free(call);
     lgv_step_reply(v);
 }
 
-static void decide(struct lg_validator *v, size_t index)
+/* ---- calls ------------------------------------------------------------------- */
+
+/* The five keys of one order, written at keys[0..4]. */
+static void order_keys(const struct lgv_entry *e, char (*keys)[LG_KEY_MAX])
 {
-    struct lgv_entry *e = &v->batch[index];
-    char k_order[LG_KEY_MAX], k_room[LG_KEY_MAX], k_sku[LG_KEY_MAX], k_coupon[LG_KEY_MAX],
-        k_coupon_users[LG_KEY_MAX], k_live[LG_KEY_MAX];
-    char deadline[16], margin[16], pay[16], feed[LG_KEY_MAX];
-    lg_key_order(k_order, sizeof(k_order), e->room, e->order_id);
-    if (lg_chan_feed(feed, sizeof(feed), e->room) < 0)
-        feed[0] = 0;
-    lg_key_room(k_room, sizeof(k_room), e->room);
-    lg_key_sku(k_sku, sizeof(k_sku), e->room, e->sku);
-    lg_key_coupon(k_coupon, sizeof(k_coupon), e->room, e->coupon);
-    lg_key_coupon_users(k_coupon_users, sizeof(k_coupon_users), e->room, e->coupon);
-    lg_key_user_live(k_live, sizeof(k_live), e->room, e->user);
+    lg_key_order(keys[0], LG_KEY_MAX, e->room, e->order_id);
+    lg_key_sku(keys[1], LG_KEY_MAX, e->room, e->sku);
+    lg_key_coupon(keys[2], LG_KEY_MAX, e->room, e->coupon);
+    lg_key_coupon_users(keys[3], LG_KEY_MAX, e->room, e->coupon);
+    lg_key_user_live(keys[4], LG_KEY_MAX, e->room, e->user);
+}
+
+static void fail_call(struct lg_validator *v, struct decide_call *call)
+{
+    for (size_t i = 0; i < call->n; i++)
+        v->batch[call->index[i]].outcome = LGV_FAILED;
+    free(call);
+}
+
+/* Sends one validate.lua call for the entries in call->index (one room). */
+static void send_call(struct lg_validator *v, struct decide_call *call)
+{
+    size_t n = call->n;
+    const struct lgv_entry *first = &v->batch[call->index[0]];
+    int nkeys = 1 + DECIDE_KEYS_PER_ORDER * (int)n;
+    int nargs = nkeys + DECIDE_NARGS + LG_RESULT_NRECORD + DECIDE_ARGS_PER_ORDER * (int)n;
+    char(*keys)[LG_KEY_MAX] = v->decide_keys;
+    const char **args = v->decide_args;
+    char *expire = v->decide_expire;
+    char deadline[16], margin[16], pay[16], nfields[16], feed[LG_KEY_MAX];
+
+    lg_key_room(keys[0], LG_KEY_MAX, first->room);
+    args[0] = keys[0];
+    for (size_t i = 0; i < n; i++) {
+        const struct lgv_entry *e = &v->batch[call->index[i]];
+        char(*k)[LG_KEY_MAX] = &keys[1 + DECIDE_KEYS_PER_ORDER * i];
+        order_keys(e, k);
+        for (int j = 0; j < DECIDE_KEYS_PER_ORDER; j++)
+            args[1 + DECIDE_KEYS_PER_ORDER * i + (size_t)j] = k[j];
+        expire[i] = e->force_expire ? '1' : '0';
+    }
+    expire[n] = 0;
     snprintf(deadline, sizeof(deadline), "%d", v->cfg.deadline_ms);
     snprintf(margin, sizeof(margin), "%d", v->cfg.margin_ms);
     snprintf(pay, sizeof(pay), "%d", v->cfg.pay_window_ms);
-    const char *args[DECIDE_NKEYS + DECIDE_NARGS + LG_RESULT_NRECORD] = {
-        k_order, k_room,   k_sku,  k_coupon, k_coupon_users,
-        k_live,  deadline, margin, pay,      e->force_expire ? "1" : "0",
-        feed};
+    snprintf(nfields, sizeof(nfields), "%d", LG_RESULT_NRECORD);
+    if (lg_chan_feed(feed, sizeof(feed), first->room) < 0)
+        feed[0] = 0;
+    const char **a = &args[nkeys];
+    a[0] = deadline;
+    a[1] = margin;
+    a[2] = pay;
+    a[3] = expire;
+    a[4] = feed;
+    a[5] = first->room;
+    a[6] = nfields;
     for (int k = 0; k < LG_RESULT_NRECORD; k++)
-        args[DECIDE_NKEYS + DECIDE_NARGS + k] = lg_result_record_fields[k];
+        a[DECIDE_NARGS + k] = lg_result_record_fields[k];
+    const char **per_order = &a[DECIDE_NARGS + LG_RESULT_NRECORD];
+    for (size_t i = 0; i < n; i++) {
+        const struct lgv_entry *e = &v->batch[call->index[i]];
+        const char **o = &per_order[DECIDE_ARGS_PER_ORDER * i];
+        o[0] = e->order_id;
+        o[1] = e->user;
+        o[2] = e->sku;
+        o[3] = e->coupon;
+    }
 
-    struct decide_ctx *ctx = malloc(sizeof(*ctx));
-    if (!ctx) {
-        e->outcome = LGV_FAILED;
-        return;
-    }
-    ctx->v = v;
-    ctx->index = index;
     v->pending++;
-    if (lg_script_call(v->redis, &lg_script_validate, on_decided, ctx, DECIDE_NKEYS, LGV_ARGC(args),
-                       args, NULL) != 0) {
+    if (lg_script_call(v->redis, &lg_script_validate, on_decided, call, nkeys, nargs, args, NULL) !=
+        0) {
         v->pending--;
-        e->outcome = LGV_FAILED;
-        free(ctx);
+        fail_call(v, call);
     }
+}
+
+/* The scratch space of one call, sized for the largest, kept with the
+ * validator (lg_script_call copies the arguments). */
+static int ensure_scratch(struct lg_validator *v)
+{
+    if (v->decide_keys)
+        return 0;
+    size_t nkeys = 1 + DECIDE_KEYS_PER_ORDER * (size_t)DECIDE_MAX_ORDERS;
+    v->decide_keys = malloc(nkeys * LG_KEY_MAX);
+    size_t nargs = nkeys + DECIDE_NARGS + LG_RESULT_NRECORD +
+                   DECIDE_ARGS_PER_ORDER * (size_t)DECIDE_MAX_ORDERS;
+    v->decide_args = malloc(nargs * sizeof(char *));
+    v->decide_expire = malloc(DECIDE_MAX_ORDERS + 1);
+    if (v->decide_keys && v->decide_args && v->decide_expire)
+        return 0;
+    lgv_decide_free(v);
+    return -1;
+}
+
+/* Groups the undecided entries of the room of entry `from` (those not yet
+ * grouped, at most DECIDE_MAX_ORDERS) into one call. */
+static struct decide_call *group_room(struct lg_validator *v, size_t from, bool *grouped)
+{
+    struct decide_call *call = malloc(sizeof(*call) + DECIDE_MAX_ORDERS * sizeof(call->index[0]));
+    if (!call)
+        return NULL;
+    call->v = v;
+    call->n = 0;
+    const char *room = v->batch[from].room;
+    for (size_t i = from; i < v->nbatch && call->n < DECIDE_MAX_ORDERS; i++) {
+        struct lgv_entry *e = &v->batch[i];
+        if (grouped[i] || e->outcome != LGV_PENDING || strcmp(e->room, room) != 0)
+            continue;
+        grouped[i] = true;
+        call->index[call->n++] = i;
+    }
+    return call;
+}
+
+void lgv_decide_free(struct lg_validator *v)
+{
+    free(v->decide_keys);
+    free(v->decide_args);
+    free(v->decide_expire);
+    v->decide_keys = NULL;
+    v->decide_args = NULL;
+    v->decide_expire = NULL;
 }
 
 void lgv_decide_batch(struct lg_validator *v)
@@ -100,12 +232,21 @@ void lgv_decide_batch(struct lg_validator *v)
         return;
     }
     lgv_step_begin(v, lgv_answer_batch);
+    bool *grouped = calloc(v->nbatch, sizeof(*grouped));
+    bool ready = grouped && ensure_scratch(v) == 0;
+    for (size_t i = 0; i < v->nbatch; i++)
+        if (v->batch[i].deliveries > v->cfg.max_deliveries)
+            v->batch[i].force_expire = true;
     for (size_t i = 0; i < v->nbatch; i++) {
         struct lgv_entry *e = &v->batch[i];
-        if (e->deliveries > v->cfg.max_deliveries)
-            e->force_expire = true;
-        if (e->outcome == LGV_PENDING)
-            decide(v, i);
+        if (e->outcome != LGV_PENDING || (grouped && grouped[i]))
+            continue;
+        struct decide_call *call = ready ? group_room(v, i, grouped) : NULL;
+        if (call)
+            send_call(v, call);
+        else
+            e->outcome = LGV_FAILED; /* out of memory: stays pending, retried */
     }
+    free(grouped);
     lgv_step_end(v);
 }

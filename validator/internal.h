@@ -10,7 +10,7 @@
  *   rooms.c   refresh the room list / trim old entries      -> next cycle
  *   claim.c   take over entries a silent consumer left      -> decide
  *   read.c    read a batch, high streams first              -> decide
- *   decide.c  run validate.lua on every entry               -> answer
+ *   decide.c  run validate.lua, one call per room's entries  -> answer
  *   answer.c  send the results, then acknowledge the batch  -> next cycle
  */
 #ifndef LG_VALIDATOR_INTERNAL_H
@@ -29,9 +29,11 @@
 
 enum lgv_outcome { LGV_PENDING, LGV_DECIDED, LGV_MISSING, LGV_FAILED, LGV_MALFORMED };
 
-/* One stream entry of the batch in hand. result[] is owned by the entry
- * (strdup'ed by decide.c, freed by lgv_batch_clear). */
+/* One stream entry of the batch in hand. result[] points into
+ * result_block, owned by the entry (filled by decide.c, freed by
+ * lgv_batch_clear). */
 struct lgv_entry {
+    struct lg_validator *v; /* the owner, for the callbacks of its writes */
     char stream[LG_KEY_MAX];
     char room[LG_ID_MAX + 1];
     char id[48];
@@ -45,6 +47,14 @@ struct lgv_entry {
     bool answer_failed; /* the result could not be written: do not acknowledge */
     enum lgv_outcome outcome;
     char *result[LG_RESULT_NFIELDS]; /* validate.lua's reply, by enum lg_result_field */
+    char *result_block;              /* the strings result[] points to */
+};
+
+/* A reply stream and the batch entries whose results go to it (answer.c). */
+struct lgv_target {
+    char key[LG_KEY_MAX];
+    size_t *index;
+    size_t n, cap;
 };
 
 struct lg_validator {
@@ -62,6 +72,17 @@ struct lg_validator {
     struct lgv_entry *batch;
     size_t nbatch, batch_cap;
     size_t got_high;
+
+    /* decide.c's scratch for building one script call (see there). */
+    char (*decide_keys)[LG_KEY_MAX];
+    const char **decide_args;
+    char *decide_expire;
+
+    /* answer.c: the reply streams the batch in hand writes to, each with
+     * the entries it gets; kept from batch to batch. */
+    struct lgv_target *targets;
+    size_t ntargets, targets_cap;
+    struct lg_strmap *target_set; /* key -> 1 + its index in targets */
 
     int pending; /* replies outstanding in the current step */
     void (*after)(struct lg_validator *v);
@@ -103,6 +124,8 @@ int lgv_read_start(struct lg_validator *v);
 
 /* decide.c: decides the batch, then answers it. */
 void lgv_decide_batch(struct lg_validator *v);
+/* Frees decide.c's scratch (with the validator). */
+void lgv_decide_free(struct lg_validator *v);
 
 /* answer.c: sends every decided entry's result, then acknowledges. */
 void lgv_answer_batch(struct lg_validator *v);

@@ -1,30 +1,47 @@
--- validate.lua: decide one queued order against the live catalog, atomically.
+-- validate.lua: decide a batch of one room's queued orders against the live
+-- catalog, atomically.
 --
 -- Why one script: stock, the buyer's per-user quantity, the coupon's uses
 -- and the order's status must change together or not at all; two validators
 -- racing for the last unit must not both win. All keys share the room's
--- hash tag.
+-- hash tag, and every key is declared in KEYS (Redis Cluster).
+--
+-- Why a batch: the per-call cost of EVALSHA (argument parsing, the script's
+-- set-up, the effects propagation) and the reads of the room's and the
+-- SKU's settings are paid once per batch instead of once per order. The
+-- SKU's and the coupon's counters are kept here while the batch runs and
+-- written once per SKU / coupon at the end, with the same result as one
+-- HINCRBY per order (nothing else runs while the script does).
 --
 -- Idempotent: an order that already has a final result is not decided
 -- again; the stored result is returned, so a re-delivered entry (after a
 -- validator crash) re-sends the same answer and takes nothing twice.
 --
--- KEYS[1] order record        lg:{room}:order:{order_id}
--- KEYS[2] room config         lg:{room}:room
--- KEYS[3] sku                 lg:{room}:sku:{sku_id}
--- KEYS[4] coupon              lg:{room}:coupon:{coupon_id}  (unused without a coupon)
--- KEYS[5] coupon's users      lg:{room}:coupon_users:{coupon_id}
--- KEYS[6] buyer's live qty    lg:{room}:live:{user}   (hash sku_id -> qty)
+-- KEYS[1] room config               lg:{room}:room
+-- then five keys per order, order i (from 1) at KEYS[2 + 5 * (i - 1)]:
+--   +0 order record                 lg:{room}:order:{order_id}
+--   +1 sku                          lg:{room}:sku:{sku_id}
+--   +2 coupon                       lg:{room}:coupon:{coupon_id}  (unused without a coupon)
+--   +3 coupon's users               lg:{room}:coupon_users:{coupon_id}
+--   +4 buyer's live qty             lg:{room}:live:{user}   (hash sku_id -> qty)
 -- ARGV[1] deadline (ms after acceptance)   ARGV[2] safety margin (ms)
--- ARGV[3] payment window (ms)              ARGV[4] "1" to expire regardless
+-- ARGV[3] payment window (ms)
+-- ARGV[4] one character per order, "1" to expire it regardless, "0" not
 -- ARGV[5] the room's monitor feed channel (lg:ev:feed:<room>), "" for none:
 --         a decision made now is published there, masked, for monitor.order
--- ARGV[6..] the order record's result fields to return, in the order of
---         queue/result_layout.h (the caller passes the names, so this script
---         and its reader cannot disagree on the order)
+-- ARGV[6] the room id
+-- ARGV[7] m, the number of result field names that follow
+-- ARGV[8 .. 7+m] the order record's result fields to return, in the order
+--         of queue/result_layout.h (the caller passes the names, so this
+--         script and its reader cannot disagree on the order)
+-- then four per order, order i at ARGV[8 + m + 4 * (i - 1)]: order_id,
+--         user, sku_id, coupon_id ("" for none), as the queue entry has
+--         them (the keys above are built from the same values)
 --
--- Returns {"missing"} when the order record is gone, otherwise the values
--- of ARGV[6..] ("" for a field not set), then
+-- Returns one array per order, in the order of the keys: {"missing"} when
+-- the order record is gone, {"error", message} when deciding it failed (it
+-- stays queued and has taken nothing), otherwise the values of the result
+-- fields ("" for a field not set), then
 --   decided_now ("1" when this call decided it),
 --   stock_left (the SKU's stock after the decision, "" without a SKU).
 -- stock_left lets the validator announce a sell-out at once (sku_notify);
@@ -32,133 +49,248 @@
 -- their confirm latency; its watchers (comma-separated gateway ids, see
 -- watch.lua) are the gateways besides the accepting one that asked for the
 -- result through a duplicate submit.
+--
+-- Reading Redis memory is most of the cost (a record's fields are scattered
+-- allocations, rarely in cache), so a queued order's record is read once,
+-- and only for the fields nothing else supplies: not the ids the entry
+-- carries, and not the fields a decision writes (status aside), which a
+-- queued record does not have (enqueue.lua creates it without them and
+-- only a decision adds them). A stored result is read with a second HMGET.
 
-local NARGS = 5
+local KEYS_PER_ORDER, ARGS_PER_ORDER = 5, 4
+local norders = (#KEYS - 1) / KEYS_PER_ORDER
+local deadline, margin = tonumber(ARGV[1]), tonumber(ARGV[2])
+local pay_window = tonumber(ARGV[3])
+local expire_flags, feed, room_id = ARGV[4], ARGV[5], ARGV[6]
+local nresult = tonumber(ARGV[7])
+local result_fields = {}
+for i = 1, nresult do
+  result_fields[i] = ARGV[7 + i]
+end
+local first_order_arg = 8 + nresult
 
--- One read of the record for every result, decided now or stored.
-local function stored_result(decided_now)
-  local v = redis.call('HMGET', KEYS[1], unpack(ARGV, NARGS + 1))
-  local out = {}
-  for i = 1, #ARGV - NARGS do
-    out[i] = v[i] or ''
+local WRITTEN = {status = true, code = true, field = true, message = true,
+                 decided_at_ms = true, confirmed_at_ms = true, pay_deadline_ms = true}
+local queued_fields, seen = {}, {}
+local function want(name)
+  if not seen[name] then
+    seen[name] = true
+    queued_fields[#queued_fields + 1] = name
   end
-  out[#out + 1] = decided_now
-  out[#out + 1] = redis.call('HGET', KEYS[3], 'stock') or ''
-  return out
 end
-
-local function publish_decision(at)
-  if not ARGV[5] or ARGV[5] == '' then
-    return
+for _, name in ipairs({'status', 'qty', 'unit_price', 'amount', 'payment_method',
+                       'accepted_at_ms', 'client_order_id', 'priority', 'buyer', 'phone'}) do
+  want(name)
+end
+for _, name in ipairs(result_fields) do
+  if not WRITTEN[name] then
+    want(name)
   end
-  local f = redis.call('HMGET', KEYS[1], 'room_id', 'order_id', 'client_order_id', 'status',
-                       'code', 'sku_id', 'qty', 'amount', 'priority', 'buyer', 'phone')
-  redis.call('PUBLISH', ARGV[5], cjson.encode({
-    room = f[1] or '', order_id = f[2] or '', client_order_id = f[3] or '',
-    status = f[4] or '', code = f[5] or '', sku_id = f[6] or '', qty = f[7] or '0',
-    amount = f[8] or '0', priority = f[9] or '', buyer = f[10] or '', phone = f[11] or '',
-    at_ms = tostring(at)}))
 end
-
-local o = redis.call('HMGET', KEYS[1], 'status', 'user', 'sku_id', 'qty',
-                     'unit_price', 'amount', 'payment_method', 'coupon_id',
-                     'accepted_at_ms')
-local status = o[1]
-if not status then
-  return {'missing'}
-end
-if status ~= 'queued' then
-  return stored_result('0')
-end
-
-local user, sku_id = o[2], o[3]
-local qty, unit_price, amount = tonumber(o[4]), tonumber(o[5]), tonumber(o[6])
-local payment_method, coupon_id = o[7], o[8] or ''
-local accepted_at = tonumber(o[9])
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- As strings once per batch: turning a Lua number into a string goes
+-- through printf's floating point, which showed in Redis's profile.
+local now_s = string.format('%d', now)
+local pay_deadline_s = string.format('%d', now + pay_window)
 
-local function reject(code, field, message)
-  redis.call('HSET', KEYS[1], 'status', 'rejected', 'code', code,
-             'field', field, 'message', message, 'decided_at_ms', tostring(now))
-  publish_decision(now)
-  return stored_result('1')
-end
-
-if ARGV[4] == '1' or now - accepted_at > tonumber(ARGV[1]) - tonumber(ARGV[2]) then
-  return reject('EXPIRED', '', 'the order could not be validated within the deadline')
-end
-
-local room = redis.call('HMGET', KEYS[2], 'status', 'payment_methods')
-if room[1] ~= 'live' then
-  return reject('ROOM_CLOSED', 'room_id', 'the room is not selling now')
-end
-
-local sku = redis.call('HMGET', KEYS[3], 'price', 'stock', 'limit_per_user', 'on_sale')
-if not sku[1] then
-  return reject('UNKNOWN_SKU', 'sku_id', 'no such product in this room')
-end
-if sku[4] ~= '1' then
-  return reject('NOT_ON_SALE', 'sku_id', 'the product is not on sale')
-end
-if tonumber(sku[1]) ~= unit_price then
-  return reject('PRICE_CHANGED', 'unit_price', 'the price has changed; the current price is ' .. sku[1])
-end
-
-local subtotal = unit_price * qty
-local discount = 0
-if coupon_id ~= '' then
-  local c = redis.call('HMGET', KEYS[4], 'discount', 'min_amount', 'total', 'used')
-  if not c[1] then
-    return reject('COUPON_INVALID', 'coupon_id', 'no such coupon')
-  end
-  if tonumber(c[4] or '0') >= tonumber(c[3]) then
-    return reject('COUPON_INVALID', 'coupon_id', 'the coupon is used up')
-  end
-  if redis.call('SISMEMBER', KEYS[5], user) == 1 then
-    return reject('COUPON_INVALID', 'coupon_id', 'the coupon was already used by this buyer')
-  end
-  discount = tonumber(c[1])
-  if subtotal < tonumber(c[2] or '0') or discount > subtotal then
-    return reject('COUPON_INVALID', 'coupon_id', 'the order does not meet the coupon minimum')
-  end
-end
-if amount ~= subtotal - discount then
-  return reject('INVALID_FIELD', 'amount', 'amount must equal unit_price*qty minus the discount')
-end
-
-local allowed = false
+-- The room's settings, once per batch.
+local room = redis.call('HMGET', KEYS[1], 'status', 'payment_methods')
+local room_live = room[1] == 'live'
+local methods = {}
 for m in string.gmatch(room[2] or '', '[^,]+') do
-  if m == payment_method then
-    allowed = true
+  methods[m] = true
+end
+
+-- Each SKU's settings, once per batch; stock is counted down here and the
+-- stock taken is written back at the end.
+local skus = {}
+local function sku_of(key)
+  local s = skus[key]
+  if not s then
+    local h = redis.call('HMGET', key, 'price', 'stock', 'limit_per_user', 'on_sale')
+    s = {exists = h[1] ~= false, price_s = h[1], price = tonumber(h[1]),
+         stock = tonumber(h[2] or '0'),
+         limit = tonumber(h[3] or '0'), on_sale = h[4] == '1', taken = 0}
+    skus[key] = s
+  end
+  return s
+end
+
+-- Each coupon's settings and uses, once per batch; the uses are written
+-- back at the end.
+local coupons = {}
+local function coupon_of(key)
+  local c = coupons[key]
+  if not c then
+    local h = redis.call('HMGET', key, 'discount', 'min_amount', 'total', 'used')
+    c = {exists = h[1] ~= false, discount = tonumber(h[1]), min = tonumber(h[2] or '0'),
+         total = tonumber(h[3]), used = tonumber(h[4] or '0'), added = 0}
+    coupons[key] = c
+  end
+  return c
+end
+
+local function result(rec, decided_now, sku_key)
+  local out = {}
+  for i = 1, nresult do
+    out[i] = rec[result_fields[i]] or ''
+  end
+  out[nresult + 1] = decided_now
+  local s = sku_of(sku_key)
+  out[nresult + 2] = s.exists and string.format('%d', s.stock) or ''
+  return out
+end
+
+local function stored_result(k_order, sku_key)
+  local v = redis.call('HMGET', k_order, unpack(result_fields))
+  local rec = {}
+  for i = 1, nresult do
+    rec[result_fields[i]] = v[i]
+  end
+  return result(rec, '0', sku_key)
+end
+
+local function publish_decision(rec, order_id, sku_id)
+  if not feed or feed == '' then
+    return
+  end
+  redis.call('PUBLISH', feed, cjson.encode({
+    room = room_id, order_id = order_id, client_order_id = rec.client_order_id or '',
+    status = rec.status or '', code = rec.code or '', sku_id = sku_id,
+    qty = rec.qty or '0', amount = rec.amount or '0', priority = rec.priority or '',
+    buyer = rec.buyer or '', phone = rec.phone or '', at_ms = now_s}))
+end
+
+-- Sets the record's fields, here and in Redis.
+local function store(key, rec, changes)
+  redis.call('HSET', key, unpack(changes))
+  for i = 1, #changes, 2 do
+    rec[changes[i]] = changes[i + 1]
   end
 end
-if not allowed then
-  return reject('PAYMENT_METHOD_NOT_ALLOWED', 'payment_method', 'this room does not take that payment method')
+
+local function decide(i, expire)
+  local base = 2 + KEYS_PER_ORDER * (i - 1)
+  local k_order, k_sku = KEYS[base], KEYS[base + 1]
+  local k_coupon, k_coupon_users, k_live = KEYS[base + 2], KEYS[base + 3], KEYS[base + 4]
+  local arg = first_order_arg + ARGS_PER_ORDER * (i - 1)
+  local order_id, user, sku_id, coupon_id = ARGV[arg], ARGV[arg + 1], ARGV[arg + 2], ARGV[arg + 3]
+
+  local v = redis.call('HMGET', k_order, unpack(queued_fields))
+  local status = v[1]
+  if not status then
+    return {'missing'}
+  end
+  if status ~= 'queued' then
+    return stored_result(k_order, k_sku)
+  end
+  local rec = {}
+  for f = 1, #queued_fields do
+    rec[queued_fields[f]] = v[f] or nil
+  end
+
+  local qty, unit_price, amount = tonumber(rec.qty), tonumber(rec.unit_price), tonumber(rec.amount)
+  local payment_method = rec.payment_method
+  local accepted_at = tonumber(rec.accepted_at_ms)
+
+  local function reject(code, field, message)
+    store(k_order, rec, {'status', 'rejected', 'code', code, 'field', field,
+                         'message', message, 'decided_at_ms', now_s})
+    publish_decision(rec, order_id, sku_id)
+    return result(rec, '1', k_sku)
+  end
+
+  if expire or now - accepted_at > deadline - margin then
+    return reject('EXPIRED', '', 'the order could not be validated within the deadline')
+  end
+  if not room_live then
+    return reject('ROOM_CLOSED', 'room_id', 'the room is not selling now')
+  end
+  local sku = sku_of(k_sku)
+  if not sku.exists then
+    return reject('UNKNOWN_SKU', 'sku_id', 'no such product in this room')
+  end
+  if not sku.on_sale then
+    return reject('NOT_ON_SALE', 'sku_id', 'the product is not on sale')
+  end
+  if sku.price ~= unit_price then
+    return reject('PRICE_CHANGED', 'unit_price',
+                  'the price has changed; the current price is ' .. sku.price_s)
+  end
+
+  local subtotal = unit_price * qty
+  local discount = 0
+  local coupon
+  if coupon_id ~= '' then
+    coupon = coupon_of(k_coupon)
+    if not coupon.exists then
+      return reject('COUPON_INVALID', 'coupon_id', 'no such coupon')
+    end
+    if coupon.used + coupon.added >= coupon.total then
+      return reject('COUPON_INVALID', 'coupon_id', 'the coupon is used up')
+    end
+    if redis.call('SISMEMBER', k_coupon_users, user) == 1 then
+      return reject('COUPON_INVALID', 'coupon_id', 'the coupon was already used by this buyer')
+    end
+    discount = coupon.discount
+    if subtotal < coupon.min or discount > subtotal then
+      return reject('COUPON_INVALID', 'coupon_id', 'the order does not meet the coupon minimum')
+    end
+  end
+  if amount ~= subtotal - discount then
+    return reject('INVALID_FIELD', 'amount', 'amount must equal unit_price*qty minus the discount')
+  end
+  if not methods[payment_method] then
+    return reject('PAYMENT_METHOD_NOT_ALLOWED', 'payment_method',
+                  'this room does not take that payment method')
+  end
+  if sku.limit > 0 then
+    local held = tonumber(redis.call('HGET', k_live, sku_id) or '0')
+    if held + qty > sku.limit then
+      return reject('LIMIT_EXCEEDED', 'qty', 'at most ' .. sku.limit .. ' per buyer')
+    end
+  end
+  if sku.stock < qty then
+    return reject('OUT_OF_STOCK', 'sku_id', 'sold out')
+  end
+
+  redis.call('HINCRBY', k_live, sku_id, rec.qty)
+  if coupon then
+    redis.call('SADD', k_coupon_users, user)
+  end
+  store(k_order, rec, {'status', 'pending_payment', 'confirmed_at_ms', now_s,
+                       'pay_deadline_ms', pay_deadline_s, 'decided_at_ms', now_s})
+  -- Counted only once the record says so: an order that failed before this
+  -- point stays queued and has taken nothing.
+  sku.stock = sku.stock - qty
+  sku.taken = sku.taken + qty
+  if coupon then
+    coupon.added = coupon.added + 1
+  end
+  publish_decision(rec, order_id, sku_id)
+  return result(rec, '1', k_sku)
 end
 
-local limit = tonumber(sku[3] or '0')
-if limit > 0 then
-  local held = tonumber(redis.call('HGET', KEYS[6], sku_id) or '0')
-  if held + qty > limit then
-    return reject('LIMIT_EXCEEDED', 'qty', 'at most ' .. limit .. ' per buyer')
+local out = {}
+for i = 1, norders do
+  local ok, r = pcall(decide, i, string.sub(expire_flags, i, i) == '1')
+  if ok then
+    out[i] = r
+  else
+    out[i] = {'error', type(r) == 'table' and (r.err or 'error') or tostring(r)}
   end
 end
 
-if tonumber(sku[2]) < qty then
-  return reject('OUT_OF_STOCK', 'sku_id', 'sold out')
+for key, s in pairs(skus) do
+  if s.taken > 0 then
+    redis.call('HINCRBY', key, 'stock', -s.taken)
+  end
 end
-
-redis.call('HINCRBY', KEYS[3], 'stock', -qty)
-redis.call('HINCRBY', KEYS[6], sku_id, qty)
-if coupon_id ~= '' then
-  redis.call('HINCRBY', KEYS[4], 'used', 1)
-  redis.call('SADD', KEYS[5], user)
+for key, c in pairs(coupons) do
+  if c.added > 0 then
+    redis.call('HINCRBY', key, 'used', c.added)
+  end
 end
-redis.call('HSET', KEYS[1], 'status', 'pending_payment',
-           'confirmed_at_ms', tostring(now),
-           'pay_deadline_ms', tostring(now + tonumber(ARGV[3])),
-           'decided_at_ms', tostring(now))
-publish_decision(now)
-return stored_result('1')
+return out

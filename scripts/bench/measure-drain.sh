@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# measure-drain.sh - the validator's costs on one workload, for
+# docs/BENCHMARKS.md ("Batched validation"). Modelled on the validator part
+# of scripts/bench/bench-core.sh (same room, SKU, fill and drain), which has
+# no validator-only mode and runs scripts/setup.sh: fills a backlog through
+# one gateway, then times W validators draining it and reports Redis's CPU
+# per order (used_cpu_user+sys), the validators' CPU per order (utime+stime)
+# and INFO commandstats per order. Meant to move into bench-core.sh.
+#   scripts/bench/measure-drain.sh REPO WORKERS BACKLOG [TAG]
+# Environment: VB_VALIDATOR (another validator binary, e.g. a baseline
+# build), VB_REDIS_OPTS (extra redis-server options), VB_REDIS_PORT,
+# VB_GW_PORT. Needs build-release (livegate, livegate-validator).
+set -euo pipefail
+repo=$1 workers=$2 backlog=$3 tag=${4:-run}
+cd "$repo"
+. scripts/lib/redis.sh
+bin=build-release
+tmp=$(mktemp -d)
+redis_port=${VB_REDIS_PORT:-7921}
+gw_port=${VB_GW_PORT:-7922}
+export LIVEGATE_JWT_SECRET=$(openssl rand -hex 16)
+export LIVEGATE_DATA_KEY=$(openssl rand -hex 32)
+export LIVEGATE_REDIS_URL="redis://127.0.0.1:${redis_port}/0"
+export LIVEGATE_LISTEN="127.0.0.1:${gw_port}"
+export LIVEGATE_LOG_LEVEL=warn
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  lg_redis_stop
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+lg_redis_start "$redis_port" "$tmp/redis" yes everysec --logfile "$tmp/redis.log" ${VB_REDIS_OPTS:-}
+"$bin/livegate" serve 2>>"$tmp/gateway.log" & gw_pid=$!; pids+=("$gw_pid")
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:${gw_port}/healthz" >/dev/null && break; sleep 0.1; done
+admin=$("$bin/livegate" token --sub bench --room '*' --role admin)
+curl -fs -X PUT -H "Authorization: Bearer $admin" "http://127.0.0.1:${gw_port}/v1/rooms/load" \
+  -d '{"status":"live","high_value_threshold":100000000,"payment_methods":["alipay"]}' >/dev/null
+curl -fs -X PUT -H "Authorization: Bearer $admin" "http://127.0.0.1:${gw_port}/v1/rooms/load/skus/sku-1" \
+  -d '{"name":"bench","price":19900,"stock":1000000000,"on_sale":true}' >/dev/null
+node scripts/bench/intake-load.mjs --url "ws://127.0.0.1:${gw_port}/v1/ws" --room load \
+  --conns 100 --inflight 20 --orders "$backlog" --max-seconds 120 >/dev/null
+queued=$(redis-cli -p "$redis_port" XLEN 'lg:{load}:q:normal')
+rc() { redis-cli -p "$redis_port" "$@"; }
+rcpu() { rc INFO cpu | tr -d '\r' | awk -F: '/^used_cpu_(user|sys):/{s+=$2} END{printf "%.6f", s}'; }
+# An AOF rewrite the fill started must not run into the drain: its fork
+# makes the first write to every page a copy, which is the machine's cost,
+# not the validator's (total_forks below says whether one ran anyway).
+for _ in $(seq 600); do
+  rc INFO persistence | tr -d '\r' | grep -q '^aof_rewrite_in_progress:0' && \
+    rc INFO persistence | tr -d '\r' | grep -q '^aof_rewrite_scheduled:0' && break
+  sleep 0.1
+done
+forks0=$(rc INFO stats | tr -d '\r' | sed -n 's/^total_forks://p')
+rc CONFIG RESETSTAT >/dev/null
+c0=$(rcpu)
+t0=$(date +%s%N)
+vpids=()
+for _ in $(seq "$workers"); do
+  LIVEGATE_DEADLINE_MS=600000 "${VB_VALIDATOR:-$bin/livegate-validator}" 2>>"$tmp/validator.log" & vpids+=($!)
+done
+for _ in $(seq 2400); do
+  info=$(rc XINFO GROUPS 'lg:{load}:q:normal' 2>/dev/null | tr '\n' ' ')
+  lag=$(echo "$info" | sed -n 's/.*lag \([0-9]*\).*/\1/p')
+  pending=$(echo "$info" | sed -n 's/.*pending \([0-9]*\).*/\1/p')
+  [ "${lag:-1}" = 0 ] && [ "${pending:-1}" = 0 ] && break
+  sleep 0.05
+done
+t1=$(date +%s%N)
+c1=$(rcpu)
+forks1=$(rc INFO stats | tr -d '\r' | sed -n 's/^total_forks://p')
+vcpu=0
+for p in "${vpids[@]}"; do
+  t=$(awk '{print $14+$15}' /proc/$p/stat); vcpu=$((vcpu + t))
+done
+rc INFO commandstats | tr -d '\r' > "$tmp/cmdstats"
+kill -TERM "${vpids[@]}"; wait "${vpids[@]}" 2>/dev/null || true
+stock=$(rc HGET 'lg:{load}:sku:sku-1' stock)
+confirmed=$((1000000000 - stock))
+hz=$(getconf CLK_TCK)
+awk -v n="$queued" -v t0="$t0" -v t1="$t1" -v c0="$c0" -v c1="$c1" -v vt="$vcpu" -v hz="$hz" \
+  -v w="$workers" -v conf="$confirmed" -v tag="$tag" -v forks=$((forks1 - forks0)) '
+  BEGIN { secs=(t1-t0)/1e9;
+    printf "{\"tag\":\"%s\",\"validators\":%d,\"orders\":%d,\"confirmed\":%d,\"seconds\":%.3f,\"decided_per_s\":%d,\"redis_cpu_us_per_order\":%.2f,\"validator_cpu_us_per_order\":%.2f,\"forks_during_drain\":%d}\n",
+      tag, w, n, conf, secs, n/secs, (c1-c0)*1e6/n, vt*1e6/hz/n, forks }' 
+echo "# commandstats (calls per order, usec per call, usec per order)"
+grep '^cmdstat_' "$tmp/cmdstats" | sed 's/^cmdstat_//' | awk -F'[:=,]' -v n="$queued" '
+  { printf "%-14s calls/order %7.3f  usec/call %7.2f  usec/order %7.2f\n", $1, $3/n, $7, $5/n }' | sort -k7 -nr
