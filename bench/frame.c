@@ -56,32 +56,17 @@ size_t lg_frame_put(unsigned char *out, size_t cap, int opcode, const char *payl
 size_t lg_frame_read(const unsigned char *in, size_t len, int *opcode, int *fin, char *payload,
                      size_t cap, size_t *payload_len)
 {
-    if (len < 2 || !(in[1] & 0x80))
+    struct lg_frame_info fi;
+    if (lg_frame_parse(in, len, cap, &fi) != 1 || !fi.masked)
         return 0;
-    *fin = in[0] >> 7;
-    *opcode = in[0] & 0x0f;
-    size_t h = 2;
-    uint64_t n = in[1] & 0x7f;
-    if (n == 126) {
-        if (len < 4)
-            return 0;
-        n = (uint64_t)in[2] << 8 | in[3];
-        h = 4;
-    } else if (n == 127) {
-        if (len < 10)
-            return 0;
-        n = 0;
-        for (int i = 0; i < 8; i++)
-            n = n << 8 | in[2 + i];
-        h = 10;
-    }
-    if (len < h + 4 || len - h - 4 < n || n > cap)
-        return 0;
-    const unsigned char *key = in + h;
-    for (size_t i = 0; i < n; i++)
-        payload[i] = (char)(in[h + 4 + i] ^ key[i & 3]);
-    *payload_len = (size_t)n;
-    return h + 4 + (size_t)n;
+    const unsigned char key[4] = {(unsigned char)(fi.mask >> 24), (unsigned char)(fi.mask >> 16),
+                                  (unsigned char)(fi.mask >> 8), (unsigned char)fi.mask};
+    for (size_t i = 0; i < fi.payload_len; i++)
+        payload[i] = (char)(in[fi.header + i] ^ key[i & 3]);
+    *opcode = fi.opcode;
+    *fin = fi.fin;
+    *payload_len = fi.payload_len;
+    return fi.header + fi.payload_len;
 }
 
 int lg_frame_parse(const unsigned char *in, size_t len, size_t max_payload,

@@ -13,6 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/lib/redis.sh
+. scripts/lib/bench-env.sh
 
 reps=3 orders=100000 backlog=60000
 while [ $# -gt 0 ]; do
@@ -29,23 +30,11 @@ bin=build-release
 cmake -S . -B "$bin" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$bin" -j"$(nproc)" --target livegate livegate-validator >/dev/null
 
-tmp=$(mktemp -d)
 redis_port=7911
 gw_port=7912
-export LIVEGATE_JWT_SECRET=$(openssl rand -hex 16)
-export LIVEGATE_DATA_KEY=$(openssl rand -hex 32)
-export LIVEGATE_REDIS_URL="redis://127.0.0.1:${redis_port}/0"
-export LIVEGATE_LISTEN="127.0.0.1:${gw_port}"
-export LIVEGATE_LOG_LEVEL=warn
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  lg_redis_stop
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+lg_bench_env "$redis_port" "$gw_port"
+tmp=$LG_BENCH_TMP
+trap lg_bench_cleanup EXIT
 
 start_redis() { # $1: appendfsync; a fresh, empty instance each time
   lg_redis_stop
@@ -56,7 +45,7 @@ start_redis() { # $1: appendfsync; a fresh, empty instance each time
 start_gateway() {
   "$bin/livegate" serve 2>>"$tmp/gateway.log" &
   gw_pid=$!
-  pids+=("$gw_pid")
+  LG_BENCH_PIDS+=("$gw_pid")
   for _ in $(seq 100); do curl -fs "http://127.0.0.1:${gw_port}/healthz" >/dev/null && break; sleep 0.1; done
   local admin
   admin=$("$bin/livegate" token --sub bench --room '*' --role admin)

@@ -14,25 +14,15 @@ set -euo pipefail
 repo=$1 workers=$2 backlog=$3 tag=${4:-run}
 cd "$repo"
 . scripts/lib/redis.sh
+. scripts/lib/bench-env.sh
 bin=build-release
-tmp=$(mktemp -d)
 redis_port=${VB_REDIS_PORT:-7921}
 gw_port=${VB_GW_PORT:-7922}
-export LIVEGATE_JWT_SECRET=$(openssl rand -hex 16)
-export LIVEGATE_DATA_KEY=$(openssl rand -hex 32)
-export LIVEGATE_REDIS_URL="redis://127.0.0.1:${redis_port}/0"
-export LIVEGATE_LISTEN="127.0.0.1:${gw_port}"
-export LIVEGATE_LOG_LEVEL=warn
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  lg_redis_stop
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+lg_bench_env "$redis_port" "$gw_port"
+tmp=$LG_BENCH_TMP
+trap lg_bench_cleanup EXIT
 lg_redis_start "$redis_port" "$tmp/redis" yes everysec --logfile "$tmp/redis.log" ${VB_REDIS_OPTS:-}
-"$bin/livegate" serve 2>>"$tmp/gateway.log" & gw_pid=$!; pids+=("$gw_pid")
+"$bin/livegate" serve 2>>"$tmp/gateway.log" & gw_pid=$!; LG_BENCH_PIDS+=("$gw_pid")
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:${gw_port}/healthz" >/dev/null && break; sleep 0.1; done
 admin=$("$bin/livegate" token --sub bench --room '*' --role admin)
 curl -fs -X PUT -H "Authorization: Bearer $admin" "http://127.0.0.1:${gw_port}/v1/rooms/load" \
