@@ -1,5 +1,7 @@
-/* frame.c - reference-counted outgoing frames (see frame.h). */
+/* frame.c - reference-counted outgoing frames (see frame.h), and their
+ * WebSocket framing for writers that put several frames in one write. */
 #include <libwebsockets.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,4 +52,46 @@ void lg_frame_unref(struct lg_frame *f)
 unsigned char *lg_frame_payload(struct lg_frame *f)
 {
     return f->buf + LWS_PRE;
+}
+
+/* RFC 6455, 5.2: FIN set, opcode 1 (text). */
+#define WS_FIN_TEXT 0x81
+/* The length byte's codes for a 16-bit and a 64-bit extended length. */
+#define WS_LEN_16 126
+#define WS_LEN_64 127
+
+size_t lg_frame_ws_header(unsigned char out[LG_FRAME_WS_HEADER_MAX], size_t payload_len)
+{
+    out[0] = WS_FIN_TEXT;
+    if (payload_len <= 125) {
+        out[1] = (unsigned char)payload_len;
+        return 2;
+    }
+    if (payload_len <= 0xffff) {
+        out[1] = WS_LEN_16;
+        out[2] = (unsigned char)(payload_len >> 8);
+        out[3] = (unsigned char)payload_len;
+        return 4;
+    }
+    /* Network byte order, most significant first. */
+    out[1] = WS_LEN_64;
+    uint64_t n = payload_len;
+    for (int i = 9; i >= 2; i--) {
+        out[i] = (unsigned char)n;
+        n >>= 8;
+    }
+    return 10;
+}
+
+size_t lg_frame_wire_len(const struct lg_frame *f)
+{
+    size_t header = f->len <= 125 ? 2 : f->len <= 0xffff ? 4 : 10;
+    return header + f->len;
+}
+
+size_t lg_frame_put_ws(unsigned char *out, const struct lg_frame *f)
+{
+    size_t header = lg_frame_ws_header(out, f->len);
+    memcpy(out + header, f->buf + LWS_PRE, f->len);
+    return header + f->len;
 }

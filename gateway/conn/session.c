@@ -250,7 +250,7 @@ void lg_session_send_frame(struct lg_session *s, struct lg_frame *f)
     node->frame = lg_frame_ref(f);
     lg_list_insert_tail(&s->out, &node->node);
     s->out_bytes += f->len;
-    lws_callback_on_writable(s->wsi);
+    lg_session_want_write(s);
 }
 
 void lg_session_send(struct lg_session *s, json_t *msg)
@@ -272,9 +272,30 @@ int lg_session_send_text(struct lg_session *s, const char *text, size_t len, siz
     return 0;
 }
 
+/* Only a request lws took counts: one refused (a socket going away) is
+ * asked again by the next frame, as before. */
+void lg_session_want_write(struct lg_session *s)
+{
+    if (s->write_asked)
+        return;
+    if (lws_callback_on_writable(s->wsi) > 0)
+        s->write_asked = true;
+}
+
+void lg_session_write_called(struct lg_session *s)
+{
+    s->write_asked = false;
+}
+
 bool lg_session_has_output(const struct lg_session *s)
 {
     return !lg_list_empty(&s->out);
+}
+
+const struct lg_frame *lg_session_peek_frame(const struct lg_session *s)
+{
+    struct lg_list *q = lg_list_first(&s->out);
+    return q ? lg_list_entry(q, struct lg_session_out, node)->frame : NULL;
 }
 
 struct lg_session_out *lg_session_next_frame(struct lg_session *s)
@@ -295,5 +316,5 @@ void lg_session_close(struct lg_session *s, int code, const char *reason)
     s->state = LG_SESSION_CLOSING;
     s->close_code = code;
     snprintf(s->close_reason, sizeof(s->close_reason), "%s", reason);
-    lws_callback_on_writable(s->wsi);
+    lg_session_want_write(s);
 }

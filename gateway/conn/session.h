@@ -80,6 +80,10 @@ struct lg_session {
 
     struct lg_list out; /* struct lg_session_out, oldest first */
     size_t out_bytes;
+    /* lws has been asked for a writeable callback that has not come yet:
+     * POLLOUT is armed once per connection, however many frames are
+     * queued before the callback (see lg_session_want_write). */
+    bool write_asked;
     int close_code;
     char close_reason[64];
     bool close_started; /* lws has been told to close */
@@ -112,7 +116,8 @@ void lg_session_receive(struct lg_session *s, const char *text, size_t len);
  * (by user; by room for viewers) and counts in its room's connections. */
 void lg_session_authenticated(struct lg_session *s, const struct lg_claims *claims);
 
-/* Queues msg (stealing the reference) and asks lws for a writeable callback. */
+/* Queues msg (stealing the reference) and asks lws for a writeable
+ * callback if none is pending. */
 void lg_session_send(struct lg_session *s, json_t *msg);
 /* Queues a new reference to f (the caller keeps its own). A session whose
  * queue would pass LG_SESSION_MAX_QUEUED_BYTES is closed instead. */
@@ -147,8 +152,17 @@ json_t *lg_session_hold_close(struct lg_session_hold *h);
  * is none: send msg now. */
 bool lg_session_hold_result(struct lg_session *s, const char *order_id, json_t *msg);
 
+/* Asks lws for a writeable callback unless one is already asked for.
+ * Each request arms POLLOUT (an epoll_ctl); a fan-out of several frames
+ * to one viewer in one turn needs only the first. */
+void lg_session_want_write(struct lg_session *s);
+/* The writeable callback has come: the next frame queued asks again. */
+void lg_session_write_called(struct lg_session *s);
+
 /* Whether the queue holds frames not yet written. */
 bool lg_session_has_output(const struct lg_session *s);
+/* The oldest frame not yet written, left on the queue, or NULL. */
+const struct lg_frame *lg_session_peek_frame(const struct lg_session *s);
 /* Pops the next queue entry to write, or NULL. The caller frees it with
  * lg_session_out_free. */
 struct lg_session_out *lg_session_next_frame(struct lg_session *s);

@@ -1,7 +1,8 @@
 /* ws.h - thin WebSocket glue between lws callbacks and sessions: message
  * assembly within the 16 KiB limit, the refusal of binary frames, the
- * per-address connection cap, and writing one queued frame per writeable
- * callback as lws requires. */
+ * per-address connection cap, and writing a session's queued frames, as
+ * many as LG_WS_WRITE_MAX bytes of them, in one write per writeable
+ * callback (principle 9: one write per connection per turn). */
 #ifndef LG_CONN_WS_H
 #define LG_CONN_WS_H
 
@@ -9,6 +10,13 @@
 
 #include "conn/pss.h"
 #include "core/gateway.h"
+
+/* The most bytes of framed messages one writeable callback writes. Not the
+ * whole queue of a slow client (up to LG_SESSION_MAX_QUEUED_BYTES): what
+ * the kernel does not take, lws copies into its own buffer, outside the
+ * session's cap; 64 KiB is about what a loopback or LAN socket takes at
+ * once. server.c lets lws hand that much to one send(). */
+#define LG_WS_WRITE_MAX (64u * 1024)
 
 /* Only /v1/ws may be upgraded. Returns non-zero to refuse. */
 int lg_ws_filter(struct lws *wsi);

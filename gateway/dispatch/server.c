@@ -53,8 +53,10 @@ static int callback_livegate(struct lws *wsi, enum lws_callback_reasons reason, 
 
 static const struct lws_protocols protocols[] = {
     /* rx_buffer_size bounds the per-connection receive buffer lws keeps;
-     * longer messages are assembled by ws.c up to 16 KiB. */
-    {"livegate", callback_livegate, sizeof(struct lg_pss), 4096, 0, NULL, 0},
+     * longer messages are assembled by ws.c up to 16 KiB. tx_packet_size
+     * lets one send() carry all that ws.c writes at once; left 0, lws
+     * would send rx_buffer_size bytes a time and copy the rest. */
+    {"livegate", callback_livegate, sizeof(struct lg_pss), 4096, 0, NULL, LG_WS_WRITE_MAX},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
