@@ -254,14 +254,14 @@ static void answer_order(struct intake_req *r, const redisReply *reply)
             return;
     } else {
         if (strcmp(kind, "error") == 0)
-            lg_log(LG_LOG_ERROR, "intake.order_write_failed", json_pack("{s:s}", "detail", order_id));
+            lg_log(LG_LOG_ERROR, "intake.order_write_failed",
+                   json_pack("{s:s}", "detail", order_id));
         drop_index(r);
         reply_unavailable(s, r);
     }
     send_held(s, held);
     free(r);
 }
-
 
 /* ---- the batch of one room ------------------------------------------------
  * The arguments of one EVALSHA, grown as orders join: bytes in one block,
@@ -450,8 +450,8 @@ static void batch_send(struct batch *b)
             argv[nkeys + i] = b->args.bytes + b->args.off[i];
             lens[nkeys + i] = b->args.len[i];
         }
-        rc = lg_script_call(in->gw->redis, &lg_script_enqueue, on_batch_reply, b, nkeys, argc,
-                            argv, lens);
+        rc = lg_script_call(in->gw->redis, &lg_script_enqueue, on_batch_reply, b, nkeys, argc, argv,
+                            lens);
     }
     free(argv);
     free(lens);
@@ -527,22 +527,10 @@ static int add_order_args(struct batch *b, struct lg_session *s, const struct lg
 
     const char *args[] = {fingerprint,
                           /* RECORD_FIELDS */
-                          r->order_id,
-                          s->claims.sub,
-                          o->client_order_id,
-                          o->sku_id,
-                          qty,
-                          unit_price,
-                          amount,
-                          o->currency,
-                          o->payment_method,
-                          o->has_coupon ? o->coupon_id : "",
-                          s->claims.vip ? "vip" : "",
-                          buyer,
-                          phone,
-                          o->address.province,
-                          o->address.city,
-                          sealed,
+                          r->order_id, s->claims.sub, o->client_order_id, o->sku_id, qty,
+                          unit_price, amount, o->currency, o->payment_method,
+                          o->has_coupon ? o->coupon_id : "", s->claims.vip ? "vip" : "", buyer,
+                          phone, o->address.province, o->address.city, sealed,
                           r->has_req ? r->req : ""};
     /* All of the order or none of it, so the layout stays whole. */
     int nkeys = b->keys.n, nargs = b->args.n;
@@ -572,8 +560,7 @@ void lg_intake_submit(struct lg_session *s, const struct lg_order *o, const char
         r->has_req = true;
     }
     struct batch *b = NULL;
-    if (!gw->intake || !lg_redis_is_up(gw->redis) ||
-        !(b = batch_of_room(gw->intake, o->room_id))) {
+    if (!gw->intake || !lg_redis_is_up(gw->redis) || !(b = batch_of_room(gw->intake, o->room_id))) {
         reply_unavailable(s, r);
         free(r);
         return;
