@@ -13,6 +13,7 @@
 
 #include "features/bus.h"
 #include "features/fanout.h"
+#include "features/intake.h"
 #include "core/gateway.h"
 #include "features/monitor.h"
 #include "features/results.h"
@@ -52,6 +53,8 @@ static void finish_stop(struct lg_gateway *gw)
     if (gw->monitors)
         lg_monitor_stop(gw->monitors);
     lg_server_stop(gw);
+    lg_intake_close(gw->intake); /* before the connection it sends on */
+    gw->intake = NULL;
     lg_stats_stop(gw->stats);
     struct lg_results *results = gw->results;
     gw->results = NULL;
@@ -199,9 +202,11 @@ static int serve(void)
     gw.redis = lg_redis_new(&loop, &gw.cfg.redis, conn_name, gw.cfg.redis_timeout_ms);
     lg_redis_on_state(gw.redis, on_redis_state, &gw);
     gw.sku_notifier = lg_sku_notifier_new(&loop, gw.redis);
+    gw.intake = lg_intake_new(&gw);
 
     if (lg_server_start(&gw) != 0) {
         lg_server_stop(&gw);
+        lg_intake_close(gw.intake);
         lg_sku_notifier_free(gw.sku_notifier);
         lg_redis_close(gw.redis);
         uv_run(&loop, UV_RUN_DEFAULT);

@@ -1,7 +1,14 @@
 /* intake.c - dedup and enqueue (see intake.h). The order record carries
  * only masked personal data in clear; name, phone and address are sealed
  * with AES-256-GCM bound to the order id, so neither Redis, its AOF nor a
- * backup exposes them. */
+ * backup exposes them.
+ *
+ * Submits are batched per room: each joins its room's batch, and at the end
+ * of the loop turn (a uv_check handle, which libuv runs right after the I/O
+ * callbacks lws delivers frames from) every batch goes to Redis as one
+ * enqueue.lua call, or earlier when a batch reaches LG_INTAKE_BATCH_MAX.
+ * The order-id index and the rooms registration go out at the submit, so
+ * they still precede the script on the connection. */
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -14,6 +21,7 @@
 #include "livegate/clock.h"
 #include "livegate/crypto.h"
 #include "livegate/log.h"
+#include "livegate/strmap.h"
 #include "rules/mask.h"
 #include "rules/protocol.h"
 #include "features/rooms.h"
@@ -191,9 +199,11 @@ static void count_accept(struct intake_req *r, bool duplicate)
     }
 }
 
-static void on_enqueue_reply(redisReply *reply, void *arg)
+/* Answers one order of a batch from its element of the script's reply
+ * (NULL when the call failed) and frees r, unless a duplicate's result is
+ * still to be fetched. */
+static void answer_order(struct intake_req *r, const redisReply *reply)
 {
-    struct intake_req *r = arg;
     struct lg_session *s = r->w.owner;
     const char *req = r->has_req ? r->req : NULL;
     if (s)
@@ -201,9 +211,8 @@ static void on_enqueue_reply(redisReply *reply, void *arg)
     json_t *held = lg_session_hold_close(&r->hold);
 
     if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 ||
-        reply->element[0]->type != REDIS_REPLY_STRING) {
-        if (reply && reply->type == REDIS_REPLY_ERROR)
-            lg_log(LG_LOG_ERROR, "intake.script_error", json_pack("{s:s}", "detail", reply->str));
+        reply->element[0]->type != REDIS_REPLY_STRING ||
+        reply->element[1]->type != REDIS_REPLY_STRING) {
         reply_unavailable(s, r);
         send_held(s, held);
         free(r);
@@ -244,27 +253,296 @@ static void on_enqueue_reply(redisReply *reply, void *arg)
         if (s && duplicate && fetch_duplicate_result(s, r))
             return;
     } else {
+        if (strcmp(kind, "error") == 0)
+            lg_log(LG_LOG_ERROR, "intake.order_write_failed",
+                   json_pack("{s:s}", "detail", order_id));
+        drop_index(r);
         reply_unavailable(s, r);
     }
     send_held(s, held);
     free(r);
 }
 
-/* Field/value pairs of the order record, in the ARGV layout of enqueue.lua. */
-struct args {
-    const char *v[64];
-    int n;
+/* ---- the batch of one room ------------------------------------------------
+ * The arguments of one EVALSHA, grown as orders join: bytes in one block,
+ * each argument an offset and a length into it (the block moves as it
+ * grows, so pointers are made only when the call is sent). */
+struct arg_list {
+    char *bytes;
+    size_t used, cap;
+    size_t *off, *len;
+    int n, cap_n;
 };
 
-static void add(struct args *a, const char *v)
+static int arg_list_add_len(struct arg_list *a, const char *v, size_t len)
 {
-    a->v[a->n++] = v;
+    if (a->used + len > a->cap) {
+        size_t cap = a->cap ? a->cap : 4096;
+        while (cap < a->used + len)
+            cap *= 2;
+        char *bytes = realloc(a->bytes, cap);
+        if (!bytes)
+            return -1;
+        a->bytes = bytes;
+        a->cap = cap;
+    }
+    if (a->n == a->cap_n) {
+        int cap_n = a->cap_n ? a->cap_n * 2 : 64;
+        size_t *off = realloc(a->off, (size_t)cap_n * sizeof(*off));
+        if (!off)
+            return -1;
+        a->off = off;
+        size_t *lens = realloc(a->len, (size_t)cap_n * sizeof(*lens));
+        if (!lens)
+            return -1;
+        a->len = lens;
+        a->cap_n = cap_n;
+    }
+    memcpy(a->bytes + a->used, v, len);
+    a->off[a->n] = a->used;
+    a->len[a->n] = len;
+    a->used += len;
+    a->n++;
+    return 0;
 }
 
-static void add_pair(struct args *a, const char *field, const char *value)
+static int arg_list_add(struct arg_list *a, const char *v)
 {
-    add(a, field);
-    add(a, value);
+    return arg_list_add_len(a, v, strlen(v));
+}
+
+/* Drops the arguments from the n-th on. */
+static void arg_list_truncate(struct arg_list *a, int n)
+{
+    a->n = n;
+    a->used = n ? a->off[n - 1] + a->len[n - 1] : 0;
+}
+
+static void arg_list_free(struct arg_list *a)
+{
+    free(a->bytes);
+    free(a->off);
+    free(a->len);
+    memset(a, 0, sizeof(*a));
+}
+
+/* The submits of one room in this loop turn. Owned by the intake's pending
+ * list until it is sent, then by the script call's reply; each order in it
+ * is owned by the batch until answered. */
+struct batch {
+    struct lg_list node; /* on lg_intake.pending until sent */
+    struct lg_intake *in;
+    char room[LG_ID_MAX + 1];
+    struct arg_list keys, args; /* KEYS and ARGV of enqueue.lua */
+    int n;
+    struct intake_req *orders[LG_INTAKE_BATCH_MAX];
+};
+
+struct lg_intake {
+    struct lg_gateway *gw;
+    uv_check_t flush_check; /* runs once per loop turn while batches wait */
+    struct lg_list pending; /* struct batch, in the order their rooms arrived */
+    struct lg_strmap *by_room;
+};
+
+static void batch_free(struct batch *b)
+{
+    arg_list_free(&b->keys);
+    arg_list_free(&b->args);
+    free(b);
+}
+
+/* The keys and arguments every order of the room shares, in the layout of
+ * enqueue.lua. */
+static int batch_add_room_args(struct batch *b, const struct lg_gateway *gw)
+{
+    char k_room[LG_KEY_MAX], k_high[LG_KEY_MAX], k_normal[LG_KEY_MAX], feed[LG_KEY_MAX];
+    char idem_ttl[16], order_ttl[16];
+    if (lg_key_room(k_room, sizeof(k_room), b->room) < 0 ||
+        lg_key_stream(k_high, sizeof(k_high), b->room, true) < 0 ||
+        lg_key_stream(k_normal, sizeof(k_normal), b->room, false) < 0)
+        return -1;
+    if (lg_chan_feed(feed, sizeof(feed), b->room) < 0)
+        feed[0] = 0;
+    snprintf(idem_ttl, sizeof(idem_ttl), "%d", gw->cfg.idem_ttl_s);
+    snprintf(order_ttl, sizeof(order_ttl), "%d", gw->cfg.order_ttl_s);
+    const char *keys[] = {k_room, k_high, k_normal};
+    const char *args[] = {idem_ttl, order_ttl, gw->cfg.gateway_id, b->room, feed};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (arg_list_add(&b->keys, keys[i]) != 0)
+            return -1;
+    for (size_t i = 0; i < sizeof(args) / sizeof(args[0]); i++)
+        if (arg_list_add(&b->args, args[i]) != 0)
+            return -1;
+    return 0;
+}
+
+static void on_flush_check(uv_check_t *h);
+
+static struct batch *batch_of_room(struct lg_intake *in, const char *room)
+{
+    struct batch *b = lg_strmap_get(in->by_room, room);
+    if (b)
+        return b;
+    b = calloc(1, sizeof(*b));
+    if (!b)
+        return NULL;
+    b->in = in;
+    snprintf(b->room, sizeof(b->room), "%s", room);
+    if (batch_add_room_args(b, in->gw) != 0 || lg_strmap_put(in->by_room, room, b) != 0) {
+        batch_free(b);
+        return NULL;
+    }
+    if (lg_list_empty(&in->pending))
+        uv_check_start(&in->flush_check, on_flush_check);
+    lg_list_insert_tail(&in->pending, &b->node);
+    return b;
+}
+
+static void on_batch_reply(redisReply *reply, void *arg)
+{
+    struct batch *b = arg;
+    bool whole = reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == (size_t)b->n;
+    if (reply && reply->type == REDIS_REPLY_ERROR)
+        lg_log(LG_LOG_ERROR, "intake.script_error", json_pack("{s:s}", "detail", reply->str));
+    else if (reply && !whole)
+        lg_log(LG_LOG_ERROR, "intake.script_reply_malformed", NULL);
+    /* High-priority orders hear first, as they were written first. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < b->n; i++) {
+            const redisReply *e = whole ? reply->element[i] : NULL;
+            bool high = e && e->type == REDIS_REPLY_ARRAY && e->elements >= 3 &&
+                        e->element[2]->type == REDIS_REPLY_STRING &&
+                        strcmp(e->element[2]->str, "high") == 0;
+            if (b->orders[i] && high == (pass == 0)) {
+                answer_order(b->orders[i], e);
+                b->orders[i] = NULL;
+            }
+        }
+    }
+    batch_free(b);
+}
+
+/* Sends b as one script call; every order in it is answered UNAVAILABLE
+ * when the call cannot be sent. */
+static void batch_send(struct batch *b)
+{
+    struct lg_intake *in = b->in;
+    lg_list_remove(&b->node);
+    lg_strmap_del(in->by_room, b->room);
+    if (lg_list_empty(&in->pending))
+        uv_check_stop(&in->flush_check);
+    if (b->n == 0) {
+        batch_free(b);
+        return;
+    }
+
+    int nkeys = b->keys.n, argc = b->keys.n + b->args.n;
+    const char **argv = malloc((size_t)argc * sizeof(*argv));
+    size_t *lens = malloc((size_t)argc * sizeof(*lens));
+    int rc = -1;
+    if (argv && lens) {
+        for (int i = 0; i < b->keys.n; i++) {
+            argv[i] = b->keys.bytes + b->keys.off[i];
+            lens[i] = b->keys.len[i];
+        }
+        for (int i = 0; i < b->args.n; i++) {
+            argv[nkeys + i] = b->args.bytes + b->args.off[i];
+            lens[nkeys + i] = b->args.len[i];
+        }
+        rc = lg_script_call(in->gw->redis, &lg_script_enqueue, on_batch_reply, b, nkeys, argc, argv,
+                            lens);
+    }
+    free(argv);
+    free(lens);
+    if (rc != 0) {
+        on_batch_reply(NULL, b);
+        return;
+    }
+    /* The script call holds a copy of the arguments. */
+    arg_list_free(&b->keys);
+    arg_list_free(&b->args);
+}
+
+/* The end of the loop turn: libuv runs check handles right after polling
+ * for I/O, so every submit lws delivered in this turn has joined its batch. */
+static void on_flush_check(uv_check_t *h)
+{
+    struct lg_intake *in = h->data;
+    while (!lg_list_empty(&in->pending))
+        batch_send(lg_list_entry(lg_list_first(&in->pending), struct batch, node));
+}
+
+struct lg_intake *lg_intake_new(struct lg_gateway *gw)
+{
+    struct lg_intake *in = calloc(1, sizeof(*in));
+    if (!in)
+        return NULL;
+    in->by_room = lg_strmap_new();
+    if (!in->by_room) {
+        free(in);
+        return NULL;
+    }
+    in->gw = gw;
+    lg_list_init(&in->pending);
+    uv_check_init(gw->loop, &in->flush_check);
+    in->flush_check.data = in;
+    return in;
+}
+
+static void on_check_closed(uv_handle_t *h)
+{
+    struct lg_intake *in = h->data;
+    lg_strmap_free(in->by_room);
+    free(in);
+}
+
+void lg_intake_close(struct lg_intake *in)
+{
+    if (!in)
+        return;
+    on_flush_check(&in->flush_check);
+    uv_close((uv_handle_t *)&in->flush_check, on_check_closed);
+}
+
+/* ---- one submit -------------------------------------------------------- */
+
+/* The order's keys and arguments in enqueue.lua's layout: two keys, then
+ * the fingerprint and the values of its RECORD_FIELDS, in that order. */
+static int add_order_args(struct batch *b, struct lg_session *s, const struct lg_order *o,
+                          const struct intake_req *r, const char *sealed)
+{
+    char k_idem[LG_KEY_MAX], k_order[LG_KEY_MAX];
+    if (lg_key_idem(k_idem, sizeof(k_idem), o->room_id, s->claims.sub, o->client_order_id) < 0 ||
+        lg_key_order(k_order, sizeof(k_order), o->room_id, r->order_id) < 0)
+        return -1;
+    char fingerprint[LG_FINGERPRINT_LEN + 1], buyer[64], phone[16];
+    lg_fingerprint_order(o, fingerprint);
+    lg_mask_name(o->address.name, buyer, sizeof(buyer));
+    lg_mask_phone(o->address.phone, phone, sizeof(phone));
+    char qty[24], unit_price[24], amount[24];
+    snprintf(qty, sizeof(qty), "%lld", o->qty);
+    snprintf(unit_price, sizeof(unit_price), "%lld", o->unit_price);
+    snprintf(amount, sizeof(amount), "%lld", o->amount);
+
+    const char *args[] = {fingerprint,
+                          /* RECORD_FIELDS */
+                          r->order_id, s->claims.sub, o->client_order_id, o->sku_id, qty,
+                          unit_price, amount, o->currency, o->payment_method,
+                          o->has_coupon ? o->coupon_id : "", s->claims.vip ? "vip" : "", buyer,
+                          phone, o->address.province, o->address.city, sealed,
+                          r->has_req ? r->req : ""};
+    /* All of the order or none of it, so the layout stays whole. */
+    int nkeys = b->keys.n, nargs = b->args.n;
+    bool ok = arg_list_add(&b->keys, k_idem) == 0 && arg_list_add(&b->keys, k_order) == 0;
+    for (size_t i = 0; ok && i < sizeof(args) / sizeof(args[0]); i++)
+        ok = arg_list_add(&b->args, args[i]) == 0;
+    if (!ok) {
+        arg_list_truncate(&b->keys, nkeys);
+        arg_list_truncate(&b->args, nargs);
+        return -1;
+    }
+    return 0;
 }
 
 void lg_intake_submit(struct lg_session *s, const struct lg_order *o, const char *req)
@@ -281,15 +559,14 @@ void lg_intake_submit(struct lg_session *s, const struct lg_order *o, const char
         snprintf(r->req, sizeof(r->req), "%s", req);
         r->has_req = true;
     }
-    if (!lg_redis_is_up(gw->redis)) {
+    struct batch *b = NULL;
+    if (!gw->intake || !lg_redis_is_up(gw->redis) || !(b = batch_of_room(gw->intake, o->room_id))) {
         reply_unavailable(s, r);
         free(r);
         return;
     }
     lg_intake_new_order_id(r->order_id);
 
-    char fingerprint[LG_FINGERPRINT_LEN + 1];
-    lg_fingerprint_order(o, fingerprint);
     char *sealed = seal_personal_data(gw, o, r->order_id);
     if (!sealed) {
         lg_log(LG_LOG_ERROR, "intake.seal_failed", NULL);
@@ -297,80 +574,26 @@ void lg_intake_submit(struct lg_session *s, const struct lg_order *o, const char
         free(r);
         return;
     }
-    char buyer[64], phone[16];
-    lg_mask_name(o->address.name, buyer, sizeof(buyer));
-    lg_mask_phone(o->address.phone, phone, sizeof(phone));
-
-    char k_idem[LG_KEY_MAX], k_order[LG_KEY_MAX], k_room[LG_KEY_MAX], k_high[LG_KEY_MAX],
-        k_normal[LG_KEY_MAX], k_index[LG_KEY_MAX];
-    lg_key_idem(k_idem, sizeof(k_idem), o->room_id, s->claims.sub, o->client_order_id);
-    lg_key_order(k_order, sizeof(k_order), o->room_id, r->order_id);
-    lg_key_room(k_room, sizeof(k_room), o->room_id);
-    lg_key_stream(k_high, sizeof(k_high), o->room_id, true);
-    lg_key_stream(k_normal, sizeof(k_normal), o->room_id, false);
-    lg_key_order_index(k_index, sizeof(k_index), r->order_id);
-
-    char idem_ttl[16], order_ttl[16], qty[24], unit_price[24], amount[24];
-    snprintf(idem_ttl, sizeof(idem_ttl), "%d", gw->cfg.idem_ttl_s);
-    snprintf(order_ttl, sizeof(order_ttl), "%d", gw->cfg.order_ttl_s);
-    snprintf(qty, sizeof(qty), "%lld", o->qty);
-    snprintf(unit_price, sizeof(unit_price), "%lld", o->unit_price);
-    snprintf(amount, sizeof(amount), "%lld", o->amount);
-
-    struct args a = {.n = 0};
-    add(&a, k_idem);
-    add(&a, k_order);
-    add(&a, k_room);
-    add(&a, k_high);
-    add(&a, k_normal);
-    add(&a, r->order_id);
-    add(&a, fingerprint);
-    add(&a, idem_ttl);
-    add(&a, order_ttl);
-    add(&a, s->claims.vip ? "1" : "0");
-    add(&a, amount);
-    add(&a, s->claims.sub);
-    add(&a, gw->cfg.gateway_id);
-    add(&a, o->sku_id);
-    add(&a, o->has_coupon ? o->coupon_id : "");
-    char feed[LG_KEY_MAX];
-    add(&a, lg_chan_feed(feed, sizeof(feed), o->room_id) < 0 ? "" : feed);
-    add_pair(&a, "order_id", r->order_id);
-    add_pair(&a, "room_id", o->room_id);
-    add_pair(&a, "user", s->claims.sub);
-    add_pair(&a, "client_order_id", o->client_order_id);
-    add_pair(&a, "sku_id", o->sku_id);
-    add_pair(&a, "qty", qty);
-    add_pair(&a, "unit_price", unit_price);
-    add_pair(&a, "amount", amount);
-    add_pair(&a, "currency", o->currency);
-    add_pair(&a, "payment_method", o->payment_method);
-    add_pair(&a, "coupon_id", o->has_coupon ? o->coupon_id : "");
-    add_pair(&a, "tier", s->claims.vip ? "vip" : "");
-    add_pair(&a, "gw", gw->cfg.gateway_id);
-    add_pair(&a, "session", s->id);
-    add_pair(&a, "fingerprint", fingerprint);
-    add_pair(&a, "buyer", buyer);
-    add_pair(&a, "phone", phone);
-    add_pair(&a, "province", o->address.province);
-    add_pair(&a, "city", o->address.city);
-    add_pair(&a, "pii", sealed);
-    if (req)
-        add_pair(&a, "req", req);
-
-    /* The index goes first on the same connection, so by the time the order
-     * exists the index does too; a duplicate or conflict deletes it again. */
-    const char *set_index[] = {"SET", k_index, o->room_id, "EX", order_ttl};
-    lg_redis_argv(gw->redis, lg_redis_ignore_reply, NULL, 5, set_index, NULL);
-    lg_rooms_register_once(gw, o->room_id);
-
-    int rc = lg_script_call(gw->redis, &lg_script_enqueue, on_enqueue_reply, r, 5, a.n, a.v, NULL);
+    int rc = add_order_args(b, s, o, r, sealed);
     free(sealed);
     if (rc != 0) {
         reply_unavailable(s, r);
         free(r);
         return;
     }
+
+    /* The index goes first on the same connection, so by the time the order
+     * exists the index does too; a duplicate or conflict deletes it again. */
+    char k_index[LG_KEY_MAX], order_ttl[16];
+    lg_key_order_index(k_index, sizeof(k_index), r->order_id);
+    snprintf(order_ttl, sizeof(order_ttl), "%d", gw->cfg.order_ttl_s);
+    const char *set_index[] = {"SET", k_index, o->room_id, "EX", order_ttl};
+    lg_redis_argv(gw->redis, lg_redis_ignore_reply, NULL, 5, set_index, NULL);
+    lg_rooms_register_once(gw, o->room_id);
+
+    b->orders[b->n++] = r;
     lg_waiter_attach(&s->waiters, &r->w, s);
     lg_session_hold_open(s, &r->hold, r->order_id);
+    if (b->n == LG_INTAKE_BATCH_MAX)
+        batch_send(b);
 }
