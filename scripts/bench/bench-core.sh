@@ -42,18 +42,7 @@ start_redis() { # $1: appendfsync; a fresh, empty instance each time
   lg_redis_start "$redis_port" "$tmp/redis" yes "$1" --logfile "$tmp/redis.log"
 }
 
-start_gateway() {
-  "$bin/livegate" serve 2>>"$tmp/gateway.log" &
-  gw_pid=$!
-  LG_BENCH_PIDS+=("$gw_pid")
-  for _ in $(seq 100); do curl -fs "http://127.0.0.1:${gw_port}/healthz" >/dev/null && break; sleep 0.1; done
-  local admin
-  admin=$("$bin/livegate" token --sub bench --room '*' --role admin)
-  curl -fs -X PUT -H "Authorization: Bearer $admin" "http://127.0.0.1:${gw_port}/v1/rooms/load" \
-    -d '{"status":"live","high_value_threshold":100000000,"payment_methods":["alipay"]}' >/dev/null
-  curl -fs -X PUT -H "Authorization: Bearer $admin" "http://127.0.0.1:${gw_port}/v1/rooms/load/skus/sku-1" \
-    -d '{"name":"bench","price":19900,"stock":1000000000,"on_sale":true}' >/dev/null
-}
+start_gateway() { lg_bench_start_gateway "$bin" "$gw_port"; }
 
 stop_gateway() { kill -TERM "$gw_pid"; wait "$gw_pid" 2>/dev/null || true; }
 
@@ -102,13 +91,7 @@ for workers in 1 2; do
       LIVEGATE_DEADLINE_MS=600000 "$bin/livegate-validator" 2>>"$tmp/validator.log" &
       vpids+=($!)
     done
-    for _ in $(seq 1200); do
-      info=$(redis-cli -p "$redis_port" XINFO GROUPS 'lg:{load}:q:normal' 2>/dev/null | tr '\n' ' ')
-      lag=$(echo "$info" | sed -n 's/.*lag \([0-9]*\).*/\1/p')
-      pending=$(echo "$info" | sed -n 's/.*pending \([0-9]*\).*/\1/p')
-      [ "${lag:-1}" = 0 ] && [ "${pending:-1}" = 0 ] && break
-      sleep 0.05
-    done
+    lg_bench_wait_drained "$redis_port" 1200
     t1=$(date +%s%N)
     kill -TERM "${vpids[@]}"; wait "${vpids[@]}" 2>/dev/null || true
     stop_gateway

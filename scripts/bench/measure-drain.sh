@@ -22,13 +22,7 @@ lg_bench_env "$redis_port" "$gw_port"
 tmp=$LG_BENCH_TMP
 trap lg_bench_cleanup EXIT
 lg_redis_start "$redis_port" "$tmp/redis" yes everysec --logfile "$tmp/redis.log" ${VB_REDIS_OPTS:-}
-"$bin/livegate" serve 2>>"$tmp/gateway.log" & gw_pid=$!; LG_BENCH_PIDS+=("$gw_pid")
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:${gw_port}/healthz" >/dev/null && break; sleep 0.1; done
-admin=$("$bin/livegate" token --sub bench --room '*' --role admin)
-curl -fs -X PUT -H "Authorization: Bearer $admin" "http://127.0.0.1:${gw_port}/v1/rooms/load" \
-  -d '{"status":"live","high_value_threshold":100000000,"payment_methods":["alipay"]}' >/dev/null
-curl -fs -X PUT -H "Authorization: Bearer $admin" "http://127.0.0.1:${gw_port}/v1/rooms/load/skus/sku-1" \
-  -d '{"name":"bench","price":19900,"stock":1000000000,"on_sale":true}' >/dev/null
+lg_bench_start_gateway "$bin" "$gw_port"
 node scripts/bench/intake-load.mjs --url "ws://127.0.0.1:${gw_port}/v1/ws" --room load \
   --conns 100 --inflight 20 --orders "$backlog" --max-seconds 120 >/dev/null
 queued=$(redis-cli -p "$redis_port" XLEN 'lg:{load}:q:normal')
@@ -50,13 +44,7 @@ vpids=()
 for _ in $(seq "$workers"); do
   LIVEGATE_DEADLINE_MS=600000 "${VB_VALIDATOR:-$bin/livegate-validator}" 2>>"$tmp/validator.log" & vpids+=($!)
 done
-for _ in $(seq 2400); do
-  info=$(rc XINFO GROUPS 'lg:{load}:q:normal' 2>/dev/null | tr '\n' ' ')
-  lag=$(echo "$info" | sed -n 's/.*lag \([0-9]*\).*/\1/p')
-  pending=$(echo "$info" | sed -n 's/.*pending \([0-9]*\).*/\1/p')
-  [ "${lag:-1}" = 0 ] && [ "${pending:-1}" = 0 ] && break
-  sleep 0.05
-done
+lg_bench_wait_drained "$redis_port" 2400
 t1=$(date +%s%N)
 c1=$(rcpu)
 forks1=$(rc INFO stats | tr -d '\r' | sed -n 's/^total_forks://p')

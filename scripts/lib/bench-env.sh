@@ -14,6 +14,13 @@
 #   lg_bench_cleanup
 #       SIGTERM to each process in LG_BENCH_PIDS and a wait for it, then the
 #       private Redis, then the scratch folder. Meant for `trap ... EXIT`.
+#   lg_bench_start_gateway BIN GW_PORT
+#       Starts BIN/livegate (its log in the scratch folder), sets gw_pid,
+#       waits for /healthz and sets up the live room "load" with one SKU,
+#       "sku-1", of unlimited stock.
+#   lg_bench_wait_drained REDIS_PORT TRIES
+#       Waits (TRIES times 50 ms at most) until the validators have read and
+#       acknowledged everything in room "load"'s normal stream.
 
 LG_BENCH_PIDS=()
 LG_BENCH_TMP=""
@@ -35,4 +42,28 @@ lg_bench_cleanup() {
   lg_redis_stop
   wait 2>/dev/null || true
   if [ -n "$LG_BENCH_TMP" ]; then rm -rf "$LG_BENCH_TMP"; fi
+}
+
+lg_bench_start_gateway() {
+  local bin=$1 port=$2 admin
+  "$bin/livegate" serve 2>>"$LG_BENCH_TMP/gateway.log" &
+  gw_pid=$!
+  LG_BENCH_PIDS+=("$gw_pid")
+  for _ in $(seq 100); do curl -fs "http://127.0.0.1:${port}/healthz" >/dev/null && break; sleep 0.1; done
+  admin=$("$bin/livegate" token --sub bench --room '*' --role admin)
+  curl -fs -X PUT -H "Authorization: Bearer $admin" "http://127.0.0.1:${port}/v1/rooms/load" \
+    -d '{"status":"live","high_value_threshold":100000000,"payment_methods":["alipay"]}' >/dev/null
+  curl -fs -X PUT -H "Authorization: Bearer $admin" "http://127.0.0.1:${port}/v1/rooms/load/skus/sku-1" \
+    -d '{"name":"bench","price":19900,"stock":1000000000,"on_sale":true}' >/dev/null
+}
+
+lg_bench_wait_drained() {
+  local info lag pending
+  for _ in $(seq "$2"); do
+    info=$(redis-cli -p "$1" XINFO GROUPS 'lg:{load}:q:normal' 2>/dev/null | tr '\n' ' ')
+    lag=$(echo "$info" | sed -n 's/.*lag \([0-9]*\).*/\1/p')
+    pending=$(echo "$info" | sed -n 's/.*pending \([0-9]*\).*/\1/p')
+    [ "${lag:-1}" = 0 ] && [ "${pending:-1}" = 0 ] && return 0
+    sleep 0.05
+  done
 }
