@@ -5,6 +5,25 @@
 
 #include "frame.h"
 
+void lg_frame_mask(unsigned char *dst, const char *src, size_t len, uint32_t mask_key)
+{
+    /* 8 bytes at a time: the key repeated twice lines up with every step */
+    unsigned char key[8] = {(unsigned char)(mask_key >> 24), (unsigned char)(mask_key >> 16),
+                            (unsigned char)(mask_key >> 8), (unsigned char)mask_key};
+    memcpy(key + 4, key, 4);
+    uint64_t k64;
+    memcpy(&k64, key, 8);
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t v;
+        memcpy(&v, src + i, 8);
+        v ^= k64;
+        memcpy(dst + i, &v, 8);
+    }
+    for (; i < len; i++)
+        dst[i] = (unsigned char)src[i] ^ key[i & 3];
+}
+
 size_t lg_frame_text(unsigned char *out, size_t cap, const char *payload, size_t len,
                      uint32_t mask_key)
 {
@@ -35,21 +54,7 @@ size_t lg_frame_put(unsigned char *out, size_t cap, int opcode, const char *payl
     if (cap < h || cap - h < len)
         return 0;
     memcpy(out, hdr, h);
-    unsigned char *dst = out + h;
-    unsigned char key8[8];
-    memcpy(key8, key, 4);
-    memcpy(key8 + 4, key, 4);
-    uint64_t k64;
-    memcpy(&k64, key8, 8);
-    size_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        uint64_t v;
-        memcpy(&v, payload + i, 8);
-        v ^= k64;
-        memcpy(dst + i, &v, 8);
-    }
-    for (; i < len; i++)
-        dst[i] = (unsigned char)payload[i] ^ key[i & 3];
+    lg_frame_mask(out + h, payload, len, mask_key);
     return h + len;
 }
 
@@ -59,10 +64,7 @@ size_t lg_frame_read(const unsigned char *in, size_t len, int *opcode, int *fin,
     struct lg_frame_info fi;
     if (lg_frame_parse(in, len, cap, &fi) != 1 || !fi.masked)
         return 0;
-    const unsigned char key[4] = {(unsigned char)(fi.mask >> 24), (unsigned char)(fi.mask >> 16),
-                                  (unsigned char)(fi.mask >> 8), (unsigned char)fi.mask};
-    for (size_t i = 0; i < fi.payload_len; i++)
-        payload[i] = (char)(in[fi.header + i] ^ key[i & 3]);
+    lg_frame_mask((unsigned char *)payload, (const char *)in + fi.header, fi.payload_len, fi.mask);
     *opcode = fi.opcode;
     *fin = fi.fin;
     *payload_len = fi.payload_len;

@@ -36,6 +36,10 @@ struct lg_frame_info {
 int lg_frame_parse(const unsigned char *in, size_t len, size_t max_payload,
                    struct lg_frame_info *fi);
 
+/* Writes src[0..len) XORed with the 4-byte mask_key (RFC 6455 5.3) to
+ * dst; masking and unmasking are the same, and dst may be src. */
+void lg_frame_mask(unsigned char *dst, const char *src, size_t len, uint32_t mask_key);
+
 /* Appends one masked text frame of payload to out[0..cap). Returns the bytes
  * written, or 0 when it does not fit. */
 size_t lg_frame_text(unsigned char *out, size_t cap, const char *payload, size_t len,

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "livegate/text.h"
 #include "scan.h"
 
 struct cursor {
@@ -39,38 +40,6 @@ static int hex4(const unsigned char *p, const unsigned char *end, unsigned *out)
     }
     *out = v;
     return 0;
-}
-
-/* The length of the valid UTF-8 sequence at p (2 to 4 bytes), or 0: no
- * overlong forms, no surrogates, nothing above U+10FFFF. */
-static int utf8_len(const unsigned char *p, const unsigned char *end)
-{
-    unsigned char b = p[0];
-    int n;
-    unsigned cp;
-    if (b >= 0xc2 && b <= 0xdf) {
-        n = 2;
-        cp = b & 0x1f;
-    } else if (b >= 0xe0 && b <= 0xef) {
-        n = 3;
-        cp = b & 0x0f;
-    } else if (b >= 0xf0 && b <= 0xf4) {
-        n = 4;
-        cp = b & 0x07;
-    } else {
-        return 0;
-    }
-    if (end - p < n)
-        return 0;
-    for (int i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3f);
-    }
-    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
 }
 
 /* One escape after the backslash at c->p; moves past it. */
@@ -130,7 +99,7 @@ static int scan_string(struct cursor *c, bool *escaped)
         } else if (b < 0x80) {
             c->p++;
         } else {
-            int n = utf8_len(c->p, c->end);
+            size_t n = lg_text_utf8_seq(c->p, (size_t)(c->end - c->p));
             if (!n)
                 return -1;
             c->p += n;

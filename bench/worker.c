@@ -708,11 +708,18 @@ static void on_state(struct worker *w, const struct lg_scan *msg, int64_t now)
         record_final(w, o, false, lg_scan_str(msg, "code", codebuf, sizeof(codebuf)), now, true);
 }
 
+/* Whether msg has a string member key (read without copying it). */
+static bool has_string(const struct lg_scan *msg, const char *key)
+{
+    const struct lg_scan_member *m = lg_scan_get(msg, key);
+    return m && m->kind == LG_SCAN_STRING;
+}
+
 static void on_message(struct worker *w, struct viewer *v, const char *text, size_t len)
 {
     /* Big: kept off the stack of every callback, one worker is one thread. */
     static struct lg_scan msg;
-    char typebuf[32], reqbuf[64], idbuf[LG_ID_MAX + 1], coid[128], fieldbuf[64];
+    char typebuf[32], reqbuf[64], coid[128], fieldbuf[64];
     const char *type = lg_scan_object(text, len, &msg) == 0
                            ? lg_scan_str(&msg, "type", typebuf, sizeof(typebuf))
                            : NULL;
@@ -727,7 +734,7 @@ static void on_message(struct worker *w, struct viewer *v, const char *text, siz
     } else if (strcmp(type, "order.accepted") == 0 && s) {
         on_accepted(w, v, s, &msg, now);
     } else if ((strcmp(type, "order.confirmed") == 0 || strcmp(type, "order.rejected") == 0) &&
-               lg_scan_str(&msg, "order_id", idbuf, sizeof(idbuf))) {
+               has_string(&msg, "order_id")) {
         if (!s) {
             int oi = orig_of_coid(w, lg_scan_str(&msg, "client_order_id", coid, sizeof(coid)));
             s = oi >= 0 ? &w->subs[oi] : NULL;
@@ -853,19 +860,11 @@ static void send_control(struct worker *w, struct viewer *v, int opcode, const c
         lws_write(v->wsi, buf + LWS_PRE, n, LWS_WRITE_RAW);
 }
 
-static void unmask(char *p, size_t len, uint32_t key)
-{
-    unsigned char k[4] = {(unsigned char)(key >> 24), (unsigned char)(key >> 16),
-                          (unsigned char)(key >> 8), (unsigned char)key};
-    for (size_t i = 0; i < len; i++)
-        p[i] = (char)((unsigned char)p[i] ^ k[i & 3]);
-}
-
 /* One whole frame. Returns -1 when the connection is to be dropped. */
 static int on_frame(struct worker *w, struct viewer *v, const struct lg_frame_info *fi, char *p)
 {
     if (fi->masked)
-        unmask(p, fi->payload_len, fi->mask);
+        lg_frame_mask((unsigned char *)p, p, fi->payload_len, fi->mask);
     switch (fi->opcode) {
     case 8:
         /* The server's close, or its answer to ours. */
@@ -1290,7 +1289,7 @@ static void flush_dirty(struct worker *w)
             continue;
         }
         if (flush_viewer(w, v)) {
-            lws_set_timeout(v->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+            drop_connection(v);
             continue;
         }
         if (more_due(v))

@@ -3,8 +3,7 @@
  * and must hold for every string, whatever produced it. */
 #include "livegate/text.h"
 
-/* Length of the UTF-8 sequence starting at s[0..len), or 0 when malformed. */
-static size_t sequence_length(const unsigned char *s, size_t len)
+size_t lg_text_utf8_seq(const unsigned char *s, size_t len)
 {
     unsigned char c = s[0];
     size_t n;
@@ -42,7 +41,7 @@ long lg_text_utf8_chars(const char *s, size_t len)
     long chars = 0;
     size_t i = 0;
     while (i < len) {
-        size_t n = sequence_length(p + i, len - i);
+        size_t n = lg_text_utf8_seq(p + i, len - i);
         if (n == 0)
             return -1;
         i += n;

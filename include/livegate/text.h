@@ -9,6 +9,10 @@
 
 #define LG_ID_MAX 64
 
+/* Length of the UTF-8 sequence starting at s[0..len) (len >= 1), or 0
+ * when it is malformed by the rules below. */
+size_t lg_text_utf8_seq(const unsigned char *s, size_t len);
+
 /* Number of code points in s[0..len), or -1 when the bytes are not valid
  * UTF-8 (overlong forms, surrogates, code points above U+10FFFF, truncated
  * sequences, stray continuation bytes). */
