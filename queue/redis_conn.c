@@ -406,27 +406,41 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 }
 
 /* hiredis's libuv adapter calls uv_poll_start on every addWrite, which
- * hiredis issues for every command it queues, and uv_poll_start drops the
- * events libuv has already collected for the fd in the batch it is
- * dispatching (uv__poll_stop -> uv__platform_invalidate_fd). In a burst the
- * WebSocket callbacks that queue commands run before the Redis fd's turn in
- * each batch, so its readable event was discarded turn after turn: replies
- * sat unread in the socket for seconds (seen under ASan: ~100 KB in the
- * receive queue, one 16 KB read every second or two) and the watchdog then
- * dropped a Redis that had answered. Only a real change of the event mask
- * goes to the adapter. */
-static void ev_add_write(void *privdata)
+ * hiredis issues for every command it queues, and on every addRead, which
+ * it issues after every write; uv_poll_start drops the events libuv has
+ * already collected for the fd in the batch it is dispatching
+ * (uv__poll_stop -> uv__platform_invalidate_fd). In a burst the WebSocket
+ * callbacks that queue commands run before the Redis fd's turn in each
+ * batch, so its readable event was discarded turn after turn: replies sat
+ * unread in the socket for seconds (seen under ASan: ~100 KB in the receive
+ * queue, one 16 KB read every second or two) and the watchdog then dropped
+ * a Redis that had answered. So each of the four hooks reaches the adapter
+ * only when it really changes the event mask. */
+static void ev_change(void *privdata, int event, bool on, void (*adapter)(void *))
 {
     redisLibuvEvents *p = privdata;
-    if (!(p->events & UV_WRITABLE))
-        redisLibuvAddWrite(privdata);
+    if (((p->events & event) != 0) != on)
+        adapter(privdata);
+}
+
+static void ev_add_read(void *privdata)
+{
+    ev_change(privdata, UV_READABLE, true, redisLibuvAddRead);
+}
+
+static void ev_del_read(void *privdata)
+{
+    ev_change(privdata, UV_READABLE, false, redisLibuvDelRead);
+}
+
+static void ev_add_write(void *privdata)
+{
+    ev_change(privdata, UV_WRITABLE, true, redisLibuvAddWrite);
 }
 
 static void ev_del_write(void *privdata)
 {
-    redisLibuvEvents *p = privdata;
-    if (p->events & UV_WRITABLE)
-        redisLibuvDelWrite(privdata);
+    ev_change(privdata, UV_WRITABLE, false, redisLibuvDelWrite);
 }
 
 static void connect_to(struct lg_redis *r, const char *ip)
@@ -442,6 +456,8 @@ static void connect_to(struct lg_redis *r, const char *ip)
     ac->data = r;
     r->ac = ac;
     redisLibuvAttach(ac, r->loop);
+    ac->ev.addRead = ev_add_read;
+    ac->ev.delRead = ev_del_read;
     ac->ev.addWrite = ev_add_write;
     ac->ev.delWrite = ev_del_write;
     redisAsyncSetConnectCallback(ac, on_connect);
