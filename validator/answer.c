@@ -84,11 +84,8 @@ static void on_answer_sent(redisReply *reply, void *arg)
 static void send_answer(struct lg_validator *v, size_t index, int argc, const char **argv)
 {
     struct lgv_entry *e = &v->batch[index];
-    v->pending++;
-    if (lg_redis_argv(v->redis, on_answer_sent, e, argc, argv, NULL) != 0) {
-        v->pending--;
+    if (lgv_step_send(v, on_answer_sent, e, argc, argv) != 0)
         e->answer_failed = true;
-    }
 }
 
 /* ---- reply streams ------------------------------------------------------------ */
@@ -215,10 +212,8 @@ static void send_replies(struct lg_validator *v, const char *key, const size_t *
         call->index[i] = index[i];
         reply_values(&v->batch[index[i]], &args[HEAD + REPLY_NFIELDS * i]);
     }
-    v->pending++;
-    if (lg_script_call(v->redis, &lg_script_reply, on_replies_sent, call, 1,
-                       HEAD + REPLY_NFIELDS * (int)n, args, NULL) != 0) {
-        v->pending--;
+    if (lgv_step_script(v, &lg_script_reply, on_replies_sent, call, 1,
+                        HEAD + REPLY_NFIELDS * (int)n, args) != 0) {
         for (size_t i = 0; i < n; i++)
             v->batch[index[i]].answer_failed = true;
         free(call);

@@ -73,20 +73,15 @@ static void claim_stream(struct lg_validator *v, const char *room, bool high, co
     const char *xautoclaim[] = {"XAUTOCLAIM",    c1->stream, LG_GROUP_VALIDATORS,
                                 v->cfg.consumer, idle,       "0-0",
                                 "COUNT",         count};
-    v->pending++;
-    if (lg_redis_argv(v->redis, on_claimed, c1, LGV_ARGC(xautoclaim), xautoclaim, NULL) != 0) {
-        v->pending--;
+    if (lgv_step_send(v, on_claimed, c1, LGV_ARGC(xautoclaim), xautoclaim) != 0) {
         free(c1);
         free(c2);
         return;
     }
     const char *xpending[] = {"XPENDING", c2->stream, LG_GROUP_VALIDATORS, "-",
                               "+",        count,      v->cfg.consumer};
-    v->pending++;
-    if (lg_redis_argv(v->redis, on_pending, c2, LGV_ARGC(xpending), xpending, NULL) != 0) {
-        v->pending--;
+    if (lgv_step_send(v, on_pending, c2, LGV_ARGC(xpending), xpending) != 0)
         free(c2);
-    }
 }
 
 void lgv_claim(struct lg_validator *v)

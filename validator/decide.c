@@ -169,12 +169,8 @@ static void send_call(struct lg_validator *v, struct decide_call *call)
         o[3] = e->coupon;
     }
 
-    v->pending++;
-    if (lg_script_call(v->redis, &lg_script_validate, on_decided, call, nkeys, nargs, args, NULL) !=
-        0) {
-        v->pending--;
+    if (lgv_step_script(v, &lg_script_validate, on_decided, call, nkeys, nargs, args) != 0)
         fail_call(v, call);
-    }
 }
 
 /* The scratch space of one call, sized for the largest, kept with the

@@ -23,6 +23,7 @@
 #include "keys.h"
 #include "redis_conn.h"
 #include "result_layout.h"
+#include "scripts.h"
 #include "validator.h"
 
 #define LGV_ARGC(argv) ((int)(sizeof(argv) / sizeof((argv)[0])))
@@ -97,9 +98,13 @@ void lgv_step_begin(struct lg_validator *v, void (*after)(struct lg_validator *)
 void lgv_step_end(struct lg_validator *v);
 /* Called by every reply of a step; the last one moves on. */
 void lgv_step_reply(struct lg_validator *v);
-/* Sends one command counted in the current step (fn calls lgv_step_reply). */
-void lgv_step_send(struct lg_validator *v, lg_redis_reply_fn fn, void *arg, int argc,
-                   const char **argv);
+/* Sends one command counted in the current step (fn calls lgv_step_reply).
+ * Returns -1, counting nothing, when it could not be queued. */
+int lgv_step_send(struct lg_validator *v, lg_redis_reply_fn fn, void *arg, int argc,
+                  const char **argv);
+/* The same for one script call (see lg_script_call). */
+int lgv_step_script(struct lg_validator *v, struct lg_script *script, lg_redis_reply_fn fn,
+                    void *arg, int nkeys, int nargs, const char **args);
 /* A reply that only needs to have arrived. arg is the validator. */
 void lgv_step_counted(redisReply *reply, void *arg);
 

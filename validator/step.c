@@ -22,12 +22,24 @@ void lgv_step_end(struct lg_validator *v)
     lgv_step_reply(v);
 }
 
-void lgv_step_send(struct lg_validator *v, lg_redis_reply_fn fn, void *arg, int argc,
-                   const char **argv)
+int lgv_step_send(struct lg_validator *v, lg_redis_reply_fn fn, void *arg, int argc,
+                  const char **argv)
 {
     v->pending++;
-    if (lg_redis_argv(v->redis, fn, arg, argc, argv, NULL) != 0)
-        v->pending--;
+    if (lg_redis_argv(v->redis, fn, arg, argc, argv, NULL) == 0)
+        return 0;
+    v->pending--;
+    return -1;
+}
+
+int lgv_step_script(struct lg_validator *v, struct lg_script *script, lg_redis_reply_fn fn,
+                    void *arg, int nkeys, int nargs, const char **args)
+{
+    v->pending++;
+    if (lg_script_call(v->redis, script, fn, arg, nkeys, nargs, args, NULL) == 0)
+        return 0;
+    v->pending--;
+    return -1;
 }
 
 /* A failed trim is retried on the next round, a failed acknowledgement
