@@ -79,12 +79,6 @@ void lg_intake_new_order_id(char out[32])
              rnd[5]);
 }
 
-static void send_simple(struct lg_gateway *gw, const char *cmd, const char *key, const char *arg)
-{
-    const char *argv[] = {cmd, key, arg};
-    lg_redis_argv(gw->redis, lg_redis_ignore_reply, NULL, arg ? 3 : 2, argv, NULL);
-}
-
 /* The personal part of the order, sealed as one JSON document. */
 static char *seal_personal_data(struct lg_gateway *gw, const struct lg_order *o,
                                 const char *order_id)
@@ -120,8 +114,9 @@ static void reply_unavailable(struct lg_session *s, struct intake_req *r)
 static void drop_index(struct intake_req *r)
 {
     char key[LG_KEY_MAX];
+    const char *argv[] = {"DEL", key};
     if (lg_key_order_index(key, sizeof(key), r->order_id) > 0)
-        send_simple(r->gw, "DEL", key, NULL);
+        lg_redis_argv(r->gw->redis, lg_redis_ignore_reply, NULL, 2, argv, NULL);
 }
 
 static const char *str_or_empty(const redisReply *r)

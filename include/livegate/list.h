@@ -40,15 +40,10 @@ static inline bool lg_list_linked(const struct lg_list *node)
     return node->next != node;
 }
 
-/* The first and last node, or NULL for an empty list. */
+/* The first node, or NULL for an empty list. */
 static inline struct lg_list *lg_list_first(const struct lg_list *head)
 {
     return head->next == head ? NULL : head->next;
-}
-
-static inline struct lg_list *lg_list_last(const struct lg_list *head)
-{
-    return head->prev == head ? NULL : head->prev;
 }
 
 /* The node after node on the list headed by head, or NULL at the end. */
@@ -81,18 +76,6 @@ static inline void lg_list_remove(struct lg_list *node)
     node->prev->next = node->next;
     node->next->prev = node->prev;
     lg_list_init(node);
-}
-
-/* Moves every node of from to the tail of to; from is left empty. */
-static inline void lg_list_splice_tail(struct lg_list *to, struct lg_list *from)
-{
-    if (lg_list_empty(from))
-        return;
-    from->next->prev = to->prev;
-    to->prev->next = from->next;
-    from->prev->next = to;
-    to->prev = from->prev;
-    lg_list_init(from);
 }
 
 #endif
