@@ -10,7 +10,6 @@
  * The order-id index and the rooms registration go out at the submit, so
  * they still precede the script on the connection. */
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +20,7 @@
 #include "livegate/clock.h"
 #include "livegate/crypto.h"
 #include "livegate/log.h"
+#include "livegate/random.h"
 #include "livegate/strmap.h"
 #include "rules/mask.h"
 #include "rules/protocol.h"
@@ -71,8 +71,8 @@ static void base36(unsigned long long v, char *out, size_t n)
 
 void lg_intake_new_order_id(char out[32])
 {
-    unsigned char rnd[6] = {0};
-    RAND_bytes(rnd, sizeof(rnd));
+    unsigned char rnd[6];
+    lg_random_fill(rnd, sizeof(rnd));
     char ts[16];
     base36((unsigned long long)lg_wall_ms(), ts, sizeof(ts));
     snprintf(out, 32, "o-%s-%02x%02x%02x%02x%02x%02x", ts, rnd[0], rnd[1], rnd[2], rnd[3], rnd[4],

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/evp.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "livegate/crypto.h"
 
@@ -67,6 +69,71 @@ static char *tamper(const char *sealed, size_t offset)
     return out;
 }
 
+/* The nonce of a sealed value: bytes 1..12 of the decoded text. */
+static void nonce_of(const char *sealed, unsigned char nonce[12])
+{
+    size_t len = strlen(sealed);
+    unsigned char *raw = malloc(len);
+    EVP_DecodeBlock(raw, (const unsigned char *)sealed, (int)len);
+    memcpy(nonce, raw + 1, 12);
+    free(raw);
+}
+
+/* Nonces are fixed field | counter: within a process the first 8 bytes stay
+ * and the counter moves by one per seal, so no two seals share a nonce. */
+static void nonces_count_up(void **state)
+{
+    (void)state;
+    unsigned char first[12], prev[12], cur[12];
+    for (int i = 0; i < 1000; i++) {
+        char *sealed = lg_crypto_seal(key, "o-1", (const unsigned char *)PT, strlen(PT));
+        assert_non_null(sealed);
+        nonce_of(sealed, cur);
+        free(sealed);
+        if (i == 0) {
+            memcpy(first, cur, 12);
+        } else {
+            assert_memory_equal(cur, first, 8);
+            unsigned long a =
+                (unsigned long)prev[8] << 24 | prev[9] << 16 | prev[10] << 8 | prev[11];
+            unsigned long b = (unsigned long)cur[8] << 24 | cur[9] << 16 | cur[10] << 8 | cur[11];
+            assert_int_equal(b, a + 1);
+        }
+        memcpy(prev, cur, 12);
+    }
+}
+
+/* A forked child must not continue its parent's nonce sequence: it would
+ * seal with nonces the parent also uses, under the same key. */
+static void forked_child_draws_a_new_fixed_field(void **state)
+{
+    (void)state;
+    char *sealed = lg_crypto_seal(key, "o-1", (const unsigned char *)PT, strlen(PT));
+    unsigned char parent[12];
+    nonce_of(sealed, parent);
+    free(sealed);
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char *c = lg_crypto_seal(key, "o-1", (const unsigned char *)PT, strlen(PT));
+        unsigned char child[12] = {0};
+        if (c)
+            nonce_of(c, child);
+        ssize_t w = write(fds[1], child, sizeof(child));
+        _exit(w == (ssize_t)sizeof(child) ? 0 : 1);
+    }
+    unsigned char child[12];
+    assert_int_equal(read(fds[0], child, sizeof(child)), (ssize_t)sizeof(child));
+    int status = 0;
+    waitpid(pid, &status, 0);
+    close(fds[0]);
+    close(fds[1]);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_memory_not_equal(child, parent, 8);
+}
+
 static void tampering_is_refused(void **state)
 {
     (void)state;
@@ -120,6 +187,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(round_trip),
+        cmocka_unit_test(nonces_count_up),
+        cmocka_unit_test(forked_child_draws_a_new_fixed_field),
         cmocka_unit_test(tampering_is_refused),
         cmocka_unit_test(key_parsing),
     };
