@@ -25,13 +25,21 @@ struct lg_frame *lg_frame_new(const char *payload, size_t len)
     return f;
 }
 
+/* Most frames (answers, updates) are a few hundred bytes: they are dumped
+ * once into this much stack and copied, since json_dumpb's sizing pass costs
+ * as much as the dump itself. Larger ones take the two passes. */
+#define DUMP_ON_STACK 2048
+
 struct lg_frame *lg_frame_from_json(json_t *msg)
 {
     if (!msg)
         return NULL;
-    size_t len = json_dumpb(msg, NULL, 0, JSON_COMPACT);
+    char stack[DUMP_ON_STACK];
+    size_t len = json_dumpb(msg, stack, sizeof(stack), JSON_COMPACT);
     struct lg_frame *f = len ? frame_alloc(len) : NULL;
-    if (f)
+    if (f && len <= sizeof(stack))
+        memcpy(f->buf + LWS_PRE, stack, len);
+    else if (f)
         json_dumpb(msg, (char *)f->buf + LWS_PRE, len, JSON_COMPACT);
     json_decref(msg);
     return f;

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "conn/frame.h"
 
 /* What a client reads from the front of buf: one frame's fields. */
@@ -127,12 +129,47 @@ static void frames_put_back_to_back_read_back_in_order(void **state)
     free(buf);
 }
 
+/* lg_frame_from_json dumps into a 2 KiB stack buffer and copies, and takes a
+ * second pass for anything larger: payloads of 2047, 2048 and 2049 bytes
+ * (and a much larger one) come out whole and byte for byte as json_dumps
+ * writes them. */
+static void json_frames_on_both_sides_of_the_stack_buffer(void **state)
+{
+    (void)state;
+    /* {"s":"xxx..."} is 8 bytes plus the string. */
+    const size_t sizes[] = {2, 2047, 2048, 2049, 70000};
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        size_t want = sizes[i];
+        json_t *msg;
+        if (want == 2) {
+            msg = json_object();
+        } else {
+            char *x = malloc(want - 8 + 1);
+            memset(x, 'x', want - 8);
+            x[want - 8] = 0;
+            msg = json_pack("{s:s}", "s", x);
+            free(x);
+        }
+        char *expect = json_dumps(msg, JSON_COMPACT);
+        assert_int_equal(strlen(expect), want);
+        json_incref(msg);
+        struct lg_frame *f = lg_frame_from_json(msg); /* takes one reference */
+        assert_non_null(f);
+        assert_int_equal(f->len, want);
+        assert_memory_equal(lg_frame_payload(f), expect, want);
+        lg_frame_unref(f);
+        free(expect);
+        json_decref(msg);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(each_length_form_on_both_sides_of_its_bounds),
         cmocka_unit_test(the_exact_bytes_of_each_form),
         cmocka_unit_test(frames_put_back_to_back_read_back_in_order),
+        cmocka_unit_test(json_frames_on_both_sides_of_the_stack_buffer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
