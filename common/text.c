@@ -1,6 +1,8 @@
 /* text.c - UTF-8 and identifier rules (see text.h). Written out by hand
  * rather than trusting the JSON parser: the rules are part of the contract
  * and must hold for every string, whatever produced it. */
+#include <string.h>
+
 #include "livegate/text.h"
 
 size_t lg_text_utf8_seq(const unsigned char *s, size_t len)
@@ -77,4 +79,42 @@ bool lg_text_is_id(const char *s, size_t len)
         if (!is_id_char(s[i]))
             return false;
     return true;
+}
+
+size_t lg_text_json_quote(char *out, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char *o = out;
+    *o++ = '"';
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        unsigned char c = *p;
+        if (c == '"' || c == '\\') {
+            *o++ = '\\';
+            *o++ = (char)c;
+        } else if (c == '\n') {
+            *o++ = '\\';
+            *o++ = 'n';
+        } else if (c == '\t') {
+            *o++ = '\\';
+            *o++ = 't';
+        } else if (c == '\r') {
+            *o++ = '\\';
+            *o++ = 'r';
+        } else if (c == '\b') {
+            *o++ = '\\';
+            *o++ = 'b';
+        } else if (c == '\f') {
+            *o++ = '\\';
+            *o++ = 'f';
+        } else if (c < 0x20) {
+            memcpy(o, "\\u00", 4);
+            o[4] = hex[c >> 4];
+            o[5] = hex[c & 15];
+            o += 6;
+        } else {
+            *o++ = (char)c;
+        }
+    }
+    *o++ = '"';
+    return (size_t)(o - out);
 }

@@ -22,6 +22,7 @@
 #include "livegate/log.h"
 #include "livegate/random.h"
 #include "livegate/strmap.h"
+#include "livegate/text.h"
 #include "rules/mask.h"
 #include "rules/protocol.h"
 #include "features/rooms.h"
@@ -79,26 +80,49 @@ void lg_intake_new_order_id(char out[32])
              rnd[5]);
 }
 
-/* The personal part of the order, sealed as one JSON document. */
+/* Appends "name":<quoted value> (with a leading comma after the first). */
+static char *put_member(char *o, const char *name, const char *value, bool first)
+{
+    if (!first)
+        *o++ = ',';
+    o += lg_text_json_quote(o, name);
+    *o++ = ':';
+    return o + lg_text_json_quote(o, value);
+}
+
+/* The personal part of the order, sealed as one JSON document. Written
+ * directly rather than through a json_t: once per order, building and
+ * dumping the object cost more than the sealing. */
 static char *seal_personal_data(struct lg_gateway *gw, const struct lg_order *o,
                                 const char *order_id)
 {
     const struct lg_address *a = &o->address;
-    json_t *pii = json_pack("{s:s,s:s,s:s,s:s,s:s}", "name", a->name, "phone", a->phone, "province",
-                            a->province, "city", a->city, "detail", a->detail);
-    if (!pii)
-        return NULL;
-    if (a->has_district)
-        json_object_set_new(pii, "district", json_string(a->district));
-    if (a->has_postal_code)
-        json_object_set_new(pii, "postal_code", json_string(a->postal_code));
-    char *plain = json_dumps(pii, JSON_COMPACT);
-    json_decref(pii);
+    const char *names[] = {"name",   "phone",    "province",   "city",
+                           "detail", "district", "postal_code"};
+    const char *values[] = {a->name,
+                            a->phone,
+                            a->province,
+                            a->city,
+                            a->detail,
+                            a->has_district ? a->district : NULL,
+                            a->has_postal_code ? a->postal_code : NULL};
+    size_t cap = 2;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (values[i])
+            cap += 2 + LG_TEXT_JSON_QUOTED_MAX(strlen(names[i])) +
+                   LG_TEXT_JSON_QUOTED_MAX(strlen(values[i]));
+    char *plain = malloc(cap);
     if (!plain)
         return NULL;
-    size_t len = strlen(plain);
+    char *p = plain;
+    *p++ = '{';
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (values[i])
+            p = put_member(p, names[i], values[i], p == plain + 1);
+    *p++ = '}';
+    size_t len = (size_t)(p - plain);
     char *sealed = lg_crypto_seal(gw->cfg.data_key, order_id, (unsigned char *)plain, len);
-    OPENSSL_cleanse(plain, len);
+    OPENSSL_cleanse(plain, cap);
     free(plain);
     return sealed;
 }

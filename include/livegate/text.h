@@ -25,4 +25,15 @@ bool lg_text_has_control(const char *s, size_t len);
 /* True when s is 1..64 characters from [A-Za-z0-9_.:-]. */
 bool lg_text_is_id(const char *s, size_t len);
 
+/* The most bytes lg_text_json_quote writes for a string of len bytes. */
+#define LG_TEXT_JSON_QUOTED_MAX(len) (6 * (len) + 2)
+
+/* Writes the NUL-terminated UTF-8 string s as a JSON string literal, quotes
+ * included, at out (at least LG_TEXT_JSON_QUOTED_MAX(strlen(s)) bytes, no
+ * NUL written) and returns its length. '"', '\\' and U+0000..U+001F are
+ * escaped, as jansson writes them; everything else is copied as it is. For
+ * the hot path's fixed documents, where building a json_t costs more than
+ * the work it serves. */
+size_t lg_text_json_quote(char *out, const char *s);
+
 #endif

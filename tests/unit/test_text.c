@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "livegate/config.h"
@@ -120,14 +122,52 @@ static void listen_addresses(void **state)
         assert_int_equal(lg_listen_parse(bad[i], host, sizeof(host), &port, err, sizeof(err)), -1);
 }
 
+/* lg_text_json_quote writes what jansson writes for the same string: every
+ * ASCII byte alone (the escaped ones and their unescaped neighbours: 0x1F,
+ * 0x20, '"', '\\', 0x7F), UTF-8 text, and a string at its bound of
+ * LG_TEXT_JSON_QUOTED_MAX when every byte needs \\u00XX. The output also
+ * parses back to the input. */
+static void json_quote_matches_jansson(void **state)
+{
+    (void)state;
+    char in[64], out[LG_TEXT_JSON_QUOTED_MAX(63) + 1];
+    const char *samples[] = {"", "张三", "文三路 1 号 \"A\" \\ b/c", "a\x01\x1f\x7f\xc2\x80z"};
+    for (int c = 1; c < 0x80 + 4; c++) {
+        const char *src = in;
+        if (c < 0x80) {
+            in[0] = (char)c;
+            in[1] = 0;
+        } else {
+            src = samples[c - 0x80];
+        }
+        size_t n = lg_text_json_quote(out, src);
+        assert_true(n <= LG_TEXT_JSON_QUOTED_MAX(strlen(src)));
+        out[n] = 0;
+        json_t *j = json_string(src);
+        char *want = json_dumps(j, JSON_ENCODE_ANY);
+        assert_string_equal(out, want);
+        json_t *back = json_loads(out, JSON_DECODE_ANY, NULL);
+        assert_non_null(back);
+        assert_string_equal(json_string_value(back), src);
+        json_decref(back);
+        free(want);
+        json_decref(j);
+    }
+    /* The worst case fills the bound exactly. */
+    memset(in, 0x01, 63);
+    in[63] = 0;
+    memset(out, 'Z', sizeof(out));
+    size_t n = lg_text_json_quote(out, in);
+    assert_int_equal(n, LG_TEXT_JSON_QUOTED_MAX(63));
+    assert_int_equal(out[n], 'Z');
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(utf8_counts_code_points),
-        cmocka_unit_test(utf8_rejects_malformed),
-        cmocka_unit_test(control_characters),
-        cmocka_unit_test(id_alphabet_and_length),
-        cmocka_unit_test(redis_urls),
+        cmocka_unit_test(utf8_counts_code_points), cmocka_unit_test(utf8_rejects_malformed),
+        cmocka_unit_test(control_characters),      cmocka_unit_test(json_quote_matches_jansson),
+        cmocka_unit_test(id_alphabet_and_length),  cmocka_unit_test(redis_urls),
         cmocka_unit_test(listen_addresses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
