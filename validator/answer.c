@@ -19,7 +19,9 @@
 #include "sku_notify.h"
 #include "stats.h"
 
-#define REPLY_STREAM_MAXLEN "10000"
+/* In entries, each a reply.lua call's results (up to REPLY_MAX_PER_CALL, a
+ * batch's share for one gateway: a dozen or so under load). */
+#define REPLY_STREAM_MAXLEN "1000"
 /* A gone gateway's reply stream disappears an hour after the last result. */
 #define REPLY_STREAM_TTL_MS "3600000"
 

@@ -69,12 +69,58 @@ bool lg_results_deliver(struct lg_gateway *gw, const char *room, const char *use
     return true;
 }
 
-static const char *field_of(const redisReply *fields, const char *name)
+/* The value of field name among the pairs [from, to) of an entry's fields. */
+static const char *field_of(const redisReply *fields, size_t from, size_t to, const char *name)
 {
-    for (size_t i = 0; i + 1 < fields->elements; i += 2)
+    for (size_t i = from; i + 1 < to; i += 2)
         if (fields->element[i]->str && strcmp(fields->element[i]->str, name) == 0)
             return fields->element[i + 1]->str ? fields->element[i + 1]->str : "";
     return "";
+}
+
+/* One result: the field pairs [from, to) of an entry. */
+static void handle_result(struct lg_results *r, const redisReply *f, size_t from, size_t to)
+{
+    struct lg_result res = {
+        .order_id = field_of(f, from, to, "order_id"),
+        .client_order_id = field_of(f, from, to, "client_order_id"),
+        .status = field_of(f, from, to, "status"),
+        .code = field_of(f, from, to, "code"),
+        .field = field_of(f, from, to, "field"),
+        .message = field_of(f, from, to, "message"),
+        .req = field_of(f, from, to, "req"),
+        .amount = strtoll(field_of(f, from, to, "amount"), NULL, 10),
+        .confirmed_at_ms = strtoll(field_of(f, from, to, "confirmed_at_ms"), NULL, 10),
+        .pay_deadline_ms = strtoll(field_of(f, from, to, "pay_deadline_ms"), NULL, 10),
+    };
+    if (!res.order_id[0] || !res.status[0])
+        return;
+    r->gw->counters[LG_CTR_RESULTS_IN]++;
+    bool first = lg_results_deliver(r->gw, field_of(f, from, to, "room"),
+                                    field_of(f, from, to, "user"), &res, true);
+    long long accepted_at = strtoll(field_of(f, from, to, "accepted_at_ms"), NULL, 10);
+    if (first && accepted_at > 0) {
+        /* Wall clock against Redis's: the same host's clock in practice. */
+        long long ms = lg_wall_ms() - accepted_at;
+        lg_prom_hist_observe(&r->gw->latency.confirm, ms > 0 ? (double)ms / 1000.0 : 0);
+    }
+}
+
+/* Where an entry's results start and how many it holds: reply.lua writes
+ * ("n", n) first and then n results of equal width; an entry without it is
+ * one result from the first pair. Returns 0 for fields that do not divide
+ * evenly into n results (not an entry livegate wrote). */
+static size_t results_in(const redisReply *f, size_t *start)
+{
+    *start = 0;
+    if (f->elements < 2 || !f->element[0]->str || strcmp(f->element[0]->str, "n") != 0)
+        return 1;
+    *start = 2;
+    long long n = f->element[1]->str ? strtoll(f->element[1]->str, NULL, 10) : 0;
+    size_t pairs = f->elements / 2 - 1;
+    if (n < 1 || f->elements % 2 != 0 || pairs % (size_t)n != 0)
+        return 0;
+    return (size_t)n;
 }
 
 static void handle_entry(struct lg_results *r, const redisReply *entry)
@@ -84,28 +130,14 @@ static void handle_entry(struct lg_results *r, const redisReply *entry)
         return;
     snprintf(r->last_id, sizeof(r->last_id), "%s", entry->element[0]->str);
     const redisReply *f = entry->element[1];
-    struct lg_result res = {
-        .order_id = field_of(f, "order_id"),
-        .client_order_id = field_of(f, "client_order_id"),
-        .status = field_of(f, "status"),
-        .code = field_of(f, "code"),
-        .field = field_of(f, "field"),
-        .message = field_of(f, "message"),
-        .req = field_of(f, "req"),
-        .amount = strtoll(field_of(f, "amount"), NULL, 10),
-        .confirmed_at_ms = strtoll(field_of(f, "confirmed_at_ms"), NULL, 10),
-        .pay_deadline_ms = strtoll(field_of(f, "pay_deadline_ms"), NULL, 10),
-    };
-    if (!res.order_id[0] || !res.status[0])
+    size_t start = 0, n = results_in(f, &start);
+    if (n == 0) {
+        lg_log(LG_LOG_WARN, "results.bad_entry", json_pack("{s:s}", "id", r->last_id));
         return;
-    r->gw->counters[LG_CTR_RESULTS_IN]++;
-    bool first = lg_results_deliver(r->gw, field_of(f, "room"), field_of(f, "user"), &res, true);
-    long long accepted_at = strtoll(field_of(f, "accepted_at_ms"), NULL, 10);
-    if (first && accepted_at > 0) {
-        /* Wall clock against Redis's: the same host's clock in practice. */
-        long long ms = lg_wall_ms() - accepted_at;
-        lg_prom_hist_observe(&r->gw->latency.confirm, ms > 0 ? (double)ms / 1000.0 : 0);
     }
+    size_t width = (f->elements - start) / n; /* field elements per result */
+    for (size_t i = 0; i < n; i++)
+        handle_result(r, f, start + i * width, start + (i + 1) * width);
 }
 
 static void on_read(redisReply *reply, void *arg)
@@ -136,7 +168,8 @@ static void read_more(struct lg_results *r)
         return;
     char block[16];
     snprintf(block, sizeof(block), "%d", r->block_ms);
-    const char *argv[] = {"XREAD", "COUNT", "512", "BLOCK", block, "STREAMS", r->key, r->last_id};
+    /* Entries hold a validator batch's results each (reply.lua). */
+    const char *argv[] = {"XREAD", "COUNT", "128", "BLOCK", block, "STREAMS", r->key, r->last_id};
     if (lg_redis_argv(r->conn, on_read, r, 8, argv, NULL) == 0)
         r->reading = true;
 }

@@ -1,0 +1,75 @@
+// queue/lua/reply.lua writes a validator batch's results for one gateway as
+// one reply-stream entry, and gateway/features/results.c reads them back:
+// every result delivered, fewer entries than results, an entry of one
+// result without "n" (what validators wrote before) still delivered, and an
+// entry whose fields do not divide into its results skipped without
+// stopping the reader.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startRedis, startGateway, startValidator, stopAll, validOrder, setupRoom, waitFor } from './lib/system.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const script = readFileSync(path.join(here, '../../queue/lua/reply.lua'), 'utf8');
+const isFinal = (m) => (m.type === 'order.confirmed' || m.type === 'order.rejected') && m.order_id;
+let redis;
+before(async () => {
+  redis = await startRedis();
+});
+after(stopAll);
+
+test('reply.lua appends n results as one entry: ("n", n), then each result\'s pairs', async () => {
+  const key = 'lg:gw:{t1}:replies';
+  const n = await redis.cli('EVAL', script, '1', key, '1000', '60000', '2', 'order_id', 'status',
+    'o-1', 'rejected', 'o-2', 'pending_payment', 'o-3', 'rejected');
+  assert.equal(n, '3');
+  assert.equal(await redis.cli('XLEN', key), '1');
+  const lines = (await redis.cli('XRANGE', key, '-', '+')).split('\n');
+  assert.deepEqual(lines.slice(1), ['n', '3', 'order_id', 'o-1', 'status', 'rejected',
+    'order_id', 'o-2', 'status', 'pending_payment', 'order_id', 'o-3', 'status', 'rejected']);
+  const ttl = Number(await redis.cli('PTTL', key));
+  assert.ok(ttl > 0 && ttl <= 60000, `ttl ${ttl}`);
+  // No results: nothing appended.
+  assert.equal(await redis.cli('EVAL', script, '1', key, '1000', '60000', '2', 'order_id', 'status'), '0');
+  assert.equal(await redis.cli('XLEN', key), '1');
+});
+
+test('through the system: every result arrives, packed, and old or bad entries are handled', async () => {
+  const gw = await startGateway({ redis });
+  await setupRoom(gw, 'rb', { skus: { 'sku-1': { name: 'Mug', price: 19900, stock: 1000, limit_per_user: 100, on_sale: true } } });
+  const v = await startValidator({ redis });
+  const conns = await Promise.all(Array.from({ length: 6 }, (_, i) => gw.session({ sub: `urb-${i}`, room: 'rb', role: 'viewer' })));
+  const pending = [];
+  for (const c of conns) {
+    for (let k = 0; k < 10; k++) {
+      const o = validOrder({ room_id: 'rb' });
+      c.send(o);
+      pending.push(c.next((m) => m.type === 'order.accepted' && m.client_order_id === o.client_order_id)
+        .then((acc) => c.next((m) => isFinal(m) && m.order_id === acc.order_id, 12000)));
+    }
+  }
+  const results = await Promise.all(pending);
+  assert.equal(results.length, 60);
+  assert.equal(results.filter((r) => r.type === 'order.confirmed').length, 60);
+  const key = (await redis.cli('KEYS', 'lg:gw:*:replies')).split('\n').find(Boolean);
+  const entries = Number(await redis.cli('XLEN', key));
+  assert.ok(entries >= 1 && entries < 60, `${entries} reply entries for 60 results`);
+
+  // A bad entry (3 pairs after "n" cannot be 2 results), then an entry of
+  // one result without "n": the reader skips the first and delivers the second.
+  const c = conns[0];
+  await redis.cli('XADD', key, '*', 'n', '2', 'order_id', 'o-x', 'status', 'rejected', 'user', 'urb-0');
+  await redis.cli('XADD', key, '*', 'order_id', 'o-legacy-1', 'room', 'rb', 'user', 'urb-0',
+    'status', 'rejected', 'code', 'OUT_OF_STOCK', 'field', 'sku_id', 'message', 'sold out',
+    'client_order_id', 'c-legacy-1');
+  const legacy = await c.next((m) => m.order_id === 'o-legacy-1', 5000);
+  assert.equal(legacy.type, 'order.rejected');
+  assert.equal(legacy.code, 'OUT_OF_STOCK');
+  assert.equal(legacy.client_order_id, 'c-legacy-1');
+  await waitFor(() => gw.logs.some((l) => l.includes('"event":"results.bad_entry"')), { what: 'bad entry logged' });
+  for (const x of conns) x.close();
+  await v.stop();
+  await gw.stop();
+});
