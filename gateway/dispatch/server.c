@@ -52,11 +52,14 @@ static int callback_livegate(struct lws *wsi, enum lws_callback_reasons reason, 
 }
 
 static const struct lws_protocols protocols[] = {
-    /* rx_buffer_size bounds the per-connection receive buffer lws keeps;
-     * longer messages are assembled by ws.c up to 16 KiB. tx_packet_size
+    /* rx_buffer_size is the receive buffer lws allocates for every
+     * connection, so it is most of an idle connection's memory: 1 KiB holds
+     * a submit (about 500 bytes) in one callback, and longer messages are
+     * assembled by ws.c up to 16 KiB. (4 KiB cost 6.1 KiB per idle
+     * connection, 1 KiB 3.2.) tx_packet_size
      * lets one send() carry all that ws.c writes at once; left 0, lws
      * would send rx_buffer_size bytes a time and copy the rest. */
-    {"livegate", callback_livegate, sizeof(struct lg_pss), 4096, 0, NULL, LG_WS_WRITE_MAX},
+    {"livegate", callback_livegate, sizeof(struct lg_pss), 1024, 0, NULL, LG_WS_WRITE_MAX},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 

@@ -113,6 +113,21 @@ test('exactly 16384 bytes is accepted before and after auth', async () => {
   c.close();
 });
 
+// lws hands the gateway at most its 1 KiB receive buffer per callback
+// (server.c), so a submit on either side of that bound, and one spanning
+// several buffers, must arrive whole.
+test('submits of 1024, 1025 and 4000 bytes are taken whole', async () => {
+  const c = await gw.session(viewer);
+  for (const n of [1023, 1024, 1025, 4000]) {
+    const o = validOrder({ req: `size-${n}` });
+    c.send(frameOfSize(o, n));
+    const reply = await c.next((m) => m.req === `size-${n}`);
+    assert.notEqual(reply.type, 'error', `${n} bytes: ${JSON.stringify(reply)}`);
+    assert.equal(reply.client_order_id, o.client_order_id, `${n} bytes`);
+  }
+  c.close();
+});
+
 test('16385 bytes closes 1009 before auth', async () => {
   const c = await gw.connect();
   c.send(frameOfSize({ type: 'auth', token: gw.token(viewer) }, 16385));
