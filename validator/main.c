@@ -8,6 +8,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "livegate/heap.h"
 #include "livegate/log.h"
 #include "scripts.h"
 #include "validator.h"
@@ -39,6 +40,7 @@ int main(int argc, char **argv)
     }
     lg_log_init("livegate-validator", cfg.log_level);
     signal(SIGPIPE, SIG_IGN);
+    lg_heap_tune();
     lg_scripts_init();
 
     uv_loop_t loop;

@@ -20,6 +20,7 @@
 #include "features/rooms.h"
 #include "conn/session.h"
 #include "sku_notify.h"
+#include "livegate/heap.h"
 #include "livegate/log.h"
 #include "livegate/token.h"
 #include "scripts.h"
@@ -185,6 +186,7 @@ static int serve(void)
     }
     lg_log_init("livegate", gw.cfg.log_level);
     signal(SIGPIPE, SIG_IGN);
+    lg_heap_tune();
     lg_scripts_init();
 
     uv_loop_t loop;
