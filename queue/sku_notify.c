@@ -4,7 +4,15 @@
  * Each dirty SKU has one entry: either a script call is in flight, or it
  * waits for the gate to open. A touch while a call is in flight marks the
  * entry to be called again, since the call may have read the SKU before the
- * change that caused the touch. One timer serves every waiting entry. */
+ * change that caused the touch. One timer serves every waiting entry.
+ *
+ * Every gate opens on the same whole second of Redis's clock, so the
+ * entries gated during one second all wait for the same moment. Their
+ * retries, computed from PTTLs read at different times, still differ by a
+ * few ms; the timer fires RETRY_GROUP_MS after the soonest one and sends
+ * every entry due by then in that one callback. hiredis only buffers the
+ * calls, so they leave in one write, their publishes come back together and
+ * a room's sku.update frames reach each viewer together. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +29,11 @@
 /* Retry delays: after a gated answer (the gate's PTTL, within these bounds),
  * and after a failure (Redis down or an error). */
 #define RETRY_MIN_MS 20
-#define RETRY_MAX_MS LG_SKU_NOTIFY_GATE_MS
+#define RETRY_MAX_MS (2 * LG_SKU_NOTIFY_GATE_MS) /* a gate lasts < 2 lengths */
 #define RETRY_AFTER_FAILURE_MS 500
+/* How late the timer may fire so that retries due within a few ms of each
+ * other (the same gate boundary) go out in one callback. */
+#define RETRY_GROUP_MS 10
 
 struct dirty_sku {
     struct lg_list link; /* on lg_sku_notifier.dirty */
@@ -66,9 +77,10 @@ static void drop(struct dirty_sku *d)
     free(d);
 }
 
+/* at_ms is the soonest retry; the timer fires RETRY_GROUP_MS after it. */
 static void start_timer(struct lg_sku_notifier *n, int64_t at_ms)
 {
-    int64_t delay = at_ms - lg_mono_ms();
+    int64_t delay = at_ms + RETRY_GROUP_MS - lg_mono_ms();
     uv_timer_start(&n->timer, on_timer, (uint64_t)(delay > 0 ? delay : 0), 0);
     n->due_ms = at_ms;
 }

@@ -33,7 +33,7 @@ struct lg_gateway_config {
     int idem_ttl_s;
     int order_ttl_s;
     int monitor_feed_per_s; /* monitor.order frames per monitor connection per second */
-    int fanout_slice;       /* viewers given a sku.update per loop turn */
+    int fanout_slice;       /* sku.update frames queued to viewers per loop turn */
     enum lg_log_level log_level;
     char web_root[LG_STATIC_ROOT_MAX + 1]; /* the pages' files: see static_files.h */
 };

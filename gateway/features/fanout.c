@@ -1,4 +1,7 @@
-/* fanout.c - bus events to WebSocket frames (see fanout.h). */
+/* fanout.c - bus events to WebSocket frames (see fanout.h). A room's
+ * sku.update events are delivered in budgeted slices at the end of the loop
+ * turn, the events heard for a room in the meantime merged into one pass
+ * over its viewers, so each viewer's frames leave in one send. */
 #include <jansson.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -6,10 +9,12 @@
 
 #include "features/bus.h"
 #include "features/fanout.h"
+#include "features/intake.h"
 #include "rules/field_rules.h"
 #include "core/gateway.h"
 #include "keys.h"
 #include "livegate/log.h"
+#include "livegate/strmap.h"
 #include "rules/protocol.h"
 #include "conn/session.h"
 
@@ -90,64 +95,137 @@ static void on_status_event(const char *channel, const char *payload, size_t len
 }
 
 /* A room's fan-out still in progress: the viewers from cursor on have not
- * been given the frame yet. */
+ * been given its frames yet. Events for the room that arrive before the job
+ * has served anyone join it (up to JOB_FRAMES_MAX), so a viewer gets them in
+ * one turn and they leave in one send instead of one write and one POLLOUT
+ * arm per event. */
+#define JOB_FRAMES_MAX 64
+
 struct fanout_job {
     struct fanout_job *next;
-    struct lg_frame *frame;
     struct lg_session *cursor;
+    char room[LG_ID_MAX + 1];
+    unsigned nframes;
+    struct lg_frame *frames[JOB_FRAMES_MAX]; /* in the order they were published */
 };
 
+/* Slices run from a check handle, after the turn's I/O callbacks (so events
+ * heard in one turn merge, and the submits read in it go first); an idle
+ * handle keeps the loop from blocking in poll while jobs wait. */
 struct lg_fanout {
     struct lg_gateway *gw;
     struct fanout_job *head, *tail; /* oldest first: a viewer gets updates in order */
-    uv_timer_t timer;
+    struct lg_strmap *open;         /* room -> its job not yet started, if any */
+    uv_check_t check;
+    uv_idle_t idle;
+    bool scheduled;
+    int handles_open;
 };
 
-/* Queues the frame on up to budget viewers from the job's cursor on;
- * returns how many. */
+static void job_free(struct fanout_job *job)
+{
+    for (unsigned i = 0; i < job->nframes; i++)
+        lg_frame_unref(job->frames[i]);
+    free(job);
+}
+
+/* Queues the job's frames on viewers from its cursor on, until budget
+ * frames are queued; returns how many. */
 static unsigned serve(struct lg_gateway *gw, struct fanout_job *job, unsigned budget)
 {
     unsigned n = 0;
     while (job->cursor && n < budget) {
-        lg_session_send_frame(job->cursor, job->frame);
+        for (unsigned i = 0; i < job->nframes; i++)
+            lg_session_send_frame(job->cursor, job->frames[i]);
         job->cursor = lg_session_room_next(job->cursor);
-        n++;
+        n += job->nframes;
     }
     gw->counters[LG_CTR_SKU_UPDATES_OUT] += n;
     return n;
 }
 
-static void on_slice(uv_timer_t *t);
+static void on_check(uv_check_t *h);
+static void on_idle(uv_idle_t *h)
+{
+    (void)h; /* only here so that poll does not block */
+}
+
+static void schedule(struct lg_fanout *fo, bool on)
+{
+    if (on == fo->scheduled)
+        return;
+    fo->scheduled = on;
+    if (on) {
+        uv_check_start(&fo->check, on_check);
+        uv_idle_start(&fo->idle, on_idle);
+    } else {
+        uv_check_stop(&fo->check);
+        uv_idle_stop(&fo->idle);
+    }
+}
+
+/* A job that has served a viewer takes no more events: a later event joining
+ * it would miss the viewers already served. */
+static void close_to_events(struct lg_fanout *fo, struct fanout_job *job)
+{
+    if (lg_strmap_get(fo->open, job->room) == job)
+        lg_strmap_del(fo->open, job->room);
+}
 
 static void run_jobs(struct lg_fanout *fo, unsigned budget)
 {
     while (fo->head && budget > 0) {
         struct fanout_job *job = fo->head;
-        budget -= serve(fo->gw, job, budget);
+        close_to_events(fo, job);
+        unsigned n = serve(fo->gw, job, budget);
+        budget = n >= budget ? 0 : budget - n;
         if (job->cursor)
             break;
         fo->head = job->next;
         if (!fo->head)
             fo->tail = NULL;
-        lg_frame_unref(job->frame);
-        free(job);
+        job_free(job);
     }
-    /* A 0 ms timer lets the loop poll for I/O before the next slice. */
-    if (fo->head)
-        uv_timer_start(&fo->timer, on_slice, 0, 0);
+    schedule(fo, fo->head != NULL);
 }
 
-static void on_slice(uv_timer_t *t)
+/* The end of the turn: the turn's submits go to Redis first, then one
+ * budgeted slice. */
+static void on_check(uv_check_t *h)
 {
-    struct lg_fanout *fo = t->data;
+    struct lg_fanout *fo = h->data;
+    lg_intake_flush(fo->gw->intake);
     run_jobs(fo, (unsigned)fo->gw->cfg.fanout_slice);
+}
+
+static struct fanout_job *job_for(struct lg_fanout *fo, const char *room, struct lg_session *first)
+{
+    struct fanout_job *job = lg_strmap_get(fo->open, room);
+    if (job && job->nframes < JOB_FRAMES_MAX)
+        return job;
+    job = calloc(1, sizeof(*job));
+    if (!job)
+        return NULL;
+    snprintf(job->room, sizeof(job->room), "%s", room);
+    job->cursor = first;
+    if (lg_strmap_put(fo->open, room, job) != 0) {
+        free(job);
+        return NULL;
+    }
+    if (fo->tail)
+        fo->tail->next = job;
+    else
+        fo->head = job;
+    fo->tail = job;
+    schedule(fo, true);
+    return job;
 }
 
 /* One frame for the whole room, a reference queued on each viewer: the cost
  * per viewer is a queue node and a writeable request. A big room is served
- * LIVEGATE_FANOUT_SLICE viewers per loop turn, so 50,000 viewers never hold the
- * loop for more than a slice. The writes then happen one per writeable
- * callback, interleaved with everything else lws serves. */
+ * LIVEGATE_FANOUT_SLICE frames per loop turn, so 50,000 viewers never hold
+ * the loop for more than a slice. The writes then happen in the writeable
+ * callbacks, one send per viewer for all the frames it got in that turn. */
 static void on_sku_event(const char *channel, const char *payload, size_t len, void *arg)
 {
     struct lg_gateway *gw = arg;
@@ -160,25 +238,16 @@ static void on_sku_event(const char *channel, const char *payload, size_t len, v
     struct lg_session *first = lg_session_find_room(gw, ev.room);
     if (!first || !fo)
         return;
-    struct fanout_job *job = calloc(1, sizeof(*job));
-    if (!job)
-        return;
-    job->frame = lg_frame_from_json(
+    struct lg_frame *f = lg_frame_from_json(
         lg_msg_sku_update(ev.room, ev.sku_id, ev.stock_left, ev.on_sale, ev.price));
-    job->cursor = first;
-    if (!job->frame) {
-        free(job);
+    if (!f)
+        return;
+    struct fanout_job *job = job_for(fo, ev.room, first);
+    if (!job) {
+        lg_frame_unref(f);
         return;
     }
-    bool idle = fo->head == NULL;
-    if (fo->tail)
-        fo->tail->next = job;
-    else
-        fo->head = job;
-    fo->tail = job;
-    /* With nothing queued before it, the first slice goes out now. */
-    if (idle)
-        run_jobs(fo, (unsigned)gw->cfg.fanout_slice);
+    job->frames[job->nframes++] = f;
 }
 
 void lg_fanout_forget_session(struct lg_gateway *gw, struct lg_session *s)
@@ -195,9 +264,17 @@ int lg_fanout_start(struct lg_gateway *gw)
     struct lg_fanout *fo = calloc(1, sizeof(*fo));
     if (!fo)
         return -1;
+    fo->open = lg_strmap_new();
+    if (!fo->open) {
+        free(fo);
+        return -1;
+    }
     fo->gw = gw;
-    uv_timer_init(gw->loop, &fo->timer);
-    fo->timer.data = fo;
+    uv_check_init(gw->loop, &fo->check);
+    uv_idle_init(gw->loop, &fo->idle);
+    fo->check.data = fo;
+    fo->idle.data = fo;
+    fo->handles_open = 2;
     gw->fanout = fo;
     if (lg_bus_subscribe(gw->bus, LG_CHAN_STATUS, on_status_event, gw) != 0)
         return -1;
@@ -206,7 +283,11 @@ int lg_fanout_start(struct lg_gateway *gw)
 
 static void on_fanout_closed(uv_handle_t *h)
 {
-    free(h->data);
+    struct lg_fanout *fo = h->data;
+    if (--fo->handles_open == 0) {
+        lg_strmap_free(fo->open);
+        free(fo);
+    }
 }
 
 void lg_fanout_stop(struct lg_gateway *gw)
@@ -220,9 +301,10 @@ void lg_fanout_stop(struct lg_gateway *gw)
     while (fo->head) {
         struct fanout_job *job = fo->head;
         fo->head = job->next;
-        lg_frame_unref(job->frame);
-        free(job);
+        close_to_events(fo, job);
+        job_free(job);
     }
-    uv_timer_stop(&fo->timer);
-    uv_close((uv_handle_t *)&fo->timer, on_fanout_closed);
+    schedule(fo, false);
+    uv_close((uv_handle_t *)&fo->check, on_fanout_closed);
+    uv_close((uv_handle_t *)&fo->idle, on_fanout_closed);
 }

@@ -83,6 +83,13 @@ static const struct counter_family FEED_DROPPED = {
     {{NULL, LG_CTR_FEED_DROPPED}},
     1};
 
+/* Counted when queued, so a scrape shows how far a room fan-out has got. */
+static const struct counter_family SKU_UPDATES = {"livegate_sku_updates_total",
+                                                  "sku.update frames queued to viewers.",
+                                                  NULL,
+                                                  {{NULL, LG_CTR_SKU_UPDATES_OUT}},
+                                                  1};
+
 static void counters(FILE *f, const struct lg_metrics *m, const struct counter_family *fam)
 {
     head(f, fam->name, "counter", fam->help);
@@ -182,6 +189,7 @@ char *lg_metrics_render(const struct lg_metrics *m, size_t *len)
     }
     counters(f, m, &FRAMES);
     counters(f, m, &FEED_DROPPED);
+    counters(f, m, &SKU_UPDATES);
     head(f, "livegate_stats_flush_failures_total", "counter",
          "Room statistics flushes Redis refused or lost; a delta that could not be sent at all is "
          "kept for the next flush, one sent and lost is not.");

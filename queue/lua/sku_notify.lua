@@ -7,7 +7,17 @@
 -- publish a state older than the one the gate records.
 --
 -- The gate key holds the state the last publish carried ("stock|on_sale|price")
--- for one second. A process whose change is already in that state is
+-- until a whole second of Redis's clock (TIME): the first multiple of the gate
+-- length that is at least 3/4 of a gate length after the publish. Every gate
+-- of every room therefore opens on the same boundary, so a room's gated SKUs
+-- publish together and their sku.update frames reach a viewer in one write,
+-- not one at each SKU's own moment. A SKU is published at most once in each
+-- second of that clock and never twice within 3/4 s. The quarter is the room
+-- a gated call has to land after the boundary it waited for (its retry comes
+-- late by the timer, the round trip and a busy process: over 100 ms under
+-- test load): had the gate to last a full length, every such call would be
+-- gated until the boundary after, and a busy SKU would publish every 2 s.
+-- A process whose change is already in the gate's state is
 -- covered and has nothing to do; one whose change is newer is gated and
 -- calls again when the gate expires (the returned PTTL says when), and the
 -- first such call after expiry publishes the state of that moment, which
@@ -42,7 +52,12 @@ if gate and not urgent then
   return {'gated', redis.call('PTTL', KEYS[1])}
 end
 
-redis.call('SET', KEYS[1], state, 'PX', ARGV[3])
+-- Redis 7 replicates a script's effects, so reading TIME here is safe.
+local t = redis.call('TIME')
+local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local period = tonumber(ARGV[3])
+local opens_at = math.ceil((now_ms + math.floor(period * 3 / 4)) / period) * period
+redis.call('SET', KEYS[1], state, 'PXAT', opens_at)
 redis.call('PUBLISH', ARGV[4], cjson.encode({
   room = ARGV[1], sku_id = ARGV[2], stock_left = stock, on_sale = on_sale, price = price,
 }))

@@ -66,7 +66,8 @@ static void every_line_is_prometheus_text(void **state)
                      [LG_CTR_ORDERS_INVALID] = 2,
                      [LG_CTR_ACCEPTED_NORMAL] = 7,
                      [LG_CTR_FRAMES_IN] = 30,
-                     [LG_CTR_FRAMES_OUT] = 44},
+                     [LG_CTR_FRAMES_OUT] = 44,
+                     [LG_CTR_SKU_UPDATES_OUT] = 77},
         .accept = &accept,
         .confirm = &confirm,
         .queue_known = true,
@@ -140,6 +141,7 @@ static void every_line_is_prometheus_text(void **state)
     assert_true(has_line(text, "livegate_redis_up{conn=\"main\"} 1"));
     assert_true(has_line(text, "livegate_frames_total{direction=\"in\"} 30"));
     assert_true(has_line(text, "livegate_frames_total{direction=\"out\"} 44"));
+    assert_true(has_line(text, "livegate_sku_updates_total 77"));
     assert_true(has_line(text, "# TYPE livegate_accept_latency_seconds histogram"));
     free(text);
 }
