@@ -95,6 +95,11 @@ int lg_chan_feed(char *buf, size_t n, const char *room)
     return fit(snprintf(buf, n, "lg:ev:feed:%s", room), n);
 }
 
+int lg_key_feed_watched(char *buf, size_t n, const char *room)
+{
+    return fit(snprintf(buf, n, "lg:{%s}:feed:watched", room), n);
+}
+
 int lg_key_sku_gate(char *buf, size_t n, const char *room, const char *sku)
 {
     return fit(snprintf(buf, n, "lg:{%s}:skugate:%s", room, sku), n);

@@ -54,6 +54,10 @@ int lg_key_stats_latency(char *buf, size_t n, const char *room, long long unix_s
  * touches it, but it is spelled here like everything else). Room "*" gives
  * the pattern of every room's feed. */
 int lg_chan_feed(char *buf, size_t n, const char *room);
+/* Present (with a short TTL) while some gateway has a monitor watching the
+ * room or every room; enqueue.lua and validate.lua publish to the room's
+ * feed only while it exists, so an unwatched room pays nothing for it. */
+int lg_key_feed_watched(char *buf, size_t n, const char *room);
 /* Coalescing gate of a SKU's sku.update: set (PX 1000) by sku_notify.lua
  * when it publishes; holds the state that publish carried. */
 int lg_key_sku_gate(char *buf, size_t n, const char *room, const char *sku);

@@ -19,7 +19,13 @@
 
 /* The script's layout (see validate.lua): the room's key, then five keys per
  * order; seven arguments, the result field names, then four per order. */
-enum { DECIDE_KEYS_PER_ORDER = 5, DECIDE_NARGS = 7, DECIDE_ARGS_PER_ORDER = 4 };
+/* The room's keys (config, feed presence) come first, then each order's. */
+enum {
+    DECIDE_ROOM_KEYS = 2,
+    DECIDE_KEYS_PER_ORDER = 5,
+    DECIDE_NARGS = 7,
+    DECIDE_ARGS_PER_ORDER = 4
+};
 /* Orders per call: one call holds Redis for its whole run, so a long batch
  * of one room is split to keep every other client's wait short. */
 #define DECIDE_MAX_ORDERS 256
@@ -125,7 +131,7 @@ static void send_call(struct lg_validator *v, struct decide_call *call)
 {
     size_t n = call->n;
     const struct lgv_entry *first = &v->batch[call->index[0]];
-    int nkeys = 1 + DECIDE_KEYS_PER_ORDER * (int)n;
+    int nkeys = DECIDE_ROOM_KEYS + DECIDE_KEYS_PER_ORDER * (int)n;
     int nargs = nkeys + DECIDE_NARGS + LG_RESULT_NRECORD + DECIDE_ARGS_PER_ORDER * (int)n;
     char(*keys)[LG_KEY_MAX] = v->decide_keys;
     const char **args = v->decide_args;
@@ -133,13 +139,15 @@ static void send_call(struct lg_validator *v, struct decide_call *call)
     char deadline[16], margin[16], pay[16], nfields[16], feed[LG_KEY_MAX];
 
     lg_key_room(keys[0], LG_KEY_MAX, first->room);
+    lg_key_feed_watched(keys[1], LG_KEY_MAX, first->room);
     args[0] = keys[0];
+    args[1] = keys[1];
     for (size_t i = 0; i < n; i++) {
         const struct lgv_entry *e = &v->batch[call->index[i]];
-        char(*k)[LG_KEY_MAX] = &keys[1 + DECIDE_KEYS_PER_ORDER * i];
+        char(*k)[LG_KEY_MAX] = &keys[DECIDE_ROOM_KEYS + DECIDE_KEYS_PER_ORDER * i];
         order_keys(e, k);
         for (int j = 0; j < DECIDE_KEYS_PER_ORDER; j++)
-            args[1 + DECIDE_KEYS_PER_ORDER * i + (size_t)j] = k[j];
+            args[DECIDE_ROOM_KEYS + DECIDE_KEYS_PER_ORDER * i + (size_t)j] = k[j];
         expire[i] = e->force_expire ? '1' : '0';
     }
     expire[n] = 0;
@@ -179,7 +187,7 @@ static int ensure_scratch(struct lg_validator *v)
 {
     if (v->decide_keys)
         return 0;
-    size_t nkeys = 1 + DECIDE_KEYS_PER_ORDER * (size_t)DECIDE_MAX_ORDERS;
+    size_t nkeys = DECIDE_ROOM_KEYS + DECIDE_KEYS_PER_ORDER * (size_t)DECIDE_MAX_ORDERS;
     v->decide_keys = malloc(nkeys * LG_KEY_MAX);
     size_t nargs = nkeys + DECIDE_NARGS + LG_RESULT_NRECORD +
                    DECIDE_ARGS_PER_ORDER * (size_t)DECIDE_MAX_ORDERS;

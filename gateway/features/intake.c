@@ -375,17 +375,19 @@ static void batch_free(struct batch *b)
  * enqueue.lua. */
 static int batch_add_room_args(struct batch *b, const struct lg_gateway *gw)
 {
-    char k_room[LG_KEY_MAX], k_high[LG_KEY_MAX], k_normal[LG_KEY_MAX], feed[LG_KEY_MAX];
+    char k_room[LG_KEY_MAX], k_high[LG_KEY_MAX], k_normal[LG_KEY_MAX], k_watched[LG_KEY_MAX];
+    char feed[LG_KEY_MAX];
     char idem_ttl[16], order_ttl[16];
     if (lg_key_room(k_room, sizeof(k_room), b->room) < 0 ||
         lg_key_stream(k_high, sizeof(k_high), b->room, true) < 0 ||
-        lg_key_stream(k_normal, sizeof(k_normal), b->room, false) < 0)
+        lg_key_stream(k_normal, sizeof(k_normal), b->room, false) < 0 ||
+        lg_key_feed_watched(k_watched, sizeof(k_watched), b->room) < 0)
         return -1;
     if (lg_chan_feed(feed, sizeof(feed), b->room) < 0)
         feed[0] = 0;
     snprintf(idem_ttl, sizeof(idem_ttl), "%d", gw->cfg.idem_ttl_s);
     snprintf(order_ttl, sizeof(order_ttl), "%d", gw->cfg.order_ttl_s);
-    const char *keys[] = {k_room, k_high, k_normal};
+    const char *keys[] = {k_room, k_high, k_normal, k_watched};
     const char *args[] = {idem_ttl, order_ttl, gw->cfg.gateway_id, b->room, feed};
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         if (arg_list_add(&b->keys, keys[i]) != 0)

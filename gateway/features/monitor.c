@@ -9,7 +9,23 @@
  *
  * Reads in flight hold the group's name, not a pointer, so a group that
  * emptied meanwhile is simply not found; a first read is a waiter of its
- * session, orphaned if the session closes. */
+ * session, orphaned if the session closes.
+ *
+ * The feed is paid for only while watched: while a group exists this
+ * gateway keeps lg:{room}:feed:watched alive (PX WATCHED_TTL_MS, refreshed
+ * every tick; for "*" the key of every room in lg:rooms), and enqueue.lua
+ * and validate.lua publish only while it exists. The key of a room group is
+ * set when the group is made, on the same connection and before the
+ * subscribe's first monitor.stats is read, so every script call that runs
+ * after the subscribe is answered publishes. A "*" group's keys follow one
+ * SMEMBERS round trip later (also before the first frame's own reads, which
+ * start with lg:rooms too), and a room first registered afterwards is
+ * covered from the next tick: at most TICK_MS of its orders go unseen. When
+ * the last monitor leaves the key is left to expire (another gateway may
+ * still watch the room), so publishing stops within WATCHED_TTL_MS.
+ *
+ * A feed message is one JSON array per script call (one object per order);
+ * each element is gated and sent as a monitor.order of its own. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +47,9 @@
 #define MIN_GAP_MS 500
 /* Rooms a "*" monitor covers, at most (in lg:rooms order). */
 #define ALL_MAX_ROOMS 500
+/* Life of a presence key: three ticks, so one late or lost refresh does
+ * not silence the feed. */
+#define WATCHED_TTL_MS "3000"
 
 struct lg_monitor_group;
 
@@ -160,6 +179,40 @@ static struct stats_job *new_job(struct lg_monitors *m, const char *room, bool f
     return job;
 }
 
+/* ---- presence: lg:{room}:feed:watched ------------------------------------------- */
+
+static void mark_watched(struct lg_redis *r, const char *room)
+{
+    char key[LG_KEY_MAX];
+    if (lg_key_feed_watched(key, sizeof(key), room) < 0)
+        return;
+    const char *argv[] = {"SET", key, "1", "PX", WATCHED_TTL_MS};
+    lg_redis_argv(r, lg_redis_ignore_reply, NULL, 5, argv, NULL);
+}
+
+/* Every room's key, for a "*" group; the list is read afresh each time. */
+static void on_rooms_listed(redisReply *reply, void *arg)
+{
+    struct lg_monitors *m = arg;
+    if (!reply || reply->type != REDIS_REPLY_ARRAY)
+        return;
+    for (size_t i = 0; i < reply->elements && i < ALL_MAX_ROOMS; i++) {
+        redisReply *e = reply->element[i];
+        if (e->type == REDIS_REPLY_STRING && lg_text_is_id(e->str, e->len))
+            mark_watched(m->gw->redis, e->str);
+    }
+}
+
+static void refresh_watched(struct lg_monitors *m, const struct lg_monitor_group *g)
+{
+    if (!is_all(g->room)) {
+        mark_watched(m->gw->redis, g->room);
+        return;
+    }
+    const char *argv[] = {"SMEMBERS", LG_KEY_ROOMS};
+    lg_redis_argv(m->gw->redis, on_rooms_listed, m, 2, argv, NULL);
+}
+
 /* ---- the tick ------------------------------------------------------------------ */
 
 static void on_tick(uv_timer_t *t)
@@ -167,7 +220,10 @@ static void on_tick(uv_timer_t *t)
     struct lg_monitors *m = t->data;
     for (struct lg_list *q = m->group_list.next; q != &m->group_list; q = q->next) {
         struct lg_monitor_group *g = lg_list_entry(q, struct lg_monitor_group, node);
-        if (g->reading || lg_list_empty(&g->subs))
+        if (lg_list_empty(&g->subs))
+            continue;
+        refresh_watched(m, g);
+        if (g->reading)
             continue;
         struct stats_job *job = new_job(m, g->room, false);
         if (!job)
@@ -237,6 +293,7 @@ static struct lg_monitor_group *group_get(struct lg_monitors *m, const char *roo
     }
     lg_list_insert_head(&m->group_list, &g->node);
     feed_watch(m, g->room, true);
+    refresh_watched(m, g);
     return g;
 }
 
@@ -364,20 +421,16 @@ static void send_feed(struct lg_monitor_group *g, const char *text, size_t len, 
     }
 }
 
-void lg_monitor_deliver(struct lg_monitors *m, const char *payload, size_t len, bool to_room,
-                        bool to_all)
+/* One event (an object) to its listeners here, as a monitor.order. */
+static void deliver_event(struct lg_monitors *m, json_t *event, bool to_room, bool to_all)
 {
-    if (!m || lg_list_empty(&m->group_list))
-        return;
     /* Find the listeners first: most events are of rooms nobody here watches. */
-    json_t *event = json_loadb(payload, len, 0, NULL);
     const char *room = json_string_value(json_object_get(event, "room"));
     if (!room)
         room = json_string_value(json_object_get(event, "room_id"));
     struct lg_monitor_group *g_room = to_room && room ? lg_strmap_get(m->groups, room) : NULL;
     struct lg_monitor_group *g_all = to_all ? lg_strmap_get(m->groups, "*") : NULL;
-    json_t *msg = event && (g_room || g_all) ? lg_monframe_order(event) : NULL;
-    json_decref(event);
+    json_t *msg = json_is_object(event) && (g_room || g_all) ? lg_monframe_order(event) : NULL;
     if (!msg)
         return;
     size_t n;
@@ -388,6 +441,23 @@ void lg_monitor_deliver(struct lg_monitors *m, const char *payload, size_t len, 
     send_feed(g_room, text, n, now);
     send_feed(g_all, text, n, now);
     free(text);
+}
+
+void lg_monitor_deliver(struct lg_monitors *m, const char *payload, size_t len, bool to_room,
+                        bool to_all)
+{
+    if (!m || lg_list_empty(&m->group_list))
+        return;
+    json_t *event = json_loadb(payload, len, 0, NULL);
+    if (json_is_array(event)) {
+        /* A script call's orders, one message for all of them. */
+        size_t i;
+        json_t *e;
+        json_array_foreach(event, i, e) deliver_event(m, e, to_room, to_all);
+    } else if (event) {
+        deliver_event(m, event, to_room, to_all);
+    }
+    json_decref(event);
 }
 
 /* ---- life cycle ----------------------------------------------------------------------- */

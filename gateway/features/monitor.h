@@ -31,8 +31,9 @@ void lg_monitor_subscribe(struct lg_session *s, json_t *root, const char *req);
 void lg_monitor_session_gone(struct lg_session *s);
 
 /* A feed or status event (the JSON published on lg:ev:feed:<room> or
- * lg:ev:status) for this gateway's monitors of its room, and of "*" when
- * to_all. */
+ * lg:ev:status: one object, or an array of them, which the feed scripts
+ * publish once per call) for this gateway's monitors of its room, and of
+ * "*" when to_all. Each object is gated and sent as a monitor.order. */
 void lg_monitor_deliver(struct lg_monitors *m, const char *payload, size_t len, bool to_room,
                         bool to_all);
 

@@ -17,13 +17,18 @@
 -- KEYS[1] room config       lg:{room}:room
 -- KEYS[2] high stream       lg:{room}:q:high
 -- KEYS[3] normal stream     lg:{room}:q:normal
--- then two keys per order, order i (from 1) at KEYS[4 + 2 * (i - 1)]:
+-- KEYS[4] feed presence     lg:{room}:feed:watched (set by a gateway while a
+--                           monitor watches the room; read once per call)
+-- then two keys per order, order i (from 1) at KEYS[5 + 2 * (i - 1)]:
 --   +0 idempotency key      lg:{room}:idem:{user}/{client_order_id}
 --   +1 order record         lg:{room}:order:{order_id}
 -- ARGV[1] idempotency TTL (s)  ARGV[2] order TTL (s)
 -- ARGV[3] accepting gateway id  ARGV[4] room id
 -- ARGV[5] the room's monitor feed channel (lg:ev:feed:<room>), "" for none:
---         each new order is published there, masked, for monitor.order
+--         while KEYS[4] exists, the call's new orders are published there
+--         as ONE message, a JSON array of one object per order (masked),
+--         which the gateway splits into monitor.order frames; nothing is
+--         published when nobody watches the room
 -- then FIELDS_PER_ORDER per order, order i at ARGV[6 + 18 * (i - 1)]: the
 --   body fingerprint, then the values of RECORD_FIELDS below in that order
 --   (gateway/features/intake.c writes them)
@@ -44,10 +49,10 @@ local F_ORDER_ID, F_USER, F_CLIENT_ORDER_ID, F_SKU_ID, F_QTY = 1, 2, 3, 4, 5
 local F_AMOUNT, F_COUPON_ID, F_TIER, F_BUYER, F_PHONE = 7, 10, 11, 12, 13
 local NFIELDS = #RECORD_FIELDS
 local FIELDS_PER_ORDER = 1 + NFIELDS
-local FIRST_ORDER_ARG, FIRST_ORDER_KEY = 6, 4
+local FIRST_ORDER_ARG, FIRST_ORDER_KEY = 6, 5
 
 local idem_ttl, order_ttl, gw, room_id, feed = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local norders = (#KEYS - 3) / 2
+local norders = (#KEYS - 4) / 2
 
 -- Redis's clock, not the gateway's: every gateway and validator then
 -- measures the 10-second deadline from the same clock. Once per batch, and
@@ -103,12 +108,17 @@ for i = 1, norders do
   end
 end
 
-local function publish_new(i, prio)
-  redis.call('PUBLISH', feed, cjson.encode({
+-- The feed costs a redis.call (and an encode) only while someone watches:
+-- one EXISTS per call, then one PUBLISH per call for all its new orders.
+local watched = feed ~= '' and redis.call('EXISTS', KEYS[4]) == 1
+local fresh = {}
+
+local function note_new(i, prio)
+  fresh[#fresh + 1] = {
     room = room_id, order_id = arg_of(i, F_ORDER_ID),
     client_order_id = arg_of(i, F_CLIENT_ORDER_ID), status = 'queued',
     sku_id = arg_of(i, F_SKU_ID), qty = arg_of(i, F_QTY), amount = arg_of(i, F_AMOUNT),
-    priority = prio, buyer = arg_of(i, F_BUYER), phone = arg_of(i, F_PHONE), at_ms = now}))
+    priority = prio, buyer = arg_of(i, F_BUYER), phone = arg_of(i, F_PHONE), at_ms = now}
 end
 
 -- The record, the stream entry, then the idempotency key: a failure part
@@ -137,8 +147,8 @@ local function write_order(i, prio)
   -- The back office's feed hears of the order in the same step, in the
   -- shape validate.lua publishes a decision in (numbers as strings). The
   -- buyer and phone are already masked; the address is never in it.
-  if feed ~= '' then
-    publish_new(i, prio)
+  if watched then
+    note_new(i, prio)
   end
 end
 
@@ -157,6 +167,11 @@ end
 -- Pass 2: high-value orders are written first.
 write_accepted('high')
 write_accepted('normal')
+
+-- An array even for one order (cjson would write an empty table as {}).
+if #fresh > 0 then
+  redis.call('PUBLISH', feed, cjson.encode(fresh))
+end
 
 -- A later copy of an order whose write failed fails with it: its answer
 -- named an order that does not exist.

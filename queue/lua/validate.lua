@@ -18,7 +18,9 @@
 -- validator crash) re-sends the same answer and takes nothing twice.
 --
 -- KEYS[1] room config               lg:{room}:room
--- then five keys per order, order i (from 1) at KEYS[2 + 5 * (i - 1)]:
+-- KEYS[2] feed presence             lg:{room}:feed:watched (set by a gateway
+--                                   while a monitor watches; read once per call)
+-- then five keys per order, order i (from 1) at KEYS[3 + 5 * (i - 1)]:
 --   +0 order record                 lg:{room}:order:{order_id}
 --   +1 sku                          lg:{room}:sku:{sku_id}
 --   +2 coupon                       lg:{room}:coupon:{coupon_id}  (unused without a coupon)
@@ -28,7 +30,10 @@
 -- ARGV[3] payment window (ms)
 -- ARGV[4] one character per order, "1" to expire it regardless, "0" not
 -- ARGV[5] the room's monitor feed channel (lg:ev:feed:<room>), "" for none:
---         a decision made now is published there, masked, for monitor.order
+--         while KEYS[2] exists, the decisions made now are published there
+--         as ONE message, a JSON array of one object per decision (masked),
+--         which the gateway splits into monitor.order frames; nothing is
+--         published when nobody watches the room
 -- ARGV[6] the room id
 -- ARGV[7] m, the number of result field names that follow
 -- ARGV[8 .. 7+m] the order record's result fields to return, in the order
@@ -58,7 +63,8 @@
 -- only a decision adds them). A stored result is read with a second HMGET.
 
 local KEYS_PER_ORDER, ARGS_PER_ORDER = 5, 4
-local norders = (#KEYS - 1) / KEYS_PER_ORDER
+local ROOM_KEYS = 2
+local norders = (#KEYS - ROOM_KEYS) / KEYS_PER_ORDER
 local deadline, margin = tonumber(ARGV[1]), tonumber(ARGV[2])
 local pay_window = tonumber(ARGV[3])
 local expire_flags, feed, room_id = ARGV[4], ARGV[5], ARGV[6]
@@ -152,15 +158,20 @@ local function stored_result(k_order, sku_key)
   return result(rec, '0', sku_key)
 end
 
+-- The feed costs a redis.call (and an encode) only while someone watches:
+-- one EXISTS per call, then one PUBLISH per call for all its decisions.
+local watched = feed and feed ~= '' and redis.call('EXISTS', KEYS[2]) == 1
+local decided = {}
+
 local function publish_decision(rec, order_id, sku_id)
-  if not feed or feed == '' then
+  if not watched then
     return
   end
-  redis.call('PUBLISH', feed, cjson.encode({
+  decided[#decided + 1] = {
     room = room_id, order_id = order_id, client_order_id = rec.client_order_id or '',
     status = rec.status or '', code = rec.code or '', sku_id = sku_id,
     qty = rec.qty or '0', amount = rec.amount or '0', priority = rec.priority or '',
-    buyer = rec.buyer or '', phone = rec.phone or '', at_ms = now_s}))
+    buyer = rec.buyer or '', phone = rec.phone or '', at_ms = now_s}
 end
 
 -- Sets the record's fields, here and in Redis.
@@ -172,7 +183,7 @@ local function store(key, rec, changes)
 end
 
 local function decide(i, expire)
-  local base = 2 + KEYS_PER_ORDER * (i - 1)
+  local base = ROOM_KEYS + 1 + KEYS_PER_ORDER * (i - 1)
   local k_order, k_sku = KEYS[base], KEYS[base + 1]
   local k_coupon, k_coupon_users, k_live = KEYS[base + 2], KEYS[base + 3], KEYS[base + 4]
   local arg = first_order_arg + ARGS_PER_ORDER * (i - 1)
@@ -292,5 +303,10 @@ for key, c in pairs(coupons) do
   if c.added > 0 then
     redis.call('HINCRBY', key, 'used', c.added)
   end
+end
+-- One message for the call's decisions; an array even for one (cjson
+-- would write an empty table as {}, hence none at all when nothing was).
+if #decided > 0 then
+  redis.call('PUBLISH', feed, cjson.encode(decided))
 end
 return out

@@ -26,7 +26,8 @@ function orderArgs({ oid, user = 'u1', coid, fp = 'fp-1', amount = 19900, tier =
 
 // Runs one batch of room `room`; returns one array per order.
 async function run(room, orders) {
-  const keys = [`lg:{${room}}:room`, `lg:{${room}}:q:high`, `lg:{${room}}:q:normal`];
+  const keys = [`lg:{${room}}:room`, `lg:{${room}}:q:high`, `lg:{${room}}:q:normal`,
+    `lg:{${room}}:feed:watched`];
   const args = ['86400', '604800', 'gw-test', room, ''];
   for (const o of orders) {
     keys.push(`lg:{${room}}:idem:${o.user ?? 'u1'}/${o.coid}`, `lg:{${room}}:order:${o.oid}`);
