@@ -1,7 +1,8 @@
 /* fanout.c - bus events to WebSocket frames (see fanout.h). A room's
- * sku.update events are delivered in budgeted slices at the end of the loop
- * turn, the events heard for a room in the meantime merged into one pass
- * over its viewers, so each viewer's frames leave in one send. */
+ * sku.update events are delivered in budgeted slices, one per loop turn
+ * after the turn's I/O and check phases, the events heard for a room in the
+ * meantime merged into one pass over its viewers, so each viewer's frames
+ * leave in one send. */
 #include <jansson.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -9,10 +10,10 @@
 
 #include "features/bus.h"
 #include "features/fanout.h"
-#include "features/intake.h"
 #include "rules/field_rules.h"
 #include "core/gateway.h"
 #include "keys.h"
+#include "livegate/list.h"
 #include "livegate/log.h"
 #include "livegate/strmap.h"
 #include "rules/protocol.h"
@@ -102,21 +103,23 @@ static void on_status_event(const char *channel, const char *payload, size_t len
 #define JOB_FRAMES_MAX 64
 
 struct fanout_job {
-    struct fanout_job *next;
+    struct lg_list node; /* on lg_fanout.jobs */
     struct lg_session *cursor;
     char room[LG_ID_MAX + 1];
     unsigned nframes;
     struct lg_frame *frames[JOB_FRAMES_MAX]; /* in the order they were published */
 };
 
-/* Slices run from a check handle, after the turn's I/O callbacks (so events
- * heard in one turn merge, and the submits read in it go first); an idle
- * handle keeps the loop from blocking in poll while jobs wait. */
+/* Slices run from a prepare handle: libuv runs it at the start of the next
+ * iteration, after this one's I/O callbacks (so events heard in one turn
+ * merge) and after its check handles, where intake sends the turn's submits
+ * (so a broadcast never holds them back). An idle handle keeps the loop
+ * from blocking in poll while jobs wait. */
 struct lg_fanout {
     struct lg_gateway *gw;
-    struct fanout_job *head, *tail; /* oldest first: a viewer gets updates in order */
-    struct lg_strmap *open;         /* room -> its job not yet started, if any */
-    uv_check_t check;
+    struct lg_list jobs;    /* struct fanout_job, oldest first: a viewer gets updates in order */
+    struct lg_strmap *open; /* room -> its job not yet started, if any */
+    uv_prepare_t prepare;
     uv_idle_t idle;
     bool scheduled;
     int handles_open;
@@ -124,6 +127,7 @@ struct lg_fanout {
 
 static void job_free(struct fanout_job *job)
 {
+    lg_list_remove(&job->node);
     for (unsigned i = 0; i < job->nframes; i++)
         lg_frame_unref(job->frames[i]);
     free(job);
@@ -144,7 +148,7 @@ static unsigned serve(struct lg_gateway *gw, struct fanout_job *job, unsigned bu
     return n;
 }
 
-static void on_check(uv_check_t *h);
+static void on_prepare(uv_prepare_t *h);
 static void on_idle(uv_idle_t *h)
 {
     (void)h; /* only here so that poll does not block */
@@ -156,10 +160,10 @@ static void schedule(struct lg_fanout *fo, bool on)
         return;
     fo->scheduled = on;
     if (on) {
-        uv_check_start(&fo->check, on_check);
+        uv_prepare_start(&fo->prepare, on_prepare);
         uv_idle_start(&fo->idle, on_idle);
     } else {
-        uv_check_stop(&fo->check);
+        uv_prepare_stop(&fo->prepare);
         uv_idle_stop(&fo->idle);
     }
 }
@@ -174,27 +178,22 @@ static void close_to_events(struct lg_fanout *fo, struct fanout_job *job)
 
 static void run_jobs(struct lg_fanout *fo, unsigned budget)
 {
-    while (fo->head && budget > 0) {
-        struct fanout_job *job = fo->head;
+    while (!lg_list_empty(&fo->jobs) && budget > 0) {
+        struct fanout_job *job = lg_list_entry(lg_list_first(&fo->jobs), struct fanout_job, node);
         close_to_events(fo, job);
         unsigned n = serve(fo->gw, job, budget);
         budget = n >= budget ? 0 : budget - n;
         if (job->cursor)
             break;
-        fo->head = job->next;
-        if (!fo->head)
-            fo->tail = NULL;
         job_free(job);
     }
-    schedule(fo, fo->head != NULL);
+    schedule(fo, !lg_list_empty(&fo->jobs));
 }
 
-/* The end of the turn: the turn's submits go to Redis first, then one
- * budgeted slice. */
-static void on_check(uv_check_t *h)
+/* One budgeted slice per loop iteration (see struct lg_fanout). */
+static void on_prepare(uv_prepare_t *h)
 {
     struct lg_fanout *fo = h->data;
-    lg_intake_flush(fo->gw->intake);
     run_jobs(fo, (unsigned)fo->gw->cfg.fanout_slice);
 }
 
@@ -212,11 +211,7 @@ static struct fanout_job *job_for(struct lg_fanout *fo, const char *room, struct
         free(job);
         return NULL;
     }
-    if (fo->tail)
-        fo->tail->next = job;
-    else
-        fo->head = job;
-    fo->tail = job;
+    lg_list_insert_tail(&fo->jobs, &job->node);
     schedule(fo, true);
     return job;
 }
@@ -254,9 +249,12 @@ void lg_fanout_forget_session(struct lg_gateway *gw, struct lg_session *s)
 {
     if (!gw->fanout)
         return;
-    for (struct fanout_job *job = gw->fanout->head; job; job = job->next)
+    struct lg_list *jobs = &gw->fanout->jobs;
+    for (struct lg_list *q = lg_list_first(jobs); q; q = lg_list_next(jobs, q)) {
+        struct fanout_job *job = lg_list_entry(q, struct fanout_job, node);
         if (job->cursor == s)
             job->cursor = lg_session_room_next(s);
+    }
 }
 
 int lg_fanout_start(struct lg_gateway *gw)
@@ -270,9 +268,10 @@ int lg_fanout_start(struct lg_gateway *gw)
         return -1;
     }
     fo->gw = gw;
-    uv_check_init(gw->loop, &fo->check);
+    lg_list_init(&fo->jobs);
+    uv_prepare_init(gw->loop, &fo->prepare);
     uv_idle_init(gw->loop, &fo->idle);
-    fo->check.data = fo;
+    fo->prepare.data = fo;
     fo->idle.data = fo;
     fo->handles_open = 2;
     gw->fanout = fo;
@@ -298,13 +297,12 @@ void lg_fanout_stop(struct lg_gateway *gw)
     if (!fo)
         return;
     gw->fanout = NULL;
-    while (fo->head) {
-        struct fanout_job *job = fo->head;
-        fo->head = job->next;
+    while (!lg_list_empty(&fo->jobs)) {
+        struct fanout_job *job = lg_list_entry(lg_list_first(&fo->jobs), struct fanout_job, node);
         close_to_events(fo, job);
         job_free(job);
     }
     schedule(fo, false);
-    uv_close((uv_handle_t *)&fo->check, on_fanout_closed);
+    uv_close((uv_handle_t *)&fo->prepare, on_fanout_closed);
     uv_close((uv_handle_t *)&fo->idle, on_fanout_closed);
 }

@@ -494,12 +494,6 @@ static void on_flush_check(uv_check_t *h)
         batch_send(lg_list_entry(lg_list_first(&in->pending), struct batch, node));
 }
 
-void lg_intake_flush(struct lg_intake *in)
-{
-    if (in)
-        on_flush_check(&in->flush_check);
-}
-
 struct lg_intake *lg_intake_new(struct lg_gateway *gw)
 {
     struct lg_intake *in = calloc(1, sizeof(*in));

@@ -22,12 +22,6 @@ struct lg_intake *lg_intake_new(struct lg_gateway *gw);
  * running the loop until then. Call before the Redis connection closes. */
 void lg_intake_close(struct lg_intake *in);
 
-/* Sends every batch now, as the end of the turn would. A room fan-out
- * (fanout.c) calls it before its slice, so that a broadcast never holds back
- * submits read in the same turn, whichever check handle libuv runs first.
- * in may be NULL. */
-void lg_intake_flush(struct lg_intake *in);
-
 /* o has passed lg_order_parse. Replies on s: order.accepted (new or
  * duplicate), IDEMPOTENCY_CONFLICT, or UNAVAILABLE, once the batch s's
  * order joins has been answered. */
