@@ -106,14 +106,10 @@ static char *seal_personal_data(struct lg_gateway *gw, const struct lg_order *o,
                             a->detail,
                             a->has_district ? a->district : NULL,
                             a->has_postal_code ? a->postal_code : NULL};
-    size_t cap = 2;
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (values[i])
-            cap += 2 + LG_TEXT_JSON_QUOTED_MAX(strlen(names[i])) +
-                   LG_TEXT_JSON_QUOTED_MAX(strlen(values[i]));
-    char *plain = malloc(cap);
-    if (!plain)
-        return NULL;
+    /* Every value lies within struct lg_address, so the document fits in
+     * the quoting bound of that much text plus the names and punctuation:
+     * no allocation per order. */
+    char plain[LG_TEXT_JSON_QUOTED_MAX(sizeof(struct lg_address)) + 256];
     char *p = plain;
     *p++ = '{';
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -122,8 +118,7 @@ static char *seal_personal_data(struct lg_gateway *gw, const struct lg_order *o,
     *p++ = '}';
     size_t len = (size_t)(p - plain);
     char *sealed = lg_crypto_seal(gw->cfg.data_key, order_id, (unsigned char *)plain, len);
-    OPENSSL_cleanse(plain, cap);
-    free(plain);
+    OPENSSL_cleanse(plain, len);
     return sealed;
 }
 
