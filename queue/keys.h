@@ -58,6 +58,12 @@ int lg_chan_feed(char *buf, size_t n, const char *room);
  * room or every room; enqueue.lua and validate.lua publish to the room's
  * feed only while it exists, so an unwatched room pays nothing for it. */
 int lg_key_feed_watched(char *buf, size_t n, const char *room);
+/* The room's load, the view admission decides from (a hash): "high" and
+ * "normal" count the orders accepted and not yet decided (enqueue.lua adds,
+ * validate.lua and expire.lua take off, never below 0); "rate" is the
+ * validators' measured drain rate (decisions a second while busy), with
+ * the bookkeeping validate.lua keeps for it. */
+int lg_key_room_load(char *buf, size_t n, const char *room);
 /* Coalescing gate of a SKU's sku.update: set (PX 1000) by sku_notify.lua
  * when it publishes; holds the state that publish carried. */
 int lg_key_sku_gate(char *buf, size_t n, const char *room, const char *sku);

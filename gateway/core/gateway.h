@@ -38,6 +38,8 @@ enum lg_counter {
     LG_CTR_ORDERS_INVALID,
     LG_CTR_ORDERS_UNAVAILABLE,
     LG_CTR_ORDERS_FORBIDDEN,
+    LG_CTR_ORDERS_BUSY,         /* refused BUSY: the deadline could not be met */
+    LG_CTR_ORDERS_RATE_LIMITED, /* refused RATE_LIMITED: user rate or in-flight cap */
     LG_CTR_ACCEPTED_HIGH,
     LG_CTR_ACCEPTED_NORMAL,
     LG_CTR_RESULTS_IN,

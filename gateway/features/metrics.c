@@ -28,7 +28,7 @@ static void head(FILE *f, const char *name, const char *type, const char *help)
  * (none for a family of one). */
 struct counter_sample {
     const char *label_value;
-    int counter; /* an enum lg_counter, or NOT_COUNTED */
+    int counter; /* an enum lg_counter */
 };
 
 struct counter_family {
@@ -36,10 +36,6 @@ struct counter_family {
     struct counter_sample samples[9];
     int n;
 };
-
-/* BUSY admission is not built yet, but the contract (docs/PROTOCOL.md)
- * lists the "busy" outcome, so its sample is there and reads 0. */
-enum { NOT_COUNTED = -1 };
 
 static const struct counter_family ORDERS = {"livegate_orders_total",
                                              "Order submits by outcome.",
@@ -50,9 +46,10 @@ static const struct counter_family ORDERS = {"livegate_orders_total",
                                               {"conflict", LG_CTR_ORDERS_CONFLICT},
                                               {"invalid", LG_CTR_ORDERS_INVALID},
                                               {"unavailable", LG_CTR_ORDERS_UNAVAILABLE},
-                                              {"busy", NOT_COUNTED},
+                                              {"busy", LG_CTR_ORDERS_BUSY},
+                                              {"rate_limited", LG_CTR_ORDERS_RATE_LIMITED},
                                               {"forbidden", LG_CTR_ORDERS_FORBIDDEN}},
-                                             8};
+                                             9};
 
 static const struct counter_family ACCEPTED = {
     "livegate_orders_accepted_total",
@@ -95,7 +92,7 @@ static void counters(FILE *f, const struct lg_metrics *m, const struct counter_f
     head(f, fam->name, "counter", fam->help);
     for (int i = 0; i < fam->n; i++) {
         const struct counter_sample *cs = &fam->samples[i];
-        unsigned long long v = cs->counter == NOT_COUNTED ? 0 : m->counters[cs->counter];
+        unsigned long long v = m->counters[cs->counter];
         if (fam->label)
             fprintf(f, "%s{%s=\"%s\"} %llu\n", fam->name, fam->label, cs->label_value, v);
         else

@@ -64,6 +64,8 @@ static void every_line_is_prometheus_text(void **state)
         .counters = {[LG_CTR_ORDERS_RECEIVED] = 9,
                      [LG_CTR_ORDERS_ACCEPTED] = 7,
                      [LG_CTR_ORDERS_INVALID] = 2,
+                     [LG_CTR_ORDERS_BUSY] = 3,
+                     [LG_CTR_ORDERS_RATE_LIMITED] = 4,
                      [LG_CTR_ACCEPTED_NORMAL] = 7,
                      [LG_CTR_FRAMES_IN] = 30,
                      [LG_CTR_FRAMES_OUT] = 44,
@@ -122,7 +124,8 @@ static void every_line_is_prometheus_text(void **state)
     assert_true(has_line(text, "livegate_connections 12"));
     assert_true(has_line(text, "livegate_orders_total{outcome=\"received\"} 9"));
     assert_true(has_line(text, "livegate_orders_total{outcome=\"invalid\"} 2"));
-    assert_true(has_line(text, "livegate_orders_total{outcome=\"busy\"} 0"));
+    assert_true(has_line(text, "livegate_orders_total{outcome=\"busy\"} 3"));
+    assert_true(has_line(text, "livegate_orders_total{outcome=\"rate_limited\"} 4"));
     assert_true(has_line(text, "livegate_orders_accepted_total{priority=\"normal\"} 7"));
     assert_true(has_line(text, "livegate_accept_latency_seconds_bucket{le=\"0.0005\"} 1"));
     assert_true(has_line(text, "livegate_accept_latency_seconds_bucket{le=\"0.0025\"} 1"));
