@@ -33,6 +33,22 @@ static const struct lg_config_int gateway_ints[] = {
      offsetof(struct lg_gateway_config, monitor_feed_per_s)},
     /* viewers given a sku.update per loop turn; bigger rooms take several */
     {"LIVEGATE_FANOUT_SLICE", 2000, 1, 1000000, offsetof(struct lg_gateway_config, fanout_slice)},
+    /* the validators' settings of the same names: an order undecided this
+     * long after acceptance, less the margin, is answered EXPIRED */
+    {"LIVEGATE_DEADLINE_MS", 10000, 1000, 600000, offsetof(struct lg_gateway_config, deadline_ms)},
+    {"LIVEGATE_EXPIRE_MARGIN_MS", 1000, 0, 5000, offsetof(struct lg_gateway_config, margin_ms)},
+    /* admission: the longest predicted queue wait an order is accepted
+     * into, and how long a backlog may see no decision before the drain
+     * rate counts as 0 */
+    {"LIVEGATE_ADMIT_WAIT_MS", 5000, 100, 600000,
+     offsetof(struct lg_gateway_config, admit_wait_ms)},
+    {"LIVEGATE_ADMIT_STALL_MS", 2000, 100, 60000,
+     offsetof(struct lg_gateway_config, admit_stall_ms)},
+    /* order.submit per user per second (0: no limit) and the bucket's size */
+    {"LIVEGATE_USER_RATE", 10, 0, 1000000, offsetof(struct lg_gateway_config, user_rate)},
+    {"LIVEGATE_USER_BURST", 20, 1, 1000000, offsetof(struct lg_gateway_config, user_burst)},
+    /* submits one connection may have waiting for their answer */
+    {"LIVEGATE_CONN_INFLIGHT", 32, 1, 1000000, offsetof(struct lg_gateway_config, conn_inflight)},
 };
 
 static void default_gateway_id(char *out, size_t n)
@@ -113,6 +129,16 @@ int lg_gateway_config_load(struct lg_gateway_config *c, char *err, size_t errsz)
     if (lg_config_load_ints(gateway_ints, sizeof(gateway_ints) / sizeof(gateway_ints[0]), c, err,
                             errsz) != 0)
         return -1;
+    if (c->margin_ms >= c->deadline_ms) {
+        snprintf(err, errsz, "LIVEGATE_EXPIRE_MARGIN_MS must be below LIVEGATE_DEADLINE_MS");
+        return -1;
+    }
+    if (c->admit_wait_ms > c->deadline_ms - c->margin_ms) {
+        snprintf(err, errsz,
+                 "LIVEGATE_ADMIT_WAIT_MS must be at most LIVEGATE_DEADLINE_MS minus "
+                 "LIVEGATE_EXPIRE_MARGIN_MS");
+        return -1;
+    }
 
     const char *web_root = lg_config_env("LIVEGATE_WEB_ROOT", LG_DEFAULT_WEB_ROOT);
     if (strlen(web_root) > LG_STATIC_ROOT_MAX) {

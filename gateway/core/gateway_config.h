@@ -34,6 +34,13 @@ struct lg_gateway_config {
     int order_ttl_s;
     int monitor_feed_per_s; /* monitor.order frames per monitor connection per second */
     int fanout_slice;       /* sku.update frames queued to viewers per loop turn */
+    int deadline_ms;        /* an order's answer is due this long after acceptance */
+    int margin_ms;          /* ... and it is expired this much before that */
+    int admit_wait_ms;      /* the longest predicted queue wait admitted */
+    int admit_stall_ms;     /* a backlog with no decision this long: drain rate 0 */
+    int user_rate;          /* order.submit per user per second; 0: unlimited */
+    int user_burst;         /* ... with bursts of this many */
+    int conn_inflight;      /* submits one connection may have unanswered */
     enum lg_log_level log_level;
     char web_root[LG_STATIC_ROOT_MAX + 1]; /* the pages' files: see static_files.h */
 };

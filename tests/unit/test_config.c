@@ -183,10 +183,55 @@ static void gateway_table_keeps_every_default_and_range(void **state)
          offsetof(struct lg_gateway_config, monitor_feed_per_s)},
         {"LIVEGATE_FANOUT_SLICE", 2000, 1, 1000000,
          offsetof(struct lg_gateway_config, fanout_slice)},
+        {"LIVEGATE_DEADLINE_MS", 10000, 1000, 600000,
+         offsetof(struct lg_gateway_config, deadline_ms)},
+        {"LIVEGATE_EXPIRE_MARGIN_MS", 1000, 0, 5000, offsetof(struct lg_gateway_config, margin_ms)},
+        {"LIVEGATE_ADMIT_WAIT_MS", 5000, 100, 600000,
+         offsetof(struct lg_gateway_config, admit_wait_ms)},
+        {"LIVEGATE_ADMIT_STALL_MS", 2000, 100, 60000,
+         offsetof(struct lg_gateway_config, admit_stall_ms)},
+        {"LIVEGATE_USER_RATE", 10, 0, 1000000, offsetof(struct lg_gateway_config, user_rate)},
+        {"LIVEGATE_USER_BURST", 20, 1, 1000000, offsetof(struct lg_gateway_config, user_burst)},
+        {"LIVEGATE_CONN_INFLIGHT", 32, 1, 1000000,
+         offsetof(struct lg_gateway_config, conn_inflight)},
     };
+    enum { DEADLINE = 6, MARGIN, ADMIT_WAIT, AFTER_ADMIT_WAIT };
     setenv("LIVEGATE_DEMO", "1", 1);
     struct lg_gateway_config c;
-    check_program(load_gateway, &c, x, sizeof(x) / sizeof(x[0]));
+    check_program(load_gateway, &c, x, DEADLINE);
+    /* The deadline, its margin and the admitted wait bound one another:
+     * test each bound against partners that allow it. */
+    setenv("LIVEGATE_EXPIRE_MARGIN_MS", "0", 1);
+    setenv("LIVEGATE_ADMIT_WAIT_MS", "100", 1);
+    check_program(load_gateway, &c, x + DEADLINE, 1);
+    setenv("LIVEGATE_DEADLINE_MS", "600000", 1);
+    unsetenv("LIVEGATE_EXPIRE_MARGIN_MS");
+    check_program(load_gateway, &c, x + MARGIN, 1);
+    unsetenv("LIVEGATE_ADMIT_WAIT_MS");
+    setenv("LIVEGATE_EXPIRE_MARGIN_MS", "0", 1);
+    check_program(load_gateway, &c, x + ADMIT_WAIT, 1);
+    unsetenv("LIVEGATE_DEADLINE_MS");
+    unsetenv("LIVEGATE_EXPIRE_MARGIN_MS");
+    check_program(load_gateway, &c, x + AFTER_ADMIT_WAIT,
+                  sizeof(x) / sizeof(x[0]) - AFTER_ADMIT_WAIT);
+
+    char err[256];
+    setenv("LIVEGATE_DEADLINE_MS", "2000", 1);
+    setenv("LIVEGATE_EXPIRE_MARGIN_MS", "2000", 1);
+    assert_int_equal(lg_gateway_config_load(&c, err, sizeof(err)), -1);
+    assert_string_equal(err, "LIVEGATE_EXPIRE_MARGIN_MS must be below LIVEGATE_DEADLINE_MS");
+    /* The admitted wait may reach the deadline less the margin, not pass it. */
+    setenv("LIVEGATE_EXPIRE_MARGIN_MS", "500", 1);
+    setenv("LIVEGATE_ADMIT_WAIT_MS", "1500", 1);
+    assert_int_equal(lg_gateway_config_load(&c, err, sizeof(err)), 0);
+    assert_int_equal(c.admit_wait_ms, 1500);
+    setenv("LIVEGATE_ADMIT_WAIT_MS", "1501", 1);
+    assert_int_equal(lg_gateway_config_load(&c, err, sizeof(err)), -1);
+    assert_string_equal(err, "LIVEGATE_ADMIT_WAIT_MS must be at most LIVEGATE_DEADLINE_MS minus "
+                             "LIVEGATE_EXPIRE_MARGIN_MS");
+    unsetenv("LIVEGATE_DEADLINE_MS");
+    unsetenv("LIVEGATE_EXPIRE_MARGIN_MS");
+    unsetenv("LIVEGATE_ADMIT_WAIT_MS");
     unsetenv("LIVEGATE_DEMO");
 }
 
