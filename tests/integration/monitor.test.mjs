@@ -6,7 +6,8 @@
 // any monitor frame), sampling under a burst, queue figures and SLA
 // violations with the validator stopped, BUSY and RATE_LIMITED totals as
 // stats_flush.lua writes them and the queue, drain rate and predicted wait
-// from the room's load hash, and the Prometheus text of /metrics.
+// from the room's load hash, a real BUSY counted end to end, and the
+// Prometheus text of /metrics.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -563,5 +564,34 @@ describe('queue figures and SLA violations while the validator is away', () => {
     assert.deepEqual(slow.queue.predicted_wait_ms, { high: 2000, normal: 2000 });
     assert.ok(slow.queue.oldest_age_ms === 0, 'no high entry in the streams: no age');
     mon.close();
+  });
+
+  test('a real BUSY: the gateway refuses against the load, counts it, and monitor.stats shows it with the wait that caused it', async () => {
+    const room = 'q3';
+    await setupRoom(gw, room, { skus: { 'sku-a': { name: '茶', price: 1000, stock: 100, on_sale: true } } });
+    // 60 undecided at 10 decisions/s: a new normal order would wait 6 s,
+    // past the 5 s admission allows (LIVEGATE_ADMIT_WAIT_MS). The last
+    // decision is dated ahead (as tests/integration/admission.test.mjs
+    // does), so enqueue.lua sees a draining queue rather than a stall it
+    // would check against the (empty) streams and reset.
+    const [sec] = (await redis.cli('TIME')).split('\n');
+    await redis.cli('HSET', `lg:{${room}}:load`, 'high', '0', 'normal', '60', 'rate', '10',
+      'd_at', String(Number(sec) * 1000 + 60000));
+    const mon = watch(await gw.session({ sub: 'op', room, role: 'operator' }));
+    mon.send({ type: 'monitor.subscribe', room_id: room, req: 's' });
+    const first = await mon.next((m) => m.req === 's');
+    assert.deepEqual(first.queue.predicted_wait_ms, { high: 0, normal: 6000 });
+    assert.equal(first.queue.drain_per_s, 10);
+    const v = await gw.session({ sub: 'b', room, role: 'viewer' });
+    const o = validOrder({ room_id: room, sku_id: 'sku-a', unit_price: 1000, amount: 1000, address: personal });
+    v.send(o);
+    const refusal = await v.next((m) => m.ref === o.client_order_id || m.client_order_id === o.client_order_id);
+    assert.equal(refusal.code, 'BUSY', JSON.stringify(refusal));
+    const s = await statsWhere(mon, (m) => m.orders.busy === 1);
+    assert.deepEqual([s.orders.received, s.orders.accepted, s.orders.rate_limited], [1, 0, 0]);
+    assert.equal(s.queue.normal, 60, 'nothing queued for the refusal');
+    assert.deepEqual(s.queue.predicted_wait_ms, { high: 0, normal: 6000 });
+    mon.close();
+    v.close();
   });
 });
