@@ -672,8 +672,7 @@ static int add_order_args(struct batch *b, struct lg_session *s, const struct lg
                           r->order_id, s->claims.sub, o->client_order_id, o->sku_id, qty,
                           unit_price, amount, o->currency, o->payment_method,
                           o->has_coupon ? o->coupon_id : "", s->claims.vip ? "vip" : "", buyer,
-                          phone, o->address.province, o->address.city, sealed,
-                          r->has_req ? r->req : ""};
+                          phone, sealed, r->has_req ? r->req : ""};
     /* All of the order or none of it, so the layout stays whole. */
     int nkeys = b->keys.n, nargs = b->args.n;
     bool ok = arg_list_add(&b->keys, k_idem) == 0 && arg_list_add(&b->keys, k_order) == 0 &&

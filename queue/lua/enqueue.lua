@@ -51,7 +51,7 @@
 -- ARGV[6] the longest predicted wait admitted (ms)
 -- ARGV[7] a backlog without a decision for this long has a drain rate of 0 (ms)
 -- ARGV[8] submits per user per second, 0 for no limit   ARGV[9] the burst
--- then FIELDS_PER_ORDER per order, order i at ARGV[10 + 18 * (i - 1)]: the
+-- then FIELDS_PER_ORDER per order, order i at ARGV[10 + 16 * (i - 1)]: the
 --   body fingerprint, then the values of RECORD_FIELDS below in that order
 --   (gateway/features/intake.c writes them)
 --
@@ -70,9 +70,11 @@
 
 -- The record's fields the caller supplies, per order and in this order.
 -- status, priority, accepted_at_ms, room_id and gw are added here.
+-- Personal data only masked (buyer, phone) or sealed (pii: name, phone and
+-- the whole address, province and city included).
 local RECORD_FIELDS = {'order_id', 'user', 'client_order_id', 'sku_id', 'qty', 'unit_price',
                        'amount', 'currency', 'payment_method', 'coupon_id', 'tier', 'buyer',
-                       'phone', 'province', 'city', 'pii', 'req'}
+                       'phone', 'pii', 'req'}
 local F_ORDER_ID, F_USER, F_CLIENT_ORDER_ID, F_SKU_ID, F_QTY = 1, 2, 3, 4, 5
 local F_AMOUNT, F_COUPON_ID, F_TIER, F_BUYER, F_PHONE = 7, 10, 11, 12, 13
 local NFIELDS = #RECORD_FIELDS
