@@ -9,6 +9,12 @@
 -- one loop turn as one call, so the per-call cost of EVALSHA, the clock and
 -- the room's threshold are paid once per batch instead of once per order.
 --
+-- The fingerprint is keyed ("k1" then an HMAC, gateway/rules/fingerprint.h).
+-- A key stored by an earlier release holds a plain digest that cannot be
+-- compared with it; a resubmit that finds one is answered duplicate, as the
+-- same client_order_id of the same user (such keys are gone 24 h after the
+-- upgrade).
+--
 -- Each order is decided as if it had been a call of its own, in the order
 -- given: a double tap inside one batch is accepted once and answered
 -- duplicate (or conflict) the second time. Deciding only reads; the writes
@@ -250,7 +256,7 @@ for i = 1, norders do
     local prio = priority_of(i)
     taken[idem] = {index = i, oid = arg_of(i, F_ORDER_ID), fp = fp, prio = prio, at = now}
     results[i] = {'accepted', arg_of(i, F_ORDER_ID), prio, now}
-  elseif prev.fp ~= fp then
+  elseif prev.fp ~= fp and string.sub(prev.fp, 1, 2) == 'k1' then
     results[i] = {'conflict', prev.oid}
   else
     results[i] = {'duplicate', prev.oid, prev.prio, prev.at}
