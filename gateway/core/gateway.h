@@ -92,8 +92,9 @@ struct lg_gateway {
 
     unsigned long long counters[LG_CTR_COUNT];
     struct lg_gateway_latency latency;
-    struct lg_stats *stats;       /* per-room deltas, flushed to Redis every second */
-    struct lg_monitors *monitors; /* monitor.subscribe sessions and their timer */
+    struct lg_stats *stats;             /* per-room deltas, flushed to Redis every second */
+    struct lg_monitors *monitors;       /* monitor.subscribe sessions and their timer */
+    struct lg_token_watch *token_watch; /* closes sessions whose token expired */
     unsigned long n_monitors;
 };
 

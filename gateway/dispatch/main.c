@@ -16,6 +16,7 @@
 #include "features/intake.h"
 #include "core/gateway.h"
 #include "features/monitor.h"
+#include "features/token_watch.h"
 #include "features/results.h"
 #include "features/rooms.h"
 #include "conn/session.h"
@@ -53,6 +54,8 @@ static void finish_stop(struct lg_gateway *gw)
     uv_close((uv_handle_t *)&gw->sig_term, on_handle_closed);
     if (gw->monitors)
         lg_monitor_stop(gw->monitors);
+    lg_token_watch_close(gw->token_watch);
+    gw->token_watch = NULL;
     lg_server_stop(gw);
     lg_intake_close(gw->intake); /* before the connection it sends on */
     gw->intake = NULL;
@@ -231,6 +234,9 @@ static int serve(void)
     gw.monitors = lg_monitor_new(&gw);
     if (gw.monitors)
         lg_monitor_start(gw.monitors);
+    gw.token_watch = lg_token_watch_new(&gw);
+    if (gw.token_watch)
+        lg_token_watch_start(gw.token_watch);
 
     uv_timer_init(&loop, &gw.stop_timer);
     gw.stop_timer.data = &gw;
