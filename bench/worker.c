@@ -954,13 +954,17 @@ static void stop_reading(struct viewer *v)
     v->assembling = false;
 }
 
-/* Ends the connection from outside lws's callbacks: lws closes it on its
- * next pass and calls back LWS_CALLBACK_CLIENT_CLOSED. */
+/* Ends the connection from outside lws's callbacks (a reader's poll or the
+ * end of a loop turn, where lws is not using the wsi): closed at once, with
+ * LWS_CALLBACK_CLIENT_CLOSED called back before this returns. An
+ * asynchronous kill waited for lws's next timer pass, which with no idle
+ * pings could be the end of the run: a killed gateway's connections then
+ * stayed "up", their submits unanswered, until the bench finished. */
 static void drop_connection(struct viewer *v)
 {
     stop_reading(v);
     if (v->wsi)
-        lws_set_timeout(v->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        lws_set_timeout(v->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
 }
 
 static void send_control(struct worker *w, struct viewer *v, int opcode, const char *payload,

@@ -1,7 +1,9 @@
 // livegate-bench against the real gateway, validator and redis-server: a
 // short run whose audit passes, a gateway frozen for 1 s that must show up
-// in the latency figures, and a broken set-up (no validator) that the audit
-// must report as lost orders with a failing exit status.
+// in the latency figures, a gateway killed with submits unanswered (resent
+// on the next connection, none left unanswered), and a broken set-up (no
+// validator) that the audit must report as lost orders with a failing exit
+// status.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -11,6 +13,7 @@ import { startRedis, startGateway, startValidator, stopAll, sleep, waitFor, bin,
 
 const outDir = mkdtempSync(path.join(os.tmpdir(), 'lg-bench-'));
 let redis, gw, validator;
+const gatewayEnv = { LIVEGATE_USER_RATE: '0' };
 
 // Runs the bench to completion (bounded) and returns its exit code, output
 // and JSON report. okCodes: the exit codes this run may end with.
@@ -28,7 +31,9 @@ async function bench(args, { secret = gw.secrets.secret, timeoutMs = 120000, por
 
 before(async () => {
   redis = await startRedis();
-  gw = await startGateway({ redis });
+  // The per-user rate limit off, as the load scripts run it: the bench's
+  // few users send many orders each.
+  gw = await startGateway({ redis, env: gatewayEnv });
   validator = await startValidator({ redis });
 });
 after(stopAll);
@@ -166,6 +171,28 @@ test('a gateway frozen for 1 s shows up in p99 and max', async () => {
   // (whatever this machine's normal latency L: the max is about L + 1000)
   assert.ok(acc.p50 < acc.max - 900, `accept p50 ${acc.p50} ms, max ${acc.max} ms`);
   assert.ok(r.report.latency_ms.result_normal.max >= 900);
+});
+
+test('submits cut off by a killed gateway are resent on the next connection: none unanswered', async () => {
+  const run = bench(['--shape', 'steady', '--conns', '20', '--rate', '200', '--duration', '5',
+    '--ramp', '0.5', '--dup-share', '0', '--invalid-share', '0', '--drain', '20']);
+  const before = await gw.metric('livegate_orders_accepted_total');
+  await waitFor(async () => (await gw.metric('livegate_orders_accepted_total')) >= before + 100,
+    { timeoutMs: 60000, what: 'the bench\'s first 100 orders accepted' });
+  // Frozen, the gateway answers nothing while the bench goes on writing;
+  // killed, it leaves those submits without any answer on a dead connection.
+  gw.proc.child.kill('SIGSTOP');
+  await sleep(300);
+  await gw.kill9();
+  gw = await startGateway({ redis, secrets: gw.secrets, port: gw.port, env: gatewayEnv });
+  const r = await run;
+  assert.equal(r.code, 0, r.out);
+  const { retries, audit_counts: a } = r.report;
+  assert.ok(retries.resubmits_after_close > 0, r.out);
+  assert.equal(a.unanswered, 0);
+  assert.equal(a.unsent, 0);
+  assert.equal(a.lost, 0);
+  assert.match(r.out, /submits resent on the viewer's next connection/);
 });
 
 test('a broken set-up (no validator) fails the audit with lost orders', async () => {
