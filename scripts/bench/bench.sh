@@ -202,7 +202,7 @@ fi
 max_confirmed_per_s() {
   node -e '
     const fs = require("fs");
-    const xs = process.argv.slice(1).map((f) => JSON.parse(fs.readFileSync(f, "utf8")).confirmed_per_s).sort((a, b) => a - b);
+    const xs = process.argv.slice(1).filter((f) => fs.existsSync(f)).map((f) => JSON.parse(fs.readFileSync(f, "utf8")).confirmed_per_s).sort((a, b) => a - b);
     const m = xs.length % 2 ? xs[(xs.length - 1) / 2] : (xs[xs.length / 2 - 1] + xs[xs.length / 2]) / 2;
     process.stdout.write(String(Math.round(m || 0)));' "$out"/max-*.json
 }
@@ -212,7 +212,7 @@ max_confirmed_per_s() {
 flood_args() {
   local rate=$flood_rate
   if [ -z "$rate" ]; then
-    local m; m=$(max_confirmed_per_s)
+    local m; m=$(max_confirmed_per_s || echo 0)
     [ "${m:-0}" -gt 0 ] || { echo "bench.sh: the max scenario confirmed nothing: no rate for the flood (give --flood-rate N)" >&2; return 1; }
     rate=$((3 * m))
     echo "== flood at 3 x $m confirmed/s (max, median of this run) = $rate orders/s"
