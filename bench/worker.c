@@ -473,8 +473,12 @@ static int flush_viewer(struct worker *w, struct viewer *v)
     }
     if (!w->txlen)
         return 0;
-    if (lws_write(v->wsi, w->tx + LWS_PRE, w->txlen, LWS_WRITE_RAW) < (int)w->txlen)
+    if (lws_write(v->wsi, w->tx + LWS_PRE, w->txlen, LWS_WRITE_RAW) < (int)w->txlen) {
+        /* Perhaps partly out: like any submit unanswered when the
+         * connection closes, they are resent on the next one. */
+        account_submits(w, v);
         return -1;
+    }
     account_submits(w, v);
     return 0;
 }
