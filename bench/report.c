@@ -226,8 +226,8 @@ void lg_bench_audit_run(const struct lg_bench_report *r, const struct lg_bench_s
     uint64_t refused_only = r->c.refused_gave_up + r->c.refused_waiting;
     add_line(out, a->refused_only_queued == 0 && a->refused_only_checked == refused_only,
              "orders refused and never accepted left nothing queued",
-             "%llu of %llu found by order.query (%llu asked; %llu gave up after %d retries, "
-             "%llu still waiting at the end)",
+             "%llu of %llu known to order.query (%llu answered in time; %llu gave up after %d "
+             "retries, %llu still waiting at the end)",
              (unsigned long long)a->refused_only_queued, (unsigned long long)refused_only,
              (unsigned long long)a->refused_only_checked, (unsigned long long)r->c.refused_gave_up,
              LG_BENCH_RETRY_MAX, (unsigned long long)r->c.refused_waiting);
