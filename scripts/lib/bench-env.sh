@@ -7,8 +7,9 @@
 #
 #   lg_bench_env REDIS_PORT GW_PORT
 #       Exports the programs' settings (a random JWT secret and data key,
-#       the private Redis, the gateway on 127.0.0.1:GW_PORT, warn logs) and
-#       sets LG_BENCH_TMP to a new scratch folder.
+#       the private Redis, the gateway on 127.0.0.1:GW_PORT, warn logs, the
+#       per-user rate limit off unless LIVEGATE_USER_RATE is set: load tests
+#       have few users) and sets LG_BENCH_TMP to a new scratch folder.
 #   LG_BENCH_PIDS+=("$pid")
 #       A process for the clean-up to stop.
 #   lg_bench_cleanup
@@ -33,6 +34,7 @@ lg_bench_env() {
   export LIVEGATE_REDIS_URL="redis://127.0.0.1:$1/0"
   export LIVEGATE_LISTEN="127.0.0.1:$2"
   export LIVEGATE_LOG_LEVEL=warn
+  export LIVEGATE_USER_RATE=${LIVEGATE_USER_RATE:-0}
 }
 
 lg_bench_cleanup() {
