@@ -29,7 +29,9 @@
 -- queues, a high one behind the high queue only, so high orders are shed
 -- last. A backlog that has seen no decision for ARGV[7] ms means the drain
 -- rate is 0 (the validators are stuck or gone): everything is refused. An
--- unknown rate (no busy period measured yet) admits. A refusal writes
+-- unknown rate (no busy period measured yet) admits. The retry is the time
+-- until the wait ahead is back within bound, and at least a quarter of the
+-- admitted wait. A refusal writes
 -- nothing, so a retry with the same client_order_id starts afresh.
 --
 -- The per-user rate (ARGV[8] submits a second, bursts of ARGV[9]; 0 is no
@@ -228,7 +230,9 @@ local function admission_wait(prio)
   if wait <= admit_wait then
     return 0
   end
-  return math.max(1, math.ceil(wait - admit_wait))
+  -- Every refused client competes for the same few places: sent back at
+  -- the first one to free, they would all return at once, again and again.
+  return math.max(math.ceil(admit_wait / 4), math.ceil(wait - admit_wait))
 end
 
 -- Pass 1, in the order given: what a call of its own would answer. A key

@@ -51,7 +51,8 @@ const exists = async (key) => (await redis.cli('EXISTS', key)) === '1';
 
 test('an order is admitted while the predicted wait is within the bound, and refused one past it', async () => {
   // 100 decisions a second and 1000 ms admitted: 99 ahead is a wait of
-  // exactly 1000 ms, 100 ahead is 1010 ms.
+  // exactly 1000 ms, 100 ahead is 1010 ms; the retry is at least a quarter
+  // of the admitted wait.
   const now = await redisNow();
   await setLoad('a1', { high: 0, normal: 99, rate: 100, d_at: now });
   let res = await runEnqueue(redis, 'a1', [{ oid: 'o-in', coid: 'c-in' }], { wait: 1000 });
@@ -59,7 +60,7 @@ test('an order is admitted while the predicted wait is within the bound, and ref
   assert.equal((await load('a1')).normal, '100');
 
   res = await runEnqueue(redis, 'a1', [{ oid: 'o-out', coid: 'c-out' }], { wait: 1000 });
-  assert.deepEqual(res[0], ['busy', '10', 'normal', '']);
+  assert.deepEqual(res[0], ['busy', '250', 'normal', '']);
   // Nothing of the refused order is stored, and the backlog is unchanged.
   assert.equal(await exists('lg:{a1}:order:o-out'), false);
   assert.equal(await exists('lg:{a1}:idem:u1/c-out'), false);
@@ -86,7 +87,11 @@ test('a high order waits behind the high queue only, so it is shed last', async 
   // The high queue itself full: high orders are refused too.
   await setLoad('a2', { high: 100 });
   const full = await runEnqueue(redis, 'a2', [{ oid: 'o-h2', coid: 'c-h2', amount: 100000 }], { wait: 1000 });
-  assert.deepEqual(full[0], ['busy', '10', 'high', '100000']);
+  assert.deepEqual(full[0], ['busy', '250', 'high', '100000']);
+  // Far past the bound, the retry is the time until the wait is back within it.
+  await setLoad('a2', { high: 1000 });
+  const far = await runEnqueue(redis, 'a2', [{ oid: 'o-h3', coid: 'c-h3', amount: 100000 }], { wait: 1000 });
+  assert.deepEqual(far[0], ['busy', '9010', 'high', '100000']);
 });
 
 test('orders of one batch count the ones admitted before them', async () => {
@@ -247,7 +252,8 @@ test('the gateway answers BUSY with jittered retry_after_ms, leaves nothing queu
   const gw = await startGateway({ redis, env: { LIVEGATE_ADMIT_WAIT_MS: '5000' } });
   await setupRoom(gw, 'g1', { threshold: 100000 });
   const now = await redisNow();
-  // 60 ahead at 10 a second: a 6,100 ms wait, 1,100 ms past the bound.
+  // 60 ahead at 10 a second: a 6,100 ms wait, 1,100 ms past the bound,
+  // less than a quarter of the bound (1,250 ms), which is the retry then.
   await setLoad('g1', { high: 0, normal: 60, rate: 10, d_at: now + 60000 });
   const c = await gw.session({ sub: 'b1', room: 'g1', role: 'viewer' });
   const sets = async () => Number((await redis.cli('INFO', 'commandstats')).match(/cmdstat_set:calls=(\d+)/)?.[1] ?? 0);
@@ -259,7 +265,7 @@ test('the gateway answers BUSY with jittered retry_after_ms, leaves nothing queu
   assert.equal(busy.type, 'error');
   assert.equal(busy.code, 'BUSY');
   assert.ok(Number.isInteger(busy.retry_after_ms));
-  assert.ok(busy.retry_after_ms >= 1000 && busy.retry_after_ms <= 1650, `retry ${busy.retry_after_ms}`);
+  assert.ok(busy.retry_after_ms >= 1250 && busy.retry_after_ms <= 1875, `retry ${busy.retry_after_ms}`);
 
   // Within the hold (100 ms from the refusal above) the gateway refuses on
   // its own: the order never reaches Redis, not even its order-id index
@@ -268,7 +274,7 @@ test('the gateway answers BUSY with jittered retry_after_ms, leaves nothing queu
   c.send(o2);
   const shed = await c.next((m) => m.ref === o2.client_order_id);
   assert.equal(shed.code, 'BUSY');
-  assert.ok(shed.retry_after_ms >= 900 && shed.retry_after_ms <= 1650, `retry ${shed.retry_after_ms}`);
+  assert.ok(shed.retry_after_ms >= 1150 && shed.retry_after_ms <= 1875, `retry ${shed.retry_after_ms}`);
   assert.equal(await streamLen('g1', 'normal'), 0);
   assert.equal(await redis.cli('KEYS', 'lg:oidx:*'), '', 'the refused order\'s index is dropped');
   assert.equal(await sets(), setsBefore + 1);
