@@ -78,18 +78,22 @@ async function addOrder(room, prio, acceptedAt, { status = 'queued', gw = 'gw-a'
 
 // Queued orders, one per millisecond of acceptance from BOUND - from to
 // BOUND - to ms before Redis's now, oldest first, made in one step so the
-// ages are exact; returns that now and the orders' ids.
+// ages are exact; returns that now and the orders' ids. Each entry's id is
+// idShift ms after its acceptance (-1: as when XADD read the clock a
+// millisecond before enqueue.lua's TIME).
 const FIXTURE = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local room, bound, from, to = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local shift = tonumber(ARGV[5])
 local out = {string.format('%d', now)}
 for k = from, to do
   local at = string.format('%d', now - bound + k)
+  local id = string.format('%d', now - bound + k + shift) .. '-0'
   local oid = 'o-' .. room .. '-' .. (k - from)
   redis.call('HSET', 'lg:{' .. room .. '}:order:' .. oid, 'order_id', oid, 'status', 'queued',
              'priority', 'normal', 'accepted_at_ms', at, 'gw', 'gw-a', 'user', 'u1')
-  redis.call('XADD', 'lg:{' .. room .. '}:q:normal', at .. '-0', 'order_id', oid, 'user', 'u1',
+  redis.call('XADD', 'lg:{' .. room .. '}:q:normal', id, 'order_id', oid, 'user', 'u1',
              'sku_id', 'sku-1', 'coupon_id', '', 'accepted_at_ms', at, 'gw', 'gw-a')
   out[#out + 1] = oid
 end
@@ -121,12 +125,12 @@ return out`;
 const bulk = async (room, prio, status, n, age = 5000) =>
   (await cli('EVAL', BULK, 0, room, prio, status, n, age)).split('\n');
 
-test('the bound: an order exactly deadline - margin old is left queued, one a millisecond older is EXPIRED', async () => {
+for (const [room, shift] of [['b1', 0], ['b2', -1]]) test(`the bound (entry ids ${shift} ms from the acceptance): an order exactly deadline - margin old is left queued, one a millisecond older is EXPIRED`, async () => {
   const FROM = -40, TO = 400;
-  const [t0s, ...oids] = (await cli('EVAL', FIXTURE, 0, 'b1', BOUND, FROM, TO)).split('\n');
+  const [t0s, ...oids] = (await cli('EVAL', FIXTURE, 0, room, BOUND, FROM, TO, shift)).split('\n');
   const t0 = Number(t0s);
   const orders = oids.map((oid, i) => ({ oid, at: t0 - BOUND + FROM + i }));
-  const { state, rows } = await expire('b1', { batch: 1000 });
+  const { state, rows } = await expire(room, { batch: 1000 });
   assert.equal(state, 'done');
   assert.ok(rows.length > 0);
   const now = Number(rows[0].decided_at_ms);
@@ -136,7 +140,7 @@ test('the bound: an order exactly deadline - margin old is left queued, one a mi
     const age = now - o.at;
     assert.equal(expired.has(o.oid), age > BOUND, `age ${age} ms`);
     if (Math.abs(age - BOUND) <= 2) {
-      const rec = await record('b1', o.oid);
+      const rec = await record(room, o.oid);
       assert.equal(rec.status, age > BOUND ? 'rejected' : 'queued', `age ${age} ms`);
     }
   }
@@ -168,6 +172,9 @@ async function subscribe(channel) {
 test('pending entries are expired and acknowledged, undelivered ones expired, decided and young ones left; the load goes down, never below 0; the feed hears it', async () => {
   const room = 'p1';
   for (const prio of ['high', 'normal']) await cli('XGROUP', 'CREATE', stream(room, prio), GROUP, 0, 'MKSTREAM');
+  await cli('HSET', `lg:{${room}}:load`, 'high', 0, 'normal', 5);
+  await cli('SET', `lg:{${room}}:feed:watched`, 1, 'PX', 60000);
+  const feed = await subscribe(`lg:ev:feed:${room}`);
   const old = (await redisNowMs()) - 5000;
   const n1 = await addOrder(room, 'normal', old);                                  // delivered, queued
   const n2 = await addOrder(room, 'normal', old, { status: 'pending_payment' });   // delivered, decided, not acked
@@ -175,14 +182,15 @@ test('pending entries are expired and acknowledged, undelivered ones expired, de
   await cli('XREADGROUP', 'GROUP', GROUP, 'stuck', 'COUNT', 2, 'STREAMS', stream(room, 'normal'), '>');
   const n3 = await addOrder(room, 'normal', old);                                  // undelivered, queued
   const h1 = await addOrder(room, 'high', old);                                    // undelivered, queued
-  const young = await addOrder(room, 'normal', (await redisNowMs()) - BOUND + 300); // due in 300 ms
-  await cli('HSET', `lg:{${room}}:load`, 'high', 0, 'normal', 5);
-  await cli('SET', `lg:{${room}}:feed:watched`, 1, 'PX', 10000);
-  const feed = await subscribe(`lg:ev:feed:${room}`);
+  const young = await addOrder(room, 'normal', (await redisNowMs()) - BOUND + 1000); // due in 1 s
   try {
     // A long guard, so the other gateway's call below falls inside it.
     const first = await expire(room, { feed: `lg:ev:feed:${room}`, guard: 60000 });
     assert.equal(first.state, 'done');
+    // Another gateway within the guard period does nothing; this one may go
+    // on, and finds nothing more (before the young order is due).
+    assert.deepEqual(await expire(room, { gw: 'gw-b' }), { state: 'busy', rows: [] });
+    assert.deepEqual(await expire(room), { state: 'done', rows: [] });
     // High stream first, then pending, then undelivered.
     assert.deepEqual(first.rows.map((r) => r.order_id), [h1.oid, n1.oid, n3.oid]);
     for (const o of [h1, n1, n3]) {
@@ -200,9 +208,6 @@ test('pending entries are expired and acknowledged, undelivered ones expired, de
     assert.deepEqual(feed.heard[0].map((e) => [e.order_id, e.status, e.code, e.room, e.buyer]),
       [h1, n1, n3].map((o) => [o.oid, 'rejected', 'EXPIRED', room, '张*']));
 
-    // Another gateway within the guard period does nothing; this one may go on.
-    assert.deepEqual(await expire(room, { gw: 'gw-b' }), { state: 'busy', rows: [] });
-    assert.equal((await expire(room)).rows.length, 0);
     // The young order is expired once due, not skipped by the cursor; the
     // decided n2 is never expired.
     const later = await waitFor(async () => {
@@ -371,6 +376,47 @@ test('a validator that comes after the sweep skips the expired orders: stock unt
   }
   assert.equal(await stock('g3', 'sku-1'), 10);
   assert.ok(!c.messages.some((m) => isFinal(m)), `no second result: ${JSON.stringify(c.messages)}`);
+  await v.stop();
+  c.close();
+  await gw.stop();
+});
+
+test('a validator frozen (SIGSTOP) while its orders expire, then resumed, answers nothing twice and takes no stock', async () => {
+  const gw = await startGateway({ redis, env: GW_ENV });
+  await setupRoom(gw, 'g5', { skus: { 'sku-1': { name: '茶', price: 19900, stock: 10, on_sale: true } } });
+  const v = await startValidator({ redis, env: GW_ENV });
+  const c = await gw.session({ sub: 'buyer-5', room: 'g5', role: 'viewer' });
+  const live = await submit(c, validOrder({ room_id: 'g5' }));
+  assert.equal((await c.next((m) => isFinal(m) && m.order_id === live.order_id, 10000)).type, 'order.confirmed');
+  process.kill(v.pid, 'SIGSTOP');
+  try {
+    const frozen = [];
+    for (let i = 0; i < 3; i++) frozen.push(await submit(c, validOrder({ room_id: 'g5' })));
+    for (const acc of frozen) {
+      const res = await c.next((m) => isFinal(m) && m.order_id === acc.order_id, 10000);
+      assert.equal(res.code, 'EXPIRED');
+    }
+    const inBefore = await counter(gw, 'livegate_results_total', 'kind', 'in');
+    process.kill(v.pid, 'SIGCONT');
+    // The validator gets to the entries (what its frozen read held, what it
+    // reads now) and re-sends their stored results; the gateway drops them.
+    await waitFor(async () => {
+      const g = await groupInfo(stream('g5', 'normal'));
+      return g.pending === '0' && g.lag === '0';
+    }, { what: 'the validator to acknowledge every entry', timeoutMs: 10000 });
+    await waitFor(async () => (await counter(gw, 'livegate_results_total', 'kind', 'in')) > inBefore,
+      { what: 'a re-sent result', timeoutMs: 10000 });
+    for (const acc of frozen) {
+      const rec = await record('g5', acc.order_id);
+      assert.deepEqual([rec.status, rec.code], ['rejected', 'EXPIRED']);
+    }
+    assert.equal(await stock('g5', 'sku-1'), 9);
+    assert.equal(await counter(gw, 'livegate_results_total', 'kind', 'repeated'),
+      (await counter(gw, 'livegate_results_total', 'kind', 'in')) - inBefore);
+    assert.ok(!c.messages.some(isFinal), `no second result: ${JSON.stringify(c.messages)}`);
+  } finally {
+    process.kill(v.pid, 'SIGCONT');
+  }
   await v.stop();
   c.close();
   await gw.stop();
