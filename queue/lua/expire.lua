@@ -61,6 +61,11 @@ local deadline, margin = tonumber(ARGV[1]), tonumber(ARGV[2])
 local me, guard_ms, budget = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 local feed, room_id, order_prefix, state_ttl = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 local nnames = tonumber(ARGV[10])
+-- Checked before anything is written: a bad call changes nothing.
+if not (deadline and margin and guard_ms and budget and nnames and tonumber(state_ttl)) or
+    margin >= deadline or #ARGV ~= 10 + nnames or #KEYS ~= 5 then
+  return redis.error_reply('ERR expire.lua: bad arguments')
+end
 local names = {}
 for i = 1, nnames do
   names[i] = ARGV[10 + i]

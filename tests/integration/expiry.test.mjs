@@ -225,6 +225,24 @@ test('pending entries are expired and acknowledged, undelivered ones expired, de
   }
 });
 
+test('bad arguments are an error and change nothing', async () => {
+  const old = (await redisNowMs()) - 5000;
+  const o = await addOrder('x1', 'normal', old);
+  const call = (...args) => cli('EVAL', script, 5, stream('x1', 'high'), stream('x1', 'normal'),
+    'lg:{x1}:load', 'lg:{x1}:sweep', 'lg:{x1}:feed:watched', ...args).catch((e) => String(e));
+  const good = [DEADLINE, MARGIN, 'gw-a', 150, 256, '', 'x1', 'lg:{x1}:order:', 3600000, 1, 'status'];
+  const bad = [
+    good.map((v, i) => (i === 0 ? 'soon' : v)),      // deadline not a number
+    good.map((v, i) => (i === 1 ? DEADLINE : v)),    // margin not below the deadline
+    good.map((v, i) => (i === 9 ? 2 : v)),           // more names announced than given
+  ];
+  for (const args of bad) assert.match(await call(...args), /bad arguments/);
+  assert.equal((await record('x1', o.oid)).status, 'queued');
+  assert.equal(await cli('EXISTS', 'lg:{x1}:sweep'), '0');
+  assert.equal(await call(...good), 'done\nrejected');
+  assert.equal((await record('x1', o.oid)).status, 'rejected');
+});
+
 test('a load hash without counters is not created', async () => {
   const old = (await redisNowMs()) - 5000;
   await addOrder('l1', 'normal', old);
