@@ -105,6 +105,11 @@ int lg_key_room_load(char *buf, size_t n, const char *room)
     return fit(snprintf(buf, n, "lg:{%s}:load", room), n);
 }
 
+int lg_key_user_rate(char *buf, size_t n, const char *room, const char *user)
+{
+    return fit(snprintf(buf, n, "lg:{%s}:rate:%s", room, user), n);
+}
+
 int lg_key_room_sweep(char *buf, size_t n, const char *room)
 {
     return fit(snprintf(buf, n, "lg:{%s}:sweep", room), n);

@@ -64,6 +64,9 @@ int lg_key_feed_watched(char *buf, size_t n, const char *room);
  * validators' measured drain rate (decisions a second while busy), with
  * the bookkeeping validate.lua keeps for it. */
 int lg_key_room_load(char *buf, size_t n, const char *room);
+/* A user's token bucket of order.submit in the room (enqueue.lua): the
+ * string "milli-tokens|ms", expiring once it would be full again. */
+int lg_key_user_rate(char *buf, size_t n, const char *room, const char *user);
 /* The deadline sweep's state (a hash, see expire.lua): which gateway holds
  * the room's sweep until when, and per priority stream the id up to which
  * every entry is decided. */

@@ -2,6 +2,7 @@
  * argument list of stats_flush.lua, the parsing of stats_read.lua's answer,
  * and the thin glue that sends both. */
 #include <jansson.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,8 +16,8 @@
 #include "stats.h"
 
 const char *const lg_stat_names[LG_STAT_COUNT] = {
-    "received", "accepted", "duplicates", "confirmed",
-    "rejected", "busy",     "gmv_fen",    "sla_violations",
+    "received", "accepted",     "duplicates", "confirmed",      "rejected",
+    "busy",     "rate_limited", "gmv_fen",    "sla_violations",
 };
 
 /* ---- deltas ----------------------------------------------------------- */
@@ -194,6 +195,7 @@ int lg_stats_flush_args(const struct lg_stats_delta *d, const char *process_id,
 void lg_stats_view_init(struct lg_stats_view *v)
 {
     memset(v, 0, sizeof(*v));
+    v->wait_high_ms = v->wait_normal_ms = -1;
     lg_hist_init(&v->accept_us);
     lg_hist_init(&v->confirm_us);
 }
@@ -207,6 +209,36 @@ static long long json_ll(json_t *v)
     if (json_is_string(v))
         return strtoll(json_string_value(v), NULL, 10);
     return 0;
+}
+
+/* The load's rate as stats_read.lua passes it on (the stored string);
+ * anything but a finite positive number is "not known", 0. */
+static double json_rate(json_t *v)
+{
+    double r = 0;
+    if (json_is_number(v)) {
+        r = json_number_value(v);
+    } else if (json_is_string(v) && json_string_length(v) > 0) {
+        char *end;
+        r = strtod(json_string_value(v), &end);
+        if (*end)
+            r = 0;
+    }
+    return isfinite(r) && r > 0 ? r : 0;
+}
+
+long long lg_stats_predicted_wait_ms(long long ahead, double rate)
+{
+    if (!isfinite(rate) || rate <= 0)
+        return -1;
+    if (ahead <= 0)
+        return 0;
+    double ms = (double)ahead * 1000.0 / rate;
+    /* A rate so small the wait overflows is as good as none draining. */
+    if (!(ms < 9e15))
+        return 9000000000000000LL;
+    long long whole = (long long)ms;
+    return (double)whole < ms ? whole + 1 : whole; /* rounded up: a backlog never waits 0 */
 }
 
 static void add_code(struct lg_stats_view *v, const char *code, long long n)
@@ -277,6 +309,9 @@ int lg_stats_view_parse(const char *text, size_t len, struct lg_stats_view *v)
     v->queue_normal = json_ll(json_object_get(queue, "normal"));
     v->oldest_high_ms = age_of(json_ll(json_object_get(queue, "high_oldest_ms")), now);
     v->oldest_normal_ms = age_of(json_ll(json_object_get(queue, "normal_oldest_ms")), now);
+    v->drain_per_s = json_rate(json_object_get(queue, "rate"));
+    v->wait_high_ms = lg_stats_predicted_wait_ms(v->queue_high, v->drain_per_s);
+    v->wait_normal_ms = lg_stats_predicted_wait_ms(v->queue_high + v->queue_normal, v->drain_per_s);
     parse_hist(json_object_get(root, "accept"), &v->accept_us);
     parse_hist(json_object_get(root, "confirm"), &v->confirm_us);
     long long cmax = json_ll(json_object_get(root, "cmax"));
@@ -304,6 +339,11 @@ void lg_stats_view_merge(struct lg_stats_view *dst, const struct lg_stats_view *
     dst->queue_normal += src->queue_normal;
     dst->oldest_high_ms = max_ll(dst->oldest_high_ms, src->oldest_high_ms);
     dst->oldest_normal_ms = max_ll(dst->oldest_normal_ms, src->oldest_normal_ms);
+    /* Each room drains on its own: their rates add up, and "*" waits as
+     * long as its slowest room (unknown ones aside, -1 loses to any). */
+    dst->drain_per_s += src->drain_per_s;
+    dst->wait_high_ms = max_ll(dst->wait_high_ms, src->wait_high_ms);
+    dst->wait_normal_ms = max_ll(dst->wait_normal_ms, src->wait_normal_ms);
     lg_hist_merge(&dst->accept_us, &src->accept_us);
     lg_hist_merge(&dst->confirm_us, &src->confirm_us);
     if (src->confirm_max_us > dst->confirm_max_us)
@@ -517,13 +557,14 @@ static void on_read(redisReply *reply, void *arg)
 int lg_stats_read(struct lg_redis *r, const char *room, bool with_latency, lg_stats_read_fn fn,
                   void *arg)
 {
-    enum { NFIXED = 4, NLAT = LG_STATS_WINDOW_S + 1 };
+    enum { NFIXED = 5, NLAT = LG_STATS_WINDOW_S + 1 };
     char keys[NFIXED + NLAT][LG_KEY_MAX];
     int nkeys = NFIXED;
     if (lg_key_stats(keys[0], LG_KEY_MAX, room) < 0 ||
         lg_key_stats_conns(keys[1], LG_KEY_MAX, room) < 0 ||
         lg_key_stream(keys[2], LG_KEY_MAX, room, true) < 0 ||
-        lg_key_stream(keys[3], LG_KEY_MAX, room, false) < 0)
+        lg_key_stream(keys[3], LG_KEY_MAX, room, false) < 0 ||
+        lg_key_room_load(keys[4], LG_KEY_MAX, room) < 0)
         return -1;
     if (with_latency) {
         /* The current second (still filling) and the WINDOW before it. */

@@ -40,6 +40,7 @@ enum lg_stat {
     LG_STAT_CONFIRMED,
     LG_STAT_REJECTED,
     LG_STAT_BUSY,
+    LG_STAT_RATE_LIMITED,
     LG_STAT_GMV_FEN,
     LG_STAT_SLA_VIOLATIONS,
     LG_STAT_COUNT
@@ -98,8 +99,14 @@ struct lg_stats_view {
     long long counters[LG_STAT_COUNT];
     struct lg_stats_code codes[2 * LG_STATS_MAX_CODES];
     size_t ncodes;
+    /* Accepted and not yet decided: the load hash's counts, or the
+     * streams' backlog for a room whose load has none. */
     long long queue_high, queue_normal;
     long long oldest_high_ms, oldest_normal_ms; /* age of the oldest undecided entry, 0: none */
+    double drain_per_s; /* the validators' measured rate (sum over rooms); 0: not known */
+    /* Predicted wait of a new order per priority; -1: not known. Merged,
+     * the longest of the rooms whose wait is known. */
+    long long wait_high_ms, wait_normal_ms;
     struct lg_hist accept_us, confirm_us;
     uint64_t confirm_max_us;
 };
@@ -112,6 +119,11 @@ int lg_stats_view_parse(const char *json, size_t len, struct lg_stats_view *v);
 void lg_stats_view_merge(struct lg_stats_view *dst, const struct lg_stats_view *src);
 /* The oldest undecided entry of either priority, in ms (0: none). */
 long long lg_stats_view_oldest_ms(const struct lg_stats_view *v);
+/* The wait of a new order with ahead undecided orders in front of it
+ * (high: the high ones; normal: high + normal) at rate decisions a
+ * second, in ms rounded up; -1 when rate is not known (missing, 0, not a
+ * finite positive number). Pure. */
+long long lg_stats_predicted_wait_ms(long long ahead, double rate);
 
 /* ---- the per-process accumulator (event-loop glue) ------------------------ */
 

@@ -17,11 +17,11 @@
 #include "livegate/log.h"
 #include "scripts.h"
 
-/* The script's layout (see validate.lua): the room's key, then five keys per
- * order; seven arguments, the result field names, then four per order. */
-/* The room's keys (config, feed presence) come first, then each order's. */
+/* The script's layout (see validate.lua): the room's keys (config, feed
+ * presence, load), then five keys per order; seven arguments, the result
+ * field names, then four per order. */
 enum {
-    DECIDE_ROOM_KEYS = 2,
+    DECIDE_ROOM_KEYS = 3,
     DECIDE_KEYS_PER_ORDER = 5,
     DECIDE_NARGS = 7,
     DECIDE_ARGS_PER_ORDER = 4
@@ -140,8 +140,9 @@ static void send_call(struct lg_validator *v, struct decide_call *call)
 
     lg_key_room(keys[0], LG_KEY_MAX, first->room);
     lg_key_feed_watched(keys[1], LG_KEY_MAX, first->room);
-    args[0] = keys[0];
-    args[1] = keys[1];
+    lg_key_room_load(keys[2], LG_KEY_MAX, first->room);
+    for (int j = 0; j < DECIDE_ROOM_KEYS; j++)
+        args[j] = keys[j];
     for (size_t i = 0; i < n; i++) {
         const struct lgv_entry *e = &v->batch[call->index[i]];
         char(*k)[LG_KEY_MAX] = &keys[DECIDE_ROOM_KEYS + DECIDE_KEYS_PER_ORDER * i];

@@ -8,12 +8,19 @@
  * callbacks lws delivers frames from) every batch goes to Redis as one
  * enqueue.lua call, or earlier when a batch reaches LG_INTAKE_BATCH_MAX.
  * The order-id index and the rooms registration go out at the submit, so
- * they still precede the script on the connection. */
+ * they still precede the script on the connection.
+ *
+ * Admission: the script refuses what cannot be decided in time (BUSY) and
+ * what passes the user's rate (RATE_LIMITED); this file adds the cap on a
+ * connection's submits in flight, the jitter on retry_after_ms, and the
+ * shedding of a refusing room's orders without a script call for
+ * LG_SHED_HOLD_MS (rules/admission_rules.h says why). */
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "rules/admission_rules.h"
 #include "rules/fingerprint.h"
 #include "features/intake.h"
 #include "keys.h"
@@ -130,6 +137,34 @@ static void reply_unavailable(struct lg_session *s, struct intake_req *r)
                                         r->has_req ? r->req : NULL, r->client_order_id));
 }
 
+static void note_room_busy(struct intake_req *r, bool high, int64_t retry_ms,
+                           const char *threshold);
+
+#define WHY_BUSY "the room cannot decide more orders within the deadline; retry later"
+#define WHY_USER_RATE "too many orders from this user; retry later"
+#define WHY_IN_FLIGHT "too many orders waiting for an answer on this connection"
+
+/* BUSY or RATE_LIMITED (why says which limit), with base_ms of
+ * retry_after_ms before jitter. */
+static void reply_refusal(struct lg_session *s, struct intake_req *r, const char *code,
+                          const char *why, int64_t base_ms)
+{
+    struct lg_gateway *gw = r->gw;
+    bool busy = strcmp(code, "BUSY") == 0;
+    gw->counters[busy ? LG_CTR_ORDERS_BUSY : LG_CTR_ORDERS_RATE_LIMITED]++;
+    if (busy) {
+        struct lg_stats_delta *d = lg_stats_room(gw->stats, r->room);
+        if (d)
+            lg_stats_delta_count(d, LG_STAT_BUSY, 1);
+    }
+    if (!s)
+        return;
+    uint32_t rnd = 0;
+    lg_random_fill(&rnd, sizeof(rnd));
+    lg_session_send(s, lg_msg_refusal(code, why, lg_admission_retry_after(base_ms, rnd),
+                                      r->has_req ? r->req : NULL, r->client_order_id));
+}
+
 static void drop_index(struct intake_req *r)
 {
     char key[LG_KEY_MAX];
@@ -220,8 +255,10 @@ static void answer_order(struct intake_req *r, const redisReply *reply)
 {
     struct lg_session *s = r->w.owner;
     const char *req = r->has_req ? r->req : NULL;
-    if (s)
+    if (s) {
         lg_waiter_detach(&r->w);
+        s->submits_in_flight--;
+    }
     json_t *held = lg_session_hold_close(&r->hold);
 
     if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 ||
@@ -236,7 +273,19 @@ static void answer_order(struct intake_req *r, const redisReply *reply)
     const char *order_id = reply->element[1]->str;
     unsigned long long *c = r->gw->counters;
 
-    if (strcmp(kind, "conflict") == 0) {
+    if (strcmp(kind, "busy") == 0 || strcmp(kind, "rate_limited") == 0) {
+        bool busy = kind[0] == 'b';
+        int64_t retry_ms = strtoll(order_id, NULL, 10);
+        if (busy && reply->elements >= 4 && reply->element[2]->type == REDIS_REPLY_STRING &&
+            reply->element[3]->type == REDIS_REPLY_STRING)
+            note_room_busy(r, strcmp(reply->element[2]->str, "high") == 0, retry_ms,
+                           reply->element[3]->str);
+        drop_index(r);
+        if (busy)
+            reply_refusal(s, r, "BUSY", WHY_BUSY, retry_ms);
+        else
+            reply_refusal(s, r, "RATE_LIMITED", WHY_USER_RATE, retry_ms);
+    } else if (strcmp(kind, "conflict") == 0) {
         c[LG_CTR_ORDERS_CONFLICT]++;
         drop_index(r);
         if (s)
@@ -352,12 +401,74 @@ struct batch {
     struct intake_req *orders[LG_INTAKE_BATCH_MAX];
 };
 
+/* A room's last refusals (see admission_rules.h); owned by the intake's
+ * list and map, forgotten once nothing is held. */
+struct shed_entry {
+    struct lg_list node; /* on lg_intake.sheds */
+    struct lg_shed shed;
+    char room[LG_ID_MAX + 1];
+};
+
 struct lg_intake {
     struct lg_gateway *gw;
     uv_check_t flush_check; /* runs once per loop turn while batches wait */
     struct lg_list pending; /* struct batch, in the order their rooms arrived */
     struct lg_strmap *by_room;
+    struct lg_list sheds;           /* struct shed_entry */
+    struct lg_strmap *shed_by_room; /* room -> struct shed_entry */
+    int64_t sheds_pruned_ms;
 };
+
+static void shed_forget(struct lg_intake *in, struct shed_entry *e)
+{
+    lg_list_remove(&e->node);
+    lg_strmap_del(in->shed_by_room, e->room);
+    free(e);
+}
+
+/* Forgets the rooms that hold nothing any more, at most once a second. */
+static void sheds_prune(struct lg_intake *in, int64_t now_ms)
+{
+    if (now_ms - in->sheds_pruned_ms < 1000)
+        return;
+    in->sheds_pruned_ms = now_ms;
+    for (struct lg_list *q = in->sheds.next, *next; q != &in->sheds; q = next) {
+        next = q->next;
+        struct shed_entry *e = lg_list_entry(q, struct shed_entry, node);
+        if (lg_shed_idle(&e->shed, now_ms))
+            shed_forget(in, e);
+    }
+}
+
+static void note_room_busy(struct intake_req *r, bool high, int64_t retry_ms, const char *threshold)
+{
+    struct lg_intake *in = r->gw->intake;
+    if (!in)
+        return;
+    struct shed_entry *e = lg_strmap_get(in->shed_by_room, r->room);
+    if (!e) {
+        e = calloc(1, sizeof(*e));
+        if (!e)
+            return;
+        snprintf(e->room, sizeof(e->room), "%s", r->room);
+        if (lg_strmap_put(in->shed_by_room, e->room, e) != 0) {
+            free(e);
+            return;
+        }
+        lg_list_insert_tail(&in->sheds, &e->node);
+    }
+    lg_shed_note_busy(&e->shed, lg_mono_ms(), high ? LG_SHED_HIGH : LG_SHED_NORMAL, retry_ms,
+                      threshold);
+}
+
+/* 0, or the retry_after_ms (before jitter) to shed the order with now. */
+static int64_t shed_wait(struct lg_intake *in, const struct lg_order *o, bool vip)
+{
+    struct shed_entry *e = lg_strmap_get(in->shed_by_room, o->room_id);
+    if (!e)
+        return 0;
+    return lg_shed_check(&e->shed, lg_mono_ms(), lg_shed_priority_of(&e->shed, o->amount, vip));
+}
 
 static void batch_free(struct batch *b)
 {
@@ -371,19 +482,26 @@ static void batch_free(struct batch *b)
 static int batch_add_room_args(struct batch *b, const struct lg_gateway *gw)
 {
     char k_room[LG_KEY_MAX], k_high[LG_KEY_MAX], k_normal[LG_KEY_MAX], k_watched[LG_KEY_MAX];
-    char feed[LG_KEY_MAX];
-    char idem_ttl[16], order_ttl[16];
+    char k_load[LG_KEY_MAX], feed[LG_KEY_MAX];
+    char idem_ttl[16], order_ttl[16], wait[16], stall[16], rate[16], burst[16];
     if (lg_key_room(k_room, sizeof(k_room), b->room) < 0 ||
         lg_key_stream(k_high, sizeof(k_high), b->room, true) < 0 ||
         lg_key_stream(k_normal, sizeof(k_normal), b->room, false) < 0 ||
-        lg_key_feed_watched(k_watched, sizeof(k_watched), b->room) < 0)
+        lg_key_feed_watched(k_watched, sizeof(k_watched), b->room) < 0 ||
+        lg_key_room_load(k_load, sizeof(k_load), b->room) < 0)
         return -1;
     if (lg_chan_feed(feed, sizeof(feed), b->room) < 0)
         feed[0] = 0;
-    snprintf(idem_ttl, sizeof(idem_ttl), "%d", gw->cfg.idem_ttl_s);
-    snprintf(order_ttl, sizeof(order_ttl), "%d", gw->cfg.order_ttl_s);
-    const char *keys[] = {k_room, k_high, k_normal, k_watched};
-    const char *args[] = {idem_ttl, order_ttl, gw->cfg.gateway_id, b->room, feed};
+    const struct lg_gateway_config *c = &gw->cfg;
+    snprintf(idem_ttl, sizeof(idem_ttl), "%d", c->idem_ttl_s);
+    snprintf(order_ttl, sizeof(order_ttl), "%d", c->order_ttl_s);
+    snprintf(wait, sizeof(wait), "%d", c->admit_wait_ms);
+    snprintf(stall, sizeof(stall), "%d", c->admit_stall_ms);
+    snprintf(rate, sizeof(rate), "%d", c->user_rate);
+    snprintf(burst, sizeof(burst), "%d", c->user_burst);
+    const char *keys[] = {k_room, k_high, k_normal, k_watched, k_load};
+    const char *args[] = {idem_ttl, order_ttl, gw->cfg.gateway_id, b->room, feed, wait, stall,
+                          rate,     burst};
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         if (arg_list_add(&b->keys, keys[i]) != 0)
             return -1;
@@ -485,6 +603,8 @@ static void batch_send(struct batch *b)
 static void on_flush_check(uv_check_t *h)
 {
     struct lg_intake *in = h->data;
+    if (!lg_list_empty(&in->sheds))
+        sheds_prune(in, lg_mono_ms());
     while (!lg_list_empty(&in->pending))
         batch_send(lg_list_entry(lg_list_first(&in->pending), struct batch, node));
 }
@@ -495,12 +615,16 @@ struct lg_intake *lg_intake_new(struct lg_gateway *gw)
     if (!in)
         return NULL;
     in->by_room = lg_strmap_new();
-    if (!in->by_room) {
+    in->shed_by_room = lg_strmap_new();
+    if (!in->by_room || !in->shed_by_room) {
+        lg_strmap_free(in->by_room);
+        lg_strmap_free(in->shed_by_room);
         free(in);
         return NULL;
     }
     in->gw = gw;
     lg_list_init(&in->pending);
+    lg_list_init(&in->sheds);
     uv_check_init(gw->loop, &in->flush_check);
     in->flush_check.data = in;
     return in;
@@ -509,6 +633,9 @@ struct lg_intake *lg_intake_new(struct lg_gateway *gw)
 static void on_check_closed(uv_handle_t *h)
 {
     struct lg_intake *in = h->data;
+    while (!lg_list_empty(&in->sheds))
+        shed_forget(in, lg_list_entry(lg_list_first(&in->sheds), struct shed_entry, node));
+    lg_strmap_free(in->shed_by_room);
     lg_strmap_free(in->by_room);
     free(in);
 }
@@ -523,14 +650,15 @@ void lg_intake_close(struct lg_intake *in)
 
 /* ---- one submit -------------------------------------------------------- */
 
-/* The order's keys and arguments in enqueue.lua's layout: two keys, then
+/* The order's keys and arguments in enqueue.lua's layout: three keys, then
  * the fingerprint and the values of its RECORD_FIELDS, in that order. */
 static int add_order_args(struct batch *b, struct lg_session *s, const struct lg_order *o,
                           const struct intake_req *r, const char *sealed)
 {
-    char k_idem[LG_KEY_MAX], k_order[LG_KEY_MAX];
+    char k_idem[LG_KEY_MAX], k_order[LG_KEY_MAX], k_rate[LG_KEY_MAX];
     if (lg_key_idem(k_idem, sizeof(k_idem), o->room_id, s->claims.sub, o->client_order_id) < 0 ||
-        lg_key_order(k_order, sizeof(k_order), o->room_id, r->order_id) < 0)
+        lg_key_order(k_order, sizeof(k_order), o->room_id, r->order_id) < 0 ||
+        lg_key_user_rate(k_rate, sizeof(k_rate), o->room_id, s->claims.sub) < 0)
         return -1;
     char fingerprint[LG_FINGERPRINT_LEN + 1], buyer[64], phone[16];
     lg_fingerprint_order(o, fingerprint);
@@ -550,7 +678,8 @@ static int add_order_args(struct batch *b, struct lg_session *s, const struct lg
                           r->has_req ? r->req : ""};
     /* All of the order or none of it, so the layout stays whole. */
     int nkeys = b->keys.n, nargs = b->args.n;
-    bool ok = arg_list_add(&b->keys, k_idem) == 0 && arg_list_add(&b->keys, k_order) == 0;
+    bool ok = arg_list_add(&b->keys, k_idem) == 0 && arg_list_add(&b->keys, k_order) == 0 &&
+              arg_list_add(&b->keys, k_rate) == 0;
     for (size_t i = 0; ok && i < sizeof(args) / sizeof(args[0]); i++)
         ok = arg_list_add(&b->args, args[i]) == 0;
     if (!ok) {
@@ -574,6 +703,18 @@ void lg_intake_submit(struct lg_session *s, const struct lg_order *o, const char
     if (req) {
         snprintf(r->req, sizeof(r->req), "%s", req);
         r->has_req = true;
+    }
+    /* Refusals that cost Redis nothing come first. */
+    if (s->submits_in_flight >= gw->cfg.conn_inflight) {
+        reply_refusal(s, r, "RATE_LIMITED", WHY_IN_FLIGHT, LG_RETRY_INFLIGHT_MS);
+        free(r);
+        return;
+    }
+    int64_t shed_ms = gw->intake ? shed_wait(gw->intake, o, s->claims.vip) : 0;
+    if (shed_ms > 0) {
+        reply_refusal(s, r, "BUSY", WHY_BUSY, shed_ms);
+        free(r);
+        return;
     }
     struct batch *b = NULL;
     if (!gw->intake || !lg_redis_is_up(gw->redis) || !(b = batch_of_room(gw->intake, o->room_id))) {
@@ -609,6 +750,7 @@ void lg_intake_submit(struct lg_session *s, const struct lg_order *o, const char
 
     b->orders[b->n++] = r;
     lg_waiter_attach(&s->waiters, &r->w, s);
+    s->submits_in_flight++;
     lg_session_hold_open(s, &r->hold, r->order_id);
     if (b->n == LG_INTAKE_BATCH_MAX)
         batch_send(b);

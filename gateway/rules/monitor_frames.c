@@ -15,6 +15,25 @@ static json_t *ms_of_us(uint64_t us)
     return json_real((double)us / 1000.0);
 }
 
+/* The validators' drain rate to a tenth of a decision, null while not known. */
+static json_t *drain_of(const struct lg_stats_view *v)
+{
+    double r = v->drain_per_s;
+    if (!(r > 0))
+        return json_null();
+    if (r < 1e12) /* past that the cast would overflow, and a tenth means nothing */
+        r = (double)(long long)(r * 10.0 + 0.5) / 10.0;
+    return json_real(r);
+}
+
+static json_t *predicted_wait_of(const struct lg_stats_view *v)
+{
+    if (v->wait_high_ms < 0 || v->wait_normal_ms < 0)
+        return json_null();
+    return json_pack("{s:I,s:I}", "high", (json_int_t)v->wait_high_ms, "normal",
+                     (json_int_t)v->wait_normal_ms);
+}
+
 json_t *lg_monframe_stats(const char *room, int64_t ts_ms, const struct lg_stats_view *v,
                           const char *req)
 {
@@ -22,14 +41,15 @@ json_t *lg_monframe_stats(const char *room, int64_t ts_ms, const struct lg_stats
     json_t *codes = json_object();
     for (size_t i = 0; i < v->ncodes; i++)
         json_object_set_new(codes, v->codes[i].code, json_integer((json_int_t)v->codes[i].n));
-    json_t *orders =
-        json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "received", (json_int_t)c[LG_STAT_RECEIVED],
-                  "accepted", (json_int_t)c[LG_STAT_ACCEPTED], "duplicates",
-                  (json_int_t)c[LG_STAT_DUPLICATES], "confirmed", (json_int_t)c[LG_STAT_CONFIRMED],
-                  "rejected", (json_int_t)c[LG_STAT_REJECTED], "busy", (json_int_t)c[LG_STAT_BUSY]);
-    json_t *queue = json_pack("{s:I,s:I,s:I}", "high", (json_int_t)v->queue_high, "normal",
+    json_t *orders = json_pack(
+        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "received", (json_int_t)c[LG_STAT_RECEIVED], "accepted",
+        (json_int_t)c[LG_STAT_ACCEPTED], "duplicates", (json_int_t)c[LG_STAT_DUPLICATES],
+        "confirmed", (json_int_t)c[LG_STAT_CONFIRMED], "rejected", (json_int_t)c[LG_STAT_REJECTED],
+        "busy", (json_int_t)c[LG_STAT_BUSY], "rate_limited", (json_int_t)c[LG_STAT_RATE_LIMITED]);
+    json_t *queue = json_pack("{s:I,s:I,s:I,s:o,s:o}", "high", (json_int_t)v->queue_high, "normal",
                               (json_int_t)v->queue_normal, "oldest_age_ms",
-                              (json_int_t)lg_stats_view_oldest_ms(v));
+                              (json_int_t)lg_stats_view_oldest_ms(v), "drain_per_s", drain_of(v),
+                              "predicted_wait_ms", predicted_wait_of(v));
     uint64_t cmax = v->confirm_max_us;
     if (cmax < v->confirm_us.max)
         cmax = v->confirm_us.max;

@@ -81,6 +81,14 @@ json_t *lg_msg_error(const char *code, const char *message, const char *req, con
     return lg_msg_with_req(msg, req);
 }
 
+json_t *lg_msg_refusal(const char *code, const char *message, int64_t retry_after_ms,
+                       const char *req, const char *ref)
+{
+    json_t *msg = lg_msg_error(code, message, NULL, ref);
+    json_object_set_new(msg, "retry_after_ms", json_integer((json_int_t)retry_after_ms));
+    return lg_msg_with_req(msg, req);
+}
+
 json_t *lg_msg_auth_ok(const char *user, const char *room, const char *role, const char *session_id,
                        int64_t now_ms, const char *req)
 {

@@ -47,6 +47,9 @@ json_t *lg_msg_with_req(json_t *msg, const char *req);
 /* Reply builders. req may be NULL (no "req" field). Each returns a new
  * reference the caller owns. */
 json_t *lg_msg_error(const char *code, const char *message, const char *req, const char *ref);
+/* An error that tells the client when to retry (BUSY, RATE_LIMITED). */
+json_t *lg_msg_refusal(const char *code, const char *message, int64_t retry_after_ms,
+                       const char *req, const char *ref);
 json_t *lg_msg_auth_ok(const char *user, const char *room, const char *role, const char *session_id,
                        int64_t now_ms, const char *req);
 json_t *lg_msg_invalid_field(const char *client_order_id, const char *field, const char *message,

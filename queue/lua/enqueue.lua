@@ -14,14 +14,33 @@
 -- duplicate (or conflict) the second time. Deciding only reads; the writes
 -- follow, the high-priority orders' first.
 --
+-- Why admission here: the decision must hold across every gateway process,
+-- and the backlog it is taken against lives in Redis. The room's load hash
+-- (KEYS[5]) counts the orders accepted and not yet decided, per priority,
+-- and holds the validators' measured drain rate (validate.lua writes it).
+-- A new order is admitted only if the orders ahead of it can be decided
+-- within the admitted wait (ARGV[6]): a normal order waits behind both
+-- queues, a high one behind the high queue only, so high orders are shed
+-- last. A backlog that has seen no decision for ARGV[7] ms means the drain
+-- rate is 0 (the validators are stuck or gone): everything is refused. An
+-- unknown rate (no busy period measured yet) admits. A refusal writes
+-- nothing, so a retry with the same client_order_id starts afresh.
+--
+-- The per-user rate (ARGV[8] submits a second, bursts of ARGV[9]; 0 is no
+-- limit) is a token bucket in one string per user, "milli-tokens|ms",
+-- counted for every submit that reaches the script, duplicates included.
+--
 -- KEYS[1] room config       lg:{room}:room
 -- KEYS[2] high stream       lg:{room}:q:high
 -- KEYS[3] normal stream     lg:{room}:q:normal
 -- KEYS[4] feed presence     lg:{room}:feed:watched (set by a gateway while a
 --                           monitor watches the room; read once per call)
--- then two keys per order, order i (from 1) at KEYS[5 + 2 * (i - 1)]:
+-- KEYS[5] the room's load   lg:{room}:load (hash: high, normal, rate, since,
+--                           and validate.lua's bookkeeping; see keys.h)
+-- then three keys per order, order i (from 1) at KEYS[6 + 3 * (i - 1)]:
 --   +0 idempotency key      lg:{room}:idem:{user}/{client_order_id}
 --   +1 order record         lg:{room}:order:{order_id}
+--   +2 the user's bucket    lg:{room}:rate:{user} (unused when ARGV[8] is 0)
 -- ARGV[1] idempotency TTL (s)  ARGV[2] order TTL (s)
 -- ARGV[3] accepting gateway id  ARGV[4] room id
 -- ARGV[5] the room's monitor feed channel (lg:ev:feed:<room>), "" for none:
@@ -29,7 +48,10 @@
 --         as ONE message, a JSON array of one object per order (masked),
 --         which the gateway splits into monitor.order frames; nothing is
 --         published when nobody watches the room
--- then FIELDS_PER_ORDER per order, order i at ARGV[6 + 18 * (i - 1)]: the
+-- ARGV[6] the longest predicted wait admitted (ms)
+-- ARGV[7] a backlog without a decision for this long has a drain rate of 0 (ms)
+-- ARGV[8] submits per user per second, 0 for no limit   ARGV[9] the burst
+-- then FIELDS_PER_ORDER per order, order i at ARGV[10 + 18 * (i - 1)]: the
 --   body fingerprint, then the values of RECORD_FIELDS below in that order
 --   (gateway/features/intake.c writes them)
 --
@@ -37,8 +59,14 @@
 --   {"accepted", order_id, priority, accepted_at_ms}
 --   {"duplicate", first order_id, priority, accepted_at_ms}
 --   {"conflict", first order_id}
+--   {"busy", retry_after_ms, priority, threshold}  not admitted: the wait
+--                       ahead is too long (threshold: the room's high-value
+--                       threshold, "" for none, so the gateway can tell a
+--                       normal order from a high one while it sheds)
+--   {"rate_limited", retry_after_ms}  past the user's rate
 --   {"error", message}  writing the order failed; nothing of it is stored
 --                       (also for a duplicate of it in the same batch)
+-- retry_after_ms carries no jitter; the gateway adds it.
 
 -- The record's fields the caller supplies, per order and in this order.
 -- status, priority, accepted_at_ms, room_id and gw are added here.
@@ -49,19 +77,27 @@ local F_ORDER_ID, F_USER, F_CLIENT_ORDER_ID, F_SKU_ID, F_QTY = 1, 2, 3, 4, 5
 local F_AMOUNT, F_COUPON_ID, F_TIER, F_BUYER, F_PHONE = 7, 10, 11, 12, 13
 local NFIELDS = #RECORD_FIELDS
 local FIELDS_PER_ORDER = 1 + NFIELDS
-local FIRST_ORDER_ARG, FIRST_ORDER_KEY = 6, 5
+local FIRST_ORDER_ARG, FIRST_ORDER_KEY, KEYS_PER_ORDER = 10, 6, 3
 
 local idem_ttl, order_ttl, gw, room_id, feed = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local norders = (#KEYS - 4) / 2
+local admit_wait, admit_stall = tonumber(ARGV[6]), tonumber(ARGV[7])
+local user_rate, user_burst = tonumber(ARGV[8]), tonumber(ARGV[9])
+local norders = (#KEYS - FIRST_ORDER_KEY + 1) / KEYS_PER_ORDER
 
 -- Redis's clock, not the gateway's: every gateway and validator then
 -- measures the 10-second deadline from the same clock. Once per batch, and
 -- as a string once (number to string goes through printf's floating point).
 local t = redis.call('TIME')
-local now = string.format('%d', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+local now_n = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = string.format('%d', now_n)
 
 -- The room's threshold, once per batch; a room never set up has none.
-local threshold = tonumber(redis.call('HGET', KEYS[1], 'high_value_threshold') or '')
+local threshold_s = redis.call('HGET', KEYS[1], 'high_value_threshold') or ''
+local threshold = tonumber(threshold_s)
+
+local function key_of(i, k)
+  return KEYS[FIRST_ORDER_KEY + KEYS_PER_ORDER * (i - 1) + k]
+end
 
 local function arg_of(i, field)
   return ARGV[FIRST_ORDER_ARG + FIELDS_PER_ORDER * (i - 1) + field]
@@ -81,14 +117,123 @@ local function priority_of(i)
   return 'normal'
 end
 
+-- ---- the per-user rate --------------------------------------------------
+-- Each user's bucket is read once per batch and written back once.
+local buckets = {}
+
+local function bucket_of(key)
+  local b = buckets[key]
+  if not b then
+    local stored = redis.call('GET', key)
+    local milli, at = 0, now_n
+    if stored then
+      local m, a = string.match(stored, '^(%d+)|(%d+)$')
+      milli, at = tonumber(m) or 0, tonumber(a) or now_n
+    else
+      milli = user_burst * 1000
+    end
+    -- user_rate tokens a second is user_rate milli-tokens a millisecond.
+    milli = math.min(user_burst * 1000, milli + math.max(0, now_n - at) * user_rate)
+    b = {milli = milli}
+    buckets[key] = b
+  end
+  return b
+end
+
+-- 0 when the submit may go on (a token is taken), else the ms until a
+-- token is back.
+local function rate_wait(i)
+  if user_rate <= 0 then
+    return 0
+  end
+  local b = bucket_of(key_of(i, 2))
+  if b.milli >= 1000 then
+    b.milli = b.milli - 1000
+    return 0
+  end
+  return math.max(1, math.ceil((1000 - b.milli) / user_rate))
+end
+
+-- A full bucket is the same as none, so a key outlives its refill by little.
+local function write_buckets()
+  local ttl = math.ceil(user_burst * 1000 / math.max(user_rate, 1)) + 1000
+  for key, b in pairs(buckets) do
+    redis.call('SET', key, string.format('%d|%d', b.milli, now_n), 'PX', ttl)
+  end
+end
+
+-- ---- admission -------------------------------------------------------------
+local load = redis.call('HMGET', KEYS[5], 'high', 'normal', 'rate', 'd_at', 'since')
+local backlog = {high = tonumber(load[1] or '0') or 0, normal = tonumber(load[2] or '0') or 0}
+local drain = tonumber(load[3] or '0') or 0
+local last_decision = math.max(tonumber(load[4] or '0') or 0, tonumber(load[5] or '0') or 0)
+local was_empty = backlog.high + backlog.normal <= 0
+
+-- Whether no order of the room waits undecided, from the streams' consumer
+-- groups (Redis 7: "lag", not yet delivered, and "pending", delivered and
+-- not acknowledged). Asked only when the counters say the queue stalled:
+-- counters that drifted above the truth (an order record deleted before
+-- its decision, say) would otherwise refuse the room for ever. Unknown
+-- (no group, or a lag Redis cannot tell) counts as not empty.
+local function streams_drained()
+  for _, key in ipairs({KEYS[2], KEYS[3]}) do
+    if redis.call('EXISTS', key) == 1 then
+      local groups = redis.call('XINFO', 'GROUPS', key)
+      if #groups == 0 then
+        return false
+      end
+      for _, g in ipairs(groups) do
+        local f = {}
+        for j = 1, #g, 2 do
+          f[g[j]] = g[j + 1]
+        end
+        if type(f.lag) ~= 'number' or f.lag ~= 0 or f.pending ~= 0 then
+          return false
+        end
+      end
+    end
+  end
+  return true
+end
+
+local stalled = not was_empty and now_n - last_decision > admit_stall
+if stalled and streams_drained() then
+  stalled = false
+  backlog.high, backlog.normal, was_empty = 0, 0, true
+  redis.call('HSET', KEYS[5], 'high', '0', 'normal', '0')
+end
+
+-- 0 when an order of priority prio may join the queue now, else the ms
+-- until the wait ahead of it is back within the admitted wait.
+local function admission_wait(prio)
+  if stalled then
+    return admit_stall
+  end
+  if drain <= 0 then
+    return 0
+  end
+  local ahead = backlog.high
+  if prio == 'normal' then
+    ahead = ahead + backlog.normal
+  end
+  local wait = (ahead + 1) * 1000 / drain
+  if wait <= admit_wait then
+    return 0
+  end
+  return math.max(1, math.ceil(wait - admit_wait))
+end
+
 -- Pass 1, in the order given: what a call of its own would answer. A key
 -- first taken in this batch is remembered here, since nothing is written yet.
 local results, taken, first_of = {}, {}, {}
 for i = 1, norders do
-  local idem = KEYS[FIRST_ORDER_KEY + 2 * (i - 1)]
+  local idem = key_of(i, 0)
   local fp = fingerprint_of(i)
   local prev = taken[idem]
-  if prev then
+  local limited = rate_wait(i)
+  if limited > 0 then
+    results[i] = {'rate_limited', string.format('%d', limited)}
+  elseif prev then
     first_of[i] = prev.index
   else
     local stored = redis.call('GET', idem)
@@ -97,7 +242,9 @@ for i = 1, norders do
       prev = {oid = oid, fp = sfp, prio = sprio, at = sat}
     end
   end
-  if not prev then
+  if limited > 0 then
+    -- answered above
+  elseif not prev then
     local prio = priority_of(i)
     taken[idem] = {index = i, oid = arg_of(i, F_ORDER_ID), fp = fp, prio = prio, at = now}
     results[i] = {'accepted', arg_of(i, F_ORDER_ID), prio, now}
@@ -124,7 +271,7 @@ end
 -- The record, the stream entry, then the idempotency key: a failure part
 -- way leaves no key behind, so a retry creates the order afresh.
 local function write_order(i, prio)
-  local order_key = KEYS[FIRST_ORDER_KEY + 2 * (i - 1) + 1]
+  local order_key = key_of(i, 1)
   local record = {'status', 'queued', 'priority', prio, 'accepted_at_ms', now,
                   'room_id', room_id, 'gw', gw}
   for f = 1, NFIELDS do
@@ -142,7 +289,7 @@ local function write_order(i, prio)
   redis.call('XADD', stream, '*', 'order_id', oid, 'user', arg_of(i, F_USER),
              'sku_id', arg_of(i, F_SKU_ID), 'coupon_id', arg_of(i, F_COUPON_ID),
              'accepted_at_ms', now, 'gw', gw)
-  redis.call('SET', KEYS[FIRST_ORDER_KEY + 2 * (i - 1)],
+  redis.call('SET', key_of(i, 0),
              oid .. '|' .. fingerprint_of(i) .. '|' .. prio .. '|' .. now, 'EX', idem_ttl)
   -- The back office's feed hears of the order in the same step, in the
   -- shape validate.lua publishes a decision in (numbers as strings). The
@@ -152,31 +299,56 @@ local function write_order(i, prio)
   end
 end
 
-local function write_accepted(want)
+-- Admits (or refuses) the batch's new orders of one priority, in the
+-- order given, each against the backlog including those admitted before
+-- it, then writes the admitted ones.
+local admitted = {high = 0, normal = 0}
+local function admit_and_write(want)
   for i = 1, norders do
     local r = results[i]
     if r[1] == 'accepted' and r[3] == want then
-      local ok, err = pcall(write_order, i, want)
-      if not ok then
-        results[i] = {'error', type(err) == 'table' and err.err or tostring(err)}
+      local wait = admission_wait(want)
+      if wait > 0 then
+        results[i] = {'busy', string.format('%d', wait), want, threshold_s}
+      else
+        local ok, err = pcall(write_order, i, want)
+        if ok then
+          backlog[want] = backlog[want] + 1
+          admitted[want] = admitted[want] + 1
+        else
+          results[i] = {'error', type(err) == 'table' and err.err or tostring(err)}
+        end
       end
     end
   end
 end
 
--- Pass 2: high-value orders are written first.
-write_accepted('high')
-write_accepted('normal')
+-- Pass 2: high-value orders are admitted and written first.
+admit_and_write('high')
+admit_and_write('normal')
+
+if admitted.high + admitted.normal > 0 then
+  local load_changes = {'high', string.format('%d', backlog.high),
+                        'normal', string.format('%d', backlog.normal)}
+  -- Where a stall is measured from when no decision came since.
+  if was_empty then
+    load_changes[#load_changes + 1] = 'since'
+    load_changes[#load_changes + 1] = now
+  end
+  redis.call('HSET', KEYS[5], unpack(load_changes))
+end
+write_buckets()
 
 -- An array even for one order (cjson would write an empty table as {}).
 if #fresh > 0 then
   redis.call('PUBLISH', feed, cjson.encode(fresh))
 end
 
--- A later copy of an order whose write failed fails with it: its answer
--- named an order that does not exist.
+-- A later copy of an order that was not written (refused or failed) gets
+-- the same answer: its own would name an order that does not exist.
 for i, first in pairs(first_of) do
-  if results[first][1] == 'error' then
+  local kind = results[first][1]
+  if kind == 'error' or kind == 'busy' then
     results[i] = results[first]
   end
 end

@@ -8,12 +8,14 @@
 -- room's hash tag.
 --
 -- KEYS[1] totals  KEYS[2] connections  KEYS[3] high stream  KEYS[4] normal stream
--- KEYS[5..] latency seconds to merge (none: no latency figures)
+-- KEYS[5] the room's load (lg:{room}:load, admission's view of the backlog)
+-- KEYS[6..] latency seconds to merge (none: no latency figures)
 -- ARGV[1] ms after which a gateway's connection count is stale
 -- ARGV[2] the validators' consumer group
 --
 -- Returns JSON: {"totals":{field:"n",..},"connections":n,
---   "queue":{"high":n,"normal":n,"high_oldest_ms":id_ms,"normal_oldest_ms":id_ms,"now_ms":ms},
+--   "queue":{"high":n,"normal":n,"high_oldest_ms":id_ms,"normal_oldest_ms":id_ms,"now_ms":ms,
+--            "rate":"decisions/s" as the load holds it ("" when it has none)},
 --   "accept":{bucket:n,..},"confirm":{bucket:n,..},"cmax":"us"}
 -- Counters stay strings: cjson would print big integers in floating point.
 
@@ -85,11 +87,38 @@ local function backlog(stream)
   return pending + lag, oldest
 end
 
-local high, high_oldest = backlog(KEYS[3])
-local normal, normal_oldest = backlog(KEYS[4])
+-- The load hash is what admission decides from, and the only count that
+-- drops when the gateway's deadline sweep answers an order EXPIRED (its
+-- stream entry stays until a validator skips it), so its counts win when
+-- it has them. A room without them (nothing enqueued since admission came
+-- in) is counted from its streams as before. The age still comes from the
+-- streams, only for a priority that has something undecided: it is then
+-- the oldest entry the validators have not finished, an upper bound.
+local function load_count(v)
+  local n = tonumber(v)
+  if not n or n ~= n or n <= 0 or n == math.huge then
+    return 0
+  end
+  return math.floor(n)
+end
+
+local load = redis.call('HMGET', KEYS[5], 'high', 'normal', 'rate')
+local high, high_oldest, normal, normal_oldest
+if load[1] or load[2] then
+  high, normal, high_oldest, normal_oldest = load_count(load[1]), load_count(load[2]), 0, 0
+  if high > 0 then
+    high_oldest = select(2, backlog(KEYS[3]))
+  end
+  if normal > 0 then
+    normal_oldest = select(2, backlog(KEYS[4]))
+  end
+else
+  high, high_oldest = backlog(KEYS[3])
+  normal, normal_oldest = backlog(KEYS[4])
+end
 
 local accept, confirm, cmax = {}, {}, 0
-for k = 5, #KEYS do
+for k = 6, #KEYS do
   local h = redis.call('HGETALL', KEYS[k])
   for j = 1, #h, 2 do
     local kind, bucket = string.match(h[j], '^(%a):(%d+)$')
@@ -108,7 +137,7 @@ return cjson.encode({
   totals = totals,
   connections = connections,
   queue = {high = high, normal = normal, high_oldest_ms = high_oldest,
-           normal_oldest_ms = normal_oldest, now_ms = now},
+           normal_oldest_ms = normal_oldest, now_ms = now, rate = load[3] or ''},
   accept = accept,
   confirm = confirm,
   cmax = tostring(cmax),

@@ -20,7 +20,8 @@
 -- KEYS[1] room config               lg:{room}:room
 -- KEYS[2] feed presence             lg:{room}:feed:watched (set by a gateway
 --                                   while a monitor watches; read once per call)
--- then five keys per order, order i (from 1) at KEYS[3 + 5 * (i - 1)]:
+-- KEYS[3] the room's load            lg:{room}:load (see "The room's load" below)
+-- then five keys per order, order i (from 1) at KEYS[4 + 5 * (i - 1)]:
 --   +0 order record                 lg:{room}:order:{order_id}
 --   +1 sku                          lg:{room}:sku:{sku_id}
 --   +2 coupon                       lg:{room}:coupon:{coupon_id}  (unused without a coupon)
@@ -55,6 +56,16 @@
 -- watch.lua) are the gateways besides the accepting one that asked for the
 -- result through a duplicate submit.
 --
+-- The room's load: each order this call moves out of queued is taken off
+-- its priority's count in KEYS[3] (what enqueue.lua admits against), and
+-- the decisions are timed into the drain rate admission predicts from:
+-- decisions per second over windows of at least RATE_WINDOW_MS in which
+-- the queue never ran empty (a validator that keeps up measures its
+-- arrivals, not what it could do), averaged with the previous figure. A
+-- gap of more than RATE_GAP_MS between decisions starts a new window, so
+-- a room that sat idle (or validators that were stopped) does not drag
+-- the rate down; a stall is for enqueue.lua to see, through d_at.
+--
 -- Reading Redis memory is most of the cost (a record's fields are scattered
 -- allocations, rarely in cache), so a queued order's record is read once,
 -- and only for the fields nothing else supplies: not the ids the entry
@@ -63,7 +74,8 @@
 -- only a decision adds them). A stored result is read with a second HMGET.
 
 local KEYS_PER_ORDER, ARGS_PER_ORDER = 5, 4
-local ROOM_KEYS = 2
+local ROOM_KEYS = 3
+local RATE_WINDOW_MS, RATE_GAP_MS = 500, 250
 local norders = (#KEYS - ROOM_KEYS) / KEYS_PER_ORDER
 local deadline, margin = tonumber(ARGV[1]), tonumber(ARGV[2])
 local pay_window = tonumber(ARGV[3])
@@ -162,6 +174,13 @@ end
 -- one EXISTS per call, then one PUBLISH per call for all its decisions.
 local watched = feed and feed ~= '' and redis.call('EXISTS', KEYS[2]) == 1
 local decided = {}
+-- Orders this call moved out of queued, per priority.
+local left_queue = {high = 0, normal = 0}
+
+local function note_left_queue(rec)
+  local p = rec.priority == 'high' and 'high' or 'normal'
+  left_queue[p] = left_queue[p] + 1
+end
 
 local function publish_decision(rec, order_id, sku_id)
   if not watched then
@@ -209,6 +228,7 @@ local function decide(i, expire)
   local function reject(code, field, message)
     store(k_order, rec, {'status', 'rejected', 'code', code, 'field', field,
                          'message', message, 'decided_at_ms', now_s})
+    note_left_queue(rec)
     publish_decision(rec, order_id, sku_id)
     return result(rec, '1', k_sku)
   end
@@ -273,6 +293,7 @@ local function decide(i, expire)
   end
   store(k_order, rec, {'status', 'pending_payment', 'confirmed_at_ms', now_s,
                        'pay_deadline_ms', pay_deadline_s, 'decided_at_ms', now_s})
+  note_left_queue(rec)
   -- Counted only once the record says so: an order that failed before this
   -- point stays queued and has taken nothing.
   sku.stock = sku.stock - qty
@@ -304,6 +325,47 @@ for key, c in pairs(coupons) do
     redis.call('HINCRBY', key, 'used', c.added)
   end
 end
+-- The room's load after this call's decisions (see the top).
+local function record_load()
+  local n = left_queue.high + left_queue.normal
+  if n == 0 then
+    return
+  end
+  local l = redis.call('HMGET', KEYS[3], 'high', 'normal', 'rate', 'd_at', 'w_start', 'w_n',
+                       'w_idle')
+  local high = math.max(0, (tonumber(l[1] or '0') or 0) - left_queue.high)
+  local normal = math.max(0, (tonumber(l[2] or '0') or 0) - left_queue.normal)
+  local rate = tonumber(l[3] or '0') or 0
+  local last = tonumber(l[4] or '0') or 0
+  local w_start, w_n = tonumber(l[5] or ''), tonumber(l[6] or '0') or 0
+  local w_idle = l[7] == '1'
+  if not w_start or now - last > RATE_GAP_MS then
+    w_start, w_n, w_idle = now, 0, false
+  end
+  w_n = w_n + n
+  w_idle = w_idle or high + normal == 0
+  local changes = {'high', string.format('%d', high), 'normal', string.format('%d', normal),
+                   'd_at', now_s}
+  if now - w_start >= RATE_WINDOW_MS then
+    if not w_idle then
+      local measured = w_n * 1000 / (now - w_start)
+      if rate > 0 then
+        measured = (rate + measured) / 2
+      end
+      changes[#changes + 1] = 'rate'
+      changes[#changes + 1] = string.format('%d', math.max(1, math.floor(measured + 0.5)))
+    end
+    w_start, w_n, w_idle = now, 0, false
+  end
+  for _, kv in ipairs({{'w_start', string.format('%d', w_start)},
+                       {'w_n', string.format('%d', w_n)}, {'w_idle', w_idle and '1' or '0'}}) do
+    changes[#changes + 1] = kv[1]
+    changes[#changes + 1] = kv[2]
+  end
+  redis.call('HSET', KEYS[3], unpack(changes))
+end
+record_load()
+
 -- One message for the call's decisions; an array even for one (cjson
 -- would write an empty table as {}, hence none at all when nothing was).
 if #decided > 0 then

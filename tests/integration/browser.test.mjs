@@ -6,11 +6,12 @@
 // paid there makes the live room show "paid"; (c) stock and the sold-out
 // badge follow sku.update; (d) the live room comes back by itself after the
 // gateway restarts (close 1001); (e) an admin watching every room ("*")
-// sees the orders with their room. Screenshots of both pages go to
-// tests/artifacts/.
+// sees the orders with their room; (h) the back office shows BUSY and
+// RATE_LIMITED per second and the queue's predicted wait and drain rate.
+// Screenshots of both pages go to tests/artifacts/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -306,6 +307,53 @@ test('(g) a coupon takes its value off the total; a wrong value is the validator
   const stored = await gw.http('GET', `/v1/orders/${await row.getAttribute('data-order-id')}`, { token: admin });
   assert.equal(stored.json.amount, 18900);
   assert.equal(stored.json.coupon_id, 'SAVE10');
+  const others = pageErrors.filter((e) => !/WebSocket connection to .* failed/.test(e));
+  assert.deepEqual(others, []);
+});
+
+test('(h) the back office shows BUSY and RATE_LIMITED per second, and the queue\'s predicted wait and drain rate', async () => {
+  // A room of its own, so its made-up backlog holds up no other test's orders.
+  const room = 'rush-1';
+  const op = gw.token({ sub: 'op-rush', room, role: 'operator' });
+  const dash = await openPage(`${base}/dashboard#token=${op}`);
+  await dash.locator('#conn-state[data-state="connected"]').waitFor({ timeout: 10000 });
+  await dash.locator('#kpi-connections').filter({ hasText: /^\d/ }).waitFor({ timeout: 5000 });
+  await dash.locator('#kpi-wait', { hasText: 'wait unknown' }).waitFor({ timeout: 5000 });
+
+  // 30 high and 570 normal undecided at 200 decisions/s: a normal order
+  // waits 3 s, a high one 150 ms.
+  await redis.cli('HSET', `lg:{${room}}:load`, 'high', '30', 'normal', '570', 'rate', '200');
+  await dash.locator('#kpi-wait', { hasText: 'wait 3.00 s · high 150 ms · 200/s' }).waitFor({ timeout: 5000 });
+  assert.equal((await dash.locator('#kpi-queue').textContent()).trim(), '30 / 570');
+
+  // Refusals as the gateways hand them over (stats_flush.lua): 300 BUSY and
+  // 40 RATE_LIMITED in one flush show up as one second's rates in that ratio.
+  const flush = readFileSync(new URL('../../queue/lua/stats_flush.lua', import.meta.url), 'utf8');
+  await dash.locator('#kpi-refused').filter({ hasText: /^0\.0$/ }).waitFor({ timeout: 5000 });
+  await redis.cli('EVAL', flush, '3', `lg:{${room}}:stats`, `lg:{${room}}:stats:conns`,
+    `lg:{${room}}:stats:lat:${Math.floor(Date.now() / 1000)}`,
+    'gw-it', '', '60000', '90', '604800', '2', '0', '0', 'busy', '300', 'rate_limited', '40');
+  const shown = await dash.waitForFunction(() => {
+    const m = document.getElementById('kpi-refused-sub').textContent.match(/^BUSY ([\d,.]+) · RATE_LIMITED ([\d,.]+)$/);
+    const n = (x) => Number(x.replace(/,/g, ''));
+    return m && n(m[1]) > 0 ? [n(m[1]), n(m[2]), document.getElementById('kpi-refused').textContent] : null;
+  }, null, { timeout: 5000 });
+  const [busy, limited, total] = await shown.jsonValue();
+  assert.ok(Math.abs(busy / limited - 300 / 40) < 0.5, `BUSY ${busy}/s, RATE_LIMITED ${limited}/s`);
+  assert.ok(Math.abs(Number(total.replace(/,/g, '')) - (busy + limited)) <= 1, `total ${total}`);
+  assert.equal(await dash.locator('#kpi-refused-card.warn').count(), 1, 'refusals are flagged');
+  const legend = await dash.locator('#chart-rate .u-legend').textContent();
+  assert.match(legend, /BUSY\/s/);
+  assert.match(legend, /RATE_LIMITED\/s/);
+  assert.match(await dash.locator('#chart-queue .u-legend').textContent(), /wait of a normal order/);
+  const spark = await dash.locator('#spark-refused polyline').getAttribute('points');
+  assert.ok(spark.split(' ').length >= 2, `a sparkline: ${spark}`);
+  await dash.evaluate(() => window.scrollTo(0, 0));
+  await dash.screenshot({ path: path.join(artifacts, 'dashboard-admission.png'), fullPage: true });
+
+  // The next second refuses nothing: back to 0.
+  await dash.locator('#kpi-refused').filter({ hasText: /^0\.0$/ }).waitFor({ timeout: 5000 });
+  assert.equal(await dash.locator('#kpi-refused-card.warn').count(), 0);
   const others = pageErrors.filter((e) => !/WebSocket connection to .* failed/.test(e));
   assert.deepEqual(others, []);
 });

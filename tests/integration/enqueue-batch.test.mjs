@@ -5,43 +5,16 @@
 // submits from many connections in one loop turn share script calls.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startRedis, startGateway, stopAll, validOrder, setupRoom } from './lib/system.mjs';
+import { runEnqueue } from './lib/enqueue.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const script = readFileSync(path.join(here, '../../queue/lua/enqueue.lua'), 'utf8');
 let redis, gw;
 before(async () => {
   redis = await startRedis();
 });
 after(stopAll);
 
-// The record values in the script's RECORD_FIELDS order.
-function orderArgs({ oid, user = 'u1', coid, fp = 'fp-1', amount = 19900, tier = '' }) {
-  return [fp, oid, user, coid, 'sku-1', '1', String(amount), String(amount), 'CNY', 'alipay', '',
-    tier, '张*', '138****8000', '浙江省', '杭州市', 'sealed', ''];
-}
-
-// Runs one batch of room `room`; returns one array per order.
-async function run(room, orders) {
-  const keys = [`lg:{${room}}:room`, `lg:{${room}}:q:high`, `lg:{${room}}:q:normal`,
-    `lg:{${room}}:feed:watched`];
-  const args = ['86400', '604800', 'gw-test', room, ''];
-  for (const o of orders) {
-    keys.push(`lg:{${room}}:idem:${o.user ?? 'u1'}/${o.coid}`, `lg:{${room}}:order:${o.oid}`);
-    args.push(...orderArgs(o));
-  }
-  const lines = (await redis.cli('EVAL', script, String(keys.length), ...keys, ...args)).split('\n');
-  const out = [];
-  for (let i = 0; i < lines.length;) {
-    const n = lines[i] === 'accepted' || lines[i] === 'duplicate' ? 4 : 2;
-    out.push(lines.slice(i, i + n));
-    i += n;
-  }
-  return out;
-}
+const run = (room, orders, admit) => runEnqueue(redis, room, orders, admit);
 
 const entries = async (room, prio) =>
   (await redis.cli('XRANGE', `lg:{${room}}:q:${prio}`, '-', '+')).split('\n').filter((l) => l.startsWith('o-'));

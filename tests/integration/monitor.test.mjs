@@ -4,9 +4,13 @@
 // then about one a second, who may subscribe to what, the monitor.order feed
 // with masked personal data (and no full phone, name or street address in
 // any monitor frame), sampling under a burst, queue figures and SLA
-// violations with the validator stopped, and the Prometheus text of /metrics.
+// violations with the validator stopped, BUSY and RATE_LIMITED totals as
+// stats_flush.lua writes them and the queue, drain rate and predicted wait
+// from the room's load hash, a real BUSY counted end to end, and the
+// Prometheus text of /metrics.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import {
   startRedis, startGateway, startValidator, stopAll, validOrder, setupRoom, sleep, waitFor,
   newSecrets,
@@ -22,7 +26,7 @@ const personal = { name: NAME, phone: PHONE, detail: DETAIL };
 
 const STATS_FIELDS = ['type', 'room_id', 'ts_ms', 'connections', 'orders', 'rejected_by_code',
   'gmv_fen', 'queue', 'latency_ms', 'sla_violations'];
-const ORDER_FIELDS = ['received', 'accepted', 'duplicates', 'confirmed', 'rejected', 'busy'];
+const ORDER_FIELDS = ['received', 'accepted', 'duplicates', 'confirmed', 'rejected', 'busy', 'rate_limited'];
 const QUEUE_FIELDS = ['high', 'normal', 'oldest_age_ms'];
 const LATENCY_FIELDS = ['accept_p50', 'accept_p99', 'confirm_p50', 'confirm_p99', 'confirm_max'];
 
@@ -38,6 +42,11 @@ function assertStatsShape(m) {
   for (const f of STATS_FIELDS) assert.ok(f in m, `monitor.stats lacks ${f}: ${JSON.stringify(m)}`);
   for (const f of ORDER_FIELDS) assert.equal(typeof m.orders[f], 'number', `orders.${f}`);
   for (const f of QUEUE_FIELDS) assert.equal(typeof m.queue[f], 'number', `queue.${f}`);
+  // Known once the validators have measured a drain rate, null until then.
+  assert.ok('drain_per_s' in m.queue && 'predicted_wait_ms' in m.queue, JSON.stringify(m.queue));
+  assert.ok(m.queue.drain_per_s === null || m.queue.drain_per_s >= 0, `queue.drain_per_s ${m.queue.drain_per_s}`);
+  const wait = m.queue.predicted_wait_ms;
+  assert.ok(wait === null || (Number.isInteger(wait.high) && Number.isInteger(wait.normal)), JSON.stringify(wait));
   for (const f of LATENCY_FIELDS) assert.equal(typeof m.latency_ms[f], 'number', `latency_ms.${f}`);
   assert.equal(typeof m.rejected_by_code, 'object');
   for (const f of ['ts_ms', 'connections', 'gmv_fen', 'sla_violations', 'feed_dropped'])
@@ -234,7 +243,7 @@ describe('room-wide statistics across two gateways and a validator', () => {
     const dup = await place(v2b, dupOf);
     assert.equal(dup.acc.duplicate, true);
     // Totals now: received 9, accepted 8, duplicates 1, confirmed 6, rejected 2, GMV 9000.
-    const want = { received: 9, accepted: 8, duplicates: 1, confirmed: 6, rejected: 2, busy: 0 };
+    const want = { received: 9, accepted: 8, duplicates: 1, confirmed: 6, rejected: 2, busy: 0, rate_limited: 0 };
     const done = (m) => m.orders.confirmed === 6 && m.orders.rejected === 2 && m.orders.duplicates === 1 &&
       m.orders.received === 9 && m.connections === 4;
     const s = await statsWhere(mon, done);
@@ -245,7 +254,7 @@ describe('room-wide statistics across two gateways and a validator', () => {
     assert.equal(s.sla_violations, 0);
     // buyer-1, buyer-2 twice and the operator, over both gateways (the admin's "*" token is in no room).
     assert.equal(s.connections, 4);
-    assert.deepEqual(s.queue, { high: 0, normal: 0, oldest_age_ms: 0 });
+    assert.deepEqual([s.queue.high, s.queue.normal, s.queue.oldest_age_ms], [0, 0, 0], JSON.stringify(s.queue));
     const l = s.latency_ms;
     assert.ok(l.accept_p50 > 0 && l.accept_p99 >= l.accept_p50, JSON.stringify(l));
     // Confirm latency is measured on Redis's millisecond clock; a validator
@@ -427,7 +436,7 @@ describe('queue figures and SLA violations while the validator is away', () => {
     const mon = watch(await gw.session({ sub: 'op', room: 'q1', role: 'operator' }));
     mon.send({ type: 'monitor.subscribe', room_id: 'q1', req: 's' });
     const first = await mon.next((m) => m.req === 's');
-    assert.deepEqual(first.queue, { high: 0, normal: 0, oldest_age_ms: 0 });
+    assert.deepEqual([first.queue.high, first.queue.normal, first.queue.oldest_age_ms], [0, 0, 0], JSON.stringify(first.queue));
     const v = await gw.session({ sub: 'b', room: 'q1', role: 'viewer' });
     const submit = async (o) => {
       v.send(o);
@@ -486,9 +495,103 @@ describe('queue figures and SLA violations while the validator is away', () => {
     assert.equal((await gw.http('PUT', '/v1/rooms/q1', { token: admin, body: { ...room, status: 'live' } })).status, 200);
     mon.send({ type: 'monitor.subscribe', room_id: 'q1', req: 's4' });
     const fresh = await mon.next((m) => m.req === 's4');
-    assert.deepEqual(fresh.orders, { received: 0, accepted: 0, duplicates: 0, confirmed: 0, rejected: 0, busy: 0 });
+    assert.deepEqual(fresh.orders, { received: 0, accepted: 0, duplicates: 0, confirmed: 0, rejected: 0, busy: 0, rate_limited: 0 });
     assert.equal(fresh.sla_violations, 0);
     assert.deepEqual(fresh.rejected_by_code, {});
     mon.close();
+  });
+
+  test('BUSY and RATE_LIMITED totals as stats_flush.lua writes them; queue, drain rate and predicted wait from the load', async () => {
+    const room = 'q2';
+    const mon = watch(await gw.session({ sub: 'op', room, role: 'operator' }));
+    mon.send({ type: 'monitor.subscribe', room_id: room, req: 's' });
+    const first = await mon.next((m) => m.req === 's');
+    assertStatsShape(first);
+    assert.equal(first.orders.busy, 0);
+    assert.equal(first.orders.rate_limited, 0);
+    assert.equal(first.queue.drain_per_s, null, 'no rate measured: not known');
+    assert.equal(first.queue.predicted_wait_ms, null);
+
+    // The refusals arrive as a gateway hands them over: stats_flush.lua with
+    // the field names lg_stats_flush_args uses (tests/unit/test_stats.c).
+    const flush = readFileSync(new URL('../../queue/lua/stats_flush.lua', import.meta.url), 'utf8');
+    const flushRefusals = (busy, limited) => redis.cli('EVAL', flush, '3', `lg:{${room}}:stats`,
+      `lg:{${room}}:stats:conns`, `lg:{${room}}:stats:lat:${Math.floor(Date.now() / 1000)}`,
+      'gw-it', '', '60000', '90', '604800', '2', '0', '0', 'busy', String(busy), 'rate_limited', String(limited));
+    await flushRefusals(3, 2);
+    await flushRefusals(1, 5);
+    const refused = await statsWhere(mon, (m) => m.orders.busy === 4);
+    assert.equal(refused.orders.rate_limited, 7);
+    assert.equal(refused.orders.accepted, 0, 'a refusal is not an accept');
+
+    // Entries in the stream and no load (a room from before admission):
+    // counted from the stream, as before.
+    for (let i = 0; i < 3; i++) await redis.cli('XADD', `lg:{${room}}:q:normal`, '*', 'order_id', `o-old-${i}`);
+    const old = await statsWhere(mon, (m) => m.queue.normal === 3);
+    assert.equal(old.queue.high, 0);
+    assert.ok(old.queue.oldest_age_ms >= 0);
+    assert.equal(old.queue.predicted_wait_ms, null);
+
+    // With the load, its counts win; 250 decisions/s: a high order waits for
+    // the 2 high ones (8 ms), a normal one for all 7 (28 ms).
+    await redis.cli('HSET', `lg:{${room}}:load`, 'high', '2', 'normal', '5', 'rate', '250');
+    const loaded = await statsWhere(mon, (m) => m.queue.normal === 5);
+    assertStatsShape(loaded);
+    assert.equal(loaded.queue.high, 2);
+    assert.equal(loaded.queue.drain_per_s, 250);
+    assert.deepEqual(loaded.queue.predicted_wait_ms, { high: 8, normal: 28 });
+    assert.ok(loaded.queue.oldest_age_ms > 0, 'the age of the oldest normal entry, from the stream');
+    assert.equal(loaded.orders.busy, 4, 'the totals are untouched');
+
+    // Nothing undecided by the load: no age, even with entries left in the
+    // stream (orders the deadline sweep answered EXPIRED, not yet skipped).
+    await redis.cli('HSET', `lg:{${room}}:load`, 'high', '0', 'normal', '0', 'rate', '9800.25');
+    const empty = await statsWhere(mon, (m) => m.queue.normal === 0);
+    assert.deepEqual([empty.queue.high, empty.queue.oldest_age_ms], [0, 0]);
+    assert.equal(empty.queue.drain_per_s, 9800.3);
+    assert.deepEqual(empty.queue.predicted_wait_ms, { high: 0, normal: 0 });
+
+    // Counts that are not numbers or below 0 count as 0; a rate of 0 (or
+    // none) is not known. Nothing else in the frame moves.
+    await redis.cli('HSET', `lg:{${room}}:load`, 'high', '-4', 'normal', 'many', 'rate', '0');
+    const junk = await statsWhere(mon, (m) => m.queue.drain_per_s === null);
+    assert.deepEqual([junk.queue.high, junk.queue.normal, junk.queue.oldest_age_ms], [0, 0, 0]);
+    assert.equal(junk.queue.predicted_wait_ms, null);
+    assert.deepEqual([junk.orders.busy, junk.orders.rate_limited], [4, 7]);
+    await redis.cli('HSET', `lg:{${room}}:load`, 'high', '1', 'normal', '0', 'rate', '0.5');
+    const slow = await statsWhere(mon, (m) => m.queue.high === 1);
+    assert.equal(slow.queue.drain_per_s, 0.5);
+    assert.deepEqual(slow.queue.predicted_wait_ms, { high: 2000, normal: 2000 });
+    assert.ok(slow.queue.oldest_age_ms === 0, 'no high entry in the streams: no age');
+    mon.close();
+  });
+
+  test('a real BUSY: the gateway refuses against the load, counts it, and monitor.stats shows it with the wait that caused it', async () => {
+    const room = 'q3';
+    await setupRoom(gw, room, { skus: { 'sku-a': { name: '茶', price: 1000, stock: 100, on_sale: true } } });
+    // 60 undecided at 10 decisions/s: a new normal order would wait 6 s,
+    // past the 5 s admission allows (LIVEGATE_ADMIT_WAIT_MS). The last
+    // decision is dated ahead (as tests/integration/admission.test.mjs
+    // does), so enqueue.lua sees a draining queue rather than a stall it
+    // would check against the (empty) streams and reset.
+    const [sec] = (await redis.cli('TIME')).split('\n');
+    await redis.cli('HSET', `lg:{${room}}:load`, 'high', '0', 'normal', '60', 'rate', '10',
+      'd_at', String(Number(sec) * 1000 + 60000));
+    const mon = watch(await gw.session({ sub: 'op', room, role: 'operator' }));
+    mon.send({ type: 'monitor.subscribe', room_id: room, req: 's' });
+    const first = await mon.next((m) => m.req === 's');
+    assert.deepEqual(first.queue.predicted_wait_ms, { high: 0, normal: 6000 });
+    assert.equal(first.queue.drain_per_s, 10);
+    const v = await gw.session({ sub: 'b', room, role: 'viewer' });
+    const o = validOrder({ room_id: room, sku_id: 'sku-a', unit_price: 1000, amount: 1000, address: personal });
+    v.send(o);
+    const refusal = await v.next((m) => m.ref === o.client_order_id || m.client_order_id === o.client_order_id);
+    assert.equal(refusal.code, 'BUSY', JSON.stringify(refusal));
+    const s = await statsWhere(mon, (m) => m.orders.busy === 1);
+    assert.deepEqual([s.orders.received, s.orders.accepted, s.orders.rate_limited], [1, 0, 0]);
+    assert.equal(s.queue.normal, 60, 'nothing queued for the refusal');
+    assert.deepEqual(s.queue.predicted_wait_ms, { high: 0, normal: 6000 });
+    mon.close();
+    v.close();
   });
 });

@@ -45,11 +45,11 @@ static void stats_of_an_empty_room_has_every_field(void **state)
     assert_int_equal(num(m, "ts_ms"), 1700000000000LL);
     assert_int_equal(num(m, "connections"), 0);
     json_t *orders = obj(m, "orders");
-    const char *order_fields[] = {"received",  "accepted", "duplicates",
-                                  "confirmed", "rejected", "busy"};
-    for (size_t i = 0; i < 6; i++)
+    const char *order_fields[] = {"received", "accepted", "duplicates",  "confirmed",
+                                  "rejected", "busy",     "rate_limited"};
+    for (size_t i = 0; i < 7; i++)
         assert_int_equal(num(orders, order_fields[i]), 0);
-    assert_int_equal(json_object_size(orders), 6);
+    assert_int_equal(json_object_size(orders), 7);
     assert_true(json_is_object(obj(m, "rejected_by_code")));
     assert_int_equal(json_object_size(obj(m, "rejected_by_code")), 0);
     assert_int_equal(num(m, "gmv_fen"), 0);
@@ -57,6 +57,10 @@ static void stats_of_an_empty_room_has_every_field(void **state)
     assert_int_equal(num(q, "high"), 0);
     assert_int_equal(num(q, "normal"), 0);
     assert_int_equal(num(q, "oldest_age_ms"), 0);
+    /* No drain rate measured yet: both present, both null. */
+    assert_true(json_is_null(obj(q, "drain_per_s")));
+    assert_true(json_is_null(obj(q, "predicted_wait_ms")));
+    assert_int_equal(json_object_size(q), 5);
     json_t *l = obj(m, "latency_ms");
     const char *lat[] = {"accept_p50", "accept_p99", "confirm_p50", "confirm_p99", "confirm_max"};
     for (size_t i = 0; i < 5; i++)
@@ -77,6 +81,7 @@ static void stats_carry_the_figures_and_the_req(void **state)
     v->counters[LG_STAT_CONFIRMED] = 5;
     v->counters[LG_STAT_REJECTED] = 2;
     v->counters[LG_STAT_BUSY] = 1;
+    v->counters[LG_STAT_RATE_LIMITED] = 12;
     v->counters[LG_STAT_GMV_FEN] = 9007199254740991LL;
     v->counters[LG_STAT_SLA_VIOLATIONS] = 1;
     v->ncodes = 1;
@@ -86,6 +91,9 @@ static void stats_carry_the_figures_and_the_req(void **state)
     v->queue_normal = 4;
     v->oldest_high_ms = 100;
     v->oldest_normal_ms = 250;
+    v->drain_per_s = 1234.56;
+    v->wait_high_ms = 3;
+    v->wait_normal_ms = 6;
     for (int i = 0; i < 99; i++)
         lg_hist_record(&v->accept_us, 100); /* 0.1 ms, an exact bucket */
     lg_hist_record(&v->accept_us, 90000);
@@ -97,6 +105,13 @@ static void stats_carry_the_figures_and_the_req(void **state)
     assert_int_equal(num(m, "connections"), 7);
     assert_int_equal(num(obj(m, "orders"), "received"), 10);
     assert_int_equal(num(obj(m, "orders"), "busy"), 1);
+    assert_int_equal(num(obj(m, "orders"), "rate_limited"), 12);
+    json_t *q = obj(m, "queue");
+    assert_int_equal(num(q, "high"), 3);
+    assert_int_equal(num(q, "normal"), 4);
+    assert_true(real(q, "drain_per_s") == 1234.6); /* to a tenth */
+    assert_int_equal(num(obj(q, "predicted_wait_ms"), "high"), 3);
+    assert_int_equal(num(obj(q, "predicted_wait_ms"), "normal"), 6);
     assert_int_equal(num(m, "gmv_fen"), 9007199254740991LL);
     assert_int_equal(num(obj(m, "rejected_by_code"), "OUT_OF_STOCK"), 2);
     assert_int_equal(num(obj(m, "queue"), "oldest_age_ms"), 250);
@@ -109,6 +124,30 @@ static void stats_carry_the_figures_and_the_req(void **state)
     char *text = json_dumps(m, LG_MONITOR_DUMP_FLAGS);
     assert_non_null(strstr(text, "\"accept_p50\":0.1,"));
     free(text);
+    json_decref(m);
+    free(v);
+}
+
+static void predicted_wait_is_null_until_both_priorities_are_known(void **state)
+{
+    (void)state;
+    struct lg_stats_view *v = malloc(sizeof(*v));
+    lg_stats_view_init(v);
+    v->drain_per_s = 0.04; /* known, and rounds to 0.0: still a number */
+    v->wait_high_ms = 0;
+    v->wait_normal_ms = -1;
+    json_t *m = lg_monframe_stats("r1", 1, v, NULL);
+    json_t *q = obj(m, "queue");
+    assert_true(real(q, "drain_per_s") == 0.0);
+    assert_true(json_is_null(obj(q, "predicted_wait_ms")));
+    json_decref(m);
+    v->wait_normal_ms = 0; /* an empty queue with a known rate waits 0 */
+    v->drain_per_s = 1e15; /* too big to round: passed on as it is */
+    m = lg_monframe_stats("r1", 1, v, NULL);
+    q = obj(m, "queue");
+    assert_true(real(q, "drain_per_s") == 1e15);
+    assert_int_equal(num(obj(q, "predicted_wait_ms"), "high"), 0);
+    assert_int_equal(num(obj(q, "predicted_wait_ms"), "normal"), 0);
     json_decref(m);
     free(v);
 }
@@ -269,6 +308,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(stats_of_an_empty_room_has_every_field),
         cmocka_unit_test(stats_carry_the_figures_and_the_req),
+        cmocka_unit_test(predicted_wait_is_null_until_both_priorities_are_known),
         cmocka_unit_test(feed_frames_copy_listed_fields_only),
         cmocka_unit_test(unmasked_personal_data_never_passes),
         cmocka_unit_test(feed_frames_need_room_order_and_status),

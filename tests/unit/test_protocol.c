@@ -83,6 +83,14 @@ static void replies(void **state)
     assert_string_equal(json_string_value(json_object_get(m, "type")), "order.confirmed");
     assert_string_equal(json_string_value(json_object_get(m, "status")), "pending_payment");
     json_decref(m);
+    m = lg_msg_refusal("BUSY", "full", 1234, "q", "c-7");
+    assert_string_equal(json_string_value(json_object_get(m, "type")), "error");
+    assert_string_equal(json_string_value(json_object_get(m, "code")), "BUSY");
+    assert_true(json_is_integer(json_object_get(m, "retry_after_ms")));
+    assert_int_equal(json_integer_value(json_object_get(m, "retry_after_ms")), 1234);
+    assert_string_equal(json_string_value(json_object_get(m, "ref")), "c-7");
+    assert_string_equal(json_string_value(json_object_get(m, "req")), "q");
+    json_decref(m);
     m = lg_msg_order_state("c-9", NULL, "unknown", NULL, "q");
     assert_true(json_is_null(json_object_get(m, "order_id")));
     assert_true(json_is_null(json_object_get(m, "code")));

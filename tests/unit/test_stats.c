@@ -1,6 +1,9 @@
 /* Unit tests of the room statistics: per-room deltas, the exact ARGV of
- * stats_flush.lua, parsing stats_read.lua's JSON into a view (counters,
- * codes, latency buckets, queue ages), and merging views for "*". */
+ * stats_flush.lua (BUSY and RATE_LIMITED refusals among the counters),
+ * parsing stats_read.lua's JSON into a view (counters, codes, latency
+ * buckets, queue ages, the load's drain rate and the predicted waits from
+ * it), the predicted wait on both sides of its bounds, and merging views
+ * for "*". */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -109,6 +112,29 @@ static void counters_codes_and_buckets_in_the_flush(void **state)
     free_delta(d);
 }
 
+static void refusals_flush_under_their_field_names(void **state)
+{
+    (void)state;
+    assert_string_equal(lg_stat_names[LG_STAT_BUSY], "busy");
+    assert_string_equal(lg_stat_names[LG_STAT_RATE_LIMITED], "rate_limited");
+    struct lg_stats_delta *d = new_delta("r1");
+    lg_stats_delta_count(d, LG_STAT_BUSY, 1);
+    lg_stats_delta_count(d, LG_STAT_RATE_LIMITED, 1);
+    lg_stats_delta_count(d, LG_STAT_RATE_LIMITED, 1);
+    lg_stats_delta_count(d, LG_STAT_RECEIVED, 3);
+    assert_true(d->dirty);
+    struct lg_strvec sv;
+    assert_int_equal(lg_stats_flush_args(d, "gw-1", true, &sv), 0);
+    assert_string_equal(sv.v[5], "3"); /* counter pairs */
+    assert_string_equal(sv.v[6], "0"); /* no histogram pairs */
+    const char *want[] = {"received", "3", "busy", "1", "rate_limited", "2"};
+    assert_int_equal(sv.n, 8 + 6);
+    for (size_t i = 0; i < 6; i++)
+        assert_string_equal(sv.v[8 + i], want[i]);
+    lg_strvec_free(&sv);
+    free_delta(d);
+}
+
 static void codes_past_the_table_count_as_other(void **state)
 {
     (void)state;
@@ -139,12 +165,13 @@ static void codes_past_the_table_count_as_other(void **state)
 
 static const char *READ_JSON =
     "{\"totals\":{\"received\":\"12\",\"accepted\":\"10\",\"duplicates\":\"1\","
-    "\"confirmed\":\"7\",\"rejected\":\"3\",\"gmv_fen\":\"9007199254740991\","
+    "\"confirmed\":\"7\",\"rejected\":\"3\",\"busy\":\"4\",\"rate_limited\":\"6\","
+    "\"gmv_fen\":\"9007199254740991\","
     "\"sla_violations\":\"1\",\"rej:OUT_OF_STOCK\":\"2\",\"rej:EXPIRED\":\"1\","
     "\"opened_at_ms\":\"1700000000000\",\"unknown\":\"5\"},"
     "\"connections\":4,"
     "\"queue\":{\"high\":2,\"normal\":5,\"high_oldest_ms\":1700000009000,"
-    "\"normal_oldest_ms\":1700000007500,\"now_ms\":1700000010000},"
+    "\"normal_oldest_ms\":1700000007500,\"now_ms\":1700000010000,\"rate\":\"250\"},"
     "\"accept\":{\"5\":3,\"9\":1},\"confirm\":{},\"cmax\":\"12000\"}";
 
 static void parses_the_read_answer(void **state)
@@ -157,7 +184,8 @@ static void parses_the_read_answer(void **state)
     assert_int_equal(v->counters[LG_STAT_DUPLICATES], 1);
     assert_int_equal(v->counters[LG_STAT_CONFIRMED], 7);
     assert_int_equal(v->counters[LG_STAT_REJECTED], 3);
-    assert_int_equal(v->counters[LG_STAT_BUSY], 0);
+    assert_int_equal(v->counters[LG_STAT_BUSY], 4);
+    assert_int_equal(v->counters[LG_STAT_RATE_LIMITED], 6);
     assert_int_equal(v->counters[LG_STAT_GMV_FEN], 9007199254740991LL); /* exact */
     assert_int_equal(v->counters[LG_STAT_SLA_VIOLATIONS], 1);
     assert_int_equal(v->opened_at_ms, 1700000000000LL);
@@ -168,6 +196,11 @@ static void parses_the_read_answer(void **state)
     assert_int_equal(v->oldest_high_ms, 1000);
     assert_int_equal(v->oldest_normal_ms, 2500);
     assert_int_equal(lg_stats_view_oldest_ms(v), 2500);
+    /* 250 decisions/s: a high order waits for the 2 high ones, a normal
+     * one for all 7. */
+    assert_true(v->drain_per_s == 250.0);
+    assert_int_equal(v->wait_high_ms, 8);
+    assert_int_equal(v->wait_normal_ms, 28);
     assert_int_equal(v->accept_us.total, 4);
     assert_int_equal(lg_hist_percentile(&v->accept_us, 50), 5);
     assert_int_equal(lg_hist_percentile(&v->accept_us, 99), 9);
@@ -196,6 +229,61 @@ static void refuses_what_is_not_the_read_answer(void **state)
     free(v);
 }
 
+static void a_rate_that_is_not_a_positive_number_is_not_known(void **state)
+{
+    (void)state;
+    struct lg_stats_view *v = new_view();
+    assert_int_equal(v->wait_high_ms, -1); /* a fresh view knows no wait */
+    const char *unknown[] = {"\"\"",    "\"0\"", "\"-5\"", "\"abc\"", "\"12x\"", "\"inf\"",
+                             "\"nan\"", "null",  "0",      "-1.5",    "true"};
+    char json[256];
+    for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
+        snprintf(json, sizeof(json),
+                 "{\"queue\":{\"high\":1,\"normal\":2,\"now_ms\":5,\"rate\":%s}}", unknown[i]);
+        assert_int_equal(lg_stats_view_parse(json, strlen(json), v), 0);
+        assert_true(v->drain_per_s == 0);
+        assert_int_equal(v->wait_high_ms, -1);
+        assert_int_equal(v->wait_normal_ms, -1);
+    }
+    /* Just above 0 is known (and slow); a number as JSON is read too. */
+    const char *known[] = {"\"0.5\"", "0.5"};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(json, sizeof(json),
+                 "{\"queue\":{\"high\":1,\"normal\":2,\"now_ms\":5,\"rate\":%s}}", known[i]);
+        assert_int_equal(lg_stats_view_parse(json, strlen(json), v), 0);
+        assert_true(v->drain_per_s == 0.5);
+        assert_int_equal(v->wait_high_ms, 2000);
+        assert_int_equal(v->wait_normal_ms, 6000);
+    }
+    /* No rate field at all (an older script): not known. */
+    const char *old = "{\"queue\":{\"high\":1,\"normal\":2,\"now_ms\":5}}";
+    assert_int_equal(lg_stats_view_parse(old, strlen(old), v), 0);
+    assert_int_equal(v->wait_normal_ms, -1);
+    free(v);
+}
+
+static void predicted_wait_on_both_sides_of_its_bounds(void **state)
+{
+    (void)state;
+    /* rate: 0 and below are not known, anything above 0 is */
+    assert_int_equal(lg_stats_predicted_wait_ms(10, 0), -1);
+    assert_int_equal(lg_stats_predicted_wait_ms(10, -1), -1);
+    assert_int_equal(lg_stats_predicted_wait_ms(10, 1e-3), 10000000);
+    assert_int_equal(lg_stats_predicted_wait_ms(0, 0), -1);
+    /* an empty queue waits 0, one order ahead never rounds down to 0 */
+    assert_int_equal(lg_stats_predicted_wait_ms(0, 100), 0);
+    assert_int_equal(lg_stats_predicted_wait_ms(-3, 100), 0);
+    assert_int_equal(lg_stats_predicted_wait_ms(1, 1000), 1);
+    assert_int_equal(lg_stats_predicted_wait_ms(1, 1001), 1);
+    assert_int_equal(lg_stats_predicted_wait_ms(1, 999), 2);
+    assert_int_equal(lg_stats_predicted_wait_ms(1, 3), 334);
+    assert_int_equal(lg_stats_predicted_wait_ms(29400, 9800), 3000);
+    /* a rate so small the wait overflows is capped, not wrapped */
+    assert_true(lg_stats_predicted_wait_ms(1000000, 1e-300) > 0);
+    assert_int_equal(lg_stats_predicted_wait_ms(1000000, 1e-300),
+                     lg_stats_predicted_wait_ms(2000000, 1e-300));
+}
+
 static void merging_views_adds_rooms_up(void **state)
 {
     (void)state;
@@ -213,6 +301,19 @@ static void merging_views_adds_rooms_up(void **state)
     assert_int_equal(all->connections, 5);
     assert_int_equal(all->queue_high, 3);
     assert_int_equal(all->queue_normal, 5);
+    /* b's rate is not known: the rates add up to a's alone, and "*" waits
+     * as long as the rooms whose wait is known. */
+    assert_true(all->drain_per_s == 250.0);
+    assert_int_equal(all->wait_high_ms, 8);
+    assert_int_equal(all->wait_normal_ms, 28);
+    struct lg_stats_view *slow = new_view();
+    const char *slow_json = "{\"queue\":{\"high\":0,\"normal\":10,\"now_ms\":5,\"rate\":\"2\"}}";
+    assert_int_equal(lg_stats_view_parse(slow_json, strlen(slow_json), slow), 0);
+    lg_stats_view_merge(all, slow);
+    assert_true(all->drain_per_s == 252.0);
+    assert_int_equal(all->wait_high_ms, 8);      /* a's 2 high orders at 250/s */
+    assert_int_equal(all->wait_normal_ms, 5000); /* slow's 10 at 2/s */
+    free(slow);
     assert_int_equal(all->oldest_high_ms, 20000);
     assert_int_equal(all->oldest_normal_ms, 2500);
     assert_int_equal(all->opened_at_ms, 1600000000000LL);
@@ -267,9 +368,12 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(an_idle_delta_flushes_only_the_header),
         cmocka_unit_test(counters_codes_and_buckets_in_the_flush),
+        cmocka_unit_test(refusals_flush_under_their_field_names),
         cmocka_unit_test(codes_past_the_table_count_as_other),
         cmocka_unit_test(parses_the_read_answer),
         cmocka_unit_test(refuses_what_is_not_the_read_answer),
+        cmocka_unit_test(a_rate_that_is_not_a_positive_number_is_not_known),
+        cmocka_unit_test(predicted_wait_on_both_sides_of_its_bounds),
         cmocka_unit_test(merging_views_adds_rooms_up),
         cmocka_unit_test(record_n_equals_recording_n_times),
         cmocka_unit_test(rooms_must_be_ids),

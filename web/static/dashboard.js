@@ -1,8 +1,9 @@
 // dashboard.js - the back office. Subscribes the monitor to one room (or
 // "*" for an admin), turns each monitor.stats frame into figures and uPlot
-// charts (orders/s are the differences of the counters between frames),
-// lists the masked monitor.order feed and moves orders along with
-// order.update.
+// charts (orders/s, and the BUSY and RATE_LIMITED refusals per second, are
+// the differences of the counters between frames; the queue's predicted
+// wait and drain rate are shown as given), lists the masked monitor.order
+// feed and moves orders along with order.update.
 import {
   LiveSocket, clockTime, el, readFragment, showSocketState, toast, tokenClaims, writeFragment, yuan,
 } from './common.js';
@@ -11,6 +12,7 @@ import {
 const $ = (id) => document.getElementById(id);
 
 const WINDOW_POINTS = 300; // five minutes of one-second frames
+const SPARK_POINTS = 60; // the refusals' sparkline: the last minute
 const FEED_ROWS = 200;
 const MOVES = {
   // not decided yet as far as this page has heard: the moves it will have
@@ -46,7 +48,9 @@ const state = {
   room: null,
   socket: null,
   prevStats: null,
-  series: { ts: [], accepted: [], confirmed: [], rejected: [], p50: [], p99: [], high: [], normal: [] },
+  series: {
+    ts: [], accepted: [], confirmed: [], rejected: [], busy: [], limited: [], p50: [], p99: [], high: [], normal: [], wait: [],
+  },
   rejCodes: [], // codes seen, in order of appearance
   rejSeries: {}, // code -> per-second values aligned with series.ts
   charts: {},
@@ -101,6 +105,7 @@ function resetData() {
   state.rejSeries = {};
   state.feed.clear();
   state.dropped = 0;
+  $('spark-refused').firstElementChild.setAttribute('points', '');
   $('feed').replaceChildren();
   $('feed-empty').hidden = false;
   $('dropped').textContent = '';
@@ -129,21 +134,31 @@ function timeRange(u, min, max) {
   return [lo, hi];
 }
 
-function makeChart(id, seriesDefs, data, yLabel) {
+const fromZero = (u, min, max) => [0, Math.max(1, max * 1.15)];
+const axisStyle = { stroke: '#6b7385', grid: { stroke: '#eef0f4' }, ticks: { stroke: '#e3e6ec' } };
+
+// right: an optional second y axis { scale, label } for series that name it
+function makeChart(id, seriesDefs, data, yLabel, right = null) {
   const node = $(id);
   node.replaceChildren();
+  const scales = { x: { time: true, range: timeRange }, y: { range: fromZero } };
+  const axes = [
+    { ...axisStyle, values: timeLabels },
+    { ...axisStyle, size: 56, label: yLabel, labelSize: 18 },
+  ];
+  if (right) {
+    scales[right.scale] = { range: fromZero };
+    axes.push({ ...axisStyle, grid: { show: false }, scale: right.scale, side: 1, size: 56, label: right.label, labelSize: 18 });
+  }
   const opts = {
     ...chartSize(node),
     // at least a minute across, so a fresh chart has readable time labels
-    scales: { x: { time: true, range: timeRange }, y: { range: (u, min, max) => [0, Math.max(1, max * 1.15)] } },
+    scales,
     // dots only while a line cannot be drawn yet (a single frame)
     series: [{}, ...seriesDefs.map((s) => ({
       width: 2, points: { show: (u, i, i0, i1) => i1 - i0 < 1, size: 6 }, spanGaps: false, ...s,
     }))],
-    axes: [
-      { stroke: '#6b7385', grid: { stroke: '#eef0f4' }, ticks: { stroke: '#e3e6ec' }, values: timeLabels },
-      { stroke: '#6b7385', grid: { stroke: '#eef0f4' }, ticks: { stroke: '#e3e6ec' }, size: 56, label: yLabel, labelSize: 18 },
-    ],
+    axes,
     legend: { live: false },
     cursor: { drag: { x: false, y: false } },
   };
@@ -157,7 +172,9 @@ function buildCharts() {
     { label: 'accepted/s', stroke: '#2f6fdd', fill: 'rgba(47,111,221,0.08)' },
     { label: 'confirmed/s', stroke: '#15935d' },
     { label: 'rejected/s', stroke: '#e8364f' },
-  ], [s.ts, s.accepted, s.confirmed, s.rejected], 'orders/s');
+    { label: 'BUSY/s', stroke: '#c77a00', dash: [6, 4] },
+    { label: 'RATE_LIMITED/s', stroke: '#7b4bd6', dash: [2, 3] },
+  ], [s.ts, s.accepted, s.confirmed, s.rejected, s.busy, s.limited], 'orders/s');
   state.charts.latency = makeChart('chart-latency', [
     { label: 'p50', stroke: '#2f6fdd' },
     { label: 'p99', stroke: '#c77a00' },
@@ -165,7 +182,8 @@ function buildCharts() {
   state.charts.queue = makeChart('chart-queue', [
     { label: 'high', stroke: '#e8364f', fill: 'rgba(232,54,79,0.08)' },
     { label: 'normal', stroke: '#2f6fdd', fill: 'rgba(47,111,221,0.08)' },
-  ], [s.ts, s.high, s.normal], 'entries');
+    { label: 'wait of a normal order', stroke: '#c77a00', dash: [6, 4], scale: 'ms' },
+  ], [s.ts, s.high, s.normal, s.wait], 'entries', { scale: 'ms', label: 'wait ms' });
   buildRejectionChart();
 }
 
@@ -181,9 +199,9 @@ function buildRejectionChart() {
 
 function redraw() {
   const s = state.series;
-  state.charts.rate.setData([s.ts, s.accepted, s.confirmed, s.rejected]);
+  state.charts.rate.setData([s.ts, s.accepted, s.confirmed, s.rejected, s.busy, s.limited]);
   state.charts.latency.setData([s.ts, s.p50, s.p99]);
-  state.charts.queue.setData([s.ts, s.high, s.normal]);
+  state.charts.queue.setData([s.ts, s.high, s.normal, s.wait]);
   const codes = state.rejCodes;
   state.charts.rejections.setData([s.ts, ...(codes.length ? codes.map((c) => state.rejSeries[c]) : [s.rejected])]);
 }
@@ -201,6 +219,7 @@ for (const id of ['chart-rate', 'chart-latency', 'chart-queue', 'chart-rejection
 const num = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 const count = (v) => (num(v) === null ? '—' : v.toLocaleString('en-US'));
 const ms = (v) => (num(v) === null ? '—' : v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${Math.round(v)} ms`);
+const perS = (v) => (num(v) === null ? '—' : v >= 10 ? Math.round(v).toLocaleString('en-US') : v.toFixed(1));
 
 // Per-second rate of a counter between two frames; a counter that went
 // down (the room's figures were reset) restarts from zero rather than
@@ -232,10 +251,13 @@ function onStats(m) {
   s.accepted.push(rate(o.accepted, po.accepted, dtS));
   s.confirmed.push(rate(o.confirmed, po.confirmed, dtS));
   s.rejected.push(rate(o.rejected, po.rejected, dtS));
+  s.busy.push(rate(o.busy, po.busy, dtS));
+  s.limited.push(rate(o.rate_limited, po.rate_limited, dtS));
   s.p50.push(num(m.latency_ms?.confirm_p50));
   s.p99.push(num(m.latency_ms?.confirm_p99));
   s.high.push(num(m.queue?.high));
   s.normal.push(num(m.queue?.normal));
+  s.wait.push(num(m.queue?.predicted_wait_ms?.normal));
 
   const byCode = m.rejected_by_code ?? {};
   const prevByCode = prev.rejected_by_code ?? {};
@@ -252,6 +274,29 @@ function onStats(m) {
   for (const arr of [...Object.values(s), ...Object.values(state.rejSeries)]) trim(arr);
   if (newCode) buildRejectionChart();
   redraw();
+  renderRefusals();
+}
+
+// The refusals of the newest point, split by code, with the last minute of
+// their sum as a sparkline.
+function renderRefusals() {
+  const s = state.series;
+  const last = s.ts.length - 1;
+  const busy = s.busy[last];
+  const limited = s.limited[last];
+  const total = busy === null && limited === null ? null : (busy ?? 0) + (limited ?? 0);
+  $('kpi-refused').textContent = perS(total);
+  $('kpi-refused-sub').textContent = `BUSY ${perS(busy)} · RATE_LIMITED ${perS(limited)}`;
+  $('kpi-refused-card').classList.toggle('warn', (total ?? 0) > 0);
+  const sums = s.ts.slice(-SPARK_POINTS).map((_, i, xs) => {
+    const k = s.ts.length - xs.length + i;
+    return (s.busy[k] ?? 0) + (s.limited[k] ?? 0);
+  });
+  const top = Math.max(1, ...sums);
+  const step = sums.length > 1 ? 100 / (SPARK_POINTS - 1) : 0;
+  const x0 = 100 - step * (sums.length - 1);
+  $('spark-refused').firstElementChild.setAttribute('points',
+    sums.map((v, i) => `${(x0 + i * step).toFixed(1)},${(19 - (v / top) * 18).toFixed(1)}`).join(' '));
 }
 
 function renderFigures(m, prev) {
@@ -274,12 +319,17 @@ function renderFigures(m, prev) {
   const q = m.queue ?? {};
   $('kpi-queue').textContent = num(q.high) === null ? '—' : `${count(q.high)} / ${count(q.normal)}`;
   $('kpi-queue-sub').textContent = `high / normal · oldest ${ms(q.oldest_age_ms)}`;
+  // The wait a new order would have, from the validators' drain rate;
+  // unknown until they have measured one.
+  const wait = q.predicted_wait_ms;
+  $('kpi-wait').textContent = wait && num(q.drain_per_s) !== null
+    ? `wait ${ms(wait.normal)} · high ${ms(wait.high)} · ${perS(q.drain_per_s)}/s`
+    : 'wait unknown: no drain rate yet';
   $('kpi-p99').textContent = ms(m.latency_ms?.confirm_p99);
   $('kpi-sla').textContent = `p50 ${ms(m.latency_ms?.confirm_p50)} · max ${ms(m.latency_ms?.confirm_max)} · ${count(m.sla_violations)} over 10 s`;
   $('kpi-sla-card').classList.toggle('alert', (m.sla_violations ?? 0) > 0);
   if (prev && m.ts_ms - prev.ts_ms >= MIN_SPAN_MS) {
-    const r = rate(o.accepted, prev.orders?.accepted, (m.ts_ms - prev.ts_ms) / 1000);
-    $('kpi-rate').textContent = r === null ? '—' : r >= 10 ? Math.round(r).toLocaleString('en-US') : r.toFixed(1);
+    $('kpi-rate').textContent = perS(rate(o.accepted, prev.orders?.accepted, (m.ts_ms - prev.ts_ms) / 1000));
   }
   $('rej-totals').replaceChildren(...codes.map(([code, n]) => el('span', { text: `${code} ${count(n)}` })));
 }

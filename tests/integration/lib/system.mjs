@@ -262,6 +262,14 @@ export async function startGateway({ redis, secrets = newSecrets(), env = {}, wa
       LIVEGATE_DATA_KEY: secrets.dataKey,
       LIVEGATE_REDIS_URL: redis.url,
       LIVEGATE_LISTEN: `127.0.0.1:${port}`,
+      // Most tests submit bursts from one user on one connection, which the
+      // default per-user rate (10/s, bursts of 20) and in-flight cap (32)
+      // would refuse; and many run no validator, where admission would
+      // answer BUSY once the queue had no decision for 2 s. The tests of
+      // those limits set them (admission.test.mjs).
+      LIVEGATE_USER_RATE: '0',
+      LIVEGATE_CONN_INFLIGHT: '1000000',
+      LIVEGATE_ADMIT_STALL_MS: '60000',
       ...env,
     },
   });

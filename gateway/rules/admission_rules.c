@@ -1,0 +1,62 @@
+/* admission_rules.c - jitter and local shedding (see admission_rules.h). */
+#include <stdlib.h>
+
+#include "rules/admission_rules.h"
+
+static int64_t clamp_retry(int64_t ms)
+{
+    if (ms < LG_RETRY_MIN_MS)
+        return LG_RETRY_MIN_MS;
+    if (ms > LG_RETRY_MAX_MS)
+        return LG_RETRY_MAX_MS;
+    return ms;
+}
+
+static void hold(struct lg_shed *s, int p, int64_t now_ms, int64_t retry_ms)
+{
+    int64_t hold_ms = retry_ms < LG_SHED_HOLD_MS ? retry_ms : LG_SHED_HOLD_MS;
+    if (now_ms + hold_ms > s->hold_until_ms[p])
+        s->hold_until_ms[p] = now_ms + hold_ms;
+    s->room_at_ms[p] = now_ms + retry_ms;
+}
+
+void lg_shed_note_busy(struct lg_shed *s, int64_t now_ms, enum lg_shed_priority p, int64_t retry_ms,
+                       const char *threshold)
+{
+    if (retry_ms < 1)
+        retry_ms = 1;
+    hold(s, p, now_ms, retry_ms);
+    /* A normal order waits behind the high queue too. */
+    if (p == LG_SHED_HIGH)
+        hold(s, LG_SHED_NORMAL, now_ms, retry_ms);
+    char *end = NULL;
+    long long t = threshold && *threshold ? strtoll(threshold, &end, 10) : 0;
+    s->has_threshold = end && *end == 0;
+    s->threshold = s->has_threshold ? t : 0;
+}
+
+int64_t lg_shed_check(const struct lg_shed *s, int64_t now_ms, enum lg_shed_priority p)
+{
+    if (now_ms >= s->hold_until_ms[p])
+        return 0;
+    int64_t left = s->room_at_ms[p] - now_ms;
+    return left < 1 ? 1 : left;
+}
+
+bool lg_shed_idle(const struct lg_shed *s, int64_t now_ms)
+{
+    return now_ms >= s->hold_until_ms[LG_SHED_NORMAL] && now_ms >= s->hold_until_ms[LG_SHED_HIGH];
+}
+
+enum lg_shed_priority lg_shed_priority_of(const struct lg_shed *s, long long amount, bool vip)
+{
+    if (vip || (s->has_threshold && amount >= s->threshold))
+        return LG_SHED_HIGH;
+    return LG_SHED_NORMAL;
+}
+
+int64_t lg_admission_retry_after(int64_t base_ms, uint32_t rnd)
+{
+    int64_t base = clamp_retry(base_ms);
+    return base + (int64_t)(rnd % (uint32_t)(base / 2 + 1));
+}

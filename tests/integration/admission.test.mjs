@@ -1,0 +1,376 @@
+// Admission (issue 12): enqueue.lua's BUSY against the room's backlog and
+// drain rate, its per-user token bucket, validate.lua's bookkeeping of the
+// load, and the gateway's share: jitter, shedding for the hold without a
+// script call, the in-flight cap per connection, and the limits
+// holding across gateway processes. Every bound is tried on both sides.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  startRedis, startGateway, startValidator, stopAll, validOrder, setupRoom, sleep, waitFor,
+} from './lib/system.mjs';
+import { runEnqueue } from './lib/enqueue.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const validateScript = readFileSync(path.join(here, '../../queue/lua/validate.lua'), 'utf8');
+const RESULT_FIELDS = ['status', 'code', 'field', 'message', 'amount', 'confirmed_at_ms',
+  'pay_deadline_ms', 'client_order_id', 'req', 'updated_at_ms', 'decided_at_ms',
+  'accepted_at_ms', 'watchers'];
+
+let redis;
+// One sample of livegate_orders_total from a gateway's /metrics.
+const outcome = async (gw, name) => {
+  const r = await gw.http('GET', '/metrics');
+  const m = r.text.match(new RegExp(`^livegate_orders_total\\{outcome="${name}"\\} (\\d+)$`, 'm'));
+  assert.ok(m, `no ${name} sample`);
+  return Number(m[1]);
+};
+before(async () => {
+  redis = await startRedis();
+});
+after(stopAll);
+
+const redisNow = async () => {
+  const [s, us] = (await redis.cli('TIME')).split('\n').map(Number);
+  return s * 1000 + Math.floor(us / 1000);
+};
+const load = async (room) => {
+  const flat = (await redis.cli('HGETALL', `lg:{${room}}:load`)).split('\n');
+  const out = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i]] = flat[i + 1];
+  return out;
+};
+const setLoad = async (room, fields) =>
+  redis.cli('HSET', `lg:{${room}}:load`, ...Object.entries(fields).flatMap(([k, v]) => [k, String(v)]));
+const streamLen = async (room, prio) => Number(await redis.cli('XLEN', `lg:{${room}}:q:${prio}`));
+const exists = async (key) => (await redis.cli('EXISTS', key)) === '1';
+
+// ---- enqueue.lua -------------------------------------------------------
+
+test('an order is admitted while the predicted wait is within the bound, and refused one past it', async () => {
+  // 100 decisions a second and 1000 ms admitted: 99 ahead is a wait of
+  // exactly 1000 ms, 100 ahead is 1010 ms.
+  const now = await redisNow();
+  await setLoad('a1', { high: 0, normal: 99, rate: 100, d_at: now });
+  let res = await runEnqueue(redis, 'a1', [{ oid: 'o-in', coid: 'c-in' }], { wait: 1000 });
+  assert.equal(res[0][0], 'accepted');
+  assert.equal((await load('a1')).normal, '100');
+
+  res = await runEnqueue(redis, 'a1', [{ oid: 'o-out', coid: 'c-out' }], { wait: 1000 });
+  assert.deepEqual(res[0], ['busy', '10', 'normal', '']);
+  // Nothing of the refused order is stored, and the backlog is unchanged.
+  assert.equal(await exists('lg:{a1}:order:o-out'), false);
+  assert.equal(await exists('lg:{a1}:idem:u1/c-out'), false);
+  assert.equal(await streamLen('a1', 'normal'), 1);
+  assert.equal((await load('a1')).normal, '100');
+});
+
+test('a high order waits behind the high queue only, so it is shed last', async () => {
+  const now = await redisNow();
+  await redis.cli('HSET', 'lg:{a2}:room', 'high_value_threshold', '100000');
+  await setLoad('a2', { high: 5, normal: 100000, rate: 100, d_at: now });
+  const res = await runEnqueue(redis, 'a2', [
+    { oid: 'o-n', coid: 'c-n' },
+    { oid: 'o-h', coid: 'c-h', amount: 100000 },
+    { oid: 'o-v', coid: 'c-v', tier: 'vip' },
+  ], { wait: 1000 });
+  assert.equal(res[0][0], 'busy');
+  assert.equal(res[0][2], 'normal');
+  assert.equal(res[0][3], '100000', 'the threshold goes back for the gateway to shed by');
+  assert.deepEqual([res[1][0], res[1][2]], ['accepted', 'high']);
+  assert.deepEqual([res[2][0], res[2][2]], ['accepted', 'high']);
+  assert.equal((await load('a2')).high, '7');
+
+  // The high queue itself full: high orders are refused too.
+  await setLoad('a2', { high: 100 });
+  const full = await runEnqueue(redis, 'a2', [{ oid: 'o-h2', coid: 'c-h2', amount: 100000 }], { wait: 1000 });
+  assert.deepEqual(full[0], ['busy', '10', 'high', '100000']);
+});
+
+test('orders of one batch count the ones admitted before them', async () => {
+  const now = await redisNow();
+  await setLoad('a3', { high: 0, normal: 98, rate: 100, d_at: now });
+  const res = await runEnqueue(redis, 'a3', [
+    { oid: 'o-1', coid: 'c-1' }, { oid: 'o-2', coid: 'c-2' }, { oid: 'o-3', coid: 'c-3' },
+    { oid: 'o-1b', coid: 'c-1' }, { oid: 'o-3b', coid: 'c-3' },
+  ], { wait: 1000 });
+  assert.deepEqual(res.map((r) => r[0]), ['accepted', 'accepted', 'busy', 'duplicate', 'busy']);
+  assert.equal((await load('a3')).normal, '100');
+  assert.equal(await streamLen('a3', 'normal'), 2);
+});
+
+test('a duplicate of an admitted order is answered duplicate even while the room refuses', async () => {
+  const now = await redisNow();
+  await setLoad('a4', { high: 0, normal: 0, rate: 100, d_at: now });
+  const first = await runEnqueue(redis, 'a4', [{ oid: 'o-1', coid: 'c-1' }], { wait: 1000 });
+  assert.equal(first[0][0], 'accepted');
+  await setLoad('a4', { normal: 1000 });
+  const again = await runEnqueue(redis, 'a4', [{ oid: 'o-1x', coid: 'c-1' }], { wait: 1000 });
+  assert.deepEqual(again[0], ['duplicate', 'o-1', 'normal', first[0][3]]);
+});
+
+test('an unknown drain rate admits; a backlog without a decision past the stall refuses', async () => {
+  const now = await redisNow();
+  // No rate measured yet: however long the queue, admitted.
+  await setLoad('a5', { high: 0, normal: 100000, d_at: now - 500, since: now - 500 });
+  let res = await runEnqueue(redis, 'a5', [{ oid: 'o-1', coid: 'c-1' }], { stall: 2000 });
+  assert.equal(res[0][0], 'accepted');
+  // The last decision (or the backlog's start) 2.5 s ago against a stall
+  // of 2 s: the drain rate is 0, and the retry is the stall.
+  await setLoad('a5', { d_at: now - 2500, since: now - 2500 });
+  res = await runEnqueue(redis, 'a5', [{ oid: 'o-2', coid: 'c-2' }], { stall: 2000 });
+  assert.deepEqual(res[0], ['busy', '2000', 'normal', '']);
+  // A recent start of the backlog is not a stall, even with no decision ever.
+  await redis.cli('HDEL', 'lg:{a5}:load', 'd_at');
+  await setLoad('a5', { since: now - 1500 });
+  res = await runEnqueue(redis, 'a5', [{ oid: 'o-3', coid: 'c-3' }], { stall: 2000 });
+  assert.equal(res[0][0], 'accepted');
+});
+
+test('counters that say "stalled" while the streams hold nothing undecided are reset', async () => {
+  const now = await redisNow();
+  await redis.cli('XGROUP', 'CREATE', 'lg:{a6}:q:normal', 'validators', '$', 'MKSTREAM');
+  await redis.cli('XGROUP', 'CREATE', 'lg:{a6}:q:high', 'validators', '$', 'MKSTREAM');
+  await setLoad('a6', { high: 0, normal: 7, d_at: now - 60000, since: now - 60000 });
+  const res = await runEnqueue(redis, 'a6', [{ oid: 'o-1', coid: 'c-1' }], { stall: 2000 });
+  assert.equal(res[0][0], 'accepted');
+  const l = await load('a6');
+  assert.equal(l.normal, '1', 'the drifted count is gone; the new order counts');
+  assert.ok(Number(l.since) >= now);
+  // An undelivered entry is undecided: the stall stands.
+  await setLoad('a6', { normal: 1, d_at: now - 60000, since: now - 60000 });
+  const stuck = await runEnqueue(redis, 'a6', [{ oid: 'o-2', coid: 'c-2' }], { stall: 2000 });
+  assert.equal(stuck[0][0], 'busy');
+});
+
+test('the per-user bucket allows the burst, refuses one past it, and refills at the rate', async () => {
+  const batch = (n, user = 'u1', from = 0) => Array.from({ length: n }, (_, i) =>
+    ({ oid: `o-${user}-${from + i}`, coid: `c-${user}-${from + i}`, user }));
+  // Burst 3 at 2 a second: three pass, the fourth waits for a token, 500 ms.
+  let res = await runEnqueue(redis, 'a7', batch(4), { rate: 2, burst: 3 });
+  assert.deepEqual(res.map((r) => r[0]), ['accepted', 'accepted', 'accepted', 'rate_limited']);
+  assert.ok(Number(res[3][1]) > 0 && Number(res[3][1]) <= 500, `retry ${res[3][1]}`);
+  assert.equal(await exists('lg:{a7}:order:o-u1-3'), false);
+  // Another user has a bucket of their own.
+  res = await runEnqueue(redis, 'a7', batch(3, 'u2'), { rate: 2, burst: 3 });
+  assert.deepEqual(res.map((r) => r[0]), ['accepted', 'accepted', 'accepted']);
+  const ttl = Number(await redis.cli('PTTL', 'lg:{a7}:rate:u1'));
+  assert.ok(ttl > 0 && ttl <= 1500 + 1000, `bucket PTTL ${ttl}`);
+
+  // Refill at 1 a second: an empty bucket 1.1 s old holds a token; one
+  // 0.5 s old does not (the redis-cli round trips add a few ms to both).
+  await redis.cli('SET', 'lg:{a7}:rate:u3', `0|${(await redisNow()) - 1100}`);
+  res = await runEnqueue(redis, 'a7', batch(1, 'u3'), { rate: 1, burst: 3 });
+  assert.equal(res[0][0], 'accepted');
+  await redis.cli('SET', 'lg:{a7}:rate:u4', `0|${(await redisNow()) - 500}`);
+  res = await runEnqueue(redis, 'a7', batch(1, 'u4'), { rate: 1, burst: 3 });
+  assert.equal(res[0][0], 'rate_limited');
+  assert.ok(Number(res[0][1]) >= 1 && Number(res[0][1]) <= 500, `retry ${res[0][1]}`);
+
+  // Rate 0 is no limit, and writes no bucket.
+  res = await runEnqueue(redis, 'a7', batch(50, 'u5'), { rate: 0, burst: 1 });
+  assert.ok(res.every((r) => r[0] === 'accepted'));
+  assert.equal(await exists('lg:{a7}:rate:u5'), false);
+});
+
+// ---- validate.lua's bookkeeping ---------------------------------------
+
+// Decides the given queued orders of `room` (made by runEnqueue) with
+// validate.lua, as validator/decide.c calls it.
+async function decide(room, oids) {
+  const keys = [`lg:{${room}}:room`, `lg:{${room}}:feed:watched`, `lg:{${room}}:load`];
+  const args = ['10000', '1000', '900000', '0'.repeat(oids.length), '', room,
+    String(RESULT_FIELDS.length), ...RESULT_FIELDS];
+  for (const oid of oids) {
+    keys.push(`lg:{${room}}:order:${oid}`, `lg:{${room}}:sku:sku-1`, `lg:{${room}}:coupon:x`,
+      `lg:{${room}}:coupon_users:x`, `lg:{${room}}:live:u1`);
+    args.push(oid, 'u1', 'sku-1', '');
+  }
+  return redis.cli('EVAL', validateScript, String(keys.length), ...keys, ...args);
+}
+
+test('decisions take orders off the load by priority and time the drain rate over busy windows', async () => {
+  await redis.cli('HSET', 'lg:{v1}:room', 'status', 'live', 'payment_methods', 'alipay',
+    'high_value_threshold', '100000');
+  await redis.cli('HSET', 'lg:{v1}:sku:sku-1', 'price', '19900', 'stock', '1000', 'on_sale', '1');
+  const orders = Array.from({ length: 6 }, (_, i) => ({ oid: `o-${i}`, coid: `c-${i}` }));
+  orders.push({ oid: 'o-h', coid: 'c-h', amount: 100000 });
+  await runEnqueue(redis, 'v1', orders);
+  assert.deepEqual([(await load('v1')).high, (await load('v1')).normal], ['1', '6']);
+
+  // A window open 600 ms with 100 decisions, the queue never empty: this
+  // call's 2 make 102 in >= 600 ms, about 170 a second.
+  let now = await redisNow();
+  await setLoad('v1', { w_start: now - 600, w_n: 100, w_idle: 0, d_at: now - 10 });
+  await decide('v1', ['o-0', 'o-h']);
+  let l = await load('v1');
+  assert.deepEqual([l.high, l.normal], ['0', '5']);
+  assert.ok(Number(l.rate) >= 100 && Number(l.rate) <= 170, `rate ${l.rate}`);
+  assert.ok(Number(l.d_at) >= now);
+  assert.equal(l.w_n, '0', 'a new window starts');
+  const rate = Number(l.rate);
+
+  // A window shorter than 500 ms measures nothing yet.
+  now = await redisNow();
+  await setLoad('v1', { w_start: now - 100, w_n: 10, w_idle: 0, d_at: now - 10 });
+  await decide('v1', ['o-1']);
+  l = await load('v1');
+  assert.equal(Number(l.rate), rate);
+  assert.equal(l.w_n, '11');
+
+  // A gap between decisions longer than 250 ms starts a new window: an
+  // idle (or stopped) spell does not drag the rate down.
+  now = await redisNow();
+  await setLoad('v1', { w_start: now - 5000, w_n: 10, w_idle: 0, d_at: now - 1000 });
+  await decide('v1', ['o-2']);
+  l = await load('v1');
+  assert.equal(Number(l.rate), rate);
+  assert.equal(l.w_n, '1');
+
+  // A window in which the queue ran empty measured arrivals: not kept.
+  now = await redisNow();
+  await setLoad('v1', { w_start: now - 700, w_n: 3, w_idle: 1, d_at: now - 10 });
+  await decide('v1', ['o-3']);
+  assert.equal(Number((await load('v1')).rate), rate);
+
+  // The count never goes below 0, and an order decided again is not taken off twice.
+  await setLoad('v1', { normal: 0 });
+  await decide('v1', ['o-4', 'o-0']);
+  assert.equal((await load('v1')).normal, '0');
+});
+
+// ---- through the gateway ---------------------------------------------
+
+test('the gateway answers BUSY with jittered retry_after_ms, leaves nothing queued, and sheds for the hold without Redis', async () => {
+  const gw = await startGateway({ redis, env: { LIVEGATE_ADMIT_WAIT_MS: '5000' } });
+  await setupRoom(gw, 'g1', { threshold: 100000 });
+  const now = await redisNow();
+  // 60 ahead at 10 a second: a 6,100 ms wait, 1,100 ms past the bound.
+  await setLoad('g1', { high: 0, normal: 60, rate: 10, d_at: now + 60000 });
+  const c = await gw.session({ sub: 'b1', room: 'g1', role: 'viewer' });
+  const sets = async () => Number((await redis.cli('INFO', 'commandstats')).match(/cmdstat_set:calls=(\d+)/)?.[1] ?? 0);
+
+  const setsBefore = await sets();
+  const o = validOrder({ room_id: 'g1' });
+  c.send(o);
+  const busy = await c.next((m) => m.ref === o.client_order_id);
+  assert.equal(busy.type, 'error');
+  assert.equal(busy.code, 'BUSY');
+  assert.ok(Number.isInteger(busy.retry_after_ms));
+  assert.ok(busy.retry_after_ms >= 1000 && busy.retry_after_ms <= 1650, `retry ${busy.retry_after_ms}`);
+
+  // Within the hold (100 ms from the refusal above) the gateway refuses on
+  // its own: the order never reaches Redis, not even its order-id index
+  // SET that precedes every script call (the first order's is the one SET).
+  const o2 = validOrder({ room_id: 'g1' });
+  c.send(o2);
+  const shed = await c.next((m) => m.ref === o2.client_order_id);
+  assert.equal(shed.code, 'BUSY');
+  assert.ok(shed.retry_after_ms >= 900 && shed.retry_after_ms <= 1650, `retry ${shed.retry_after_ms}`);
+  assert.equal(await streamLen('g1', 'normal'), 0);
+  assert.equal(await redis.cli('KEYS', 'lg:oidx:*'), '', 'the refused order\'s index is dropped');
+  assert.equal(await sets(), setsBefore + 1);
+  // A high order is not shed by a normal refusal, and is admitted.
+  const h = validOrder({ room_id: 'g1', unit_price: 100000, amount: 100000 });
+  c.send(h);
+  const acc = await c.next((m) => m.client_order_id === h.client_order_id);
+  assert.equal(acc.type, 'order.accepted');
+  assert.equal(acc.priority, 'high');
+
+  // Past the hold, the script decides again: room now, admitted.
+  await setLoad('g1', { normal: 0 });
+  await sleep(150);
+  const o3 = validOrder({ room_id: 'g1' });
+  c.send(o3);
+  assert.equal((await c.next((m) => m.client_order_id === o3.client_order_id || m.ref === o3.client_order_id)).type, 'order.accepted');
+  assert.equal(await outcome(gw, 'busy'), 2, `left over: ${JSON.stringify(c.messages)}`);
+  c.close();
+  await gw.stop();
+});
+
+test('with no validator, admission answers BUSY once the backlog has had no decision for the stall', async () => {
+  const gw = await startGateway({ redis, env: { LIVEGATE_ADMIT_STALL_MS: '300' } });
+  await setupRoom(gw, 'g2');
+  const c = await gw.session({ sub: 'b2', room: 'g2', role: 'viewer' });
+  const o = validOrder({ room_id: 'g2' });
+  c.send(o);
+  assert.equal((await c.next((m) => m.client_order_id === o.client_order_id)).type, 'order.accepted');
+  // Within the stall: still admitted.
+  const o2 = validOrder({ room_id: 'g2' });
+  c.send(o2);
+  assert.equal((await c.next((m) => m.client_order_id === o2.client_order_id || m.ref === o2.client_order_id)).type, 'order.accepted');
+  const busy = await waitFor(async () => {
+    const x = validOrder({ room_id: 'g2' });
+    c.send(x);
+    const m = await c.next((r) => r.client_order_id === x.client_order_id || r.ref === x.client_order_id);
+    return m.code === 'BUSY' ? m : null;
+  }, { timeoutMs: 5000, everyMs: 100, what: 'BUSY after the stall' });
+  assert.ok(busy.retry_after_ms >= 300, `retry ${busy.retry_after_ms}`);
+  // A validator comes back: decisions flow, the room admits again.
+  const v = await startValidator({ redis });
+  await waitFor(async () => (await load('g2')).normal === '0', { what: 'the backlog decided' });
+  await sleep(200); // past the gateway's hold of the last refusal
+  const ok = validOrder({ room_id: 'g2' });
+  c.send(ok);
+  assert.equal((await c.next((m) => m.client_order_id === ok.client_order_id || m.ref === ok.client_order_id)).type, 'order.accepted');
+  c.close();
+  await v.stop();
+  await gw.stop();
+});
+
+test('a connection may have LIVEGATE_CONN_INFLIGHT submits unanswered, and not one more', async () => {
+  const gw = await startGateway({ redis, env: { LIVEGATE_CONN_INFLIGHT: '3' } });
+  await setupRoom(gw, 'g3');
+  const c = await gw.session({ sub: 'b3', room: 'g3', role: 'viewer' });
+  // Redis holds every write for 800 ms, so none of the four is answered
+  // before the gateway has read them all.
+  const orders = Array.from({ length: 4 }, () => validOrder({ room_id: 'g3' }));
+  await redis.cli('CLIENT', 'PAUSE', '800', 'WRITE');
+  for (const o of orders) c.send(o);
+  const answers = [];
+  for (const o of orders) answers.push(await c.next((m) => m.client_order_id === o.client_order_id || m.ref === o.client_order_id));
+  assert.deepEqual(answers.map((m) => m.type === 'error' ? m.code : m.type),
+    ['order.accepted', 'order.accepted', 'order.accepted', 'RATE_LIMITED']);
+  assert.ok(answers[3].retry_after_ms >= 100, `retry ${answers[3].retry_after_ms}`);
+  assert.match(answers[3].message, /waiting for an answer on this connection/);
+  // Answered ones no longer count: the retry goes through.
+  c.send(orders[3]);
+  assert.equal((await c.next((m) => m.client_order_id === orders[3].client_order_id && m.type === 'order.accepted')).duplicate, false);
+  assert.equal(await outcome(gw, 'rate_limited'), 1);
+  c.close();
+  await gw.stop();
+});
+
+test('the per-user rate holds across gateway processes, with the defaults of 10 a second and bursts of 20', async () => {
+  const env = { LIVEGATE_USER_RATE: '10', LIVEGATE_USER_BURST: '20' };
+  const a = await startGateway({ redis, env });
+  const b = await startGateway({ redis, env, secrets: a.secrets });
+  await setupRoom(a, 'g4');
+  const ca = await a.session({ sub: 'b4', room: 'g4', role: 'viewer' });
+  const cb = await b.session({ sub: 'b4', room: 'g4', role: 'viewer' });
+  const answer = async (c, o) => {
+    c.send(o);
+    return c.next((m) => m.client_order_id === o.client_order_id || m.ref === o.client_order_id);
+  };
+  const kinds = [];
+  for (let i = 0; i < 21; i++) {
+    const m = await answer(i % 2 ? cb : ca, validOrder({ room_id: 'g4' }));
+    kinds.push(m.type === 'error' ? m.code : m.type);
+  }
+  // 21 submits within far less than the 100 ms one token takes to come back.
+  assert.deepEqual(kinds.slice(0, 20), Array(20).fill('order.accepted'));
+  assert.equal(kinds[20], 'RATE_LIMITED');
+  const refused = await answer(ca, validOrder({ room_id: 'g4' }));
+  assert.equal(refused.code, 'RATE_LIMITED');
+  assert.match(refused.message, /from this user/);
+  assert.ok(refused.retry_after_ms >= 50 && refused.retry_after_ms <= 150, `retry ${refused.retry_after_ms}`);
+  // After retry_after_ms a token is back.
+  await sleep(refused.retry_after_ms);
+  assert.equal((await answer(cb, validOrder({ room_id: 'g4' }))).type, 'order.accepted');
+  ca.close();
+  cb.close();
+  await a.stop();
+  await b.stop();
+});
