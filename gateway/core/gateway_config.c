@@ -69,6 +69,13 @@ int lg_gateway_config_load(struct lg_gateway_config *c, char *err, size_t errsz)
             snprintf(err, errsz, "LIVEGATE_JWT_SECRET is too long");
             return -1;
         }
+        /* An HMAC key shorter than its hash (32 bytes for SHA-256) is
+         * easier to guess than the signature is to forge (RFC 7518 3.2). */
+        if (strlen(secret) < LG_JWT_SECRET_MIN && !c->demo) {
+            snprintf(err, errsz, "LIVEGATE_JWT_SECRET must be at least %d bytes",
+                     LG_JWT_SECRET_MIN);
+            return -1;
+        }
         snprintf(c->jwt_secret, sizeof(c->jwt_secret), "%s", secret);
     } else if (c->demo) {
         snprintf(c->jwt_secret, sizeof(c->jwt_secret), "%s", LG_DEMO_SECRET);
@@ -129,6 +136,11 @@ int lg_gateway_config_load(struct lg_gateway_config *c, char *err, size_t errsz)
     if (lg_config_load_ints(gateway_ints, sizeof(gateway_ints) / sizeof(gateway_ints[0]), c, err,
                             errsz) != 0)
         return -1;
+    if (c->idem_ttl_s > c->order_ttl_s) {
+        /* A duplicate found by its key must find the order it names. */
+        snprintf(err, errsz, "LIVEGATE_IDEMPOTENCY_TTL_S must not exceed LIVEGATE_ORDER_TTL_S");
+        return -1;
+    }
     if (c->margin_ms >= c->deadline_ms) {
         snprintf(err, errsz, "LIVEGATE_EXPIRE_MARGIN_MS must be below LIVEGATE_DEADLINE_MS");
         return -1;

@@ -15,6 +15,8 @@
 
 /* Documented in the README: usable only with LIVEGATE_DEMO=1. */
 #define LG_DEMO_SECRET "livegate-demo-secret"
+/* The shortest LIVEGATE_JWT_SECRET accepted outside demo mode. */
+#define LG_JWT_SECRET_MIN 32
 
 struct lg_gateway_config {
     char jwt_secret[512];

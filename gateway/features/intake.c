@@ -152,11 +152,9 @@ static void reply_refusal(struct lg_session *s, struct intake_req *r, const char
     struct lg_gateway *gw = r->gw;
     bool busy = strcmp(code, "BUSY") == 0;
     gw->counters[busy ? LG_CTR_ORDERS_BUSY : LG_CTR_ORDERS_RATE_LIMITED]++;
-    if (busy) {
-        struct lg_stats_delta *d = lg_stats_room(gw->stats, r->room);
-        if (d)
-            lg_stats_delta_count(d, LG_STAT_BUSY, 1);
-    }
+    struct lg_stats_delta *d = lg_stats_room(gw->stats, r->room);
+    if (d)
+        lg_stats_delta_count(d, busy ? LG_STAT_BUSY : LG_STAT_RATE_LIMITED, 1);
     if (!s)
         return;
     uint32_t rnd = 0;

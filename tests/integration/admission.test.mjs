@@ -339,6 +339,12 @@ test('a connection may have LIVEGATE_CONN_INFLIGHT submits unanswered, and not o
   c.send(orders[3]);
   assert.equal((await c.next((m) => m.client_order_id === orders[3].client_order_id && m.type === 'order.accepted')).duplicate, false);
   assert.equal(await outcome(gw, 'rate_limited'), 1);
+  // The room's statistics count it too, for the back office.
+  const op = await gw.session({ sub: 'op3', room: 'g3', role: 'operator' });
+  op.send({ type: 'monitor.subscribe', room_id: 'g3' });
+  const stats = await op.next((m) => m.type === 'monitor.stats' && m.orders.rate_limited === 1, 5000);
+  assert.equal(stats.orders.busy, 0);
+  op.close();
   c.close();
   await gw.stop();
 });
