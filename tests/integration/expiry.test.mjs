@@ -65,9 +65,9 @@ async function expire(room, { gw = 'gw-a', batch = 256, feed = '', guard = 150 }
 // An order as enqueue.lua leaves it: the record and its stream entry, whose
 // id carries the acceptance's millisecond as Redis's clock gives it.
 let seq = 0;
-async function addOrder(room, prio, acceptedAt, { status = 'queued', gw = 'gw-a' } = {}) {
+async function addOrder(room, prio, acceptedAt, { status = 'queued', gw = 'gw-a', idMs = acceptedAt } = {}) {
   const oid = `o-${room}-${++seq}`;
-  const id = `${acceptedAt}-${seq}`;
+  const id = `${idMs}-${seq}`;
   await cli('HSET', recordKey(room, oid), 'order_id', oid, 'status', status, 'priority', prio,
     'accepted_at_ms', acceptedAt, 'gw', gw, 'user', 'u1', 'client_order_id', `c-${seq}`,
     'sku_id', 'sku-1', 'qty', 1, 'amount', 100, 'buyer', '张*', 'phone', '138****8000');
@@ -469,4 +469,39 @@ test('two gateways sweeping one room expire each order once', async () => {
   await Promise.all([a.stop(), b.stop()]);
   assert.equal(await cli('HGET', 'lg:{g4}:stats', 'rej:EXPIRED'), '8');
   assert.ok(!ca.messages.some(isFinal) && !cb.messages.some(isFinal), 'one result per order');
+});
+
+test('another gateway in the room expires the orders of a gateway that died, and stops sweeping two deadlines after its last submit there', async () => {
+  const secrets = newSecrets();
+  const a = await startGateway({ redis, secrets, env: GW_ENV });
+  const b = await startGateway({ redis, secrets, env: GW_ENV });
+  await setupRoom(b, 'g6', { skus: { 'sku-1': { name: '茶', price: 19900, stock: 10, on_sale: true } } });
+  const ca = await a.session({ sub: 'buyer-6', room: 'g6', role: 'viewer' });
+  const orphan = validOrder({ room_id: 'g6' });
+  const lost = await submit(ca, orphan);
+  await a.kill9();
+  const cb = await b.session({ sub: 'buyer-7', room: 'g6', role: 'viewer' });
+  const witness = await submit(cb, validOrder({ room_id: 'g6' }));
+  assert.equal((await cb.next((m) => isFinal(m) && m.order_id === witness.order_id, 10000)).code, 'EXPIRED');
+  const rec = await record('g6', lost.order_id);
+  assert.deepEqual([rec.status, rec.code], ['rejected', 'EXPIRED']);
+  // The buyer reconnects to the live gateway and resubmits: the result.
+  const again = await b.session({ sub: 'buyer-6', room: 'g6', role: 'viewer' });
+  again.send(orphan);
+  const dup = await again.next((m) => m.client_order_id === orphan.client_order_id && m.type === 'order.accepted');
+  assert.equal(dup.duplicate, true);
+  assert.equal((await again.next((m) => isFinal(m) && m.order_id === lost.order_id)).code, 'EXPIRED');
+
+  // No submit since: two deadlines after the last one, b stops sweeping
+  // g6 (its guard is no longer renewed), and an order queued there now
+  // (as by a gateway b never heard of) is left to the validators.
+  await waitFor(async () => Number(await cli('HGET', 'lg:{g6}:sweep', 'until')) < (await redisNowMs()) - 1000,
+    { what: 'the gateway to forget the room', timeoutMs: 4 * DEADLINE, everyMs: 200 });
+  // (Its entry id after the stream's last, and past the cutoff already.)
+  const now = await redisNowMs();
+  const late = await addOrder('g6', 'normal', now - 5000, { idMs: now - BOUND - 100 });
+  assert.ok(await cb.none(() => false, 3 * 200 + 100));
+  assert.equal((await record('g6', late.oid)).status, 'queued');
+  for (const c of [ca, cb, again]) c.close();
+  await b.stop();
 });
