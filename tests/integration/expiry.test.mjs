@@ -471,6 +471,33 @@ test('two gateways sweeping one room expire each order once', async () => {
   assert.ok(!ca.messages.some(isFinal) && !cb.messages.some(isFinal), 'one result per order');
 });
 
+test('an expired order reaches the gateways a duplicate submit asked on (watchers), once each', async () => {
+  const secrets = newSecrets();
+  const a = await startGateway({ redis, secrets, env: GW_ENV });
+  const b = await startGateway({ redis, secrets, env: GW_ENV });
+  await setupRoom(a, 'g7', { skus: { 'sku-1': { name: '茶', price: 19900, stock: 10, on_sale: true } } });
+  const onA = await a.session({ sub: 'buyer-8', room: 'g7', role: 'viewer' });
+  const onB = await b.session({ sub: 'buyer-8', room: 'g7', role: 'viewer' });
+  const order = validOrder({ room_id: 'g7' });
+  const acc = await submit(onA, order);
+  // The same buyer resubmits through the other gateway while it is queued.
+  onB.send(order);
+  const dup = await onB.next((m) => m.client_order_id === order.client_order_id && m.type === 'order.accepted');
+  assert.equal(dup.duplicate, true);
+  assert.ok((await record('g7', acc.order_id)).watchers, 'b is a watcher');
+  for (const c of [onA, onB]) {
+    const res = await c.next((m) => isFinal(m) && m.order_id === acc.order_id, 10000);
+    assert.equal(res.code, 'EXPIRED');
+  }
+  for (const gw of [a, b]) {
+    assert.equal(await counter(gw, 'livegate_results_total', 'kind', 'repeated'), 0);
+  }
+  assert.ok(!onA.messages.some(isFinal) && !onB.messages.some(isFinal), 'one result per connection');
+  onA.close();
+  onB.close();
+  await Promise.all([a.stop(), b.stop()]);
+});
+
 test('another gateway in the room expires the orders of a gateway that died, and stops sweeping two deadlines after its last submit there', async () => {
   const secrets = newSecrets();
   const a = await startGateway({ redis, secrets, env: GW_ENV });
