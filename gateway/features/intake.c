@@ -412,6 +412,7 @@ struct lg_intake {
     uv_check_t flush_check; /* runs once per loop turn while batches wait */
     struct lg_list pending; /* struct batch, in the order their rooms arrived */
     struct lg_strmap *by_room;
+    struct lg_fingerprinter *fingerprinter;
     struct lg_list sheds;           /* struct shed_entry */
     struct lg_strmap *shed_by_room; /* room -> struct shed_entry */
     int64_t sheds_pruned_ms;
@@ -614,9 +615,11 @@ struct lg_intake *lg_intake_new(struct lg_gateway *gw)
         return NULL;
     in->by_room = lg_strmap_new();
     in->shed_by_room = lg_strmap_new();
-    if (!in->by_room || !in->shed_by_room) {
+    in->fingerprinter = lg_fingerprinter_new(gw->cfg.data_key);
+    if (!in->by_room || !in->shed_by_room || !in->fingerprinter) {
         lg_strmap_free(in->by_room);
         lg_strmap_free(in->shed_by_room);
+        lg_fingerprinter_free(in->fingerprinter);
         free(in);
         return NULL;
     }
@@ -635,6 +638,7 @@ static void on_check_closed(uv_handle_t *h)
         shed_forget(in, lg_list_entry(lg_list_first(&in->sheds), struct shed_entry, node));
     lg_strmap_free(in->shed_by_room);
     lg_strmap_free(in->by_room);
+    lg_fingerprinter_free(in->fingerprinter);
     free(in);
 }
 
@@ -659,7 +663,8 @@ static int add_order_args(struct batch *b, struct lg_session *s, const struct lg
         lg_key_user_rate(k_rate, sizeof(k_rate), o->room_id, s->claims.sub) < 0)
         return -1;
     char fingerprint[LG_FINGERPRINT_LEN + 1], buyer[64], phone[16];
-    lg_fingerprint_order(o, fingerprint);
+    if (!lg_fingerprint_order(b->in->fingerprinter, o, fingerprint))
+        return -1;
     lg_mask_name(o->address.name, buyer, sizeof(buyer));
     lg_mask_phone(o->address.phone, phone, sizeof(phone));
     char qty[24], unit_price[24], amount[24];
@@ -672,8 +677,7 @@ static int add_order_args(struct batch *b, struct lg_session *s, const struct lg
                           r->order_id, s->claims.sub, o->client_order_id, o->sku_id, qty,
                           unit_price, amount, o->currency, o->payment_method,
                           o->has_coupon ? o->coupon_id : "", s->claims.vip ? "vip" : "", buyer,
-                          phone, o->address.province, o->address.city, sealed,
-                          r->has_req ? r->req : ""};
+                          phone, sealed, r->has_req ? r->req : ""};
     /* All of the order or none of it, so the layout stays whole. */
     int nkeys = b->keys.n, nargs = b->args.n;
     bool ok = arg_list_add(&b->keys, k_idem) == 0 && arg_list_add(&b->keys, k_order) == 0 &&

@@ -58,7 +58,7 @@ bool lg_results_deliver(struct lg_gateway *gw, const char *room, const char *use
     struct lg_session *s = lg_session_find_user(gw, room, user);
     if (!s)
         return true;
-    json_t *msg = lg_msg_result(res);
+    json_t *msg = lg_msg_result_now(res);
     for (; s; s = lg_session_user_next(s)) {
         /* a submit of this order still in flight sends it after order.accepted */
         if (!lg_session_hold_result(s, res->order_id, msg))
@@ -92,6 +92,7 @@ static void handle_result(struct lg_results *r, const redisReply *f, size_t from
         .amount = strtoll(field_of(f, from, to, "amount"), NULL, 10),
         .confirmed_at_ms = strtoll(field_of(f, from, to, "confirmed_at_ms"), NULL, 10),
         .pay_deadline_ms = strtoll(field_of(f, from, to, "pay_deadline_ms"), NULL, 10),
+        .updated_at_ms = strtoll(field_of(f, from, to, "updated_at_ms"), NULL, 10),
     };
     if (!res.order_id[0] || !res.status[0])
         return;

@@ -9,6 +9,12 @@
 -- one loop turn as one call, so the per-call cost of EVALSHA, the clock and
 -- the room's threshold are paid once per batch instead of once per order.
 --
+-- The fingerprint is keyed ("k1" then an HMAC, gateway/rules/fingerprint.h).
+-- A key stored by an earlier release holds a plain digest that cannot be
+-- compared with it; a resubmit that finds one is answered duplicate, as the
+-- same client_order_id of the same user (such keys are gone 24 h after the
+-- upgrade).
+--
 -- Each order is decided as if it had been a call of its own, in the order
 -- given: a double tap inside one batch is accepted once and answered
 -- duplicate (or conflict) the second time. Deciding only reads; the writes
@@ -51,7 +57,7 @@
 -- ARGV[6] the longest predicted wait admitted (ms)
 -- ARGV[7] a backlog without a decision for this long has a drain rate of 0 (ms)
 -- ARGV[8] submits per user per second, 0 for no limit   ARGV[9] the burst
--- then FIELDS_PER_ORDER per order, order i at ARGV[10 + 18 * (i - 1)]: the
+-- then FIELDS_PER_ORDER per order, order i at ARGV[10 + 16 * (i - 1)]: the
 --   body fingerprint, then the values of RECORD_FIELDS below in that order
 --   (gateway/features/intake.c writes them)
 --
@@ -70,9 +76,11 @@
 
 -- The record's fields the caller supplies, per order and in this order.
 -- status, priority, accepted_at_ms, room_id and gw are added here.
+-- Personal data only masked (buyer, phone) or sealed (pii: name, phone and
+-- the whole address, province and city included).
 local RECORD_FIELDS = {'order_id', 'user', 'client_order_id', 'sku_id', 'qty', 'unit_price',
                        'amount', 'currency', 'payment_method', 'coupon_id', 'tier', 'buyer',
-                       'phone', 'province', 'city', 'pii', 'req'}
+                       'phone', 'pii', 'req'}
 local F_ORDER_ID, F_USER, F_CLIENT_ORDER_ID, F_SKU_ID, F_QTY = 1, 2, 3, 4, 5
 local F_AMOUNT, F_COUPON_ID, F_TIER, F_BUYER, F_PHONE = 7, 10, 11, 12, 13
 local NFIELDS = #RECORD_FIELDS
@@ -248,7 +256,7 @@ for i = 1, norders do
     local prio = priority_of(i)
     taken[idem] = {index = i, oid = arg_of(i, F_ORDER_ID), fp = fp, prio = prio, at = now}
     results[i] = {'accepted', arg_of(i, F_ORDER_ID), prio, now}
-  elseif prev.fp ~= fp then
+  elseif prev.fp ~= fp and string.sub(prev.fp, 1, 2) == 'k1' then
     results[i] = {'conflict', prev.oid}
   else
     results[i] = {'duplicate', prev.oid, prev.prio, prev.at}

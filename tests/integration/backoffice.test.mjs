@@ -458,6 +458,13 @@ test('GET /v1/orders/{id} shows the new status and times, personal data masked',
     assert.ok(!r.text.includes(secret), `GET /v1/orders leaks ${secret}`);
   }
   assert.equal(r.json.pii, undefined);
+  // The region is shown from the sealed document; the record has no clear copy.
+  assert.equal(r.json.province, '浙江省');
+  assert.equal(r.json.city, '杭州市');
+  const record = await hash(`lg:{r1}:order:${acc.order_id}`);
+  assert.equal(record.province, undefined);
+  assert.equal(record.city, undefined);
+  assert.ok(!JSON.stringify(record).includes('杭州'));
   buyer.close();
   op.close();
 });

@@ -9,9 +9,9 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const script = readFileSync(path.join(here, '../../../queue/lua/enqueue.lua'), 'utf8');
 
 // The record values in the script's RECORD_FIELDS order.
-export function orderArgs({ oid, user = 'u1', coid, fp = 'fp-1', amount = 19900, tier = '' }) {
+export function orderArgs({ oid, user = 'u1', coid, fp = 'k1fp-1', amount = 19900, tier = '' }) {
   return [fp, oid, user, coid, 'sku-1', '1', String(amount), String(amount), 'CNY', 'alipay', '',
-    tier, '张*', '138****8000', '浙江省', '杭州市', 'sealed', ''];
+    tier, '张*', '138****8000', 'sealed', ''];
 }
 
 // Runs one batch of room `room` on `redis`; returns one array per order.
