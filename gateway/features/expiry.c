@@ -39,9 +39,9 @@ static const char *const extra_fields[EX_NFIELDS - LG_RESULT_NRECORD] = {"order_
 
 /* The reply-stream entry's fields, as validator/answer.c sends them. */
 static const char *const reply_fields[] = {
-    "order_id",        "room",    "user",          "status",          "code",
-    "field",           "message", "amount",        "confirmed_at_ms", "pay_deadline_ms",
-    "client_order_id", "req",     "accepted_at_ms"};
+    "order_id",        "room",    "user",           "status",          "code",
+    "field",           "message", "amount",         "confirmed_at_ms", "pay_deadline_ms",
+    "client_order_id", "req",     "accepted_at_ms", "updated_at_ms"};
 enum { REPLY_NFIELDS = sizeof(reply_fields) / sizeof(reply_fields[0]) };
 
 struct sweep_room {
@@ -127,7 +127,8 @@ static void reply_values(const char *room, char *const *v, const char **out)
                                          v[LG_RESULT_PAY_DEADLINE],
                                          v[LG_RESULT_CLIENT_ORDER_ID],
                                          v[LG_RESULT_REQ],
-                                         v[LG_RESULT_ACCEPTED_AT]};
+                                         v[LG_RESULT_ACCEPTED_AT],
+                                         v[LG_RESULT_UPDATED_AT]};
     memcpy(out, values, sizeof(values));
 }
 
