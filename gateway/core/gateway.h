@@ -24,6 +24,7 @@ struct lg_bus;
 struct lg_sku_notifier;
 struct lg_fanout;
 struct lg_intake;
+struct lg_expiry;
 
 /* This process's event counters since it started, gw->counters[LG_CTR_...],
  * shown by /metrics. An enum rather than named fields so /metrics gathers
@@ -76,6 +77,7 @@ struct lg_gateway {
     struct lg_strmap *sessions_by_room; /* room -> its viewer sessions (lg_session_bucket) */
     struct lg_results *results;         /* the reader of this gateway's reply stream */
     struct lg_intake *intake;           /* order.submit batches waiting for the turn's end */
+    struct lg_expiry *expiry;           /* the deadline sweep of the rooms submitted to */
     struct lg_list sessions;            /* every open WebSocket session (lg_session.node) */
     unsigned long n_sessions;
     uint64_t next_session_id;

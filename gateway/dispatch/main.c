@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "features/bus.h"
+#include "features/expiry.h"
 #include "features/fanout.h"
 #include "features/intake.h"
 #include "core/gateway.h"
@@ -59,6 +60,8 @@ static void finish_stop(struct lg_gateway *gw)
     lg_server_stop(gw);
     lg_intake_close(gw->intake); /* before the connection it sends on */
     gw->intake = NULL;
+    lg_expiry_close(gw->expiry); /* likewise */
+    gw->expiry = NULL;
     lg_stats_stop(gw->stats);
     struct lg_results *results = gw->results;
     gw->results = NULL;
@@ -226,6 +229,9 @@ static int serve(void)
     gw.results = lg_results_new(&gw);
     if (gw.results)
         lg_results_start(gw.results);
+    gw.expiry = lg_expiry_new(&gw);
+    if (gw.expiry)
+        lg_expiry_start(gw.expiry);
     gw.stats = lg_stats_new(gw.cfg.gateway_id, true);
     /* Started before the monitors' tick, so each second's flush runs just
      * before that second's read. */
