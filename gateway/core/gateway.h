@@ -41,6 +41,7 @@ enum lg_counter {
     LG_CTR_ORDERS_FORBIDDEN,
     LG_CTR_ORDERS_BUSY,         /* refused BUSY: the deadline could not be met */
     LG_CTR_ORDERS_RATE_LIMITED, /* refused RATE_LIMITED: user rate or in-flight cap */
+    LG_CTR_ORDERS_LAG_SHED,     /* of the BUSY: Redis too far behind to send them */
     LG_CTR_ACCEPTED_HIGH,
     LG_CTR_ACCEPTED_NORMAL,
     LG_CTR_RESULTS_IN,

@@ -396,8 +396,13 @@ struct batch {
     char room[LG_ID_MAX + 1];
     struct arg_list keys, args; /* KEYS and ARGV of enqueue.lua */
     int n;
+    bool sent; /* the call went out: its reply counts in the intake's lag */
     struct intake_req *orders[LG_INTAKE_BATCH_MAX];
 };
+
+/* Enqueue calls whose send times the intake remembers; more in flight than
+ * this counts as lagging whatever their age. */
+#define SENT_RING 1024
 
 /* A room's last refusals (see admission_rules.h); owned by the intake's
  * list and map, forgotten once nothing is held. */
@@ -413,6 +418,11 @@ struct lg_intake {
     struct lg_list pending; /* struct batch, in the order their rooms arrived */
     struct lg_strmap *by_room;
     struct lg_fingerprinter *fingerprinter;
+    /* Send times of the enqueue calls in flight, oldest at replied % ring:
+     * one connection answers in order, so the oldest unanswered call shows
+     * how far behind Redis is. */
+    int64_t sent_at_ms[SENT_RING];
+    uint64_t sent, replied;
     struct lg_list sheds;           /* struct shed_entry */
     struct lg_strmap *shed_by_room; /* room -> struct shed_entry */
     int64_t sheds_pruned_ms;
@@ -532,9 +542,21 @@ static struct batch *batch_of_room(struct lg_intake *in, const char *room)
     return b;
 }
 
+/* How long the oldest enqueue call in flight has waited for Redis. */
+static int64_t intake_lag_ms(const struct lg_intake *in, int64_t now_ms)
+{
+    if (in->sent == in->replied)
+        return 0;
+    if (in->sent - in->replied > SENT_RING)
+        return INT64_MAX;
+    return now_ms - in->sent_at_ms[in->replied % SENT_RING];
+}
+
 static void on_batch_reply(redisReply *reply, void *arg)
 {
     struct batch *b = arg;
+    if (b->sent)
+        b->in->replied++;
     bool whole = reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == (size_t)b->n;
     if (reply && reply->type == REDIS_REPLY_ERROR)
         lg_log(LG_LOG_ERROR, "intake.script_error", json_pack("{s:s}", "detail", reply->str));
@@ -592,6 +614,9 @@ static void batch_send(struct batch *b)
         on_batch_reply(NULL, b);
         return;
     }
+    b->sent = true;
+    in->sent_at_ms[in->sent % SENT_RING] = lg_mono_ms();
+    in->sent++;
     /* The script call holds a copy of the arguments. */
     arg_list_free(&b->keys);
     arg_list_free(&b->args);
@@ -713,6 +738,14 @@ void lg_intake_submit(struct lg_session *s, const struct lg_order *o, const char
         return;
     }
     int64_t shed_ms = gw->intake ? shed_wait(gw->intake, o, s->claims.vip) : 0;
+    /* Redis so far behind that this order would wait a fifth of the
+     * admitted wait just to be enqueued: no script would answer it in time
+     * to keep accept latency bounded, so it is not sent. */
+    if (!shed_ms && gw->intake &&
+        intake_lag_ms(gw->intake, lg_mono_ms()) > gw->cfg.admit_wait_ms / 5) {
+        gw->counters[LG_CTR_ORDERS_LAG_SHED]++;
+        shed_ms = gw->cfg.admit_wait_ms / 4;
+    }
     if (shed_ms > 0) {
         reply_refusal(s, r, "BUSY", WHY_BUSY, shed_ms);
         free(r);

@@ -80,6 +80,16 @@ static const struct counter_family FEED_DROPPED = {
     {{NULL, LG_CTR_FEED_DROPPED}},
     1};
 
+/* Of the BUSY refusals, those the gateway answered because Redis was too
+ * far behind to send the order at all. */
+static const struct counter_family LAG_SHED = {
+    "livegate_orders_busy_lagging_total",
+    "Submits refused BUSY without being sent: the oldest enqueue call waited over a fifth of "
+    "LIVEGATE_ADMIT_WAIT_MS.",
+    NULL,
+    {{NULL, LG_CTR_ORDERS_LAG_SHED}},
+    1};
+
 /* Counted when queued, so a scrape shows how far a room fan-out has got. */
 static const struct counter_family SKU_UPDATES = {"livegate_sku_updates_total",
                                                   "sku.update frames queued to viewers.",
@@ -186,6 +196,7 @@ char *lg_metrics_render(const struct lg_metrics *m, size_t *len)
     }
     counters(f, m, &FRAMES);
     counters(f, m, &FEED_DROPPED);
+    counters(f, m, &LAG_SHED);
     counters(f, m, &SKU_UPDATES);
     head(f, "livegate_stats_flush_failures_total", "counter",
          "Room statistics flushes Redis refused or lost; a delta that could not be sent at all is "

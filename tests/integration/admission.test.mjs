@@ -386,3 +386,35 @@ test('the per-user rate holds across gateway processes, with the defaults of 10 
   await a.stop();
   await b.stop();
 });
+
+test('with Redis far behind, the gateway refuses BUSY without sending: a fifth of the admitted wait', async () => {
+  // LIVEGATE_ADMIT_WAIT_MS=1000: an order is not sent once the oldest
+  // enqueue call has waited 200 ms.
+  const gw = await startGateway({ redis, env: { LIVEGATE_ADMIT_WAIT_MS: '1000' } });
+  await setupRoom(gw, 'g5');
+  const c = await gw.session({ sub: 'b5', room: 'g5', role: 'viewer' });
+  const lagging = async () => {
+    const r = await gw.http('GET', '/metrics');
+    return Number(r.text.match(/^livegate_orders_busy_lagging_total (\d+)$/m)[1]);
+  };
+  await redis.cli('CLIENT', 'PAUSE', '1500', 'WRITE');
+  const first = validOrder({ room_id: 'g5' });
+  c.send(first);
+  await sleep(50);
+  // 50 ms behind: still sent.
+  const second = validOrder({ room_id: 'g5' });
+  c.send(second);
+  await sleep(400);
+  const third = validOrder({ room_id: 'g5' });
+  c.send(third);
+  const refused = await c.next((m) => m.ref === third.client_order_id, 1000);
+  assert.equal(refused.code, 'BUSY');
+  assert.ok(refused.retry_after_ms >= 250, `retry ${refused.retry_after_ms}`);
+  // The first two are accepted once Redis answers again.
+  for (const o of [first, second]) {
+    assert.equal((await c.next((m) => m.client_order_id === o.client_order_id, 5000)).type, 'order.accepted');
+  }
+  assert.equal(await lagging(), 1);
+  c.close();
+  await gw.stop();
+});
