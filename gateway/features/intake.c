@@ -137,8 +137,8 @@ static void reply_unavailable(struct lg_session *s, struct intake_req *r)
                                         r->has_req ? r->req : NULL, r->client_order_id));
 }
 
-static void note_room_busy(struct intake_req *r, bool high, int64_t retry_ms,
-                           const char *threshold);
+static void note_room_busy(struct intake_req *r, bool high, int64_t retry_ms, const char *threshold,
+                           const char *slot_us);
 
 #define WHY_BUSY "the room cannot decide more orders within the deadline; retry later"
 #define WHY_USER_RATE "too many orders from this user; retry later"
@@ -274,10 +274,11 @@ static void answer_order(struct intake_req *r, const redisReply *reply)
     if (strcmp(kind, "busy") == 0 || strcmp(kind, "rate_limited") == 0) {
         bool busy = kind[0] == 'b';
         int64_t retry_ms = strtoll(order_id, NULL, 10);
-        if (busy && reply->elements >= 4 && reply->element[2]->type == REDIS_REPLY_STRING &&
-            reply->element[3]->type == REDIS_REPLY_STRING)
+        if (busy && reply->elements >= 5 && reply->element[2]->type == REDIS_REPLY_STRING &&
+            reply->element[3]->type == REDIS_REPLY_STRING &&
+            reply->element[4]->type == REDIS_REPLY_STRING)
             note_room_busy(r, strcmp(reply->element[2]->str, "high") == 0, retry_ms,
-                           reply->element[3]->str);
+                           reply->element[3]->str, reply->element[4]->str);
         drop_index(r);
         if (busy)
             reply_refusal(s, r, "BUSY", WHY_BUSY, retry_ms);
@@ -449,7 +450,8 @@ static void sheds_prune(struct lg_intake *in, int64_t now_ms)
     }
 }
 
-static void note_room_busy(struct intake_req *r, bool high, int64_t retry_ms, const char *threshold)
+static void note_room_busy(struct intake_req *r, bool high, int64_t retry_ms, const char *threshold,
+                           const char *slot_us)
 {
     struct lg_intake *in = r->gw->intake;
     if (!in)
@@ -467,7 +469,7 @@ static void note_room_busy(struct intake_req *r, bool high, int64_t retry_ms, co
         lg_list_insert_tail(&in->sheds, &e->node);
     }
     lg_shed_note_busy(&e->shed, lg_mono_ms(), high ? LG_SHED_HIGH : LG_SHED_NORMAL, retry_ms,
-                      threshold);
+                      threshold, slot_us);
 }
 
 /* 0, or the retry_after_ms (before jitter) to shed the order with now. */
@@ -476,7 +478,7 @@ static int64_t shed_wait(struct lg_intake *in, const struct lg_order *o, bool vi
     struct shed_entry *e = lg_strmap_get(in->shed_by_room, o->room_id);
     if (!e)
         return 0;
-    return lg_shed_check(&e->shed, lg_mono_ms(), lg_shed_priority_of(&e->shed, o->amount, vip));
+    return lg_shed_take_turn(&e->shed, lg_mono_ms(), lg_shed_priority_of(&e->shed, o->amount, vip));
 }
 
 static void batch_free(struct batch *b)

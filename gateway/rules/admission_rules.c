@@ -17,11 +17,12 @@ static void hold(struct lg_shed *s, int p, int64_t now_ms, int64_t retry_ms)
     int64_t hold_ms = retry_ms < LG_SHED_HOLD_MS ? retry_ms : LG_SHED_HOLD_MS;
     if (now_ms + hold_ms > s->hold_until_ms[p])
         s->hold_until_ms[p] = now_ms + hold_ms;
-    s->room_at_ms[p] = now_ms + retry_ms;
+    if ((double)(now_ms + retry_ms) > s->next_turn_ms[p])
+        s->next_turn_ms[p] = (double)(now_ms + retry_ms);
 }
 
 void lg_shed_note_busy(struct lg_shed *s, int64_t now_ms, enum lg_shed_priority p, int64_t retry_ms,
-                       const char *threshold)
+                       const char *threshold, const char *slot_us)
 {
     if (retry_ms < 1)
         retry_ms = 1;
@@ -33,13 +34,20 @@ void lg_shed_note_busy(struct lg_shed *s, int64_t now_ms, enum lg_shed_priority 
     long long t = threshold && *threshold ? strtoll(threshold, &end, 10) : 0;
     s->has_threshold = end && *end == 0;
     s->threshold = s->has_threshold ? t : 0;
+    end = NULL;
+    long long us = slot_us && *slot_us ? strtoll(slot_us, &end, 10) : 0;
+    s->slot_ms = end && *end == 0 && us > 0 ? (double)us / 1000.0 : 0;
 }
 
-int64_t lg_shed_check(const struct lg_shed *s, int64_t now_ms, enum lg_shed_priority p)
+int64_t lg_shed_take_turn(struct lg_shed *s, int64_t now_ms, enum lg_shed_priority p)
 {
     if (now_ms >= s->hold_until_ms[p])
         return 0;
-    int64_t left = s->room_at_ms[p] - now_ms;
+    double turn = s->next_turn_ms[p] + s->slot_ms;
+    if (turn < (double)now_ms)
+        turn = (double)now_ms;
+    s->next_turn_ms[p] = turn;
+    int64_t left = (int64_t)(turn - (double)now_ms + 0.5);
     return left < 1 ? 1 : left;
 }
 

@@ -29,9 +29,10 @@
 -- queues, a high one behind the high queue only, so high orders are shed
 -- last. A backlog that has seen no decision for ARGV[7] ms means the drain
 -- rate is 0 (the validators are stuck or gone): everything is refused. An
--- unknown rate (no busy period measured yet) admits. The retry is the time
--- until the wait ahead is back within bound, and at least a quarter of the
--- admitted wait. A refusal writes
+-- unknown rate (no busy period measured yet) admits. The retry is the
+-- order's turn: the time until the wait ahead is back within bound, plus a
+-- place for every refused order still expected back before it (the load's
+-- waiting line, "wl"). A refusal writes
 -- nothing, so a retry with the same client_order_id starts afresh.
 --
 -- The per-user rate (ARGV[8] submits a second, bursts of ARGV[9]; 0 is no
@@ -67,10 +68,12 @@
 --   {"accepted", order_id, priority, accepted_at_ms}
 --   {"duplicate", first order_id, priority, accepted_at_ms}
 --   {"conflict", first order_id}
---   {"busy", retry_after_ms, priority, threshold}  not admitted: the wait
---                       ahead is too long (threshold: the room's high-value
---                       threshold, "" for none, so the gateway can tell a
---                       normal order from a high one while it sheds)
+--   {"busy", retry_after_ms, priority, threshold, slot_us}  not admitted:
+--                       the wait ahead is too long; retry_after_ms is the
+--                       order's turn in the waiting line (threshold: the
+--                       room's high-value threshold, "" for none, and
+--                       slot_us: the time between two places, so the
+--                       gateway can go on refusing, with turns, on its own)
 --   {"rate_limited", retry_after_ms}  past the user's rate
 --   {"error", message}  writing the order failed; nothing of it is stored
 --                       (also for a duplicate of it in the same batch)
@@ -173,11 +176,26 @@ local function write_buckets()
 end
 
 -- ---- admission -------------------------------------------------------------
-local load = redis.call('HMGET', KEYS[5], 'high', 'normal', 'rate', 'd_at', 'since')
+local load = redis.call('HMGET', KEYS[5], 'high', 'normal', 'rate', 'd_at', 'since', 'wl',
+                        'wl_at')
 local backlog = {high = tonumber(load[1] or '0') or 0, normal = tonumber(load[2] or '0') or 0}
 local drain = tonumber(load[3] or '0') or 0
 local last_decision = math.max(tonumber(load[4] or '0') or 0, tonumber(load[5] or '0') or 0)
 local was_empty = backlog.high + backlog.normal <= 0
+
+-- The waiting line: refused orders still expected back, each sent away
+-- with its own turn. A place frees every 1000 / drain ms; handing the
+-- refused clients consecutive places (instead of all the first free one)
+-- brings them back one per place, not as a storm that is refused again.
+-- The line shortens by one each time a place frees.
+local line = tonumber(load[6] or '0') or 0
+local line_at = tonumber(load[7] or '') or now_n
+if drain > 0 then
+  line = math.max(0, line - math.max(0, now_n - line_at) * drain / 1000)
+else
+  line = 0
+end
+local line_changed = line > 0
 
 -- Whether no order of the room waits undecided, from the streams' consumer
 -- groups (Redis 7: "lag", not yet delivered, and "pending", delivered and
@@ -213,8 +231,9 @@ if stalled and streams_drained() then
   redis.call('HSET', KEYS[5], 'high', '0', 'normal', '0')
 end
 
--- 0 when an order of priority prio may join the queue now, else the ms
--- until the wait ahead of it is back within the admitted wait.
+-- 0 when an order of priority prio may join the queue now, else its turn:
+-- the ms until the wait ahead of it is back within the admitted wait, plus
+-- a place for each refused order still in the line before it.
 local function admission_wait(prio)
   if stalled then
     return admit_stall
@@ -230,9 +249,9 @@ local function admission_wait(prio)
   if wait <= admit_wait then
     return 0
   end
-  -- Every refused client competes for the same few places: sent back at
-  -- the first one to free, they would all return at once, again and again.
-  return math.max(math.ceil(admit_wait / 4), math.ceil(wait - admit_wait))
+  line = line + 1
+  line_changed = true
+  return math.max(1, math.ceil(wait - admit_wait + line * 1000 / drain))
 end
 
 -- Pass 1, in the order given: what a call of its own would answer. A key
@@ -311,6 +330,10 @@ local function write_order(i, prio)
   end
 end
 
+-- The time between two places, in microseconds, for the gateway to go on
+-- handing out turns while it refuses on its own (see intake.c).
+local slot_us = drain > 0 and string.format('%d', math.ceil(1000000 / drain)) or '0'
+
 -- Admits (or refuses) the batch's new orders of one priority, in the
 -- order given, each against the backlog including those admitted before
 -- it, then writes the admitted ones.
@@ -321,7 +344,7 @@ local function admit_and_write(want)
     if r[1] == 'accepted' and r[3] == want then
       local wait = admission_wait(want)
       if wait > 0 then
-        results[i] = {'busy', string.format('%d', wait), want, threshold_s}
+        results[i] = {'busy', string.format('%d', wait), want, threshold_s, slot_us}
       else
         local ok, err = pcall(write_order, i, want)
         if ok then
@@ -348,6 +371,9 @@ if admitted.high + admitted.normal > 0 then
     load_changes[#load_changes + 1] = now
   end
   redis.call('HSET', KEYS[5], unpack(load_changes))
+end
+if line_changed then
+  redis.call('HSET', KEYS[5], 'wl', string.format('%.3f', line), 'wl_at', now)
 end
 write_buckets()
 

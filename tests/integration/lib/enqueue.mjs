@@ -31,7 +31,7 @@ export async function runEnqueue(redis, room, orders, admit = {}) {
   const lines = (await redis.cli('EVAL', script, String(keys.length), ...keys, ...args)).split('\n');
   const out = [];
   for (let i = 0; i < lines.length;) {
-    const n = ['accepted', 'duplicate', 'busy'].includes(lines[i]) ? 4 : 2;
+    const n = { accepted: 4, duplicate: 4, busy: 5 }[lines[i]] ?? 2;
     out.push(lines.slice(i, i + n));
     i += n;
   }
