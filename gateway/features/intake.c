@@ -424,6 +424,7 @@ struct lg_intake {
      * how far behind Redis is. */
     int64_t sent_at_ms[SENT_RING];
     uint64_t sent, replied;
+    int orders_in_flight;           /* orders in enqueue calls not yet answered */
     struct lg_list sheds;           /* struct shed_entry */
     struct lg_strmap *shed_by_room; /* room -> struct shed_entry */
     int64_t sheds_pruned_ms;
@@ -479,6 +480,18 @@ static int64_t shed_wait(struct lg_intake *in, const struct lg_order *o, bool vi
     if (!e)
         return 0;
     return lg_shed_take_turn(&e->shed, lg_mono_ms(), lg_shed_priority_of(&e->shed, o->amount, vip));
+}
+
+/* The retry_after_ms (before jitter) of an order refused because Redis is
+ * behind: its turn when the room is refusing anyway, else a quarter of the
+ * admitted wait. */
+static int64_t lagging_wait(struct lg_intake *in, const struct lg_order *o, bool vip)
+{
+    struct shed_entry *e = lg_strmap_get(in->shed_by_room, o->room_id);
+    int64_t turn =
+        e ? lg_shed_turn_only(&e->shed, lg_mono_ms(), lg_shed_priority_of(&e->shed, o->amount, vip))
+          : 0;
+    return turn ? turn : in->gw->cfg.admit_wait_ms / 4;
 }
 
 static void batch_free(struct batch *b)
@@ -557,8 +570,10 @@ static int64_t intake_lag_ms(const struct lg_intake *in, int64_t now_ms)
 static void on_batch_reply(redisReply *reply, void *arg)
 {
     struct batch *b = arg;
-    if (b->sent)
+    if (b->sent) {
         b->in->replied++;
+        b->in->orders_in_flight -= b->n;
+    }
     bool whole = reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == (size_t)b->n;
     if (reply && reply->type == REDIS_REPLY_ERROR)
         lg_log(LG_LOG_ERROR, "intake.script_error", json_pack("{s:s}", "detail", reply->str));
@@ -619,6 +634,7 @@ static void batch_send(struct batch *b)
     b->sent = true;
     in->sent_at_ms[in->sent % SENT_RING] = lg_mono_ms();
     in->sent++;
+    in->orders_in_flight += b->n;
     /* The script call holds a copy of the arguments. */
     arg_list_free(&b->keys);
     arg_list_free(&b->args);
@@ -741,12 +757,15 @@ void lg_intake_submit(struct lg_session *s, const struct lg_order *o, const char
     }
     int64_t shed_ms = gw->intake ? shed_wait(gw->intake, o, s->claims.vip) : 0;
     /* Redis so far behind that this order would wait a fifth of the
-     * admitted wait just to be enqueued: no script would answer it in time
-     * to keep accept latency bounded, so it is not sent. */
+     * admitted wait just to be enqueued, or this gateway's enqueue calls
+     * already hold LG_INTAKE_MAX_IN_FLIGHT orders: sending more would only
+     * lengthen Redis's queue, where the validators' reads and the replies
+     * wait behind them, so it is refused here. */
     if (!shed_ms && gw->intake &&
-        intake_lag_ms(gw->intake, lg_mono_ms()) > gw->cfg.admit_wait_ms / 5) {
+        (gw->intake->orders_in_flight >= LG_INTAKE_MAX_IN_FLIGHT ||
+         intake_lag_ms(gw->intake, lg_mono_ms()) > gw->cfg.admit_wait_ms / 5)) {
         gw->counters[LG_CTR_ORDERS_LAG_SHED]++;
-        shed_ms = gw->cfg.admit_wait_ms / 4;
+        shed_ms = lagging_wait(gw->intake, o, s->claims.vip);
     }
     if (shed_ms > 0) {
         reply_refusal(s, r, "BUSY", WHY_BUSY, shed_ms);

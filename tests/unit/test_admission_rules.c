@@ -46,8 +46,17 @@ static void a_refusal_is_held_briefly_then_redis_is_asked_again(void **state)
     /* Within the hold: refused locally, each with the next place. */
     assert_int_equal(lg_shed_take_turn(&s, 1000, LG_SHED_NORMAL), 2510);
     assert_int_equal(lg_shed_take_turn(&s, 1000, LG_SHED_NORMAL), 2520);
-    assert_int_equal(lg_shed_take_turn(&s, 1000 + LG_SHED_HOLD_MS - 1, LG_SHED_NORMAL),
-                     2530 - LG_SHED_HOLD_MS + 1);
+    assert_int_equal(lg_shed_take_turn(&s, 1009, LG_SHED_NORMAL), 2530 - 9);
+    /* A place freed (10 ms): one order goes to the script, the next not. */
+    assert_int_equal(lg_shed_take_turn(&s, 1010, LG_SHED_NORMAL), 0);
+    assert_int_equal(lg_shed_take_turn(&s, 1010, LG_SHED_NORMAL), 2540 - 10);
+    /* Credit piles up to LG_SHED_CREDIT_MAX places at most. */
+    int sent = 0;
+    for (int i = 0; i < 100; i++)
+        sent += lg_shed_take_turn(&s, 1000 + LG_SHED_HOLD_MS - 1, LG_SHED_NORMAL) == 0;
+    assert_int_equal(sent, LG_SHED_CREDIT_MAX);
+    /* Refused for another reason (Redis behind): a turn, never credit. */
+    assert_int_not_equal(lg_shed_turn_only(&s, 1000 + LG_SHED_HOLD_MS - 1, LG_SHED_NORMAL), 0);
     /* At the hold's end the script decides again. */
     assert_int_equal(lg_shed_take_turn(&s, 1000 + LG_SHED_HOLD_MS, LG_SHED_NORMAL), 0);
     assert_true(lg_shed_idle(&s, 1000 + LG_SHED_HOLD_MS));
@@ -92,9 +101,11 @@ static void a_high_refusal_also_stands_for_normal_orders(void **state)
 {
     (void)state;
     struct lg_shed s = {0};
-    lg_shed_note_busy(&s, 0, LG_SHED_HIGH, 800, "100000", "2000");
-    assert_int_equal(lg_shed_take_turn(&s, 10, LG_SHED_HIGH), 792);
-    assert_int_equal(lg_shed_take_turn(&s, 10, LG_SHED_NORMAL), 792);
+    lg_shed_note_busy(&s, 0, LG_SHED_HIGH, 800, "100000", "20000");
+    assert_int_equal(lg_shed_take_turn(&s, 10, LG_SHED_HIGH), 810);
+    assert_int_equal(lg_shed_take_turn(&s, 10, LG_SHED_NORMAL), 810);
+    /* Not held: nothing to refuse with. */
+    assert_int_equal(lg_shed_turn_only(&s, 800, LG_SHED_NORMAL), 0);
 }
 
 static void priority_follows_the_threshold_the_script_sent(void **state)
