@@ -5,8 +5,18 @@
 //   cap for LIVEGATE_SLOW_CLIENT_MS, while a well-behaved client on the
 //   same gateway keeps getting its answers; a viewer that stalls but
 //   catches up within the window stays connected;
+// - the validators trim an order stream only of entries their group has
+//   delivered and acknowledged: an old entry pending with a dead worker,
+//   or never delivered, survives the trim;
+// - a gateway's reply stream keeps what the gateway has not read, however
+//   many results arrive while it is stopped, and the gateway trims what it
+//   has read.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   startRedis, startGateway, startValidator, stopAll, validOrder, setupRoom, sleep, waitFor,
   newSecrets,
@@ -95,5 +105,95 @@ test('a viewer that stalls but catches up within the window stays connected', as
   assert.equal(viewer.ws.readyState, 1);
   assert.equal(logged(gw, 'session.dropped').length, 0);
   assert.ok(got > 0 && got < 100000, `caught up with ${got} frames, the rest dropped as optional`);
+  viewer.close();
+});
+
+// Sends commands over one bare RESP connection, pipelined, and resolves
+// with the number of replies (every command here answers one line).
+function pipeline(port, commands) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let replies = 0, errors = 0, buf = '';
+    sock.on('error', reject);
+    sock.on('data', (d) => {
+      buf += d.toString();
+      const lines = buf.split('\r\n');
+      buf = lines.pop();
+      for (const l of lines) {
+        if (l.startsWith('-')) errors++;
+        replies++;
+      }
+      if (replies >= commands.length) {
+        sock.destroy();
+        if (errors) reject(new Error(`${errors} error replies`));
+        else resolve(replies);
+      }
+    });
+    const resp = (args) => `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(String(a))}\r\n${a}\r\n`).join('')}`;
+    sock.write(commands.map(resp).join(''));
+  });
+}
+
+test('the order-stream trim keeps every entry its group has not delivered or not acknowledged, however old', async () => {
+  const room = 'bt';
+  const key = `lg:{${room}}:q:normal`;
+  // 400 entries from three hours ago, far past a 60 s retention: the group
+  // has delivered and acknowledged the first 300, a worker that died has
+  // the next 50 pending, and the last 50 were never delivered.
+  const base = Date.now() - 3 * 3600 * 1000;
+  const ids = Array.from({ length: 400 }, (_, i) => `${base + i}-0`);
+  const add = `for i = 1, #ARGV do redis.call('XADD', KEYS[1], ARGV[i], 'order_id', 'o-trim-' .. i, 'user', 'u-trim', 'sku_id', 'sku-1', 'coupon_id', '', 'accepted_at_ms', tostring(math.floor(tonumber(string.match(ARGV[i], '^%d+')))), 'gw', 'gw-none') end return #ARGV`;
+  await redis.cli('EVAL', add, '1', key, ...ids);
+  await redis.cli('XGROUP', 'CREATE', key, 'lg-validators', '0');
+  await redis.cli('XREADGROUP', 'GROUP', 'lg-validators', 'dead-worker', 'COUNT', '350', 'STREAMS', key, '>');
+  await redis.cli('XACK', key, 'lg-validators', ...ids.slice(0, 300));
+  await redis.cli('SADD', 'lg:rooms', room);
+  const pending = ids.slice(300, 350), undelivered = ids.slice(350);
+  // Its first trim comes before its first read; the dead worker's entries
+  // are not claimed during the test.
+  const v = await startValidator({ redis, env: { LIVEGATE_STREAM_RETENTION_MS: '60000', LIVEGATE_CLAIM_IDLE_MS: '60000' } });
+  await waitFor(async () => Number(await redis.cli('XLEN', key)) < 400, { what: 'the answered entries trimmed' });
+  // Every undelivered entry was still there to be read after the trim (its
+  // order record does not exist, which the validator reports per entry).
+  await waitFor(() => undelivered.every((id) => v.logs.some((l) => l.includes('"event":"validator.entry_dropped"') && l.includes(id))),
+    { what: 'every undelivered entry read by the validator' });
+  const left = (await redis.cli('XRANGE', key, '-', '+')).split('\n');
+  for (const id of pending) assert.ok(left.includes(id), `pending entry ${id} was trimmed`);
+  assert.ok(!left.includes(ids[0]), 'the oldest answered entry is trimmed');
+  await v.stop();
+});
+
+test('results a stopped gateway has not read are all delivered when it resumes, and it trims what it read', async () => {
+  // More entries than the reply stream's old cap (MAXLEN ~ 1000), written
+  // as validators write them: reply.lua with answer.c's cap. A real
+  // validator packs a batch into one entry, so 1,500 entries would take
+  // 1,500 batches; the script is called directly instead.
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const script = readFileSync(path.join(here, '../../queue/lua/reply.lua'), 'utf8');
+  const maxlen = readFileSync(path.join(here, '../../validator/answer.c'), 'utf8')
+    .match(/#define REPLY_STREAM_MAXLEN "(\d+)"/)[1];
+  const sha = await redis.cli('SCRIPT', 'LOAD', script);
+  const gw = await startGateway({ redis, secrets, env: { LIVEGATE_GATEWAY_ID: 'gw-bounds-r' } });
+  const key = 'lg:gw:{gw-bounds-r}:replies';
+  const viewer = await gw.session({ sub: 'u-many', room: 'br', role: 'viewer' });
+  const N = 1500;
+  const names = ['order_id', 'room', 'user', 'status', 'code', 'client_order_id'];
+  const calls = Array.from({ length: N }, (_, i) => ['EVALSHA', sha, '1', key, maxlen, '3600000',
+    String(names.length), ...names, `o-many-${i}`, 'br', 'u-many', 'rejected', 'OUT_OF_STOCK', `c-many-${i}`]);
+  gw.proc.child.kill('SIGSTOP');
+  try {
+    await pipeline(redis.port, calls);
+    assert.equal(Number(await redis.cli('XLEN', key)), N, 'every entry kept while the gateway is stopped');
+  } finally {
+    gw.proc.child.kill('SIGCONT');
+  }
+  const got = new Set();
+  await waitFor(() => {
+    for (const m of viewer.messages) if (m.type === 'order.rejected' && m.order_id?.startsWith('o-many-')) got.add(m.order_id);
+    viewer.messages.length = 0;
+    return got.size === N;
+  }, { timeoutMs: 30000, what: `all ${N} results delivered (so far ${got.size})` });
+  // What was read goes: at most a stream node's worth (100 entries) waits.
+  await waitFor(async () => Number(await redis.cli('XLEN', key)) <= 100, { what: 'the read entries trimmed' });
   viewer.close();
 });
