@@ -10,7 +10,9 @@
 //   or never delivered, survives the trim;
 // - a gateway's reply stream keeps what the gateway has not read, however
 //   many results arrive while it is stopped, and the gateway trims what it
-//   has read.
+//   has read;
+// - /metrics is rendered at most once a second, from at most 100 rooms,
+//   however many scrape at once.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -196,4 +198,32 @@ test('results a stopped gateway has not read are all delivered when it resumes, 
   // What was read goes: at most a stream node's worth (100 entries) waits.
   await waitFor(async () => Number(await redis.cli('XLEN', key)) <= 100, { what: 'the read entries trimmed' });
   viewer.close();
+});
+
+test('/metrics: concurrent scrapes share one refresh of at most 100 rooms; a scrape a second later sees new figures', async () => {
+  // A Redis of its own: nothing else calls SMEMBERS or scripts there.
+  const own = await startRedis();
+  const gw = await startGateway({ redis: own, secrets });
+  await own.cli('SADD', 'lg:rooms', ...Array.from({ length: 150 }, (_, i) => `mr-${i}`));
+  const calls = async (cmd) => {
+    const m = (await own.cli('INFO', 'commandstats')).match(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`));
+    return m ? Number(m[1]) : 0;
+  };
+  const before = { smembers: await calls('smembers'), evalsha: await calls('evalsha') };
+  const scrapes = await Promise.all(Array.from({ length: 20 }, () => gw.http('GET', '/metrics')));
+  assert.ok(scrapes.every((r) => r.status === 200));
+  // The refresh's own commands show in livegate_redis_commands_total: a
+  // second refresh would have changed the body.
+  assert.ok(scrapes.every((r) => r.text === scrapes[0].text), 'every scrape got the same document');
+  assert.match(scrapes[0].text, /livegate_queue_depth\{priority="normal"\} 0/);
+  const mid = { smembers: await calls('smembers'), evalsha: await calls('evalsha') };
+  assert.equal(mid.smembers - before.smembers, 1, 'one refresh');
+  const rooms = mid.evalsha - before.evalsha;
+  assert.ok(rooms >= 100 && rooms < 110, `one stats read per room, 100 rooms at most: ${rooms}`);
+  // Past the second, the next scrape renders again.
+  await sleep(1100);
+  const later = await gw.http('GET', '/metrics');
+  assert.equal(later.status, 200);
+  assert.notEqual(later.text, scrapes[0].text);
+  assert.equal((await calls('smembers')) - mid.smembers, 1, 'a second refresh');
 });
