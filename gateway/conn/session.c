@@ -251,6 +251,14 @@ static void on_slow_timeout(lws_sorted_usec_list_t *sul)
     struct lg_session *s = lws_container_of(sul, struct lg_session, slow_timer);
     if (s->congested)
         lg_session_drop(s, "send queue at its soft cap too long");
+    else if (s->state == LG_SESSION_CLOSING)
+        lg_session_drop(s, "close not through in time");
+}
+
+static void arm_slow_timer(struct lg_session *s)
+{
+    lws_sul_schedule(lws_get_context(s->wsi), 0, &s->slow_timer, on_slow_timeout,
+                     (lws_usec_t)s->gw->cfg.slow_client_ms * LWS_US_PER_MS);
 }
 
 static void begin_congestion(struct lg_session *s)
@@ -261,8 +269,8 @@ static void begin_congestion(struct lg_session *s)
     lg_log(LG_LOG_INFO, "session.slow",
            json_pack("{s:s,s:s,s:I,s:i}", "session", s->id, "peer", s->peer, "queued",
                      (json_int_t)s->out_bytes, "drop_after_ms", s->gw->cfg.slow_client_ms));
-    lws_sul_schedule(lws_get_context(s->wsi), 0, &s->slow_timer, on_slow_timeout,
-                     (lws_usec_t)s->gw->cfg.slow_client_ms * LWS_US_PER_MS);
+    if (s->state != LG_SESSION_CLOSING) /* a closing session's deadline runs already */
+        arm_slow_timer(s);
 }
 
 static void end_congestion_if_drained(struct lg_session *s)
@@ -270,7 +278,8 @@ static void end_congestion_if_drained(struct lg_session *s)
     if (!s->congested || s->out_bytes > LG_SESSION_SOFT_QUEUED_BYTES / 2)
         return;
     s->congested = false;
-    lws_sul_cancel(&s->slow_timer);
+    if (s->state != LG_SESSION_CLOSING)
+        lws_sul_cancel(&s->slow_timer);
 }
 
 static void queue_frame(struct lg_session *s, struct lg_frame *f)
@@ -373,6 +382,11 @@ void lg_session_close(struct lg_session *s, int code, const char *reason)
     s->state = LG_SESSION_CLOSING;
     s->close_code = code;
     snprintf(s->close_reason, sizeof(s->close_reason), "%s", reason);
+    /* The close frame goes after the queue, to a client that may not read
+     * it: past the deadline the socket is dropped. A congested session
+     * keeps the deadline it has. */
+    if (!s->congested)
+        arm_slow_timer(s);
     lg_session_want_write(s);
 }
 

@@ -96,7 +96,7 @@ struct lg_session {
     bool close_started; /* lws has been told to close */
     bool dropped;       /* lws has been told to drop the socket, without a close frame */
     bool congested;     /* no room under the soft cap lately; slow_timer runs */
-
+    /* the congested session's drop, or a closing session's deadline */
     lws_sorted_usec_list_t slow_timer;
 
     lws_sorted_usec_list_t auth_timer;
@@ -145,7 +145,9 @@ bool lg_session_send_optional(struct lg_session *s, struct lg_frame *f);
  * off). */
 int lg_session_send_text(struct lg_session *s, const char *text, size_t len, size_t max_queued);
 
-/* Closes with code after the queued frames are written; later input is ignored. */
+/* Closes with code after the queued frames are written; later input is
+ * ignored. A close not through within LIVEGATE_SLOW_CLIENT_MS (a client
+ * that does not read it) drops the socket. */
 void lg_session_close(struct lg_session *s, int code, const char *reason);
 /* Drops the socket on lws's next service, without a close frame or the
  * queued frames: a client that does not read would never take them, and

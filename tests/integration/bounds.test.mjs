@@ -110,6 +110,13 @@ test('a viewer that stalls but catches up within the window stays connected', as
   viewer.close();
 });
 
+const here = path.dirname(fileURLToPath(import.meta.url));
+const RESULT_FIELDS = ['order_id', 'room', 'user', 'status', 'code', 'client_order_id'];
+async function replyScript() {
+  const script = readFileSync(path.join(here, '../../queue/lua/reply.lua'), 'utf8');
+  return { sha: await redis.cli('SCRIPT', 'LOAD', script) };
+}
+
 // Sends commands over one bare RESP connection, pipelined, and resolves
 // with the number of replies (every command here answers one line).
 function pipeline(port, commands) {
@@ -135,6 +142,42 @@ function pipeline(port, commands) {
     sock.write(commands.map(resp).join(''));
   });
 }
+
+test('a viewer that stops reading while its results pile up is dropped at the 4 MiB cap, not left open without them', async () => {
+  // The window is the longest allowed, so the drop can only come from the
+  // hard cap: results are never refused for a connection that stays open.
+  const { sha } = await replyScript();
+  const gw = await startGateway({ redis, secrets, env: { LIVEGATE_GATEWAY_ID: 'gw-bounds-h', LIVEGATE_SLOW_CLIENT_MS: '60000' } });
+  const key = 'lg:gw:{gw-bounds-h}:replies';
+  const stalled = await gw.session({ sub: 'u-stall', room: 'bh', role: 'viewer' });
+  const other = await gw.session({ sub: 'u-other', room: 'bh', role: 'viewer' });
+  stalled.ws._socket.pause();
+  // 100,000 results of ~250 bytes (25 MB), 250 to an entry: past the
+  // socket buffers and the 4 MiB cap.
+  const calls = [];
+  for (let e = 0; e < 400; e++) {
+    const values = [];
+    for (let i = 0; i < 250; i++) {
+      const n = e * 250 + i;
+      values.push(`o-pile-${n}`, 'bh', 'u-stall', 'rejected', 'OUT_OF_STOCK', `c-pile-${n}-padding-padding-padding-padding`);
+    }
+    calls.push(['EVALSHA', sha, '1', key, '100000', '3600000', String(RESULT_FIELDS.length), ...RESULT_FIELDS, ...values]);
+  }
+  calls.push(['EVALSHA', sha, '1', key, '100000', '3600000', String(RESULT_FIELDS.length), ...RESULT_FIELDS,
+    'o-other-1', 'bh', 'u-other', 'rejected', 'OUT_OF_STOCK', 'c-other-1']);
+  try {
+    await pipeline(redis.port, calls);
+    await other.next((m) => m.order_id === 'o-other-1', 30000);
+    await waitFor(async () => (await gw.metric('livegate_connections')) === 1,
+      { timeoutMs: 20000, what: 'the stalled viewer\'s connection gone' });
+    assert.ok(logged(gw, 'session.dropped').some((l) => l.includes('send queue full')));
+  } finally {
+    stalled.ws._socket.resume();
+  }
+  const closed = await stalled.closed;
+  assert.equal(closed.code, 1006);
+  other.close();
+});
 
 test('the order-stream trim keeps every entry its group has not delivered or not acknowledged, however old', async () => {
   const room = 'bt';
@@ -170,18 +213,15 @@ test('results a stopped gateway has not read are all delivered when it resumes, 
   // as validators write them: reply.lua with answer.c's cap. A real
   // validator packs a batch into one entry, so 1,500 entries would take
   // 1,500 batches; the script is called directly instead.
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const script = readFileSync(path.join(here, '../../queue/lua/reply.lua'), 'utf8');
+  const { sha } = await replyScript();
   const maxlen = readFileSync(path.join(here, '../../validator/answer.c'), 'utf8')
     .match(/#define REPLY_STREAM_MAXLEN "(\d+)"/)[1];
-  const sha = await redis.cli('SCRIPT', 'LOAD', script);
   const gw = await startGateway({ redis, secrets, env: { LIVEGATE_GATEWAY_ID: 'gw-bounds-r' } });
   const key = 'lg:gw:{gw-bounds-r}:replies';
   const viewer = await gw.session({ sub: 'u-many', room: 'br', role: 'viewer' });
   const N = 1500;
-  const names = ['order_id', 'room', 'user', 'status', 'code', 'client_order_id'];
   const calls = Array.from({ length: N }, (_, i) => ['EVALSHA', sha, '1', key, maxlen, '3600000',
-    String(names.length), ...names, `o-many-${i}`, 'br', 'u-many', 'rejected', 'OUT_OF_STOCK', `c-many-${i}`]);
+    String(RESULT_FIELDS.length), ...RESULT_FIELDS, `o-many-${i}`, 'br', 'u-many', 'rejected', 'OUT_OF_STOCK', `c-many-${i}`]);
   gw.proc.child.kill('SIGSTOP');
   try {
     await pipeline(redis.port, calls);
