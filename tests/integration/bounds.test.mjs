@@ -180,6 +180,8 @@ test('a viewer that stops reading while its results pile up is dropped at the 4 
 });
 
 test('the order-stream trim keeps every entry its group has not delivered or not acknowledged, however old', async () => {
+  // A Redis of its own: no other validator reads, claims or trims there.
+  const redis = await startRedis();
   const room = 'bt';
   const key = `lg:{${room}}:q:normal`;
   // 400 entries from three hours ago, far past a 60 s retention: the group
