@@ -12,7 +12,6 @@
 #include "stats.h"
 
 #define CLOSE_AUTH_TIMEOUT 4408
-#define CLOSE_POLICY 1008
 
 /* The sessions sharing one key of an index, newest first. The index map
  * holds it under its key; it is freed when its last session leaves. */
