@@ -20,8 +20,12 @@
 #include "stats.h"
 
 /* In entries, each a reply.lua call's results (up to REPLY_MAX_PER_CALL, a
- * batch's share for one gateway: a dozen or so under load). */
-#define REPLY_STREAM_MAXLEN "1000"
+ * batch's share for one gateway: a dozen or so under load). A gateway
+ * trims its own stream of what it has read (gateway/features/results.c),
+ * so this is only a safety cap for a gateway that is gone or stopped for
+ * long, far above what a live one leaves unread: at it, the oldest unread
+ * results would be dropped. */
+#define REPLY_STREAM_MAXLEN "100000"
 /* A gone gateway's reply stream disappears an hour after the last result. */
 #define REPLY_STREAM_TTL_MS "3600000"
 

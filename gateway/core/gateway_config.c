@@ -49,6 +49,10 @@ static const struct lg_config_int gateway_ints[] = {
     {"LIVEGATE_USER_BURST", 20, 1, 1000000, offsetof(struct lg_gateway_config, user_burst)},
     /* submits one connection may have waiting for their answer */
     {"LIVEGATE_CONN_INFLIGHT", 32, 1, 1000000, offsetof(struct lg_gateway_config, conn_inflight)},
+    /* how long a connection's send queue may stay over its soft cap
+     * (a client that stopped reading) before its socket is dropped */
+    {"LIVEGATE_SLOW_CLIENT_MS", 5000, 100, 60000,
+     offsetof(struct lg_gateway_config, slow_client_ms)},
 };
 
 static void default_gateway_id(char *out, size_t n)

@@ -141,6 +141,24 @@ static void handle_entry(struct lg_results *r, const redisReply *entry)
         handle_result(r, f, start + i * width, start + (i + 1) * width);
 }
 
+static void on_trimmed(redisReply *reply, void *arg)
+{
+    (void)reply;
+    (void)arg;
+}
+
+/* The stream holds what this gateway has not read yet, and nothing much
+ * more: what it has read goes once read (the validators' MAXLEN is only a
+ * safety cap for a gateway that is gone, which could drop unread results
+ * if it were the only trim). last_id itself stays, which costs one entry;
+ * "~" trims whole nodes, so a node's worth of read entries may wait for a
+ * later read. A trim lost with the connection is made up by the next. */
+static void trim_read(struct lg_results *r)
+{
+    const char *argv[] = {"XTRIM", r->key, "MINID", "~", r->last_id};
+    lg_redis_argv(r->conn, on_trimmed, r, 5, argv, NULL);
+}
+
 static void on_read(redisReply *reply, void *arg)
 {
     struct lg_results *r = arg;
@@ -157,6 +175,8 @@ static void on_read(redisReply *reply, void *arg)
             for (size_t k = 0; entries->type == REDIS_REPLY_ARRAY && k < entries->elements; k++)
                 handle_entry(r, entries->element[k]);
         }
+        if (reply->elements > 0)
+            trim_read(r);
     } else if (reply->type == REDIS_REPLY_ERROR) {
         lg_log(LG_LOG_ERROR, "results.read_failed", json_pack("{s:s}", "detail", reply->str));
     }

@@ -194,6 +194,8 @@ static void gateway_table_keeps_every_default_and_range(void **state)
         {"LIVEGATE_USER_BURST", 20, 1, 1000000, offsetof(struct lg_gateway_config, user_burst)},
         {"LIVEGATE_CONN_INFLIGHT", 32, 1, 1000000,
          offsetof(struct lg_gateway_config, conn_inflight)},
+        {"LIVEGATE_SLOW_CLIENT_MS", 5000, 100, 60000,
+         offsetof(struct lg_gateway_config, slow_client_ms)},
     };
     enum { IDEM_TTL = 2, DEADLINE = 6, MARGIN, ADMIT_WAIT, AFTER_ADMIT_WAIT };
     setenv("LIVEGATE_DEMO", "1", 1);
