@@ -53,6 +53,10 @@ static const struct lg_config_int gateway_ints[] = {
      * (a client that stopped reading) before its socket is dropped */
     {"LIVEGATE_SLOW_CLIENT_MS", 5000, 100, 60000,
      offsetof(struct lg_gateway_config, slow_client_ms)},
+    /* orders this gateway may have in enqueue calls Redis has not answered;
+     * past it submits are refused BUSY without being sent */
+    {"LIVEGATE_INTAKE_IN_FLIGHT", 512, 16, 1000000,
+     offsetof(struct lg_gateway_config, intake_in_flight)},
 };
 
 static void default_gateway_id(char *out, size_t n)

@@ -758,11 +758,11 @@ void lg_intake_submit(struct lg_session *s, const struct lg_order *o, const char
     int64_t shed_ms = gw->intake ? shed_wait(gw->intake, o, s->claims.vip) : 0;
     /* Redis so far behind that this order would wait a fifth of the
      * admitted wait just to be enqueued, or this gateway's enqueue calls
-     * already hold LG_INTAKE_MAX_IN_FLIGHT orders: sending more would only
+     * already hold LIVEGATE_INTAKE_IN_FLIGHT orders: sending more would only
      * lengthen Redis's queue, where the validators' reads and the replies
      * wait behind them, so it is refused here. */
     if (!shed_ms && gw->intake &&
-        (gw->intake->orders_in_flight >= LG_INTAKE_MAX_IN_FLIGHT ||
+        (gw->intake->orders_in_flight >= gw->cfg.intake_in_flight ||
          intake_lag_ms(gw->intake, lg_mono_ms()) > gw->cfg.admit_wait_ms / 5)) {
         gw->counters[LG_CTR_ORDERS_LAG_SHED]++;
         shed_ms = lagging_wait(gw->intake, o, s->claims.vip);

@@ -12,10 +12,6 @@
 /* A room's batch is sent as soon as it holds this many orders, without
  * waiting for the end of the loop turn. */
 #define LG_INTAKE_BATCH_MAX 256
-/* Orders one gateway may have in enqueue calls that Redis has not answered;
- * past it submits are refused BUSY without being sent. At capacity on this
- * kind of machine a few dozen are in flight; hundreds mean Redis is behind. */
-#define LG_INTAKE_MAX_IN_FLIGHT 512
 
 /* The batches of this process, waiting for the end of the loop turn. */
 struct lg_intake;

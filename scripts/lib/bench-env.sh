@@ -41,7 +41,7 @@ lg_bench_env() {
   # stall, no EXPIRED from the gateways' deadline sweep), and a closed loop
   # may keep more submits in flight than a viewer would.
   export LIVEGATE_DEADLINE_MS=600000 LIVEGATE_ADMIT_WAIT_MS=599000 LIVEGATE_ADMIT_STALL_MS=60000
-  export LIVEGATE_CONN_INFLIGHT=1000000
+  export LIVEGATE_CONN_INFLIGHT=1000000 LIVEGATE_INTAKE_IN_FLIGHT=1000000
 }
 
 lg_bench_cleanup() {

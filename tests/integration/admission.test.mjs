@@ -435,3 +435,26 @@ test('with Redis far behind, the gateway refuses BUSY without sending: a fifth o
   c.close();
   await gw.stop();
 });
+
+test('a gateway sends at most LIVEGATE_INTAKE_IN_FLIGHT orders Redis has not answered, and not one more', async () => {
+  const gw = await startGateway({ redis, env: { LIVEGATE_INTAKE_IN_FLIGHT: '16' } });
+  await setupRoom(gw, 'g6');
+  const c = await gw.session({ sub: 'b6', room: 'g6', role: 'viewer' });
+  await redis.cli('CLIENT', 'PAUSE', '1000', 'WRITE');
+  // 15 in one loop turn: one enqueue call of 15 orders in flight.
+  const first = Array.from({ length: 15 }, () => validOrder({ room_id: 'g6' }));
+  for (const o of first) c.send(o);
+  await sleep(100);
+  const sixteenth = validOrder({ room_id: 'g6' });
+  c.send(sixteenth); // 15 in flight: sent
+  await sleep(100);
+  const over = validOrder({ room_id: 'g6' });
+  c.send(over); // 16 in flight: refused
+  const refused = await c.next((m) => m.ref === over.client_order_id, 800);
+  assert.equal(refused.code, 'BUSY');
+  for (const o of [...first, sixteenth]) {
+    assert.equal((await c.next((m) => m.client_order_id === o.client_order_id, 5000)).type, 'order.accepted');
+  }
+  c.close();
+  await gw.stop();
+});
