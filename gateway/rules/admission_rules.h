@@ -28,7 +28,7 @@
 #include <stdint.h>
 
 /* How long a refusal from the script is trusted before Redis is asked again. */
-#define LG_SHED_HOLD_MS 200
+#define LG_SHED_HOLD_MS 1000
 /* At most this many orders' credit piles up while a room is held. */
 #define LG_SHED_CREDIT_MAX 16
 /* retry_after_ms is never less than this (before jitter) ... */

@@ -302,7 +302,9 @@ test('the gateway answers BUSY with jittered retry_after_ms, leaves nothing queu
   assert.equal(acc.type, 'order.accepted');
   assert.equal(acc.priority, 'high');
 
-  // Past the hold, the script decides again: room now, admitted.
+  // Within the gateway's hold, a place that freed since the refusal (one
+  // every 100 ms at 10 a second) lets one order through to the script,
+  // which has room now: admitted.
   await setLoad('g1', { normal: 0 });
   await sleep(150);
   const o3 = validOrder({ room_id: 'g1' });
@@ -334,7 +336,7 @@ test('with no validator, admission answers BUSY once the backlog has had no deci
   // A validator comes back: decisions flow, the room admits again.
   const v = await startValidator({ redis });
   await waitFor(async () => (await load('g2')).normal === '0', { what: 'the backlog decided' });
-  await sleep(200); // past the gateway's hold of the last refusal
+  await sleep(350); // past the gateway's hold of the last refusal: the stall, 300 ms
   const ok = validOrder({ room_id: 'g2' });
   c.send(ok);
   assert.equal((await c.next((m) => m.client_order_id === ok.client_order_id || m.ref === ok.client_order_id)).type, 'order.accepted');
