@@ -87,8 +87,10 @@ static json_t *decode_json_part(const char *s, size_t len)
             buf[o++] = (unsigned char)(acc >> bits);
         }
     }
+    /* libjwt reads the part as a C string: a NUL would make it read other
+     * JSON than the checks here, so such a part is malformed for both. */
     json_error_t jerr;
-    json_t *j = json_loadb((const char *)buf, o, 0, &jerr);
+    json_t *j = memchr(buf, 0, o) ? NULL : json_loadb((const char *)buf, o, 0, &jerr);
     free(buf);
     return j;
 }

@@ -106,6 +106,28 @@ static void signature_and_algorithm(void **state)
     assert_string_equal(c.sub, "");
 }
 
+/* libjwt reads a decoded part as a C string, the checks in front of it by
+ * its length: a NUL byte inside a part must make the token malformed for
+ * both, not a correctly signed token refused for its signature. */
+static void a_nul_inside_a_part(void **state)
+{
+    (void)state;
+    static const char payload[] = "{\"sub\":\"u1\",\"room\":\"r1\",\"role\":\"viewer\","
+                                  "\"exp\":1900000000\0}";
+    char h[64], p[256], signing[512], token[600];
+    b64url((const unsigned char *)HS256, strlen(HS256), h);
+    b64url((const unsigned char *)payload, sizeof(payload) - 1, p);
+    snprintf(signing, sizeof(signing), "%s.%s", h, p);
+    unsigned char mac[32];
+    unsigned int maclen = 0;
+    HMAC(EVP_sha256(), SECRET, (int)strlen(SECRET), (unsigned char *)signing, strlen(signing), mac,
+         &maclen);
+    snprintf(token, sizeof(token), "%s.", signing);
+    b64url(mac, maclen, token + strlen(token));
+    struct lg_claims c;
+    assert_int_equal(check(token, &c), LG_TOKEN_MALFORMED);
+}
+
 static void malformed_tokens(void **state)
 {
     (void)state;
@@ -220,6 +242,7 @@ int main(void)
         cmocka_unit_test(a_good_token),
         cmocka_unit_test(signature_and_algorithm),
         cmocka_unit_test(malformed_tokens),
+        cmocka_unit_test(a_nul_inside_a_part),
         cmocka_unit_test(expiry_bound),
         cmocka_unit_test(missing_and_mistyped_claims),
         cmocka_unit_test(claim_values),
