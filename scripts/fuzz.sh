@@ -69,10 +69,11 @@ for t in "${targets[@]}"; do
   echo "fuzz.sh: $t for ${seconds}s (log: $log)"
   rc=0
   "$bin" "${flags[@]}" "$corpus" "$seeds" >"$log" 2>&1 || rc=$?
+  # (A run that failed while loading its corpus has no stats: no match is no figure.)
   execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)"
   rate="$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)"
-  cov="$(grep -o ' cov: [0-9]*' "$log" | tail -1 | tr -dc 0-9)"
-  ft="$(grep -o ' ft: [0-9]*' "$log" | tail -1 | tr -dc 0-9)"
+  cov="$(grep -o ' cov: [0-9]*' "$log" | tail -1 | tr -dc 0-9 || true)"
+  ft="$(grep -o ' ft: [0-9]*' "$log" | tail -1 | tr -dc 0-9 || true)"
   units="$(find "$corpus" -type f | wc -l)"
   status=ok
   if [ "$rc" -ne 0 ]; then
