@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "report.h"
+#include "retry.h"
 
 static const char *const REJECT_NAMES[LG_RC_COUNT] = {"UNKNOWN_SKU",
                                                       "NOT_ON_SALE",
@@ -59,6 +60,7 @@ void lg_bench_report_init(struct lg_bench_report *r)
         lg_hist_init(&r->result[i]);
     }
     lg_hist_init(&r->result_after_reconnect);
+    lg_hist_init(&r->admit_after_retry);
 }
 
 /* Close codes are few and sparse: a small table, with the last slot taking
@@ -83,6 +85,11 @@ void lg_bench_count_close(struct lg_bench_counts *c, int code)
 static void merge_counts(struct lg_bench_counts *d, const struct lg_bench_counts *s)
 {
     d->submitted += s->submitted;
+    d->retries += s->retries;
+    d->resubmits_after_close += s->resubmits_after_close;
+    d->admitted_after_retry += s->admitted_after_retry;
+    d->refused_gave_up += s->refused_gave_up;
+    d->refused_waiting += s->refused_waiting;
     d->accepted += s->accepted;
     d->accepted_high += s->accepted_high;
     d->duplicates_sent += s->duplicates_sent;
@@ -122,11 +129,17 @@ void lg_bench_report_merge(struct lg_bench_report *d, const struct lg_bench_repo
     d->a.out_of_order += s->a.out_of_order;
     d->a.refused_but_queued += s->a.refused_but_queued;
     d->a.unavailable_but_queued += s->a.unavailable_but_queued;
+    d->a.unsent += s->a.unsent;
+    d->a.refusal_no_retry_after += s->a.refusal_no_retry_after;
+    d->a.refusals_retryable += s->a.refusals_retryable;
+    d->a.refused_only_queued += s->a.refused_only_queued;
+    d->a.refused_only_checked += s->a.refused_only_checked;
     for (int i = 0; i < 2; i++) {
         lg_hist_merge(&d->accept[i], &s->accept[i]);
         lg_hist_merge(&d->result[i], &s->result[i]);
     }
     lg_hist_merge(&d->result_after_reconnect, &s->result_after_reconnect);
+    lg_hist_merge(&d->admit_after_retry, &s->admit_after_retry);
     for (int i = 0; i < LG_BENCH_MAX_SKUS; i++)
         d->sku_confirmed_qty[i] += s->sku_confirmed_qty[i];
     d->cpu_us += s->cpu_us;
@@ -206,6 +219,22 @@ void lg_bench_audit_run(const struct lg_bench_report *r, const struct lg_bench_s
              "%llu refused yet decided; %llu refused UNAVAILABLE yet decided (allowed)",
              (unsigned long long)a->refused_but_queued,
              (unsigned long long)a->unavailable_but_queued);
-    add_line(out, a->unanswered == 0, "every submit answered", "%llu unanswered of %llu sent",
-             (unsigned long long)a->unanswered, (unsigned long long)r->c.submitted);
+    add_line(
+        out, a->refusal_no_retry_after == 0, "every BUSY / RATE_LIMITED carried retry_after_ms",
+        "%llu of %llu without a valid integer retry_after_ms",
+        (unsigned long long)a->refusal_no_retry_after, (unsigned long long)a->refusals_retryable);
+    uint64_t refused_only = r->c.refused_gave_up + r->c.refused_waiting;
+    add_line(out, a->refused_only_queued == 0 && a->refused_only_checked == refused_only,
+             "orders refused and never accepted left nothing queued",
+             "%llu of %llu known to order.query (%llu answered in time; %llu gave up after %d "
+             "retries, %llu still waiting at the end)",
+             (unsigned long long)a->refused_only_queued, (unsigned long long)refused_only,
+             (unsigned long long)a->refused_only_checked, (unsigned long long)r->c.refused_gave_up,
+             LG_BENCH_RETRY_MAX, (unsigned long long)r->c.refused_waiting);
+    add_line(out, a->unanswered == 0 && a->unsent == 0, "every submit answered",
+             "%llu unanswered of %llu sent (%llu retries, %llu resent after their connection "
+             "closed); %llu never sent",
+             (unsigned long long)a->unanswered, (unsigned long long)r->c.submitted,
+             (unsigned long long)r->c.retries, (unsigned long long)r->c.resubmits_after_close,
+             (unsigned long long)a->unsent);
 }

@@ -49,8 +49,20 @@ enum lg_error_code lg_error_code_parse(const char *s);
 #define LG_BENCH_CLOSE_SLOTS 16
 
 struct lg_bench_counts {
-    uint64_t submitted; /* submit frames sent, resends included */
-    uint64_t accepted;  /* order.accepted with duplicate:false */
+    uint64_t submitted; /* submit frames sent, resends included, retries not */
+    /* Resubmits of the same client_order_id that are no new order of the
+     * mix: after a BUSY or RATE_LIMITED refusal (once its retry_after_ms
+     * passed), and after the connection closed before any answer came. */
+    uint64_t retries;
+    uint64_t resubmits_after_close;
+    uint64_t admitted_after_retry; /* orders accepted after at least one retry */
+    /* Orders refused BUSY or RATE_LIMITED and never accepted: given up
+     * after LG_BENCH_RETRY_MAX retries, or still waiting when the run ended
+     * (their wait ran past the drain window, or their last retry was being
+     * answered). */
+    uint64_t refused_gave_up;
+    uint64_t refused_waiting;
+    uint64_t accepted; /* order.accepted with duplicate:false */
     uint64_t accepted_high;
     uint64_t duplicates_sent;
     uint64_t duplicates_accepted; /* order.accepted with duplicate:true */
@@ -86,12 +98,19 @@ struct lg_bench_audit_counts {
     uint64_t invalid_wrong;      /* a broken order accepted, or refused naming another field */
     uint64_t valid_refused;      /* a valid order refused INVALID_FIELD */
     uint64_t priority_wrong;     /* priority other than the mix asked for */
-    uint64_t unanswered;         /* a submit that got no reply at all */
+    uint64_t unanswered;         /* a submit that got no reply at all on an open connection */
+    uint64_t unsent;             /* a planned submit never written: no connection came up */
     uint64_t out_of_order;       /* a final result before the order's order.accepted */
     uint64_t refused_but_queued; /* a final result for a submit refused BUSY, RATE_LIMITED, ... */
     /* ... refused UNAVAILABLE: documented (a Redis call that timed out yet
      * ran), reported but not failed; the stock cross-check then differs */
     uint64_t unavailable_but_queued;
+    uint64_t refusal_no_retry_after; /* BUSY or RATE_LIMITED without a valid retry_after_ms */
+    uint64_t refusals_retryable;     /* BUSY and RATE_LIMITED refusals, all of them */
+    /* Orders refused and never accepted that order.query found at the end
+     * (any status but unknown): the refusal queued them after all. */
+    uint64_t refused_only_queued;
+    uint64_t refused_only_checked; /* refused-only orders order.query answered for */
 };
 
 struct lg_bench_report {
@@ -99,7 +118,8 @@ struct lg_bench_report {
     struct lg_bench_audit_counts a;
     struct lg_hist accept[2]; /* [0] normal, [1] high; microseconds from intended send */
     struct lg_hist result[2]; /* pushed to the submitting connection, still open */
-    struct lg_hist result_after_reconnect;         /* upper bounds, see after_reconnect */
+    struct lg_hist result_after_reconnect; /* upper bounds, see after_reconnect */
+    struct lg_hist admit_after_retry; /* first intended send to order.accepted, retried orders */
     uint64_t sku_confirmed_qty[LG_BENCH_MAX_SKUS]; /* room * (skus + 1) + sku */
     uint64_t cpu_us;                               /* user + system */
     double busy_ratio_max; /* the highest one-second CPU share of a worker */

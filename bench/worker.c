@@ -32,6 +32,7 @@
 #include "frame.h"
 #include "mix.h"
 #include "report.h"
+#include "retry.h"
 #include "scan.h"
 #include "worker.h"
 
@@ -65,7 +66,18 @@ enum sub_flag {
     SUB_SLOT_FREED = 1 << 7,  /* max: its slot was refilled already */
     SUB_REFUSED = 1 << 8,     /* answered with an error frame (BUSY, UNAVAILABLE, ...) */
     SUB_UNAVAILABLE = 1 << 9, /* ... which was UNAVAILABLE */
+    SUB_RETRY_WAIT = 1 << 10, /* refused BUSY / RATE_LIMITED: its resubmit is not written yet */
+    SUB_RESUBMIT = 1 << 11,   /* resent because its connection closed before any answer */
+    /* On an original, for its whole order (every submit of the client_order_id): */
+    ORDER_REFUSED = 1 << 12,     /* a submit was refused BUSY or RATE_LIMITED */
+    ORDER_GAVE_UP = 1 << 13,     /* ... LG_BENCH_RETRY_MAX times: no more retries */
+    ORDER_CHECKED = 1 << 14,     /* refused, never accepted, and order.query answered for it */
+    ORDER_UNAVAILABLE = 1 << 15, /* a submit was refused UNAVAILABLE (which may have queued it) */
+    SUB_REQUEUED = 1 << 16,      /* ... (SUB_RESUBMIT) and not written again yet */
 };
+
+/* What an answer to a submit means for the viewer's order slot (max). */
+enum answer { ANS_DONE = 0, ANS_ACCEPTED, ANS_RETRY };
 
 enum final_state { FINAL_NONE = 0, FINAL_CONFIRMED, FINAL_REJECTED };
 
@@ -80,10 +92,11 @@ struct sub {
     int16_t sku; /* room * (skus + 1) + sku */
     uint8_t qty;
     uint8_t invalid; /* enum lg_mix_invalid */
-    uint16_t flags;
+    uint32_t flags;
     uint8_t final; /* enum final_state */
     uint8_t final_code;
     uint8_t pushes;     /* results pushed with this submission's req */
+    uint8_t retries;    /* on an original: resubmits of the order after refusals */
     uint16_t push_conn; /* the viewer's connection the first push came on */
     char order_id[LG_ID_MAX + 1];
 };
@@ -114,7 +127,9 @@ struct viewer {
     int *queue; /* submissions waiting to be written, in order */
     size_t qhead, qlen, qcap;
     int outstanding; /* written, not yet answered */
-    int *pending;    /* originals accepted on this connection, result not seen yet */
+    int *sent;       /* submits written on this connection; the answered ones dropped lazily */
+    size_t nsent, sent_cap;
+    int *pending; /* originals accepted on this connection, result not seen yet */
     size_t npending, pending_cap;
     int *resend; /* originals to resend once reconnected */
     size_t nresend, resend_cap;
@@ -187,7 +202,10 @@ struct worker {
     int second_no;
     uint64_t conns_up;
     int64_t last_cpu_us, last_flush_us;
-    uint64_t unresolved; /* accepted originals without a final result */
+    uint64_t unresolved;          /* accepted originals without a final result */
+    struct lg_retry_heap retries; /* refused submits waiting for their retry_after_ms */
+    int64_t retry_last_us;        /* no retry is planned after this: the drain's end */
+    uint64_t refused_checks;      /* refused-only orders asked about, no order.state yet */
 };
 
 void lg_bench_plan_make(const struct lg_bench_opts *o, int64_t t0_us, struct lg_bench_plan *p)
@@ -281,7 +299,7 @@ static int add_resend(struct worker *w, int orig, int64_t intended)
     d->orig = orig;
     d->intended_us = intended;
     d->accept_us = 0;
-    d->flags = (uint16_t)((s->flags & SUB_HIGH) | SUB_DUP);
+    d->flags = (uint32_t)((s->flags & SUB_HIGH) | SUB_DUP);
     d->final = FINAL_NONE;
     d->pushes = 0;
     d->order_id[0] = '\0';
@@ -360,13 +378,41 @@ static int append_submit(struct worker *w, struct viewer *v, int idx)
     return 0;
 }
 
+/* Remembers a submit written on v's connection until it is answered, so a
+ * close before the answer sends it again on the next connection. Answered
+ * ones are dropped when the list is full, not one by one. */
+static void add_sent(struct worker *w, struct viewer *v, int idx)
+{
+    if (v->nsent == v->sent_cap) {
+        size_t kept = 0;
+        for (size_t i = 0; i < v->nsent; i++)
+            if (!(w->subs[v->sent[i]].flags & SUB_ANSWERED))
+                v->sent[kept++] = v->sent[i];
+        v->nsent = kept;
+    }
+    push_int(&v->sent, &v->nsent, &v->sent_cap, idx);
+}
+
 /* The submits of a write that went out: counted as sent. */
 static void account_submits(struct worker *w, struct viewer *v)
 {
     for (int i = 0; i < w->ntx_subs; i++) {
         struct sub *s = &w->subs[w->tx_subs[i]];
-        s->flags |= SUB_SENT;
         v->outstanding++;
+        add_sent(w, v, w->tx_subs[i]);
+        if (s->flags & SUB_RETRY_WAIT) {
+            /* The same submit again, after its refusal's retry_after_ms:
+             * answered anew, and no new order of the mix. */
+            s->flags &= (uint32_t) ~(SUB_RETRY_WAIT | SUB_ANSWERED | SUB_REFUSED);
+            w->rep.c.retries++;
+            continue;
+        }
+        if (s->flags & SUB_REQUEUED) {
+            s->flags &= ~(uint32_t)SUB_REQUEUED;
+            w->rep.c.resubmits_after_close++;
+            continue;
+        }
+        s->flags |= SUB_SENT;
         w->rep.c.submitted++;
         w->sec.submitted++;
         if (s->flags & SUB_DUP)
@@ -427,8 +473,12 @@ static int flush_viewer(struct worker *w, struct viewer *v)
     }
     if (!w->txlen)
         return 0;
-    if (lws_write(v->wsi, w->tx + LWS_PRE, w->txlen, LWS_WRITE_RAW) < (int)w->txlen)
+    if (lws_write(v->wsi, w->tx + LWS_PRE, w->txlen, LWS_WRITE_RAW) < (int)w->txlen) {
+        /* Perhaps partly out: like any submit unanswered when the
+         * connection closes, they are resent on the next one. */
+        account_submits(w, v);
         return -1;
+    }
     account_submits(w, v);
     return 0;
 }
@@ -497,9 +547,10 @@ static void free_slot(struct worker *w, struct sub *s)
     push_int(&w->free_slots, &w->nfree_slots, &w->free_slots_cap, s->viewer);
 }
 
-/* accepted: the answer was order.accepted, so the order is still in flight
- * until its result unless --inflight-until accept. */
-static void mark_answered(struct worker *w, struct viewer *v, struct sub *s, bool accepted)
+/* ANS_ACCEPTED: the answer was order.accepted, so the order is still in
+ * flight until its result unless --inflight-until accept. ANS_RETRY: a
+ * refusal to be retried, which keeps the slot. */
+static void mark_answered(struct worker *w, struct viewer *v, struct sub *s, enum answer how)
 {
     if (s->flags & SUB_ANSWERED)
         return;
@@ -508,7 +559,7 @@ static void mark_answered(struct worker *w, struct viewer *v, struct sub *s, boo
         v->outstanding--;
     if (v->close_for_resend && v->outstanding == 0)
         viewer_kick(v);
-    if (!accepted || w->o->inflight_until_accept)
+    if (how == ANS_DONE || (how == ANS_ACCEPTED && w->o->inflight_until_accept))
         free_slot(w, s);
 }
 
@@ -549,12 +600,13 @@ static void record_final(struct worker *w, struct sub *o, bool confirmed, const 
         w->rep.a.late++;
 }
 
-/* Drops the entries of list that have their result already. */
+/* Drops the entries of list that have their result already (or, for an
+ * order refused and never accepted, the answer that it is unknown). */
 static void drop_resolved(struct worker *w, int *list, size_t *n)
 {
     size_t kept = 0;
     for (size_t i = 0; i < *n; i++)
-        if (w->subs[list[i]].final == FINAL_NONE)
+        if (w->subs[list[i]].final == FINAL_NONE && !(w->subs[list[i]].flags & ORDER_CHECKED))
             list[kept++] = list[i];
     *n = kept;
 }
@@ -585,9 +637,11 @@ static void on_accepted(struct worker *w, struct viewer *v, struct sub *s,
     const char *prio = lg_scan_str(msg, "priority", priobuf, sizeof(priobuf));
     bool dup = lg_scan_is_true(msg, "duplicate");
     bool first = !(s->flags & SUB_ANSWERED);
-    mark_answered(w, v, s, true);
+    bool resubmit = (s->flags & SUB_RESUBMIT) != 0;
+    mark_answered(w, v, s, ANS_ACCEPTED);
     if (!first || !order_id)
         return;
+    bool known = (o->flags & SUB_ACCEPTED) != 0; /* an earlier submit of the order got in */
     s->flags |= SUB_ACCEPTED;
     s->accept_us = now;
     uint64_t lat = (uint64_t)(now - s->intended_us);
@@ -601,21 +655,31 @@ static void on_accepted(struct worker *w, struct viewer *v, struct sub *s,
         w->rep.a.priority_wrong++;
     if (dup)
         w->rep.c.duplicates_accepted++;
-    if (s != o) {
-        /* A resend: the first order's id, unless the first never got in. */
-        if (o->flags & SUB_ACCEPTED) {
-            if (!dup || strcmp(order_id, o->order_id) != 0)
-                w->rep.a.dup_wrong++;
-            return;
-        }
-        if (dup) {
+    if (known) {
+        /* A resend or retry of an order in already: the first order's id. */
+        if (!dup || strcmp(order_id, o->order_id) != 0)
             w->rep.a.dup_wrong++;
-            return;
-        }
-        /* The first never got in (refused BUSY, say): this resend created
-         * the order, which the original's entry tracks from now on. */
+        return;
+    }
+    /* No submit of this order was accepted before: this one created it,
+     * and the original's entry tracks it from now on - unless the gateway
+     * calls it a duplicate. That is right for a resubmit whose first answer
+     * died with its connection (the result may have been pushed there: it
+     * is looked up). After a BUSY or RATE_LIMITED refusal it means the
+     * refusal queued the order; otherwise the gateway invented it. */
+    bool orphan = false;
+    if (dup && resubmit) {
+        orphan = true;
+    } else if (dup && (o->flags & ORDER_REFUSED)) {
+        w->rep.a.refused_but_queued++;
     } else if (dup) {
         w->rep.a.dup_wrong++; /* a fresh client_order_id called a duplicate */
+        if (s != o)
+            return;
+    }
+    if (o->retries) {
+        w->rep.c.admitted_after_retry++;
+        lg_hist_record(&w->rep.admit_after_retry, (uint64_t)(now - o->intended_us));
     }
     snprintf(o->order_id, sizeof(o->order_id), "%s", order_id);
     o->flags |= SUB_ACCEPTED;
@@ -625,6 +689,10 @@ static void on_accepted(struct worker *w, struct viewer *v, struct sub *s,
         w->rep.c.accepted_high++;
     w->unresolved++;
     add_pending(w, v, (int)(o - w->subs));
+    if (orphan) {
+        o->flags |= SUB_ORPHANED;
+        add_lookup(w, v, (int)(o - w->subs), 0);
+    }
     if (o->flags & SUB_RESEND_NEW) {
         push_int(&v->resend, &v->nresend, &v->resend_cap, (int)(o - w->subs));
         v->close_for_resend = true;
@@ -645,12 +713,12 @@ static void on_result(struct worker *w, struct viewer *v, struct sub *s, const c
          * was queued, so a result for it means the refusal was wrong -
          * except UNAVAILABLE after a Redis call that timed out yet ran,
          * which docs/PROTOCOL.md owns up to (a retry answers duplicate). */
-        if (!(s->flags & SUB_ANSWERED))
-            w->rep.a.out_of_order++;
-        else if (s->flags & SUB_UNAVAILABLE)
+        if ((s->flags & SUB_UNAVAILABLE) || (o->flags & ORDER_UNAVAILABLE))
             w->rep.a.unavailable_but_queued++;
-        else if (s->flags & SUB_REFUSED)
+        else if ((s->flags & SUB_REFUSED) || (o->flags & ORDER_REFUSED))
             w->rep.a.refused_but_queued++;
+        else if (!(s->flags & SUB_ANSWERED))
+            w->rep.a.out_of_order++;
         return;
     }
     /* Pushes carry the first submission's req; a resend's req marks the
@@ -679,17 +747,56 @@ static void on_result(struct worker *w, struct viewer *v, struct sub *s, const c
     record_final(w, o, confirmed, code, now, false);
 }
 
-static void on_error(struct worker *w, struct viewer *v, struct sub *s, const struct lg_scan *msg)
+/* A refused submit is written again once retry_after_ms passed, on its
+ * viewer's connection (the next one if this one closes meanwhile), unless
+ * the order was retried too often or the wait ends after the run. */
+static enum answer plan_retry(struct worker *w, struct sub *s, const struct lg_scan *msg,
+                              int64_t now)
+{
+    struct sub *o = &w->subs[s->orig];
+    int64_t after_ms;
+    w->rep.a.refusals_retryable++;
+    if (lg_bench_retry_after(msg, &after_ms)) {
+        w->rep.a.refusal_no_retry_after++;
+        after_ms = LG_BENCH_RETRY_FALLBACK_MS;
+    }
+    o->flags |= ORDER_REFUSED;
+    int64_t due;
+    switch (lg_bench_retry_plan(now, after_ms, o->retries, w->retry_last_us, &due)) {
+    case LG_RETRY_AT:
+        if (lg_retry_push(&w->retries, due, (int)(s - w->subs)))
+            return ANS_DONE;
+        o->retries++;
+        s->flags |= SUB_RETRY_WAIT;
+        return ANS_RETRY;
+    case LG_RETRY_TOO_MANY:
+        o->flags |= ORDER_GAVE_UP;
+        return ANS_DONE;
+    case LG_RETRY_TOO_LATE:
+        break;
+    }
+    return ANS_DONE;
+}
+
+static void on_error(struct worker *w, struct viewer *v, struct sub *s, const struct lg_scan *msg,
+                     int64_t now)
 {
     char codebuf[64];
     const char *code = lg_scan_str(msg, "code", codebuf, sizeof(codebuf));
     enum lg_error_code ec = lg_error_code_parse(code ? code : "");
     w->rep.c.errors_by_code[ec]++;
     w->sec.errors++;
-    if (s && !(s->flags & SUB_ANSWERED))
-        s->flags |= (uint16_t)(SUB_REFUSED | (ec == LG_EC_UNAVAILABLE ? SUB_UNAVAILABLE : 0));
-    if (s)
-        mark_answered(w, v, s, false);
+    if (!s)
+        return;
+    enum answer how = ANS_DONE;
+    if (!(s->flags & SUB_ANSWERED)) {
+        s->flags |= (uint32_t)(SUB_REFUSED | (ec == LG_EC_UNAVAILABLE ? SUB_UNAVAILABLE : 0));
+        if (ec == LG_EC_UNAVAILABLE)
+            w->subs[s->orig].flags |= ORDER_UNAVAILABLE;
+        if (ec == LG_EC_BUSY || ec == LG_EC_RATE_LIMITED)
+            how = plan_retry(w, s, msg, now);
+    }
+    mark_answered(w, v, s, how);
 }
 
 static void on_state(struct worker *w, const struct lg_scan *msg, int64_t now)
@@ -700,6 +807,16 @@ static void on_state(struct worker *w, const struct lg_scan *msg, int64_t now)
     if (i < 0 || !status)
         return;
     struct sub *o = &w->subs[i];
+    if (!(o->flags & SUB_ACCEPTED) && (o->flags & ORDER_REFUSED) && !(o->flags & ORDER_CHECKED)) {
+        /* Refused and never accepted: the gateway must not know it. */
+        o->flags |= ORDER_CHECKED;
+        w->rep.a.refused_only_checked++;
+        if (w->refused_checks)
+            w->refused_checks--;
+        if (strcmp(status, "unknown") != 0 && !(o->flags & ORDER_UNAVAILABLE))
+            w->rep.a.refused_only_queued++;
+        return;
+    }
     if (!(o->flags & SUB_ACCEPTED) || o->final != FINAL_NONE)
         return;
     if (strcmp(status, "pending_payment") == 0)
@@ -750,9 +867,9 @@ static void on_message(struct worker *w, struct viewer *v, const char *text, siz
             w->rep.c.invalid_rejected++;
         else
             w->rep.a.invalid_wrong++;
-        mark_answered(w, v, s, false);
+        mark_answered(w, v, s, ANS_DONE);
     } else if (strcmp(type, "error") == 0) {
-        on_error(w, v, s, &msg);
+        on_error(w, v, s, &msg, now);
     } else if (strcmp(type, "order.state") == 0) {
         on_state(w, &msg, now);
     }
@@ -841,13 +958,17 @@ static void stop_reading(struct viewer *v)
     v->assembling = false;
 }
 
-/* Ends the connection from outside lws's callbacks: lws closes it on its
- * next pass and calls back LWS_CALLBACK_CLIENT_CLOSED. */
+/* Ends the connection from outside lws's callbacks (a reader's poll or the
+ * end of a loop turn, where lws is not using the wsi): closed at once, with
+ * LWS_CALLBACK_CLIENT_CLOSED called back before this returns. An
+ * asynchronous kill waited for lws's next timer pass, which with no idle
+ * pings could be the end of the run: a killed gateway's connections then
+ * stayed "up", their submits unanswered, until the bench finished. */
 static void drop_connection(struct viewer *v)
 {
     stop_reading(v);
     if (v->wsi)
-        lws_set_timeout(v->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        lws_set_timeout(v->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
 }
 
 static void send_control(struct worker *w, struct viewer *v, int opcode, const char *payload,
@@ -985,6 +1106,36 @@ static int take_over_reads(struct worker *w, struct viewer *v, struct lws *wsi)
     return 0;
 }
 
+/* The submits written on a connection that closed before answering them
+ * go first in the viewer's queue, in the order they were written, ahead of
+ * what was never written. */
+static void resubmit_unanswered(struct worker *w, struct viewer *v)
+{
+    /* A submit retried on the same connection is on the list twice: the
+     * first sight marks it (as answered, for the moment) so it goes once. */
+    size_t n = 0;
+    for (size_t i = 0; i < v->nsent; i++) {
+        struct sub *s = &w->subs[v->sent[i]];
+        if (!(s->flags & SUB_ANSWERED)) {
+            s->flags |= SUB_ANSWERED;
+            v->sent[n++] = v->sent[i];
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        w->subs[v->sent[i]].flags =
+            (uint32_t)((w->subs[v->sent[i]].flags & ~SUB_ANSWERED) | SUB_RESUBMIT | SUB_REQUEUED);
+    v->nsent = 0;
+    if (!n)
+        return;
+    size_t end = v->qhead + v->qlen;
+    for (size_t i = 0; i < n; i++)
+        push_int(&v->queue, &end, &v->qcap, 0); /* room for n more */
+    memmove(v->queue + n, v->queue + v->qhead, v->qlen * sizeof(int));
+    memcpy(v->queue, v->sent, n * sizeof(int));
+    v->qhead = 0;
+    v->qlen += n;
+}
+
 static void on_closed(struct worker *w, struct viewer *v, bool failed)
 {
     bool was_up = v->connected;
@@ -996,10 +1147,12 @@ static void on_closed(struct worker *w, struct viewer *v, bool failed)
     v->rxlen = 0;
     if (was_up && w->conns_up)
         w->conns_up--;
-    /* Whatever was written and not answered on this connection never will be. */
+    /* Whatever was written and not answered on this connection never will
+     * be: like a client, the bench sends it again on the next connection. */
     v->outstanding = 0;
     if (w->phase == PHASE_DONE)
         return;
+    resubmit_unanswered(w, v);
     if (v->close_for_resend) {
         v->close_for_resend = false;
         int64_t now = lg_mono_us();
@@ -1162,6 +1315,15 @@ static void run_schedule(struct worker *w, int64_t now)
     }
 }
 
+/* Refused submits whose retry_after_ms has passed go back on their
+ * viewer's queue (written once its connection is up and authenticated). */
+static void run_retries(struct worker *w, int64_t now)
+{
+    int si;
+    while (lg_retry_pop_due(&w->retries, now, &si))
+        enqueue(&w->viewers[w->subs[si].viewer], si);
+}
+
 /* Only the viewers waiting to reconnect, not every viewer each time. A
  * connect that fails at once appends to the list: keep those too. */
 static void run_reconnects(struct worker *w, int64_t now)
@@ -1201,6 +1363,11 @@ static void start_query_phase(struct worker *w)
         if ((s->flags & SUB_ACCEPTED) && s->orig == (int)i && s->final == FINAL_NONE &&
             !(s->flags & SUB_ORPHANED)) /* orphans are looked up already */
             add_lookup(w, &w->viewers[s->viewer], (int)i, 0);
+        if (s->orig == (int)i && (s->flags & ORDER_REFUSED) && !(s->flags & SUB_ACCEPTED) &&
+            !(s->flags & ORDER_CHECKED)) {
+            w->refused_checks++; /* order.query must not know it */
+            add_lookup(w, &w->viewers[s->viewer], (int)i, 0);
+        }
     }
     for (size_t i = 0; i < w->npollers; i++)
         w->viewers[w->pollers[i]].next_lookup_us = 0;
@@ -1237,7 +1404,7 @@ static void run_lookups(struct worker *w, int64_t now)
  * has its result (orphans are being looked up meanwhile). */
 static bool drained(struct worker *w)
 {
-    if (w->unresolved)
+    if (w->unresolved || w->retries.n)
         return false;
     for (int i = 0; i < w->nviewers; i++) {
         const struct viewer *v = &w->viewers[i];
@@ -1265,7 +1432,7 @@ static void advance_phase(struct worker *w, int64_t now)
             w->next_drain_check_us = now + 50000;
         break;
     case PHASE_QUERY:
-        if (w->unresolved == 0 || now >= w->phase_deadline_us)
+        if ((w->unresolved == 0 && w->refused_checks == 0) || now >= w->phase_deadline_us)
             finish(w);
         break;
     case PHASE_DONE:
@@ -1310,6 +1477,8 @@ static void run_turn(struct worker *w)
         run_schedule(w, now);
     if (w->nreconnects && w->phase <= PHASE_QUERY)
         run_reconnects(w, now);
+    if (w->retries.n && w->phase <= PHASE_QUERY)
+        run_retries(w, now);
     flush_dirty(w);
 }
 
@@ -1373,10 +1542,23 @@ static void finish(struct worker *w)
     w->phase = PHASE_DONE;
     for (size_t i = 0; i < w->nsubs; i++) {
         struct sub *s = &w->subs[i];
-        if (!(s->flags & SUB_ANSWERED))
-            w->rep.a.unanswered++;
+        /* Silence on an open connection is the gateway's; a submit never
+         * written (again) because no connection came back is not. */
+        bool written = (s->flags & SUB_SENT) && !(s->flags & SUB_REQUEUED);
+        if (!(s->flags & SUB_ANSWERED)) {
+            if (written)
+                w->rep.a.unanswered++;
+            else
+                w->rep.a.unsent++;
+        }
         if ((s->flags & SUB_ACCEPTED) && s->orig == (int)i && s->final == FINAL_NONE)
             w->rep.a.lost++;
+        if (s->orig == (int)i && (s->flags & ORDER_REFUSED) && !(s->flags & SUB_ACCEPTED)) {
+            if (s->flags & ORDER_GAVE_UP)
+                w->rep.c.refused_gave_up++;
+            else
+                w->rep.c.refused_waiting++;
+        }
     }
     for (int i = 0; i < w->nviewers; i++)
         stop_reading(&w->viewers[i]);
@@ -1429,6 +1611,7 @@ static void free_worker(struct worker *w)
         struct viewer *v = &w->viewers[i];
         free(v->token);
         free(v->queue);
+        free(v->sent);
         free(v->resend);
         free(v->pending);
         free(v->lookups);
@@ -1444,6 +1627,7 @@ static void free_worker(struct worker *w)
     free(w->reconnects);
     free(w->pollers);
     free(w->dirty);
+    lg_retry_free(&w->retries);
 }
 
 int lg_bench_worker_run(const struct lg_bench_opts *o, const struct lg_bench_plan *plan, int index,
@@ -1463,6 +1647,7 @@ int lg_bench_worker_run(const struct lg_bench_opts *o, const struct lg_bench_pla
     lg_hist_init(&w.sec.accept);
     lg_hist_init(&w.sec.result);
     w.per_order_us = 1e6 / (o->rate * count / o->conns);
+    w.retry_last_us = plan->send_end_us + (int64_t)(o->drain_s * 1e6);
     if (make_viewers(&w, first, count)) {
         fprintf(stderr, "livegate-bench: worker %d could not mint tokens\n", index);
         free_worker(&w);

@@ -110,6 +110,11 @@ int lg_key_user_rate(char *buf, size_t n, const char *room, const char *user)
     return fit(snprintf(buf, n, "lg:{%s}:rate:%s", room, user), n);
 }
 
+int lg_key_room_sweep(char *buf, size_t n, const char *room)
+{
+    return fit(snprintf(buf, n, "lg:{%s}:sweep", room), n);
+}
+
 int lg_key_sku_gate(char *buf, size_t n, const char *room, const char *sku)
 {
     return fit(snprintf(buf, n, "lg:{%s}:skugate:%s", room, sku), n);

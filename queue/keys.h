@@ -67,6 +67,10 @@ int lg_key_room_load(char *buf, size_t n, const char *room);
 /* A user's token bucket of order.submit in the room (enqueue.lua): the
  * string "milli-tokens|ms", expiring once it would be full again. */
 int lg_key_user_rate(char *buf, size_t n, const char *room, const char *user);
+/* The deadline sweep's state (a hash, see expire.lua): which gateway holds
+ * the room's sweep until when, and per priority stream the id up to which
+ * every entry is decided. */
+int lg_key_room_sweep(char *buf, size_t n, const char *room);
 /* Coalescing gate of a SKU's sku.update: set (PX 1000) by sku_notify.lua
  * when it publishes; holds the state that publish carried. */
 int lg_key_sku_gate(char *buf, size_t n, const char *room, const char *sku);

@@ -20,8 +20,12 @@
 #include "stats.h"
 
 /* In entries, each a reply.lua call's results (up to REPLY_MAX_PER_CALL, a
- * batch's share for one gateway: a dozen or so under load). */
-#define REPLY_STREAM_MAXLEN "1000"
+ * batch's share for one gateway: a dozen or so under load). A gateway
+ * trims its own stream of what it has read (gateway/features/results.c),
+ * so this is only a safety cap for a gateway that is gone or stopped for
+ * long, far above what a live one leaves unread: at it, the oldest unread
+ * results would be dropped. */
+#define REPLY_STREAM_MAXLEN "100000"
 /* A gone gateway's reply stream disappears an hour after the last result. */
 #define REPLY_STREAM_TTL_MS "3600000"
 
@@ -95,9 +99,9 @@ static void send_answer(struct lg_validator *v, size_t index, int argc, const ch
 /* The fields of a reply-stream entry, in the order the gateway has always
  * been sent them (one XADD per result before reply.lua). */
 static const char *const reply_fields[] = {
-    "order_id",        "room",    "user",          "status",          "code",
-    "field",           "message", "amount",        "confirmed_at_ms", "pay_deadline_ms",
-    "client_order_id", "req",     "accepted_at_ms"};
+    "order_id",        "room",    "user",           "status",          "code",
+    "field",           "message", "amount",         "confirmed_at_ms", "pay_deadline_ms",
+    "client_order_id", "req",     "accepted_at_ms", "updated_at_ms"};
 enum { REPLY_NFIELDS = sizeof(reply_fields) / sizeof(reply_fields[0]) };
 /* Results per reply.lua call, like decide.c's orders per call. */
 #define REPLY_MAX_PER_CALL 256
@@ -117,7 +121,8 @@ static void reply_values(const struct lgv_entry *e, const char **out)
                                          r[LG_RESULT_PAY_DEADLINE],
                                          r[LG_RESULT_CLIENT_ORDER_ID],
                                          r[LG_RESULT_REQ],
-                                         r[LG_RESULT_ACCEPTED_AT]};
+                                         r[LG_RESULT_ACCEPTED_AT],
+                                         r[LG_RESULT_UPDATED_AT]};
     memcpy(out, values, sizeof(values));
 }
 

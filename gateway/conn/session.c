@@ -5,12 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "conn/session.h"
+#include "livegate/log.h"
 #include "stats.h"
 
 #define CLOSE_AUTH_TIMEOUT 4408
-#define CLOSE_POLICY 1008
 
 /* The sessions sharing one key of an index, newest first. The index map
  * holds it under its key; it is freed when its last session leaves. */
@@ -218,6 +219,7 @@ void lg_session_free(struct lg_session *s)
     index_unlink(s->gw->sessions_by_room, &s->by_room);
     lws_sul_cancel(&s->auth_timer);
     lws_sul_cancel(&s->close_timer);
+    lws_sul_cancel(&s->slow_timer);
     lg_waiter_orphan_all(&s->waiters);
     orphan_holds(s);
     struct lg_session_out *f;
@@ -236,21 +238,83 @@ void lg_session_receive(struct lg_session *s, const char *text, size_t len)
         s->gw->session_hooks->on_message(s, text, len);
 }
 
-void lg_session_send_frame(struct lg_session *s, struct lg_frame *f)
+/* A session is congested from the moment its queue has no room under the
+ * soft cap for a frame (queued anyway if it matters, refused if optional)
+ * until it has drained to half of it; the gap keeps a client reading at
+ * about the rate of its frames from arming and cancelling the timer on
+ * every frame. The timer, not a check per frame, sees the time pass: a
+ * client that stops reading gets no frame written, and an optional frame
+ * refused queues nothing. */
+static void on_slow_timeout(lws_sorted_usec_list_t *sul)
 {
-    if (!f)
+    struct lg_session *s = lws_container_of(sul, struct lg_session, slow_timer);
+    if (s->congested)
+        lg_session_drop(s, "send queue at its soft cap too long");
+    else if (s->state == LG_SESSION_CLOSING)
+        lg_session_drop(s, "close not through in time");
+}
+
+static void arm_slow_timer(struct lg_session *s)
+{
+    lws_sul_schedule(lws_get_context(s->wsi), 0, &s->slow_timer, on_slow_timeout,
+                     (lws_usec_t)s->gw->cfg.slow_client_ms * LWS_US_PER_MS);
+}
+
+static void begin_congestion(struct lg_session *s)
+{
+    if (s->congested || s->dropped)
         return;
-    if (s->out_bytes + f->len > LG_SESSION_MAX_QUEUED_BYTES) {
-        lg_session_close(s, CLOSE_POLICY, "client too slow");
+    s->congested = true;
+    lg_log(LG_LOG_INFO, "session.slow",
+           json_pack("{s:s,s:s,s:I,s:i}", "session", s->id, "peer", s->peer, "queued",
+                     (json_int_t)s->out_bytes, "drop_after_ms", s->gw->cfg.slow_client_ms));
+    if (s->state != LG_SESSION_CLOSING) /* a closing session's deadline runs already */
+        arm_slow_timer(s);
+}
+
+static void end_congestion_if_drained(struct lg_session *s)
+{
+    if (!s->congested || s->out_bytes > LG_SESSION_SOFT_QUEUED_BYTES / 2)
         return;
-    }
+    s->congested = false;
+    if (s->state != LG_SESSION_CLOSING)
+        lws_sul_cancel(&s->slow_timer);
+}
+
+static void queue_frame(struct lg_session *s, struct lg_frame *f)
+{
     struct lg_session_out *node = malloc(sizeof(*node));
     if (!node)
         return;
     node->frame = lg_frame_ref(f);
     lg_list_insert_tail(&s->out, &node->node);
     s->out_bytes += f->len;
+    if (s->out_bytes > LG_SESSION_SOFT_QUEUED_BYTES)
+        begin_congestion(s);
     lg_session_want_write(s);
+}
+
+void lg_session_send_frame(struct lg_session *s, struct lg_frame *f)
+{
+    if (!f || s->dropped)
+        return;
+    if (s->out_bytes + f->len > LG_SESSION_MAX_QUEUED_BYTES) {
+        lg_session_drop(s, "send queue full");
+        return;
+    }
+    queue_frame(s, f);
+}
+
+bool lg_session_send_optional(struct lg_session *s, struct lg_frame *f)
+{
+    if (!f || s->state == LG_SESSION_CLOSING || s->dropped)
+        return false;
+    if (s->out_bytes + f->len > LG_SESSION_SOFT_QUEUED_BYTES) {
+        begin_congestion(s);
+        return false;
+    }
+    queue_frame(s, f);
+    return true;
 }
 
 void lg_session_send(struct lg_session *s, json_t *msg)
@@ -267,9 +331,9 @@ int lg_session_send_text(struct lg_session *s, const char *text, size_t len, siz
     struct lg_frame *f = lg_frame_new(text, len);
     if (!f)
         return -1;
-    lg_session_send_frame(s, f); /* cannot pass the session's cap: max_queued is below it */
+    bool queued = lg_session_send_optional(s, f);
     lg_frame_unref(f);
-    return 0;
+    return queued ? 0 : -1;
 }
 
 /* Only a request lws took counts: one refused (a socket going away) is
@@ -306,6 +370,7 @@ struct lg_session_out *lg_session_next_frame(struct lg_session *s)
     lg_list_remove(q);
     struct lg_session_out *f = lg_list_entry(q, struct lg_session_out, node);
     s->out_bytes -= f->frame->len;
+    end_congestion_if_drained(s);
     return f;
 }
 
@@ -316,5 +381,36 @@ void lg_session_close(struct lg_session *s, int code, const char *reason)
     s->state = LG_SESSION_CLOSING;
     s->close_code = code;
     snprintf(s->close_reason, sizeof(s->close_reason), "%s", reason);
+    /* The close frame goes after the queue, to a client that may not read
+     * it: past the deadline the socket is dropped. A congested session
+     * keeps the deadline it has. */
+    if (!s->congested)
+        arm_slow_timer(s);
     lg_session_want_write(s);
+}
+
+/* A linger of 0 makes the kernel answer the close with a reset and free
+ * the socket with its unsent bytes; a plain close would leave it orphaned,
+ * retransmitting into the peer's closed window for minutes. The 0 s lws
+ * timeout is a "violent" close in lws 4.1 (core-net/wsi-timeout.c marks
+ * the socket unusable): no flush of lws's buffered bytes, no close frame
+ * and no wait for its answer, each of which would wait on a client that
+ * does not read. */
+void lg_session_drop(struct lg_session *s, const char *why)
+{
+    if (s->dropped)
+        return;
+    s->dropped = true;
+    s->state = LG_SESSION_CLOSING;
+    s->congested = false;
+    lws_sul_cancel(&s->slow_timer);
+    lg_log(LG_LOG_WARN, "session.dropped",
+           json_pack("{s:s,s:s,s:s,s:I}", "session", s->id, "peer", s->peer, "why", why, "queued",
+                     (json_int_t)s->out_bytes));
+    lws_sockfd_type fd = lws_get_socket_fd(s->wsi);
+    if (fd >= 0) {
+        struct linger hard = {.l_onoff = 1, .l_linger = 0};
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &hard, sizeof(hard));
+    }
+    lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_REASON_BASE, LWS_TO_KILL_ASYNC);
 }

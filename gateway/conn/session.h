@@ -21,7 +21,14 @@
 
 /* How long a new connection may take to authenticate (contract: 5 s). */
 #define LG_AUTH_TIMEOUT_MS 5000
-/* Frames a slow client may have queued before it is cut off. */
+/* A client that stops reading fills the kernel's buffers, then this
+ * queue. At the soft cap, optional frames (sku.update, the monitor's
+ * feed) are dropped for the session, and if the queue has not drained to
+ * half of it LIVEGATE_SLOW_CLIENT_MS later the socket is dropped. A frame that must not be
+ * lost (a result, a reply) and would pass the hard cap drops the socket at
+ * once: the client reconnects and asks (order.query) rather than miss it
+ * on a connection that looks open. */
+#define LG_SESSION_SOFT_QUEUED_BYTES (1u * 1024 * 1024)
 #define LG_SESSION_MAX_QUEUED_BYTES (4u * 1024 * 1024)
 
 enum lg_session_state { LG_SESSION_AUTH, LG_SESSION_READY, LG_SESSION_CLOSING };
@@ -87,6 +94,10 @@ struct lg_session {
     int close_code;
     char close_reason[64];
     bool close_started; /* lws has been told to close */
+    bool dropped;       /* lws has been told to drop the socket, without a close frame */
+    bool congested;     /* no room under the soft cap lately; slow_timer runs */
+    /* the congested session's drop, or a closing session's deadline */
+    lws_sorted_usec_list_t slow_timer;
 
     lws_sorted_usec_list_t auth_timer;
     lws_sorted_usec_list_t close_timer; /* see ws.c: how a close code is sent */
@@ -121,16 +132,29 @@ void lg_session_authenticated(struct lg_session *s, const struct lg_claims *clai
  * callback if none is pending. */
 void lg_session_send(struct lg_session *s, json_t *msg);
 /* Queues a new reference to f (the caller keeps its own). A session whose
- * queue would pass LG_SESSION_MAX_QUEUED_BYTES is closed instead. */
+ * queue would pass LG_SESSION_MAX_QUEUED_BYTES is dropped instead. */
 void lg_session_send_frame(struct lg_session *s, struct lg_frame *f);
+/* The same for a frame the client can do without (sku.update: the next
+ * one carries the SKU's state again): not queued, and false returned,
+ * while s is closing or when it would take the queue past
+ * LG_SESSION_SOFT_QUEUED_BYTES (which starts the slow client's clock). */
+bool lg_session_send_optional(struct lg_session *s, struct lg_frame *f);
 
-/* Queues len bytes of ready JSON text as one frame (copied), unless more
- * than max_queued bytes are queued already: then returns -1 and the
- * session stays open (monitors drop frames instead of being cut off). */
+/* Queues len bytes of ready JSON text as one optional frame (copied),
+ * unless more than max_queued bytes are queued already: then returns -1
+ * and the session stays open (monitors drop frames instead of being cut
+ * off). */
 int lg_session_send_text(struct lg_session *s, const char *text, size_t len, size_t max_queued);
 
-/* Closes with code after the queued frames are written; later input is ignored. */
+/* Closes with code after the queued frames are written; later input is
+ * ignored. A close not through within LIVEGATE_SLOW_CLIENT_MS (a client
+ * that does not read it) drops the socket. */
 void lg_session_close(struct lg_session *s, int code, const char *reason);
+/* Drops the socket on lws's next service, without a close frame or the
+ * queued frames: a client that does not read would never take them, and
+ * lws would wait on it. The kernel resets the connection (no lingering
+ * socket holding the unsent bytes); lws then reports it closed as usual. */
+void lg_session_drop(struct lg_session *s, const char *why);
 
 /* The first authenticated session of user in room on this gateway, or
  * NULL; lg_session_user_next gives the others. */

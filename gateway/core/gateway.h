@@ -24,6 +24,7 @@ struct lg_bus;
 struct lg_sku_notifier;
 struct lg_fanout;
 struct lg_intake;
+struct lg_expiry;
 
 /* This process's event counters since it started, gw->counters[LG_CTR_...],
  * shown by /metrics. An enum rather than named fields so /metrics gathers
@@ -40,6 +41,7 @@ enum lg_counter {
     LG_CTR_ORDERS_FORBIDDEN,
     LG_CTR_ORDERS_BUSY,         /* refused BUSY: the deadline could not be met */
     LG_CTR_ORDERS_RATE_LIMITED, /* refused RATE_LIMITED: user rate or in-flight cap */
+    LG_CTR_ORDERS_LAG_SHED,     /* of the BUSY: Redis too far behind to send them */
     LG_CTR_ACCEPTED_HIGH,
     LG_CTR_ACCEPTED_NORMAL,
     LG_CTR_RESULTS_IN,
@@ -76,6 +78,7 @@ struct lg_gateway {
     struct lg_strmap *sessions_by_room; /* room -> its viewer sessions (lg_session_bucket) */
     struct lg_results *results;         /* the reader of this gateway's reply stream */
     struct lg_intake *intake;           /* order.submit batches waiting for the turn's end */
+    struct lg_expiry *expiry;           /* the deadline sweep of the rooms submitted to */
     struct lg_list sessions;            /* every open WebSocket session (lg_session.node) */
     unsigned long n_sessions;
     uint64_t next_session_id;
@@ -92,8 +95,9 @@ struct lg_gateway {
 
     unsigned long long counters[LG_CTR_COUNT];
     struct lg_gateway_latency latency;
-    struct lg_stats *stats;       /* per-room deltas, flushed to Redis every second */
-    struct lg_monitors *monitors; /* monitor.subscribe sessions and their timer */
+    struct lg_stats *stats;             /* per-room deltas, flushed to Redis every second */
+    struct lg_monitors *monitors;       /* monitor.subscribe sessions and their timer */
+    struct lg_token_watch *token_watch; /* closes sessions whose token expired */
     unsigned long n_monitors;
 };
 

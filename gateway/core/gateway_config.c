@@ -49,6 +49,14 @@ static const struct lg_config_int gateway_ints[] = {
     {"LIVEGATE_USER_BURST", 20, 1, 1000000, offsetof(struct lg_gateway_config, user_burst)},
     /* submits one connection may have waiting for their answer */
     {"LIVEGATE_CONN_INFLIGHT", 32, 1, 1000000, offsetof(struct lg_gateway_config, conn_inflight)},
+    /* how long a connection's send queue may stay over its soft cap
+     * (a client that stopped reading) before its socket is dropped */
+    {"LIVEGATE_SLOW_CLIENT_MS", 5000, 100, 60000,
+     offsetof(struct lg_gateway_config, slow_client_ms)},
+    /* orders this gateway may have in enqueue calls Redis has not answered;
+     * past it submits are refused BUSY without being sent */
+    {"LIVEGATE_INTAKE_IN_FLIGHT", 512, 16, 1000000,
+     offsetof(struct lg_gateway_config, intake_in_flight)},
 };
 
 static void default_gateway_id(char *out, size_t n)
@@ -67,6 +75,13 @@ int lg_gateway_config_load(struct lg_gateway_config *c, char *err, size_t errsz)
     if (secret && *secret) {
         if (strlen(secret) >= sizeof(c->jwt_secret)) {
             snprintf(err, errsz, "LIVEGATE_JWT_SECRET is too long");
+            return -1;
+        }
+        /* An HMAC key shorter than its hash (32 bytes for SHA-256) is
+         * easier to guess than the signature is to forge (RFC 7518 3.2). */
+        if (strlen(secret) < LG_JWT_SECRET_MIN && !c->demo) {
+            snprintf(err, errsz, "LIVEGATE_JWT_SECRET must be at least %d bytes",
+                     LG_JWT_SECRET_MIN);
             return -1;
         }
         snprintf(c->jwt_secret, sizeof(c->jwt_secret), "%s", secret);
@@ -129,6 +144,11 @@ int lg_gateway_config_load(struct lg_gateway_config *c, char *err, size_t errsz)
     if (lg_config_load_ints(gateway_ints, sizeof(gateway_ints) / sizeof(gateway_ints[0]), c, err,
                             errsz) != 0)
         return -1;
+    if (c->idem_ttl_s > c->order_ttl_s) {
+        /* A duplicate found by its key must find the order it names. */
+        snprintf(err, errsz, "LIVEGATE_IDEMPOTENCY_TTL_S must not exceed LIVEGATE_ORDER_TTL_S");
+        return -1;
+    }
     if (c->margin_ms >= c->deadline_ms) {
         snprintf(err, errsz, "LIVEGATE_EXPIRE_MARGIN_MS must be below LIVEGATE_DEADLINE_MS");
         return -1;

@@ -15,6 +15,8 @@
 
 /* Documented in the README: usable only with LIVEGATE_DEMO=1. */
 #define LG_DEMO_SECRET "livegate-demo-secret"
+/* The shortest LIVEGATE_JWT_SECRET accepted outside demo mode. */
+#define LG_JWT_SECRET_MIN 32
 
 struct lg_gateway_config {
     char jwt_secret[512];
@@ -41,6 +43,8 @@ struct lg_gateway_config {
     int user_rate;          /* order.submit per user per second; 0: unlimited */
     int user_burst;         /* ... with bursts of this many */
     int conn_inflight;      /* submits one connection may have unanswered */
+    int slow_client_ms;     /* a send queue over its soft cap this long: the socket is dropped */
+    int intake_in_flight;   /* orders in unanswered enqueue calls before BUSY without sending */
     enum lg_log_level log_level;
     char web_root[LG_STATIC_ROOT_MAX + 1]; /* the pages' files: see static_files.h */
 };

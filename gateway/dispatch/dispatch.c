@@ -7,6 +7,7 @@
 #include "dispatch/dispatch.h"
 #include "features/backoffice.h"
 #include "features/fanout.h"
+#include "features/expiry.h"
 #include "features/intake.h"
 #include "features/monitor.h"
 #include "features/query.h"
@@ -94,6 +95,8 @@ static void handle_submit(struct lg_session *s, struct lg_envelope *env, const c
                                                 ferr.message, req));
         return;
     }
+    /* The room is swept for orders past their deadline from now on. */
+    lg_expiry_note_room(s->gw->expiry, order.room_id);
     lg_intake_submit(s, &order, req);
 }
 

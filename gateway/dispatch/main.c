@@ -12,10 +12,12 @@
 #include <time.h>
 
 #include "features/bus.h"
+#include "features/expiry.h"
 #include "features/fanout.h"
 #include "features/intake.h"
 #include "core/gateway.h"
 #include "features/monitor.h"
+#include "features/token_watch.h"
 #include "features/results.h"
 #include "features/rooms.h"
 #include "conn/session.h"
@@ -53,9 +55,13 @@ static void finish_stop(struct lg_gateway *gw)
     uv_close((uv_handle_t *)&gw->sig_term, on_handle_closed);
     if (gw->monitors)
         lg_monitor_stop(gw->monitors);
+    lg_token_watch_close(gw->token_watch);
+    gw->token_watch = NULL;
     lg_server_stop(gw);
     lg_intake_close(gw->intake); /* before the connection it sends on */
     gw->intake = NULL;
+    lg_expiry_close(gw->expiry); /* likewise */
+    gw->expiry = NULL;
     lg_stats_stop(gw->stats);
     struct lg_results *results = gw->results;
     gw->results = NULL;
@@ -223,6 +229,9 @@ static int serve(void)
     gw.results = lg_results_new(&gw);
     if (gw.results)
         lg_results_start(gw.results);
+    gw.expiry = lg_expiry_new(&gw);
+    if (gw.expiry)
+        lg_expiry_start(gw.expiry);
     gw.stats = lg_stats_new(gw.cfg.gateway_id, true);
     /* Started before the monitors' tick, so each second's flush runs just
      * before that second's read. */
@@ -231,6 +240,9 @@ static int serve(void)
     gw.monitors = lg_monitor_new(&gw);
     if (gw.monitors)
         lg_monitor_start(gw.monitors);
+    gw.token_watch = lg_token_watch_new(&gw);
+    if (gw.token_watch)
+        lg_token_watch_start(gw.token_watch);
 
     uv_timer_init(&loop, &gw.stop_timer);
     gw.stop_timer.data = &gw;

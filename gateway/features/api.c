@@ -1,6 +1,7 @@
 /* api.c - the HTTP API (see api.h). Handlers check the token, the path and
  * the body before touching Redis, so a bad request changes nothing. Writes
  * are pipelined and answered once Redis has confirmed every command. */
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "keys.h"
 #include "sku_notify.h"
 #include "livegate/clock.h"
+#include "livegate/crypto.h"
 #include "livegate/log.h"
 #include "livegate/token.h"
 #include "features/metrics.h"
@@ -512,11 +514,14 @@ static void get_skus(struct lg_http *h, const struct lg_route *rt)
     batch_sent(b);
 }
 
-/* What GET /v1/orders shows: never the sealed personal data, only masks. */
+/* What GET /v1/orders shows: never the sealed personal data, only masks,
+ * and the province and city, which are stored sealed with the rest of the
+ * address (records from before that held them in clear are still read). */
 static const char *const order_text_fields[] = {
     "order_id",       "room_id",  "user",   "client_order_id", "sku_id", "currency",
     "payment_method", "priority", "status", "buyer",           "phone",  "province",
     "city",           "code",     "field",  "message"};
+static const char *const order_sealed_shown[] = {"province", "city"};
 #define N_ORDER_TEXT_FIELDS (sizeof(order_text_fields) / sizeof(order_text_fields[0]))
 static const char *const order_int_fields[] = {"qty",
                                                "unit_price",
@@ -539,6 +544,28 @@ static bool is_listed(const char *name, const char *const *list, size_t n)
     return false;
 }
 
+/* Adds the province and city from the order's sealed document to order.
+ * The rest of the document (name, phone, street) stays sealed. */
+static void show_sealed_region(const struct lg_gateway *gw, json_t *order, const char *order_id,
+                               const char *sealed)
+{
+    size_t len = 0;
+    unsigned char *plain = lg_crypto_open(gw->cfg.data_key, order_id, sealed, &len);
+    if (!plain) {
+        lg_log(LG_LOG_WARN, "order.pii_unreadable", json_pack("{s:s}", "order_id", order_id));
+        return;
+    }
+    json_t *doc = json_loadb((const char *)plain, len, 0, NULL);
+    OPENSSL_cleanse(plain, len);
+    free(plain);
+    for (size_t i = 0; i < sizeof(order_sealed_shown) / sizeof(order_sealed_shown[0]); i++) {
+        json_t *v = json_object_get(doc, order_sealed_shown[i]);
+        if (json_is_string(v) && !json_object_get(order, order_sealed_shown[i]))
+            json_object_set(order, order_sealed_shown[i], v);
+    }
+    json_decref(doc);
+}
+
 static void on_order_record(redisReply *reply, void *arg)
 {
     struct batch *b = arg;
@@ -558,6 +585,8 @@ static void on_order_record(redisReply *reply, void *arg)
                 json_object_set_new(order, name, json_integer(strtoll(value, NULL, 10)));
             else if (strcmp(name, "coupon_id") == 0 || strcmp(name, "tier") == 0)
                 json_object_set_new(order, name, *value ? json_string(value) : json_null());
+            else if (strcmp(name, "pii") == 0)
+                show_sealed_region(b->gw, order, b->item, value);
         }
         b->answer = order;
     }

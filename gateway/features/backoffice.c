@@ -71,6 +71,18 @@ static void publish_status(struct update_req *r, const struct lg_transition *t)
     free(payload);
 }
 
+/* The order-id index lives as long as the record, which the move started
+ * again; it has no hash tag, so the script cannot touch it. */
+static void keep_index(struct update_req *r)
+{
+    char key[LG_KEY_MAX], ttl[16];
+    if (lg_key_order_index(key, sizeof(key), r->u.order_id) < 0)
+        return;
+    snprintf(ttl, sizeof(ttl), "%d", r->gw->cfg.order_ttl_s);
+    const char *argv[] = {"EXPIRE", key, ttl};
+    lg_redis_argv(r->gw->redis, lg_redis_ignore_reply, NULL, 3, argv, NULL);
+}
+
 static void on_transition(redisReply *reply, void *arg)
 {
     struct update_req *r = arg;
@@ -86,6 +98,7 @@ static void on_transition(redisReply *reply, void *arg)
                          "from", t.from, "to", t.to, "actor", r->claims.sub, "role",
                          lg_role_name(r->claims.role)));
         publish_status(r, &t);
+        keep_index(r);
         /* The stock came back: viewers see it through sku.update (coalesced). */
         if (strcmp(t.to, "cancelled") == 0)
             lg_sku_notifier_touch(r->gw->sku_notifier, r->room, t.sku_id, false);
@@ -130,8 +143,9 @@ static void on_record(redisReply *reply, void *arg)
     lg_key_sku(k_sku, sizeof(k_sku), r->room, sku->str);
     lg_key_user_live(k_live, sizeof(k_live), r->room, user->str);
     lg_key_audit(k_audit, sizeof(k_audit), r->room);
-    char keep[16];
+    char keep[16], ttl[16];
     snprintf(keep, sizeof(keep), "%d", LG_AUDIT_KEEP);
+    snprintf(ttl, sizeof(ttl), "%d", r->gw->cfg.order_ttl_s);
     const char *args[] = {k_order,
                           k_sku,
                           k_live,
@@ -141,8 +155,9 @@ static void on_record(redisReply *reply, void *arg)
                           lg_role_name(r->claims.role),
                           user->str,
                           sku->str,
-                          keep};
-    if (lg_script_call(r->gw->redis, &lg_script_transition, on_transition, r, 4, 10, args, NULL) !=
+                          keep,
+                          ttl};
+    if (lg_script_call(r->gw->redis, &lg_script_transition, on_transition, r, 4, 11, args, NULL) !=
         0)
         fail_unavailable(r);
 }

@@ -140,7 +140,7 @@ static unsigned serve(struct lg_gateway *gw, struct fanout_job *job, unsigned bu
     unsigned n = 0;
     while (job->cursor && n < budget) {
         for (unsigned i = 0; i < job->nframes; i++)
-            lg_session_send_frame(job->cursor, job->frames[i]);
+            lg_session_send_optional(job->cursor, job->frames[i]);
         job->cursor = lg_session_room_next(job->cursor);
         n += job->nframes;
     }

@@ -137,8 +137,8 @@ static void reply_unavailable(struct lg_session *s, struct intake_req *r)
                                         r->has_req ? r->req : NULL, r->client_order_id));
 }
 
-static void note_room_busy(struct intake_req *r, bool high, int64_t retry_ms,
-                           const char *threshold);
+static void note_room_busy(struct intake_req *r, bool high, int64_t retry_ms, const char *threshold,
+                           const char *slot_us);
 
 #define WHY_BUSY "the room cannot decide more orders within the deadline; retry later"
 #define WHY_USER_RATE "too many orders from this user; retry later"
@@ -274,10 +274,11 @@ static void answer_order(struct intake_req *r, const redisReply *reply)
     if (strcmp(kind, "busy") == 0 || strcmp(kind, "rate_limited") == 0) {
         bool busy = kind[0] == 'b';
         int64_t retry_ms = strtoll(order_id, NULL, 10);
-        if (busy && reply->elements >= 4 && reply->element[2]->type == REDIS_REPLY_STRING &&
-            reply->element[3]->type == REDIS_REPLY_STRING)
+        if (busy && reply->elements >= 5 && reply->element[2]->type == REDIS_REPLY_STRING &&
+            reply->element[3]->type == REDIS_REPLY_STRING &&
+            reply->element[4]->type == REDIS_REPLY_STRING)
             note_room_busy(r, strcmp(reply->element[2]->str, "high") == 0, retry_ms,
-                           reply->element[3]->str);
+                           reply->element[3]->str, reply->element[4]->str);
         drop_index(r);
         if (busy)
             reply_refusal(s, r, "BUSY", WHY_BUSY, retry_ms);
@@ -396,8 +397,13 @@ struct batch {
     char room[LG_ID_MAX + 1];
     struct arg_list keys, args; /* KEYS and ARGV of enqueue.lua */
     int n;
+    bool sent; /* the call went out: its reply counts in the intake's lag */
     struct intake_req *orders[LG_INTAKE_BATCH_MAX];
 };
+
+/* Enqueue calls whose send times the intake remembers; more in flight than
+ * this counts as lagging whatever their age. */
+#define SENT_RING 1024
 
 /* A room's last refusals (see admission_rules.h); owned by the intake's
  * list and map, forgotten once nothing is held. */
@@ -412,6 +418,13 @@ struct lg_intake {
     uv_check_t flush_check; /* runs once per loop turn while batches wait */
     struct lg_list pending; /* struct batch, in the order their rooms arrived */
     struct lg_strmap *by_room;
+    struct lg_fingerprinter *fingerprinter;
+    /* Send times of the enqueue calls in flight, oldest at replied % ring:
+     * one connection answers in order, so the oldest unanswered call shows
+     * how far behind Redis is. */
+    int64_t sent_at_ms[SENT_RING];
+    uint64_t sent, replied;
+    int orders_in_flight;           /* orders in enqueue calls not yet answered */
     struct lg_list sheds;           /* struct shed_entry */
     struct lg_strmap *shed_by_room; /* room -> struct shed_entry */
     int64_t sheds_pruned_ms;
@@ -438,7 +451,8 @@ static void sheds_prune(struct lg_intake *in, int64_t now_ms)
     }
 }
 
-static void note_room_busy(struct intake_req *r, bool high, int64_t retry_ms, const char *threshold)
+static void note_room_busy(struct intake_req *r, bool high, int64_t retry_ms, const char *threshold,
+                           const char *slot_us)
 {
     struct lg_intake *in = r->gw->intake;
     if (!in)
@@ -456,7 +470,7 @@ static void note_room_busy(struct intake_req *r, bool high, int64_t retry_ms, co
         lg_list_insert_tail(&in->sheds, &e->node);
     }
     lg_shed_note_busy(&e->shed, lg_mono_ms(), high ? LG_SHED_HIGH : LG_SHED_NORMAL, retry_ms,
-                      threshold);
+                      threshold, slot_us);
 }
 
 /* 0, or the retry_after_ms (before jitter) to shed the order with now. */
@@ -465,7 +479,19 @@ static int64_t shed_wait(struct lg_intake *in, const struct lg_order *o, bool vi
     struct shed_entry *e = lg_strmap_get(in->shed_by_room, o->room_id);
     if (!e)
         return 0;
-    return lg_shed_check(&e->shed, lg_mono_ms(), lg_shed_priority_of(&e->shed, o->amount, vip));
+    return lg_shed_take_turn(&e->shed, lg_mono_ms(), lg_shed_priority_of(&e->shed, o->amount, vip));
+}
+
+/* The retry_after_ms (before jitter) of an order refused because Redis is
+ * behind: its turn when the room is refusing anyway, else a quarter of the
+ * admitted wait. */
+static int64_t lagging_wait(struct lg_intake *in, const struct lg_order *o, bool vip)
+{
+    struct shed_entry *e = lg_strmap_get(in->shed_by_room, o->room_id);
+    int64_t turn =
+        e ? lg_shed_turn_only(&e->shed, lg_mono_ms(), lg_shed_priority_of(&e->shed, o->amount, vip))
+          : 0;
+    return turn ? turn : in->gw->cfg.admit_wait_ms / 4;
 }
 
 static void batch_free(struct batch *b)
@@ -531,9 +557,23 @@ static struct batch *batch_of_room(struct lg_intake *in, const char *room)
     return b;
 }
 
+/* How long the oldest enqueue call in flight has waited for Redis. */
+static int64_t intake_lag_ms(const struct lg_intake *in, int64_t now_ms)
+{
+    if (in->sent == in->replied)
+        return 0;
+    if (in->sent - in->replied > SENT_RING)
+        return INT64_MAX;
+    return now_ms - in->sent_at_ms[in->replied % SENT_RING];
+}
+
 static void on_batch_reply(redisReply *reply, void *arg)
 {
     struct batch *b = arg;
+    if (b->sent) {
+        b->in->replied++;
+        b->in->orders_in_flight -= b->n;
+    }
     bool whole = reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == (size_t)b->n;
     if (reply && reply->type == REDIS_REPLY_ERROR)
         lg_log(LG_LOG_ERROR, "intake.script_error", json_pack("{s:s}", "detail", reply->str));
@@ -591,6 +631,10 @@ static void batch_send(struct batch *b)
         on_batch_reply(NULL, b);
         return;
     }
+    b->sent = true;
+    in->sent_at_ms[in->sent % SENT_RING] = lg_mono_ms();
+    in->sent++;
+    in->orders_in_flight += b->n;
     /* The script call holds a copy of the arguments. */
     arg_list_free(&b->keys);
     arg_list_free(&b->args);
@@ -614,9 +658,11 @@ struct lg_intake *lg_intake_new(struct lg_gateway *gw)
         return NULL;
     in->by_room = lg_strmap_new();
     in->shed_by_room = lg_strmap_new();
-    if (!in->by_room || !in->shed_by_room) {
+    in->fingerprinter = lg_fingerprinter_new(gw->cfg.data_key);
+    if (!in->by_room || !in->shed_by_room || !in->fingerprinter) {
         lg_strmap_free(in->by_room);
         lg_strmap_free(in->shed_by_room);
+        lg_fingerprinter_free(in->fingerprinter);
         free(in);
         return NULL;
     }
@@ -635,6 +681,7 @@ static void on_check_closed(uv_handle_t *h)
         shed_forget(in, lg_list_entry(lg_list_first(&in->sheds), struct shed_entry, node));
     lg_strmap_free(in->shed_by_room);
     lg_strmap_free(in->by_room);
+    lg_fingerprinter_free(in->fingerprinter);
     free(in);
 }
 
@@ -659,7 +706,8 @@ static int add_order_args(struct batch *b, struct lg_session *s, const struct lg
         lg_key_user_rate(k_rate, sizeof(k_rate), o->room_id, s->claims.sub) < 0)
         return -1;
     char fingerprint[LG_FINGERPRINT_LEN + 1], buyer[64], phone[16];
-    lg_fingerprint_order(o, fingerprint);
+    if (!lg_fingerprint_order(b->in->fingerprinter, o, fingerprint))
+        return -1;
     lg_mask_name(o->address.name, buyer, sizeof(buyer));
     lg_mask_phone(o->address.phone, phone, sizeof(phone));
     char qty[24], unit_price[24], amount[24];
@@ -672,8 +720,7 @@ static int add_order_args(struct batch *b, struct lg_session *s, const struct lg
                           r->order_id, s->claims.sub, o->client_order_id, o->sku_id, qty,
                           unit_price, amount, o->currency, o->payment_method,
                           o->has_coupon ? o->coupon_id : "", s->claims.vip ? "vip" : "", buyer,
-                          phone, o->address.province, o->address.city, sealed,
-                          r->has_req ? r->req : ""};
+                          phone, sealed, r->has_req ? r->req : ""};
     /* All of the order or none of it, so the layout stays whole. */
     int nkeys = b->keys.n, nargs = b->args.n;
     bool ok = arg_list_add(&b->keys, k_idem) == 0 && arg_list_add(&b->keys, k_order) == 0 &&
@@ -709,6 +756,17 @@ void lg_intake_submit(struct lg_session *s, const struct lg_order *o, const char
         return;
     }
     int64_t shed_ms = gw->intake ? shed_wait(gw->intake, o, s->claims.vip) : 0;
+    /* Redis so far behind that this order would wait a fifth of the
+     * admitted wait just to be enqueued, or this gateway's enqueue calls
+     * already hold LIVEGATE_INTAKE_IN_FLIGHT orders: sending more would only
+     * lengthen Redis's queue, where the validators' reads and the replies
+     * wait behind them, so it is refused here. */
+    if (!shed_ms && gw->intake &&
+        (gw->intake->orders_in_flight >= gw->cfg.intake_in_flight ||
+         intake_lag_ms(gw->intake, lg_mono_ms()) > gw->cfg.admit_wait_ms / 5)) {
+        gw->counters[LG_CTR_ORDERS_LAG_SHED]++;
+        shed_ms = lagging_wait(gw->intake, o, s->claims.vip);
+    }
     if (shed_ms > 0) {
         reply_refusal(s, r, "BUSY", WHY_BUSY, shed_ms);
         free(r);

@@ -1,10 +1,16 @@
 /* metrics.c - GET /metrics (see metrics.h). The counters are this
- * process's own; the queue figures are the validators' backlog over every
- * room, read from Redis per scrape (one stats_read.lua per room), so any
- * gateway's scrape shows the same queue. */
+ * process's own; the queue figures are the validators' backlog over the
+ * rooms of the registry (one stats_read.lua per room, METRICS_MAX_ROOMS at
+ * most), so any gateway's scrape shows the same queue. The document is
+ * rendered at most once per METRICS_REFRESH_MS and served from a cache in
+ * between: however many scrapers there are, the Redis connection that
+ * carries the orders pays for one refresh a second. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "livegate/clock.h"
+#include "livegate/list.h"
 
 #include "features/bus.h"
 #include "core/gateway.h"
@@ -14,8 +20,11 @@
 #include "features/results.h"
 #include "stats.h"
 
-/* Rooms a scrape reads the queue of, at most. */
-#define METRICS_MAX_ROOMS 1000
+/* Rooms a refresh reads the queue of, at most: the first of the registry
+ * (lg:rooms) as SMEMBERS lists them. One Redis call each. */
+#define METRICS_MAX_ROOMS 100
+/* How long a rendered document is served before it is rendered again. */
+#define METRICS_REFRESH_MS 1000
 
 /* ---- rendering (pure) ------------------------------------------------- */
 
@@ -78,6 +87,16 @@ static const struct counter_family FEED_DROPPED = {
     "monitor.order frames dropped by sampling or for a slow monitor.",
     NULL,
     {{NULL, LG_CTR_FEED_DROPPED}},
+    1};
+
+/* Of the BUSY refusals, those the gateway answered because Redis was too
+ * far behind to send the order at all. */
+static const struct counter_family LAG_SHED = {
+    "livegate_orders_busy_lagging_total",
+    "Submits refused BUSY without being sent: the oldest enqueue call waited over a fifth of "
+    "LIVEGATE_ADMIT_WAIT_MS.",
+    NULL,
+    {{NULL, LG_CTR_ORDERS_LAG_SHED}},
     1};
 
 /* Counted when queued, so a scrape shows how far a room fan-out has got. */
@@ -186,6 +205,7 @@ char *lg_metrics_render(const struct lg_metrics *m, size_t *len)
     }
     counters(f, m, &FRAMES);
     counters(f, m, &FEED_DROPPED);
+    counters(f, m, &LAG_SHED);
     counters(f, m, &SKU_UPDATES);
     head(f, "livegate_stats_flush_failures_total", "counter",
          "Room statistics flushes Redis refused or lost; a delta that could not be sent at all is "
@@ -202,10 +222,21 @@ char *lg_metrics_render(const struct lg_metrics *m, size_t *len)
 
 /* ---- serving (event-loop glue) ----------------------------------------- */
 
+/* A scrape waiting for the refresh in flight. */
 struct scrape {
-    struct lg_waiter w; /* owner: the HTTP request */
-    struct lg_gateway *gw;
+    struct lg_waiter w;  /* owner: the HTTP request; NULL once it is gone */
+    struct lg_list node; /* on the cache's waiting list */
 };
+
+/* The last document and the scrapes waiting for the next. One gateway per
+ * process, so one cache. */
+static struct {
+    char *text; /* NULL before the first refresh, or when it ran out of memory */
+    size_t len;
+    int64_t started_ms; /* monotonic: when the refresh that rendered text began */
+    bool refreshing;
+    struct lg_list waiting; /* struct scrape */
+} cache = {.waiting = {&cache.waiting, &cache.waiting}};
 
 static void gather(struct lg_gateway *gw, struct lg_metrics *m)
 {
@@ -237,44 +268,81 @@ static void gather(struct lg_gateway *gw, struct lg_metrics *m)
     }
 }
 
-/* total: the queue figures of every room, NULL when Redis could not say. */
-static void answer(const struct lg_stats_view *total, void *arg)
+static void respond(struct lg_http *h)
 {
-    struct scrape *sc = arg;
-    struct lg_http *h = sc->w.owner;
-    if (h) {
-        lg_waiter_detach(&sc->w);
-        struct lg_metrics m;
-        gather(sc->gw, &m);
-        if (total) {
-            m.queue_known = true;
-            m.queue_high = total->queue_high;
-            m.queue_normal = total->queue_normal;
-            m.oldest_high_s = (double)total->oldest_high_ms / 1000.0;
-            m.oldest_normal_s = (double)total->oldest_normal_ms / 1000.0;
-        }
-        size_t len = 0;
-        char *text = lg_metrics_render(&m, &len);
-        if (text)
-            lg_http_respond_text(h, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
-        else
-            lg_http_error(h, 503, "UNAVAILABLE", "out of memory", NULL);
-        free(text);
-    }
-    free(sc);
+    if (cache.text)
+        lg_http_respond_text(h, 200, "text/plain; version=0.0.4; charset=utf-8", cache.text,
+                             cache.len);
+    else
+        lg_http_error(h, 503, "UNAVAILABLE", "out of memory", NULL);
 }
 
+/* Every scrape that waited gets the new document; those whose request is
+ * gone are only freed. */
+static void answer_waiting(void)
+{
+    while (!lg_list_empty(&cache.waiting)) {
+        struct lg_list *q = lg_list_first(&cache.waiting);
+        lg_list_remove(q);
+        struct scrape *sc = lg_list_entry(q, struct scrape, node);
+        struct lg_http *h = sc->w.owner;
+        if (h) {
+            lg_waiter_detach(&sc->w);
+            respond(h);
+        }
+        free(sc);
+    }
+}
+
+static void render_into_cache(struct lg_gateway *gw, const struct lg_stats_view *total)
+{
+    struct lg_metrics m;
+    gather(gw, &m);
+    if (total) {
+        m.queue_known = true;
+        m.queue_high = total->queue_high;
+        m.queue_normal = total->queue_normal;
+        m.oldest_high_s = (double)total->oldest_high_ms / 1000.0;
+        m.oldest_normal_s = (double)total->oldest_normal_ms / 1000.0;
+    }
+    free(cache.text);
+    cache.len = 0;
+    cache.text = lg_metrics_render(&m, &cache.len);
+}
+
+/* total: the queue figures of the rooms read, NULL when Redis could not say. */
+static void on_refreshed(const struct lg_stats_view *total, void *arg)
+{
+    render_into_cache(arg, total);
+    cache.refreshing = false;
+    answer_waiting();
+}
+
+static void start_refresh(struct lg_gateway *gw)
+{
+    cache.refreshing = true;
+    cache.started_ms = lg_mono_ms();
+    /* Redis down: the process's own figures are still worth a scrape. */
+    if (lg_stats_read_rooms(gw->redis, "*", METRICS_MAX_ROOMS, false, on_refreshed, gw) != 0)
+        on_refreshed(NULL, gw);
+}
+
+/* A document younger than METRICS_REFRESH_MS is served as it is; an older
+ * one is refreshed, and scrapes that come while a refresh is in flight
+ * wait for it rather than start another. */
 void lg_metrics_serve(struct lg_http *h)
 {
-    struct scrape *sc = malloc(sizeof(*sc));
+    if (cache.text && !cache.refreshing && lg_mono_ms() - cache.started_ms < METRICS_REFRESH_MS) {
+        respond(h);
+        return;
+    }
+    struct scrape *sc = calloc(1, sizeof(*sc));
     if (!sc) {
         lg_http_error(h, 503, "UNAVAILABLE", "out of memory", NULL);
         return;
     }
-    memset(&sc->w, 0, sizeof(sc->w));
-    sc->gw = h->gw;
     lg_waiter_attach(&h->waiters, &sc->w, h);
-    /* Redis down: the process's own figures are still worth a scrape. */
-    if (lg_stats_read_rooms(h->gw->redis, "*", METRICS_MAX_ROOMS, false, answer, sc) != 0)
-        answer(NULL, sc);
+    lg_list_insert_tail(&cache.waiting, &sc->node);
+    if (!cache.refreshing)
+        start_refresh(h->gw);
 }

@@ -38,7 +38,8 @@ struct lg_metrics {
 char *lg_metrics_render(const struct lg_metrics *m, size_t *len);
 
 struct lg_http;
-/* Answers GET /metrics on h (after reading the queue figures). */
+/* Answers GET /metrics on h: from the cache when it is less than a second
+ * old, else after the refresh that is in flight or that this starts. */
 void lg_metrics_serve(struct lg_http *h);
 
 #endif

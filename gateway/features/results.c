@@ -58,7 +58,7 @@ bool lg_results_deliver(struct lg_gateway *gw, const char *room, const char *use
     struct lg_session *s = lg_session_find_user(gw, room, user);
     if (!s)
         return true;
-    json_t *msg = lg_msg_result(res);
+    json_t *msg = lg_msg_result_now(res);
     for (; s; s = lg_session_user_next(s)) {
         /* a submit of this order still in flight sends it after order.accepted */
         if (!lg_session_hold_result(s, res->order_id, msg))
@@ -92,6 +92,7 @@ static void handle_result(struct lg_results *r, const redisReply *f, size_t from
         .amount = strtoll(field_of(f, from, to, "amount"), NULL, 10),
         .confirmed_at_ms = strtoll(field_of(f, from, to, "confirmed_at_ms"), NULL, 10),
         .pay_deadline_ms = strtoll(field_of(f, from, to, "pay_deadline_ms"), NULL, 10),
+        .updated_at_ms = strtoll(field_of(f, from, to, "updated_at_ms"), NULL, 10),
     };
     if (!res.order_id[0] || !res.status[0])
         return;
@@ -142,6 +143,24 @@ static void handle_entry(struct lg_results *r, const redisReply *entry)
         handle_result(r, f, start + i * width, start + (i + 1) * width);
 }
 
+static void on_trimmed(redisReply *reply, void *arg)
+{
+    (void)reply;
+    (void)arg;
+}
+
+/* The stream holds what this gateway has not read yet, and nothing much
+ * more: what it has read goes once read (the validators' MAXLEN is only a
+ * safety cap for a gateway that is gone, which could drop unread results
+ * if it were the only trim). last_id itself stays, which costs one entry;
+ * "~" trims whole nodes, so a node's worth of read entries may wait for a
+ * later read. A trim lost with the connection is made up by the next. */
+static void trim_read(struct lg_results *r)
+{
+    const char *argv[] = {"XTRIM", r->key, "MINID", "~", r->last_id};
+    lg_redis_argv(r->conn, on_trimmed, r, 5, argv, NULL);
+}
+
 static void on_read(redisReply *reply, void *arg)
 {
     struct lg_results *r = arg;
@@ -158,6 +177,8 @@ static void on_read(redisReply *reply, void *arg)
             for (size_t k = 0; entries->type == REDIS_REPLY_ARRAY && k < entries->elements; k++)
                 handle_entry(r, entries->element[k]);
         }
+        if (reply->elements > 0)
+            trim_read(r);
     } else if (reply->type == REDIS_REPLY_ERROR) {
         lg_log(LG_LOG_ERROR, "results.read_failed", json_pack("{s:s}", "detail", reply->str));
     }

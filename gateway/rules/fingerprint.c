@@ -3,13 +3,17 @@
  * optional field with a presence byte, so no two different bodies can
  * produce the same byte stream.
  *
- * It runs once per submit, so the stream is built in one buffer and hashed
- * with one update, by a digest fetched and a context made once per process
- * (one event-loop thread uses them): one EVP_DigestUpdate per piece, and a
- * context and an implicit fetch per call, were most of its cost. The bytes
- * hashed, and so the value, are what they always were. */
+ * It runs once per submit, so the stream is built in one buffer and MACed
+ * with one update, by a context keyed once per process (one event-loop
+ * thread uses it): one update per piece, and a context and an implicit
+ * fetch per call, were most of the cost of the plain digest it replaced. */
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "rules/fingerprint.h"
@@ -80,36 +84,77 @@ static void build_stream(const struct lg_order *o, struct stream *s)
     put_optional(s, a->has_postal_code, a->postal_code);
 }
 
-static EVP_MD *sha256;
-static EVP_MD_CTX *md_ctx;
+struct lg_fingerprinter {
+    EVP_MAC *hmac;
+    EVP_MAC_CTX *ctx; /* keyed once; each order re-initialises it with that key */
+};
 
-static int digest(const struct stream *s, unsigned char out[EVP_MAX_MD_SIZE])
+static int derive_key(const unsigned char data_key[LG_DATA_KEY_LEN], unsigned char out[32])
 {
-    if (!sha256)
-        sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-    if (sha256 && !md_ctx)
-        md_ctx = EVP_MD_CTX_new();
-    unsigned int dlen = 0;
-    return md_ctx && EVP_DigestInit_ex2(md_ctx, sha256, NULL) == 1 &&
-                   EVP_DigestUpdate(md_ctx, s->buf, s->len) == 1 &&
-                   EVP_DigestFinal_ex(md_ctx, out, &dlen) == 1
-               ? 0
-               : -1;
+    static const char info[] = "livegate order fingerprint v1";
+    EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+    EVP_KDF_CTX *kctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)data_key, LG_DATA_KEY_LEN),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)info, sizeof(info) - 1),
+        OSSL_PARAM_construct_end()};
+    int rc = kctx && EVP_KDF_derive(kctx, out, 32, params) == 1 ? 0 : -1;
+    EVP_KDF_CTX_free(kctx);
+    EVP_KDF_free(kdf);
+    return rc;
 }
 
-void lg_fingerprint_order(const struct lg_order *o, char out[LG_FINGERPRINT_LEN + 1])
+struct lg_fingerprinter *lg_fingerprinter_new(const unsigned char data_key[LG_DATA_KEY_LEN])
+{
+    struct lg_fingerprinter *f = calloc(1, sizeof(*f));
+    unsigned char key[32];
+    if (!f || derive_key(data_key, key) != 0) {
+        free(f);
+        return NULL;
+    }
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+        OSSL_PARAM_construct_end()};
+    f->hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    f->ctx = f->hmac ? EVP_MAC_CTX_new(f->hmac) : NULL;
+    bool ok = f->ctx && EVP_MAC_init(f->ctx, key, sizeof(key), params) == 1;
+    OPENSSL_cleanse(key, sizeof(key));
+    if (!ok) {
+        lg_fingerprinter_free(f);
+        return NULL;
+    }
+    return f;
+}
+
+void lg_fingerprinter_free(struct lg_fingerprinter *f)
+{
+    if (!f)
+        return;
+    EVP_MAC_CTX_free(f->ctx);
+    EVP_MAC_free(f->hmac);
+    free(f);
+}
+
+bool lg_fingerprint_order(struct lg_fingerprinter *f, const struct lg_order *o,
+                          char out[LG_FINGERPRINT_LEN + 1])
 {
     static const char hex[] = "0123456789abcdef";
     struct stream s;
-    unsigned char d[EVP_MAX_MD_SIZE] = {0};
+    unsigned char d[EVP_MAX_MD_SIZE];
+    size_t dlen = 0;
+    out[0] = 0;
     build_stream(o, &s);
-    /* The digest fails only when OpenSSL cannot allocate; the zeros left
-     * then make a changed resubmit read as a duplicate instead of a
-     * conflict, never as a new order. */
-    digest(&s, d);
-    for (int i = 0; i < LG_FINGERPRINT_LEN / 2; i++) {
-        out[2 * i] = hex[d[i] >> 4];
-        out[2 * i + 1] = hex[d[i] & 15];
+    /* A NULL key re-initialises the context with the key it was given. */
+    if (EVP_MAC_init(f->ctx, NULL, 0, NULL) != 1 || EVP_MAC_update(f->ctx, s.buf, s.len) != 1 ||
+        EVP_MAC_final(f->ctx, d, &dlen, sizeof(d)) != 1 || dlen < 16)
+        return false;
+    size_t p = strlen(LG_FINGERPRINT_PREFIX);
+    memcpy(out, LG_FINGERPRINT_PREFIX, p);
+    for (size_t i = 0; i < (LG_FINGERPRINT_LEN - p) / 2; i++) {
+        out[p + 2 * i] = hex[d[i] >> 4];
+        out[p + 2 * i + 1] = hex[d[i] & 15];
     }
     out[LG_FINGERPRINT_LEN] = 0;
+    return true;
 }

@@ -140,6 +140,14 @@ json_t *lg_msg_result(const struct lg_result *r)
     return lg_msg_with_req(msg, (r->req && *r->req) ? r->req : NULL);
 }
 
+json_t *lg_msg_result_now(const struct lg_result *r)
+{
+    if (strcmp(r->status, "rejected") == 0 || strcmp(r->status, "pending_payment") == 0)
+        return lg_msg_result(r);
+    return lg_msg_order_status(r->order_id, r->client_order_id, r->status, r->updated_at_ms,
+                               (r->req && *r->req) ? r->req : NULL);
+}
+
 json_t *lg_msg_order_state(const char *client_order_id, const char *order_id, const char *status,
                            const char *code, const char *req)
 {

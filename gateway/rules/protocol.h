@@ -70,10 +70,16 @@ struct lg_result {
     long long amount;
     long long confirmed_at_ms;
     long long pay_deadline_ms;
+    long long updated_at_ms; /* the last move's time, for a state past pending_payment */
 };
 
 /* order.confirmed (status pending_payment) or order.rejected. */
 json_t *lg_msg_result(const struct lg_result *r);
+/* What a result read back later says to a viewer: the final result while
+ * the order is still as it was decided, and order.status with its real
+ * state once it has moved on (paid, cancelled, ...). A result resent after
+ * a restart must not announce a cancelled order as confirmed. */
+json_t *lg_msg_result_now(const struct lg_result *r);
 /* order.state for order.query; order_id and code may be NULL. */
 json_t *lg_msg_order_state(const char *client_order_id, const char *order_id, const char *status,
                            const char *code, const char *req);

@@ -9,6 +9,12 @@
 -- one loop turn as one call, so the per-call cost of EVALSHA, the clock and
 -- the room's threshold are paid once per batch instead of once per order.
 --
+-- The fingerprint is keyed ("k1" then an HMAC, gateway/rules/fingerprint.h).
+-- A key stored by an earlier release holds a plain digest that cannot be
+-- compared with it; a resubmit that finds one is answered duplicate, as the
+-- same client_order_id of the same user (such keys are gone 24 h after the
+-- upgrade).
+--
 -- Each order is decided as if it had been a call of its own, in the order
 -- given: a double tap inside one batch is accepted once and answered
 -- duplicate (or conflict) the second time. Deciding only reads; the writes
@@ -23,7 +29,10 @@
 -- queues, a high one behind the high queue only, so high orders are shed
 -- last. A backlog that has seen no decision for ARGV[7] ms means the drain
 -- rate is 0 (the validators are stuck or gone): everything is refused. An
--- unknown rate (no busy period measured yet) admits. A refusal writes
+-- unknown rate (no busy period measured yet) admits. The retry is the
+-- order's turn: the time until the wait ahead is back within bound, plus a
+-- place for every refused order still expected back before it (the load's
+-- waiting line, "wl"). A refusal writes
 -- nothing, so a retry with the same client_order_id starts afresh.
 --
 -- The per-user rate (ARGV[8] submits a second, bursts of ARGV[9]; 0 is no
@@ -51,7 +60,7 @@
 -- ARGV[6] the longest predicted wait admitted (ms)
 -- ARGV[7] a backlog without a decision for this long has a drain rate of 0 (ms)
 -- ARGV[8] submits per user per second, 0 for no limit   ARGV[9] the burst
--- then FIELDS_PER_ORDER per order, order i at ARGV[10 + 18 * (i - 1)]: the
+-- then FIELDS_PER_ORDER per order, order i at ARGV[10 + 16 * (i - 1)]: the
 --   body fingerprint, then the values of RECORD_FIELDS below in that order
 --   (gateway/features/intake.c writes them)
 --
@@ -59,10 +68,12 @@
 --   {"accepted", order_id, priority, accepted_at_ms}
 --   {"duplicate", first order_id, priority, accepted_at_ms}
 --   {"conflict", first order_id}
---   {"busy", retry_after_ms, priority, threshold}  not admitted: the wait
---                       ahead is too long (threshold: the room's high-value
---                       threshold, "" for none, so the gateway can tell a
---                       normal order from a high one while it sheds)
+--   {"busy", retry_after_ms, priority, threshold, slot_us}  not admitted:
+--                       the wait ahead is too long; retry_after_ms is the
+--                       order's turn in the waiting line (threshold: the
+--                       room's high-value threshold, "" for none, and
+--                       slot_us: the time between two places, so the
+--                       gateway can go on refusing, with turns, on its own)
 --   {"rate_limited", retry_after_ms}  past the user's rate
 --   {"error", message}  writing the order failed; nothing of it is stored
 --                       (also for a duplicate of it in the same batch)
@@ -70,9 +81,11 @@
 
 -- The record's fields the caller supplies, per order and in this order.
 -- status, priority, accepted_at_ms, room_id and gw are added here.
+-- Personal data only masked (buyer, phone) or sealed (pii: name, phone and
+-- the whole address, province and city included).
 local RECORD_FIELDS = {'order_id', 'user', 'client_order_id', 'sku_id', 'qty', 'unit_price',
                        'amount', 'currency', 'payment_method', 'coupon_id', 'tier', 'buyer',
-                       'phone', 'province', 'city', 'pii', 'req'}
+                       'phone', 'pii', 'req'}
 local F_ORDER_ID, F_USER, F_CLIENT_ORDER_ID, F_SKU_ID, F_QTY = 1, 2, 3, 4, 5
 local F_AMOUNT, F_COUPON_ID, F_TIER, F_BUYER, F_PHONE = 7, 10, 11, 12, 13
 local NFIELDS = #RECORD_FIELDS
@@ -163,11 +176,26 @@ local function write_buckets()
 end
 
 -- ---- admission -------------------------------------------------------------
-local load = redis.call('HMGET', KEYS[5], 'high', 'normal', 'rate', 'd_at', 'since')
+local load = redis.call('HMGET', KEYS[5], 'high', 'normal', 'rate', 'd_at', 'since', 'wl',
+                        'wl_at')
 local backlog = {high = tonumber(load[1] or '0') or 0, normal = tonumber(load[2] or '0') or 0}
 local drain = tonumber(load[3] or '0') or 0
 local last_decision = math.max(tonumber(load[4] or '0') or 0, tonumber(load[5] or '0') or 0)
 local was_empty = backlog.high + backlog.normal <= 0
+
+-- The waiting line: refused orders still expected back, each sent away
+-- with its own turn. A place frees every 1000 / drain ms; handing the
+-- refused clients consecutive places (instead of all the first free one)
+-- brings them back one per place, not as a storm that is refused again.
+-- The line shortens by one each time a place frees.
+local line = tonumber(load[6] or '0') or 0
+local line_at = tonumber(load[7] or '') or now_n
+if drain > 0 then
+  line = math.max(0, line - math.max(0, now_n - line_at) * drain / 1000)
+else
+  line = 0
+end
+local line_changed = line > 0
 
 -- Whether no order of the room waits undecided, from the streams' consumer
 -- groups (Redis 7: "lag", not yet delivered, and "pending", delivered and
@@ -203,8 +231,9 @@ if stalled and streams_drained() then
   redis.call('HSET', KEYS[5], 'high', '0', 'normal', '0')
 end
 
--- 0 when an order of priority prio may join the queue now, else the ms
--- until the wait ahead of it is back within the admitted wait.
+-- 0 when an order of priority prio may join the queue now, else its turn:
+-- the ms until the wait ahead of it is back within the admitted wait, plus
+-- a place for each refused order still in the line before it.
 local function admission_wait(prio)
   if stalled then
     return admit_stall
@@ -220,7 +249,9 @@ local function admission_wait(prio)
   if wait <= admit_wait then
     return 0
   end
-  return math.max(1, math.ceil(wait - admit_wait))
+  line = line + 1
+  line_changed = true
+  return math.max(1, math.ceil(wait - admit_wait + line * 1000 / drain))
 end
 
 -- Pass 1, in the order given: what a call of its own would answer. A key
@@ -248,7 +279,7 @@ for i = 1, norders do
     local prio = priority_of(i)
     taken[idem] = {index = i, oid = arg_of(i, F_ORDER_ID), fp = fp, prio = prio, at = now}
     results[i] = {'accepted', arg_of(i, F_ORDER_ID), prio, now}
-  elseif prev.fp ~= fp then
+  elseif prev.fp ~= fp and string.sub(prev.fp, 1, 2) == 'k1' then
     results[i] = {'conflict', prev.oid}
   else
     results[i] = {'duplicate', prev.oid, prev.prio, prev.at}
@@ -299,6 +330,10 @@ local function write_order(i, prio)
   end
 end
 
+-- The time between two places, in microseconds, for the gateway to go on
+-- handing out turns while it refuses on its own (see intake.c).
+local slot_us = drain > 0 and string.format('%d', math.ceil(1000000 / drain)) or '0'
+
 -- Admits (or refuses) the batch's new orders of one priority, in the
 -- order given, each against the backlog including those admitted before
 -- it, then writes the admitted ones.
@@ -309,7 +344,7 @@ local function admit_and_write(want)
     if r[1] == 'accepted' and r[3] == want then
       local wait = admission_wait(want)
       if wait > 0 then
-        results[i] = {'busy', string.format('%d', wait), want, threshold_s}
+        results[i] = {'busy', string.format('%d', wait), want, threshold_s, slot_us}
       else
         local ok, err = pcall(write_order, i, want)
         if ok then
@@ -336,6 +371,9 @@ if admitted.high + admitted.normal > 0 then
     load_changes[#load_changes + 1] = now
   end
   redis.call('HSET', KEYS[5], unpack(load_changes))
+end
+if line_changed then
+  redis.call('HSET', KEYS[5], 'wl', string.format('%.3f', line), 'wl_at', now)
 end
 write_buckets()
 

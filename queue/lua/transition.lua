@@ -26,6 +26,8 @@
 -- ARGV[4] the order's user and ARGV[5] its sku_id as the caller read them to
 --         name KEYS[2] and KEYS[3]; a record that disagrees is treated as gone
 -- ARGV[6] most audit entries kept (exact MAXLEN)
+-- ARGV[7] the order TTL (s): a move starts it again, so a shipped order is
+--         kept the TTL after its last move, not after its acceptance
 --
 -- Returns {"missing"}, {"invalid", from}, or
 -- {"ok", from, to, at_ms, user, client_order_id, sku_id, qty, amount,
@@ -53,6 +55,7 @@ local t = redis.call('TIME')
 local now = tostring(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
 
 redis.call('HSET', KEYS[1], 'status', to, to .. '_at_ms', now, 'updated_at_ms', now)
+redis.call('EXPIRE', KEYS[1], ARGV[7])
 
 local sku_id, qty = o[3], tonumber(o[4])
 if to == 'cancelled' then

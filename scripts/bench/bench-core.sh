@@ -8,6 +8,8 @@
 # Everything runs on loopback with a private redis-server, and every run is
 # bounded in count and time. Prints one JSON line per run and a summary of
 # medians. The figures go to docs/BENCHMARKS.md by hand, with the machine.
+# Its gateway runs with the per-user rate limit off (LIVEGATE_USER_RATE=0,
+# set by lg_bench_env unless already set): one load user sends them all.
 #
 #   scripts/bench/bench-core.sh [--reps N] [--orders N] [--backlog N]
 set -euo pipefail

@@ -52,6 +52,7 @@ lines.push(`Date: ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC
 lines.push('| scenario | runs | connections | confirmed/s | accept p50 / p99 / max (ms) | pushed result p50 / p99 / max (ms) | results after a reconnect | audits passed |');
 lines.push('|---|---|---|---|---|---|---|---|');
 const details = [];
+const confirmedMedian = {}; // scenario -> median confirmed/s, for the flood's share of max
 for (const name of scenarios) {
   const runs = [];
   for (let i = 1; existsSync(path.join(dir, `${name}-${i}.json`)); i++) {
@@ -73,6 +74,7 @@ for (const name of scenarios) {
   const afterReconnect = col((r) => r.audit_counts.after_reconnect ?? 0);
   const finals = col((r) => r.orders.confirmed + r.orders.rejected);
   const passed = runs.filter((r) => r.audit_ok).length;
+  confirmedMedian[name] = median(col((r) => r.confirmed_per_s));
   lines.push(`| ${name} | ${runs.length} | ${medRange(col((r) => r.connections.max_up), int)} | ` +
     `${medRange(col((r) => r.confirmed_per_s), int)} | ` +
     `${f1(median(lat('accept', 'p50')))} / ${f1(median(lat('accept', 'p99')))} / ${f1(median(lat('accept', 'max')))} | ` +
@@ -103,6 +105,20 @@ for (const name of scenarios) {
   details.push(`- pushed-result latency covers ${int((m.latency_ms.result_normal.count ?? 0) + (m.latency_ms.result_high.count ?? 0))} ` +
     `of ${int(m.orders.confirmed + m.orders.rejected)} final results; ${int(m.audit_counts.after_reconnect ?? 0)} came after ` +
     `their connection closed for a resend (${int((m.audit_counts.recovered_by_query ?? 0) - (m.audit_counts.push_missing ?? 0))} by order.query)`);
+  // BUSY and RATE_LIMITED: the bench waited retry_after_ms and resubmitted
+  // the same client_order_id; latencies run from an order's first send.
+  const rt = m.retries;
+  if (rt && (rt.refusals || rt.resubmits_after_close)) {
+    const ft = rt.first_send_to_accept_ms;
+    details.push(`- refusals: BUSY ${int(rt.busy)}, RATE_LIMITED ${int(rt.rate_limited)}; ${int(rt.resubmits)} resubmits ` +
+      `after retry_after_ms; ${int(rt.admitted_after_retry)} orders accepted after a retry (first send to acceptance ` +
+      `p50 / p99 / max ${f1(ft.p50)} / ${f1(ft.p99)} / ${f1(ft.max)} ms); ${int(rt.refused_gave_up + rt.refused_waiting_at_end)} ` +
+      `refused and never accepted (${int(rt.refused_waiting_at_end)} still waiting at the end); ` +
+      `${int(rt.resubmits_after_close)} resent after their connection closed unanswered`);
+  }
+  if (name === 'flood' && confirmedMedian.max > 0)
+    details.push(`- confirmed/s during the flood: ${int(100 * confirmedMedian.flood / confirmedMedian.max)} % of max's ` +
+      `(${int(confirmedMedian.flood)} of ${int(confirmedMedian.max)})`);
   details.push(`- bench CPU: ${medRange(col((r) => r.bench.cpu_s), f1)} s over ${medRange(col((r) => r.bench.wall_s), f1)} s; ` +
     `busiest worker second ${medRange(col((r) => r.bench.busiest_worker_second * 100), int)} % of a core` +
     `${runs.some((r) => r.bench.busiest_worker_second >= 0.9) ? ' (the bench may have been the bottleneck)' : ''}`);

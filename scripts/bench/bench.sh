@@ -11,7 +11,7 @@
 # each run (from /proc), so the report says which one saturated first.
 #
 #   scripts/bench/bench.sh [--url ws://host:port --secret S] [--quick] [--no-docs]
-#                          [--reps N] [--scenarios "hold steady burst max"]
+#                          [--reps N] [--scenarios "hold steady burst max"] [--flood-rate N]
 #     --quick      small versions of the scenarios (a minute in all)
 #     --no-docs    print the results, leave docs/ alone
 #     --reps N     run each scenario N times (default 1); the report gives
@@ -19,6 +19,12 @@
 #     --hold-reps N  runs of the 50,000-connection hold (default: --reps); it
 #                  takes most of the shared machine's CPU while it ramps
 #     --scenarios  which ones, in this order (default: all four)
+#     --flood-rate N  the flood's rate, orders/s (also FLOOD_RATE=N), when
+#                  max does not run before it
+#
+# The gateways it starts get LIVEGATE_USER_RATE=0 (the per-user rate limit
+# off) unless it is set already: load tests have few users, and the
+# default of 10 submits/s a user would refuse most of their orders.
 #
 # The scenarios:
 #   hold    50,000 viewers (4 worker processes, 5 loopback source addresses)
@@ -28,14 +34,21 @@
 #   steady  2,000 viewers, 3,000 orders/s for 30 s (open loop)
 #   burst   20,000 viewers, each submits once within 1 s; 5,000 stock a SKU
 #   max     200 viewers x 20 orders in flight until their final result, 20 s
-#   flood   (not run by default) max with orders in flight only until
-#           order.accepted: intake alone, faster than the validators decide,
-#           so the queue grows past the 10 s deadline (no BUSY yet)
+#   flood   (not run by default) overload: an open-loop steady run at 3x the
+#           max scenario's confirmed/s of this same bench.sh run, for 10 s
+#           over 2,000 viewers, per-user limits off. The gateway must shed
+#           what it cannot decide in time (BUSY, RATE_LIMITED); the bench
+#           waits retry_after_ms and resubmits the same client_order_id.
+#           Without max before it, give the rate: --flood-rate N.
+#   flood-closed  (not run by default) max with orders in flight only until
+#           order.accepted: intake alone, faster than the validators decide
+#           (called "flood" before the open-loop flood came)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/lib/redis.sh
 
 url="" secret="" quick=0 docs=1 reps=1 hold_reps="" scenarios="hold steady burst max"
+flood_rate=${FLOOD_RATE:-}
 while [ $# -gt 0 ]; do
   case "$1" in
     --url) url=$2; shift 2 ;;
@@ -45,8 +58,28 @@ while [ $# -gt 0 ]; do
     --reps) reps=$2; shift 2 ;;
     --hold-reps) hold_reps=$2; shift 2 ;;
     --scenarios) scenarios=$2; shift 2 ;;
-    *) echo "usage: scripts/bench/bench.sh [--url URL --secret S] [--quick] [--no-docs] [--reps N] [--scenarios LIST]" >&2; exit 2 ;;
+    --flood-rate) flood_rate=$2; shift 2 ;;
+    *) echo "usage: scripts/bench/bench.sh [--url URL --secret S] [--quick] [--no-docs] [--reps N] [--scenarios LIST] [--flood-rate N]" >&2; exit 2 ;;
   esac
+done
+
+for name in $scenarios; do
+  case "$name" in
+    hold|steady|burst|max|flood|flood-closed) ;;
+    *) echo "bench.sh: unknown scenario '$name' (hold steady burst max flood flood-closed)" >&2; exit 2 ;;
+  esac
+done
+# The flood's rate comes from max's figure of this run, so max must come
+# first; said now, not after the other scenarios ran.
+if [ -n "$flood_rate" ] && ! [[ "$flood_rate" =~ ^[1-9][0-9]*$ ]]; then
+  echo "bench.sh: --flood-rate must be a whole number of orders/s, got '$flood_rate'" >&2; exit 2
+fi
+seen_max=0
+for name in $scenarios; do
+  [ "$name" = max ] && seen_max=1
+  if [ "$name" = flood ] && [ "$seen_max" = 0 ] && [ -z "$flood_rate" ]; then
+    echo "bench.sh: the flood runs at 3x the max scenario's confirmed/s: put max before flood in --scenarios, or give the rate with --flood-rate N (orders/s)" >&2; exit 2
+  fi
 done
 
 scripts/setup.sh >/dev/null
@@ -107,6 +140,7 @@ if [ -z "$url" ]; then
   export LIVEGATE_JWT_SECRET=$secret LIVEGATE_DATA_KEY=$(openssl rand -hex 32)
   export LIVEGATE_REDIS_URL="redis://127.0.0.1:${redis_port}/0" LIVEGATE_LISTEN="127.0.0.1:${gw_port}"
   export LIVEGATE_LOG_LEVEL=warn
+  export LIVEGATE_USER_RATE=${LIVEGATE_USER_RATE:-0}
   lg_redis_start "$redis_port" "$tmp" yes everysec --maxclients 1000
   server[redis]=$LG_REDIS_PID
   start_gateways
@@ -154,18 +188,43 @@ if [ "$quick" = 1 ]; then
   steady=(--shape steady --conns 200 --procs 2 --rate 1000 --duration 5)
   burst=(--shape burst --conns 2000 --procs 2 --ramp 2 --window 1 --stock 500 --limit-per-user 2)
   max=(--shape max --conns 100 --procs 2 --inflight 10 --duration 5 --limit-per-user 1000000)
-  flood=(--shape max --conns 100 --procs 2 --inflight 10 --duration 5 --limit-per-user 1000000 --inflight-until accept)
+  flood_closed=(--shape max --conns 100 --procs 2 --inflight 10 --duration 5 --limit-per-user 1000000 --inflight-until accept)
+  flood_shape=(--shape steady --conns 200 --procs 2 --duration 5 --limit-per-user 1000000)
 else
   hold=(--shape steady --conns 50000 --procs 4 --ramp 20 --rate 200 --duration 5)
   steady=(--shape steady --conns 2000 --procs 2 --rate 3000 --duration 30)
   burst=(--shape burst --conns 20000 --procs 2 --ramp 10 --window 1 --stock 5000 --limit-per-user 2)
   max=(--shape max --conns 200 --procs 2 --inflight 20 --duration 20 --limit-per-user 1000000)
-  flood=(--shape max --conns 200 --procs 2 --inflight 20 --duration 15 --limit-per-user 1000000 --inflight-until accept)
+  flood_closed=(--shape max --conns 200 --procs 2 --inflight 20 --duration 15 --limit-per-user 1000000 --inflight-until accept)
+  flood_shape=(--shape steady --conns 2000 --procs 2 --duration 10 --limit-per-user 1000000)
 fi
+
+# The median confirmed/s of this run's max scenario, from its JSON reports.
+max_confirmed_per_s() {
+  node -e '
+    const fs = require("fs");
+    const xs = process.argv.slice(1).filter((f) => fs.existsSync(f)).map((f) => JSON.parse(fs.readFileSync(f, "utf8")).confirmed_per_s).sort((a, b) => a - b);
+    const m = xs.length % 2 ? xs[(xs.length - 1) / 2] : (xs[xs.length / 2 - 1] + xs[xs.length / 2]) / 2;
+    process.stdout.write(String(Math.round(m || 0)));' "$out"/max-*.json
+}
+
+# The flood's arguments, once its rate is known: 3x max's confirmed/s, or
+# --flood-rate as given.
+flood_args() {
+  local rate=$flood_rate
+  if [ -z "$rate" ]; then
+    local m; m=$(max_confirmed_per_s || echo 0)
+    [ "${m:-0}" -gt 0 ] || { echo "bench.sh: the max scenario confirmed nothing: no rate for the flood (give --flood-rate N)" >&2; return 1; }
+    rate=$((3 * m))
+    echo "== flood at 3 x $m confirmed/s (max, median of this run) = $rate orders/s"
+  fi
+  flood=("${flood_shape[@]}" --rate "$rate")
+}
 
 status=0
 for name in $scenarios; do
-  declare -n args=$name
+  if [ "$name" = flood ]; then flood_args || { status=1; continue; }; fi
+  declare -n args=${name//-/_}
   n=$reps
   [ "$name" = hold ] && n=$hold_reps
   for rep in $(seq "$n"); do

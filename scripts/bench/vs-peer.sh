@@ -145,6 +145,9 @@ start_livegate() {
   LIVEGATE_DATA_KEY=$(openssl rand -hex 32)
   export LIVEGATE_JWT_SECRET=$secret LIVEGATE_DATA_KEY
   export LIVEGATE_LISTEN="127.0.0.1:$port" LIVEGATE_LOG_LEVEL=warn
+  # Per-user rate limit off unless set, as the peer runs (few users, many
+  # orders each; the default 10/s a user would refuse most of them).
+  export LIVEGATE_USER_RATE=${LIVEGATE_USER_RATE:-0}
   local i
   for i in 1 2; do
     LIVEGATE_GATEWAY_ID="vs-peer-gw-$i-$$" "$bin/livegate" serve 2>>"$out/livegate-$1.log" &

@@ -7,8 +7,10 @@
 #
 #   lg_bench_env REDIS_PORT GW_PORT
 #       Exports the programs' settings (a random JWT secret and data key,
-#       the private Redis, the gateway on 127.0.0.1:GW_PORT, warn logs) and
-#       sets LG_BENCH_TMP to a new scratch folder.
+#       the private Redis, the gateway on 127.0.0.1:GW_PORT, warn logs, the
+#       per-user rate limit off unless LIVEGATE_USER_RATE is set: load tests
+#       have few users; admission and the deadline out of the way, see
+#       below) and sets LG_BENCH_TMP to a new scratch folder.
 #   LG_BENCH_PIDS+=("$pid")
 #       A process for the clean-up to stop.
 #   lg_bench_cleanup
@@ -33,6 +35,13 @@ lg_bench_env() {
   export LIVEGATE_REDIS_URL="redis://127.0.0.1:$1/0"
   export LIVEGATE_LISTEN="127.0.0.1:$2"
   export LIVEGATE_LOG_LEVEL=warn
+  export LIVEGATE_USER_RATE=${LIVEGATE_USER_RATE:-0}
+  # These scripts measure the raw pipeline, each half on its own: a backlog
+  # queued with no validator running must stay queued (no BUSY after the
+  # stall, no EXPIRED from the gateways' deadline sweep), and a closed loop
+  # may keep more submits in flight than a viewer would.
+  export LIVEGATE_DEADLINE_MS=600000 LIVEGATE_ADMIT_WAIT_MS=599000 LIVEGATE_ADMIT_STALL_MS=60000
+  export LIVEGATE_CONN_INFLIGHT=1000000 LIVEGATE_INTAKE_IN_FLIGHT=1000000
 }
 
 lg_bench_cleanup() {

@@ -1,7 +1,7 @@
 /* fuzz_results.c - libFuzzer target for the decoding of Redis replies into
  * what the gateway acts on: above all the reply-stream reader of
  * features/results.c (XREAD's answer -> entries -> results -> the buyer's
- * order.confirmed / order.rejected), and the back office's readers of
+ * order.confirmed, order.rejected or order.status), and the back office's readers of
  * transition.lua's answer and of the audit stream (rules/backoffice_rules.c).
  *
  * The input is RESP, the bytes Redis sends; hiredis's own reader turns them
@@ -12,7 +12,8 @@
  * callback, so it is compiled into this file (and the copy in lg_gateway is
  * then never linked). Its calls into the session layer are renamed to the
  * stubs below before the include: they stand for one connected buyer whose
- * every result is recorded, so the test sees what would be sent. */
+ * every result is recorded, so the test sees what would be sent; the call
+ * that builds a result's message is wrapped to note the status it came from. */
 #include <hiredis/hiredis.h>
 #include <string.h>
 
@@ -22,18 +23,30 @@
 #define lg_session_user_next fuzz_user_next
 #define lg_session_hold_result fuzz_hold_result
 #define lg_session_send fuzz_send
+#define lg_msg_result_now fuzz_msg_result_now
 #include "features/results.c"
 #undef lg_session_find_user
 #undef lg_session_user_next
 #undef lg_session_hold_result
 #undef lg_session_send
+#undef lg_msg_result_now
+json_t *lg_msg_result_now(const struct lg_result *r);
 
 #include "rules/backoffice_rules.h"
 
 /* The one buyer's session; only its address is used. */
 static char buyer_session;
+/* The stored status of the result whose message is being sent. */
+static char result_status[64];
 /* The order ids sent to the buyer during one input. */
 static struct lg_strmap *sent;
+
+/* The message of a result: the real one, noting the status it was made of. */
+json_t *fuzz_msg_result_now(const struct lg_result *r)
+{
+    snprintf(result_status, sizeof(result_status), "%s", r->status);
+    return lg_msg_result_now(r);
+}
 
 struct lg_session *fuzz_find_user(struct lg_gateway *gw, const char *room, const char *user)
 {
@@ -62,8 +75,18 @@ void fuzz_send(struct lg_session *s, json_t *msg)
     if (msg) {
         const char *type = json_string_value(json_object_get(msg, "type"));
         const char *order_id = json_string_value(json_object_get(msg, "order_id"));
-        FUZZ_CHECK(type &&
-                   (strcmp(type, "order.confirmed") == 0 || strcmp(type, "order.rejected") == 0));
+        /* A result states the order's real state: confirmed only while it
+         * waits for payment, a later state (a resend after the order moved
+         * on) as order.status with that state. */
+        FUZZ_CHECK(type != NULL);
+        if (strcmp(result_status, "rejected") == 0)
+            FUZZ_CHECK(strcmp(type, "order.rejected") == 0);
+        else if (strcmp(result_status, "pending_payment") == 0)
+            FUZZ_CHECK(strcmp(type, "order.confirmed") == 0);
+        else
+            FUZZ_CHECK(strcmp(type, "order.status") == 0 &&
+                       strcmp(json_string_value(json_object_get(msg, "status")), result_status) ==
+                           0);
         /* handle_result drops a result without an order id or a status. */
         FUZZ_CHECK(order_id && order_id[0]);
         /* The stream can repeat a result (a validator's crash and resend);
@@ -80,16 +103,18 @@ void fuzz_send(struct lg_session *s, json_t *msg)
 static struct lg_gateway gw;
 static struct lg_results reader;
 
-/* The reader as lg_results_new leaves it, without its connection: with
- * have_start false it never sends a read, so on_read only decodes. */
+/* The reader as lg_results_new leaves it, its connection never started:
+ * a command sent on it (the next read, a trim) is refused at once, so
+ * on_read only decodes. */
 static void setup(void)
 {
     lg_log_init("fuzz_results", LG_LOG_ERROR + 1);
     gw.sessions_by_user = lg_strmap_new();
     reader.gw = &gw;
+    reader.conn = lg_redis_new(uv_default_loop(), &gw.cfg.redis, "fuzz_results", 1000);
     reader.ring = calloc(SEEN_RING, sizeof(*reader.ring));
     reader.seen = lg_strmap_new();
-    FUZZ_CHECK(gw.sessions_by_user && reader.ring && reader.seen);
+    FUZZ_CHECK(gw.sessions_by_user && reader.conn && reader.ring && reader.seen);
     gw.results = &reader;
 }
 

@@ -51,7 +51,8 @@ const exists = async (key) => (await redis.cli('EXISTS', key)) === '1';
 
 test('an order is admitted while the predicted wait is within the bound, and refused one past it', async () => {
   // 100 decisions a second and 1000 ms admitted: 99 ahead is a wait of
-  // exactly 1000 ms, 100 ahead is 1010 ms.
+  // exactly 1000 ms, 100 ahead is 1010 ms; the refused order's turn is the
+  // 10 ms past the bound plus its place in the (empty) waiting line, 10 ms.
   const now = await redisNow();
   await setLoad('a1', { high: 0, normal: 99, rate: 100, d_at: now });
   let res = await runEnqueue(redis, 'a1', [{ oid: 'o-in', coid: 'c-in' }], { wait: 1000 });
@@ -59,7 +60,7 @@ test('an order is admitted while the predicted wait is within the bound, and ref
   assert.equal((await load('a1')).normal, '100');
 
   res = await runEnqueue(redis, 'a1', [{ oid: 'o-out', coid: 'c-out' }], { wait: 1000 });
-  assert.deepEqual(res[0], ['busy', '10', 'normal', '']);
+  assert.deepEqual(res[0], ['busy', '20', 'normal', '', '10000']);
   // Nothing of the refused order is stored, and the backlog is unchanged.
   assert.equal(await exists('lg:{a1}:order:o-out'), false);
   assert.equal(await exists('lg:{a1}:idem:u1/c-out'), false);
@@ -86,7 +87,27 @@ test('a high order waits behind the high queue only, so it is shed last', async 
   // The high queue itself full: high orders are refused too.
   await setLoad('a2', { high: 100 });
   const full = await runEnqueue(redis, 'a2', [{ oid: 'o-h2', coid: 'c-h2', amount: 100000 }], { wait: 1000 });
-  assert.deepEqual(full[0], ['busy', '10', 'high', '100000']);
+  assert.deepEqual(full[0], ['busy', '20', 'high', '100000', '10000']);
+  // Far past the bound, the retry is the time until the wait is back within it.
+  await setLoad('a2', { high: 1000 });
+  const far = await runEnqueue(redis, 'a2', [{ oid: 'o-h3', coid: 'c-h3', amount: 100000 }], { wait: 1000 });
+  assert.deepEqual(far[0], ['busy', '9020', 'high', '100000', '10000']);
+});
+
+test('refused orders get consecutive turns in the waiting line, which shortens as places free', async () => {
+  const now = await redisNow();
+  await setLoad('a8', { high: 0, normal: 100, rate: 10, d_at: now });
+  // 10 a second: a place every 100 ms; 100 ahead is 5,100 ms past a bound of 5,000.
+  const res = await runEnqueue(redis, 'a8', Array.from({ length: 4 }, (_, i) => ({ oid: `o-${i}`, coid: `c-${i}` })));
+  assert.deepEqual(res.map((r) => r[1]), ['5200', '5300', '5400', '5500']);
+  assert.deepEqual(res.map((r) => r[4]), ['100000', '100000', '100000', '100000']);
+  const l = await load('a8');
+  assert.ok(Number(l.wl) > 3.9 && Number(l.wl) <= 4, `line ${l.wl}`);
+  // 250 ms later 2.5 places have freed: the next refusal is about third in line.
+  await setLoad('a8', { wl_at: Number(l.wl_at) - 250 });
+  const next = await runEnqueue(redis, 'a8', [{ oid: 'o-9', coid: 'c-9' }]);
+  // (less the real time the calls took, a place per 100 ms of it)
+  assert.ok(Number(next[0][1]) >= 5200 && Number(next[0][1]) <= 5350, `turn ${next[0][1]}`);
 });
 
 test('orders of one batch count the ones admitted before them', async () => {
@@ -121,7 +142,7 @@ test('an unknown drain rate admits; a backlog without a decision past the stall 
   // of 2 s: the drain rate is 0, and the retry is the stall.
   await setLoad('a5', { d_at: now - 2500, since: now - 2500 });
   res = await runEnqueue(redis, 'a5', [{ oid: 'o-2', coid: 'c-2' }], { stall: 2000 });
-  assert.deepEqual(res[0], ['busy', '2000', 'normal', '']);
+  assert.deepEqual(res[0], ['busy', '2000', 'normal', '', '0']);
   // A recent start of the backlog is not a stall, even with no decision ever.
   await redis.cli('HDEL', 'lg:{a5}:load', 'd_at');
   await setLoad('a5', { since: now - 1500 });
@@ -247,7 +268,8 @@ test('the gateway answers BUSY with jittered retry_after_ms, leaves nothing queu
   const gw = await startGateway({ redis, env: { LIVEGATE_ADMIT_WAIT_MS: '5000' } });
   await setupRoom(gw, 'g1', { threshold: 100000 });
   const now = await redisNow();
-  // 60 ahead at 10 a second: a 6,100 ms wait, 1,100 ms past the bound.
+  // 60 ahead at 10 a second: a 6,100 ms wait, 1,100 ms past the bound,
+  // and the first place in the waiting line, 100 ms more: a turn of 1,200 ms.
   await setLoad('g1', { high: 0, normal: 60, rate: 10, d_at: now + 60000 });
   const c = await gw.session({ sub: 'b1', room: 'g1', role: 'viewer' });
   const sets = async () => Number((await redis.cli('INFO', 'commandstats')).match(/cmdstat_set:calls=(\d+)/)?.[1] ?? 0);
@@ -259,7 +281,7 @@ test('the gateway answers BUSY with jittered retry_after_ms, leaves nothing queu
   assert.equal(busy.type, 'error');
   assert.equal(busy.code, 'BUSY');
   assert.ok(Number.isInteger(busy.retry_after_ms));
-  assert.ok(busy.retry_after_ms >= 1000 && busy.retry_after_ms <= 1650, `retry ${busy.retry_after_ms}`);
+  assert.ok(busy.retry_after_ms >= 1200 && busy.retry_after_ms <= 1800, `retry ${busy.retry_after_ms}`);
 
   // Within the hold (100 ms from the refusal above) the gateway refuses on
   // its own: the order never reaches Redis, not even its order-id index
@@ -268,7 +290,8 @@ test('the gateway answers BUSY with jittered retry_after_ms, leaves nothing queu
   c.send(o2);
   const shed = await c.next((m) => m.ref === o2.client_order_id);
   assert.equal(shed.code, 'BUSY');
-  assert.ok(shed.retry_after_ms >= 900 && shed.retry_after_ms <= 1650, `retry ${shed.retry_after_ms}`);
+  // The gateway's own turn is the next place: 1,300 ms from the refusal.
+  assert.ok(shed.retry_after_ms >= 1100 && shed.retry_after_ms <= 1950, `retry ${shed.retry_after_ms}`);
   assert.equal(await streamLen('g1', 'normal'), 0);
   assert.equal(await redis.cli('KEYS', 'lg:oidx:*'), '', 'the refused order\'s index is dropped');
   assert.equal(await sets(), setsBefore + 1);
@@ -379,4 +402,59 @@ test('the per-user rate holds across gateway processes, with the defaults of 10 
   cb.close();
   await a.stop();
   await b.stop();
+});
+
+test('with Redis far behind, the gateway refuses BUSY without sending: a fifth of the admitted wait', async () => {
+  // LIVEGATE_ADMIT_WAIT_MS=1000: an order is not sent once the oldest
+  // enqueue call has waited 200 ms.
+  const gw = await startGateway({ redis, env: { LIVEGATE_ADMIT_WAIT_MS: '1000' } });
+  await setupRoom(gw, 'g5');
+  const c = await gw.session({ sub: 'b5', room: 'g5', role: 'viewer' });
+  const lagging = async () => {
+    const r = await gw.http('GET', '/metrics');
+    return Number(r.text.match(/^livegate_orders_busy_lagging_total (\d+)$/m)[1]);
+  };
+  await redis.cli('CLIENT', 'PAUSE', '1500', 'WRITE');
+  const first = validOrder({ room_id: 'g5' });
+  c.send(first);
+  await sleep(50);
+  // 50 ms behind: still sent.
+  const second = validOrder({ room_id: 'g5' });
+  c.send(second);
+  await sleep(400);
+  const third = validOrder({ room_id: 'g5' });
+  c.send(third);
+  const refused = await c.next((m) => m.ref === third.client_order_id, 1000);
+  assert.equal(refused.code, 'BUSY');
+  assert.ok(refused.retry_after_ms >= 250, `retry ${refused.retry_after_ms}`);
+  // The first two are accepted once Redis answers again.
+  for (const o of [first, second]) {
+    assert.equal((await c.next((m) => m.client_order_id === o.client_order_id, 5000)).type, 'order.accepted');
+  }
+  assert.equal(await lagging(), 1);
+  c.close();
+  await gw.stop();
+});
+
+test('a gateway sends at most LIVEGATE_INTAKE_IN_FLIGHT orders Redis has not answered, and not one more', async () => {
+  const gw = await startGateway({ redis, env: { LIVEGATE_INTAKE_IN_FLIGHT: '16' } });
+  await setupRoom(gw, 'g6');
+  const c = await gw.session({ sub: 'b6', room: 'g6', role: 'viewer' });
+  await redis.cli('CLIENT', 'PAUSE', '1000', 'WRITE');
+  // 15 in one loop turn: one enqueue call of 15 orders in flight.
+  const first = Array.from({ length: 15 }, () => validOrder({ room_id: 'g6' }));
+  for (const o of first) c.send(o);
+  await sleep(100);
+  const sixteenth = validOrder({ room_id: 'g6' });
+  c.send(sixteenth); // 15 in flight: sent
+  await sleep(100);
+  const over = validOrder({ room_id: 'g6' });
+  c.send(over); // 16 in flight: refused
+  const refused = await c.next((m) => m.ref === over.client_order_id, 800);
+  assert.equal(refused.code, 'BUSY');
+  for (const o of [...first, sixteenth]) {
+    assert.equal((await c.next((m) => m.client_order_id === o.client_order_id, 5000)).type, 'order.accepted');
+  }
+  c.close();
+  await gw.stop();
 });

@@ -123,6 +123,9 @@ test('each allowed move answers order.updated, records the status and its time',
   for (const path of paths) {
     const { acc } = await confirmed(buyer);
     for (const status of path) {
+      // A move starts the order's TTL (and its id index's) again.
+      await redis.cli('EXPIRE', `lg:{r1}:order:${acc.order_id}`, '100');
+      await redis.cli('EXPIRE', `lg:oidx:{${acc.order_id}}`, '100');
       const t0 = Date.now();
       const r = await update(op, acc.order_id, status);
       assert.deepEqual({ ...r }, { type: 'order.updated', order_id: acc.order_id, status, req: r.req });
@@ -131,6 +134,10 @@ test('each allowed move answers order.updated, records the status and its time',
       assert.equal(st, status);
       assert.equal(at, updated);
       assert.ok(Number(at) >= t0 - 1000 && Number(at) <= Date.now() + 1000, `${status}_at_ms ${at}`);
+      const ttl = Number(await redis.cli('TTL', `lg:{r1}:order:${acc.order_id}`));
+      assert.ok(ttl > 604000, `record TTL ${ttl} after ${status}`);
+      await waitFor(async () => Number(await redis.cli('TTL', `lg:oidx:{${acc.order_id}}`)) > 604000,
+        { what: `the id index's TTL after ${status}` });
     }
   }
   buyer.close();
@@ -451,6 +458,13 @@ test('GET /v1/orders/{id} shows the new status and times, personal data masked',
     assert.ok(!r.text.includes(secret), `GET /v1/orders leaks ${secret}`);
   }
   assert.equal(r.json.pii, undefined);
+  // The region is shown from the sealed document; the record has no clear copy.
+  assert.equal(r.json.province, '浙江省');
+  assert.equal(r.json.city, '杭州市');
+  const record = await hash(`lg:{r1}:order:${acc.order_id}`);
+  assert.equal(record.province, undefined);
+  assert.equal(record.city, undefined);
+  assert.ok(!JSON.stringify(record).includes('杭州'));
   buyer.close();
   op.close();
 });

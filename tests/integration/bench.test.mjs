@@ -1,7 +1,10 @@
 // livegate-bench against the real gateway, validator and redis-server: a
 // short run whose audit passes, a gateway frozen for 1 s that must show up
-// in the latency figures, and a broken set-up (no validator) that the audit
-// must report as lost orders with a failing exit status.
+// in the latency figures, a gateway killed with submits unanswered (resent
+// on the next connection, none left unanswered), real BUSY and RATE_LIMITED
+// refusals the bench retries until the orders get in, and a broken set-up
+// (no validator) that the audit must report as lost orders with a failing
+// exit status.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -11,6 +14,7 @@ import { startRedis, startGateway, startValidator, stopAll, sleep, waitFor, bin,
 
 const outDir = mkdtempSync(path.join(os.tmpdir(), 'lg-bench-'));
 let redis, gw, validator;
+const gatewayEnv = { LIVEGATE_USER_RATE: '0' };
 
 // Runs the bench to completion (bounded) and returns its exit code, output
 // and JSON report. okCodes: the exit codes this run may end with.
@@ -28,7 +32,9 @@ async function bench(args, { secret = gw.secrets.secret, timeoutMs = 120000, por
 
 before(async () => {
   redis = await startRedis();
-  gw = await startGateway({ redis });
+  // The per-user rate limit off, as the load scripts run it: the bench's
+  // few users send many orders each.
+  gw = await startGateway({ redis, env: gatewayEnv });
   validator = await startValidator({ redis });
 });
 after(stopAll);
@@ -166,6 +172,111 @@ test('a gateway frozen for 1 s shows up in p99 and max', async () => {
   // (whatever this machine's normal latency L: the max is about L + 1000)
   assert.ok(acc.p50 < acc.max - 900, `accept p50 ${acc.p50} ms, max ${acc.max} ms`);
   assert.ok(r.report.latency_ms.result_normal.max >= 900);
+});
+
+test('submits cut off by a killed gateway are resent on the next connection: none unanswered', async () => {
+  const run = bench(['--shape', 'steady', '--conns', '20', '--rate', '200', '--duration', '5',
+    '--ramp', '0.5', '--dup-share', '0', '--invalid-share', '0', '--drain', '20']);
+  const before = await gw.metric('livegate_orders_accepted_total');
+  await waitFor(async () => (await gw.metric('livegate_orders_accepted_total')) >= before + 100,
+    { timeoutMs: 60000, what: 'the bench\'s first 100 orders accepted' });
+  // Frozen, the gateway answers nothing while the bench goes on writing;
+  // killed, it leaves those submits without any answer on a dead connection.
+  gw.proc.child.kill('SIGSTOP');
+  await sleep(300);
+  await gw.kill9();
+  gw = await startGateway({ redis, secrets: gw.secrets, port: gw.port, env: gatewayEnv });
+  const r = await run;
+  assert.equal(r.code, 0, r.out);
+  const { retries, audit_counts: a } = r.report;
+  assert.ok(retries.resubmits_after_close > 0, r.out);
+  assert.equal(a.unanswered, 0);
+  assert.equal(a.unsent, 0);
+  assert.equal(a.lost, 0);
+  assert.match(r.out, /submits resent on the viewer's next connection/);
+});
+
+// Refusals the gateway really sends, each from a gateway of its own started
+// with the limit that triggers it. The bench must wait retry_after_ms,
+// resubmit the same client_order_id until it gets in, and its audit must
+// pass: every refusal carried retry_after_ms, and order.query knows none of
+// the orders that were refused and never got in.
+async function benchAgainst(env, args) {
+  const own = await startGateway({ redis, env: { ...gatewayEnv, ...env } });
+  try {
+    return await bench(args, { secret: own.secrets.secret, port: own.port });
+  } finally {
+    await own.stop();
+  }
+}
+
+function assertRetriedAndAudited(r, code) {
+  assert.equal(r.code, 0, r.out);
+  const { retries: rt, audit_counts: a, errors_by_code: errors } = r.report;
+  assert.ok(errors[code] > 0, `no ${code}: ${r.out}`);
+  assert.equal(rt.refusals, errors.BUSY + errors.RATE_LIMITED);
+  assert.ok(rt.resubmits > 0, r.out);
+  assert.ok(rt.admitted_after_retry > 0, r.out);
+  assert.equal(rt.first_send_to_accept_ms.count, rt.admitted_after_retry);
+  assert.ok(rt.first_send_to_accept_ms.max > 0);
+  assert.equal(a.refusal_no_retry_after, 0);
+  assert.equal(a.refused_only_queued, 0);
+  assert.equal(a.refused_only_checked, rt.refused_gave_up + rt.refused_waiting_at_end);
+  assert.equal(a.refused_but_queued, 0);
+  assert.equal(a.unanswered, 0);
+  assert.equal(a.lost, 0);
+  // a retry is no new order: every first send of a valid order is accepted
+  // or still refused at the end
+  const { orders } = r.report;
+  assert.equal(orders.accepted + rt.refused_gave_up + rt.refused_waiting_at_end + orders.resends,
+    orders.submitted, JSON.stringify({ orders, rt }));
+  assert.match(r.out, /\[ok\] every BUSY \/ RATE_LIMITED carried retry_after_ms/);
+  assert.match(r.out, /\[ok\] orders refused and never accepted left nothing queued/);
+  assert.match(r.out, /orders accepted after >= 1 retry/);
+}
+
+test('RATE_LIMITED past the in-flight cap of a connection: retried until accepted', async () => {
+  const r = await benchAgainst({ LIVEGATE_CONN_INFLIGHT: '1' },
+    ['--shape', 'max', '--conns', '4', '--inflight', '4', '--duration', '2', '--dup-share', '0',
+      '--invalid-share', '0', '--drain', '10']);
+  assertRetriedAndAudited(r, 'RATE_LIMITED');
+});
+
+test('RATE_LIMITED past the per-user rate: retried after retry_after_ms', async () => {
+  const r = await benchAgainst({ LIVEGATE_USER_RATE: '2', LIVEGATE_USER_BURST: '2' },
+    ['--shape', 'steady', '--conns', '2', '--rate', '20', '--duration', '2', '--dup-share', '0',
+      '--invalid-share', '0', '--drain', '5']);
+  assertRetriedAndAudited(r, 'RATE_LIMITED');
+});
+
+const outcome = async (g, name) => {
+  const r = await g.http('GET', '/metrics');
+  const m = r.text.match(new RegExp(`^livegate_orders_total\\{outcome="${name}"\\} (\\d+)$`, 'm'));
+  return m ? Number(m[1]) : 0;
+};
+
+test('BUSY while the validator is frozen: retried after retry_after_ms, admitted once it drains', async () => {
+  // A backlog with no decision for 200 ms reads as stuck validators: every
+  // new order is refused BUSY until the validator decides again.
+  const own = await startGateway({ redis, env: { ...gatewayEnv, LIVEGATE_ADMIT_STALL_MS: '200' } });
+  try {
+    const run = bench(['--shape', 'steady', '--conns', '10', '--rate', '100', '--duration', '4',
+      '--ramp', '0.5', '--dup-share', '0', '--invalid-share', '0', '--drain', '15'],
+    { secret: own.secrets.secret, port: own.port });
+    await waitFor(async () => (await own.metric('livegate_orders_accepted_total')) >= 50,
+      { timeoutMs: 60000, what: 'the bench\'s first 50 orders accepted' });
+    validator.proc.child.kill('SIGSTOP');
+    try {
+      await waitFor(async () => (await outcome(own, 'busy')) >= 5, { timeoutMs: 10000, what: 'BUSY refusals' });
+    } finally {
+      validator.proc.child.kill('SIGCONT');
+    }
+    const r = await run;
+    assertRetriedAndAudited(r, 'BUSY');
+    assert.equal(r.report.errors_by_code.BUSY, await outcome(own, 'busy'));
+  } finally {
+    await own.stop();
+  }
 });
 
 test('a broken set-up (no validator) fails the audit with lost orders', async () => {

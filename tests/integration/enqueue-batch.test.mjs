@@ -36,7 +36,7 @@ test('a batch answers each order in the order given, from one clock reading', as
   assert.equal(await redis.cli('HGET', 'lg:{b1}:order:o-h1', 'room_id'), 'b1');
   assert.equal(await redis.cli('HGET', 'lg:{b1}:order:o-h1', 'gw'), 'gw-test');
   assert.equal(await redis.cli('HGET', 'lg:{b1}:order:o-h1', 'priority'), 'high');
-  assert.equal(await redis.cli('GET', 'lg:{b1}:idem:u1/c2'), `o-h1|fp-1|high|${res[1][3]}`);
+  assert.equal(await redis.cli('GET', 'lg:{b1}:idem:u1/c2'), `o-h1|k1fp-1|high|${res[1][3]}`);
   const ttl = Number(await redis.cli('TTL', 'lg:{b1}:order:o-n1'));
   assert.ok(ttl > 604000, `record TTL ${ttl}`);
 });
@@ -47,7 +47,7 @@ test('a double tap inside one batch is accepted once, then duplicate or conflict
   const res = await run('b2', [
     { oid: 'o-a', coid: 'tap' },
     { oid: 'o-b', coid: 'tap' },
-    { oid: 'o-c', coid: 'tap', fp: 'fp-other', amount: 200000 },
+    { oid: 'o-c', coid: 'tap', fp: 'k1fp-other', amount: 200000 },
   ]);
   assert.deepEqual(res[0].slice(0, 3), ['accepted', 'o-a', 'normal']);
   assert.deepEqual(res[1], ['duplicate', 'o-a', 'normal', res[0][3]]);
@@ -58,6 +58,16 @@ test('a double tap inside one batch is accepted once, then duplicate or conflict
   // A later batch sees the stored key.
   const again = await run('b2', [{ oid: 'o-d', coid: 'tap' }]);
   assert.deepEqual(again[0], ['duplicate', 'o-a', 'normal', res[0][3]]);
+});
+
+test('a key stored with the plain digest of earlier releases answers duplicate, not conflict', async () => {
+  await redis.cli('SET', 'lg:{b5}:idem:u1/old', 'o-old|9a60331e183822f0545fecd70ce0aa5e|normal|1700000000000');
+  const res = await run('b5', [{ oid: 'o-new', coid: 'old', fp: 'k1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' }]);
+  assert.deepEqual(res[0], ['duplicate', 'o-old', 'normal', '1700000000000']);
+  // A keyed one that differs is a conflict.
+  await redis.cli('SET', 'lg:{b5}:idem:u1/new', 'o-k|k1bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb|normal|1700000000000');
+  const c = await run('b5', [{ oid: 'o-n2', coid: 'new', fp: 'k1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' }]);
+  assert.deepEqual(c[0], ['conflict', 'o-k']);
 });
 
 test('a room never set up queues everything as normal unless vip', async () => {

@@ -226,7 +226,8 @@ test('a conflicting body is IDEMPOTENCY_CONFLICT and leaves the first order unto
 
 test('name, phone and address are never stored or logged in clear', async () => {
   const c = await gw.session(viewer('u-pii'));
-  const order = validOrder({ address: { name: '王小明', phone: '13912345678', detail: '秘密路 88 号' } });
+  const order = validOrder({ address: { name: '王小明', phone: '13912345678', detail: '秘密路 88 号',
+    province: '隐秘省', city: '无名市' } });
   c.send(order);
   const acc = await c.next((m) => m.type === 'order.accepted');
   const keys = await keysOf('*');
@@ -247,7 +248,7 @@ test('name, phone and address are never stored or logged in clear', async () => 
     assert.ok(read[type], `key ${k} of type ${type} not scanned`);
     everything += await read[type](k);
   }
-  for (const secret of ['13912345678', '王小明', '秘密路']) {
+  for (const secret of ['13912345678', '王小明', '秘密路', '隐秘省', '无名市']) {
     assert.ok(!everything.includes(secret), `${secret} found in Redis`);
     assert.ok(!gw.logs.join('\n').includes(secret), `${secret} found in logs`);
   }

@@ -24,6 +24,7 @@ before(async () => {
   gw = await startGateway({ redis, env: {
     LIVEGATE_REDIS_TIMEOUT_MS: String(TIMEOUT_MS),
     LIVEGATE_DEADLINE_MS: '600000', LIVEGATE_ADMIT_WAIT_MS: '599000',
+    LIVEGATE_INTAKE_IN_FLIGHT: '1000000',
   } });
   await startValidator({ redis });
   await setupRoom(gw, 'r1', { threshold: 100000 });

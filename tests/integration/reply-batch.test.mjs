@@ -70,6 +70,19 @@ test('through the system: every result arrives, packed, and old or bad entries a
   assert.equal(legacy.code, 'OUT_OF_STOCK');
   assert.equal(legacy.client_order_id, 'c-legacy-1');
   await waitFor(() => gw.logs.some((l) => l.includes('"event":"results.bad_entry"')), { what: 'bad entry logged' });
+
+  // A result read back after the order moved on (a validator re-sending a
+  // stored result, after a restart or once the repeat ring has wrapped)
+  // states the order's real state: order.status, never order.confirmed.
+  for (const [oid, status] of [['o-moved-1', 'cancelled'], ['o-moved-2', 'paid']]) {
+    await redis.cli('XADD', key, '*', 'order_id', oid, 'room', 'rb', 'user', 'urb-0',
+      'status', status, 'code', '', 'field', '', 'message', '', 'amount', '19900',
+      'confirmed_at_ms', '1700000000000', 'pay_deadline_ms', '1700000900000',
+      'client_order_id', `c-${oid}`, 'updated_at_ms', '1700000100000');
+    const m = await c.next((x) => x.order_id === oid, 5000);
+    assert.deepEqual({ ...m }, { type: 'order.status', order_id: oid, client_order_id: `c-${oid}`,
+      status, at_ms: 1700000100000 });
+  }
   for (const x of conns) x.close();
   await v.stop();
   await gw.stop();

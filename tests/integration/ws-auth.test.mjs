@@ -208,3 +208,26 @@ test('a stopping gateway closes its connections with 1001', async () => {
   const { code } = await stopped;
   assert.equal(code, 0);
 });
+
+test('a session whose token expires is told UNAUTHORIZED and closed 4401; one whose token lives on stays', async () => {
+  const c = await gw.connect();
+  const exp = now() + 2;
+  c.send({ type: 'auth', token: gw.token({ ...viewer, sub: 'u-exp', exp }) });
+  assert.equal((await c.next()).type, 'auth.ok');
+  const lasting = await gw.session({ ...viewer, sub: 'u-lasting', exp: now() + 3600 });
+  // Still open just before exp: a submit is answered.
+  const o = validOrder();
+  c.send(o);
+  assert.ok(['order.accepted', 'error'].includes((await c.next((m) => m.client_order_id === o.client_order_id || m.ref === o.client_order_id)).type));
+  const err = await c.next((m) => m.type === 'error' && m.code === 'UNAUTHORIZED', 6000);
+  assert.match(err.message, /expired/);
+  const { code } = await c.closed;
+  assert.equal(code, 4401);
+  // Closed once exp had passed (the sweep runs every second), not before.
+  assert.ok(Date.now() / 1000 >= exp, `closed at ${Date.now() / 1000}, exp ${exp}`);
+  assert.ok(Date.now() / 1000 < exp + 3, `closed at ${Date.now() / 1000}, exp ${exp}`);
+  // The other session is untouched.
+  lasting.send({ type: 'order.query', client_order_ids: ['nope'], req: 'q' });
+  assert.equal((await lasting.next((m) => m.req === 'q')).type, 'order.state');
+  lasting.close();
+});

@@ -18,6 +18,7 @@
 #include "mix.h"
 #include "options.h"
 #include "report.h"
+#include "retry.h"
 #include "scan.h"
 
 static int parse(struct lg_bench_opts *o, const char *const *args)
@@ -628,6 +629,138 @@ static void test_mix_write_valid(void **state)
     lg_bench_opts_free(&o);
 }
 
+/* retry_after_ms of the refusal text, or -1 when the bench must not take it. */
+static int64_t retry_after_of(const char *text)
+{
+    static struct lg_scan msg;
+    assert_int_equal(lg_scan_object(text, strlen(text), &msg), 0);
+    int64_t ms = -7;
+    if (lg_bench_retry_after(&msg, &ms))
+        return -1;
+    return ms;
+}
+
+static void test_retry_after(void **state)
+{
+    (void)state;
+    assert_int_equal(
+        retry_after_of("{\"type\":\"error\",\"code\":\"BUSY\",\"retry_after_ms\":250}"), 250);
+    assert_int_equal(retry_after_of("{\"retry_after_ms\":1}"), 1); /* the least allowed */
+    assert_int_equal(retry_after_of("{\"retry_after_ms\":0}"), -1);
+    assert_int_equal(retry_after_of("{\"retry_after_ms\":-5}"), -1);
+    assert_int_equal(retry_after_of("{\"retry_after_ms\":3600000}"), 3600000); /* the most */
+    assert_int_equal(retry_after_of("{\"retry_after_ms\":3600001}"), -1);
+    assert_int_equal(retry_after_of("{\"retry_after_ms\":9223372036854775807}"), -1);
+    assert_int_equal(retry_after_of("{\"type\":\"error\",\"code\":\"BUSY\"}"), -1); /* missing */
+    assert_int_equal(retry_after_of("{\"retry_after_ms\":\"250\"}"), -1);
+    assert_int_equal(retry_after_of("{\"retry_after_ms\":2.5}"), -1);
+    assert_int_equal(retry_after_of("{\"retry_after_ms\":250.0}"), -1);
+    assert_int_equal(retry_after_of("{\"retry_after_ms\":1e3}"), -1);
+    assert_int_equal(retry_after_of("{\"retry_after_ms\":null}"), -1);
+}
+
+static void test_retry_plan(void **state)
+{
+    (void)state;
+    int64_t due = 0;
+    /* waits retry_after_ms from the refusal */
+    assert_int_equal(lg_bench_retry_plan(1000000, 250, 0, 5000000, &due), LG_RETRY_AT);
+    assert_int_equal(due, 1250000);
+    /* the per-order cap, on both sides */
+    assert_int_equal(lg_bench_retry_plan(0, 1, LG_BENCH_RETRY_MAX - 1, 5000000, &due), LG_RETRY_AT);
+    assert_int_equal(lg_bench_retry_plan(0, 1, LG_BENCH_RETRY_MAX, 5000000, &due),
+                     LG_RETRY_TOO_MANY);
+    /* the run's end, on both sides */
+    assert_int_equal(lg_bench_retry_plan(4000000, 1000, 0, 5000000, &due), LG_RETRY_AT);
+    assert_int_equal(due, 5000000);
+    due = 42;
+    assert_int_equal(lg_bench_retry_plan(4000000, 1001, 0, 5000000, &due), LG_RETRY_TOO_LATE);
+    assert_int_equal(due, 42); /* nothing planned */
+}
+
+static void test_retry_heap(void **state)
+{
+    (void)state;
+    struct lg_retry_heap h = {0};
+    const int64_t due[] = {500, 100, 900, 100, 300, 700, 200};
+    for (int i = 0; i < 7; i++)
+        assert_int_equal(lg_retry_push(&h, due[i], i), 0);
+    int sub = -1;
+    assert_false(lg_retry_pop_due(&h, 99, &sub)); /* nothing due yet */
+    int64_t last = 0;
+    int popped = 0;
+    while (lg_retry_pop_due(&h, 600, &sub)) {
+        assert_true(due[sub] >= last && due[sub] <= 600);
+        last = due[sub];
+        popped++;
+    }
+    assert_int_equal(popped, 5); /* 100, 100, 200, 300, 500 */
+    assert_int_equal(h.n, 2);
+    assert_true(lg_retry_pop_due(&h, 10000, &sub));
+    assert_int_equal(sub, 5); /* 700 before 900 */
+    lg_retry_free(&h);
+    assert_int_equal(h.n, 0);
+}
+
+/* The audit's lines for refusals and resubmits each fail the run alone. */
+static void test_audit_retries(void **state)
+{
+    (void)state;
+    static struct lg_bench_report r;
+    struct lg_bench_audit a;
+    lg_bench_report_init(&r);
+    r.a.refusals_retryable = 10;
+    r.c.retries = 9;
+    r.c.admitted_after_retry = 4;
+    lg_bench_audit_run(&r, NULL, &a);
+    assert_true(a.ok);
+
+    r.a.refusal_no_retry_after = 1; /* a BUSY without retry_after_ms */
+    lg_bench_audit_run(&r, NULL, &a);
+    assert_false(a.ok);
+    r.a.refusal_no_retry_after = 0;
+
+    /* refused and never accepted: fine once order.query says it is unknown */
+    r.c.refused_gave_up = 1;
+    r.c.refused_waiting = 2;
+    r.a.refused_only_checked = 2;
+    lg_bench_audit_run(&r, NULL, &a);
+    assert_false(a.ok); /* one never asked about */
+    r.a.refused_only_checked = 3;
+    lg_bench_audit_run(&r, NULL, &a);
+    assert_true(a.ok);
+    r.a.refused_only_queued = 1; /* ... but the gateway knew it */
+    lg_bench_audit_run(&r, NULL, &a);
+    assert_false(a.ok);
+    r.a.refused_only_queued = 0;
+
+    r.a.unsent = 1; /* planned, never written: no connection came back */
+    lg_bench_audit_run(&r, NULL, &a);
+    assert_false(a.ok);
+    r.a.unsent = 0;
+    r.c.resubmits_after_close = 5; /* resent on a new connection: reported, not failed */
+    lg_bench_audit_run(&r, NULL, &a);
+    assert_true(a.ok);
+    r.a.unanswered = 1;
+    lg_bench_audit_run(&r, NULL, &a);
+    assert_false(a.ok);
+
+    static struct lg_bench_report m;
+    lg_bench_report_init(&m);
+    lg_hist_record(&r.admit_after_retry, 300000);
+    lg_bench_report_merge(&m, &r);
+    lg_bench_report_merge(&m, &r);
+    assert_int_equal(m.c.retries, 18);
+    assert_int_equal(m.c.admitted_after_retry, 8);
+    assert_int_equal(m.c.resubmits_after_close, 10);
+    assert_int_equal(m.c.refused_gave_up, 2);
+    assert_int_equal(m.c.refused_waiting, 4);
+    assert_int_equal(m.a.refusals_retryable, 20);
+    assert_int_equal(m.a.refused_only_checked, 6);
+    assert_int_equal(m.a.unanswered, 2);
+    assert_int_equal(m.admit_after_retry.total, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -637,6 +770,8 @@ int main(void)
         cmocka_unit_test(test_cost_table),        cmocka_unit_test(test_options_pids),
         cmocka_unit_test(test_scan_like_jansson), cmocka_unit_test(test_frame_text),
         cmocka_unit_test(test_mix_write_valid),   cmocka_unit_test(test_frame_parse),
+        cmocka_unit_test(test_retry_after),       cmocka_unit_test(test_retry_plan),
+        cmocka_unit_test(test_retry_heap),        cmocka_unit_test(test_audit_retries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -194,11 +194,21 @@ static void gateway_table_keeps_every_default_and_range(void **state)
         {"LIVEGATE_USER_BURST", 20, 1, 1000000, offsetof(struct lg_gateway_config, user_burst)},
         {"LIVEGATE_CONN_INFLIGHT", 32, 1, 1000000,
          offsetof(struct lg_gateway_config, conn_inflight)},
+        {"LIVEGATE_SLOW_CLIENT_MS", 5000, 100, 60000,
+         offsetof(struct lg_gateway_config, slow_client_ms)},
+        {"LIVEGATE_INTAKE_IN_FLIGHT", 512, 16, 1000000,
+         offsetof(struct lg_gateway_config, intake_in_flight)},
     };
-    enum { DEADLINE = 6, MARGIN, ADMIT_WAIT, AFTER_ADMIT_WAIT };
+    enum { IDEM_TTL = 2, DEADLINE = 6, MARGIN, ADMIT_WAIT, AFTER_ADMIT_WAIT };
     setenv("LIVEGATE_DEMO", "1", 1);
     struct lg_gateway_config c;
-    check_program(load_gateway, &c, x, DEADLINE);
+    /* The idempotency TTL may not pass the order TTL: each bound of one
+     * against a partner that allows it. */
+    check_program(load_gateway, &c, x, IDEM_TTL);
+    setenv("LIVEGATE_ORDER_TTL_S", "2592000", 1);
+    check_program(load_gateway, &c, x + IDEM_TTL, 1);
+    unsetenv("LIVEGATE_ORDER_TTL_S");
+    check_program(load_gateway, &c, x + IDEM_TTL + 1, DEADLINE - IDEM_TTL - 1);
     /* The deadline, its margin and the admitted wait bound one another:
      * test each bound against partners that allow it. */
     setenv("LIVEGATE_EXPIRE_MARGIN_MS", "0", 1);
@@ -232,7 +242,40 @@ static void gateway_table_keeps_every_default_and_range(void **state)
     unsetenv("LIVEGATE_DEADLINE_MS");
     unsetenv("LIVEGATE_EXPIRE_MARGIN_MS");
     unsetenv("LIVEGATE_ADMIT_WAIT_MS");
+
+    setenv("LIVEGATE_IDEMPOTENCY_TTL_S", "86401", 1);
+    setenv("LIVEGATE_ORDER_TTL_S", "86400", 1);
+    assert_int_equal(lg_gateway_config_load(&c, err, sizeof(err)), -1);
+    assert_string_equal(err, "LIVEGATE_IDEMPOTENCY_TTL_S must not exceed LIVEGATE_ORDER_TTL_S");
+    setenv("LIVEGATE_IDEMPOTENCY_TTL_S", "86400", 1);
+    assert_int_equal(lg_gateway_config_load(&c, err, sizeof(err)), 0);
+    unsetenv("LIVEGATE_IDEMPOTENCY_TTL_S");
+    unsetenv("LIVEGATE_ORDER_TTL_S");
     unsetenv("LIVEGATE_DEMO");
+}
+
+/* Outside demo mode the JWT secret must be at least 32 bytes; a demo may
+ * use a short one. */
+static void jwt_secret_length_bound(void **state)
+{
+    (void)state;
+    struct lg_gateway_config c;
+    char err[256];
+    unsetenv("LIVEGATE_DEMO");
+    setenv("LIVEGATE_DATA_KEY", "0000000000000000000000000000000000000000000000000000000000000007",
+           1);
+    setenv("LIVEGATE_JWT_SECRET", "0123456789abcdef0123456789abcde", 1); /* 31 */
+    assert_int_equal(lg_gateway_config_load(&c, err, sizeof(err)), -1);
+    assert_string_equal(err, "LIVEGATE_JWT_SECRET must be at least 32 bytes");
+    setenv("LIVEGATE_JWT_SECRET", "0123456789abcdef0123456789abcdef", 1); /* 32 */
+    assert_int_equal(lg_gateway_config_load(&c, err, sizeof(err)), 0);
+    assert_int_equal(c.jwt_secret_len, 32);
+    setenv("LIVEGATE_DEMO", "1", 1);
+    setenv("LIVEGATE_JWT_SECRET", "short", 1);
+    assert_int_equal(lg_gateway_config_load(&c, err, sizeof(err)), 0);
+    unsetenv("LIVEGATE_DEMO");
+    unsetenv("LIVEGATE_JWT_SECRET");
+    unsetenv("LIVEGATE_DATA_KEY");
 }
 
 static int load_validator(void *settings, char *err, size_t errsz)
@@ -320,6 +363,7 @@ int main(void)
         cmocka_unit_test(parse_keeps_strtol_syntax),
         cmocka_unit_test(table_fills_defaults_and_values_and_names_the_first_bad_one),
         cmocka_unit_test(gateway_table_keeps_every_default_and_range),
+        cmocka_unit_test(jwt_secret_length_bound),
         cmocka_unit_test(validator_table_keeps_every_default_and_range),
         cmocka_unit_test(log_level_is_read_one_way_by_every_program),
     };

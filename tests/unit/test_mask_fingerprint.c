@@ -65,10 +65,28 @@ static struct lg_order base(void)
     return o;
 }
 
+static struct lg_fingerprinter *fingerprinter_of(unsigned char byte)
+{
+    unsigned char key[LG_DATA_KEY_LEN];
+    memset(key, byte, sizeof(key));
+    struct lg_fingerprinter *f = lg_fingerprinter_new(key);
+    assert_non_null(f);
+    return f;
+}
+
+static void fp_with(struct lg_fingerprinter *f, const struct lg_order *o, char *out)
+{
+    assert_true(lg_fingerprint_order(f, o, out));
+    assert_int_equal(strlen(out), LG_FINGERPRINT_LEN);
+    assert_memory_equal(out, "k1", 2);
+}
+
+/* With the data key of 32 bytes of 7. */
 static void fp(const struct lg_order *o, char *out)
 {
-    lg_fingerprint_order(o, out);
-    assert_int_equal(strlen(out), LG_FINGERPRINT_LEN);
+    struct lg_fingerprinter *f = fingerprinter_of(7);
+    fp_with(f, o, out);
+    lg_fingerprinter_free(f);
 }
 
 static void same_body_same_fingerprint(void **state)
@@ -116,14 +134,18 @@ static void every_field_changes_it(void **state)
 
 /* The value itself is pinned: idempotency keys stored by a running system
  * hold it, so a change of how it is computed would turn every resubmit
- * across an upgrade into IDEMPOTENCY_CONFLICT. */
+ * across an upgrade into IDEMPOTENCY_CONFLICT. The expected values were
+ * computed apart from this code, with Python's hmac and hashlib: HKDF-SHA256
+ * (RFC 5869, no salt) of the data key with info "livegate order fingerprint
+ * v1", then HMAC-SHA256 of the same byte stream whose plain SHA-256 was
+ * the fingerprint before (9a60331e183822f0545fecd70ce0aa5e for this order). */
 static void the_value_is_stable(void **state)
 {
     (void)state;
     char a[LG_FINGERPRINT_LEN + 1];
     struct lg_order o = base();
     fp(&o, a);
-    assert_string_equal(a, "9a60331e183822f0545fecd70ce0aa5e");
+    assert_string_equal(a, "k145fd81e6199f98fa4385a5d34d979e00");
     o.has_coupon = true;
     strcpy(o.coupon_id, "cp-1");
     o.address.has_district = true;
@@ -131,7 +153,27 @@ static void the_value_is_stable(void **state)
     o.address.has_postal_code = true;
     strcpy(o.address.postal_code, "310000");
     fp(&o, a);
-    assert_string_equal(a, "c5183c6c31810df72bb8319fef3aef41");
+    assert_string_equal(a, "k18fabc2821f9650640502652b961b7763");
+}
+
+/* Without the data key the fingerprint cannot be recomputed from a guess:
+ * another key gives another value, and the plain digest is not it. */
+static void the_value_depends_on_the_data_key(void **state)
+{
+    (void)state;
+    char a[LG_FINGERPRINT_LEN + 1], b[LG_FINGERPRINT_LEN + 1];
+    struct lg_order o = base();
+    struct lg_fingerprinter *f7 = fingerprinter_of(7), *f8 = fingerprinter_of(8);
+    fp_with(f7, &o, a);
+    fp_with(f8, &o, b);
+    assert_string_equal(b, "k1c56bc1c940183a9caa3ff6a7ebc1134c");
+    assert_string_not_equal(a, b);
+    assert_null(strstr(a, "9a60331e183822f0545fecd70ce0aa5e"));
+    /* The context is reused: the same order again gives the same value. */
+    fp_with(f7, &o, b);
+    assert_string_equal(a, b);
+    lg_fingerprinter_free(f7);
+    lg_fingerprinter_free(f8);
 }
 
 static void field_boundaries_are_unambiguous(void **state)
@@ -154,6 +196,7 @@ int main(void)
         cmocka_unit_test(names),
         cmocka_unit_test(phones),
         cmocka_unit_test(same_body_same_fingerprint),
+        cmocka_unit_test(the_value_depends_on_the_data_key),
         cmocka_unit_test(every_field_changes_it),
         cmocka_unit_test(field_boundaries_are_unambiguous),
         cmocka_unit_test(the_value_is_stable),

@@ -83,6 +83,22 @@ static void replies(void **state)
     assert_string_equal(json_string_value(json_object_get(m, "type")), "order.confirmed");
     assert_string_equal(json_string_value(json_object_get(m, "status")), "pending_payment");
     json_decref(m);
+    /* Read back later, a result states what the order is now. */
+    r.status = "pending_payment";
+    m = lg_msg_result_now(&r);
+    assert_string_equal(json_string_value(json_object_get(m, "type")), "order.confirmed");
+    json_decref(m);
+    r.status = "rejected";
+    m = lg_msg_result_now(&r);
+    assert_string_equal(json_string_value(json_object_get(m, "type")), "order.rejected");
+    json_decref(m);
+    r.status = "cancelled";
+    r.updated_at_ms = 4242;
+    m = lg_msg_result_now(&r);
+    assert_string_equal(json_string_value(json_object_get(m, "type")), "order.status");
+    assert_string_equal(json_string_value(json_object_get(m, "status")), "cancelled");
+    assert_int_equal(json_integer_value(json_object_get(m, "at_ms")), 4242);
+    json_decref(m);
     m = lg_msg_refusal("BUSY", "full", 1234, "q", "c-7");
     assert_string_equal(json_string_value(json_object_get(m, "type")), "error");
     assert_string_equal(json_string_value(json_object_get(m, "code")), "BUSY");

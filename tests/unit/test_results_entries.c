@@ -57,6 +57,9 @@ void stub_send(struct lg_session *s, json_t *msg)
 
 static struct lg_gateway gw;
 static struct lg_results reader;
+/* The reader's connection, never started: what on_read sends on it (the
+ * next read, a trim) is refused at once. One for all the tests. */
+static struct lg_redis *conn;
 
 static int setup(void **state)
 {
@@ -64,7 +67,10 @@ static int setup(void **state)
     lg_log_init("test_results_entries", LG_LOG_ERROR);
     memset(&gw, 0, sizeof(gw));
     memset(&reader, 0, sizeof(reader));
+    if (!conn)
+        conn = lg_redis_new(uv_default_loop(), &gw.cfg.redis, "test_results_entries", 1000);
     reader.gw = &gw;
+    reader.conn = conn;
     reader.ring = calloc(SEEN_RING, sizeof(*reader.ring));
     reader.seen = lg_strmap_new();
     gw.results = &reader;

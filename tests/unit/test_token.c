@@ -106,9 +106,8 @@ static void signature_and_algorithm(void **state)
     assert_string_equal(c.sub, "");
 }
 
-/* libjwt reads a decoded part as a C string, the checks in front of it by
- * its length: a NUL byte inside a part must make the token malformed for
- * both, not a correctly signed token refused for its signature. */
+/* A NUL byte is not JSON, but jansson reads "...\"exp\":1900000000\0}" as
+ * a whole object: a part holding one is malformed, whatever else it says. */
 static void a_nul_inside_a_part(void **state)
 {
     (void)state;
@@ -126,6 +125,40 @@ static void a_nul_inside_a_part(void **state)
     b64url(mac, maclen, token + strlen(token));
     struct lg_claims c;
     assert_int_equal(check(token, &c), LG_TOKEN_MALFORMED);
+}
+
+/* The signature is compared as its canonical base64url text, whole: no
+ * padding, no stray low bits in the last character, no extra or missing
+ * characters. */
+static void signature_encoding_is_exact(void **state)
+{
+    (void)state;
+    struct lg_claims c;
+    char payload[256], t[1024];
+    snprintf(payload, sizeof(payload),
+             "{\"sub\":\"u1\",\"room\":\"r1\",\"role\":\"viewer\",\"exp\":%lld}", NOW + 60);
+    snprintf(t, sizeof(t), "%s", forge(HS256, payload, SECRET, "HS256"));
+    size_t n = strlen(t);
+    assert_int_equal(check(t, &c), LG_TOKEN_OK);
+    assert_int_equal(strlen(strrchr(t, '.') + 1), 43);
+
+    char v[4096];
+    snprintf(v, sizeof(v), "%s=", t);
+    assert_int_equal(check(v, &c), LG_TOKEN_BAD_SIGNATURE);
+    snprintf(v, sizeof(v), "%sA", t);
+    assert_int_equal(check(v, &c), LG_TOKEN_BAD_SIGNATURE);
+    snprintf(v, sizeof(v), "%.*s", (int)(n - 1), t);
+    assert_int_equal(check(v, &c), LG_TOKEN_BAD_SIGNATURE);
+    /* The 43rd character carries 4 bits of the MAC and 2 zero bits: set a
+     * zero bit and the decoded bytes stay the same, the text does not. */
+    snprintf(v, sizeof(v), "%s", t);
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    int last = (int)(strchr(abc, v[n - 1]) - abc);
+    v[n - 1] = abc[last | 1];
+    assert_int_equal(check(v, &c), LG_TOKEN_BAD_SIGNATURE);
+    /* An empty signature. */
+    snprintf(v, sizeof(v), "%.*s", (int)(strrchr(t, '.') + 1 - t), t);
+    assert_int_equal(check(v, &c), LG_TOKEN_BAD_SIGNATURE);
 }
 
 static void malformed_tokens(void **state)
@@ -241,6 +274,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_good_token),
         cmocka_unit_test(signature_and_algorithm),
+        cmocka_unit_test(signature_encoding_is_exact),
         cmocka_unit_test(malformed_tokens),
         cmocka_unit_test(a_nul_inside_a_part),
         cmocka_unit_test(expiry_bound),

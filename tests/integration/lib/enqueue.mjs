@@ -9,9 +9,9 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const script = readFileSync(path.join(here, '../../../queue/lua/enqueue.lua'), 'utf8');
 
 // The record values in the script's RECORD_FIELDS order.
-export function orderArgs({ oid, user = 'u1', coid, fp = 'fp-1', amount = 19900, tier = '' }) {
+export function orderArgs({ oid, user = 'u1', coid, fp = 'k1fp-1', amount = 19900, tier = '' }) {
   return [fp, oid, user, coid, 'sku-1', '1', String(amount), String(amount), 'CNY', 'alipay', '',
-    tier, '张*', '138****8000', '浙江省', '杭州市', 'sealed', ''];
+    tier, '张*', '138****8000', 'sealed', ''];
 }
 
 // Runs one batch of room `room` on `redis`; returns one array per order.
@@ -31,7 +31,7 @@ export async function runEnqueue(redis, room, orders, admit = {}) {
   const lines = (await redis.cli('EVAL', script, String(keys.length), ...keys, ...args)).split('\n');
   const out = [];
   for (let i = 0; i < lines.length;) {
-    const n = ['accepted', 'duplicate', 'busy'].includes(lines[i]) ? 4 : 2;
+    const n = { accepted: 4, duplicate: 4, busy: 5 }[lines[i]] ?? 2;
     out.push(lines.slice(i, i + n));
     i += n;
   }
