@@ -96,8 +96,10 @@ static json_t *decode_json_part(const char *s, size_t len)
             buf[o++] = (unsigned char)(acc >> bits);
         }
     }
+    /* A NUL byte is not JSON, yet json_loadb takes "{\"exp\":1\0}" for an
+     * object: such a part is malformed. */
     json_error_t jerr;
-    json_t *j = json_loadb((const char *)buf, o, 0, &jerr);
+    json_t *j = memchr(buf, 0, o) ? NULL : json_loadb((const char *)buf, o, 0, &jerr);
     free(buf);
     return j;
 }

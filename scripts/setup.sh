@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs everything livegate needs on a fresh Debian machine: the build
-# toolchain, the libraries of record (through Debian's -dev packages, found by
-# pkg-config), redis-server for running and testing, Chromium and CJK fonts
+# toolchain, clang with its sanitizer and libFuzzer runtimes for the fuzz
+# targets (libclang-rt-14-dev holds the libFuzzer that -fsanitize=fuzzer
+# links; bookworm's clang is clang 14) and llvm-symbolizer for readable
+# crash reports, the libraries of record (through Debian's -dev packages,
+# found by pkg-config), redis-server for running and testing, Chromium and CJK fonts
 # for the browser tests, the npm packages the integration tests use and the
 # charting library the web pages load. A second run finds everything present and does nothing.
 set -euo pipefail
@@ -12,6 +15,7 @@ APT_PACKAGES=(
   libwebsockets-dev libwebsockets-evlib-uv
   libhiredis-dev libjansson-dev libssl-dev libuv1-dev libjwt-dev
   libcmocka-dev
+  clang libclang-rt-14-dev llvm
   redis-server redis-tools
   nodejs openssl curl
   gnuplot-nox

@@ -119,7 +119,9 @@ static size_t results_in(const redisReply *f, size_t *start)
     *start = 2;
     long long n = f->element[1]->str ? strtoll(f->element[1]->str, NULL, 10) : 0;
     size_t pairs = f->elements / 2 - 1;
-    if (n < 1 || f->elements % 2 != 0 || pairs % (size_t)n != 0)
+    /* n above the pairs there are would be results of no fields, and a loop
+     * of n turns: ("n", "1000000000000") alone froze the event loop. */
+    if (n < 1 || (size_t)n > pairs || f->elements % 2 != 0 || pairs % (size_t)n != 0)
         return 0;
     return (size_t)n;
 }

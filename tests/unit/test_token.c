@@ -106,6 +106,27 @@ static void signature_and_algorithm(void **state)
     assert_string_equal(c.sub, "");
 }
 
+/* A NUL byte is not JSON, but jansson reads "...\"exp\":1900000000\0}" as
+ * a whole object: a part holding one is malformed, whatever else it says. */
+static void a_nul_inside_a_part(void **state)
+{
+    (void)state;
+    static const char payload[] = "{\"sub\":\"u1\",\"room\":\"r1\",\"role\":\"viewer\","
+                                  "\"exp\":1900000000\0}";
+    char h[64], p[256], signing[512], token[600];
+    b64url((const unsigned char *)HS256, strlen(HS256), h);
+    b64url((const unsigned char *)payload, sizeof(payload) - 1, p);
+    snprintf(signing, sizeof(signing), "%s.%s", h, p);
+    unsigned char mac[32];
+    unsigned int maclen = 0;
+    HMAC(EVP_sha256(), SECRET, (int)strlen(SECRET), (unsigned char *)signing, strlen(signing), mac,
+         &maclen);
+    snprintf(token, sizeof(token), "%s.", signing);
+    b64url(mac, maclen, token + strlen(token));
+    struct lg_claims c;
+    assert_int_equal(check(token, &c), LG_TOKEN_MALFORMED);
+}
+
 /* The signature is compared as its canonical base64url text, whole: no
  * padding, no stray low bits in the last character, no extra or missing
  * characters. */
@@ -255,6 +276,7 @@ int main(void)
         cmocka_unit_test(signature_and_algorithm),
         cmocka_unit_test(signature_encoding_is_exact),
         cmocka_unit_test(malformed_tokens),
+        cmocka_unit_test(a_nul_inside_a_part),
         cmocka_unit_test(expiry_bound),
         cmocka_unit_test(missing_and_mistyped_claims),
         cmocka_unit_test(claim_values),
