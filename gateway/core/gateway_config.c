@@ -55,7 +55,7 @@ static const struct lg_config_int gateway_ints[] = {
      offsetof(struct lg_gateway_config, slow_client_ms)},
     /* orders this gateway may have in enqueue calls Redis has not answered;
      * past it submits are refused BUSY without being sent */
-    {"LIVEGATE_INTAKE_IN_FLIGHT", 512, 16, 1000000,
+    {"LIVEGATE_INTAKE_IN_FLIGHT", 100000, 16, 1000000,
      offsetof(struct lg_gateway_config, intake_in_flight)},
 };
 

@@ -196,7 +196,7 @@ static void gateway_table_keeps_every_default_and_range(void **state)
          offsetof(struct lg_gateway_config, conn_inflight)},
         {"LIVEGATE_SLOW_CLIENT_MS", 5000, 100, 60000,
          offsetof(struct lg_gateway_config, slow_client_ms)},
-        {"LIVEGATE_INTAKE_IN_FLIGHT", 512, 16, 1000000,
+        {"LIVEGATE_INTAKE_IN_FLIGHT", 100000, 16, 1000000,
          offsetof(struct lg_gateway_config, intake_in_flight)},
     };
     enum { IDEM_TTL = 2, DEADLINE = 6, MARGIN, ADMIT_WAIT, AFTER_ADMIT_WAIT };
