@@ -62,9 +62,12 @@
 -- decisions per second over windows of at least RATE_WINDOW_MS in which
 -- the queue never ran empty (a validator that keeps up measures its
 -- arrivals, not what it could do), averaged with the previous figure. A
--- gap of more than RATE_GAP_MS between decisions starts a new window, so
--- a room that sat idle (or validators that were stopped) does not drag
--- the rate down; a stall is for enqueue.lua to see, through d_at.
+-- gap of more than RATE_GAP_MS between decisions after the queue ran empty
+-- starts a new window, so a room that sat idle does not drag the rate
+-- down. A gap with orders still queued stays in the window: validators
+-- that are starved (of CPU, or of Redis behind a flood of scripts) or
+-- stopped decide slower, and admission must predict with that, not with
+-- what they did before. (A stall is for enqueue.lua to see, through d_at.)
 --
 -- Reading Redis memory is most of the cost (a record's fields are scattered
 -- allocations, rarely in cache), so a queued order's record is read once,
@@ -332,14 +335,14 @@ local function record_load()
     return
   end
   local l = redis.call('HMGET', KEYS[3], 'high', 'normal', 'rate', 'd_at', 'w_start', 'w_n',
-                       'w_idle')
+                       'w_idle', 'w_empty')
   local high = math.max(0, (tonumber(l[1] or '0') or 0) - left_queue.high)
   local normal = math.max(0, (tonumber(l[2] or '0') or 0) - left_queue.normal)
   local rate = tonumber(l[3] or '0') or 0
   local last = tonumber(l[4] or '0') or 0
   local w_start, w_n = tonumber(l[5] or ''), tonumber(l[6] or '0') or 0
   local w_idle = l[7] == '1'
-  if not w_start or now - last > RATE_GAP_MS then
+  if not w_start or (now - last > RATE_GAP_MS and l[8] == '1') then
     w_start, w_n, w_idle = now, 0, false
   end
   w_n = w_n + n
@@ -358,7 +361,8 @@ local function record_load()
     w_start, w_n, w_idle = now, 0, false
   end
   for _, kv in ipairs({{'w_start', string.format('%d', w_start)},
-                       {'w_n', string.format('%d', w_n)}, {'w_idle', w_idle and '1' or '0'}}) do
+                       {'w_n', string.format('%d', w_n)}, {'w_idle', w_idle and '1' or '0'},
+                       {'w_empty', high + normal == 0 and '1' or '0'}}) do
     changes[#changes + 1] = kv[1]
     changes[#changes + 1] = kv[2]
   end

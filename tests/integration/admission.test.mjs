@@ -241,14 +241,26 @@ test('decisions take orders off the load by priority and time the drain rate ove
   assert.equal(Number(l.rate), rate);
   assert.equal(l.w_n, '11');
 
-  // A gap between decisions longer than 250 ms starts a new window: an
-  // idle (or stopped) spell does not drag the rate down.
+  // A gap between decisions longer than 250 ms after the queue ran empty
+  // starts a new window: an idle spell does not drag the rate down.
   now = await redisNow();
-  await setLoad('v1', { w_start: now - 5000, w_n: 10, w_idle: 0, d_at: now - 1000 });
+  await setLoad('v1', { w_start: now - 5000, w_n: 10, w_idle: 0, w_empty: 1, d_at: now - 1000 });
   await decide('v1', ['o-2']);
   l = await load('v1');
   assert.equal(Number(l.rate), rate);
   assert.equal(l.w_n, '1');
+  assert.equal(l.w_empty, '0', 'orders are still queued after this call');
+
+  // The same gap with orders still queued stays in the window: starved or
+  // stopped validators decide slower, and the rate says so (11 in 5 s,
+  // averaged with the previous figure).
+  now = await redisNow();
+  await setLoad('v1', { w_start: now - 5000, w_n: 10, w_idle: 0, w_empty: 0, d_at: now - 1000 });
+  await decide('v1', ['o-5']);
+  l = await load('v1');
+  const slower = Number(l.rate);
+  assert.ok(slower >= Math.floor(rate / 2) && slower <= Math.ceil((rate + 3) / 2), `rate ${slower} after ${rate}`);
+  await setLoad('v1', { rate });
 
   // A window in which the queue ran empty measured arrivals: not kept.
   now = await redisNow();
