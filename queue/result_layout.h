@@ -8,6 +8,8 @@
 #ifndef LG_QUEUE_RESULT_LAYOUT_H
 #define LG_QUEUE_RESULT_LAYOUT_H
 
+#include <stddef.h>
+
 enum lg_result_field {
     /* Fields of the order record (lg:{room}:order:{id}), read with HMGET. */
     LG_RESULT_STATUS,
@@ -33,5 +35,44 @@ enum lg_result_field {
 /* The record field names, indexed by enum lg_result_field (LG_RESULT_NRECORD
  * of them). */
 extern const char *const lg_result_record_fields[LG_RESULT_NRECORD];
+
+/* A reply-stream entry (reply.lua), as validators and the gateways' deadline
+ * sweep write it and gateway/features/results.c reads it: these fields per
+ * result, in this order. */
+enum lg_reply_field {
+    LG_REPLY_ORDER_ID,
+    LG_REPLY_ROOM,
+    LG_REPLY_USER,
+    LG_REPLY_STATUS,
+    LG_REPLY_CODE,
+    LG_REPLY_FIELD,
+    LG_REPLY_MESSAGE,
+    LG_REPLY_AMOUNT,
+    LG_REPLY_CONFIRMED_AT,
+    LG_REPLY_PAY_DEADLINE,
+    LG_REPLY_CLIENT_ORDER_ID,
+    LG_REPLY_REQ,
+    LG_REPLY_ACCEPTED_AT,
+    LG_REPLY_UPDATED_AT,
+    LG_REPLY_NFIELDS
+};
+extern const char *const lg_reply_fields[LG_REPLY_NFIELDS];
+
+/* A gateway trims its own reply stream of what it has read, so the cap (in
+ * entries, each one reply.lua call's results) is only a safety net for a
+ * gateway that is gone or stopped for long, far above what a live one
+ * leaves unread: at it, the oldest unread results would be dropped. */
+#define LG_REPLY_STREAM_MAXLEN "100000"
+/* A gone gateway's reply stream disappears an hour after the last result. */
+#define LG_REPLY_STREAM_TTL_MS "3600000"
+/* reply.lua's arguments before the values: the key, MAXLEN, TTL, the field
+ * count and the names. */
+#define LG_REPLY_HEAD (4 + LG_REPLY_NFIELDS)
+
+/* A malloc'd argv for one reply.lua call of n results to the stream key,
+ * its head filled in; result i's values go at LG_REPLY_HEAD +
+ * LG_REPLY_NFIELDS * i. nfields (which must outlive the call) holds the
+ * field count's text. NULL when out of memory. */
+const char **lg_reply_args_new(const char *key, size_t n, char nfields[16]);
 
 #endif

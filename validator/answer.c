@@ -19,16 +19,6 @@
 #include "sku_notify.h"
 #include "stats.h"
 
-/* In entries, each a reply.lua call's results (up to REPLY_MAX_PER_CALL, a
- * batch's share for one gateway: a dozen or so under load). A gateway
- * trims its own stream of what it has read (gateway/features/results.c),
- * so this is only a safety cap for a gateway that is gone or stopped for
- * long, far above what a live one leaves unread: at it, the oldest unread
- * results would be dropped. */
-#define REPLY_STREAM_MAXLEN "100000"
-/* A gone gateway's reply stream disappears an hour after the last result. */
-#define REPLY_STREAM_TTL_MS "3600000"
-
 /* ---- acknowledging --------------------------------------------------------- */
 
 static void after_acks(struct lg_validator *v)
@@ -96,33 +86,26 @@ static void send_answer(struct lg_validator *v, size_t index, int argc, const ch
 
 /* ---- reply streams ------------------------------------------------------------ */
 
-/* The fields of a reply-stream entry, in the order the gateway has always
- * been sent them (one XADD per result before reply.lua). */
-static const char *const reply_fields[] = {
-    "order_id",        "room",    "user",           "status",          "code",
-    "field",           "message", "amount",         "confirmed_at_ms", "pay_deadline_ms",
-    "client_order_id", "req",     "accepted_at_ms", "updated_at_ms"};
-enum { REPLY_NFIELDS = sizeof(reply_fields) / sizeof(reply_fields[0]) };
 /* Results per reply.lua call, like decide.c's orders per call. */
 #define REPLY_MAX_PER_CALL 256
 
 static void reply_values(const struct lgv_entry *e, const char **out)
 {
     char *const *r = e->result;
-    const char *values[REPLY_NFIELDS] = {e->order_id,
-                                         e->room,
-                                         e->user,
-                                         r[LG_RESULT_STATUS],
-                                         r[LG_RESULT_CODE],
-                                         r[LG_RESULT_FIELD],
-                                         r[LG_RESULT_MESSAGE],
-                                         r[LG_RESULT_AMOUNT],
-                                         r[LG_RESULT_CONFIRMED_AT],
-                                         r[LG_RESULT_PAY_DEADLINE],
-                                         r[LG_RESULT_CLIENT_ORDER_ID],
-                                         r[LG_RESULT_REQ],
-                                         r[LG_RESULT_ACCEPTED_AT],
-                                         r[LG_RESULT_UPDATED_AT]};
+    const char *values[LG_REPLY_NFIELDS] = {e->order_id,
+                                            e->room,
+                                            e->user,
+                                            r[LG_RESULT_STATUS],
+                                            r[LG_RESULT_CODE],
+                                            r[LG_RESULT_FIELD],
+                                            r[LG_RESULT_MESSAGE],
+                                            r[LG_RESULT_AMOUNT],
+                                            r[LG_RESULT_CONFIRMED_AT],
+                                            r[LG_RESULT_PAY_DEADLINE],
+                                            r[LG_RESULT_CLIENT_ORDER_ID],
+                                            r[LG_RESULT_REQ],
+                                            r[LG_RESULT_ACCEPTED_AT],
+                                            r[LG_RESULT_UPDATED_AT]};
     memcpy(out, values, sizeof(values));
 }
 
@@ -196,10 +179,9 @@ static void on_replies_sent(redisReply *reply, void *arg)
 /* One reply.lua call for n results of one stream (index[0..n-1]). */
 static void send_replies(struct lg_validator *v, const char *key, const size_t *index, size_t n)
 {
-    enum { HEAD = 4 + REPLY_NFIELDS }; /* key, MAXLEN, TTL, k, the names */
     struct reply_call *call = malloc(sizeof(*call) + n * sizeof(call->index[0]));
-    const char **args = malloc((HEAD + REPLY_NFIELDS * n) * sizeof(*args));
     char nfields[16];
+    const char **args = lg_reply_args_new(key, n, nfields);
     if (!call || !args) {
         for (size_t i = 0; i < n; i++)
             v->batch[index[i]].answer_failed = true;
@@ -207,20 +189,14 @@ static void send_replies(struct lg_validator *v, const char *key, const size_t *
         free(args);
         return;
     }
-    snprintf(nfields, sizeof(nfields), "%d", REPLY_NFIELDS);
-    args[0] = key;
-    args[1] = REPLY_STREAM_MAXLEN;
-    args[2] = REPLY_STREAM_TTL_MS;
-    args[3] = nfields;
-    memcpy(&args[4], reply_fields, sizeof(reply_fields));
     call->v = v;
     call->n = n;
     for (size_t i = 0; i < n; i++) {
         call->index[i] = index[i];
-        reply_values(&v->batch[index[i]], &args[HEAD + REPLY_NFIELDS * i]);
+        reply_values(&v->batch[index[i]], &args[LG_REPLY_HEAD + LG_REPLY_NFIELDS * i]);
     }
     if (lgv_step_script(v, &lg_script_reply, on_replies_sent, call, 1,
-                        HEAD + REPLY_NFIELDS * (int)n, args) != 0) {
+                        LG_REPLY_HEAD + LG_REPLY_NFIELDS * (int)n, args) != 0) {
         for (size_t i = 0; i < n; i++)
             v->batch[index[i]].answer_failed = true;
         free(call);

@@ -24,9 +24,6 @@
 #include "scripts.h"
 #include "stats.h"
 
-/* As validator/answer.c writes reply streams: the same cap and expiry. */
-#define REPLY_STREAM_MAXLEN "1000"
-#define REPLY_STREAM_TTL_MS "3600000"
 /* watch.lua keeps at most this many watchers per order (its MAX_WATCHERS). */
 #define MAX_WATCHERS 8
 /* The sweep hash outlives the last sweep of its room by this much. */
@@ -36,13 +33,6 @@
  * what routing the result needs. */
 enum { EX_ORDER_ID = LG_RESULT_NRECORD, EX_USER, EX_GW, EX_NFIELDS };
 static const char *const extra_fields[EX_NFIELDS - LG_RESULT_NRECORD] = {"order_id", "user", "gw"};
-
-/* The reply-stream entry's fields, as validator/answer.c sends them. */
-static const char *const reply_fields[] = {
-    "order_id",        "room",    "user",           "status",          "code",
-    "field",           "message", "amount",         "confirmed_at_ms", "pay_deadline_ms",
-    "client_order_id", "req",     "accepted_at_ms", "updated_at_ms"};
-enum { REPLY_NFIELDS = sizeof(reply_fields) / sizeof(reply_fields[0]) };
 
 struct sweep_room {
     struct lg_list node; /* lg_expiry.rooms */
@@ -115,20 +105,20 @@ static void on_replies_sent(redisReply *reply, void *arg)
 /* One result's values, v being expire.lua's fields for the order. */
 static void reply_values(const char *room, char *const *v, const char **out)
 {
-    const char *values[REPLY_NFIELDS] = {v[EX_ORDER_ID],
-                                         room,
-                                         v[EX_USER],
-                                         v[LG_RESULT_STATUS],
-                                         v[LG_RESULT_CODE],
-                                         v[LG_RESULT_FIELD],
-                                         v[LG_RESULT_MESSAGE],
-                                         v[LG_RESULT_AMOUNT],
-                                         v[LG_RESULT_CONFIRMED_AT],
-                                         v[LG_RESULT_PAY_DEADLINE],
-                                         v[LG_RESULT_CLIENT_ORDER_ID],
-                                         v[LG_RESULT_REQ],
-                                         v[LG_RESULT_ACCEPTED_AT],
-                                         v[LG_RESULT_UPDATED_AT]};
+    const char *values[LG_REPLY_NFIELDS] = {v[EX_ORDER_ID],
+                                            room,
+                                            v[EX_USER],
+                                            v[LG_RESULT_STATUS],
+                                            v[LG_RESULT_CODE],
+                                            v[LG_RESULT_FIELD],
+                                            v[LG_RESULT_MESSAGE],
+                                            v[LG_RESULT_AMOUNT],
+                                            v[LG_RESULT_CONFIRMED_AT],
+                                            v[LG_RESULT_PAY_DEADLINE],
+                                            v[LG_RESULT_CLIENT_ORDER_ID],
+                                            v[LG_RESULT_REQ],
+                                            v[LG_RESULT_ACCEPTED_AT],
+                                            v[LG_RESULT_UPDATED_AT]};
     memcpy(out, values, sizeof(values));
 }
 
@@ -136,25 +126,18 @@ static void reply_values(const char *room, char *const *v, const char **out)
 static void send_replies(struct lg_expiry *e, const char *room, const char *gateway_id,
                          char *const *const *rows, size_t n)
 {
-    enum { HEAD = 4 + REPLY_NFIELDS }; /* key, MAXLEN, TTL, k, the names */
     char key[LG_KEY_MAX], nfields[16];
     if (lg_key_reply_stream(key, sizeof(key), gateway_id) < 0)
         return;
-    const char **args = malloc((HEAD + REPLY_NFIELDS * n) * sizeof(*args));
+    const char **args = lg_reply_args_new(key, n, nfields);
     if (!args) {
         lg_log(LG_LOG_WARN, "expiry.reply_failed", json_pack("{s:s}", "detail", "out of memory"));
         return;
     }
-    snprintf(nfields, sizeof(nfields), "%d", REPLY_NFIELDS);
-    args[0] = key;
-    args[1] = REPLY_STREAM_MAXLEN;
-    args[2] = REPLY_STREAM_TTL_MS;
-    args[3] = nfields;
-    memcpy(&args[4], reply_fields, sizeof(reply_fields));
     for (size_t i = 0; i < n; i++)
-        reply_values(room, rows[i], &args[HEAD + REPLY_NFIELDS * i]);
+        reply_values(room, rows[i], &args[LG_REPLY_HEAD + LG_REPLY_NFIELDS * i]);
     if (lg_script_call(e->gw->redis, &lg_script_reply, on_replies_sent, e, 1,
-                       HEAD + REPLY_NFIELDS * (int)n, args, NULL) == 0)
+                       LG_REPLY_HEAD + LG_REPLY_NFIELDS * (int)n, args, NULL) == 0)
         e->in_flight++;
     else
         lg_log(LG_LOG_WARN, "expiry.reply_failed",

@@ -212,12 +212,12 @@ test('the order-stream trim keeps every entry its group has not delivered or not
 
 test('results a stopped gateway has not read are all delivered when it resumes, and it trims what it read', async () => {
   // More entries than the reply stream's old cap (MAXLEN ~ 1000), written
-  // as validators write them: reply.lua with answer.c's cap. A real
+  // as validators write them: reply.lua with the cap of queue/result_layout.h. A real
   // validator packs a batch into one entry, so 1,500 entries would take
   // 1,500 batches; the script is called directly instead.
   const { sha } = await replyScript();
-  const maxlen = readFileSync(path.join(here, '../../validator/answer.c'), 'utf8')
-    .match(/#define REPLY_STREAM_MAXLEN "(\d+)"/)[1];
+  const maxlen = readFileSync(path.join(here, '../../queue/result_layout.h'), 'utf8')
+    .match(/#define LG_REPLY_STREAM_MAXLEN "(\d+)"/)[1];
   const gw = await startGateway({ redis, secrets, env: { LIVEGATE_GATEWAY_ID: 'gw-bounds-r' } });
   const key = 'lg:gw:{gw-bounds-r}:replies';
   const viewer = await gw.session({ sub: 'u-many', room: 'br', role: 'viewer' });
