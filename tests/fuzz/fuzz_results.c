@@ -37,14 +37,17 @@ json_t *lg_msg_result_now(const struct lg_result *r);
 /* The one buyer's session; only its address is used. */
 static char buyer_session;
 /* The stored status of the result whose message is being sent. */
-static char result_status[64];
+/* (a copy, whole: a status of any length must compare equal to itself) */
+static char *result_status;
 /* The order ids sent to the buyer during one input. */
 static struct lg_strmap *sent;
 
 /* The message of a result: the real one, noting the status it was made of. */
 json_t *fuzz_msg_result_now(const struct lg_result *r)
 {
-    snprintf(result_status, sizeof(result_status), "%s", r->status);
+    free(result_status);
+    result_status = strdup(r->status);
+    FUZZ_CHECK(result_status != NULL);
     return lg_msg_result_now(r);
 }
 
