@@ -11,8 +11,8 @@
  * results.c keeps its decoding in static functions behind the connection's
  * callback, so it is compiled into this file (and the copy in lg_gateway is
  * then never linked). Its calls into the session layer are renamed to the
- * stubs below before the include: they stand for one connected buyer whose
- * every result is recorded, so the test sees what would be sent; the call
+ * fuzz_ functions below before the include: they stand for one connected
+ * buyer whose every result is recorded, so the test sees what would be sent; the call
  * that builds a result's message is wrapped to note the status it came from. */
 #include <hiredis/hiredis.h>
 #include <string.h>

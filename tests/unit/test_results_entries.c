@@ -2,8 +2,8 @@
  * answer to results, including the batch header ("n", n) that reply.lua
  * writes. The decoding is static behind the connection's callback, so the
  * file is compiled in here (its copy in lg_gateway is then not linked) with
- * its calls into the session layer renamed to stubs that stand for one
- * connected buyer; the replies are built by hiredis's reader from RESP, as
+ * its calls into the session layer renamed to the one_buyer_ functions
+ * below, which stand for one connected buyer; the replies are built by hiredis's reader from RESP, as
  * they would arrive from Redis. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,17 +14,17 @@
 #include <string.h>
 #include <unistd.h>
 
-#define lg_session_find_user stub_find_user
-#define lg_session_user_next stub_user_next
-#define lg_session_hold_result stub_hold_result
-#define lg_session_send stub_send
+#define lg_session_find_user one_buyer_find_user
+#define lg_session_user_next one_buyer_user_next
+#define lg_session_hold_result one_buyer_hold_result
+#define lg_session_send one_buyer_send
 #include "features/results.c"
 
 static char buyer;
 static int n_sent;
 static char last_order_id[LG_ID_MAX + 1];
 
-struct lg_session *stub_find_user(struct lg_gateway *gw, const char *room, const char *user)
+struct lg_session *one_buyer_find_user(struct lg_gateway *gw, const char *room, const char *user)
 {
     (void)gw;
     (void)room;
@@ -32,13 +32,13 @@ struct lg_session *stub_find_user(struct lg_gateway *gw, const char *room, const
     return (struct lg_session *)&buyer;
 }
 
-struct lg_session *stub_user_next(const struct lg_session *s)
+struct lg_session *one_buyer_user_next(const struct lg_session *s)
 {
     (void)s;
     return NULL;
 }
 
-bool stub_hold_result(struct lg_session *s, const char *order_id, json_t *msg)
+bool one_buyer_hold_result(struct lg_session *s, const char *order_id, json_t *msg)
 {
     (void)s;
     (void)order_id;
@@ -46,7 +46,7 @@ bool stub_hold_result(struct lg_session *s, const char *order_id, json_t *msg)
     return false;
 }
 
-void stub_send(struct lg_session *s, json_t *msg)
+void one_buyer_send(struct lg_session *s, json_t *msg)
 {
     (void)s;
     n_sent++;
