@@ -3,8 +3,8 @@
  * writes. The decoding is static behind the connection's callback, so the
  * file is compiled in here (its copy in lg_gateway is then not linked) with
  * its calls into the session layer renamed to the one_buyer_ functions
- * below, which stand for one connected buyer; the replies are built by hiredis's reader from RESP, as
- * they would arrive from Redis. */
+ * below, which stand for one connected buyer; the replies are built by
+ * hiredis's reader from RESP, as they would arrive from Redis. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
