@@ -473,13 +473,23 @@ static void note_room_busy(struct intake_req *r, bool high, int64_t retry_ms, co
                       threshold, slot_us);
 }
 
+/* The room's shed state and the order's priority in it, or NULL when the
+ * room is not refusing. */
+static struct shed_entry *shed_of(struct lg_intake *in, const struct lg_order *o, bool vip,
+                                  enum lg_shed_priority *p)
+{
+    struct shed_entry *e = lg_strmap_get(in->shed_by_room, o->room_id);
+    if (e)
+        *p = lg_shed_priority_of(&e->shed, o->amount, vip);
+    return e;
+}
+
 /* 0, or the retry_after_ms (before jitter) to shed the order with now. */
 static int64_t shed_wait(struct lg_intake *in, const struct lg_order *o, bool vip)
 {
-    struct shed_entry *e = lg_strmap_get(in->shed_by_room, o->room_id);
-    if (!e)
-        return 0;
-    return lg_shed_take_turn(&e->shed, lg_mono_ms(), lg_shed_priority_of(&e->shed, o->amount, vip));
+    enum lg_shed_priority p;
+    struct shed_entry *e = shed_of(in, o, vip, &p);
+    return e ? lg_shed_take_turn(&e->shed, lg_mono_ms(), p) : 0;
 }
 
 /* The retry_after_ms (before jitter) of an order refused because Redis is
@@ -487,10 +497,9 @@ static int64_t shed_wait(struct lg_intake *in, const struct lg_order *o, bool vi
  * admitted wait. */
 static int64_t lagging_wait(struct lg_intake *in, const struct lg_order *o, bool vip)
 {
-    struct shed_entry *e = lg_strmap_get(in->shed_by_room, o->room_id);
-    int64_t turn =
-        e ? lg_shed_turn_only(&e->shed, lg_mono_ms(), lg_shed_priority_of(&e->shed, o->amount, vip))
-          : 0;
+    enum lg_shed_priority p;
+    struct shed_entry *e = shed_of(in, o, vip, &p);
+    int64_t turn = e ? lg_shed_turn_only(&e->shed, lg_mono_ms(), p) : 0;
     return turn ? turn : in->gw->cfg.admit_wait_ms / 4;
 }
 
