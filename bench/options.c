@@ -27,7 +27,7 @@ static const char HELP[] =
     "  --cleanup              after the run, close the rooms it made and clear\n"
     "                         their totals, so they no longer add to the back\n"
     "                         office's \"*\" figures (GMV, orders); not with\n"
-    "                         --no-setup. The scripts in scripts/bench/ pass it\n"
+    "                         --no-setup. The scripts in scripts/bench/ pass it.\n"
     "\n"
     "Shape\n"
     "  --shape steady|burst|max  load shape (default steady)\n"

@@ -59,10 +59,10 @@ static const struct named RATES[RM_COUNT] = {
 };
 
 const char LG_SLO_HELP[] =
-    "                         latencies (ceilings, with a unit us, ms or s):\n"
+    "                         latencies (ceilings, = or <=, unit us, ms or s):\n"
     "                           accept_P, result_P, accept_P_high, result_P_normal...\n"
     "                           with P one of p50 p90 p99 p99.9 max\n"
-    "                         counts (ceilings, whole numbers): lost doubled\n"
+    "                         counts (ceilings, = or <=, whole): lost doubled\n"
     "                           unanswered unsent late errors busy rate_limited\n"
     "                           unavailable refused (refused, never accepted)\n"
     "                           conn_failed\n"
@@ -206,7 +206,7 @@ static int direction_ok(const struct lg_slo_target *t, char op, const char *item
 
 static int parse_item(const char *item, struct lg_slo_target *t, char *err, size_t errsz)
 {
-    char op;
+    char op = 0;
     memset(t, 0, sizeof(*t));
     if (split_item(item, t->name, sizeof(t->name), &op, t->bound, sizeof(t->bound), err, errsz))
         return -1;

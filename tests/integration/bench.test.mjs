@@ -46,7 +46,7 @@ test('--help documents every option with its default; bad options exit 2', async
   for (const opt of ['--shape', '--conns', '--procs', '--rate', '--duration', '--window', '--bursts',
     '--inflight', '--inflight-until', '--dup-share', '--reconnect-share', '--high-share', '--vip-share', '--invalid-share',
     '--coupon-share', '--rooms', '--skus', '--stock', '--limit-per-user', '--sources', '--gateway-pid', '--pid',
-    '--json', '--csv']) assert.match(help.out, new RegExp(`${opt} `), opt);
+    '--json', '--csv', '--slo', '--cleanup']) assert.match(help.out, new RegExp(`${opt} `), opt);
   assert.match(help.out, /default/);
   const bad = await bench(['--conns', '0'], { okCodes: [2] });
   assert.equal(bad.code, 2);
