@@ -50,10 +50,14 @@
 -- the ms until the earliest entry left in the index is due (0: due now, -1:
 -- the index is empty); then the SKU of each cancelled order, once each.
 
-local batch, keep, ttl = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[8])
--- Checked before anything is written: a bad call changes nothing.
-if #KEYS ~= 3 or #ARGV ~= 8 or not (batch and keep and ttl) or batch < 1 or batch > 1000 or
-    batch ~= math.floor(batch) or keep < 1 or ttl < 1 or ARGV[1] == '' or ARGV[7] == '' then
+-- Checked before anything is written: a bad call changes nothing (and no
+-- command can fail on an argument halfway through the cancels).
+local function count_arg(v)
+  return type(v) == 'string' and string.match(v, '^[1-9]%d?%d?%d?%d?%d?%d?%d?%d?$') and tonumber(v)
+end
+local batch, keep, ttl = count_arg(ARGV[5]), count_arg(ARGV[6]), count_arg(ARGV[8])
+if #KEYS ~= 3 or #ARGV ~= 8 or not (batch and keep and ttl) or batch > 1000 or
+    ARGV[1] == '' or ARGV[7] == '' then
   return redis.error_reply('ERR pay_timeout.lua: bad arguments')
 end
 local K_DUE, K_AUDIT, K_STATS = KEYS[1], KEYS[2], KEYS[3]
@@ -79,7 +83,7 @@ local function give_back(sku_id, user, qty)
 end
 
 local function announce(order_id, o)
-  redis.call('XADD', K_AUDIT, 'MAXLEN', keep, '*', 'at_ms', now_s, 'actor', 'system',
+  redis.call('XADD', K_AUDIT, 'MAXLEN', ARGV[6], '*', 'at_ms', now_s, 'actor', 'system',
              'role', 'system', 'order_id', order_id, 'from', 'pending_payment',
              'to', 'cancelled', 'reason', 'pay_timeout')
   redis.call('PUBLISH', channel, cjson.encode({
@@ -100,7 +104,7 @@ local function settle(order_id)
   end
   local deadline = tonumber(o[10] or '')
   if deadline and deadline > now then
-    redis.call('ZADD', K_DUE, deadline, order_id)
+    redis.call('ZADD', K_DUE, o[10], order_id)
     return nil
   end
   redis.call('HSET', k_order, 'status', 'cancelled', 'cancelled_at_ms', now_s,
@@ -110,7 +114,7 @@ local function settle(order_id)
   return o[3]
 end
 
-local due = redis.call('ZRANGEBYSCORE', K_DUE, '-inf', now, 'LIMIT', 0, batch)
+local due = redis.call('ZRANGEBYSCORE', K_DUE, '-inf', now_s, 'LIMIT', '0', ARGV[5])
 local cancelled, skus, seen = 0, {}, {}
 for _, order_id in ipairs(due) do
   local sku_id = settle(order_id)

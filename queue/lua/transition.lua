@@ -60,7 +60,8 @@ end
 
 local t = redis.call('TIME')
 local now = tostring(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
-if to == 'paid' and o[11] and tonumber(now) >= tonumber(o[11]) then
+local pay_deadline = tonumber(o[11] or '')
+if to == 'paid' and pay_deadline and tonumber(now) >= pay_deadline then
   return {'invalid', from, 'pay_deadline'}
 end
 if from == 'pending_payment' and KEYS[5] then

@@ -237,11 +237,15 @@ test('paid at the deadline: refused from pay_deadline_ms on, and the order is ca
       assert.deepEqual(moves, ['op-3:paid']);
     } else {
       assert.equal(replies[i].code, 'INVALID_TRANSITION', JSON.stringify(replies[i]));
+      assert.match(replies[i].message, /payment deadline|cancelled/);
       assert.ok(Number(r.cancelled_at_ms) >= deadlines[i]);
       assert.equal(r.paid_at_ms, undefined);
       assert.deepEqual(moves, ['system:cancelled']);
     }
     assert.equal(await dueScore('pt3', ids[i]), '');
+    // Sent at or after the deadline (Redis and this process share the
+    // host's clock): the script ran later still, so it cannot have paid.
+    if (offsets[i] >= 0) assert.equal(r.status, 'cancelled', `offset ${offsets[i]} ms`);
   }
   // 100 at the start, 1 + 6 taken, the late one and the unpaid ones back.
   assert.equal(await stock('pt3'), 100 - paid);
@@ -292,10 +296,10 @@ test('a timeout that fell due while the validator was down is applied after the 
 
 // ---- pay_timeout.lua on its own -------------------------------------------
 
-function evalPay(r, { batch = '10', keys = 3, extra = [] } = {}) {
+function evalPay(r, { batch = '10', keep = '10000', ttl = '604800', keys = 3, extra = [] } = {}) {
   const k = [`lg:{${r}}:paydue`, `lg:{${r}}:audit`, `lg:{${r}}:stats`].slice(0, keys);
   return redis.cli('EVAL', script, String(k.length), ...k, r, `lg:{${r}}:order:`, `lg:{${r}}:sku:`,
-    `lg:{${r}}:live:`, batch, '10000', 'lg:ev:status', '604800', ...extra);
+    `lg:{${r}}:live:`, batch, keep, 'lg:ev:status', ttl, ...extra);
 }
 
 async function seedDue(r, n) {
@@ -310,7 +314,9 @@ async function seedDue(r, n) {
 
 test('pay_timeout.lua: bad calls change nothing; the batch is bounded on both sides', async () => {
   await seedDue('ps1', 3);
-  for (const call of [{ batch: '0' }, { batch: '1001' }, { batch: 'x' }, { batch: '1.5' }, { keys: 2 }, { extra: ['x'] }]) {
+  for (const call of [{ batch: '0' }, { batch: '1001' }, { batch: 'x' }, { batch: '1.5' }, { batch: '1e2' },
+    { batch: '-1' }, { batch: '' }, { keep: '0' }, { keep: '1.5' }, { ttl: '0' }, { ttl: 'x' },
+    { keys: 2 }, { extra: ['x'] }]) {
     assert.match(await evalPay('ps1', call), /bad arguments/, JSON.stringify(call));
   }
   assert.equal(Number(await redis.cli('ZCARD', 'lg:{ps1}:paydue')), 3, 'nothing changed');
