@@ -191,7 +191,9 @@ static int token_command(int argc, char **argv)
                              "livegate token: --role must be viewer, operator or admin");
             break;
         case 't':
-            claims.vip = strcmp(optarg, "vip") == 0;
+            if (strcmp(optarg, "vip") != 0)
+                return usage(TOKEN_HELP, "livegate token: --tier must be vip");
+            claims.vip = true;
             break;
         case 'l': {
             char *end = NULL;
