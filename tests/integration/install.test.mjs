@@ -4,7 +4,9 @@
 // LIVEGATE_WEB_ROOT; the units name the installed programs, carry the
 // hardening options, and pass `systemd-analyze verify` where systemd
 // provides it (a broken copy is refused, so the check is known to work
-// here). Where systemd-analyze is missing that test is reported skipped.
+// here), and `systemd-analyze security --offline` rates their exposure OK.
+// Where systemd-analyze is missing that test is reported skipped. The units
+// are not run here: containers have no systemd as PID 1.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
@@ -97,5 +99,11 @@ test('systemd-analyze verify passes the units and refuses a broken one', { skip:
     assert.match(r.out, /\/nonexistent\/livegate is not executable/);
   } finally {
     rmSync(bad, { recursive: true, force: true });
+  }
+  // systemd's own score of the hardening: at most 2.0 of 10 ("OK") for both.
+  for (const u of units) {
+    const r = await sh(analyze, ['security', '--offline=true', '--man=no', '--threshold=20', path.join(dir, u)]);
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /Overall exposure level for .*: [01]\.\d OK/);
   }
 });
