@@ -19,6 +19,7 @@ APT_PACKAGES=(
   redis-server redis-tools
   nodejs openssl curl
   gnuplot-nox
+  systemd
   chromium fonts-noto-cjk
 )
 
