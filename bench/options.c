@@ -97,6 +97,7 @@ static const char HELP_END[] =
     "  --json FILE            the full report as JSON\n"
     "  --csv FILE             a per-second timeline\n"
     "  --help                 this text\n"
+    "  --version              the version\n"
     "\n"
     "Exit status: 0 when every audit line and every --slo target passed;\n"
     "1 when an audit line failed (whatever the targets); 2 for bad options\n"
@@ -335,6 +336,7 @@ static const struct option LONG_OPTS[] = {
     {"slo", required_argument, 0, OPT_SLO},
     {"cleanup", no_argument, 0, OPT_CLEANUP},
     {"help", no_argument, 0, OPT_HELP},
+    {"version", no_argument, 0, 'V'},
     {0, 0, 0, 0},
 };
 
@@ -466,6 +468,10 @@ int lg_bench_opts_parse(struct lg_bench_opts *o, int argc, char **argv, char *er
             fputs(HELP, stdout);
             fputs(LG_SLO_HELP, stdout);
             fputs(HELP_END, stdout);
+            return 1;
+        }
+        if (opt == 'V') {
+            printf("livegate-bench %s\n", LIVEGATE_VERSION);
             return 1;
         }
         /* Its own message: which target is wrong, and why. */
