@@ -396,6 +396,7 @@ static void add_sent(struct worker *w, struct viewer *v, int idx)
 /* The submits of a write that went out: counted as sent. */
 static void account_submits(struct worker *w, struct viewer *v)
 {
+    int64_t now = w->ntx_subs ? lg_mono_us() : 0;
     for (int i = 0; i < w->ntx_subs; i++) {
         struct sub *s = &w->subs[w->tx_subs[i]];
         v->outstanding++;
@@ -413,6 +414,9 @@ static void account_submits(struct worker *w, struct viewer *v)
             continue;
         }
         s->flags |= SUB_SENT;
+        if (!w->rep.first_send_us)
+            w->rep.first_send_us = now;
+        w->rep.last_send_us = now;
         w->rep.c.submitted++;
         w->sec.submitted++;
         if (s->flags & SUB_DUP)
@@ -571,6 +575,8 @@ static void record_final(struct worker *w, struct sub *o, bool confirmed, const 
     if (w->unresolved)
         w->unresolved--;
     free_slot(w, o);
+    if (now > w->rep.last_final_us)
+        w->rep.last_final_us = now;
     if (confirmed) {
         w->rep.c.confirmed++;
         w->rep.c.gmv_fen += (uint64_t)o->amount;
