@@ -205,6 +205,8 @@ struct worker {
     uint64_t unresolved;          /* accepted originals without a final result */
     struct lg_retry_heap retries; /* refused submits waiting for their retry_after_ms */
     int64_t retry_last_us;        /* no retry is planned after this: the drain's end */
+    int64_t last_accept_us;       /* when the newest order was accepted: the drain waits
+                                     out its 10 s before calling it lost */
     uint64_t refused_checks;      /* refused-only orders asked about, no order.state yet */
 };
 
@@ -690,6 +692,7 @@ static void on_accepted(struct worker *w, struct viewer *v, struct sub *s,
     snprintf(o->order_id, sizeof(o->order_id), "%s", order_id);
     o->flags |= SUB_ACCEPTED;
     o->accept_us = now;
+    w->last_accept_us = now;
     w->rep.c.accepted++;
     if (high)
         w->rep.c.accepted_high++;
@@ -1432,7 +1435,8 @@ static void advance_phase(struct worker *w, int64_t now)
         }
         break;
     case PHASE_DRAIN:
-        if (now >= w->phase_deadline_us || (now >= w->next_drain_check_us && drained(w)))
+        if (lg_bench_drain_over(now, w->phase_deadline_us, w->last_accept_us) ||
+            (now >= w->next_drain_check_us && drained(w)))
             start_query_phase(w);
         else if (now >= w->next_drain_check_us)
             w->next_drain_check_us = now + 50000;
