@@ -39,7 +39,6 @@
 #define SETTLE_US 2000000LL /* after the ramp: idle connections, when gateway memory is sampled */
 #define RECONNECT_DELAY_US 1000000LL
 #define QUERY_WAIT_US 5000000LL  /* how long order.query answers may take */
-#define SLA_US 10000000LL        /* the 10-second promise */
 #define QUERY_BATCH 100          /* the contract's cap on ids per order.query */
 #define LOOKUP_EVERY_US 250000LL /* order.query again for orders still queued */
 #define POLL_CHECK_US 50000LL    /* how often the viewers with lookups are looked at */
@@ -604,7 +603,7 @@ static void record_final(struct worker *w, struct sub *o, bool confirmed, const 
     }
     lg_hist_record(&w->rep.result[(o->flags & SUB_HIGH) ? 1 : 0], lat);
     lg_hist_record(&w->sec.result, lat);
-    if (now - o->accept_us > SLA_US)
+    if (now - o->accept_us > LG_BENCH_SLA_US)
         w->rep.a.late++;
 }
 
