@@ -29,6 +29,9 @@ export const VERSION = '0.1.0';
 const ID_RE = /^[A-Za-z0-9_.:-]{1,64}$/;
 const OPEN = 1; // WebSocket.OPEN, the same in browsers and in `ws`
 const QUERY_MAX_IDS = 100; // the contract's limit per order.query
+// Orders tracked for order.query after a reconnect: the newest this many,
+// so a client that lives for days does not ask for thousands each time.
+const TRACK_MAX = 1000;
 // Statuses after which nothing can change any more.
 const SETTLED = new Set(['rejected', 'delivered', 'cancelled']);
 // Frames about one order can arrive out of order; a status only moves forward.
@@ -293,8 +296,25 @@ export class LivegateClient extends Emitter {
     return true;
   }
 
+  // A token callback that never answers must not hold the client for ever:
+  // it counts as a failed attempt after connectTimeoutMs.
   async _tokenNow() {
-    return typeof this._token === 'function' ? await this._token() : this._token;
+    if (typeof this._token !== 'function') return this._token;
+    let timer;
+    const late = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error('the token callback did not answer in time')), this._opts.connectTimeoutMs);
+    });
+    try {
+      return await Promise.race([this._token(), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  _trackSet(coid, status) {
+    this._tracked.delete(coid); // re-inserted as the newest
+    this._tracked.set(coid, status);
+    if (this._tracked.size > TRACK_MAX) this._tracked.delete(this._tracked.keys().next().value);
   }
 
   async _open() {
@@ -479,7 +499,7 @@ export class LivegateClient extends Emitter {
     // but the client itself keeps no unhandled one.
     d.promise.catch(() => {});
     this._submits.set(coid, entry);
-    if (!this._tracked.has(coid)) this._tracked.set(coid, null);
+    if (!this._tracked.has(coid)) this._trackSet(coid, null);
     if (!this._started) this.connect().catch(() => {});
     this._pump();
     return d.promise;
@@ -600,7 +620,7 @@ export class LivegateClient extends Emitter {
       const coid = typeof o === 'string' ? o : o?.client_order_id;
       const status = typeof o === 'string' ? null : o?.status ?? null;
       if (!isId(coid) || SETTLED.has(status) || this._tracked.has(coid)) continue;
-      this._tracked.set(coid, status);
+      this._trackSet(coid, status);
       added.push(coid);
     }
     // Connected already: ask for these now rather than at the next auth.ok.

@@ -11,7 +11,8 @@
 // and the result arrives once, with the stock taken once;
 // (e) order.query recovery of tracked orders after a reconnect, and
 // order.status pushes; (f) the monitor API: stats, feed and order.update;
-// (g) a refused token ends the client; (h) the gateway serves the package
+// (g) a refused token ends the client, and a token callback that hangs is
+// given up on; (h) the gateway serves the package
 // to browsers at /static/vendor/livegate-client.js, byte for byte.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -404,6 +405,23 @@ test('(g) a token refused at auth ends the client; submits waiting are rejected 
   assert.ok(of('connection').some((c) => c.state === 'unauthorized'));
   await sleep(500);
   assert.equal(wire.opened, 2, 'no more attempts');
+  await gw.stop();
+});
+
+test('(g2) a token callback that never answers counts as a failed attempt; the next one connects', async () => {
+  const gw = await startGateway({ redis });
+  let calls = 0;
+  const wire = [];
+  const { client, of } = newClient(gw, () => {
+    calls += 1;
+    return calls === 1 ? new Promise(() => {}) : gw.token({ sub: 'slow', room: 'cg', role: 'viewer' });
+  }, wire, { connectTimeoutMs: 300 });
+  const ok = await client.connect();
+  assert.equal(ok.type, 'auth.ok');
+  assert.equal(calls, 2);
+  assert.equal(wire.opened, 1, 'no socket without a token');
+  assert.ok(of('error').some((e) => e.code === 'TOKEN'), 'the app hears of it');
+  client.close();
   await gw.stop();
 });
 

@@ -155,6 +155,16 @@ test('bad arguments are refused with a TypeError and start nothing', async () =>
   assert.deepEqual([...c.tracked], [['c-1', null], ['c-3', 'paid']]);
   c.untrack('c-1');
   assert.deepEqual([...c.tracked.keys()], ['c-3']);
+  // at most the newest 1000 are tracked
+  const ids = Array.from({ length: 1000 }, (_, i) => `c-t${i}`);
+  c.untrack('c-3');
+  c.track(ids);
+  assert.equal(c.tracked.size, 1000);
+  assert.ok(c.tracked.has('c-t0'));
+  c.track('c-t1000');
+  assert.equal(c.tracked.size, 1000);
+  assert.equal(c.tracked.has('c-t0'), false, 'the oldest goes');
+  assert.ok(c.tracked.has('c-t1000'));
   // after close(), everything is refused with CLOSED
   c.close();
   assert.equal(c.state, 'closed');
