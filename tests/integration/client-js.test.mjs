@@ -2,7 +2,8 @@
 // gateway and the validator binaries. The WebSocket handed to the client is
 // the `ws` package's, wrapped only to record what went over the wire and
 // when, so the tests check the frames themselves, not the client's word:
-// (a) submit -> accepted -> confirmed, with a generated client_order_id;
+// (a) submit -> accepted -> confirmed, with a generated client_order_id,
+// and the sku.update that follows;
 // (b) RATE_LIMITED (the per-user rate) and BUSY (admission with no
 // validator) are retried no sooner than retry_after_ms, with the same frame;
 // (c) a gateway killed (SIGKILL) after accepting a submit, and (d) one
@@ -127,6 +128,9 @@ test('(a) submit: a generated client_order_id, an accepted event, and the confir
   assert.equal(of('accepted').at(-1).duplicate, true);
   assert.equal(of('confirmed').length, 1, 'the replayed result is announced once');
   assert.equal((await redis.cli('HGET', 'lg:{ca}:sku:sku-1', 'stock')).trim(), '998');
+  // The viewer hears the stock change (coalesced: at most a second late).
+  const update = await waitFor(() => of('sku.update').find((u) => u.stock_left === 998), { what: 'sku.update' });
+  assert.deepEqual([update.room_id, update.sku_id, update.on_sale, update.price], ['ca', 'sku-1', true, 19900]);
   client.close();
   assert.equal(client.state, 'closed');
   await v.stop();
