@@ -48,6 +48,8 @@ int main(int argc, char **argv)
     struct lg_validator *v = lg_validator_new(&loop, &cfg);
     if (!v)
         return 1;
+    if (lg_validator_listen_metrics(v) != 0)
+        return 1;
     uv_signal_init(&loop, &sig_int);
     uv_signal_init(&loop, &sig_term);
     sig_int.data = sig_term.data = v;

@@ -681,7 +681,11 @@ void lg_api_handle(struct lg_http *h)
         return;
     }
     if (rt.id == LG_ROUTE_METRICS) {
-        lg_metrics_serve(h); /* no token: scrapers have none */
+        /* no token: scrapers have none */
+        if (h->gw->metrics_vhost && lws_get_vhost(h->wsi) == h->gw->metrics_vhost)
+            lg_metrics_serve_process(h);
+        else
+            lg_metrics_serve(h);
         return;
     }
     struct lg_claims claims;
