@@ -162,12 +162,73 @@ static void queue_lines_are_left_out_when_unknown(void **state)
     free(text);
 }
 
+static char *render_rooms(const struct lg_metrics_rooms *r)
+{
+    size_t len = 0;
+    char *text = lg_metrics_render_rooms(r, &len);
+    assert_non_null(text);
+    assert_int_equal(strlen(text), len);
+    assert_true(len > 0 && text[len - 1] == '\n');
+    return text;
+}
+
+/* The shared port's room totals: the view's figures, the queue only when
+ * the process document does not carry it, a HELP that says the figures
+ * come from Redis and are cached, and label values quoted. */
+static void room_totals_are_the_view_and_say_where_from(void **state)
+{
+    (void)state;
+    struct lg_stats_view v;
+    lg_stats_view_init(&v);
+    v.counters[LG_STAT_RECEIVED] = 12;
+    v.counters[LG_STAT_BUSY] = 2;
+    v.counters[LG_STAT_GMV_FEN] = 39800;
+    v.connections = 7;
+    v.queue_high = 1;
+    v.oldest_normal_ms = 2500;
+    snprintf(v.codes[0].code, sizeof(v.codes[0].code), "OUT_OF_STOCK");
+    v.codes[0].n = 3;
+    snprintf(v.codes[1].code, sizeof(v.codes[1].code), "A\"B\\C");
+    v.codes[1].n = 1;
+    v.ncodes = 2;
+    struct lg_metrics_rooms r = {.total = &v, .with_queue = true, .process_elsewhere = true};
+    char *text = render_rooms(&r);
+    assert_true(has_line(text, "livegate_room_totals_up 1"));
+    assert_non_null(strstr(text, "# HELP livegate_room_totals_up The room figures that follow "
+                                 "are read from Redis"));
+    assert_non_null(strstr(text, "cached up to 1000 ms"));
+    assert_non_null(strstr(text, "LIVEGATE_METRICS_LISTEN"));
+    assert_true(has_line(text, "livegate_room_orders{outcome=\"received\"} 12"));
+    assert_true(has_line(text, "livegate_room_orders{outcome=\"busy\"} 2"));
+    assert_true(has_line(text, "livegate_room_rejections{code=\"OUT_OF_STOCK\"} 3"));
+    assert_true(has_line(text, "livegate_room_rejections{code=\"A\\\"B\\\\C\"} 1"));
+    assert_true(has_line(text, "livegate_room_gmv_fen 39800"));
+    assert_true(has_line(text, "livegate_room_connections 7"));
+    assert_true(has_line(text, "livegate_queue_depth{priority=\"high\"} 1"));
+    assert_true(has_line(text, "livegate_queue_oldest_age_seconds{priority=\"normal\"} 2.500"));
+    assert_null(strstr(text, "livegate_orders_total")); /* no process counters here */
+    free(text);
+
+    r.with_queue = r.process_elsewhere = false; /* appended to the process document */
+    text = render_rooms(&r);
+    assert_null(strstr(text, "livegate_queue_depth"));
+    assert_non_null(strstr(text, "those of the gateway process that answered"));
+    free(text);
+
+    r.total = NULL; /* Redis could not be read */
+    text = render_rooms(&r);
+    assert_true(has_line(text, "livegate_room_totals_up 0"));
+    assert_null(strstr(text, "livegate_room_orders"));
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(observe_counts_each_sample_in_its_bucket),
         cmocka_unit_test(every_line_is_prometheus_text),
         cmocka_unit_test(queue_lines_are_left_out_when_unknown),
+        cmocka_unit_test(room_totals_are_the_view_and_say_where_from),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
