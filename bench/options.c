@@ -84,6 +84,7 @@ static const char HELP[] =
     "  --json FILE            the full report as JSON\n"
     "  --csv FILE             a per-second timeline\n"
     "  --help                 this text\n"
+    "  --version              the version\n"
     "\n"
     "Exit status: 0 when every audit line passed, 1 when one failed, 2 for bad\n"
     "options or a failed set-up.\n";
@@ -315,6 +316,7 @@ static const struct option LONG_OPTS[] = {
     {"json", required_argument, 0, OPT_JSON},
     {"csv", required_argument, 0, OPT_CSV},
     {"help", no_argument, 0, OPT_HELP},
+    {"version", no_argument, 0, 'V'},
     {0, 0, 0, 0},
 };
 
@@ -441,6 +443,10 @@ int lg_bench_opts_parse(struct lg_bench_opts *o, int argc, char **argv, char *er
     while ((opt = getopt_long(argc, argv, "", LONG_OPTS, NULL)) != -1) {
         if (opt == OPT_HELP) {
             fputs(HELP, stdout);
+            return 1;
+        }
+        if (opt == 'V') {
+            printf("livegate-bench %s\n", LIVEGATE_VERSION);
             return 1;
         }
         if (opt == '?' || opt == ':') {

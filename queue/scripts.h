@@ -26,9 +26,10 @@ extern struct lg_script lg_script_stats_read;
 extern struct lg_script lg_script_transition; /* order.update, gateway */
 extern struct lg_script lg_script_room_open;
 extern struct lg_script lg_script_sku_notify;
-extern struct lg_script lg_script_watch;  /* duplicate submit, gateway */
-extern struct lg_script lg_script_reply;  /* results to one reply stream, validator, gateway */
-extern struct lg_script lg_script_expire; /* the deadline sweep, gateway */
+extern struct lg_script lg_script_watch;       /* duplicate submit, gateway */
+extern struct lg_script lg_script_reply;       /* results to one reply stream, validator, gateway */
+extern struct lg_script lg_script_expire;      /* the deadline sweep, gateway */
+extern struct lg_script lg_script_pay_timeout; /* payment deadlines, validator */
 
 /* Computes the SHA1 of every embedded script; call once at start-up. */
 void lg_scripts_init(void);

@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   build-essential cmake pkg-config clang-format
   libwebsockets-dev libwebsockets-evlib-uv
-  libhiredis-dev libjansson-dev libssl-dev libuv1-dev libjwt-dev
+  libhiredis-dev libjansson-dev libssl-dev libuv1-dev libjwt-dev libjemalloc-dev
   libcmocka-dev
   clang libclang-rt-14-dev llvm
   redis-server redis-tools

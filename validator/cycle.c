@@ -2,14 +2,13 @@
  * internal.h).
  *
  * One cycle at a time: refresh the room list, claim entries a dead
- * consumer left behind, read a batch (high streams first, normal streams
- * with whatever capacity is left, and a short blocking read on both when
- * everything is empty), decide every entry with validate.lua, then send the
- * results and acknowledge. Because an entry is acknowledged only after its
- * result was written, a crash anywhere leaves it pending; another validator
- * claims it and validate.lua, which never decides an order twice, returns
- * the stored result. This file owns struct lg_validator: it creates it,
- * runs the steps and frees it. */
+ * consumer left behind, cancel the orders left unpaid at their payment
+ * deadline (pay_timeout.c, every LGV_PAY_EVERY_MS), read a batch (high streams first, normal
+ * streams with whatever capacity is left, and a short blocking read on both when everything is
+ * empty), decide every entry with validate.lua, then send the results and acknowledge. Because an
+ * entry is acknowledged only after its result was written, a crash anywhere leaves it pending;
+ * another validator claims it and validate.lua, which never decides an order twice, returns the
+ * stored result. This file owns struct lg_validator: it creates it, runs the steps and frees it. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -17,6 +16,7 @@
 #include "livegate/clock.h"
 #include "livegate/log.h"
 #include "livegate/strmap.h"
+#include "pay_timeout.h"
 #include "scrape.h"
 #include "scripts.h"
 #include "sku_notify.h"
@@ -51,11 +51,11 @@ void lgv_cycle_next(struct lg_validator *v)
 static void log_stats(struct lg_validator *v)
 {
     lg_log(LG_LOG_INFO, "validator.stats",
-           json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "consumer", v->cfg.consumer, "rooms",
+           json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "consumer", v->cfg.consumer, "rooms",
                      (json_int_t)v->nrooms, "decided", (json_int_t)v->decided, "confirmed",
                      (json_int_t)v->confirmed, "rejected", (json_int_t)v->rejected, "expired",
                      (json_int_t)v->expired, "dead_lettered", (json_int_t)v->dead_lettered,
-                     "resent", (json_int_t)v->resent));
+                     "resent", (json_int_t)v->resent, "pay_timeouts", (json_int_t)v->pay_timeouts));
 }
 
 static void on_closed(uv_handle_t *h)
@@ -108,6 +108,11 @@ static void cycle(struct lg_validator *v)
         lgv_rooms_trim(v);
         return;
     }
+    if (now - v->last_pay_ms >= LGV_PAY_EVERY_MS) {
+        v->last_pay_ms = now;
+        lgv_pay_drain(v, now);
+        return;
+    }
     if (now - v->last_claim_ms >= CLAIM_EVERY_MS) {
         v->last_claim_ms = now;
         lgv_claim(v);
@@ -157,6 +162,7 @@ static char *render_metrics(void *arg, size_t *len)
     struct lg_validator *v = arg;
     v->metrics.resent = v->resent;
     v->metrics.dead_lettered = v->dead_lettered;
+    v->metrics.pay_timeouts = v->pay_timeouts;
     struct lgv_metrics_state st = {
         .consumer = v->cfg.consumer, .rooms = v->nrooms, .redis_up = lg_redis_is_up(v->redis)};
     return lgv_metrics_render(&v->metrics, &st, len);
@@ -193,6 +199,7 @@ void lg_validator_free(struct lg_validator *v)
 {
     lgv_batch_clear(v);
     lgv_decide_free(v);
+    lgv_pay_free(v);
     free(v->batch);
     free(v->rooms);
     lg_strmap_free(v->room_set);

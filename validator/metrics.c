@@ -117,6 +117,8 @@ char *lgv_metrics_render(const struct lgv_metrics *m, const struct lgv_metrics_s
     counter(f, "livegate_validator_dead_lettered_total",
             "Entries handed out more than LIVEGATE_MAX_DELIVERIES times: dead-lettered, EXPIRED.",
             m->dead_lettered);
+    counter(f, "livegate_validator_pay_timeouts_total",
+            "Orders this validator cancelled unpaid at their payment deadline.", m->pay_timeouts);
     counter(f, "livegate_validator_claim_rounds_total",
             "Rounds of taking over entries a silent consumer left pending.", m->claim_rounds);
     counter(f, "livegate_validator_claimed_total", "Entries taken over from a silent consumer.",

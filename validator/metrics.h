@@ -23,7 +23,7 @@ struct lgv_metrics_code {
 struct lgv_metrics {
     struct lgv_metrics_code codes[LGV_METRICS_MAX_CODES + 1]; /* the last: "OTHER" */
     size_t ncodes;
-    unsigned long long resent, dead_lettered;
+    unsigned long long resent, dead_lettered, pay_timeouts;
     unsigned long long claim_rounds, claimed;   /* XAUTOCLAIM rounds, entries taken over */
     uint64_t batch_buckets[LGV_METRICS_NBATCH]; /* not cumulative; over 4096: +Inf only */
     unsigned long long batches, batch_entries;

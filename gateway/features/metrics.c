@@ -193,6 +193,9 @@ char *lg_metrics_render(const struct lg_metrics *m, size_t *len)
         fprintf(f, "livegate_queue_oldest_age_seconds{priority=\"high\"} %.3f\n", m->oldest_high_s);
         fprintf(f, "livegate_queue_oldest_age_seconds{priority=\"normal\"} %.3f\n",
                 m->oldest_normal_s);
+        head(f, "livegate_pay_timeouts_total", "counter",
+             "Orders cancelled unpaid at their payment deadline, every room (room statistics).");
+        fprintf(f, "livegate_pay_timeouts_total %lld\n", m->pay_timeouts);
     }
 
     redis_family(f, m, "livegate_redis_up", "gauge", "1 while the connection is usable.", 0);
@@ -251,12 +254,15 @@ static void queue_families(FILE *f, const struct lg_stats_view *v)
             (double)v->oldest_high_ms / 1000.0);
     fprintf(f, "livegate_queue_oldest_age_seconds{priority=\"normal\"} %.3f\n",
             (double)v->oldest_normal_ms / 1000.0);
+    head(f, "livegate_pay_timeouts_total", "counter",
+         "Orders cancelled unpaid at their payment deadline, every room (room statistics).");
+    fprintf(f, "livegate_pay_timeouts_total %lld\n", v->counters[LG_STAT_PAY_TIMEOUTS]);
 }
 
 /* The order counters of the room totals, as livegate_room_orders{outcome}. */
 static const enum lg_stat ROOM_OUTCOMES[] = {
-    LG_STAT_RECEIVED, LG_STAT_ACCEPTED, LG_STAT_DUPLICATES,  LG_STAT_CONFIRMED,
-    LG_STAT_REJECTED, LG_STAT_BUSY,     LG_STAT_RATE_LIMITED};
+    LG_STAT_RECEIVED, LG_STAT_ACCEPTED, LG_STAT_DUPLICATES,   LG_STAT_CONFIRMED,
+    LG_STAT_REJECTED, LG_STAT_BUSY,     LG_STAT_RATE_LIMITED, LG_STAT_PAY_TIMEOUTS};
 
 static void room_totals(FILE *f, const struct lg_stats_view *v)
 {
@@ -432,6 +438,7 @@ static void render_into_cache(struct lg_gateway *gw, const struct lg_stats_view 
         m.queue_normal = total->queue_normal;
         m.oldest_high_s = (double)total->oldest_high_ms / 1000.0;
         m.oldest_normal_s = (double)total->oldest_normal_ms / 1000.0;
+        m.pay_timeouts = total->counters[LG_STAT_PAY_TIMEOUTS];
     }
     size_t plen = 0;
     char *ptext = lg_metrics_render(&m, &plen);

@@ -7,7 +7,8 @@
 // badge follow sku.update; (d) the live room comes back by itself after the
 // gateway restarts (close 1001); (e) an admin watching every room ("*")
 // sees the orders with their room; (h) the back office shows BUSY and
-// RATE_LIMITED per second and the queue's predicted wait and drain rate.
+// RATE_LIMITED per second and the queue's predicted wait and drain rate;
+// (i) the back office shows the room's payment timeouts.
 // Screenshots of both pages go to tests/artifacts/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -354,6 +355,19 @@ test('(h) the back office shows BUSY and RATE_LIMITED per second, and the queue\
   // The next second refuses nothing: back to 0.
   await dash.locator('#kpi-refused').filter({ hasText: /^0\.0$/ }).waitFor({ timeout: 5000 });
   assert.equal(await dash.locator('#kpi-refused-card.warn').count(), 0);
+  const others = pageErrors.filter((e) => !/WebSocket connection to .* failed/.test(e));
+  assert.deepEqual(others, []);
+});
+
+test('(i) the back office shows the room\'s payment timeouts', async () => {
+  const room = 'paytime-1';
+  const op = gw.token({ sub: 'op-pay', room, role: 'operator' });
+  const dash = await openPage(`${base}/dashboard#token=${op}`);
+  await dash.locator('#conn-state[data-state="connected"]').waitFor({ timeout: 10000 });
+  await dash.locator('#kpi-pay-timeouts').filter({ hasText: /^0$/ }).waitFor({ timeout: 5000 });
+  // What pay_timeout.lua adds with its cancels (monitor.stats orders.pay_timeouts).
+  await redis.cli('HINCRBY', `lg:{${room}}:stats`, 'pay_timeouts', '4');
+  await dash.locator('#kpi-pay-timeouts').filter({ hasText: /^4$/ }).waitFor({ timeout: 5000 });
   const others = pageErrors.filter((e) => !/WebSocket connection to .* failed/.test(e));
   assert.deepEqual(others, []);
 });

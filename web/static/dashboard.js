@@ -316,6 +316,8 @@ function renderFigures(m, prev) {
   $('kpi-rejected').textContent = count(o.rejected);
   const codes = Object.entries(m.rejected_by_code ?? {}).sort((a, b) => b[1] - a[1]);
   $('kpi-rejected-sub').textContent = codes.length ? `top: ${codes[0][0]}` : 'none';
+  // Confirmed orders the validators cancelled unpaid at their payment deadline.
+  $('kpi-pay-timeouts').textContent = count(o.pay_timeouts);
   const q = m.queue ?? {};
   $('kpi-queue').textContent = num(q.high) === null ? '—' : `${count(q.high)} / ${count(q.normal)}`;
   $('kpi-queue-sub').textContent = `high / normal · oldest ${ms(q.oldest_age_ms)}`;
