@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import {
   startRedis, startGateway, startValidator, stopAll, validOrder, setupRoom, waitFor, freePort,
-  newSecrets,
+  newSecrets, connect,
 } from './lib/system.mjs';
 import { parseProm, sample } from './lib/prom.mjs';
 
@@ -139,6 +139,9 @@ test('a metrics address serves /metrics and nothing else', async () => {
   assert.equal(put.status, 405);
   assert.equal(put.headers.get('allow'), 'GET');
 
+  // No WebSocket there either.
+  await assert.rejects(connect(`ws://127.0.0.1:${ports.gw1}/v1/ws`));
+
   assert.equal((await scrape(ports.v, '/')).status, 404);
   const post = await fetch(`http://127.0.0.1:${ports.v}/metrics`, { method: 'POST' });
   assert.equal(post.status, 405);
@@ -163,4 +166,33 @@ test('a second process on a taken metrics address refuses to start', async () =>
   v2.proc.expectCode = (code) => code !== 0;
   await waitFor(() => v2.proc.exited, { what: 'the validator exits' });
   assert.ok(v2.logs.some((l) => l.includes('"event":"validator.listen_failed"')), v2.logs.join('\n'));
+});
+
+test('the validator serves 16 connections at once, and drops one that sends nothing within 5 s', async () => {
+  const open = () => new Promise((resolve, reject) => {
+    const s = net.connect(ports.v, '127.0.0.1');
+    s.on('connect', () => resolve(s));
+    s.on('error', reject);
+  });
+  const ended = (s) => new Promise((resolve) => {
+    let got = '';
+    s.on('data', (d) => { got += d.toString(); });
+    s.on('close', () => resolve(got));
+  });
+  const idle = [];
+  for (let i = 0; i < 16; i++) idle.push(await open());
+  const idleEnds = idle.map((s) => ({ s, done: ended(s), at: Date.now() }));
+  // The 17th is closed unanswered while 16 are held.
+  const extra = await open();
+  const extraEnd = ended(extra);
+  extra.write('GET /metrics HTTP/1.1\r\n\r\n');
+  assert.equal(await extraEnd, '');
+  // The held ones send nothing: each is closed unanswered after 5 s.
+  const first = idleEnds[0];
+  assert.equal(await first.done, '');
+  const waited = Date.now() - first.at;
+  assert.ok(waited >= 4500 && waited < 8000, `closed after ${waited} ms`);
+  await Promise.all(idleEnds.map((e) => e.done));
+  // Room again.
+  assert.equal((await scrape(ports.v)).status, 200);
 });
