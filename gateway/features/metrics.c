@@ -183,21 +183,6 @@ char *lg_metrics_render(const struct lg_metrics *m, size_t *len)
     hist(f, "livegate_confirm_latency_seconds",
          "From accepted_at_ms to the final result arriving at this gateway.", m->confirm);
 
-    if (m->queue_known) {
-        head(f, "livegate_queue_depth", "gauge",
-             "Entries not yet decided (pending plus undelivered), every room, by priority.");
-        fprintf(f, "livegate_queue_depth{priority=\"high\"} %lld\n", m->queue_high);
-        fprintf(f, "livegate_queue_depth{priority=\"normal\"} %lld\n", m->queue_normal);
-        head(f, "livegate_queue_oldest_age_seconds", "gauge",
-             "Age of the oldest undecided entry, by priority (0: none).");
-        fprintf(f, "livegate_queue_oldest_age_seconds{priority=\"high\"} %.3f\n", m->oldest_high_s);
-        fprintf(f, "livegate_queue_oldest_age_seconds{priority=\"normal\"} %.3f\n",
-                m->oldest_normal_s);
-        head(f, "livegate_pay_timeouts_total", "counter",
-             "Orders cancelled unpaid at their payment deadline, every room (room statistics).");
-        fprintf(f, "livegate_pay_timeouts_total %lld\n", m->pay_timeouts);
-    }
-
     redis_family(f, m, "livegate_redis_up", "gauge", "1 while the connection is usable.", 0);
     redis_family(f, m, "livegate_redis_commands_total", "counter", "Commands sent.", 1);
     redis_family(f, m, "livegate_redis_errors_total", "counter", "Error replies.", 2);
@@ -313,8 +298,7 @@ char *lg_metrics_render_rooms(const struct lg_metrics_rooms *r, size_t *len)
                 : "the counters before them are those of the gateway process that answered.");
     fprintf(f, "livegate_room_totals_up %d\n", r->total ? 1 : 0);
     if (r->total) {
-        if (r->with_queue)
-            queue_families(f, r->total);
+        queue_families(f, r->total);
         room_totals(f, r->total);
     }
     if (fclose(f) != 0) {
@@ -418,7 +402,6 @@ static char *join(char *a, size_t alen, char *b, size_t blen, size_t *len)
 static void render_into_cache(struct lg_gateway *gw, const struct lg_stats_view *total)
 {
     struct lg_metrics_rooms rooms = {.total = total,
-                                     .with_queue = gw->metrics_vhost != NULL,
                                      .process_elsewhere = gw->metrics_vhost != NULL};
     size_t rlen = 0;
     char *rtext = lg_metrics_render_rooms(&rooms, &rlen);
@@ -432,14 +415,6 @@ static void render_into_cache(struct lg_gateway *gw, const struct lg_stats_view 
     }
     struct lg_metrics m;
     gather(gw, &m);
-    if (total) {
-        m.queue_known = true;
-        m.queue_high = total->queue_high;
-        m.queue_normal = total->queue_normal;
-        m.oldest_high_s = (double)total->oldest_high_ms / 1000.0;
-        m.oldest_normal_s = (double)total->oldest_normal_ms / 1000.0;
-        m.pay_timeouts = total->counters[LG_STAT_PAY_TIMEOUTS];
-    }
     size_t plen = 0;
     char *ptext = lg_metrics_render(&m, &plen);
     cache.text = join(ptext, plen, rtext, rlen, &cache.len);

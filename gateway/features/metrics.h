@@ -26,10 +26,6 @@ struct lg_metrics {
     unsigned long long counters[LG_CTR_COUNT]; /* gw->counters at the scrape */
     unsigned long long stats_flush_failures;
     const struct lg_prom_hist *accept, *confirm;
-    bool queue_known; /* false when Redis could not be read: the queue lines are left out */
-    long long queue_high, queue_normal;
-    double oldest_high_s, oldest_normal_s;
-    long long pay_timeouts; /* every room's, with the queue figures (queue_known) */
     struct lg_metrics_redis redis[4];
     size_t nredis;
     bool bus_known; /* the bus connection: its own counters */
@@ -42,8 +38,7 @@ char *lg_metrics_render(const struct lg_metrics *m, size_t *len);
 /* The room totals document (see metrics.c). */
 struct lg_metrics_rooms {
     const struct lg_stats_view *total; /* every room read, merged; NULL: Redis failed */
-    bool with_queue;        /* the queue figures too (else the process document has them) */
-    bool process_elsewhere; /* the process's counters are on its own address */
+    bool process_elsewhere;            /* the process's counters are on its own address */
 };
 
 /* The exposition text of r; the caller frees it. NULL when out of memory. */
