@@ -22,6 +22,7 @@ APT_PACKAGES=(
   nodejs openssl curl
   gnuplot-nox
   prometheus
+  systemd
   chromium fonts-noto-cjk
 )
 
