@@ -190,8 +190,8 @@ struct batch {
     size_t filled;
     struct lg_claims claims;
     char item[LG_ID_MAX + 1];
-    char room[LG_ID_MAX + 1];        /* PUT sku: whose viewers hear of the change */
-    bool urgent;                     /* PUT sku: sold out or off sale */
+    char room[LG_ID_MAX + 1];        /* PUT, DELETE sku: whose viewers hear; GET room */
+    bool urgent;                     /* PUT, DELETE sku: sold out or off sale */
     const char *not_found;           /* answer_found's 404 message */
     batch_done_fn done;              /* builds the answer, while the client is still there */
     void (*stored)(struct batch *b); /* after a write succeeded, whoever still listens */
@@ -546,7 +546,7 @@ static void get_skus(struct lg_http *h, const struct lg_route *rt)
 
 /* ---- reading and removing one room, coupon or SKU ------------------------- */
 
-/* A HGETALL reply as name -> value pairs, NULL when it is not one. */
+/* The value of field name in a HGETALL reply; NULL when it has none. */
 static const char *hash_field(const redisReply *r, const char *name)
 {
     for (size_t i = 0; i + 1 < r->elements; i += 2)
@@ -561,7 +561,8 @@ static json_int_t hash_int(const redisReply *r, const char *name)
     return v ? strtoll(v, NULL, 10) : 0;
 }
 
-/* The stored "alipay,card" as ["alipay","card"], in the order of the list. */
+/* The stored "card,alipay" as ["alipay","card"]: in the contract's order of
+ * methods, as the PUT answers them. */
 static json_t *method_array(const char *joined)
 {
     json_t *a = json_array();
