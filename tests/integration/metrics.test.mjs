@@ -5,8 +5,10 @@
 // with the orders it handled, and a second scrape of one address never
 // sees another process. The shared port's /metrics holds the room totals
 // from Redis only, whichever gateway answers, and says so. The validator's
-// responder answers only GET /metrics, with Allow on 405, and refuses a
-// request over its size limit.
+// responder answers only GET /metrics, with Allow on 405, refuses a
+// request over its size limit, serves 16 connections at once and drops an
+// idle one after 5 s. A taken metrics address stops a process at start; a
+// gateway without one serves its counters and the room totals together.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -195,4 +197,19 @@ test('the validator serves 16 connections at once, and drops one that sends noth
   await Promise.all(idleEnds.map((e) => e.done));
   // Room again.
   assert.equal((await scrape(ports.v)).status, 200);
+});
+
+test('a gateway without a metrics address serves its own counters and the room totals on its port', async () => {
+  const g = await startGateway({ redis, env: { LIVEGATE_GATEWAY_ID: 'gw-solo' } });
+  const r = await scrape(g.port);
+  assert.equal(r.status, 200);
+  const doc = parseProm(r.text);
+  assert.equal(sample(doc, 'livegate_info', { gateway_id: 'gw-solo' }), 1);
+  assert.equal(typeof sample(doc, 'livegate_orders_total', { outcome: 'accepted' }), 'number');
+  assert.equal(sample(doc, 'livegate_room_totals_up'), 1);
+  assert.ok(sample(doc, 'livegate_room_orders', { outcome: 'confirmed' }) >= 3);
+  assert.equal(typeof sample(doc, 'livegate_queue_depth', { priority: 'high' }), 'number');
+  assert.match(r.text, /^# HELP livegate_room_totals_up .*the counters before them are those of the gateway process that answered/m);
+  assert.ok(!g.logs.some((l) => l.includes('"event":"metrics.listening"')));
+  await g.stop();
 });
