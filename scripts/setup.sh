@@ -57,7 +57,7 @@ if [ ! -d tests/node_modules/ws ] || [ ! -d tests/node_modules/playwright-core ]
 fi
 
 # The charting library the web pages load (served from web/node_modules).
-if [ ! -d web/node_modules/uplot ] || [ web/package.json -nt web/node_modules/.package-lock.json ]; then
+if [ ! -d web/node_modules/uplot ] || [ ! -e web/node_modules/@livegate/client ] || [ web/package.json -nt web/node_modules/.package-lock.json ]; then
   echo "setup: installing npm packages for the web pages"
   (cd web && npm ci --no-audit --no-fund)
 fi
