@@ -22,6 +22,8 @@ struct lg_validator_config {
     int max_deliveries; /* more than this: dead letter + EXPIRED */
     int retention_ms;   /* stream entries older than this are trimmed */
     int redis_timeout_ms;
+    char metrics_host[64]; /* LIVEGATE_METRICS_LISTEN: GET /metrics; port 0: none */
+    int metrics_port;
     enum lg_log_level log_level;
 };
 
