@@ -137,6 +137,7 @@ static void reply_unavailable(struct lg_session *s, struct intake_req *r)
                                         r->has_req ? r->req : NULL, r->client_order_id));
 }
 
+static void note_room_open(struct intake_req *r, bool high);
 struct busy_answer {
     const char *threshold, *slot_us, *block_ms, *block_n; /* as enqueue.lua sent them */
 };
@@ -331,6 +332,7 @@ static void answer_order(struct intake_req *r, const redisReply *reply)
         bool duplicate = strcmp(kind, "duplicate") == 0;
         const char *priority = reply->element[2]->str;
         long long accepted_at = strtoll(reply->element[3]->str, NULL, 10);
+        note_room_open(r, strcmp(priority, "high") == 0);
         if (duplicate) {
             c[LG_CTR_ORDERS_DUPLICATE]++;
             drop_index(r);
@@ -509,6 +511,15 @@ static void note_room_busy(struct intake_req *r, bool high, int64_t retry_ms,
     enum lg_shed_priority p = high ? LG_SHED_HIGH : LG_SHED_NORMAL;
     lg_shed_note_busy(&e->shed, now, p, retry_ms, a->threshold, a->slot_us);
     lg_shed_note_block(&e->shed, now, p, a->block_ms, a->block_n);
+}
+
+/* The script admitted an order of the room: its local refusals end. */
+static void note_room_open(struct intake_req *r, bool high)
+{
+    struct lg_intake *in = r->gw->intake;
+    struct shed_entry *e = in ? lg_strmap_get(in->shed_by_room, r->room) : NULL;
+    if (e)
+        lg_shed_note_open(&e->shed, high ? LG_SHED_HIGH : LG_SHED_NORMAL);
 }
 
 /* The room's shed state and the order's priority in it, or NULL when the

@@ -17,6 +17,8 @@ static void hold(struct lg_shed *s, int p, int64_t now_ms, int64_t retry_ms)
     int64_t hold_ms = retry_ms < LG_SHED_HOLD_MS ? retry_ms : LG_SHED_HOLD_MS;
     if (now_ms + hold_ms > s->hold_until_ms[p])
         s->hold_until_ms[p] = now_ms + hold_ms;
+    s->gated[p] = true;
+    s->probe_since_ms[p] = 0;
     if ((double)(now_ms + retry_ms) > s->next_turn_ms[p])
         s->next_turn_ms[p] = (double)(now_ms + retry_ms);
 }
@@ -111,10 +113,36 @@ static bool take_block_place(struct lg_shed *s, enum lg_shed_priority p)
     return true;
 }
 
+void lg_shed_note_open(struct lg_shed *s, enum lg_shed_priority p)
+{
+    for (int q = 0; q < 2; q++) {
+        if (q == (int)p || p == LG_SHED_NORMAL) {
+            s->gated[q] = false;
+            s->probe_since_ms[q] = 0;
+        }
+    }
+}
+
+/* The hold is over: the first order since goes to the script as the
+ * probe, and until its answer (or LG_SHED_PROBE_MS) the room stays
+ * refused with turns, rather than open to every submit while a slow Redis
+ * answers: that burst would make it slower still. */
+static int64_t after_hold(struct lg_shed *s, int64_t now_ms, enum lg_shed_priority p)
+{
+    if (s->probe_since_ms[p] == 0 || now_ms - s->probe_since_ms[p] >= LG_SHED_PROBE_MS) {
+        s->probe_since_ms[p] = now_ms > 0 ? now_ms : 1;
+        return 0;
+    }
+    take_block_place(s, p);
+    return next_turn(s, now_ms, p);
+}
+
 int64_t lg_shed_take_turn(struct lg_shed *s, int64_t now_ms, enum lg_shed_priority p)
 {
-    if (now_ms >= s->hold_until_ms[p])
+    if (!s->gated[p])
         return 0;
+    if (now_ms >= s->hold_until_ms[p])
+        return after_hold(s, now_ms, p);
     if (s->has_block[p]) {
         if (!s->asked[p] && s->block_left[p] <= lg_shed_reserve(s) / 4) {
             s->asked[p] = true; /* the script reserves the next block */
@@ -133,7 +161,7 @@ int64_t lg_shed_take_turn(struct lg_shed *s, int64_t now_ms, enum lg_shed_priori
 
 int64_t lg_shed_turn_only(struct lg_shed *s, int64_t now_ms, enum lg_shed_priority p)
 {
-    if (now_ms >= s->hold_until_ms[p])
+    if (!s->gated[p] || now_ms >= s->hold_until_ms[p] + LG_SHED_PROBE_MS)
         return 0;
     take_block_place(s, p);
     return next_turn(s, now_ms, p);
@@ -141,7 +169,10 @@ int64_t lg_shed_turn_only(struct lg_shed *s, int64_t now_ms, enum lg_shed_priori
 
 bool lg_shed_idle(const struct lg_shed *s, int64_t now_ms)
 {
-    return now_ms >= s->hold_until_ms[LG_SHED_NORMAL] && now_ms >= s->hold_until_ms[LG_SHED_HIGH];
+    for (int p = 0; p < 2; p++)
+        if (s->gated[p] && now_ms < s->hold_until_ms[p] + LG_SHED_PROBE_MS)
+            return false;
+    return true;
 }
 
 enum lg_shed_priority lg_shed_priority_of(const struct lg_shed *s, long long amount, bool vip)

@@ -39,6 +39,9 @@
 
 /* How long a refusal from the script is trusted before Redis is asked again. */
 #define LG_SHED_HOLD_MS 1000
+/* Once the hold is over, one order (the probe) goes to the script and the
+ * rest are still refused with turns until its answer comes, or this long. */
+#define LG_SHED_PROBE_MS 2000
 /* At most this many orders' credit piles up while a room is held. */
 #define LG_SHED_CREDIT_MAX 16
 /* retry_after_ms is never less than this (before jitter) ... */
@@ -65,11 +68,13 @@ struct lg_shed {
     int64_t credit_at_ms[2];  /* when credit was last topped up */
     long long threshold;      /* the room's high-value threshold, as the script said */
     bool has_threshold;
-    bool has_block[2]; /* the script reserved places for this hold */
-    int block_left[2]; /* of them, not handed out yet */
-    int block_used[2]; /* handed out from the current block */
-    bool asked[2];     /* an order went to the script for the next block */
-    int reserve;       /* places to ask for with the next script call; 0: not known yet */
+    bool has_block[2];         /* the script reserved places for this hold */
+    int block_left[2];         /* of them, not handed out yet */
+    int block_used[2];         /* handed out from the current block */
+    bool asked[2];             /* an order went to the script for the next block */
+    bool gated[2];             /* refused by the script, and not admitted since */
+    int64_t probe_since_ms[2]; /* the hold over: one order is at the script; 0: none */
+    int reserve;               /* places to ask for with the next script call; 0: not known yet */
 };
 
 /* The script refused an order of priority p with its turn in retry_ms;
@@ -86,14 +91,18 @@ void lg_shed_note_block(struct lg_shed *s, int64_t now_ms, enum lg_shed_priority
                         const char *block_ms, const char *block_n);
 /* The places to ask the script to reserve (LG_SHED_RESERVE_MIN.._MAX). */
 int lg_shed_reserve(const struct lg_shed *s);
-/* 0: ask Redis (not held, held with a place's credit, which it takes, or
- * held with a block down to its last quarter, once per block);
+/* 0: ask Redis (not refused lately, held with a place's credit, which it
+ * takes, held with a block down to its last quarter, once per block, or
+ * the hold over and no probe out: this order is the probe);
  * otherwise the retry_after_ms (before jitter) to refuse an order of
  * priority p with: the next turn, which it takes. */
 int64_t lg_shed_take_turn(struct lg_shed *s, int64_t now_ms, enum lg_shed_priority p);
 /* Refusing without a script call for another reason (Redis behind, say):
  * the next turn when the room is held, else 0. */
 int64_t lg_shed_turn_only(struct lg_shed *s, int64_t now_ms, enum lg_shed_priority p);
+/* The script admitted an order of priority p (or called it a duplicate):
+ * the room takes p's orders again, and high ones when p is normal. */
+void lg_shed_note_open(struct lg_shed *s, enum lg_shed_priority p);
 /* Whether nothing is held any more: the entry may be forgotten. */
 bool lg_shed_idle(const struct lg_shed *s, int64_t now_ms);
 /* The priority enqueue.lua would give the order, from what the script last

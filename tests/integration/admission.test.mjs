@@ -349,7 +349,8 @@ test('the gateway answers BUSY with jittered retry_after_ms, leaves nothing queu
   assert.equal(await streamLen('g1', 'normal'), 0);
 
   // The client refused second comes back at its turn, while the room is
-  // held again (another submit refused by the script just now): its place
+  // held again (the hold over, the next submit went to the script as its
+  // probe, and was refused): its place
   // is its own, so it goes to the script past the local refusal and is
   // admitted, while a new submit in the same moment is refused locally.
   await sleep(Math.max(0, shed.retry_after_ms - 150) + 20);
@@ -361,12 +362,16 @@ test('the gateway answers BUSY with jittered retry_after_ms, leaves nothing queu
   const o5 = validOrder({ room_id: 'g1' });
   c.send(o5);
   assert.equal((await c.next((m) => m.ref === o5.client_order_id)).code, 'BUSY');
-  c.send(o2);
-  assert.equal((await c.next((m) => m.client_order_id === o2.client_order_id)).type, 'order.accepted');
-  assert.equal(await streamLen('g1', 'normal'), 1);
   // A resubmit before its turn is a new submit: refused, with a new turn.
   c.send(o4);
   assert.equal((await c.next((m) => m.ref === o4.client_order_id)).code, 'BUSY');
+  c.send(o2);
+  assert.equal((await c.next((m) => m.client_order_id === o2.client_order_id)).type, 'order.accepted');
+  assert.equal(await streamLen('g1', 'normal'), 1);
+  // Admitted: the room takes orders again at once.
+  const o6 = validOrder({ room_id: 'g1' });
+  c.send(o6);
+  assert.equal((await c.next((m) => m.client_order_id === o6.client_order_id || m.ref === o6.client_order_id)).type, 'order.accepted');
   assert.equal(await outcome(gw, 'busy'), 6, `left over: ${JSON.stringify(c.messages)}`);
   c.close();
   await gw.stop();

@@ -58,10 +58,23 @@ static void a_refusal_is_held_briefly_then_redis_is_asked_again(void **state)
     assert_int_equal(sent, LG_SHED_CREDIT_MAX);
     /* Refused for another reason (Redis behind): a turn, never credit. */
     assert_int_not_equal(lg_shed_turn_only(&s, 1000 + LG_SHED_HOLD_MS - 1, LG_SHED_NORMAL), 0);
-    /* At the hold's end the script decides again. */
-    assert_int_equal(lg_shed_take_turn(&s, 1000 + LG_SHED_HOLD_MS, LG_SHED_NORMAL), 0);
-    assert_true(lg_shed_idle(&s, 1000 + LG_SHED_HOLD_MS));
-    assert_false(lg_shed_idle(&s, 1000 + LG_SHED_HOLD_MS - 1));
+    /* At the hold's end one order (the probe) goes to the script; the rest
+     * are still refused with turns until its answer comes ... */
+    const int64_t end = 1000 + LG_SHED_HOLD_MS;
+    assert_int_equal(lg_shed_take_turn(&s, end, LG_SHED_NORMAL), 0);
+    assert_int_not_equal(lg_shed_take_turn(&s, end + 1, LG_SHED_NORMAL), 0);
+    assert_int_not_equal(lg_shed_turn_only(&s, end + 1, LG_SHED_NORMAL), 0);
+    assert_false(lg_shed_idle(&s, end + LG_SHED_PROBE_MS - 1));
+    /* ... or for LG_SHED_PROBE_MS at most (an answer lost): another probe. */
+    assert_int_not_equal(lg_shed_take_turn(&s, end + LG_SHED_PROBE_MS - 1, LG_SHED_NORMAL), 0);
+    assert_int_equal(lg_shed_take_turn(&s, end + LG_SHED_PROBE_MS, LG_SHED_NORMAL), 0);
+    assert_true(lg_shed_idle(&s, end + LG_SHED_PROBE_MS));
+    /* The probe admitted: the room is open again. */
+    lg_shed_note_open(&s, LG_SHED_NORMAL);
+    assert_int_equal(lg_shed_take_turn(&s, end + 2, LG_SHED_NORMAL), 0);
+    assert_int_equal(lg_shed_take_turn(&s, end + 2, LG_SHED_NORMAL), 0);
+    assert_int_equal(lg_shed_turn_only(&s, end + 2, LG_SHED_NORMAL), 0);
+    assert_true(lg_shed_idle(&s, end + 2));
     /* A normal refusal says nothing about the high queue. */
     assert_int_equal(lg_shed_take_turn(&s, 1000, LG_SHED_HIGH), 0);
 }
@@ -91,7 +104,7 @@ static void a_short_retry_holds_no_longer_than_itself(void **state)
     struct lg_shed s = {0};
     lg_shed_note_busy(&s, 0, LG_SHED_NORMAL, 30, "", "0");
     assert_int_equal(lg_shed_take_turn(&s, 29, LG_SHED_NORMAL), 1);
-    assert_int_equal(lg_shed_take_turn(&s, 30, LG_SHED_NORMAL), 0);
+    assert_int_equal(lg_shed_take_turn(&s, 30, LG_SHED_NORMAL), 0); /* the probe */
     /* A retry of 0 still holds a millisecond, and answers at least 1. */
     lg_shed_note_busy(&s, 100, LG_SHED_NORMAL, 0, "", "0");
     assert_int_equal(lg_shed_take_turn(&s, 100, LG_SHED_NORMAL), 1);
@@ -105,8 +118,16 @@ static void a_high_refusal_also_stands_for_normal_orders(void **state)
     lg_shed_note_busy(&s, 0, LG_SHED_HIGH, 800, "100000", "20000");
     assert_int_equal(lg_shed_take_turn(&s, 10, LG_SHED_HIGH), 810);
     assert_int_equal(lg_shed_take_turn(&s, 10, LG_SHED_NORMAL), 810);
-    /* Not held: nothing to refuse with. */
-    assert_int_equal(lg_shed_turn_only(&s, 800, LG_SHED_NORMAL), 0);
+    /* A high order admitted opens the high queue only; a normal one both. */
+    lg_shed_note_open(&s, LG_SHED_HIGH);
+    assert_int_equal(lg_shed_take_turn(&s, 10, LG_SHED_HIGH), 0);
+    assert_int_not_equal(lg_shed_take_turn(&s, 10, LG_SHED_NORMAL), 0);
+    lg_shed_note_busy(&s, 20, LG_SHED_HIGH, 800, "100000", "20000");
+    lg_shed_note_open(&s, LG_SHED_NORMAL);
+    assert_int_equal(lg_shed_take_turn(&s, 20, LG_SHED_HIGH), 0);
+    assert_int_equal(lg_shed_take_turn(&s, 20, LG_SHED_NORMAL), 0);
+    /* Not refused: nothing to refuse with. */
+    assert_int_equal(lg_shed_turn_only(&s, 20, LG_SHED_NORMAL), 0);
 }
 
 static void priority_follows_the_threshold_the_script_sent(void **state)
