@@ -64,6 +64,7 @@ static const struct lg_config_int gateway_ints[] = {
      * past it submits are refused BUSY without being sent */
     {"LIVEGATE_INTAKE_IN_FLIGHT", 100000, 16, 1000000,
      offsetof(struct lg_gateway_config, intake_in_flight)},
+    {"LIVEGATE_INTAKE_CALLS", 2, 1, 64, offsetof(struct lg_gateway_config, intake_calls)},
 };
 
 /* The installed pages' folder when this program runs from an installed

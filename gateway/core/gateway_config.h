@@ -49,7 +49,8 @@ struct lg_gateway_config {
     int user_burst;         /* ... with bursts of this many */
     int conn_inflight;      /* submits one connection may have unanswered */
     int slow_client_ms;     /* a send queue over its soft cap this long: the socket is dropped */
-    int intake_in_flight;   /* orders in unanswered enqueue calls before BUSY without sending */
+    int intake_in_flight;   /* orders in batches not yet answered before BUSY without sending */
+    int intake_calls;       /* enqueue calls one gateway has in flight at most */
     enum lg_log_level log_level;
     char web_root[LG_STATIC_ROOT_MAX + 1]; /* the pages' files: see static_files.h */
 };

@@ -435,7 +435,9 @@ struct batch {
     char room[LG_ID_MAX + 1];
     struct arg_list keys, args; /* KEYS and ARGV of enqueue.lua */
     int n;
-    bool sent; /* the call went out: its reply counts in the intake's lag */
+    bool sent;       /* the call went out: its reply counts in the intake's lag */
+    bool in_map;     /* still the room's batch in by_room (not full) */
+    int64_t born_ms; /* when its first order joined: how long it has waited */
     struct intake_req *orders[LG_INTAKE_BATCH_MAX];
 };
 
@@ -462,7 +464,7 @@ struct lg_intake {
      * how far behind Redis is. */
     int64_t sent_at_ms[SENT_RING];
     uint64_t sent, replied;
-    int orders_in_flight;           /* orders in enqueue calls not yet answered */
+    int orders_in_flight;           /* orders in batches, waiting or sent, not yet answered */
     struct lg_list sheds;           /* struct shed_entry */
     struct lg_strmap *shed_by_room; /* room -> struct shed_entry */
     int64_t sheds_pruned_ms;
@@ -551,20 +553,19 @@ static bool is_high(struct lg_intake *in, const struct lg_order *o, bool vip)
 }
 
 /* The retry_after_ms (before jitter) of an order refused because Redis is
- * behind: its turn when the room is refusing anyway, else somewhere in a
- * quarter to a half of the admitted wait, drawn at random: no turn is
- * known, and the refused must not all come back in the same moment. */
-static int64_t lagging_wait(struct lg_intake *in, const struct lg_order *o, bool vip)
+ * behind: its turn when the room is refusing anyway, else a random wait
+ * that doubles with each refusal the order has had (admission_rules.h). */
+static int64_t lagging_wait(struct lg_intake *in, struct lg_session *s, const struct lg_order *o)
 {
     enum lg_shed_priority p;
-    struct shed_entry *e = shed_of(in, o, vip, &p);
+    struct shed_entry *e = shed_of(in, o, s->claims.vip, &p);
     int64_t turn = e ? lg_shed_turn_only(&e->shed, lg_mono_ms(), p) : 0;
     if (turn)
         return turn;
-    int64_t base = in->gw->cfg.admit_wait_ms / 4;
+    int refused = s->turns ? lg_turns_refused(s->turns, lg_turns_id(o->client_order_id)) : 0;
     uint32_t rnd = 0;
     lg_random_fill(&rnd, sizeof(rnd));
-    return base + (int64_t)(rnd % (uint32_t)(base + 1));
+    return lg_admission_lag_retry(in->gw->cfg.admit_wait_ms, refused, rnd);
 }
 
 static void batch_free(struct batch *b)
@@ -623,34 +624,43 @@ static struct batch *batch_of_room(struct lg_intake *in, const char *room)
     if (!b)
         return NULL;
     b->in = in;
+    b->born_ms = lg_mono_ms();
     snprintf(b->room, sizeof(b->room), "%s", room);
     if (batch_add_room_args(b, in->gw) != 0 || lg_strmap_put(in->by_room, room, b) != 0) {
         batch_free(b);
         return NULL;
     }
+    b->in_map = true;
     if (lg_list_empty(&in->pending))
         uv_check_start(&in->flush_check, on_flush_check);
     lg_list_insert_tail(&in->pending, &b->node);
     return b;
 }
 
-/* How long the oldest enqueue call in flight has waited for Redis. */
+/* How long the oldest order not yet answered has waited: in the oldest
+ * enqueue call in flight, or else in the oldest batch waiting for its turn
+ * to be sent (LIVEGATE_INTAKE_CALLS). */
 static int64_t intake_lag_ms(const struct lg_intake *in, int64_t now_ms)
 {
-    if (in->sent == in->replied)
-        return 0;
     if (in->sent - in->replied > SENT_RING)
         return INT64_MAX;
-    return now_ms - in->sent_at_ms[in->replied % SENT_RING];
+    if (in->sent != in->replied)
+        return now_ms - in->sent_at_ms[in->replied % SENT_RING];
+    if (!lg_list_empty(&in->pending))
+        return now_ms - lg_list_entry(lg_list_first(&in->pending), struct batch, node)->born_ms;
+    return 0;
 }
+
+static void flush_pending(struct lg_intake *in);
 
 static void on_batch_reply(redisReply *reply, void *arg)
 {
     struct batch *b = arg;
-    if (b->sent) {
-        b->in->replied++;
-        b->in->orders_in_flight -= b->n;
-    }
+    struct lg_intake *in = b->in;
+    bool sent = b->sent;
+    if (sent)
+        in->replied++;
+    in->orders_in_flight -= b->n;
     bool whole = reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == (size_t)b->n;
     if (reply && reply->type == REDIS_REPLY_ERROR)
         lg_log(LG_LOG_ERROR, "intake.script_error", json_pack("{s:s}", "detail", reply->str));
@@ -670,6 +680,9 @@ static void on_batch_reply(redisReply *reply, void *arg)
         }
     }
     batch_free(b);
+    /* A call's place is free: the batches that waited for it go now. */
+    if (sent)
+        flush_pending(in);
 }
 
 /* Sends b as one script call; every order in it is answered UNAVAILABLE
@@ -678,7 +691,8 @@ static void batch_send(struct batch *b)
 {
     struct lg_intake *in = b->in;
     lg_list_remove(&b->node);
-    lg_strmap_del(in->by_room, b->room);
+    if (b->in_map)
+        lg_strmap_del(in->by_room, b->room);
     if (lg_list_empty(&in->pending))
         uv_check_stop(&in->flush_check);
     if (b->n == 0) {
@@ -711,10 +725,23 @@ static void batch_send(struct batch *b)
     b->sent = true;
     in->sent_at_ms[in->sent % SENT_RING] = lg_mono_ms();
     in->sent++;
-    in->orders_in_flight += b->n;
     /* The script call holds a copy of the arguments. */
     arg_list_free(&b->keys);
     arg_list_free(&b->args);
+}
+
+/* Sends the waiting batches, oldest first, while fewer than
+ * LIVEGATE_INTAKE_CALLS enqueue calls are in flight. Why a cap: Redis runs
+ * a client's queued commands back to back, so a gateway with many large
+ * scripts queued holds every other client - the validators' reads and
+ * decisions above all - behind them, and the orders it has admitted miss
+ * their deadline. Batches that wait grow instead (up to
+ * LG_INTAKE_BATCH_MAX), which costs Redis less per order. */
+static void flush_pending(struct lg_intake *in)
+{
+    while (!lg_list_empty(&in->pending) &&
+           in->sent - in->replied < (uint64_t)in->gw->cfg.intake_calls)
+        batch_send(lg_list_entry(lg_list_first(&in->pending), struct batch, node));
 }
 
 /* The end of the loop turn: libuv runs check handles right after polling
@@ -724,8 +751,7 @@ static void on_flush_check(uv_check_t *h)
     struct lg_intake *in = h->data;
     if (!lg_list_empty(&in->sheds))
         sheds_prune(in, lg_mono_ms());
-    while (!lg_list_empty(&in->pending))
-        batch_send(lg_list_entry(lg_list_first(&in->pending), struct batch, node));
+    flush_pending(in);
 }
 
 struct lg_intake *lg_intake_new(struct lg_gateway *gw)
@@ -766,7 +792,9 @@ void lg_intake_close(struct lg_intake *in)
 {
     if (!in)
         return;
-    on_flush_check(&in->flush_check);
+    /* Closing: every waiting batch goes now, whatever the cap. */
+    while (!lg_list_empty(&in->pending))
+        batch_send(lg_list_entry(lg_list_first(&in->pending), struct batch, node));
     uv_close((uv_handle_t *)&in->flush_check, on_check_closed);
 }
 
@@ -847,7 +875,7 @@ void lg_intake_submit(struct lg_session *s, const struct lg_order *o, const char
          (!is_high(gw->intake, o, s->claims.vip) &&
           intake_lag_ms(gw->intake, lg_mono_ms()) > gw->cfg.admit_wait_ms / 5))) {
         gw->counters[LG_CTR_ORDERS_LAG_SHED]++;
-        shed_ms = lagging_wait(gw->intake, o, s->claims.vip);
+        shed_ms = lagging_wait(gw->intake, s, o);
     }
     if (shed_ms > 0) {
         reply_refusal(s, r, "BUSY", WHY_BUSY, shed_ms);
@@ -887,9 +915,15 @@ void lg_intake_submit(struct lg_session *s, const struct lg_order *o, const char
     lg_rooms_register_once(gw, o->room_id);
 
     b->orders[b->n++] = r;
+    gw->intake->orders_in_flight++;
     lg_waiter_attach(&s->waiters, &r->w, s);
     s->submits_in_flight++;
     lg_session_hold_open(s, &r->hold, r->order_id);
-    if (b->n == LG_INTAKE_BATCH_MAX)
-        batch_send(b);
+    if (b->n == LG_INTAKE_BATCH_MAX) {
+        /* Full: it waits for its call as it is; the room's next order
+         * starts a new batch. */
+        lg_strmap_del(gw->intake->by_room, b->room);
+        b->in_map = false;
+        flush_pending(gw->intake);
+    }
 }

@@ -214,15 +214,36 @@ void lg_turns_note(struct lg_turns *t, uint64_t id, int64_t due_ms)
         i = t->next;
         t->next = (t->next + 1) % LG_TURNS_MAX;
     }
+    if (t->id[i] != id)
+        t->refused[i] = 0;
     t->id[i] = id;
     t->due_ms[i] = due_ms;
+    if (t->refused[i] < UINT8_MAX)
+        t->refused[i]++;
+}
+
+int lg_turns_refused(const struct lg_turns *t, uint64_t id)
+{
+    int i = turn_slot(t, id);
+    return i < 0 ? 0 : t->refused[i];
+}
+
+int64_t lg_admission_lag_retry(int64_t admit_wait_ms, int refused, uint32_t rnd)
+{
+    int64_t base = admit_wait_ms / 4;
+    if (base < LG_RETRY_MIN_MS)
+        base = LG_RETRY_MIN_MS;
+    for (int i = 0; i < refused && base < LG_RETRY_MAX_MS; i++)
+        base *= 2;
+    int64_t ms = base + (int64_t)(rnd % (uint32_t)(base + 1));
+    return ms > LG_RETRY_MAX_MS ? LG_RETRY_MAX_MS : ms;
 }
 
 bool lg_turns_take(struct lg_turns *t, uint64_t id, int64_t now_ms)
 {
     int i = turn_slot(t, id);
-    if (i < 0 || now_ms < t->due_ms[i] - LG_TURN_EARLY_MS)
+    if (i < 0 || t->due_ms[i] == INT64_MAX || now_ms < t->due_ms[i] - LG_TURN_EARLY_MS)
         return false;
-    t->id[i] = 0;
+    t->due_ms[i] = INT64_MAX;
     return true;
 }

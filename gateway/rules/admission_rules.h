@@ -122,9 +122,10 @@ int64_t lg_admission_retry_after(int64_t base_ms, uint32_t rnd);
 /* A resubmit this early still counts as at its turn (clocks, timers). */
 #define LG_TURN_EARLY_MS 50
 struct lg_turns {
-    uint64_t id[LG_TURNS_MAX]; /* lg_turns_id of the client_order_id; 0: free */
-    int64_t due_ms[LG_TURNS_MAX];
-    int next; /* where the next turn goes once all are taken: the oldest */
+    uint64_t id[LG_TURNS_MAX];     /* lg_turns_id of the client_order_id; 0: free */
+    int64_t due_ms[LG_TURNS_MAX];  /* INT64_MAX once taken (the count stays) */
+    uint8_t refused[LG_TURNS_MAX]; /* BUSY answers the id has had, up to 255 */
+    int next;                      /* where the next turn goes once all are taken: the oldest */
 };
 /* A client_order_id's key in struct lg_turns (never 0). */
 uint64_t lg_turns_id(const char *client_order_id);
@@ -133,5 +134,15 @@ void lg_turns_note(struct lg_turns *t, uint64_t id, int64_t due_ms);
 /* Whether id has a turn that is due at now_ms (at most LG_TURN_EARLY_MS
  * early); the turn is used up either way once due, and kept if not. */
 bool lg_turns_take(struct lg_turns *t, uint64_t id, int64_t now_ms);
+/* How many BUSY answers id has had (0 for an id not remembered). */
+int lg_turns_refused(const struct lg_turns *t, uint64_t id);
+
+/* The retry_after_ms (before jitter) of a submit refused because Redis is
+ * behind, when the room has no turns to give: a quarter to a half of the
+ * admitted wait (rnd draws where), doubled for each BUSY the order has had
+ * before (refused says how many), up to LG_RETRY_MAX_MS. Without a line,
+ * clients refused again and again must back off, or a Redis that is behind
+ * is kept behind by their retries. */
+int64_t lg_admission_lag_retry(int64_t admit_wait_ms, int refused, uint32_t rnd);
 
 #endif

@@ -5,6 +5,7 @@
 // holding across gateway processes. Every bound is tried on both sides.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -522,3 +523,47 @@ test('a gateway sends at most LIVEGATE_INTAKE_IN_FLIGHT orders Redis has not ans
   c.close();
   await gw.stop();
 });
+
+// The enqueue calls one gateway sends, counted from Redis's slow log (every
+// command logged): each EVALSHA of enqueue.lua's digest is one call.
+const enqueueSha = createHash('sha1')
+  .update(readFileSync(path.join(here, '../../queue/lua/enqueue.lua'))).digest('hex');
+async function enqueueCalls() {
+  const log = await redis.cli('SLOWLOG', 'GET', '100000');
+  return log.split('\n').filter((l) => l.trim() === enqueueSha).length;
+}
+
+for (const [calls, expected] of [[1, 2], [2, 3]]) {
+  test(`LIVEGATE_INTAKE_CALLS=${calls}: at most ${calls} enqueue call(s) in flight; the others wait and grow`, async () => {
+    const gw = await startGateway({ redis, env: { LIVEGATE_INTAKE_CALLS: String(calls) } });
+    const room = `g-calls-${calls}`;
+    await setupRoom(gw, room);
+    const c = await gw.session({ sub: `b-calls-${calls}`, room, role: 'viewer' });
+    await redis.cli('CONFIG', 'SET', 'slowlog-log-slower-than', '0');
+    await redis.cli('CONFIG', 'SET', 'slowlog-max-len', '100000');
+    await redis.cli('SLOWLOG', 'RESET');
+    try {
+      await redis.cli('CLIENT', 'PAUSE', '800', 'WRITE');
+      // Three loop turns of submits while Redis holds the first call: 15,
+      // then 10 and 10 more. One call in flight at most: the 20 later ones
+      // wait as one batch (2 calls); two at most: 15, 10, then 10 (3 calls).
+      const orders = [];
+      for (const n of [15, 10, 10]) {
+        for (let i = 0; i < n; i++) {
+          const o = validOrder({ room_id: room });
+          orders.push(o);
+          c.send(o);
+        }
+        await sleep(100);
+      }
+      for (const o of orders) {
+        assert.equal((await c.next((m) => m.client_order_id === o.client_order_id, 5000)).type, 'order.accepted');
+      }
+      assert.equal(await enqueueCalls(), expected);
+    } finally {
+      await redis.cli('CONFIG', 'SET', 'slowlog-log-slower-than', '10000');
+      c.close();
+      await gw.stop();
+    }
+  });
+}

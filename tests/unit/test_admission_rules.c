@@ -245,6 +245,36 @@ static void a_client_back_at_its_turn_is_known(void **state)
     assert_true(lg_turns_take(&t, b, 100));
 }
 
+static void refusals_are_counted_per_order_and_back_the_lag_retry_off(void **state)
+{
+    (void)state;
+    struct lg_turns t = {0};
+    uint64_t a = lg_turns_id("c-a");
+    assert_int_equal(lg_turns_refused(&t, a), 0);
+    lg_turns_note(&t, a, 100);
+    assert_int_equal(lg_turns_refused(&t, a), 1);
+    assert_true(lg_turns_take(&t, a, 100)); /* back at its turn: still counted */
+    assert_int_equal(lg_turns_refused(&t, a), 1);
+    lg_turns_note(&t, a, 200);
+    assert_int_equal(lg_turns_refused(&t, a), 2);
+    for (int i = 0; i < 300; i++)
+        lg_turns_note(&t, a, 300);
+    assert_int_equal(lg_turns_refused(&t, a), 255);
+
+    /* A quarter to a half of the wait, doubled per earlier refusal. */
+    assert_int_equal(lg_admission_lag_retry(4000, 0, 0), 1000);
+    assert_int_equal(lg_admission_lag_retry(4000, 0, 1000), 2000);
+    assert_int_equal(lg_admission_lag_retry(4000, 0, 1001), 1000);
+    assert_int_equal(lg_admission_lag_retry(4000, 1, 0), 2000);
+    assert_int_equal(lg_admission_lag_retry(4000, 3, 0), 8000);
+    assert_int_equal(lg_admission_lag_retry(4000, 3, 8000), 16000);
+    /* Capped at LG_RETRY_MAX_MS, however often refused; never below the floor. */
+    assert_int_equal(lg_admission_lag_retry(4000, 255, 0), LG_RETRY_MAX_MS);
+    assert_int_equal(lg_admission_lag_retry(4000, 6, 0), LG_RETRY_MAX_MS);
+    assert_int_equal(lg_admission_lag_retry(4000, 5, 0), 32000);
+    assert_int_equal(lg_admission_lag_retry(0, 0, 0), LG_RETRY_MIN_MS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -257,6 +287,7 @@ int main(void)
         cmocka_unit_test(a_block_hands_out_the_places_the_script_kept_then_asks_again),
         cmocka_unit_test(zero_junk_or_unspaced_blocks_are_no_block),
         cmocka_unit_test(a_client_back_at_its_turn_is_known),
+        cmocka_unit_test(refusals_are_counted_per_order_and_back_the_lag_retry_off),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -198,6 +198,7 @@ static void gateway_table_keeps_every_default_and_range(void **state)
          offsetof(struct lg_gateway_config, slow_client_ms)},
         {"LIVEGATE_INTAKE_IN_FLIGHT", 100000, 16, 1000000,
          offsetof(struct lg_gateway_config, intake_in_flight)},
+        {"LIVEGATE_INTAKE_CALLS", 2, 1, 64, offsetof(struct lg_gateway_config, intake_calls)},
     };
     enum { IDEM_TTL = 2, DEADLINE = 6, MARGIN, ADMIT_WAIT, AFTER_ADMIT_WAIT };
     setenv("LIVEGATE_DEMO", "1", 1);
