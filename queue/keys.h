@@ -22,6 +22,9 @@
  * streams are drained (room_prune.lua). Validators and the statistics
  * walk this, not lg:rooms. */
 #define LG_KEY_ROOMS_ACTIVE "lg:rooms:active"
+/* Set once the rooms of lg:rooms were copied into the index (by the first
+ * validator of a deployment that predates it, see validator/rooms.c). */
+#define LG_KEY_ROOMS_SEEDED "lg:rooms:seeded"
 
 /* The consumer group of the validators on every priority stream. Not a key,
  * but the gateway's statistics read the group's backlog by this name. */

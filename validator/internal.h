@@ -81,7 +81,8 @@ struct lg_validator {
      * seen, so a newly active room takes over. */
     char hot_room[LG_ID_MAX + 1];
     long long hot_score;
-    bool read_failed; /* a reply of the current read pass was lost */
+    bool read_failed;  /* a reply of the current read pass was lost */
+    bool index_seeded; /* the one-time copy of lg:rooms into the index is done */
 
     struct lgv_entry *batch;
     size_t nbatch, batch_cap;

@@ -136,9 +136,59 @@ static void on_index(redisReply *reply, void *arg)
     lgv_step_reply(v);
 }
 
+/* ---- seeding the index from the registry, once ------------------------------ */
+
+/* A deployment that ran before the index existed has rooms, maybe with
+ * orders queued, only in lg:rooms. The first validator to start puts them
+ * in the index with score 0 (idle since ever), NX so no real mark is
+ * lowered: they are served like any room and pruned once drained. The
+ * marker key makes it once per deployment, not once per start. */
+static void on_registry(redisReply *reply, void *arg)
+{
+    struct lg_validator *v = arg;
+    if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements) {
+        const char **argv = malloc((3 + 2 * reply->elements) * sizeof(*argv));
+        if (argv) {
+            int argc = 0;
+            argv[argc++] = "ZADD";
+            argv[argc++] = LG_KEY_ROOMS_ACTIVE;
+            argv[argc++] = "NX";
+            for (size_t i = 0; i < reply->elements; i++) {
+                const char *room = reply->element[i]->str;
+                if (!room || !lg_text_is_id(room, strlen(room)))
+                    continue;
+                argv[argc++] = "0";
+                argv[argc++] = room;
+            }
+            if (argc > 3)
+                lgv_step_send(v, lgv_step_counted, v, argc, argv);
+            free(argv);
+        }
+        lg_log(LG_LOG_INFO, "validator.index_seeded",
+               json_pack("{s:I}", "rooms", (json_int_t)reply->elements));
+    }
+    lgv_step_reply(v);
+}
+
+static void on_seed_marker(redisReply *reply, void *arg)
+{
+    struct lg_validator *v = arg;
+    if (reply && reply->type == REDIS_REPLY_STATUS) { /* OK: this validator seeds */
+        const char *argv[] = {"SMEMBERS", LG_KEY_ROOMS};
+        lgv_step_send(v, on_registry, v, LGV_ARGC(argv), argv);
+    }
+    if (reply && reply->type != REDIS_REPLY_ERROR)
+        v->index_seeded = true; /* done here or by another validator */
+    lgv_step_reply(v);
+}
+
 void lgv_rooms_refresh(struct lg_validator *v)
 {
     lgv_step_begin(v, lgv_cycle_next);
+    if (!v->index_seeded) {
+        const char *set[] = {"SET", LG_KEY_ROOMS_SEEDED, "1", "NX"};
+        lgv_step_send(v, on_seed_marker, v, LGV_ARGC(set), set);
+    }
     const char *argv[] = {"ZRANGE", LG_KEY_ROOMS_ACTIVE, "0", "-1", "WITHSCORES"};
     lgv_step_send(v, on_index, v, LGV_ARGC(argv), argv);
     lgv_step_end(v);

@@ -254,3 +254,32 @@ test('every XREADGROUP names keys of one slot; rooms sharing a slot are read tog
   }
   assert.ok(together, 'rooms of one slot were never read in one command');
 });
+
+test('a deployment from before the index: the first validator copies lg:rooms into it once, and a queued order there is decided', async () => {
+  const own = await startRedis();
+  const g = await startGateway({ redis: own });
+  await setupRoom(g, 'legacy', { skus: SKUS });
+  const c = await g.session({ sub: 'legacy-buyer', room: 'legacy', role: 'viewer' });
+  const o = order('legacy');
+  c.send(o);
+  const acc = await c.next((m) => m.type === 'order.accepted' && m.client_order_id === o.client_order_id);
+  // as an older release left it: the room only in the registry
+  await own.cli('ZREM', 'lg:rooms:active', 'legacy');
+  await own.cli('SADD', 'lg:rooms', 'legacy-2');
+  const v = await startValidator({ redis: own });
+  const r = await c.next((m) => isFinal(m) && m.order_id === acc.order_id, 10000);
+  assert.equal(r.type, 'order.confirmed');
+  assert.equal(await own.cli('ZSCORE', 'lg:rooms:active', 'legacy-2'), '0', 'seeded as idle since ever');
+  assert.equal(await own.cli('GET', 'lg:rooms:seeded'), '1');
+  await v.stop();
+  // once per deployment: a validator started later does not copy again
+  await own.cli('ZREM', 'lg:rooms:active', 'legacy-2');
+  const v2 = await startValidator({ redis: own });
+  await waitFor(() => v2.logs.some((l) => l.includes('"validator.room"')), { what: 'the second validator refreshed' });
+  await sleep(1200);
+  assert.equal(await own.cli('ZSCORE', 'lg:rooms:active', 'legacy-2'), '', 'the registry was copied again');
+  assert.ok(!v2.logs.some((l) => l.includes('"validator.index_seeded"')));
+  c.close();
+  await v2.stop();
+  await g.stop();
+});
