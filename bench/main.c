@@ -1,7 +1,8 @@
 /* main.c - livegate-bench: sets up the run's catalog, forks the worker
  * processes (one process may hold at most 20,000 open files here, so tens of
  * thousands of viewers need several), merges what they report each second
- * and at the end, audits the outcome and writes the reports. */
+ * and at the end, audits the outcome, judges it against --slo, writes the
+ * reports and, with --cleanup, closes the rooms it made. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -204,7 +205,7 @@ static int run_bench(const struct lg_bench_opts *o, struct lg_bench_run *run)
                 per_proc, fd_limit, (o->conns + fd_limit - 65) / (fd_limit - 64));
         return 2;
     }
-    if (!o->no_setup && lg_bench_setup(o, err, sizeof(err))) {
+    if (!o->no_setup && lg_bench_setup(o, &run->rooms_made, err, sizeof(err))) {
         fprintf(stderr, "livegate-bench: set-up failed: %s\n", err);
         return 2;
     }
@@ -265,6 +266,7 @@ static int run_bench(const struct lg_bench_opts *o, struct lg_bench_run *run)
         close(readers[i].fd);
         free(readers[i].buf);
     }
+    run->workers_done_us = lg_mono_us();
     if (tty)
         fputc('\n', stderr);
     run->wall_s = (double)(lg_mono_us() - started) / 1e6;
@@ -285,6 +287,33 @@ static int run_bench(const struct lg_bench_opts *o, struct lg_bench_run *run)
     return 0;
 }
 
+/* Whatever became of the run: rooms it made are closed, even when a worker
+ * failed. */
+static void cleanup_rooms(const struct lg_bench_opts *o, struct lg_bench_run *run)
+{
+    char err[512];
+    if (!o->cleanup || run->rooms_made == 0)
+        return;
+    run->cleanup_tried = true;
+    if (lg_bench_cleanup(o, run->rooms_made, run->workers_done_us, &run->rooms_cleaned, err,
+                         sizeof(err)))
+        fprintf(stderr, "livegate-bench: --cleanup: %d of %d rooms left open: %s\n",
+                run->rooms_made - run->rooms_cleaned, run->rooms_made, err);
+}
+
+/* The documented exit status (see --help): the audit first, then the
+ * targets, then the cleanup. */
+static int exit_status(const struct lg_bench_run *run)
+{
+    if (!run->audit.ok)
+        return 1;
+    if (!run->slo.ok)
+        return 3;
+    if (run->cleanup_tried && run->rooms_cleaned != run->rooms_made)
+        return 4;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static struct lg_bench_opts opts;
@@ -299,13 +328,14 @@ int main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     rc = run_bench(&opts, &run);
+    cleanup_rooms(&opts, &run);
     if (rc == 0) {
         lg_bench_print_summary(&run, stdout);
         if (opts.json_path[0] && lg_bench_write_json(&run, opts.json_path))
             fprintf(stderr, "livegate-bench: cannot write %s\n", opts.json_path);
         if (opts.csv_path[0] && lg_bench_write_csv(&run, opts.csv_path))
             fprintf(stderr, "livegate-bench: cannot write %s\n", opts.csv_path);
-        rc = run.audit.ok ? 0 : 1;
+        rc = exit_status(&run);
     }
     free(run.ticks);
     lg_bench_opts_free(&opts);

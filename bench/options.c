@@ -24,6 +24,10 @@ static const char HELP[] =
     "  --no-setup             do not create rooms, SKUs and coupons (they exist)\n"
     "  --run-id ID            tag of this run's rooms, users and orders\n"
     "                         (default: random)\n"
+    "  --cleanup              after the run, close the rooms it made and clear\n"
+    "                         their totals, so they no longer add to the back\n"
+    "                         office's \"*\" figures (GMV, orders); not with\n"
+    "                         --no-setup. The scripts in scripts/bench/ pass it.\n"
     "\n"
     "Shape\n"
     "  --shape steady|burst|max  load shape (default steady)\n"
@@ -38,14 +42,15 @@ static const char HELP[] =
     "  --ramp S               seconds over which connections open (default 1)\n"
     "  --window S             burst: submit window in seconds (default 1)\n"
     "  --bursts N             burst: number of bursts (default 1)\n"
-    "  --burst-gap S          burst: seconds between bursts (default 100)\n"
+    "  --burst-gap S          burst: seconds between bursts (default 5)\n"
     "  --inflight K           max: orders in flight per connection (default 4)\n"
     "  --inflight-until result|accept\n"
     "                         max: an order stops being in flight at its final\n"
     "                         result (end to end) or at order.accepted (intake\n"
     "                         only: the queue can grow past what the validators\n"
     "                         decide in 10 s) (default result)\n"
-    "  --drain S              seconds to wait for final results after sending\n"
+    "  --drain S              seconds to wait for final results after sending, and at\n"
+    "                         least 11 s after the last acceptance\n"
     "                         (default 15); a submit refused BUSY or RATE_LIMITED\n"
     "                         is resent (same client_order_id) after its\n"
     "                         retry_after_ms, up to 64 times, until then\n"
@@ -80,13 +85,26 @@ static const char HELP[] =
     "                         reported; repeat for several (at most 64)\n"
     "  --seed N               random seed (default: from the clock)\n"
     "\n"
+    "Verdict\n"
+    "  --slo LIST             targets the run must meet, comma-separated, e.g.\n"
+    "                         accept_p99=5ms,result_p99_high=1s,lost=0,\n"
+    "                         confirmed_rate>=500; repeatable. Each gets a\n"
+    "                         pass/fail line after the audit. A latency target\n"
+    "                         with no sample fails. Targets:\n";
+/* After the --slo target list (slo.c's, kept beside the table it lists). */
+static const char HELP_END[] =
+    "\n"
     "Output\n"
     "  --json FILE            the full report as JSON\n"
     "  --csv FILE             a per-second timeline\n"
     "  --help                 this text\n"
+    "  --version              the version\n"
     "\n"
-    "Exit status: 0 when every audit line passed, 1 when one failed, 2 for bad\n"
-    "options or a failed set-up.\n";
+    "Exit status: 0 when every audit line and every --slo target passed;\n"
+    "1 when an audit line failed (whatever the targets); 2 for bad options\n"
+    "(a bad --slo included: nothing is sent), a failed set-up or a failed\n"
+    "worker; 3 when the audit passed but an --slo target was missed; 4 when\n"
+    "all passed but --cleanup failed.\n";
 
 const char *lg_bench_shape_name(enum lg_bench_shape s)
 {
@@ -276,6 +294,8 @@ enum {
     OPT_SEED,
     OPT_JSON,
     OPT_CSV,
+    OPT_SLO,
+    OPT_CLEANUP,
     OPT_HELP
 };
 
@@ -314,7 +334,10 @@ static const struct option LONG_OPTS[] = {
     {"seed", required_argument, 0, OPT_SEED},
     {"json", required_argument, 0, OPT_JSON},
     {"csv", required_argument, 0, OPT_CSV},
+    {"slo", required_argument, 0, OPT_SLO},
+    {"cleanup", no_argument, 0, OPT_CLEANUP},
     {"help", no_argument, 0, OPT_HELP},
+    {"version", no_argument, 0, 'V'},
     {0, 0, 0, 0},
 };
 
@@ -331,6 +354,9 @@ static int apply(struct lg_bench_opts *o, int opt, const char *v)
         return 0;
     case OPT_NO_SETUP:
         o->no_setup = true;
+        return 0;
+    case OPT_CLEANUP:
+        o->cleanup = true;
         return 0;
     case OPT_RUN_ID:
         if (!valid_run_id(v))
@@ -441,7 +467,19 @@ int lg_bench_opts_parse(struct lg_bench_opts *o, int argc, char **argv, char *er
     while ((opt = getopt_long(argc, argv, "", LONG_OPTS, NULL)) != -1) {
         if (opt == OPT_HELP) {
             fputs(HELP, stdout);
+            fputs(LG_SLO_HELP, stdout);
+            fputs(HELP_END, stdout);
             return 1;
+        }
+        if (opt == 'V') {
+            printf("livegate-bench %s\n", LIVEGATE_VERSION);
+            return 1;
+        }
+        /* Its own message: which target is wrong, and why. */
+        if (opt == OPT_SLO) {
+            if (lg_slo_parse(&o->slo, optarg, err, errsz))
+                return -1;
+            continue;
         }
         if (opt == '?' || opt == ':') {
             snprintf(err, errsz, "unknown option or missing value: %s",
@@ -478,6 +516,11 @@ int lg_bench_opts_parse(struct lg_bench_opts *o, int argc, char **argv, char *er
     if (o->price * 2 >= o->high_threshold) {
         snprintf(err, errsz,
                  "--price must be under half of --high-threshold, so ordinary orders stay normal");
+        return -1;
+    }
+    if (o->cleanup && o->no_setup) {
+        snprintf(err, errsz,
+                 "--cleanup closes the rooms the bench made; with --no-setup it made none");
         return -1;
     }
     if (!o->run_id[0])

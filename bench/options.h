@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "slo.h"
+
 enum lg_bench_shape { LG_SHAPE_STEADY = 0, LG_SHAPE_BURST, LG_SHAPE_MAX };
 
 #define LG_BENCH_MAX_SOURCES 64
@@ -59,6 +61,8 @@ struct lg_bench_opts {
     char json_path[1024];
     char csv_path[1024];
     bool no_setup; /* rooms already exist (a run against someone else's system) */
+    bool cleanup;  /* close the rooms made and clear their totals after the run */
+    struct lg_slo_set slo;
     unsigned seed;
     uint32_t run_tag; /* random, names the run when --run-id is not given */
 };

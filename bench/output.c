@@ -29,17 +29,19 @@ void lg_bench_print_progress(const struct lg_bench_run *run, int second, bool tt
     fflush(stderr);
 }
 
+/* Over exact spans, not whole seconds of the timeline: a burst decided
+ * within one second can straddle two, and halve a per-second figure. */
 void lg_bench_finish_figures(struct lg_bench_run *run)
 {
-    int first = -1, last = -1;
-    for (int i = 0; i < run->nticks; i++) {
-        if (run->ticks[i].results) {
-            if (first < 0)
-                first = i;
-            last = i;
-        }
-    }
-    run->confirmed_per_s = first < 0 ? 0 : (double)run->total.c.confirmed / (last - first + 1);
+    const struct lg_bench_report *r = &run->total;
+    double confirmed = (double)r->c.confirmed;
+    int64_t end = r->last_final_us > r->last_send_us ? r->last_final_us : r->last_send_us;
+    run->send_window_s = r->first_send_us ? (double)(r->last_send_us - r->first_send_us) / 1e6 : 0;
+    run->run_span_s = r->first_send_us ? (double)(end - r->first_send_us) / 1e6 : 0;
+    run->confirmed_per_s = run->run_span_s > 0 ? confirmed / run->run_span_s : 0;
+    run->confirmed_per_s_sending = run->send_window_s > 0 ? confirmed / run->send_window_s : -1;
+    struct lg_slo_rates rates = {run->confirmed_per_s, run->confirmed_per_s_sending};
+    lg_slo_judge(&run->o->slo, r, &rates, &run->slo);
 }
 
 static const double PCTS[] = {50, 90, 99, 99.9, 100};
@@ -85,6 +87,112 @@ static void print_retries(const struct lg_bench_report *r, FILE *out)
                 (unsigned long long)r->c.resubmits_after_close);
 }
 
+/* One line however the run went: the whole run's figure first (what was
+ * decided, and how fast), then the sending window's (what was offered). */
+static void print_throughput(const struct lg_bench_run *run, FILE *out)
+{
+    fprintf(out,
+            "throughput: %.0f confirmed orders/s over the whole run (first send to last final "
+            "result, %.2f s); ",
+            run->confirmed_per_s, run->run_span_s);
+    if (run->confirmed_per_s_sending >= 0)
+        fprintf(out, "%.0f/s over the sending window (first to last send, %.2f s)",
+                run->confirmed_per_s_sending, run->send_window_s);
+    else
+        fprintf(out, "the sending window has no length (every order sent at once, or none)");
+    fprintf(out, "; GMV %.2f CNY\n", (double)run->total.c.gmv_fen / 100.0);
+}
+
+/* Histograms with no sample are left out, and the heading with them. */
+static void print_latencies(const struct lg_bench_report *r, FILE *out)
+{
+    const struct {
+        const char *name;
+        const struct lg_hist *h;
+    } rows[] = {{"accept high", &r->accept[1]},
+                {"accept normal", &r->accept[0]},
+                {"result high", &r->result[1]},
+                {"result normal", &r->result[0]}};
+    bool any = false;
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+        any = any || rows[i].h->total;
+    if (!any)
+        return;
+    fprintf(out, "latency from the intended send time (of the first submit, for a retried "
+                 "order):\n");
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+        if (rows[i].h->total)
+            print_hist(out, rows[i].name, rows[i].h);
+    uint64_t finals = r->c.confirmed + r->c.rejected;
+    uint64_t pushed = r->result[0].total + r->result[1].total;
+    if (finals)
+        fprintf(out,
+                "  result figures: the %llu of %llu final results pushed to the connection "
+                "that submitted, still open\n",
+                (unsigned long long)pushed, (unsigned long long)finals);
+}
+
+/* Rejections, refusals and close codes: a line each, only when it has one. */
+static void print_codes(const struct lg_bench_report *r, FILE *out)
+{
+    int n = 0;
+    for (int i = 0; i < LG_RC_COUNT; i++)
+        if (r->c.rejected_by_code[i])
+            fprintf(out, "%s %s=%llu",
+                    n++ ? "" : "rejections:", lg_reject_code_name((enum lg_reject_code)i),
+                    (unsigned long long)r->c.rejected_by_code[i]);
+    if (n)
+        fputc('\n', out);
+    n = 0;
+    for (int i = 0; i < LG_EC_COUNT; i++)
+        if (r->c.errors_by_code[i])
+            fprintf(out, "%s %s=%llu",
+                    n++ ? "" : "errors:", lg_error_code_name((enum lg_error_code)i),
+                    (unsigned long long)r->c.errors_by_code[i]);
+    if (n)
+        fputc('\n', out);
+    n = 0;
+    for (int i = 0; i < LG_BENCH_CLOSE_SLOTS; i++)
+        if (r->c.close_counts[i])
+            fprintf(out, "%s %d=%llu", n++ ? "" : "close codes:", r->c.close_codes[i],
+                    (unsigned long long)r->c.close_counts[i]);
+    if (n)
+        fputc('\n', out);
+}
+
+static void print_cleanup(const struct lg_bench_run *run, FILE *out)
+{
+    if (!run->cleanup_tried)
+        return;
+    fprintf(out,
+            "cleanup: %d of %d rooms closed, their totals cleared (out of the back office's "
+            "\"*\" figures)%s\n",
+            run->rooms_cleaned, run->rooms_made,
+            run->rooms_cleaned == run->rooms_made ? "" : " - FAILED for the others");
+}
+
+static void print_slo(const struct lg_bench_run *run, FILE *out)
+{
+    const struct lg_slo_set *s = &run->o->slo;
+    if (!s->n)
+        return;
+    fprintf(out, "slo:\n");
+    char line[256];
+    for (int i = 0; i < s->n; i++) {
+        lg_slo_describe(&s->t[i], &run->slo.r[i], line, sizeof(line));
+        fprintf(out, "  [%s] %s\n", run->slo.r[i].ok ? "ok" : "FAIL", line);
+    }
+    if (run->slo.ok) {
+        fprintf(out, "slo passed (%d targets)\n", s->n);
+        return;
+    }
+    fprintf(out, "slo FAILED:");
+    for (int i = 0; i < s->n; i++)
+        if (!run->slo.r[i].ok)
+            fprintf(out, " %s", s->t[i].name);
+    fputc('\n', out);
+}
+
 void lg_bench_print_summary(const struct lg_bench_run *run, FILE *out)
 {
     const struct lg_bench_opts *o = run->o;
@@ -104,21 +212,8 @@ void lg_bench_print_summary(const struct lg_bench_run *run, FILE *out)
             (unsigned long long)r->c.invalid_sent, (unsigned long long)r->c.accepted,
             (unsigned long long)r->c.accepted_high, (unsigned long long)r->c.confirmed,
             (unsigned long long)r->c.rejected);
-    fprintf(out,
-            "throughput: %.0f confirmed orders/s over the seconds with results; GMV %.2f CNY\n",
-            run->confirmed_per_s, (double)r->c.gmv_fen / 100.0);
-    fprintf(out, "latency from the intended send time (of the first submit, for a retried "
-                 "order):\n");
-    print_hist(out, "accept high", &r->accept[1]);
-    print_hist(out, "accept normal", &r->accept[0]);
-    print_hist(out, "result high", &r->result[1]);
-    print_hist(out, "result normal", &r->result[0]);
-    uint64_t finals = r->c.confirmed + r->c.rejected;
-    uint64_t pushed = r->result[0].total + r->result[1].total;
-    fprintf(out,
-            "  result figures: the %llu of %llu final results pushed to the connection that "
-            "submitted, still open\n",
-            (unsigned long long)pushed, (unsigned long long)finals);
+    print_throughput(run, out);
+    print_latencies(r, out);
     if (r->a.after_reconnect) {
         fprintf(out,
                 "  %llu results of orders whose connection closed first (resent on a new one) "
@@ -130,21 +225,8 @@ void lg_bench_print_summary(const struct lg_bench_run *run, FILE *out)
         print_hist(out, "after reconnect", &r->result_after_reconnect);
     }
     print_retries(r, out);
-    fprintf(out, "rejections:");
-    for (int i = 0; i < LG_RC_COUNT; i++)
-        if (r->c.rejected_by_code[i])
-            fprintf(out, " %s=%llu", lg_reject_code_name((enum lg_reject_code)i),
-                    (unsigned long long)r->c.rejected_by_code[i]);
-    fprintf(out, "\nerrors:");
-    for (int i = 0; i < LG_EC_COUNT; i++)
-        if (r->c.errors_by_code[i])
-            fprintf(out, " %s=%llu", lg_error_code_name((enum lg_error_code)i),
-                    (unsigned long long)r->c.errors_by_code[i]);
-    fprintf(out, "\nclose codes:");
-    for (int i = 0; i < LG_BENCH_CLOSE_SLOTS; i++)
-        if (r->c.close_counts[i])
-            fprintf(out, " %d=%llu", r->c.close_codes[i], (unsigned long long)r->c.close_counts[i]);
-    fprintf(out, "\nbench cpu: %.1f s over %.1f s; busiest worker second %.0f%% of a core\n",
+    print_codes(r, out);
+    fprintf(out, "bench cpu: %.1f s over %.1f s; busiest worker second %.0f%% of a core\n",
             (double)r->cpu_us / 1e6, run->wall_s, r->busy_ratio_max * 100);
     if (r->busy_ratio_max >= 0.9)
         fprintf(out,
@@ -163,6 +245,8 @@ void lg_bench_print_summary(const struct lg_bench_run *run, FILE *out)
         fprintf(out, "  [%s] %s: %s\n", run->audit.line[i].ok ? "ok" : "FAIL",
                 run->audit.line[i].what, run->audit.line[i].detail);
     fprintf(out, "audit %s\n", run->audit.ok ? "passed" : "FAILED");
+    print_cleanup(run, out);
+    print_slo(run, out);
 }
 
 static json_t *hist_json(const struct lg_hist *h)
@@ -171,6 +255,39 @@ static json_t *hist_json(const struct lg_hist *h)
     for (int i = 0; i < 5; i++)
         json_object_set_new(j, PCT_NAMES[i], json_real(ms(lg_hist_percentile(h, PCTS[i]))));
     return j;
+}
+
+/* confirmed_per_s (top level) is the whole run's figure; both are here,
+ * with the spans they cover. */
+static json_t *throughput_json(const struct lg_bench_run *run)
+{
+    return json_pack("{s:f,s:f,s:o,s:f}", "confirmed_per_s_run", run->confirmed_per_s, "run_s",
+                     run->run_span_s, "confirmed_per_s_sending",
+                     run->confirmed_per_s_sending < 0 ? json_null()
+                                                      : json_real(run->confirmed_per_s_sending),
+                     "sending_window_s", run->send_window_s);
+}
+
+/* Latencies in ms, counts as numbers, rates per second; null when there
+ * was nothing to judge. */
+static json_t *slo_json(const struct lg_bench_run *run)
+{
+    const struct lg_slo_set *s = &run->o->slo;
+    json_t *targets = json_array();
+    for (int i = 0; i < s->n; i++) {
+        const struct lg_slo_target *t = &s->t[i];
+        const struct lg_slo_result *r = &run->slo.r[i];
+        double v = t->kind == LG_SLO_LATENCY ? r->value / 1000.0 : r->value;
+        const char *unit = t->kind == LG_SLO_LATENCY ? "ms"
+                           : t->kind == LG_SLO_RATE  ? "per_s"
+                                                     : "count";
+        json_array_append_new(targets,
+                              json_pack("{s:s,s:s,s:s,s:o,s:s,s:I,s:b}", "target", t->name, "op",
+                                        t->at_least ? ">=" : "<=", "bound", t->bound, "measured",
+                                        r->measured ? json_real(v) : json_null(), "unit", unit,
+                                        "samples", (json_int_t)r->samples, "ok", r->ok));
+    }
+    return json_pack("{s:b,s:o}", "ok", run->slo.ok, "targets", targets);
 }
 
 int lg_bench_write_json(const struct lg_bench_run *run, const char *path)
@@ -262,6 +379,13 @@ int lg_bench_write_json(const struct lg_bench_run *run, const char *path)
                                       (json_int_t)run->conns_at_idle, "kb_per_connection",
                                       (double)(run->gw_rss_idle_kb - run->gw_rss_base_kb) /
                                           (double)run->conns_at_idle));
+    json_object_set_new(doc, "throughput", throughput_json(run));
+    if (o->slo.n)
+        json_object_set_new(doc, "slo", slo_json(run));
+    if (run->cleanup_tried)
+        json_object_set_new(doc, "cleanup",
+                            json_pack("{s:i,s:i}", "rooms_made", run->rooms_made, "rooms_cleaned",
+                                      run->rooms_cleaned));
     json_t *rows = json_array();
     for (int i = 0; i < run->cost.n; i++) {
         const struct lg_cost_row *c = &run->cost.row[i];

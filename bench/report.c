@@ -146,6 +146,12 @@ void lg_bench_report_merge(struct lg_bench_report *d, const struct lg_bench_repo
     if (s->busy_ratio_max > d->busy_ratio_max)
         d->busy_ratio_max = s->busy_ratio_max;
     d->conns_max_up += s->conns_max_up;
+    if (s->first_send_us && (!d->first_send_us || s->first_send_us < d->first_send_us))
+        d->first_send_us = s->first_send_us;
+    if (s->last_send_us > d->last_send_us)
+        d->last_send_us = s->last_send_us;
+    if (s->last_final_us > d->last_final_us)
+        d->last_final_us = s->last_final_us;
 }
 
 __attribute__((format(printf, 4, 5))) static void add_line(struct lg_bench_audit *a, bool ok,

@@ -124,6 +124,11 @@ struct lg_bench_report {
     uint64_t cpu_us;                               /* user + system */
     double busy_ratio_max; /* the highest one-second CPU share of a worker */
     uint64_t conns_max_up;
+    /* Monotonic microseconds, one clock for every worker: the first and the
+     * last send of a new order (retries and resends after a close are no
+     * new orders) and the last final result; 0 for none. Throughput is
+     * taken over these spans, not over whole seconds of the timeline. */
+    int64_t first_send_us, last_send_us, last_final_us;
 };
 
 struct lg_bench_second {

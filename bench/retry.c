@@ -101,3 +101,9 @@ void lg_retry_free(struct lg_retry_heap *h)
     free(h->e);
     memset(h, 0, sizeof(*h));
 }
+
+bool lg_bench_drain_over(int64_t now_us, int64_t drain_end_us, int64_t last_accept_us)
+{
+    return now_us >= drain_end_us &&
+           now_us >= last_accept_us + LG_BENCH_SLA_US + LG_BENCH_ANSWER_GRACE_US;
+}

@@ -56,4 +56,17 @@ int lg_retry_push(struct lg_retry_heap *h, int64_t due_us, int sub);
 bool lg_retry_pop_due(struct lg_retry_heap *h, int64_t now_us, int *sub);
 void lg_retry_free(struct lg_retry_heap *h);
 
+/* The promise the bench holds the system to: a result within 10 s of the
+ * order's acceptance. */
+#define LG_BENCH_SLA_US 10000000LL
+/* What an answer may take to travel once decided, on top of the promise. */
+#define LG_BENCH_ANSWER_GRACE_US 1000000LL
+
+/* Whether the drain phase's time is up at now_us: its --drain window has
+ * passed (drain_end_us), and so has the promise of the newest accepted
+ * order (accepted at last_accept_us, 0 for none) plus the grace. A retry
+ * admitted late in the drain is not called lost while its answer is still
+ * due; retries stop at the drain's end, so the phase ends. */
+bool lg_bench_drain_over(int64_t now_us, int64_t drain_end_us, int64_t last_accept_us);
+
 #endif

@@ -1,14 +1,17 @@
-/* setup.c - puts the run's catalog in place through PUT /v1/rooms/... and
- * reads stock back through GET /v1/rooms/{room}/skus. Rooms are named after
- * the run id, so a run never inherits stock or per-user counts from an
- * earlier one. */
+/* setup.c - puts the run's catalog in place through PUT /v1/rooms/...,
+ * reads stock back through GET /v1/rooms/{room}/skus and, with --cleanup,
+ * closes the rooms afterwards. Rooms are named after the run id, so a run
+ * never inherits stock or per-user counts from an earlier one. */
 #include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "http_client.h"
+#include "livegate/clock.h"
 #include "livegate/token.h"
 #include "mix.h"
 #include "setup.h"
@@ -39,8 +42,21 @@ static int put(const struct lg_bench_opts *o, const char *token, const char *pat
     return rc;
 }
 
-int lg_bench_setup(const struct lg_bench_opts *o, char *err, size_t errsz)
+static int put_room(const struct lg_bench_opts *o, const char *token, const char *room,
+                    const char *status, char *err, size_t errsz)
 {
+    char path[256];
+    snprintf(path, sizeof(path), "/v1/rooms/%s", room);
+    return put(o, token, path,
+               json_pack("{s:s,s:s,s:I,s:[ssss]}", "title", room, "status", status,
+                         "high_value_threshold", (json_int_t)o->high_threshold, "payment_methods",
+                         "alipay", "wechat_pay", "card", "cod"),
+               err, errsz);
+}
+
+int lg_bench_setup(const struct lg_bench_opts *o, int *made, char *err, size_t errsz)
+{
+    *made = 0;
     char *token = operator_token(o);
     if (!token) {
         snprintf(err, errsz, "could not mint the operator token");
@@ -50,12 +66,9 @@ int lg_bench_setup(const struct lg_bench_opts *o, char *err, size_t errsz)
     for (int r = 0; r < o->rooms && rc == 0; r++) {
         char room[96], path[256];
         lg_mix_room_id(o, r, room, sizeof(room));
-        snprintf(path, sizeof(path), "/v1/rooms/%s", room);
-        rc = put(o, token, path,
-                 json_pack("{s:s,s:s,s:I,s:[ssss]}", "title", room, "status", "live",
-                           "high_value_threshold", (json_int_t)o->high_threshold, "payment_methods",
-                           "alipay", "wechat_pay", "card", "cod"),
-                 err, errsz);
+        rc = put_room(o, token, room, "live", err, errsz);
+        if (rc == 0)
+            ++*made;
         for (int k = 0; k <= o->skus && rc == 0; k++) {
             char sku[32];
             lg_mix_sku_id(k, o, sku, sizeof(sku));
@@ -73,6 +86,60 @@ int lg_bench_setup(const struct lg_bench_opts *o, char *err, size_t errsz)
                                "min_amount", 0, "total", (json_int_t)1000000000),
                      err, errsz);
         }
+    }
+    free(token);
+    return rc;
+}
+
+/* Gateways and validators hand their room totals to Redis about once a
+ * second (LG_STATS_FLUSH_MS): counts of the run's last orders land up to a
+ * second after them, and a reset before that would leave them behind. */
+#define STATS_SETTLE_US 2000000
+
+static void wait_until(int64_t mono_us)
+{
+    int64_t left = mono_us - lg_mono_us();
+    if (left <= 0)
+        return;
+    struct timespec ts = {.tv_sec = left / 1000000, .tv_nsec = (left % 1000000) * 1000};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+/* The gateway has no room delete. A room's totals restart when PUT makes
+ * it live from closed, and closing keeps them: closed, live, closed again
+ * leaves it closed (its orders refused ROOM_CLOSED) with empty totals, so
+ * it adds nothing to the "*" figures. It stays in the room registry. */
+int lg_bench_cleanup(const struct lg_bench_opts *o, int made, int64_t last_order_us, int *cleaned,
+                     char *err, size_t errsz)
+{
+    *cleaned = 0;
+    char *token = operator_token(o);
+    if (!token) {
+        snprintf(err, errsz, "could not mint the operator token");
+        return -1;
+    }
+    int rc = 0;
+    bool closed[LG_BENCH_MAX_ROOMS] = {false};
+    for (int r = 0; r < made; r++) {
+        char room[96];
+        lg_mix_room_id(o, r, room, sizeof(room));
+        closed[r] = put_room(o, token, room, "closed", err, errsz) == 0;
+        if (!closed[r])
+            rc = -1; /* the others are still tried; err names the last failure */
+    }
+    if (last_order_us)
+        wait_until(last_order_us + STATS_SETTLE_US);
+    for (int r = 0; r < made; r++) {
+        char room[96];
+        lg_mix_room_id(o, r, room, sizeof(room));
+        if (!closed[r])
+            continue;
+        if (put_room(o, token, room, "live", err, errsz) == 0 &&
+            put_room(o, token, room, "closed", err, errsz) == 0)
+            ++*cleaned;
+        else
+            rc = -1;
     }
     free(token);
     return rc;

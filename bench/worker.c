@@ -39,7 +39,6 @@
 #define SETTLE_US 2000000LL /* after the ramp: idle connections, when gateway memory is sampled */
 #define RECONNECT_DELAY_US 1000000LL
 #define QUERY_WAIT_US 5000000LL  /* how long order.query answers may take */
-#define SLA_US 10000000LL        /* the 10-second promise */
 #define QUERY_BATCH 100          /* the contract's cap on ids per order.query */
 #define LOOKUP_EVERY_US 250000LL /* order.query again for orders still queued */
 #define POLL_CHECK_US 50000LL    /* how often the viewers with lookups are looked at */
@@ -205,6 +204,8 @@ struct worker {
     uint64_t unresolved;          /* accepted originals without a final result */
     struct lg_retry_heap retries; /* refused submits waiting for their retry_after_ms */
     int64_t retry_last_us;        /* no retry is planned after this: the drain's end */
+    int64_t last_accept_us;       /* when the newest order was accepted: the drain waits
+                                     out its 10 s before calling it lost */
     uint64_t refused_checks;      /* refused-only orders asked about, no order.state yet */
 };
 
@@ -396,6 +397,7 @@ static void add_sent(struct worker *w, struct viewer *v, int idx)
 /* The submits of a write that went out: counted as sent. */
 static void account_submits(struct worker *w, struct viewer *v)
 {
+    int64_t now = w->ntx_subs ? lg_mono_us() : 0;
     for (int i = 0; i < w->ntx_subs; i++) {
         struct sub *s = &w->subs[w->tx_subs[i]];
         v->outstanding++;
@@ -413,6 +415,9 @@ static void account_submits(struct worker *w, struct viewer *v)
             continue;
         }
         s->flags |= SUB_SENT;
+        if (!w->rep.first_send_us)
+            w->rep.first_send_us = now;
+        w->rep.last_send_us = now;
         w->rep.c.submitted++;
         w->sec.submitted++;
         if (s->flags & SUB_DUP)
@@ -571,6 +576,8 @@ static void record_final(struct worker *w, struct sub *o, bool confirmed, const 
     if (w->unresolved)
         w->unresolved--;
     free_slot(w, o);
+    if (now > w->rep.last_final_us)
+        w->rep.last_final_us = now;
     if (confirmed) {
         w->rep.c.confirmed++;
         w->rep.c.gmv_fen += (uint64_t)o->amount;
@@ -596,7 +603,7 @@ static void record_final(struct worker *w, struct sub *o, bool confirmed, const 
     }
     lg_hist_record(&w->rep.result[(o->flags & SUB_HIGH) ? 1 : 0], lat);
     lg_hist_record(&w->sec.result, lat);
-    if (now - o->accept_us > SLA_US)
+    if (now - o->accept_us > LG_BENCH_SLA_US)
         w->rep.a.late++;
 }
 
@@ -684,6 +691,7 @@ static void on_accepted(struct worker *w, struct viewer *v, struct sub *s,
     snprintf(o->order_id, sizeof(o->order_id), "%s", order_id);
     o->flags |= SUB_ACCEPTED;
     o->accept_us = now;
+    w->last_accept_us = now;
     w->rep.c.accepted++;
     if (high)
         w->rep.c.accepted_high++;
@@ -1426,7 +1434,8 @@ static void advance_phase(struct worker *w, int64_t now)
         }
         break;
     case PHASE_DRAIN:
-        if (now >= w->phase_deadline_us || (now >= w->next_drain_check_us && drained(w)))
+        if (lg_bench_drain_over(now, w->phase_deadline_us, w->last_accept_us) ||
+            (now >= w->next_drain_check_us && drained(w)))
             start_query_phase(w);
         else if (now >= w->next_drain_check_us)
             w->next_drain_check_us = now + 50000;

@@ -7,7 +7,11 @@
  * mmap threshold, unmaps it, and every trim costs page faults and TLB
  * flushes on both cores: about a sixth of the validator's CPU in a max run.
  * Keeping up to 64 MiB free in the heap, and serving blocks below 4 MiB from
- * it, costs that much memory at most and removes the churn. */
+ * it, costs that much memory at most and removes the churn.
+ *
+ * The release and debug builds link jemalloc (CMakeLists.txt), which keeps
+ * freed pages for a while on its own, and these glibc settings then change
+ * nothing; they still matter where glibc's malloc serves the program. */
 #include <malloc.h>
 
 #include "livegate/heap.h"

@@ -120,6 +120,11 @@ int lg_key_sku_gate(char *buf, size_t n, const char *room, const char *sku)
     return fit(snprintf(buf, n, "lg:{%s}:skugate:%s", room, sku), n);
 }
 
+int lg_key_pay_due(char *buf, size_t n, const char *room)
+{
+    return fit(snprintf(buf, n, "lg:{%s}:paydue", room), n);
+}
+
 int lg_chan_heartbeat(char *buf, size_t n, const char *conn_name)
 {
     return fit(snprintf(buf, n, "lg:ev:hb:%s", conn_name), n);

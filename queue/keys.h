@@ -83,6 +83,10 @@ int lg_key_room_sweep(char *buf, size_t n, const char *room);
 /* Coalescing gate of a SKU's sku.update: set (PX 1000) by sku_notify.lua
  * when it publishes; holds the state that publish carried. */
 int lg_key_sku_gate(char *buf, size_t n, const char *room, const char *sku);
+/* The room's payment due index (sorted set, score pay_deadline_ms, member
+ * order id): validate.lua adds a confirmed order, transition.lua removes it
+ * when paid or cancelled, pay_timeout.lua cancels what falls due. */
+int lg_key_pay_due(char *buf, size_t n, const char *room);
 
 /* Pub/Sub channels (see gateway/features/bus.h and docs/STORAGE.md). Channels are not
  * keys and carry no hash tag: Redis Cluster broadcasts every PUBLISH. */

@@ -17,7 +17,7 @@
 
 const char *const lg_stat_names[LG_STAT_COUNT] = {
     "received", "accepted",     "duplicates", "confirmed",      "rejected",
-    "busy",     "rate_limited", "gmv_fen",    "sla_violations",
+    "busy",     "rate_limited", "gmv_fen",    "sla_violations", "pay_timeouts",
 };
 
 /* ---- deltas ----------------------------------------------------------- */

@@ -43,6 +43,9 @@ enum lg_stat {
     LG_STAT_RATE_LIMITED,
     LG_STAT_GMV_FEN,
     LG_STAT_SLA_VIOLATIONS,
+    /* Orders cancelled unpaid at their payment deadline: counted by
+     * pay_timeout.lua itself, with the cancel, not through a delta. */
+    LG_STAT_PAY_TIMEOUTS,
     LG_STAT_COUNT
 };
 

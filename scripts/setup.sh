@@ -13,12 +13,13 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   build-essential cmake pkg-config clang-format
   libwebsockets-dev libwebsockets-evlib-uv
-  libhiredis-dev libjansson-dev libssl-dev libuv1-dev libjwt-dev
+  libhiredis-dev libjansson-dev libssl-dev libuv1-dev libjwt-dev libjemalloc-dev
   libcmocka-dev
   clang libclang-rt-14-dev llvm
   redis-server redis-tools
   nodejs openssl curl
   gnuplot-nox
+  systemd
   chromium fonts-noto-cjk
 )
 
@@ -53,7 +54,7 @@ if [ ! -d tests/node_modules/ws ] || [ ! -d tests/node_modules/playwright-core ]
 fi
 
 # The charting library the web pages load (served from web/node_modules).
-if [ ! -d web/node_modules/uplot ] || [ web/package.json -nt web/node_modules/.package-lock.json ]; then
+if [ ! -d web/node_modules/uplot ] || [ ! -e web/node_modules/@livegate/client ] || [ web/package.json -nt web/node_modules/.package-lock.json ]; then
   echo "setup: installing npm packages for the web pages"
   (cd web && npm ci --no-audit --no-fund)
 fi

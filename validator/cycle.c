@@ -2,14 +2,13 @@
  * internal.h).
  *
  * One cycle at a time: refresh the room list, claim entries a dead
- * consumer left behind, read a batch (high streams first, normal streams
- * with whatever capacity is left, and a short blocking read on both when
- * everything is empty), decide every entry with validate.lua, then send the
- * results and acknowledge. Because an entry is acknowledged only after its
- * result was written, a crash anywhere leaves it pending; another validator
- * claims it and validate.lua, which never decides an order twice, returns
- * the stored result. This file owns struct lg_validator: it creates it,
- * runs the steps and frees it. */
+ * consumer left behind, cancel the orders left unpaid at their payment
+ * deadline (pay_timeout.c, every LGV_PAY_EVERY_MS), read a batch (high streams first, normal
+ * streams with whatever capacity is left, and a short blocking read on both when everything is
+ * empty), decide every entry with validate.lua, then send the results and acknowledge. Because an
+ * entry is acknowledged only after its result was written, a crash anywhere leaves it pending;
+ * another validator claims it and validate.lua, which never decides an order twice, returns the
+ * stored result. This file owns struct lg_validator: it creates it, runs the steps and frees it. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -17,6 +16,7 @@
 #include "livegate/clock.h"
 #include "livegate/log.h"
 #include "livegate/strmap.h"
+#include "pay_timeout.h"
 #include "scripts.h"
 #include "sku_notify.h"
 #include "stats.h"
@@ -50,11 +50,11 @@ void lgv_cycle_next(struct lg_validator *v)
 static void log_stats(struct lg_validator *v)
 {
     lg_log(LG_LOG_INFO, "validator.stats",
-           json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "consumer", v->cfg.consumer, "rooms",
+           json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "consumer", v->cfg.consumer, "rooms",
                      (json_int_t)v->nrooms, "decided", (json_int_t)v->decided, "confirmed",
                      (json_int_t)v->confirmed, "rejected", (json_int_t)v->rejected, "expired",
                      (json_int_t)v->expired, "dead_lettered", (json_int_t)v->dead_lettered,
-                     "resent", (json_int_t)v->resent));
+                     "resent", (json_int_t)v->resent, "pay_timeouts", (json_int_t)v->pay_timeouts));
 }
 
 static void on_closed(uv_handle_t *h)
@@ -103,6 +103,11 @@ static void cycle(struct lg_validator *v)
     if (now - v->last_trim_ms >= TRIM_EVERY_MS) {
         v->last_trim_ms = now;
         lgv_rooms_trim(v);
+        return;
+    }
+    if (now - v->last_pay_ms >= LGV_PAY_EVERY_MS) {
+        v->last_pay_ms = now;
+        lgv_pay_drain(v, now);
         return;
     }
     if (now - v->last_prune_ms >= v->cfg.prune_ms) {
@@ -172,6 +177,7 @@ void lg_validator_free(struct lg_validator *v)
 {
     lgv_batch_clear(v);
     lgv_decide_free(v);
+    lgv_pay_free(v);
     free(v->batch);
     free(v->rooms);
     free(v->room_slots);

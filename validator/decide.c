@@ -18,11 +18,12 @@
 #include "scripts.h"
 
 /* The script's layout (see validate.lua): the room's keys (config, feed
- * presence, load), then five keys per order; seven arguments, the result
- * field names, then four per order. */
+ * presence, load), then five keys per order, then the payment due index;
+ * seven arguments, the result field names, then four per order. */
 enum {
     DECIDE_ROOM_KEYS = 3,
     DECIDE_KEYS_PER_ORDER = 5,
+    DECIDE_TAIL_KEYS = 1,
     DECIDE_NARGS = 7,
     DECIDE_ARGS_PER_ORDER = 4
 };
@@ -131,7 +132,7 @@ static void send_call(struct lg_validator *v, struct decide_call *call)
 {
     size_t n = call->n;
     const struct lgv_entry *first = &v->batch[call->index[0]];
-    int nkeys = DECIDE_ROOM_KEYS + DECIDE_KEYS_PER_ORDER * (int)n;
+    int nkeys = DECIDE_ROOM_KEYS + DECIDE_KEYS_PER_ORDER * (int)n + DECIDE_TAIL_KEYS;
     int nargs = nkeys + DECIDE_NARGS + LG_RESULT_NRECORD + DECIDE_ARGS_PER_ORDER * (int)n;
     char(*keys)[LG_KEY_MAX] = v->decide_keys;
     const char **args = v->decide_args;
@@ -151,6 +152,8 @@ static void send_call(struct lg_validator *v, struct decide_call *call)
             args[DECIDE_ROOM_KEYS + DECIDE_KEYS_PER_ORDER * i + (size_t)j] = k[j];
         expire[i] = e->force_expire ? '1' : '0';
     }
+    lg_key_pay_due(keys[nkeys - 1], LG_KEY_MAX, first->room);
+    args[nkeys - 1] = keys[nkeys - 1];
     expire[n] = 0;
     snprintf(deadline, sizeof(deadline), "%d", v->cfg.deadline_ms);
     snprintf(margin, sizeof(margin), "%d", v->cfg.margin_ms);
@@ -188,7 +191,8 @@ static int ensure_scratch(struct lg_validator *v)
 {
     if (v->decide_keys)
         return 0;
-    size_t nkeys = DECIDE_ROOM_KEYS + DECIDE_KEYS_PER_ORDER * (size_t)DECIDE_MAX_ORDERS;
+    size_t nkeys =
+        DECIDE_ROOM_KEYS + DECIDE_KEYS_PER_ORDER * (size_t)DECIDE_MAX_ORDERS + DECIDE_TAIL_KEYS;
     v->decide_keys = malloc(nkeys * LG_KEY_MAX);
     size_t nargs = nkeys + DECIDE_NARGS + LG_RESULT_NRECORD +
                    DECIDE_ARGS_PER_ORDER * (size_t)DECIDE_MAX_ORDERS;

@@ -13,6 +13,7 @@
  *   read.c    read a batch, high streams first, per slot    -> decide
  *   decide.c  run validate.lua, one call per room's entries  -> answer
  *   answer.c  send the results, then acknowledge the batch  -> next cycle
+ *   pay_timeout.c  cancel the orders unpaid at their deadline -> next cycle
  */
 #ifndef LG_VALIDATOR_INTERNAL_H
 #define LG_VALIDATOR_INTERNAL_H
@@ -99,12 +100,18 @@ struct lg_validator {
     size_t ntargets, targets_cap;
     struct lg_strmap *target_set; /* key -> 1 + its index in targets */
 
+    /* pay_timeout.c: per room (by index in rooms), when on lg_mono_ms's
+     * clock to call pay_timeout.lua again; 0: at once. */
+    int64_t *pay_next_ms;
+    size_t pay_cap;
+
     int pending; /* replies outstanding in the current step */
     void (*after)(struct lg_validator *v);
     bool stopping, stopped;
 
-    int64_t last_rooms_ms, last_claim_ms, last_trim_ms, last_stats_ms, last_prune_ms;
+    int64_t last_rooms_ms, last_claim_ms, last_trim_ms, last_stats_ms, last_pay_ms, last_prune_ms;
     unsigned long long decided, confirmed, rejected, expired, dead_lettered, resent;
+    unsigned long long pay_timeouts;
 };
 
 /* step.c: the reply count of the current step. */
@@ -155,5 +162,9 @@ void lgv_decide_free(struct lg_validator *v);
 
 /* answer.c: sends every decided entry's result, then acknowledges. */
 void lgv_answer_batch(struct lg_validator *v);
+
+/* pay_timeout.c: one pay_timeout.lua call per room whose check is due. */
+void lgv_pay_drain(struct lg_validator *v, int64_t now_ms);
+void lgv_pay_free(struct lg_validator *v);
 
 #endif

@@ -13,7 +13,37 @@
 #include "scripts.h"
 #include "validator.h"
 
+#ifndef LIVEGATE_VERSION
+#define LIVEGATE_VERSION "unknown"
+#endif
+
 static uv_signal_t sig_int, sig_term;
+
+static const char HELP[] =
+    "usage: livegate-validator\n"
+    "       livegate-validator --version | --help\n"
+    "Runs one validator worker: it reads the rooms' order streams in Redis\n"
+    "(LIVEGATE_REDIS_URL), decides each order and sends the results. Run as many\n"
+    "as the load needs; they share the work through one consumer group.\n"
+    "SIGTERM or SIGINT finishes the batch in hand, then exits.\n"
+    "Settings come from the environment; see the README.\n";
+
+/* The only arguments are --help and --version; anything else is refused,
+ * so a mistyped option does not start a worker. */
+static int command_line(int argc, char **argv)
+{
+    const char *arg = argv[1];
+    if (argc == 2 && (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)) {
+        fputs(HELP, stdout);
+        return 0;
+    }
+    if (argc == 2 && (strcmp(arg, "--version") == 0 || strcmp(arg, "-V") == 0)) {
+        printf("livegate-validator %s\n", LIVEGATE_VERSION);
+        return 0;
+    }
+    fprintf(stderr, "livegate-validator: unexpected argument '%.64s'\n%s", arg, HELP);
+    return 2;
+}
 
 static void on_signal(uv_signal_t *sig, int signum)
 {
@@ -25,12 +55,8 @@ static void on_signal(uv_signal_t *sig, int signum)
 
 int main(int argc, char **argv)
 {
-    if (argc > 1) {
-        fprintf(argc == 2 && (strcmp(argv[1], "--help") == 0) ? stdout : stderr,
-                "usage: livegate-validator\nSettings come from the environment; see the "
-                "README.\n");
-        return argc == 2 && strcmp(argv[1], "--help") == 0 ? 0 : 2;
-    }
+    if (argc > 1)
+        return command_line(argc, argv);
     struct lg_validator_config cfg;
     char err[256];
     lg_log_init("livegate-validator", LG_LOG_INFO);

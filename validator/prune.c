@@ -5,7 +5,9 @@
  *   (LIVEGATE_ROOM_IDLE_MS, or LIVEGATE_ROOM_CLOSED_IDLE_MS when the room
  *   is closed or was never set up) is removed from the index, but only
  *   once both of its streams are drained: everything delivered to the
- *   group and nothing pending. An order queued in a room is therefore
+ *   group and nothing pending) and no confirmed order in it waits for its
+ *   payment deadline (pay_timeout.c drains those). An order queued in a
+ *   room, or one awaiting payment, is therefore
  *   always in a room the validators read, whatever the room's age; the
  *   removal itself (room_prune.lua) checks the score again on Redis's
  *   clock, so a gateway marking the room meanwhile keeps it. Validators
@@ -39,6 +41,7 @@ struct room_probe {
     char generated[2][48], delivered[2][48];
     long long pending[2];
     bool stream_known[2], group_known[2];
+    bool pay_due_empty; /* the room's payment-deadline index holds nothing */
 };
 
 static bool stream_drained(const struct room_probe *p, int high)
@@ -54,7 +57,7 @@ static bool stream_drained(const struct room_probe *p, int high)
 static void send_prune(struct room_probe *p)
 {
     struct lg_validator *v = p->v;
-    if (!p->status_known || !stream_drained(p, 0) || !stream_drained(p, 1))
+    if (!p->status_known || !p->pay_due_empty || !stream_drained(p, 0) || !stream_drained(p, 1))
         return;
     char window[24];
     snprintf(window, sizeof(window), "%d",
@@ -143,6 +146,13 @@ static void on_groups(redisReply *reply, void *arg)
     probe_reply(p);
 }
 
+static void on_pay_due(redisReply *reply, void *arg)
+{
+    struct room_probe *p = arg;
+    p->pay_due_empty = reply && reply->type == REDIS_REPLY_INTEGER && reply->integer == 0;
+    probe_reply(p);
+}
+
 static void probe_send(struct room_probe *p, lg_redis_reply_fn fn, void *arg, int argc,
                        const char **argv)
 {
@@ -175,6 +185,12 @@ static void probe_room(struct lg_validator *v, const char *room)
         probe_send(p, on_stream, stream_arg_new(p, high), LGV_ARGC(stream), stream);
         probe_send(p, on_groups, stream_arg_new(p, high), LGV_ARGC(groups), groups);
     }
+    /* After the streams, on the same connection: an order confirmed before
+     * they looked drained has its payment deadline indexed by then. */
+    char k_due[LG_KEY_MAX];
+    lg_key_pay_due(k_due, sizeof(k_due), room);
+    const char *zcard[] = {"ZCARD", k_due};
+    probe_send(p, on_pay_due, p, LGV_ARGC(zcard), zcard);
     /* drop the sending hold without a step reply: it was never counted */
     if (--p->waiting == 0) {
         send_prune(p);

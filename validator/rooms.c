@@ -61,6 +61,8 @@ static void add_room(struct lg_validator *v, const char *room, long long score)
     snprintf(v->rooms[v->nrooms], LG_ID_MAX + 1, "%s", room);
     v->room_slots[v->nrooms] = lg_slot_of_room(room);
     v->room_scores[v->nrooms] = score;
+    if (v->nrooms < v->pay_cap)
+        v->pay_next_ms[v->nrooms] = 0; /* a slot a dropped room left: due at once */
     v->nrooms++;
     v->groups_dirty = true;
     lg_strmap_put(v->room_set, room, v);
@@ -76,7 +78,8 @@ static void add_room(struct lg_validator *v, const char *room, long long score)
 }
 
 /* Drops the rooms the index no longer lists (a validator pruned them once
- * drained), keeping the order of the rest. */
+ * drained), keeping the order of the rest. Runs in a step of its own, so
+ * no reply in flight holds a room's index (pay_timeout.c's calls do). */
 static void drop_unlisted(struct lg_validator *v, const struct lg_strmap *listed)
 {
     size_t kept = 0;
@@ -91,6 +94,8 @@ static void drop_unlisted(struct lg_validator *v, const struct lg_strmap *listed
             memcpy(v->rooms[kept], v->rooms[i], sizeof(v->rooms[i]));
             v->room_slots[kept] = v->room_slots[i];
             v->room_scores[kept] = v->room_scores[i];
+            if (i < v->pay_cap) /* pay_timeout.c's per-room schedule moves along */
+                v->pay_next_ms[kept] = v->pay_next_ms[i];
         }
         kept++;
     }

@@ -2,6 +2,7 @@
  * are required outside demo mode: a gateway that silently invented a JWT
  * secret or a data key would accept forged tokens or write data nobody can
  * read after a restart. */
+#include <limits.h>
 #include <openssl/rand.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -15,6 +16,12 @@
  * build directory serves the pages without further settings. */
 #ifndef LG_DEFAULT_WEB_ROOT
 #define LG_DEFAULT_WEB_ROOT "web"
+#endif
+/* Where cmake --install puts the pages, relative to the program's folder
+ * (bin/../share/livegate/web), so an installed gateway, wherever its
+ * prefix, serves its own copy and needs no source tree. */
+#ifndef LG_INSTALLED_WEB_ROOT
+#define LG_INSTALLED_WEB_ROOT "../share/livegate/web"
 #endif
 
 /* The integer settings: name, default, min, max, where (see config.h).
@@ -58,6 +65,28 @@ static const struct lg_config_int gateway_ints[] = {
     {"LIVEGATE_INTAKE_IN_FLIGHT", 100000, 16, 1000000,
      offsetof(struct lg_gateway_config, intake_in_flight)},
 };
+
+/* The installed pages' folder when this program runs from an installed
+ * tree (it holds index.html), else the source tree's. */
+static void default_web_root(char *out, size_t n)
+{
+    char exe[PATH_MAX], candidate[PATH_MAX + 64], real[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    snprintf(out, n, "%s", LG_DEFAULT_WEB_ROOT);
+    if (len <= 0)
+        return;
+    exe[len] = 0;
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return;
+    *slash = 0;
+    snprintf(candidate, sizeof(candidate), "%s/%s/index.html", exe, LG_INSTALLED_WEB_ROOT);
+    if (access(candidate, R_OK) != 0 || !realpath(candidate, real))
+        return;
+    *strrchr(real, '/') = 0;
+    if (strlen(real) <= LG_STATIC_ROOT_MAX)
+        snprintf(out, n, "%s", real);
+}
 
 static void default_gateway_id(char *out, size_t n)
 {
@@ -105,6 +134,20 @@ int lg_gateway_config_load(struct lg_gateway_config *c, char *err, size_t errsz)
         RAND_bytes(c->data_key, sizeof(c->data_key));
     } else {
         snprintf(err, errsz, "LIVEGATE_DATA_KEY is not set (set it, or LIVEGATE_DEMO=1)");
+        return -1;
+    }
+    int bad = lg_crypto_parse_key_list(lg_config_env("LIVEGATE_DATA_KEYS_OLD", ""),
+                                       c->old_data_keys, LG_DATA_KEYS_OLD_MAX, &c->n_old_data_keys);
+    if (bad < 0) {
+        snprintf(err, errsz, "LIVEGATE_DATA_KEYS_OLD holds more than %d keys",
+                 LG_DATA_KEYS_OLD_MAX);
+        return -1;
+    }
+    if (bad > 0) {
+        snprintf(err, errsz,
+                 "LIVEGATE_DATA_KEYS_OLD: key %d must be 64 hex characters or base64 of 32 bytes "
+                 "(keys are separated by commas)",
+                 bad);
         return -1;
     }
 
@@ -160,7 +203,9 @@ int lg_gateway_config_load(struct lg_gateway_config *c, char *err, size_t errsz)
         return -1;
     }
 
-    const char *web_root = lg_config_env("LIVEGATE_WEB_ROOT", LG_DEFAULT_WEB_ROOT);
+    char fallback_root[LG_STATIC_ROOT_MAX + 1];
+    default_web_root(fallback_root, sizeof(fallback_root));
+    const char *web_root = lg_config_env("LIVEGATE_WEB_ROOT", fallback_root);
     if (strlen(web_root) > LG_STATIC_ROOT_MAX) {
         snprintf(err, errsz, "LIVEGATE_WEB_ROOT is longer than %d bytes", LG_STATIC_ROOT_MAX);
         return -1;

@@ -22,6 +22,9 @@ struct lg_gateway_config {
     char jwt_secret[512];
     size_t jwt_secret_len;
     unsigned char data_key[LG_DATA_KEY_LEN];
+    /* LIVEGATE_DATA_KEYS_OLD: older keys, newest first, for opening only */
+    unsigned char old_data_keys[LG_DATA_KEYS_OLD_MAX][LG_DATA_KEY_LEN];
+    size_t n_old_data_keys;
     struct lg_redis_url redis;
     char redis_url_text[600];
     char listen_host[64];

@@ -3,7 +3,8 @@
  * on SIGTERM or SIGINT viewers are closed with 1001 (so they reconnect to
  * another gateway), orders in flight get their replies, then the process
  * exits. Also hosts `livegate token`, which mints tokens for demos and
- * tests. */
+ * tests. With no command it prints its usage and serves nothing: a typo or
+ * a bare `livegate` must not bind a port and join a running gateway's. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include "features/rooms.h"
 #include "conn/session.h"
 #include "sku_notify.h"
+#include "livegate/crypto.h"
 #include "livegate/heap.h"
 #include "livegate/log.h"
 #include "livegate/token.h"
@@ -113,13 +115,51 @@ static void on_signal(uv_signal_t *sig, int signum)
     uv_timer_start(&gw->stop_timer, on_stop_poll, STOP_POLL_MS, STOP_POLL_MS);
 }
 
-static int usage(FILE *out)
+#ifndef LIVEGATE_VERSION
+#define LIVEGATE_VERSION "unknown"
+#endif
+
+static const char USAGE[] =
+    "usage: livegate serve          run a gateway process\n"
+    "       livegate token OPTION...  mint a token (livegate token --help)\n"
+    "       livegate --version | --help\n"
+    "Settings come from the environment; see the README.\n";
+
+static const char SERVE_HELP[] =
+    "usage: livegate serve\n"
+    "Runs one gateway process: WebSocket /v1/ws, the HTTP API /v1/..., /healthz,\n"
+    "/metrics and the web pages, on LIVEGATE_LISTEN (default 127.0.0.1:8080).\n"
+    "Several processes may share the port (SO_REUSEPORT). SIGTERM or SIGINT stops\n"
+    "it gracefully: viewers are closed with 1001 once their orders are answered.\n"
+    "Needs LIVEGATE_JWT_SECRET and LIVEGATE_DATA_KEY (or LIVEGATE_DEMO=1) and a\n"
+    "Redis (LIVEGATE_REDIS_URL); every setting is in the README.\n";
+
+static const char TOKEN_HELP[] =
+    "usage: livegate token --sub USER --room ROOM --role viewer|operator|admin\n"
+    "                      [--tier vip] [--ttl SECONDS]\n"
+    "Prints an HS256 token signed with LIVEGATE_JWT_SECRET (or, with\n"
+    "LIVEGATE_DEMO=1 and no secret, the demo secret).\n"
+    "  --sub USER     the user id (claim sub)\n"
+    "  --room ROOM    the room, or '*' for every room (admins)\n"
+    "  --role ROLE    viewer, operator or admin\n"
+    "  --tier vip     a VIP viewer (its orders are queued first)\n"
+    "  --ttl SECONDS  lifetime, default 3600\n"
+    "  --help         this text\n";
+
+/* Prints text to stdout (asked for: exit 0), or why and text to stderr. */
+static int usage(const char *text, const char *why)
 {
-    fprintf(out, "usage: livegate [serve]\n"
-                 "       livegate token --sub USER --room ROOM --role viewer|operator|admin\n"
-                 "                      [--tier vip] [--ttl SECONDS (default 3600)]\n"
-                 "Settings come from the environment; see the README.\n");
-    return out == stderr ? 2 : 0;
+    if (!why) {
+        fputs(text, stdout);
+        return 0;
+    }
+    fprintf(stderr, "%s\n%s", why, text);
+    return 2;
+}
+
+static int is_flag(const char *arg, const char *long_name, const char *short_name)
+{
+    return strcmp(arg, long_name) == 0 || (short_name && strcmp(arg, short_name) == 0);
 }
 
 static int token_command(int argc, char **argv)
@@ -146,21 +186,33 @@ static int token_command(int argc, char **argv)
             break;
         case 'o':
             have_role = lg_role_parse(optarg, &claims.role) == 0;
+            if (!have_role)
+                return usage(TOKEN_HELP,
+                             "livegate token: --role must be viewer, operator or admin");
             break;
         case 't':
-            claims.vip = strcmp(optarg, "vip") == 0;
+            if (strcmp(optarg, "vip") != 0)
+                return usage(TOKEN_HELP, "livegate token: --tier must be vip");
+            claims.vip = true;
             break;
-        case 'l':
-            ttl = strtol(optarg, NULL, 10);
+        case 'l': {
+            char *end = NULL;
+            ttl = strtol(optarg, &end, 10);
+            if (!*optarg || *end || ttl <= 0)
+                return usage(TOKEN_HELP,
+                             "livegate token: --ttl must be a whole number of seconds above 0");
             break;
+        }
         case 'h':
-            return usage(stdout);
+            return usage(TOKEN_HELP, NULL);
         default:
-            return usage(stderr);
+            return usage(TOKEN_HELP, "livegate token: unknown option or missing value");
         }
     }
-    if (!claims.sub[0] || !claims.room[0] || !have_role || ttl <= 0)
-        return usage(stderr);
+    if (optind < argc)
+        return usage(TOKEN_HELP, "livegate token: unexpected argument");
+    if (!claims.sub[0] || !claims.room[0] || !have_role)
+        return usage(TOKEN_HELP, "livegate token: --sub, --room and --role are required");
     const char *secret = getenv("LIVEGATE_JWT_SECRET");
     if (!secret || !*secret) {
         const char *demo = getenv("LIVEGATE_DEMO");
@@ -191,6 +243,10 @@ static int serve(void)
         return 1;
     }
     lg_log_init("livegate", gw.cfg.log_level);
+    /* Before the intake is made: its fingerprinter derives its key from the
+     * oldest key held (see gateway/rules/fingerprint.h). */
+    for (size_t i = 0; i < gw.cfg.n_old_data_keys; i++)
+        lg_crypto_add_old_key(gw.cfg.old_data_keys[i]);
     signal(SIGPIPE, SIG_IGN);
     lg_heap_tune();
     lg_scripts_init();
@@ -252,10 +308,13 @@ static int serve(void)
     uv_signal_start(&gw.sig_int, on_signal, SIGINT);
     uv_signal_start(&gw.sig_term, on_signal, SIGTERM);
 
+    char key_id[LG_DATA_KEY_ID_TEXT_LEN + 1];
+    lg_crypto_key_id_text(gw.cfg.data_key, key_id);
     lg_log(LG_LOG_INFO, "gateway.listening",
-           json_pack("{s:s,s:i,s:s,s:b,s:b}", "host", gw.cfg.listen_host, "port",
+           json_pack("{s:s,s:i,s:s,s:b,s:b,s:s,s:s,s:I}", "host", gw.cfg.listen_host, "port",
                      gw.cfg.listen_port, "gateway_id", gw.cfg.gateway_id, "tls",
-                     gw.cfg.tls_cert[0] != 0, "demo", gw.cfg.demo));
+                     gw.cfg.tls_cert[0] != 0, "demo", gw.cfg.demo, "version", LIVEGATE_VERSION,
+                     "data_key_id", key_id, "old_data_keys", (json_int_t)gw.cfg.n_old_data_keys));
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
     lg_monitor_free(gw.monitors);
@@ -269,11 +328,26 @@ static int serve(void)
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "token") == 0)
+    if (argc < 2)
+        return usage(USAGE, "livegate: a command is needed (livegate serve runs the gateway)");
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "token") == 0)
         return token_command(argc - 1, argv + 1);
-    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
-        return usage(stdout);
-    if (argc > 2 || (argc == 2 && strcmp(argv[1], "serve") != 0))
-        return usage(stderr);
-    return serve();
+    if (is_flag(cmd, "--help", "-h") || strcmp(cmd, "help") == 0)
+        return argc == 2 ? usage(USAGE, NULL) : usage(USAGE, "livegate: unexpected argument");
+    if (is_flag(cmd, "--version", "-V") && argc == 2) {
+        printf("livegate %s\n", LIVEGATE_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "serve") == 0) {
+        if (argc == 3 && is_flag(argv[2], "--help", "-h"))
+            return usage(SERVE_HELP, NULL);
+        if (argc > 2)
+            return usage(SERVE_HELP,
+                         "livegate serve: takes no arguments (settings come from the environment)");
+        return serve();
+    }
+    char why[160];
+    snprintf(why, sizeof(why), "livegate: unknown command '%.64s'", cmd);
+    return usage(USAGE, why);
 }

@@ -438,7 +438,7 @@ static void on_sku_fields(redisReply *reply, void *arg)
 {
     struct batch *b = arg;
     json_t *item = json_array_get(b->items, b->filled++);
-    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 4) {
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 5) {
         b->failed = true;
     } else if (reply->element[0]->type != REDIS_REPLY_STRING) {
         json_object_set_new(item, "missing", json_true()); /* removed meanwhile */
@@ -447,6 +447,9 @@ static void on_sku_fields(redisReply *reply, void *arg)
         json_object_set_new(item, "price", json_integer(reply_int(reply->element[1])));
         json_object_set_new(item, "stock_left", json_integer(reply_int(reply->element[2])));
         json_object_set_new(item, "on_sale", json_boolean(reply_int(reply->element[3]) == 1));
+        /* As PUT answers it: 0 (or a SKU stored before the field) is no cap. */
+        json_int_t limit = reply_int(reply->element[4]);
+        json_object_set_new(item, "limit_per_user", limit > 0 ? json_integer(limit) : json_null());
     }
     if (--b->pending == 0)
         batch_finish(b);
@@ -466,8 +469,9 @@ static void on_sku_members(redisReply *reply, void *arg)
             if (!sku || lg_key_sku(key, sizeof(key), room, sku) < 0)
                 continue;
             json_array_append_new(b->items, json_pack("{s:s}", "sku_id", sku));
-            const char *hmget[] = {"HMGET", key, "name", "price", "stock", "on_sale"};
-            batch_send(b, on_sku_fields, 6, hmget);
+            const char *hmget[] = {"HMGET", key,       "name",          "price",
+                                   "stock", "on_sale", "limit_per_user"};
+            batch_send(b, on_sku_fields, 7, hmget);
         }
     }
     if (--b->pending == 0)

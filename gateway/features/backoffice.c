@@ -105,8 +105,12 @@ static void on_transition(redisReply *reply, void *arg)
         finish(r, lg_backoffice_msg_updated(t.order_id, t.to, req));
         return;
     case LG_TRANSITION_INVALID:
-        snprintf(message, sizeof(message), "an order in %.24s cannot move to %s", t.from,
-                 r->u.status);
+        if (t.pay_deadline_passed)
+            snprintf(message, sizeof(message),
+                     "the payment deadline has passed; the order is being cancelled as unpaid");
+        else
+            snprintf(message, sizeof(message), "an order in %.24s cannot move to %s", t.from,
+                     r->u.status);
         fail(r, "INVALID_TRANSITION", message);
         return;
     case LG_TRANSITION_MISSING:
@@ -139,6 +143,8 @@ static void on_record(redisReply *reply, void *arg)
         return;
     }
     char k_order[LG_KEY_MAX], k_sku[LG_KEY_MAX], k_live[LG_KEY_MAX], k_audit[LG_KEY_MAX];
+    char k_pay_due[LG_KEY_MAX];
+    lg_key_pay_due(k_pay_due, sizeof(k_pay_due), r->room);
     lg_key_order(k_order, sizeof(k_order), r->room, r->u.order_id);
     lg_key_sku(k_sku, sizeof(k_sku), r->room, sku->str);
     lg_key_user_live(k_live, sizeof(k_live), r->room, user->str);
@@ -146,18 +152,10 @@ static void on_record(redisReply *reply, void *arg)
     char keep[16], ttl[16];
     snprintf(keep, sizeof(keep), "%d", LG_AUDIT_KEEP);
     snprintf(ttl, sizeof(ttl), "%d", r->gw->cfg.order_ttl_s);
-    const char *args[] = {k_order,
-                          k_sku,
-                          k_live,
-                          k_audit,
-                          r->u.status,
-                          r->claims.sub,
-                          lg_role_name(r->claims.role),
-                          user->str,
-                          sku->str,
-                          keep,
-                          ttl};
-    if (lg_script_call(r->gw->redis, &lg_script_transition, on_transition, r, 4, 11, args, NULL) !=
+    const char *args[] = {k_order,   k_sku,       k_live,        k_audit,
+                          k_pay_due, r->u.status, r->claims.sub, lg_role_name(r->claims.role),
+                          user->str, sku->str,    keep,          ttl};
+    if (lg_script_call(r->gw->redis, &lg_script_transition, on_transition, r, 5, 12, args, NULL) !=
         0)
         fail_unavailable(r);
 }

@@ -188,6 +188,9 @@ char *lg_metrics_render(const struct lg_metrics *m, size_t *len)
         fprintf(f, "livegate_queue_oldest_age_seconds{priority=\"high\"} %.3f\n", m->oldest_high_s);
         fprintf(f, "livegate_queue_oldest_age_seconds{priority=\"normal\"} %.3f\n",
                 m->oldest_normal_s);
+        head(f, "livegate_pay_timeouts_total", "counter",
+             "Orders cancelled unpaid at their payment deadline, every room (room statistics).");
+        fprintf(f, "livegate_pay_timeouts_total %lld\n", m->pay_timeouts);
     }
 
     redis_family(f, m, "livegate_redis_up", "gauge", "1 while the connection is usable.", 0);
@@ -304,6 +307,7 @@ static void render_into_cache(struct lg_gateway *gw, const struct lg_stats_view 
         m.queue_normal = total->queue_normal;
         m.oldest_high_s = (double)total->oldest_high_ms / 1000.0;
         m.oldest_normal_s = (double)total->oldest_normal_ms / 1000.0;
+        m.pay_timeouts = total->counters[LG_STAT_PAY_TIMEOUTS];
     }
     free(cache.text);
     cache.len = 0;

@@ -28,6 +28,7 @@ struct lg_metrics {
     bool queue_known; /* false when Redis could not be read: the queue lines are left out */
     long long queue_high, queue_normal;
     double oldest_high_s, oldest_normal_s;
+    long long pay_timeouts; /* every room's, with the queue figures (queue_known) */
     struct lg_metrics_redis redis[4];
     size_t nredis;
     bool bus_known; /* the bus connection: its own counters */

@@ -104,8 +104,10 @@ enum lg_transition_kind lg_backoffice_read_transition(const redisReply *reply,
     const char *kind = element_str(reply, 0);
     if (strcmp(kind, "missing") == 0 && reply->elements == 1)
         return LG_TRANSITION_MISSING;
-    if (strcmp(kind, "invalid") == 0 && reply->elements == 2) {
+    if (strcmp(kind, "invalid") == 0 && (reply->elements == 2 || reply->elements == 3)) {
         t->from = element_str(reply, 1);
+        t->pay_deadline_passed =
+            reply->elements == 3 && strcmp(element_str(reply, 2), "pay_deadline") == 0;
         return LG_TRANSITION_INVALID;
     }
     if (strcmp(kind, "ok") != 0 || reply->elements != OK_ELEMENTS)

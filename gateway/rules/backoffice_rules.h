@@ -73,6 +73,9 @@ struct lg_transition {
     long long at_ms;
     long long qty;
     long long amount;
+    /* INVALID only: paid was refused because the payment deadline had
+     * passed (the payment timeout cancels the order; see transition.lua). */
+    bool pay_deadline_passed;
 };
 
 /* Reads transition.lua's reply into *t (order_id and room are left as the

@@ -6,7 +6,12 @@
  * It runs once per submit, so the stream is built in one buffer and MACed
  * with one update, by a context keyed once per process (one event-loop
  * thread uses it): one update per piece, and a context and an implicit
- * fetch per call, were most of the cost of the plain digest it replaced. */
+ * fetch per call, were most of the cost of the plain digest it replaced.
+ *
+ * The key is derived from the oldest data key the process holds, not the
+ * current one: a rotation (a new LIVEGATE_DATA_KEY, the old one moved to
+ * LIVEGATE_DATA_KEYS_OLD) then leaves every fingerprint as it was, and a
+ * client retrying across it gets its duplicate, not IDEMPOTENCY_CONFLICT. */
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -109,7 +114,7 @@ struct lg_fingerprinter *lg_fingerprinter_new(const unsigned char data_key[LG_DA
 {
     struct lg_fingerprinter *f = calloc(1, sizeof(*f));
     unsigned char key[32];
-    if (!f || derive_key(data_key, key) != 0) {
+    if (!f || derive_key(lg_crypto_fingerprint_base(data_key), key) != 0) {
         free(f);
         return NULL;
     }

@@ -5,7 +5,9 @@
  * The digest is keyed, HMAC-SHA256 with a key derived from the data key
  * (HKDF-SHA256, info "livegate order fingerprint v1"): the body holds the
  * buyer's name, phone and address, and a plain hash stored in Redis would
- * let anyone who reads Redis test a guess about a person offline. */
+ * let anyone who reads Redis test a guess about a person offline. The data
+ * key it is derived from is lg_crypto_fingerprint_base's: the oldest key
+ * the process holds, so that fingerprints outlive a key rotation. */
 #ifndef LG_RULES_FINGERPRINT_H
 #define LG_RULES_FINGERPRINT_H
 

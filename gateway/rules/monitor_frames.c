@@ -41,11 +41,13 @@ json_t *lg_monframe_stats(const char *room, int64_t ts_ms, const struct lg_stats
     json_t *codes = json_object();
     for (size_t i = 0; i < v->ncodes; i++)
         json_object_set_new(codes, v->codes[i].code, json_integer((json_int_t)v->codes[i].n));
-    json_t *orders = json_pack(
-        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "received", (json_int_t)c[LG_STAT_RECEIVED], "accepted",
-        (json_int_t)c[LG_STAT_ACCEPTED], "duplicates", (json_int_t)c[LG_STAT_DUPLICATES],
-        "confirmed", (json_int_t)c[LG_STAT_CONFIRMED], "rejected", (json_int_t)c[LG_STAT_REJECTED],
-        "busy", (json_int_t)c[LG_STAT_BUSY], "rate_limited", (json_int_t)c[LG_STAT_RATE_LIMITED]);
+    json_t *orders =
+        json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "received", (json_int_t)c[LG_STAT_RECEIVED],
+                  "accepted", (json_int_t)c[LG_STAT_ACCEPTED], "duplicates",
+                  (json_int_t)c[LG_STAT_DUPLICATES], "confirmed", (json_int_t)c[LG_STAT_CONFIRMED],
+                  "rejected", (json_int_t)c[LG_STAT_REJECTED], "busy", (json_int_t)c[LG_STAT_BUSY],
+                  "rate_limited", (json_int_t)c[LG_STAT_RATE_LIMITED], "pay_timeouts",
+                  (json_int_t)c[LG_STAT_PAY_TIMEOUTS]);
     json_t *queue = json_pack("{s:I,s:I,s:I,s:o,s:o}", "high", (json_int_t)v->queue_high, "normal",
                               (json_int_t)v->queue_normal, "oldest_age_ms",
                               (json_int_t)lg_stats_view_oldest_ms(v), "drain_per_s", drain_of(v),

@@ -1,7 +1,7 @@
 /* static_files.c - maps page requests to files under the web root (see
  * static_files.h). The pages are plain files in web/; the charting library
- * comes from web/node_modules, and only the two files the pages load are
- * exposed from there, not the whole package tree. */
+ * and the client package (clients/js) come from web/node_modules, and only
+ * the files the pages load are exposed from there, not the package trees. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,6 +26,8 @@ static const struct named_file pages[] = {
 static const struct named_file vendor_files[] = {
     {"uPlot.iife.min.js", "node_modules/uplot/dist/uPlot.iife.min.js"},
     {"uPlot.min.css", "node_modules/uplot/dist/uPlot.min.css"},
+    /* clients/js, a file: dependency of web/package.json (npm links it) */
+    {"livegate-client.js", "node_modules/@livegate/client/index.js"},
 };
 
 struct content_type {

@@ -28,8 +28,15 @@
 -- ARGV[6] most audit entries kept (exact MAXLEN)
 -- ARGV[7] the order TTL (s): a move starts it again, so a shipped order is
 --         kept the TTL after its last move, not after its acceptance
+-- KEYS[5] (optional) the payment due index lg:{room}:paydue: a move out of
+--         pending_payment takes the order off it (see pay_timeout.lua)
 --
--- Returns {"missing"}, {"invalid", from}, or
+-- The payment deadline decides the race with the timeout: pending_payment
+-- -> paid is refused once Redis's clock has reached pay_deadline_ms
+-- ({"invalid", from, "pay_deadline"}), the moment from which
+-- pay_timeout.lua cancels the order, so a late payment never wins.
+--
+-- Returns {"missing"}, {"invalid", from}, {"invalid", from, "pay_deadline"}, or
 -- {"ok", from, to, at_ms, user, client_order_id, sku_id, qty, amount,
 --  priority, buyer, phone}   (buyer and phone are the stored masks)
 
@@ -41,7 +48,7 @@ local ALLOWED = {
 
 local o = redis.call('HMGET', KEYS[1], 'status', 'user', 'sku_id', 'qty',
                      'client_order_id', 'amount', 'priority', 'buyer', 'phone',
-                     'order_id')
+                     'order_id', 'pay_deadline_ms')
 local from = o[1]
 if not from or o[2] ~= ARGV[4] or o[3] ~= ARGV[5] then
   return {'missing'}
@@ -53,6 +60,13 @@ end
 
 local t = redis.call('TIME')
 local now = tostring(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+local pay_deadline = tonumber(o[11] or '')
+if to == 'paid' and pay_deadline and tonumber(now) >= pay_deadline then
+  return {'invalid', from, 'pay_deadline'}
+end
+if from == 'pending_payment' and KEYS[5] then
+  redis.call('ZREM', KEYS[5], o[10] or '')
+end
 
 redis.call('HSET', KEYS[1], 'status', to, to .. '_at_ms', now, 'updated_at_ms', now)
 redis.call('EXPIRE', KEYS[1], ARGV[7])

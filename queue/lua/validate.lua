@@ -27,6 +27,8 @@
 --   +2 coupon                       lg:{room}:coupon:{coupon_id}  (unused without a coupon)
 --   +3 coupon's users               lg:{room}:coupon_users:{coupon_id}
 --   +4 buyer's live qty             lg:{room}:live:{user}   (hash sku_id -> qty)
+-- then, last and optional, the payment due index lg:{room}:paydue: each
+--   order confirmed is added with score pay_deadline_ms (pay_timeout.lua)
 -- ARGV[1] deadline (ms after acceptance)   ARGV[2] safety margin (ms)
 -- ARGV[3] payment window (ms)
 -- ARGV[4] one character per order, "1" to expire it regardless, "0" not
@@ -79,7 +81,8 @@
 local KEYS_PER_ORDER, ARGS_PER_ORDER = 5, 4
 local ROOM_KEYS = 3
 local RATE_WINDOW_MS, RATE_GAP_MS = 500, 250
-local norders = (#KEYS - ROOM_KEYS) / KEYS_PER_ORDER
+local norders = math.floor((#KEYS - ROOM_KEYS) / KEYS_PER_ORDER)
+local k_pay_due = KEYS[ROOM_KEYS + KEYS_PER_ORDER * norders + 1]
 local deadline, margin = tonumber(ARGV[1]), tonumber(ARGV[2])
 local pay_window = tonumber(ARGV[3])
 local expire_flags, feed, room_id = ARGV[4], ARGV[5], ARGV[6]
@@ -296,6 +299,9 @@ local function decide(i, expire)
   end
   store(k_order, rec, {'status', 'pending_payment', 'confirmed_at_ms', now_s,
                        'pay_deadline_ms', pay_deadline_s, 'decided_at_ms', now_s})
+  if k_pay_due then
+    redis.call('ZADD', k_pay_due, pay_deadline_s, order_id)
+  end
   note_left_queue(rec)
   -- Counted only once the record says so: an order that failed before this
   -- point stays queued and has taken nothing.

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs livegate-bench's standard scenarios and records them in
+# Runs livegate-bench's standard scenarios, prints their figures and keeps
+# the reports in var/bench/. With --write-docs it also records them in
 # docs/BENCHMARKS.md (between the "bench.sh" markers) with the machine, the
 # date, the commands, the figures (medians over --reps runs) and a chart per
-# scenario.
+# scenario (docs/img/bench-*.png); without it, nothing tracked is written.
 #
 # Without --url it starts its own system on loopback: a private redis-server
 # (AOF, appendfsync everysec), $GATEWAYS gateway processes on one port
@@ -10,10 +11,17 @@
 # afterwards. It also reads the CPU time each of those processes used during
 # each run (from /proc), so the report says which one saturated first.
 #
-#   scripts/bench/bench.sh [--url ws://host:port --secret S] [--quick] [--no-docs]
-#                          [--reps N] [--scenarios "hold steady burst max"] [--flood-rate N]
-#     --quick      small versions of the scenarios (a minute in all)
-#     --no-docs    print the results, leave docs/ alone
+#   scripts/bench/bench.sh [--url ws://host:port --secret S] [--quick] [--write-docs]
+#                          [--keep-rooms] [--reps N] [--scenarios "hold steady burst max"]
+#                          [--flood-rate N]
+#     --quick      small versions of the scenarios (a minute in all); not
+#                  with --write-docs (quick figures are no benchmark)
+#     --write-docs record the results in docs/BENCHMARKS.md and docs/img/
+#     --no-docs    the default now (leave docs/ alone); still accepted
+#     --keep-rooms leave the bench's rooms as they are after each run; by
+#                  default every run passes --cleanup, which closes the rooms
+#                  it made and clears their totals (so a system given with
+#                  --url does not count them in the back office's "*" GMV)
 #     --reps N     run each scenario N times (default 1); the report gives
 #                  medians and the range
 #     --hold-reps N  runs of the 50,000-connection hold (default: --reps); it
@@ -47,21 +55,26 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/lib/redis.sh
 
-url="" secret="" quick=0 docs=1 reps=1 hold_reps="" scenarios="hold steady burst max"
+url="" secret="" quick=0 docs=0 cleanup=(--cleanup) reps=1 hold_reps="" scenarios="hold steady burst max"
 flood_rate=${FLOOD_RATE:-}
 while [ $# -gt 0 ]; do
   case "$1" in
     --url) url=$2; shift 2 ;;
     --secret) secret=$2; shift 2 ;;
     --quick) quick=1; shift ;;
+    --write-docs) docs=1; shift ;;
     --no-docs) docs=0; shift ;;
+    --keep-rooms) cleanup=(); shift ;;
     --reps) reps=$2; shift 2 ;;
     --hold-reps) hold_reps=$2; shift 2 ;;
     --scenarios) scenarios=$2; shift 2 ;;
     --flood-rate) flood_rate=$2; shift 2 ;;
-    *) echo "usage: scripts/bench/bench.sh [--url URL --secret S] [--quick] [--no-docs] [--reps N] [--scenarios LIST] [--flood-rate N]" >&2; exit 2 ;;
+    *) echo "usage: scripts/bench/bench.sh [--url URL --secret S] [--quick] [--write-docs] [--keep-rooms] [--reps N] [--scenarios LIST] [--flood-rate N]" >&2; exit 2 ;;
   esac
 done
+if [ "$docs" = 1 ] && [ "$quick" = 1 ]; then
+  echo "bench.sh: --write-docs with --quick would record quick-run figures as the benchmarks: drop one" >&2; exit 2
+fi
 
 for name in $scenarios; do
   case "$name" in
@@ -236,7 +249,7 @@ for name in $scenarios; do
       restart_gateways
       for p in "${gw_pids[@]}"; do pid_args+=(--gateway-pid "$p"); done
     fi
-    cmd=("$bin/bench/livegate-bench" --url "$url" "${args[@]}" "${pid_args[@]}"
+    cmd=("$bin/bench/livegate-bench" --url "$url" "${args[@]}" "${pid_args[@]}" "${cleanup[@]}"
          --json "$out/$tag.json" --csv "$out/$tag.csv")
     echo "== $name (run $rep of $n): ${cmd[*]}"
     declare -A before=()
@@ -275,5 +288,7 @@ if [ "$docs" = 1 ]; then
     cp "$out/$name-$best.png" "docs/img/bench-$name.png"
   done
   echo "docs/BENCHMARKS.md updated"
+else
+  echo "reports in $out/; docs/ left alone (--write-docs records a full run there)"
 fi
 exit $status

@@ -24,14 +24,15 @@
 #
 # The peer is copied to a temporary folder and installed there with npm ci
 # (the shared folder is read-only); that folder is removed on exit. Nothing
-# tracked is written. Every process started here is stopped on exit, and
+# tracked is written. Each bench run passes --cleanup (it closes the rooms it
+# made). Every process started here is stopped on exit, and
 # each step is bounded in time.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
 . scripts/lib/redis.sh
 
-usage() { sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; }
 
 runs=3 quick=0 peer_src="" out="" bench_args=()
 while [ $# -gt 0 ]; do
@@ -186,7 +187,7 @@ start_peer() {
 run_bench() { # tag
   local tag=$1 rc=0
   local cmd=("$bin/bench/livegate-bench" --url "ws://127.0.0.1:$port" "${bench_args[@]}"
-             "${pid_args[@]}" --json "$out/$tag.json")
+             "${pid_args[@]}" --cleanup --json "$out/$tag.json")
   echo "== $tag: ${cmd[*]}"
   echo "   processes: $legend"
   # A gateway may answer /healthz before its store connection is up (the

@@ -1,8 +1,10 @@
 # shellcheck shell=bash
 # redis.sh - starts and stops the private redis-server of a script (sourced
 # by scripts/run.sh, scripts/bench/bench.sh and scripts/bench/bench-core.sh).
-# One instance per script at a time; it runs as a child of the script,
-# bound to 127.0.0.1 only, with no RDB snapshots (--save "").
+# One instance per script at a time; it runs as a child of the script, in
+# a session of its own (so a Ctrl-C meant for the script does not stop it
+# before the script's own stop order reaches it), bound to 127.0.0.1 only,
+# with no RDB snapshots (--save "").
 #
 #   lg_redis_start PORT DIR APPENDONLY APPENDFSYNC [REDIS-SERVER OPTION...]
 #       APPENDONLY yes|no, APPENDFSYNC always|everysec|no. Data goes to DIR
@@ -46,7 +48,7 @@ lg_redis_start() {
   # Its output too goes to the log (what it says before it opens the log,
   # such as a bad option), and it holds none of the script's descriptors.
   # shellcheck disable=SC2094 # --logfile names the file, it does not read it
-  redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --save "" \
+  setsid redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --save "" \
     --appendonly "$appendonly" --appendfsync "$appendfsync" \
     --daemonize no --logfile "$log" "$@" </dev/null >>"$log" 2>&1 &
   LG_REDIS_PID=$! LG_REDIS_PORT=$port

@@ -2,9 +2,10 @@
 // short run whose audit passes, a gateway frozen for 1 s that must show up
 // in the latency figures, a gateway killed with submits unanswered (resent
 // on the next connection, none left unanswered), real BUSY and RATE_LIMITED
-// refusals the bench retries until the orders get in, and a broken set-up
+// refusals the bench retries until the orders get in, a broken set-up
 // (no validator) that the audit must report as lost orders with a failing
-// exit status.
+// exit status, --slo verdicts passing and failing, --cleanup, and a
+// summary without empty sections.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -45,7 +46,7 @@ test('--help documents every option with its default; bad options exit 2', async
   for (const opt of ['--shape', '--conns', '--procs', '--rate', '--duration', '--window', '--bursts',
     '--inflight', '--inflight-until', '--dup-share', '--reconnect-share', '--high-share', '--vip-share', '--invalid-share',
     '--coupon-share', '--rooms', '--skus', '--stock', '--limit-per-user', '--sources', '--gateway-pid', '--pid',
-    '--json', '--csv']) assert.match(help.out, new RegExp(`${opt} `), opt);
+    '--json', '--csv', '--slo', '--cleanup']) assert.match(help.out, new RegExp(`${opt} `), opt);
   assert.match(help.out, /default/);
   const bad = await bench(['--conns', '0'], { okCodes: [2] });
   assert.equal(bad.code, 2);
@@ -149,6 +150,92 @@ test('max until order.accepted also passes its audit', async () => {
   assert.equal(r.code, 0, r.out);
   assert.equal(r.report.options.inflight_until, 'accept');
   assertResultsAccounted(r);
+});
+
+// --slo: a verdict per target and its own exit status (3), apart from the
+// audit's (1) and bad options' (2). A short, light run: its latencies are
+// far under 30 s on any machine, and never 1 µs.
+const light = ['--shape', 'steady', '--conns', '10', '--rate', '100', '--duration', '1',
+  '--ramp', '0.3', '--invalid-share', '0', '--dup-share', '0', '--high-share', '0',
+  '--vip-share', '0'];
+
+test('--slo: generous targets pass with exit 0, an impossible one fails with exit 3 and is named', async () => {
+  const pass = await bench([...light, '--slo', 'accept_p99=30s,result_p99=30s,accept_max_normal=30000ms',
+    '--slo', 'lost=0,unanswered=0,doubled=0,confirmed_rate>=1,confirmed>=1']);
+  assert.equal(pass.code, 0, pass.out);
+  assert.match(pass.out, /^ {2}\[ok\] accept_p99 <= 30s: [\d.]+ (us|ms) \(n=\d+\)$/m);
+  assert.match(pass.out, /^ {2}\[ok\] lost <= 0: 0$/m);
+  assert.match(pass.out, /^ {2}\[ok\] confirmed_rate >= 1: [\d.]+\/s$/m);
+  assert.match(pass.out, /^slo passed \(8 targets\)$/m);
+  assert.equal(pass.report.slo.ok, true);
+  assert.equal(pass.report.slo.targets.length, 8);
+  const p99 = pass.report.slo.targets.find((t) => t.target === 'accept_p99');
+  // no high order: both priorities together are the normal orders' figure
+  assert.equal(p99.samples, pass.report.latency_ms.accept_normal.count);
+  assert.equal(p99.measured, pass.report.latency_ms.accept_normal.p99);
+  assert.ok(p99.samples > 0 && p99.measured > 0, JSON.stringify(p99));
+
+  const fail = await bench([...light, '--slo', 'accept_p99=1us,lost=0'], { okCodes: [3] });
+  assert.equal(fail.code, 3, fail.out);
+  assert.equal(fail.report.audit_ok, true, 'the audit passed: 3 is the targets alone');
+  assert.match(fail.out, /^ {2}\[FAIL\] accept_p99 <= 1us: [\d.]+ (us|ms|s) \(n=\d+\)$/m);
+  assert.match(fail.out, /^ {2}\[ok\] lost <= 0: 0$/m);
+  assert.match(fail.out, /^slo FAILED: accept_p99$/m);
+  assert.equal(fail.report.slo.ok, false);
+  assert.deepEqual(fail.report.slo.targets.map((t) => [t.target, t.ok]), [['accept_p99', false], ['lost', true]]);
+});
+
+test('a bad --slo exits 2 before any load is sent or any room made', async () => {
+  for (const [spec, why] of [['accept_p99=5', /a latency is a number with a unit/],
+    ['acept_p99=5ms', /unknown target 'acept_p99'/], ['confirmed_rate=10', /confirmed_rate is a floor/],
+    ['lost=0,', /an empty target/]]) {
+    const r = await bench([...light, '--run-id', 'sloerr', '--slo', spec], { okCodes: [2] });
+    assert.equal(r.code, 2, r.out);
+    assert.match(r.out, why);
+    assert.equal(r.report, null);
+  }
+  assert.equal(await redis.cli('EXISTS', 'lg:{bench-sloerr-r0}:room'), '0');
+  assert.equal(await redis.cli('SISMEMBER', 'lg:rooms', 'bench-sloerr-r0'), '0');
+});
+
+test('--cleanup closes the rooms it made and clears their totals; without it they stay live', async () => {
+  const kept = await bench([...light, '--rooms', '2', '--run-id', 'kept']);
+  assert.equal(kept.code, 0, kept.out);
+  assert.equal(await redis.cli('HGET', 'lg:{bench-kept-r0}:room', 'status'), 'live');
+  assert.ok(Number(await redis.cli('HGET', 'lg:{bench-kept-r0}:stats', 'gmv_fen')) > 0);
+  assert.doesNotMatch(kept.out, /cleanup/);
+
+  const r = await bench([...light, '--rooms', '2', '--run-id', 'cleaned', '--cleanup']);
+  assert.equal(r.code, 0, r.out);
+  assert.ok(r.report.orders.confirmed > 0);
+  assert.deepEqual(r.report.cleanup, { rooms_made: 2, rooms_cleaned: 2 });
+  assert.match(r.out, /^cleanup: 2 of 2 rooms closed, their totals cleared/m);
+  for (const room of ['bench-cleaned-r0', 'bench-cleaned-r1']) {
+    assert.equal(await redis.cli('HGET', `lg:{${room}}:room`, 'status'), 'closed', room);
+    // nothing left to add to the "*" figures
+    for (const field of ['gmv_fen', 'confirmed', 'accepted']) {
+      assert.equal(await redis.cli('HGET', `lg:{${room}}:stats`, field), '', `${room} ${field}`);
+    }
+  }
+  // with rooms it did not make, --cleanup is refused up front
+  const bad = await bench(['--cleanup', '--no-setup'], { okCodes: [2] });
+  assert.match(bad.out, /--cleanup closes the rooms the bench made; with --no-setup it made none/);
+});
+
+test('the summary prints no empty section; throughput over both spans, each labelled', async () => {
+  const r = await bench(light);
+  assert.equal(r.code, 0, r.out);
+  assert.doesNotMatch(r.out, /^(rejections|errors|close codes):\s*$/m);
+  assert.doesNotMatch(r.out, /^errors:/m, 'no refusal in this run, so no errors line');
+  assert.doesNotMatch(r.out, /accept high/, 'no high order, so no line for it');
+  assert.match(r.out, /^throughput: \d+ confirmed orders\/s over the whole run \(first send to last final result, [\d.]+ s\); \d+\/s over the sending window \(first to last send, [\d.]+ s\)/m);
+  const t = r.report.throughput;
+  assert.ok(t.sending_window_s > 0.5 && t.sending_window_s <= 1.05, JSON.stringify(t));
+  assert.ok(t.run_s >= t.sending_window_s, JSON.stringify(t));
+  assert.equal(r.report.confirmed_per_s, t.confirmed_per_s_run);
+  const near = (a, b) => Math.abs(a - b) <= 0.01 * b + 0.5;
+  assert.ok(near(t.confirmed_per_s_run, r.report.orders.confirmed / t.run_s), JSON.stringify(t));
+  assert.ok(near(t.confirmed_per_s_sending, r.report.orders.confirmed / t.sending_window_s), JSON.stringify(t));
 });
 
 test('a gateway frozen for 1 s shows up in p99 and max', async () => {

@@ -7,7 +7,12 @@
 // badge follow sku.update; (d) the live room comes back by itself after the
 // gateway restarts (close 1001); (e) an admin watching every room ("*")
 // sees the orders with their room; (h) the back office shows BUSY and
-// RATE_LIMITED per second and the queue's predicted wait and drain rate.
+// RATE_LIMITED per second and the queue's predicted wait and drain rate;
+// (i) the back office shows the room's payment timeouts; (j) the quantity
+// field is capped by the SKU's limit_per_user.
+// Both pages speak to the gateway through the client package (clients/js):
+// every page records which script opened each WebSocket and sent each
+// frame, and the tests check that it was /static/vendor/livegate-client.js.
 // Screenshots of both pages go to tests/artifacts/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -62,12 +67,53 @@ after(async () => {
   await stopAll();
 });
 
+// Runs in each page before its scripts: wraps WebSocket so that each
+// connection and each frame sent records the script that made it (the
+// first http URL of the stack below the wrapper).
+function recordSockets() {
+  const Native = window.WebSocket;
+  const caller = () => (new Error().stack ?? '').split('\n').slice(2)
+    .map((l) => (l.match(/https?:\/\/[^\s)]+?\.js/) ?? [null])[0]).find(Boolean) ?? null;
+  const log = { opened: [], sent: [] };
+  window.__wsLog = log;
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      log.opened.push({ url: String(args[0]), by: caller() });
+    }
+
+    send(data) {
+      let type = null;
+      try { type = JSON.parse(data).type; } catch {}
+      log.sent.push({ type, by: caller(), data: String(data) });
+      return super.send(data);
+    }
+  };
+}
+
 async function openPage(url) {
   const page = await browser.newPage();
   page.on('pageerror', (e) => pageErrors.push(`${url}: ${e.message}`));
   page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(`${url}: ${m.text()}`); });
+  await page.addInitScript(recordSockets);
   await page.goto(url);
   return page;
+}
+
+const PACKAGE_URL = '/static/vendor/livegate-client.js';
+const wsLog = (page) => page.evaluate(() => window.__wsLog);
+// Every connection the page opened and every frame of the given types it
+// sent came from the package's code.
+async function assertThroughPackage(page, types) {
+  const log = await wsLog(page);
+  assert.ok(log.opened.length >= 1, 'the page opened a WebSocket');
+  for (const o of log.opened) assert.equal(new URL(o.by).pathname, PACKAGE_URL, `WebSocket opened by ${o.by}`);
+  for (const type of types) {
+    const frames = log.sent.filter((f) => f.type === type);
+    assert.ok(frames.length >= 1, `the page sent ${type}`);
+    for (const f of frames) assert.equal(new URL(f.by).pathname, PACKAGE_URL, `${type} sent by ${f.by}`);
+  }
+  return log;
 }
 
 // Places one order of qty of the tea on the live room page and returns its
@@ -86,8 +132,19 @@ const orderRow = (live, coid) => live.locator(`.order[data-coid="${coid}"]`);
 let live; // the live room page, shared by (a) and (b)
 
 test('(a) the live room lists the products, places an order and shows it confirmed; a retry is the same order', async () => {
+  const served = [];
+  browser.on('response', (r) => { if (new URL(r.url()).pathname === PACKAGE_URL) served.push(r); });
   live = await openPage(`${base}/#token=${viewerToken}`);
   await live.locator('#conn-state[data-state="connected"]').waitFor({ timeout: 10000 });
+  // The page loaded the package, as the repository has it.
+  assert.ok(served.length >= 1, 'the page loaded the client package');
+  assert.equal(served[0].status(), 200);
+  assert.equal(await served[0].text(), readFileSync(new URL('../../clients/js/index.js', import.meta.url), 'utf8'));
+  // and has no WebSocket code of its own
+  for (const file of ['live.js', 'dashboard.js', 'common.js']) {
+    const src = (await gw.http('GET', `/static/${file}`)).text;
+    assert.doesNotMatch(src, /WebSocket\(|type: '(auth|order\.|monitor\.)/, `${file} leaves the protocol to the package`);
+  }
   const tea = live.locator('.product[data-sku="sku-tea"]');
   await tea.waitFor();
   assert.equal(await live.locator('.product').count(), 3);
@@ -115,10 +172,20 @@ test('(a) the live room lists the products, places an order and shows it confirm
   assert.equal(stored.json.amount, 39800);
   assert.equal(stored.json.buyer, '张*');
 
+  // The order went out through the package: auth and order.submit were
+  // sent by its code, with the client_order_id the page shows.
+  const log = await assertThroughPackage(live, ['auth', 'order.submit']);
+  const submits = log.sent.filter((f) => f.type === 'order.submit');
+  assert.equal(submits.length, 1);
+  assert.equal(JSON.parse(submits[0].data).client_order_id, coid);
+
   // Retry resends the same client_order_id and body: a duplicate, no new order.
   const queued = await redis.cli('XLEN', `lg:{${ROOM}}:q:normal`);
   await live.click('#retry');
   await live.locator('.toast-info', { hasText: 'Already placed' }).first().waitFor({ timeout: 10000 });
+  const resent = (await wsLog(live)).sent.filter((f) => f.type === 'order.submit');
+  assert.equal(resent.length, 2);
+  assert.equal(resent[1].data, resent[0].data, 'the very same frame');
   assert.equal(await redis.cli('XLEN', `lg:{${ROOM}}:q:normal`), queued);
   assert.equal(await live.locator('.order').count(), 1);
   assert.equal(await row.getAttribute('data-order-id'), orderId);
@@ -165,6 +232,8 @@ test('(b) the back office shows the order and the figures within 3 s; marking it
   assert.match(await liveRow.locator('.status').textContent(), /paid/i);
   const stored = await gw.http('GET', `/v1/orders/${orderId}`, { token: admin });
   assert.equal(stored.json.status, 'paid');
+  // The back office's subscribe and update went out through the package.
+  await assertThroughPackage(dash, ['auth', 'monitor.subscribe', 'order.update']);
 
   // Paid cannot be delivered before it shipped: the page shows the refusal.
   const deliver = dash.locator(`#feed tr[data-order-id="${orderId}"] button[data-action="delivered"]`);
@@ -219,6 +288,8 @@ test('(d) the live room reconnects by itself when the gateway restarts (close 10
   // and it still takes orders on the new connection
   const coid = await placeTeaOrder(live, 1);
   await orderRow(live, coid).locator('.status[data-status="pending_payment"]').waitFor({ timeout: 15000 });
+  const log = await assertThroughPackage(live, ['auth', 'order.submit', 'order.query']);
+  assert.ok(log.opened.length >= 2, 'the package opened the new connection');
   // While no gateway listened, attempts to reconnect fail: the browser logs
   // each one. Nothing else may have gone wrong.
   const others = pageErrors.filter((e) => !/WebSocket connection to .* failed/.test(e));
@@ -354,6 +425,66 @@ test('(h) the back office shows BUSY and RATE_LIMITED per second, and the queue\
   // The next second refuses nothing: back to 0.
   await dash.locator('#kpi-refused').filter({ hasText: /^0\.0$/ }).waitFor({ timeout: 5000 });
   assert.equal(await dash.locator('#kpi-refused-card.warn').count(), 0);
+  const others = pageErrors.filter((e) => !/WebSocket connection to .* failed/.test(e));
+  assert.deepEqual(others, []);
+});
+
+test('(i) the back office shows the room\'s payment timeouts', async () => {
+  const room = 'paytime-1';
+  const op = gw.token({ sub: 'op-pay', room, role: 'operator' });
+  const dash = await openPage(`${base}/dashboard#token=${op}`);
+  await dash.locator('#conn-state[data-state="connected"]').waitFor({ timeout: 10000 });
+  await dash.locator('#kpi-pay-timeouts').filter({ hasText: /^0$/ }).waitFor({ timeout: 5000 });
+  // What pay_timeout.lua adds with its cancels (monitor.stats orders.pay_timeouts).
+  await redis.cli('HINCRBY', `lg:{${room}}:stats`, 'pay_timeouts', '4');
+  await dash.locator('#kpi-pay-timeouts').filter({ hasText: /^4$/ }).waitFor({ timeout: 5000 });
+  const others = pageErrors.filter((e) => !/WebSocket connection to .* failed/.test(e));
+  assert.deepEqual(others, []);
+});
+
+test('(j) the quantity field is capped by the SKU\'s limit_per_user, less what the viewer\'s orders hold', async () => {
+  const buyer = gw.token({ sub: 'viewer-cap', room: ROOM, role: 'viewer' });
+  const put = await gw.http('PUT', `/v1/rooms/${ROOM}/skus/sku-fan`, {
+    token: admin, body: { name: '檀香扇 Sandalwood fan', price: 3000, stock: 50, on_sale: true },
+  });
+  assert.equal(put.status, 200, put.text);
+  const page = await openPage(`${base}/#token=${buyer}`);
+  await page.locator('#conn-state[data-state="connected"]').waitFor({ timeout: 10000 });
+  // No cap: the contract's 999, no hint.
+  await page.locator('.product[data-sku="sku-fan"] button.choose').click();
+  assert.equal(await page.locator('#qty').getAttribute('max'), '999');
+  assert.equal(await page.locator('#qty-limit').isVisible(), false);
+
+  // The tea: 5 per person.
+  await page.locator('.product[data-sku="sku-tea"] button.choose').click();
+  assert.equal(await page.locator('#qty').getAttribute('max'), '5');
+  assert.match(await page.locator('#qty-limit').textContent(), /Limit 5 per person/);
+  const sentBefore = (await wsLog(page)).sent.filter((f) => f.type === 'order.submit').length;
+  await page.fill('#qty', '6'); // one past the limit: not sent
+  await page.click('#buy');
+  await page.locator('#form-error', { hasText: 'At most 5' }).waitFor();
+  assert.equal(await page.locator('.order').count(), 0);
+  assert.equal((await wsLog(page)).sent.filter((f) => f.type === 'order.submit').length, sentBefore);
+
+  // 3 ordered: 2 left for this viewer; 3 more is refused here, 2 goes through.
+  await page.fill('#qty', '3');
+  await page.click('#buy');
+  let coid = (await page.locator('#last-coid').textContent()).trim();
+  await orderRow(page, coid).locator('.status[data-status="pending_payment"]').waitFor({ timeout: 15000 });
+  await page.locator('#qty-limit', { hasText: '2 left for you' }).waitFor();
+  assert.equal(await page.locator('#qty').getAttribute('max'), '2');
+  await page.fill('#qty', '3');
+  await page.click('#buy');
+  await page.locator('#form-error', { hasText: 'At most 2' }).waitFor();
+  assert.equal(await page.locator('.order').count(), 1);
+  await page.fill('#qty', '2'); // exactly the cap: sent and confirmed
+  await page.click('#buy');
+  coid = (await page.locator('#last-coid').textContent()).trim();
+  await orderRow(page, coid).locator('.status[data-status="pending_payment"]').waitFor({ timeout: 15000 });
+  // All 5 held: nothing more can be ordered, and the page says why.
+  await page.locator('#qty-limit', { hasText: 'hold them all' }).waitFor();
+  assert.equal(await page.locator('#buy').isDisabled(), true);
+  await page.screenshot({ path: path.join(artifacts, 'live-room-limit.png'), fullPage: true });
   const others = pageErrors.filter((e) => !/WebSocket connection to .* failed/.test(e));
   assert.deepEqual(others, []);
 });

@@ -91,8 +91,8 @@ test('SKUs and coupons round-trip through PUT and GET', async () => {
   await gw.http('PUT', '/v1/rooms/r1/skus/sku-a', { token: operator, body: { name: 'A', price: 500, stock: 0, on_sale: false } });
   const list = await gw.http('GET', '/v1/rooms/r1/skus', { token: viewer });
   assert.deepEqual(list.json, { skus: [
-    { sku_id: 'sku-a', name: 'A', price: 500, stock_left: 0, on_sale: false },
-    { sku_id: 'sku-b', name: sku.name, price: 19900, stock_left: 100, on_sale: true },
+    { sku_id: 'sku-a', name: 'A', price: 500, stock_left: 0, on_sale: false, limit_per_user: null },
+    { sku_id: 'sku-b', name: sku.name, price: 19900, stock_left: 100, on_sale: true, limit_per_user: 2 },
   ] });
   const coupon = await gw.http('PUT', '/v1/rooms/r1/coupons/c-10', { token: operator, body: { discount: 1000, min_amount: 5000, total: 3 } });
   assert.equal(coupon.status, 200);

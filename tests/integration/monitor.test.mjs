@@ -26,7 +26,7 @@ const personal = { name: NAME, phone: PHONE, detail: DETAIL };
 
 const STATS_FIELDS = ['type', 'room_id', 'ts_ms', 'connections', 'orders', 'rejected_by_code',
   'gmv_fen', 'queue', 'latency_ms', 'sla_violations'];
-const ORDER_FIELDS = ['received', 'accepted', 'duplicates', 'confirmed', 'rejected', 'busy', 'rate_limited'];
+const ORDER_FIELDS = ['received', 'accepted', 'duplicates', 'confirmed', 'rejected', 'busy', 'rate_limited', 'pay_timeouts'];
 const QUEUE_FIELDS = ['high', 'normal', 'oldest_age_ms'];
 const LATENCY_FIELDS = ['accept_p50', 'accept_p99', 'confirm_p50', 'confirm_p99', 'confirm_max'];
 
@@ -243,7 +243,7 @@ describe('room-wide statistics across two gateways and a validator', () => {
     const dup = await place(v2b, dupOf);
     assert.equal(dup.acc.duplicate, true);
     // Totals now: received 9, accepted 8, duplicates 1, confirmed 6, rejected 2, GMV 9000.
-    const want = { received: 9, accepted: 8, duplicates: 1, confirmed: 6, rejected: 2, busy: 0, rate_limited: 0 };
+    const want = { received: 9, accepted: 8, duplicates: 1, confirmed: 6, rejected: 2, busy: 0, rate_limited: 0, pay_timeouts: 0 };
     const done = (m) => m.orders.confirmed === 6 && m.orders.rejected === 2 && m.orders.duplicates === 1 &&
       m.orders.received === 9 && m.connections === 4;
     const s = await statsWhere(mon, done);
@@ -495,7 +495,7 @@ describe('queue figures and SLA violations while the validator is away', () => {
     assert.equal((await gw.http('PUT', '/v1/rooms/q1', { token: admin, body: { ...room, status: 'live' } })).status, 200);
     mon.send({ type: 'monitor.subscribe', room_id: 'q1', req: 's4' });
     const fresh = await mon.next((m) => m.req === 's4');
-    assert.deepEqual(fresh.orders, { received: 0, accepted: 0, duplicates: 0, confirmed: 0, rejected: 0, busy: 0, rate_limited: 0 });
+    assert.deepEqual(fresh.orders, { received: 0, accepted: 0, duplicates: 0, confirmed: 0, rejected: 0, busy: 0, rate_limited: 0, pay_timeouts: 0 });
     assert.equal(fresh.sla_violations, 0);
     assert.deepEqual(fresh.rejected_by_code, {});
     mon.close();

@@ -21,11 +21,13 @@ const isFinal = (m) => (m.type === 'order.confirmed' || m.type === 'order.reject
 const SKUS = { s: { name: 'x', price: 100, stock: 100000, on_sale: true } };
 const order = (room, extra = {}) => validOrder({ room_id: room, sku_id: 's', unit_price: 100, amount: 100, ...extra });
 
-// Short windows (their floors), pruned five times a second.
+// Short windows (their floors), pruned five times a second. A confirmed
+// order holds its room until its payment deadline is drained: 1 s here.
 const PRUNE_ENV = {
   LIVEGATE_ROOM_IDLE_MS: '5000',
   LIVEGATE_ROOM_CLOSED_IDLE_MS: '5000',
   LIVEGATE_PRUNE_EVERY_MS: '200',
+  LIVEGATE_PAY_WINDOW_MS: '1000',
 };
 
 before(async () => {
@@ -282,4 +284,25 @@ test('a deployment from before the index: the first validator copies lg:rooms in
   c.close();
   await v2.stop();
   await g.stop();
+});
+
+test('a room whose confirmed order awaits its payment deadline is not pruned until the deadline is drained', async () => {
+  await setupRoom(gw, 'pr-pay', { skus: SKUS });
+  const v = await startValidator({ redis, env: { ...PRUNE_ENV, LIVEGATE_PAY_WINDOW_MS: '3000' } });
+  const c = await gw.session({ sub: 'pay-buyer', room: 'pr-pay', role: 'viewer' });
+  const o = order('pr-pay');
+  c.send(o);
+  const acc = await c.next((m) => m.type === 'order.accepted' && m.client_order_id === o.client_order_id);
+  assert.equal((await c.next((m) => isFinal(m) && m.order_id === acc.order_id, 10000)).type, 'order.confirmed');
+  const dueKey = 'lg:{pr-pay}:paydue';
+  await age('pr-pay', 6000); // streams drained, idle past its window: only the payment holds it
+  await sleep(1000); // five prune rounds
+  assert.notEqual(await score('pr-pay'), null, 'pruned with an order awaiting payment');
+  assert.ok(Number(await redis.cli('ZCARD', dueKey)) > 0, 'the payment deadline is not indexed');
+  // the deadline passes, the order is cancelled, and then the room goes
+  await waitFor(async () => (await score('pr-pay')) === null, { what: 'the room pruned after the payment deadline' });
+  assert.equal(Number(await redis.cli('ZCARD', dueKey)), 0);
+  assert.equal(await redis.cli('HGET', `lg:{pr-pay}:order:${acc.order_id}`, 'status'), 'cancelled');
+  c.close();
+  await v.stop();
 });

@@ -246,6 +246,20 @@ static void transition_replies(void **state)
     r = arr(2, str("invalid"), str("shipped"));
     assert_int_equal(lg_backoffice_read_transition(r, &t), LG_TRANSITION_INVALID);
     assert_string_equal(t.from, "shipped");
+    assert_false(t.pay_deadline_passed);
+    free_reply(r);
+    /* paid refused past the payment deadline (transition.lua's race rule). */
+    r = arr(3, str("invalid"), str("pending_payment"), str("pay_deadline"));
+    assert_int_equal(lg_backoffice_read_transition(r, &t), LG_TRANSITION_INVALID);
+    assert_string_equal(t.from, "pending_payment");
+    assert_true(t.pay_deadline_passed);
+    free_reply(r);
+    r = arr(3, str("invalid"), str("pending_payment"), str("other"));
+    assert_int_equal(lg_backoffice_read_transition(r, &t), LG_TRANSITION_INVALID);
+    assert_false(t.pay_deadline_passed);
+    free_reply(r);
+    r = arr(4, str("invalid"), str("pending_payment"), str("pay_deadline"), str("x"));
+    assert_int_equal(lg_backoffice_read_transition(r, &t), LG_TRANSITION_FAILED);
     free_reply(r);
     r = arr(1, str("missing"));
     assert_int_equal(lg_backoffice_read_transition(r, &t), LG_TRANSITION_MISSING);

@@ -678,6 +678,22 @@ static void test_retry_plan(void **state)
     assert_int_equal(due, 42); /* nothing planned */
 }
 
+/* The drain ends only once its window and the newest accept's 10 s (and
+ * the grace) have both passed: each bound on both sides. */
+static void test_drain_over(void **state)
+{
+    (void)state;
+    const int64_t end = 50000000, promise = LG_BENCH_SLA_US + LG_BENCH_ANSWER_GRACE_US;
+    assert_false(lg_bench_drain_over(end - 1, end, 0));
+    assert_true(lg_bench_drain_over(end, end, 0));
+    /* an order accepted 5 s before the window's end keeps it open 6 s more */
+    int64_t late = end - 5000000;
+    assert_false(lg_bench_drain_over(late + promise - 1, end, late));
+    assert_true(lg_bench_drain_over(late + promise, end, late));
+    /* an early accept does not extend the window */
+    assert_false(lg_bench_drain_over(end - 1, end, 1000));
+}
+
 static void test_retry_heap(void **state)
 {
     (void)state;
@@ -771,7 +787,8 @@ int main(void)
         cmocka_unit_test(test_scan_like_jansson), cmocka_unit_test(test_frame_text),
         cmocka_unit_test(test_mix_write_valid),   cmocka_unit_test(test_frame_parse),
         cmocka_unit_test(test_retry_after),       cmocka_unit_test(test_retry_plan),
-        cmocka_unit_test(test_retry_heap),        cmocka_unit_test(test_audit_retries),
+        cmocka_unit_test(test_retry_heap),        cmocka_unit_test(test_drain_over),
+        cmocka_unit_test(test_audit_retries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

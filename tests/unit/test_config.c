@@ -278,6 +278,40 @@ static void jwt_secret_length_bound(void **state)
     unsetenv("LIVEGATE_DATA_KEY");
 }
 
+/* LIVEGATE_DATA_KEYS_OLD: empty is none; 8 keys pass, 9 do not; a bad
+ * key is named by its position. */
+static void old_data_keys(void **state)
+{
+    (void)state;
+    struct lg_gateway_config c;
+    char err[256], list[1024] = "";
+    const char *k = "0000000000000000000000000000000000000000000000000000000000000009";
+    unsetenv("LIVEGATE_DEMO");
+    setenv("LIVEGATE_JWT_SECRET", "0123456789abcdef0123456789abcdef", 1);
+    setenv("LIVEGATE_DATA_KEY", "0000000000000000000000000000000000000000000000000000000000000007",
+           1);
+    unsetenv("LIVEGATE_DATA_KEYS_OLD");
+    assert_int_equal(lg_gateway_config_load(&c, err, sizeof(err)), 0);
+    assert_int_equal(c.n_old_data_keys, 0);
+    for (int i = 0; i < LG_DATA_KEYS_OLD_MAX; i++)
+        snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? "," : "", k);
+    setenv("LIVEGATE_DATA_KEYS_OLD", list, 1);
+    assert_int_equal(lg_gateway_config_load(&c, err, sizeof(err)), 0);
+    assert_int_equal(c.n_old_data_keys, LG_DATA_KEYS_OLD_MAX);
+    assert_int_equal(c.old_data_keys[7][31], 9);
+    snprintf(list + strlen(list), sizeof(list) - strlen(list), ",%s", k);
+    setenv("LIVEGATE_DATA_KEYS_OLD", list, 1);
+    assert_int_equal(lg_gateway_config_load(&c, err, sizeof(err)), -1);
+    assert_string_equal(err, "LIVEGATE_DATA_KEYS_OLD holds more than 8 keys");
+    snprintf(list, sizeof(list), "%s,nothex", k);
+    setenv("LIVEGATE_DATA_KEYS_OLD", list, 1);
+    assert_int_equal(lg_gateway_config_load(&c, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "LIVEGATE_DATA_KEYS_OLD: key 2 must be 64 hex characters"));
+    unsetenv("LIVEGATE_DATA_KEYS_OLD");
+    unsetenv("LIVEGATE_JWT_SECRET");
+    unsetenv("LIVEGATE_DATA_KEY");
+}
+
 static int load_validator(void *settings, char *err, size_t errsz)
 {
     return lg_validator_config_load(settings, err, errsz);
@@ -372,6 +406,7 @@ int main(void)
         cmocka_unit_test(table_fills_defaults_and_values_and_names_the_first_bad_one),
         cmocka_unit_test(gateway_table_keeps_every_default_and_range),
         cmocka_unit_test(jwt_secret_length_bound),
+        cmocka_unit_test(old_data_keys),
         cmocka_unit_test(validator_table_keeps_every_default_and_range),
         cmocka_unit_test(log_level_is_read_one_way_by_every_program),
     };

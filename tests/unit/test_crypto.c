@@ -1,6 +1,7 @@
 /* Unit tests of AES-256-GCM sealing: round trips, fresh nonces, and every
- * kind of tampering (version, nonce, ciphertext, tag, truncation, wrong key,
- * wrong associated data) refused. */
+ * kind of tampering (version, key id, nonce, ciphertext, tag, truncation,
+ * wrong key, wrong associated data) refused; key ids and rotation (older
+ * keys open what they sealed, values from before key ids still open). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -69,13 +70,14 @@ static char *tamper(const char *sealed, size_t offset)
     return out;
 }
 
-/* The nonce of a sealed value: bytes 1..12 of the decoded text. */
+/* The nonce of a sealed value: bytes 5..16 of the decoded text, after the
+ * version and the key id. */
 static void nonce_of(const char *sealed, unsigned char nonce[12])
 {
     size_t len = strlen(sealed);
     unsigned char *raw = malloc(len);
     EVP_DecodeBlock(raw, (const unsigned char *)sealed, (int)len);
-    memcpy(nonce, raw + 1, 12);
+    memcpy(nonce, raw + 5, 12);
     free(raw);
 }
 
@@ -138,8 +140,10 @@ static void tampering_is_refused(void **state)
 {
     (void)state;
     char *sealed = lg_crypto_seal(key, "o-1", (const unsigned char *)PT, strlen(PT));
-    size_t raw_len = 1 + 12 + strlen(PT) + 16;
-    size_t offsets[] = {0, 1, 12, 13, 13 + strlen(PT) / 2, raw_len - 16, raw_len - 1};
+    size_t raw_len = 1 + 4 + 12 + strlen(PT) + 16;
+    /* version, key id (first and last byte), nonce (first and last),
+     * ciphertext, tag */
+    size_t offsets[] = {0, 1, 4, 5, 16, 17 + strlen(PT) / 2, raw_len - 16, raw_len - 1};
     size_t len;
     for (size_t i = 0; i < sizeof(offsets) / sizeof(offsets[0]); i++) {
         char *bad = tamper(sealed, offsets[i]);
@@ -183,6 +187,218 @@ static void key_parsing(void **state)
     assert_int_equal(lg_crypto_parse_key("", k), -1);
 }
 
+static const char *K0 = "1111111111111111111111111111111111111111111111111111111111111111";
+static const char *K1 = "2222222222222222222222222222222222222222222222222222222222222222";
+static const char *K2 = "3333333333333333333333333333333333333333333333333333333333333333";
+
+static void parse(const char *hex, unsigned char out[LG_DATA_KEY_LEN])
+{
+    assert_int_equal(lg_crypto_parse_key(hex, out), 0);
+}
+
+/* Decodes a sealed value; returns its length. */
+static int decode(const char *sealed, unsigned char *raw)
+{
+    size_t len = strlen(sealed);
+    int n = EVP_DecodeBlock(raw, (const unsigned char *)sealed, (int)len);
+    if (sealed[len - 1] == '=')
+        n--;
+    if (sealed[len - 2] == '=')
+        n--;
+    return n;
+}
+
+static void hex_of(const unsigned char *b, size_t n, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hex[b[i] >> 4];
+        out[2 * i + 1] = hex[b[i] & 15];
+    }
+    out[2 * n] = 0;
+}
+
+/* A value sealed the way releases before key ids did: version 1 | nonce |
+ * ciphertext | tag, the order id alone as associated data. */
+static char *seal_without_id(const unsigned char k[LG_DATA_KEY_LEN], const char *aad)
+{
+    size_t pt_len = strlen(PT), raw_len = 1 + 12 + pt_len + 16;
+    unsigned char *raw = malloc(raw_len);
+    raw[0] = 1;
+    memset(raw + 1, 7, 12);
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    int n = 0;
+    assert_int_equal(EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, k, raw + 1), 1);
+    assert_int_equal(EVP_EncryptUpdate(ctx, NULL, &n, (const unsigned char *)aad, (int)strlen(aad)),
+                     1);
+    assert_int_equal(EVP_EncryptUpdate(ctx, raw + 13, &n, (const unsigned char *)PT, (int)pt_len),
+                     1);
+    assert_int_equal(EVP_EncryptFinal_ex(ctx, raw + 13 + n, &n), 1);
+    assert_int_equal(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, raw + 13 + pt_len), 1);
+    EVP_CIPHER_CTX_free(ctx);
+    char *text = malloc(4 * ((raw_len + 2) / 3) + 1);
+    EVP_EncodeBlock((unsigned char *)text, raw, (int)raw_len);
+    free(raw);
+    return text;
+}
+
+static void assert_opens(const unsigned char k[LG_DATA_KEY_LEN], const char *sealed)
+{
+    size_t len = 0;
+    unsigned char *pt = lg_crypto_open(k, "o-1", sealed, &len);
+    assert_non_null(pt);
+    assert_int_equal(len, strlen(PT));
+    assert_memory_equal(pt, PT, len);
+    free(pt);
+}
+
+/* A sealed value is version 2 with its key's id; the id is the documented
+ * hash, differs between keys and never shows the key. */
+static void sealed_values_name_their_key(void **state)
+{
+    (void)state;
+    unsigned char k0[LG_DATA_KEY_LEN], k1[LG_DATA_KEY_LEN], raw[256], md[32];
+    parse(K0, k0);
+    parse(K1, k1);
+    char id0[LG_DATA_KEY_ID_TEXT_LEN + 1], id1[LG_DATA_KEY_ID_TEXT_LEN + 1], in[9];
+    lg_crypto_key_id_text(k0, id0);
+    lg_crypto_key_id_text(k1, id1);
+    assert_int_equal(strlen(id0), 8);
+    assert_string_not_equal(id0, id1);
+
+    unsigned char buf[23 + LG_DATA_KEY_LEN];
+    memcpy(buf, "livegate data key id v1", 23);
+    memcpy(buf + 23, k0, LG_DATA_KEY_LEN);
+    size_t md_len = 0;
+    assert_int_equal(EVP_Q_digest(NULL, "SHA256", NULL, buf, sizeof(buf), md, &md_len), 1);
+    char expect[9];
+    hex_of(md, 4, expect);
+    assert_string_equal(id0, expect);
+
+    for (int round = 0; round < 2; round++) { /* the second from the id cache */
+        char *sealed = lg_crypto_seal(k0, "o-1", (const unsigned char *)PT, strlen(PT));
+        assert_true(decode(sealed, raw) == (int)(1 + 4 + 12 + strlen(PT) + 16));
+        assert_int_equal(raw[0], 2);
+        hex_of(raw + 1, 4, in);
+        assert_string_equal(in, id0);
+        free(sealed);
+    }
+    char *sealed = lg_crypto_seal(k1, "o-1", (const unsigned char *)PT, strlen(PT));
+    decode(sealed, raw);
+    hex_of(raw + 1, 4, in);
+    assert_string_equal(in, id1);
+    free(sealed);
+}
+
+/* After a rotation (K1 current, K0 older) a value K0 sealed opens, through
+ * the older key; without it, it does not; a key never added opens nothing. */
+static void older_keys_open_what_they_sealed(void **state)
+{
+    (void)state;
+    unsigned char k0[LG_DATA_KEY_LEN], k1[LG_DATA_KEY_LEN], k2[LG_DATA_KEY_LEN];
+    parse(K0, k0);
+    parse(K1, k1);
+    parse(K2, k2);
+    lg_crypto_forget_old_keys();
+    char *old = lg_crypto_seal(k0, "o-1", (const unsigned char *)PT, strlen(PT));
+    size_t len;
+    assert_null(lg_crypto_open(k1, "o-1", old, &len));
+
+    assert_int_equal(lg_crypto_add_old_key(k0), 0);
+    assert_opens(k1, old);
+    assert_null(lg_crypto_open(k1, "o-2", old, &len)); /* still bound to its order */
+    char *fresh = lg_crypto_seal(k1, "o-1", (const unsigned char *)PT, strlen(PT));
+    assert_opens(k1, fresh);
+    /* A value K2 sealed: neither the current key nor the older one. */
+    char *other = lg_crypto_seal(k2, "o-1", (const unsigned char *)PT, strlen(PT));
+    assert_null(lg_crypto_open(k1, "o-1", other, &len));
+
+    lg_crypto_forget_old_keys();
+    assert_null(lg_crypto_open(k1, "o-1", old, &len));
+    assert_opens(k1, fresh);
+    free(old);
+    free(fresh);
+    free(other);
+}
+
+/* Values from before key ids open with the current key, and after a
+ * rotation with the older key; a wrong key or order still fails. */
+static void values_without_a_key_id_still_open(void **state)
+{
+    (void)state;
+    unsigned char k0[LG_DATA_KEY_LEN], k1[LG_DATA_KEY_LEN];
+    parse(K0, k0);
+    parse(K1, k1);
+    lg_crypto_forget_old_keys();
+    char *legacy = seal_without_id(k0, "o-1");
+    size_t len;
+    assert_opens(k0, legacy);
+    assert_null(lg_crypto_open(k1, "o-1", legacy, &len));
+    assert_null(lg_crypto_open(k0, "o-2", legacy, &len));
+    assert_int_equal(lg_crypto_add_old_key(k0), 0);
+    assert_opens(k1, legacy);
+    lg_crypto_forget_old_keys();
+    free(legacy);
+}
+
+/* At most LG_DATA_KEYS_OLD_MAX older keys; the fingerprint's base is the
+ * last added (the oldest), or the current key when there is none. */
+static void older_keys_are_bounded_and_the_oldest_keys_fingerprints(void **state)
+{
+    (void)state;
+    unsigned char k0[LG_DATA_KEY_LEN], k1[LG_DATA_KEY_LEN], k2[LG_DATA_KEY_LEN];
+    parse(K0, k0);
+    parse(K1, k1);
+    parse(K2, k2);
+    lg_crypto_forget_old_keys();
+    assert_ptr_equal(lg_crypto_fingerprint_base(k2), k2);
+    assert_int_equal(lg_crypto_add_old_key(k1), 0);
+    assert_memory_equal(lg_crypto_fingerprint_base(k2), k1, LG_DATA_KEY_LEN);
+    assert_int_equal(lg_crypto_add_old_key(k0), 0);
+    assert_memory_equal(lg_crypto_fingerprint_base(k2), k0, LG_DATA_KEY_LEN);
+    for (int i = 2; i < LG_DATA_KEYS_OLD_MAX; i++)
+        assert_int_equal(lg_crypto_add_old_key(k2), 0);
+    assert_int_equal(lg_crypto_add_old_key(k2), -1);
+    lg_crypto_forget_old_keys();
+    assert_ptr_equal(lg_crypto_fingerprint_base(k2), k2);
+}
+
+static void key_lists(void **state)
+{
+    (void)state;
+    unsigned char keys[LG_DATA_KEYS_OLD_MAX][LG_DATA_KEY_LEN], k0[LG_DATA_KEY_LEN];
+    parse(K0, k0);
+    size_t n = 99;
+    assert_int_equal(lg_crypto_parse_key_list("", keys, LG_DATA_KEYS_OLD_MAX, &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(lg_crypto_parse_key_list(K0, keys, LG_DATA_KEYS_OLD_MAX, &n), 0);
+    assert_int_equal(n, 1);
+    assert_memory_equal(keys[0], k0, LG_DATA_KEY_LEN);
+    /* hex and base64 mixed, in the order given */
+    char two[256];
+    snprintf(two, sizeof(two), "%s,AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", K1);
+    assert_int_equal(lg_crypto_parse_key_list(two, keys, LG_DATA_KEYS_OLD_MAX, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(keys[1][31], 0x1f);
+    /* the bound: 8 keys pass, 9 do not */
+    char many[1024] = "";
+    for (int i = 0; i < LG_DATA_KEYS_OLD_MAX; i++)
+        snprintf(many + strlen(many), sizeof(many) - strlen(many), "%s%s", i ? "," : "", K2);
+    assert_int_equal(lg_crypto_parse_key_list(many, keys, LG_DATA_KEYS_OLD_MAX, &n), 0);
+    assert_int_equal(n, LG_DATA_KEYS_OLD_MAX);
+    snprintf(many + strlen(many), sizeof(many) - strlen(many), ",%s", K2);
+    assert_int_equal(lg_crypto_parse_key_list(many, keys, LG_DATA_KEYS_OLD_MAX, &n), -1);
+    /* the position of the first bad key */
+    snprintf(two, sizeof(two), "%s,00112233", K1);
+    assert_int_equal(lg_crypto_parse_key_list(two, keys, LG_DATA_KEYS_OLD_MAX, &n), 2);
+    snprintf(two, sizeof(two), "%s,", K1);
+    assert_int_equal(lg_crypto_parse_key_list(two, keys, LG_DATA_KEYS_OLD_MAX, &n), 2);
+    snprintf(two, sizeof(two), ",%s", K1);
+    assert_int_equal(lg_crypto_parse_key_list(two, keys, LG_DATA_KEYS_OLD_MAX, &n), 1);
+    snprintf(two, sizeof(two), "%s, %s", K1, K2);
+    assert_int_equal(lg_crypto_parse_key_list(two, keys, LG_DATA_KEYS_OLD_MAX, &n), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -191,6 +407,11 @@ int main(void)
         cmocka_unit_test(forked_child_draws_a_new_fixed_field),
         cmocka_unit_test(tampering_is_refused),
         cmocka_unit_test(key_parsing),
+        cmocka_unit_test(sealed_values_name_their_key),
+        cmocka_unit_test(older_keys_open_what_they_sealed),
+        cmocka_unit_test(values_without_a_key_id_still_open),
+        cmocka_unit_test(older_keys_are_bounded_and_the_oldest_keys_fingerprints),
+        cmocka_unit_test(key_lists),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

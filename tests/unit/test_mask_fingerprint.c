@@ -176,6 +176,31 @@ static void the_value_depends_on_the_data_key(void **state)
     lg_fingerprinter_free(f8);
 }
 
+/* After a rotation (key 8 current, key 7 older) the fingerprint is still
+ * key 7's, so a retry across the rotation is a duplicate; with no older
+ * key it is the current key's. */
+static void the_oldest_key_keys_it_across_a_rotation(void **state)
+{
+    (void)state;
+    char before[LG_FINGERPRINT_LEN + 1], after[LG_FINGERPRINT_LEN + 1];
+    struct lg_order o = base();
+    struct lg_fingerprinter *f7 = fingerprinter_of(7);
+    fp_with(f7, &o, before);
+    lg_fingerprinter_free(f7);
+    unsigned char old[LG_DATA_KEY_LEN];
+    memset(old, 7, sizeof(old));
+    assert_int_equal(lg_crypto_add_old_key(old), 0);
+    struct lg_fingerprinter *rotated = fingerprinter_of(8);
+    fp_with(rotated, &o, after);
+    lg_fingerprinter_free(rotated);
+    assert_string_equal(after, before);
+    lg_crypto_forget_old_keys();
+    struct lg_fingerprinter *f8 = fingerprinter_of(8);
+    fp_with(f8, &o, after);
+    lg_fingerprinter_free(f8);
+    assert_string_equal(after, "k1c56bc1c940183a9caa3ff6a7ebc1134c");
+}
+
 static void field_boundaries_are_unambiguous(void **state)
 {
     (void)state;
@@ -197,6 +222,7 @@ int main(void)
         cmocka_unit_test(phones),
         cmocka_unit_test(same_body_same_fingerprint),
         cmocka_unit_test(the_value_depends_on_the_data_key),
+        cmocka_unit_test(the_oldest_key_keys_it_across_a_rotation),
         cmocka_unit_test(every_field_changes_it),
         cmocka_unit_test(field_boundaries_are_unambiguous),
         cmocka_unit_test(the_value_is_stable),

@@ -77,6 +77,7 @@ static void every_line_is_prometheus_text(void **state)
         .queue_normal = 40,
         .oldest_high_s = 0.25,
         .oldest_normal_s = 1.5,
+        .pay_timeouts = 6,
         .nredis = 1,
         .redis = {{.conn = "main", .up = true, .stats = {.errors = 2, .reconnects = 1}}},
         .bus_known = true,
@@ -138,6 +139,7 @@ static void every_line_is_prometheus_text(void **state)
     assert_true(has_line(text, "livegate_queue_depth{priority=\"high\"} 3"));
     assert_true(has_line(text, "livegate_queue_depth{priority=\"normal\"} 40"));
     assert_true(has_line(text, "livegate_queue_oldest_age_seconds{priority=\"normal\"} 1.500"));
+    assert_true(has_line(text, "livegate_pay_timeouts_total 6"));
     assert_true(has_line(text, "livegate_redis_errors_total{conn=\"main\"} 2"));
     assert_true(has_line(text, "livegate_redis_reconnects_total{conn=\"main\"} 1"));
     assert_true(has_line(text, "livegate_redis_reconnects_total{conn=\"bus\"} 4"));

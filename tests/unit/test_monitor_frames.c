@@ -45,11 +45,11 @@ static void stats_of_an_empty_room_has_every_field(void **state)
     assert_int_equal(num(m, "ts_ms"), 1700000000000LL);
     assert_int_equal(num(m, "connections"), 0);
     json_t *orders = obj(m, "orders");
-    const char *order_fields[] = {"received", "accepted", "duplicates",  "confirmed",
-                                  "rejected", "busy",     "rate_limited"};
-    for (size_t i = 0; i < 7; i++)
+    const char *order_fields[] = {"received", "accepted", "duplicates",   "confirmed",
+                                  "rejected", "busy",     "rate_limited", "pay_timeouts"};
+    for (size_t i = 0; i < 8; i++)
         assert_int_equal(num(orders, order_fields[i]), 0);
-    assert_int_equal(json_object_size(orders), 7);
+    assert_int_equal(json_object_size(orders), 8);
     assert_true(json_is_object(obj(m, "rejected_by_code")));
     assert_int_equal(json_object_size(obj(m, "rejected_by_code")), 0);
     assert_int_equal(num(m, "gmv_fen"), 0);
@@ -84,6 +84,7 @@ static void stats_carry_the_figures_and_the_req(void **state)
     v->counters[LG_STAT_RATE_LIMITED] = 12;
     v->counters[LG_STAT_GMV_FEN] = 9007199254740991LL;
     v->counters[LG_STAT_SLA_VIOLATIONS] = 1;
+    v->counters[LG_STAT_PAY_TIMEOUTS] = 5;
     v->ncodes = 1;
     strcpy(v->codes[0].code, "OUT_OF_STOCK");
     v->codes[0].n = 2;
@@ -106,6 +107,7 @@ static void stats_carry_the_figures_and_the_req(void **state)
     assert_int_equal(num(obj(m, "orders"), "received"), 10);
     assert_int_equal(num(obj(m, "orders"), "busy"), 1);
     assert_int_equal(num(obj(m, "orders"), "rate_limited"), 12);
+    assert_int_equal(num(obj(m, "orders"), "pay_timeouts"), 5);
     json_t *q = obj(m, "queue");
     assert_int_equal(num(q, "high"), 3);
     assert_int_equal(num(q, "normal"), 4);

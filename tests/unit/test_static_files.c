@@ -45,7 +45,14 @@ static void vendor_files_come_from_node_modules(void **state)
     assert_int_equal(map("/w", "/static/vendor/uPlot.min.css", &f), LG_STATIC_FILE);
     assert_string_equal(f.path, "/w/node_modules/uplot/dist/uPlot.min.css");
     assert_string_equal(f.content_type, "text/css; charset=utf-8");
-    /* only the two files the pages load, nothing else of the package tree */
+    assert_int_equal(map("/w", "/static/vendor/livegate-client.js", &f), LG_STATIC_FILE);
+    assert_string_equal(f.path, "/w/node_modules/@livegate/client/index.js");
+    assert_string_equal(f.content_type, "text/javascript; charset=utf-8");
+    /* only the files the pages load, nothing else of the package trees */
+    assert_int_equal(map("/w", "/static/vendor/livegate-client.d.ts", &f), LG_STATIC_NOT_FOUND);
+    assert_int_equal(map("/w", "/static/vendor/livegate-client.jsx", &f), LG_STATIC_NOT_FOUND);
+    assert_int_equal(map("/w", "/static/vendor/livegate-client", &f), LG_STATIC_NOT_FOUND);
+    assert_int_equal(map("/w", "/static/vendor/index.js", &f), LG_STATIC_NOT_FOUND);
     assert_int_equal(map("/w", "/static/vendor/uPlot.esm.js", &f), LG_STATIC_NOT_FOUND);
     assert_int_equal(map("/w", "/static/vendor/../package.json", &f), LG_STATIC_NOT_FOUND);
     assert_int_equal(map("/w", "/static/vendor/", &f), LG_STATIC_NOT_FOUND);

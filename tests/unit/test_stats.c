@@ -167,7 +167,8 @@ static const char *READ_JSON =
     "{\"totals\":{\"received\":\"12\",\"accepted\":\"10\",\"duplicates\":\"1\","
     "\"confirmed\":\"7\",\"rejected\":\"3\",\"busy\":\"4\",\"rate_limited\":\"6\","
     "\"gmv_fen\":\"9007199254740991\","
-    "\"sla_violations\":\"1\",\"rej:OUT_OF_STOCK\":\"2\",\"rej:EXPIRED\":\"1\","
+    "\"sla_violations\":\"1\",\"pay_timeouts\":\"8\",\"rej:OUT_OF_STOCK\":\"2\",\"rej:EXPIRED\":"
+    "\"1\","
     "\"opened_at_ms\":\"1700000000000\",\"unknown\":\"5\"},"
     "\"connections\":4,"
     "\"queue\":{\"high\":2,\"normal\":5,\"high_oldest_ms\":1700000009000,"
@@ -188,6 +189,7 @@ static void parses_the_read_answer(void **state)
     assert_int_equal(v->counters[LG_STAT_RATE_LIMITED], 6);
     assert_int_equal(v->counters[LG_STAT_GMV_FEN], 9007199254740991LL); /* exact */
     assert_int_equal(v->counters[LG_STAT_SLA_VIOLATIONS], 1);
+    assert_int_equal(v->counters[LG_STAT_PAY_TIMEOUTS], 8);
     assert_int_equal(v->opened_at_ms, 1700000000000LL);
     assert_int_equal(v->ncodes, 2);
     assert_int_equal(v->connections, 4);

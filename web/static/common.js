@@ -1,6 +1,8 @@
-// common.js - what both pages share: the token from the field or the URL
-// fragment, the WebSocket connection to /v1/ws with its auth frame and its
-// reconnects, money formatting and toasts. Plain ES module, no build step.
+// common.js - what both pages share on screen: the token from the field or
+// the URL fragment, money formatting, toasts and the connection pill. The
+// connection itself (auth, reconnects, resubmits, retries, recovery) is the
+// client package's, clients/js, served as /static/vendor/livegate-client.js.
+// Plain ES module, no build step.
 
 // "#token=...&room=..." -> { token, room } (either may be null).
 export function readFragment() {
@@ -49,15 +51,6 @@ export function clockTime(ms) {
   return new Date(ms).toLocaleTimeString('en-GB', { hour12: false });
 }
 
-// An ID by the contract's rules ([A-Za-z0-9_.:-], at most 64): prefix + a
-// random UUID. crypto.randomUUID needs a secure context, so plain http on a
-// non-local host falls back to getRandomValues.
-export function randomId(prefix) {
-  if (globalThis.crypto?.randomUUID) return `${prefix}${crypto.randomUUID()}`;
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return prefix + Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
-}
-
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
@@ -87,99 +80,13 @@ export function toast(kind, title, detail = '') {
   setTimeout(() => t.remove(), kind === 'error' ? 7400 : 4900);
 }
 
-export function wsUrl() {
-  return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/ws`;
-}
+// The client's connection states as the pill names them.
+const PAGE_STATE = { open: 'connected', closed: 'idle' };
 
-// One authenticated connection to /v1/ws that comes back after a close:
-// at once (with a little jitter) after 1001, the gateway going away, and
-// with a growing pause after anything else. A refused token (4401) is final.
-export class LiveSocket {
-  constructor({ token, onAuth, onMessage, onState }) {
-    this.token = token;
-    this.onAuth = onAuth;
-    this.onMessage = onMessage;
-    this.onState = onState;
-    this.ws = null;
-    this.ready = false;
-    this.stopped = false;
-    this.failures = 0;
-    this.timer = null;
-    this.seq = 0;
-  }
-
-  start() {
-    this.stopped = false;
-    this.open();
-  }
-
-  stop() {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    if (this.ws) this.ws.close(1000);
-    this.ws = null;
-    this.ready = false;
-  }
-
-  nextReq(prefix = 'r') {
-    this.seq += 1;
-    return `${prefix}-${Date.now().toString(36)}-${this.seq}`;
-  }
-
-  // Sends obj (or an already serialised string); false when not connected.
-  send(obj) {
-    if (!this.ready || !this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
-    this.ws.send(typeof obj === 'string' ? obj : JSON.stringify(obj));
-    return true;
-  }
-
-  open() {
-    this.onState('connecting');
-    const ws = new WebSocket(wsUrl());
-    this.ws = ws;
-    ws.addEventListener('open', () => ws.send(JSON.stringify({ type: 'auth', token: this.token, req: 'auth' })));
-    ws.addEventListener('message', (ev) => {
-      let msg;
-      try {
-        msg = JSON.parse(ev.data);
-      } catch {
-        return;
-      }
-      if (!this.ready && msg.type === 'auth.ok') {
-        this.ready = true;
-        this.failures = 0;
-        this.onState('connected', msg);
-        this.onAuth(msg);
-        return;
-      }
-      if (!this.ready && msg.type === 'error' && msg.code === 'UNAUTHORIZED') {
-        this.onState('unauthorized', msg.message || 'the token was refused');
-        return;
-      }
-      this.onMessage(msg);
-    });
-    ws.addEventListener('close', (ev) => {
-      if (this.ws !== ws) return;
-      this.ready = false;
-      this.ws = null;
-      if (this.stopped) return;
-      if (ev.code === 4401) {
-        this.stopped = true;
-        this.onState('unauthorized', ev.reason || 'the token was refused');
-        return;
-      }
-      this.failures += 1;
-      const delay = ev.code === 1001
-        ? 150 + Math.random() * 600
-        : Math.min(10000, 500 * 2 ** Math.min(this.failures, 5)) * (0.75 + Math.random() / 2);
-      this.onState('reconnecting', { code: ev.code, delay });
-      this.timer = setTimeout(() => this.open(), delay);
-    });
-  }
-}
-
-// Shows the socket state in a pill: <span id=conn-state>.
-export function showSocketState(node, state, detail) {
+// Shows the client's connection state in a pill: <span id=conn-state>.
+// detail: the client's `connection` event ({ code, reason, delayMs }) or a text.
+export function showSocketState(node, clientState, detail) {
+  const state = PAGE_STATE[clientState] ?? clientState;
   const labels = {
     connecting: 'Connecting…',
     connected: 'Live',

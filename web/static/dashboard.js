@@ -3,9 +3,12 @@
 // charts (orders/s, and the BUSY and RATE_LIMITED refusals per second, are
 // the differences of the counters between frames; the queue's predicted
 // wait and drain rate are shown as given), lists the masked monitor.order
-// feed and moves orders along with order.update.
+// feed and moves orders along with order.update. The connection, the
+// subscription (renewed after every reconnect) and the requests are the
+// client package's (clients/js).
+import { LivegateClient } from '/static/vendor/livegate-client.js';
 import {
-  LiveSocket, clockTime, el, readFragment, showSocketState, toast, tokenClaims, writeFragment, yuan,
+  clockTime, el, readFragment, showSocketState, toast, tokenClaims, writeFragment, yuan,
 } from './common.js';
 
 /* global uPlot */
@@ -46,7 +49,7 @@ const state = {
   token: null,
   claims: null,
   room: null,
-  socket: null,
+  client: null, // the LivegateClient
   prevStats: null,
   series: {
     ts: [], accepted: [], confirmed: [], rejected: [], busy: [], limited: [], p50: [], p99: [], high: [], normal: [], wait: [],
@@ -56,7 +59,6 @@ const state = {
   charts: {},
   feed: new Map(), // order_id -> { order, tr }
   dropped: 0,
-  pending: new Map(), // req -> { order_id, status }
 };
 
 // ---- token ------------------------------------------------------------------
@@ -89,8 +91,8 @@ function tokenError(text) {
 }
 
 function closeDashboard() {
-  state.socket?.stop();
-  state.socket = null;
+  state.client?.close();
+  state.client = null;
   $('dash').hidden = true;
   $('token-panel').hidden = false;
   $('change-token').hidden = true;
@@ -316,6 +318,8 @@ function renderFigures(m, prev) {
   $('kpi-rejected').textContent = count(o.rejected);
   const codes = Object.entries(m.rejected_by_code ?? {}).sort((a, b) => b[1] - a[1]);
   $('kpi-rejected-sub').textContent = codes.length ? `top: ${codes[0][0]}` : 'none';
+  // Confirmed orders the validators cancelled unpaid at their payment deadline.
+  $('kpi-pay-timeouts').textContent = count(o.pay_timeouts);
   const q = m.queue ?? {};
   $('kpi-queue').textContent = num(q.high) === null ? '—' : `${count(q.high)} / ${count(q.normal)}`;
   $('kpi-queue-sub').textContent = `high / normal · oldest ${ms(q.oldest_age_ms)}`;
@@ -408,62 +412,44 @@ function onOrder(m) {
 }
 
 function updateOrder(orderId, status) {
-  const req = state.socket?.nextReq('u');
-  if (!req || !state.socket.send({ type: 'order.update', req, order_id: orderId, status })) {
+  if (state.client?.state !== 'open') {
     toast('error', 'Not connected', 'The update was not sent.');
     return;
   }
-  state.pending.set(req, { order_id: orderId, status });
   const row = state.feed.get(orderId);
   row?.tr.querySelectorAll('.actions button').forEach((b) => { b.disabled = true; });
+  state.client.updateOrder(orderId, status).then(onUpdated, (err) => {
+    if (err?.code === 'CLOSED') return;
+    if (state.feed.get(orderId)) upsertFeed({ order_id: orderId }, { fresh: false }); // buttons back
+    toast('error', `${err?.code ?? 'Error'}: not ${status}`, `${orderId} · ${err?.message ?? ''}`);
+  });
 }
 
 function onUpdated(m) {
-  state.pending.delete(m.req);
   upsertFeed({ order_id: m.order_id, status: m.status });
   toast('success', `Order ${m.status}`, m.order_id);
 }
 
-function onError(m) {
-  const pending = m.req ? state.pending.get(m.req) : null;
-  if (pending) {
-    state.pending.delete(m.req);
-    const row = state.feed.get(pending.order_id);
-    if (row) upsertFeed({ order_id: pending.order_id }, { fresh: false }); // buttons back
-    toast('error', `${m.code}: not ${pending.status}`, `${pending.order_id} · ${m.message ?? ''}`);
-    return;
-  }
-  if (m.req && m.req.startsWith('sub-')) {
-    toast('error', `Monitor refused: ${m.code}`, m.message ?? '');
-    return;
-  }
-  toast('error', m.code ?? 'error', m.message ?? '');
-}
-
-// ---- the WebSocket --------------------------------------------------------------------
+// ---- the connection ---------------------------------------------------------------------
 
 function connect() {
-  state.socket?.stop();
-  const socket = new LiveSocket({
-    token: state.token,
-    onAuth: () => {
-      // A reconnect starts a new series of counters' differences.
-      state.prevStats = null;
-      socket.send({ type: 'monitor.subscribe', req: socket.nextReq('sub'), room_id: state.room });
-    },
-    onMessage: (m) => {
-      if (m.type === 'monitor.stats') onStats(m);
-      else if (m.type === 'monitor.order') onOrder(m);
-      else if (m.type === 'order.updated') onUpdated(m);
-      else if (m.type === 'error') onError(m);
-    },
-    onState: (s, detail) => {
-      showSocketState($('conn-state'), s, detail);
-      if (s === 'unauthorized') tokenError(`The gateway refused the token: ${typeof detail === 'string' ? detail : 'unauthorized'}.`);
-    },
+  state.client?.close();
+  const client = new LivegateClient({ token: state.token });
+  client.on('connection', (ev) => {
+    showSocketState($('conn-state'), ev.state, ev.state === 'unauthorized' ? ev.reason : ev);
+    if (ev.state === 'unauthorized') tokenError(`The gateway refused the token: ${ev.reason ?? 'unauthorized'}.`);
   });
-  state.socket = socket;
-  socket.start();
+  // A reconnect starts a new series of counters' differences (the package
+  // subscribes again right after this).
+  client.on('auth', () => { state.prevStats = null; });
+  client.on('stats', onStats);
+  client.on('feed', onOrder);
+  client.on('error', (err) => toast('error', err.code ?? 'error', err.message ?? ''));
+  state.client = client;
+  client.subscribeMonitor(state.room).catch((err) => {
+    if (err?.code === 'CLOSED' || err?.code === 'UNAUTHORIZED') return; // left, or shown by 'connection'
+    toast('error', `Monitor refused: ${err?.code ?? 'error'}`, err?.message ?? '');
+  });
 }
 
 // ---- start ------------------------------------------------------------------------------

@@ -1,11 +1,15 @@
 // live.js - the demo live room. Loads the room's products over HTTP with
-// the viewer's token, then speaks the WebSocket contract: order.submit with
-// a fresh client_order_id per purchase (a retry resends the very same frame,
-// so the gateway answers it as a duplicate instead of ordering twice),
-// results and order.status for the buyer's orders, sku.update for stock.
+// the viewer's token (each SKU's limit_per_user caps the quantity field),
+// and talks to the gateway through the client package (clients/js): one
+// submit per purchase with a fresh client_order_id (a retry submits the
+// same order again, which the gateway answers as a duplicate instead of
+// ordering twice); the package resubmits after reconnects, retries BUSY
+// and RATE_LIMITED, and asks for the open orders after every auth.ok.
+// This page shows what its events say: results and order.status for the
+// buyer's orders, sku.update for stock.
+import { LivegateClient, newClientOrderId } from '/static/vendor/livegate-client.js';
 import {
-  LiveSocket, clockTime, el, randomId, readFragment, showSocketState, toast, tokenClaims,
-  writeFragment, yuan, yuanToFen,
+  clockTime, el, readFragment, showSocketState, toast, tokenClaims, writeFragment, yuan, yuanToFen,
 } from './common.js';
 
 const $ = (id) => document.getElementById(id);
@@ -30,14 +34,18 @@ const rank = (status) => RANK[status] ?? -1;
 // No further change can come for these.
 const SETTLED = new Set(['rejected', 'delivered', 'cancelled']);
 
+// Orders that hold (or may soon hold) some of the buyer's limit_per_user:
+// everything but a refusal, a rejection and a cancellation.
+const HOLDS = new Set(['sending', 'queued', 'pending_payment', 'paid', 'shipped', 'delivered']);
+
 const state = {
   token: null,
   claims: null,
-  socket: null,
-  skus: new Map(), // sku_id -> {sku_id, name, price, stock_left, on_sale}
+  client: null, // the LivegateClient
+  skus: new Map(), // sku_id -> {sku_id, name, price, stock_left, limit_per_user, on_sale}
   selected: null,
   orders: new Map(), // client_order_id -> order summary (no personal data)
-  last: null, // { coid, frame }: the last submit, resent as is by Retry
+  last: null, // { coid, order }: the last submit, submitted again as is by Retry
 };
 
 // ---- token ----------------------------------------------------------------
@@ -74,8 +82,8 @@ function showTokenError(text) {
 }
 
 function leaveRoom() {
-  state.socket?.stop();
-  state.socket = null;
+  state.client?.close();
+  state.client = null;
   state.token = null;
   state.skus.clear();
   state.selected = null;
@@ -157,8 +165,43 @@ function select(skuId) {
   renderSelected();
 }
 
+// How many of the SKU this viewer may still order: its limit_per_user less
+// what the orders this page knows of hold (the validator decides anyway,
+// with LIMIT_EXCEEDED; this keeps the page from sending a doomed order).
+function quantityCap(s) {
+  if (!s) return 999;
+  if (typeof s.limit_per_user !== 'number') return 999;
+  let held = 0;
+  for (const o of state.orders.values()) {
+    if (o.sku_id === s.sku_id && HOLDS.has(o.status)) held += o.qty ?? 0;
+  }
+  return Math.max(0, Math.min(999, s.limit_per_user - held));
+}
+
+function renderLimit() {
+  const s = state.skus.get(state.selected);
+  const cap = quantityCap(s);
+  const qty = $('qty');
+  qty.max = String(Math.max(1, cap));
+  const hint = $('qty-limit');
+  if (!s || typeof s.limit_per_user !== 'number') {
+    hint.textContent = '';
+    hint.hidden = true;
+    return;
+  }
+  const held = s.limit_per_user - cap;
+  hint.hidden = false;
+  hint.dataset.cap = String(cap);
+  hint.textContent = cap === 0
+    ? `Limit ${s.limit_per_user} per person: your orders hold them all.`
+    : `Limit ${s.limit_per_user} per person${held > 0 ? `, ${cap} left for you` : ''}.`;
+}
+
 function renderSelected() {
   const s = state.skus.get(state.selected);
+  // A quantity above what may be ordered comes down to it.
+  const cap = quantityCap(s);
+  if (cap > 0 && Number($('qty').value) > cap) $('qty').value = String(cap);
   const box = $('selected');
   if (!s) {
     box.replaceChildren(el('span', { class: 'muted', text: 'Choose a product on the left.' }));
@@ -175,6 +218,11 @@ function orderAmounts() {
   const s = state.skus.get(state.selected);
   const qty = Number($('qty').value);
   if (!s || !Number.isInteger(qty) || qty < 1 || qty > 999) return null;
+  const cap = quantityCap(s);
+  if (qty > cap) {
+    return { error: cap === 0 ? `You already hold the limit of ${s.limit_per_user} of this product.`
+      : `At most ${cap} of this product: the limit is ${s.limit_per_user} per person.` };
+  }
   const subtotal = s.price * qty;
   const couponText = $('coupon-value').value.trim();
   const discount = couponText ? yuanToFen(couponText) : 0;
@@ -185,8 +233,9 @@ function orderAmounts() {
 function updateTotal() {
   const a = orderAmounts();
   const s = state.skus.get(state.selected);
+  renderLimit();
   $('total').textContent = a && !a.error ? yuan(a.amount) : '—';
-  $('buy').disabled = !s || !available(s);
+  $('buy').disabled = !s || !available(s) || quantityCap(s) === 0;
 }
 
 // ---- placing orders ---------------------------------------------------------
@@ -199,6 +248,8 @@ function formError(text) {
 function placeOrder(ev) {
   ev.preventDefault();
   formError(null);
+  const a = orderAmounts();
+  if (a?.error) return formError(a.error);
   const form = $('buy-form');
   if (!form.checkValidity()) {
     const bad = form.querySelector(':invalid');
@@ -206,15 +257,11 @@ function placeOrder(ev) {
     bad?.focus();
     return;
   }
-  const a = orderAmounts();
   if (!a) return formError('Choose a product and a quantity from 1 to 999.');
-  if (a.error) return formError(a.error);
   const coupon = $('coupon').value.trim();
   const value = (id) => $(id).value.trim();
-  const coid = randomId('c-');
-  const frame = JSON.stringify({
-    type: 'order.submit',
-    req: `s-${coid.slice(2, 14)}`,
+  const coid = newClientOrderId();
+  const order = {
     client_order_id: coid,
     room_id: state.claims.room,
     sku_id: a.sku.sku_id,
@@ -233,34 +280,47 @@ function placeOrder(ev) {
       detail: value('addr-detail'),
       postal_code: value('addr-postal') || null,
     },
-  });
-  state.last = { coid, frame };
+  };
+  state.last = { coid, order };
   upsertOrder(coid, {
     client_order_id: coid, sku_id: a.sku.sku_id, name: a.sku.name, qty: a.qty, amount: a.amount,
     status: 'sending', created_ms: Date.now(),
   });
   $('retry').disabled = false;
   $('last-coid').textContent = coid;
-  sendFrame(frame, coid);
+  submitOrder(order);
   // A double tap would be a second order with a new id: hold the button
   // until the gateway answered (or a few seconds passed).
   $('buy').disabled = true;
   setTimeout(updateTotal, 3000);
 }
 
-function sendFrame(frame, coid) {
-  if (!state.socket?.send(frame)) {
-    upsertOrder(coid, { status: 'not_placed' });
-    toast('error', 'Not connected', 'The order was not sent. Press “Retry last order” once the room is live again.');
+// The package sends it once the room is live, again after a reconnect, and
+// after BUSY or RATE_LIMITED when retry_after_ms has passed; its events
+// (see connect) show the answers. What comes back here is the end: the
+// final result, or why the order could not be placed.
+function submitOrder(order) {
+  const coid = order.client_order_id;
+  if (state.client?.state !== 'open') {
+    toast('info', 'Not connected yet', 'The order goes out as soon as the room is live again.');
   }
+  state.client.submit(order).catch((err) => {
+    if (err?.code === 'CLOSED') return; // left the room
+    const o = state.orders.get(coid);
+    if (o && !o.order_id) upsertOrder(coid, { status: 'not_placed', code: err.code ?? null, message: err.message });
+    const wait = err?.retryAfterMs ? ` Try again in ${Math.ceil(err.retryAfterMs / 1000)} s.` : '';
+    const retryable = ['BUSY', 'RATE_LIMITED', 'UNAVAILABLE'].includes(err?.code);
+    toast('error', `${err?.code ?? 'Error'}`, `${ERROR_TEXT[err?.code] ?? err?.message ?? ''}${wait}${retryable ? ' “Retry last order” is safe.' : ''}`);
+    updateTotal();
+  });
 }
 
 function retryLast() {
   if (!state.last) return;
-  const { coid, frame } = state.last;
+  const { coid, order } = state.last;
   const o = state.orders.get(coid);
   if (o && rank(o.status) < 0) upsertOrder(coid, { status: 'sending' });
-  sendFrame(frame, coid);
+  submitOrder(order);
   toast('info', 'Order sent again', `Same order id ${coid}: it cannot be placed twice.`);
 }
 
@@ -325,14 +385,6 @@ function renderOrders() {
   $('orders-empty').hidden = orders.length > 0;
 }
 
-// Asks for the results of orders that had no final answer yet, e.g. after a
-// reconnect or a reload.
-function queryOpenOrders() {
-  const open = [...state.orders.values()].filter((o) => !SETTLED.has(o.status))
-    .map((o) => o.client_order_id).slice(-100);
-  if (open.length) state.socket.send({ type: 'order.query', req: state.socket.nextReq('q'), client_order_ids: open });
-}
-
 // What changed in a sku.update, as one line of the room's activity.
 function activityText(prev, next) {
   if (prev.on_sale && !next.on_sale) return 'is off sale';
@@ -363,95 +415,95 @@ const ERROR_TEXT = {
   FORBIDDEN: 'This token may not place orders.',
 };
 
-function onMessage(m) {
-  switch (m.type) {
-  case 'order.accepted': {
-    const o = upsertOrder(m.client_order_id, { order_id: m.order_id, priority: m.priority, status: 'queued', code: null });
-    if (m.duplicate) toast('info', 'Already placed', `Order ${m.order_id} was received before; nothing was ordered twice.`);
-    else toast('success', 'Order accepted', `${o.name ?? m.order_id}: checking stock…`);
-    updateTotal();
-    break;
+function onAccepted(m) {
+  const o = upsertOrder(m.client_order_id, { order_id: m.order_id, priority: m.priority, status: 'queued', code: null });
+  if (m.duplicate) toast('info', 'Already placed', `Order ${m.order_id} was received before; nothing was ordered twice.`);
+  else toast('success', 'Order accepted', `${o.name ?? m.order_id}: checking stock…`);
+  updateTotal();
+}
+
+// The package announces each order's result once (a duplicate submit's
+// replay resolves the submit but is no second event).
+function onConfirmed(m) {
+  const before = state.orders.get(m.client_order_id)?.status;
+  const o = upsertOrder(m.client_order_id, { order_id: m.order_id, status: m.status ?? 'pending_payment', amount: m.amount, pay_deadline_ms: m.pay_deadline_ms });
+  if (before !== o.status) toast('success', 'Order confirmed', `${o.name ?? m.order_id} · ${yuan(m.amount)} · pay by ${clockTime(m.pay_deadline_ms)}`);
+  updateTotal();
+}
+
+function onRejected(m) {
+  if (m.client_order_id && state.orders.has(m.client_order_id)) {
+    upsertOrder(m.client_order_id, { order_id: m.order_id ?? null, status: m.order_id || m.code !== 'INVALID_FIELD' ? 'rejected' : 'not_placed', code: m.code, message: m.message });
   }
-  case 'order.confirmed': {
-    const before = state.orders.get(m.client_order_id)?.status;
-    const o = upsertOrder(m.client_order_id, { order_id: m.order_id, status: m.status ?? 'pending_payment', amount: m.amount, pay_deadline_ms: m.pay_deadline_ms });
-    // a duplicate submit replays the result: say it once
-    if (before !== o.status) toast('success', 'Order confirmed', `${o.name ?? m.order_id} · ${yuan(m.amount)} · pay by ${clockTime(m.pay_deadline_ms)}`);
-    break;
-  }
-  case 'order.rejected': {
-    const before = state.orders.get(m.client_order_id)?.status;
-    if (before === 'rejected') break; // a replayed result
-    if (m.client_order_id && state.orders.has(m.client_order_id)) {
-      upsertOrder(m.client_order_id, { order_id: m.order_id ?? null, status: m.order_id || m.code !== 'INVALID_FIELD' ? 'rejected' : 'not_placed', code: m.code, message: m.message });
-    }
-    toast('error', `Order rejected: ${m.code}`, [m.field ? `${m.field}: ` : '', m.message ?? ''].join(''));
-    if (m.code === 'INVALID_FIELD' && !m.order_id) formError(`${m.field}: ${m.message}`);
-    updateTotal();
-    break;
-  }
-  case 'order.status': {
-    const known = (m.client_order_id && state.orders.get(m.client_order_id)) || findByOrderId(m.order_id);
-    const coid = known?.client_order_id ?? m.client_order_id;
-    if (coid) upsertOrder(coid, { order_id: m.order_id, status: m.status });
-    if (known?.status !== m.status) toast('info', `Order ${STATUS_TEXT[m.status] ?? m.status}`, known?.name ? `${known.name} × ${known.qty}` : m.order_id);
-    break;
-  }
-  case 'order.state':
-    if (state.orders.has(m.client_order_id)) {
-      upsertOrder(m.client_order_id, {
-        order_id: m.order_id ?? undefined,
-        status: m.status === 'unknown' ? 'not_placed' : m.status,
-        code: m.code ?? null,
-      });
-    }
-    break;
-  case 'sku.update': {
-    if (m.room_id && m.room_id !== state.claims.room) break;
-    const prev = state.skus.get(m.sku_id) ?? { sku_id: m.sku_id, name: m.sku_id };
-    const next = { ...prev, stock_left: m.stock_left, on_sale: m.on_sale, price: m.price ?? prev.price };
-    state.skus.set(m.sku_id, next);
-    renderProducts();
-    if (state.selected === m.sku_id) renderSelected();
-    if (available(prev) && !available(next)) toast('info', `${next.name}: ${next.on_sale ? 'sold out' : 'off sale'}`);
-    noteActivity(prev, next);
-    break;
-  }
-  case 'error': {
-    const coid = m.ref;
-    if (coid && state.orders.has(coid)) {
-      const o = state.orders.get(coid);
-      if (!o.order_id) upsertOrder(coid, { status: 'not_placed', code: m.code, message: m.message });
-    }
-    const wait = m.retry_after_ms ? ` Try again in ${Math.ceil(m.retry_after_ms / 1000)} s.` : '';
-    toast('error', `${m.code}`, `${ERROR_TEXT[m.code] ?? m.message ?? ''}${wait}${coid ? ' “Retry last order” is safe.' : ''}`);
-    updateTotal();
-    break;
-  }
-  default:
-    break;
-  }
+  toast('error', `Order rejected: ${m.code}`, [m.field ? `${m.field}: ` : '', m.message ?? ''].join(''));
+  if (m.code === 'INVALID_FIELD' && !m.order_id) formError(`${m.field}: ${m.message}`);
+  updateTotal();
+}
+
+function onStatus(m) {
+  const known = (m.client_order_id && state.orders.get(m.client_order_id)) || findByOrderId(m.order_id);
+  const coid = known?.client_order_id ?? m.client_order_id;
+  if (coid) upsertOrder(coid, { order_id: m.order_id, status: m.status });
+  if (known?.status !== m.status) toast('info', `Order ${STATUS_TEXT[m.status] ?? m.status}`, known?.name ? `${known.name} × ${known.qty}` : m.order_id);
+  updateTotal();
+}
+
+// order.query's answers, which the package asks after every auth.ok for the
+// orders it tracks (this page's saved open orders among them).
+function onOrderState(m) {
+  if (!state.orders.has(m.client_order_id)) return;
+  upsertOrder(m.client_order_id, {
+    order_id: m.order_id ?? undefined,
+    status: m.status === 'unknown' ? 'not_placed' : m.status,
+    code: m.code ?? null,
+  });
+  updateTotal();
+}
+
+function onSkuUpdate(m) {
+  if (m.room_id && m.room_id !== state.claims.room) return;
+  const prev = state.skus.get(m.sku_id) ?? { sku_id: m.sku_id, name: m.sku_id };
+  const next = { ...prev, stock_left: m.stock_left, on_sale: m.on_sale, price: m.price ?? prev.price };
+  state.skus.set(m.sku_id, next);
+  renderProducts();
+  if (state.selected === m.sku_id) renderSelected();
+  if (available(prev) && !available(next)) toast('info', `${next.name}: ${next.on_sale ? 'sold out' : 'off sale'}`);
+  noteActivity(prev, next);
+}
+
+// BUSY or RATE_LIMITED (or UNAVAILABLE): the package sends the same order
+// again after retry_after_ms; say so.
+function onRetry(r) {
+  const wait = Math.max(1, Math.ceil(r.delay_ms / 1000));
+  toast('info', `${r.code}: trying again in ${wait} s`, `${ERROR_TEXT[r.code] ?? ''} Same order id: it cannot be placed twice.`);
 }
 
 function connect() {
-  state.socket?.stop();
-  const socket = new LiveSocket({
-    token: state.token,
-    onAuth: () => {
-      queryOpenOrders();
-      if (socket.authCount++ > 0) loadProducts(); // catch up on stock missed while away
-    },
-    onMessage,
-    onState: (s, detail) => {
-      showSocketState($('conn-state'), s, detail);
-      if (s === 'unauthorized') {
-        showTokenError(`The gateway refused the token: ${typeof detail === 'string' ? detail : 'unauthorized'}.`);
-      }
-    },
+  state.client?.close();
+  const client = new LivegateClient({ token: state.token });
+  let auths = 0;
+  client.on('connection', (ev) => {
+    showSocketState($('conn-state'), ev.state, ev.state === 'unauthorized' ? ev.reason : ev);
+    if (ev.state === 'unauthorized') {
+      showTokenError(`The gateway refused the token: ${ev.reason ?? 'unauthorized'}.`);
+    }
   });
-  socket.authCount = 0;
-  state.socket = socket;
-  socket.start();
+  // catch up on stock missed while away (order results are the package's)
+  client.on('auth', () => { if (auths++ > 0) loadProducts(); });
+  client.on('accepted', onAccepted);
+  client.on('confirmed', onConfirmed);
+  client.on('rejected', onRejected);
+  client.on('status', onStatus);
+  client.on('order.state', onOrderState);
+  client.on('sku.update', onSkuUpdate);
+  client.on('retry', onRetry);
+  client.on('error', (err) => toast('error', err.code ?? 'Error', err.message ?? ''));
+  // The saved orders whose result or status may still change: asked for
+  // with order.query after every auth.ok.
+  client.track([...state.orders.values()].filter((o) => !SETTLED.has(o.status) && o.status !== 'not_placed')
+    .map((o) => ({ client_order_id: o.client_order_id, status: RANK[o.status] >= 0 ? o.status : null })).slice(-100));
+  state.client = client;
+  client.connect().catch(() => {}); // a refused token shows through 'connection'
 }
 
 // ---- start ------------------------------------------------------------------
