@@ -48,11 +48,25 @@ const char *lg_token_error_str(enum lg_token_error e)
     case LG_TOKEN_BAD_SIGNATURE:
         return "the token signature does not match";
     case LG_TOKEN_EXPIRED:
-        return "the token has expired";
-    case LG_TOKEN_MISSING_CLAIM:
-        return "the token lacks a required claim (sub, room, role, exp)";
-    case LG_TOKEN_BAD_CLAIM:
-        return "the token has a claim the contract does not allow";
+        return "token claim 'exp' has expired";
+    case LG_TOKEN_MISSING_SUB:
+        return "token claim 'sub' is missing or not a string";
+    case LG_TOKEN_MISSING_ROOM:
+        return "token claim 'room' is missing or not a string";
+    case LG_TOKEN_MISSING_ROLE:
+        return "token claim 'role' is missing or not a string";
+    case LG_TOKEN_MISSING_EXP:
+        return "token claim 'exp' is missing or not an integer";
+    case LG_TOKEN_BAD_SUB:
+        return "token claim 'sub' must be 1-64 characters of [A-Za-z0-9_.:-]";
+    case LG_TOKEN_BAD_ROLE:
+        return "token claim 'role' must be viewer, operator or admin";
+    case LG_TOKEN_BAD_ROOM:
+        return "token claim 'room' must be a room ID, or * for an operator or admin";
+    case LG_TOKEN_BAD_TIER:
+        return "token claim 'tier' must be a string or null";
+    case LG_TOKEN_NERRORS:
+        break;
     }
     return "invalid token";
 }
@@ -111,19 +125,24 @@ static enum lg_token_error check_claims(json_t *claims, long long now_s, struct 
     json_t *role = json_object_get(claims, "role");
     json_t *exp = json_object_get(claims, "exp");
     json_t *tier = json_object_get(claims, "tier");
-    if (!json_is_string(sub) || !json_is_string(room) || !json_is_string(role) ||
-        !json_is_integer(exp))
-        return LG_TOKEN_MISSING_CLAIM;
+    if (!json_is_string(sub))
+        return LG_TOKEN_MISSING_SUB;
+    if (!json_is_string(room))
+        return LG_TOKEN_MISSING_ROOM;
+    if (!json_is_string(role))
+        return LG_TOKEN_MISSING_ROLE;
+    if (!json_is_integer(exp))
+        return LG_TOKEN_MISSING_EXP;
     if (!lg_text_is_id(json_string_value(sub), json_string_length(sub)))
-        return LG_TOKEN_BAD_CLAIM;
+        return LG_TOKEN_BAD_SUB;
     if (lg_role_parse(json_string_value(role), &out->role) != 0)
-        return LG_TOKEN_BAD_CLAIM;
+        return LG_TOKEN_BAD_ROLE;
     const char *r = json_string_value(room);
     bool star = strcmp(r, "*") == 0;
     if (star ? out->role == LG_ROLE_VIEWER : !lg_text_is_id(r, json_string_length(room)))
-        return LG_TOKEN_BAD_CLAIM;
+        return LG_TOKEN_BAD_ROOM;
     if (tier && !json_is_null(tier) && !json_is_string(tier))
-        return LG_TOKEN_BAD_CLAIM;
+        return LG_TOKEN_BAD_TIER;
     out->exp = json_integer_value(exp);
     if (out->exp <= now_s)
         return LG_TOKEN_EXPIRED;

@@ -39,6 +39,18 @@ host_port="${host_port/#:/127.0.0.1:}"
 own_redis=0
 [[ "$LIVEGATE_REDIS_URL" == "redis://127.0.0.1:${redis_port}/0" ]] && own_redis=1
 start_s="${LIVEGATE_RUN_START_S:-30}"
+# Several gateway processes share the port (SO_REUSEPORT); one per core by
+# default. A process may hold at most ~20,000 open files here, so more
+# connections than that need more processes.
+gateways="${LIVEGATE_GATEWAYS:-$(nproc)}"
+validators="${LIVEGATE_VALIDATORS:-1}"
+# Each process's own /metrics (LIVEGATE_METRICS_LISTEN): gateway i on
+# base + i, validator j on base + 100 + j, listed for Prometheus in
+# $run_dir/prometheus-targets.json (file_sd; the job names are the ones
+# deploy/prometheus/livegate-rules.yml and the Grafana dashboard use).
+metrics_base="${LIVEGATE_RUN_METRICS_BASE:-9100}"
+gw_metrics_port() { echo $((metrics_base + $1)); }
+val_metrics_port() { echo $((metrics_base + 100 + $1)); }
 
 mkdir -p "$run_dir/redis" "$run_dir/log"
 run_log="$run_dir/log/run.log"
@@ -57,8 +69,23 @@ check_ports() {
     say "livegate: port $gw_port (the gateways, LIVEGATE_LISTEN) is taken by $who" >&2
     taken=1
   fi
+  local i port
+  for i in $(seq "$gateways"); do
+    port=$(gw_metrics_port "$i")
+    if who=$(lg_port_holder "$port"); then
+      say "livegate: port $port (gateway $i's /metrics, LIVEGATE_RUN_METRICS_BASE) is taken by $who" >&2
+      taken=1
+    fi
+  done
+  for i in $(seq "$validators"); do
+    port=$(val_metrics_port "$i")
+    if who=$(lg_port_holder "$port"); then
+      say "livegate: port $port (validator $i's /metrics, LIVEGATE_RUN_METRICS_BASE) is taken by $who" >&2
+      taken=1
+    fi
+  done
   if [ "$taken" = 1 ]; then
-    fail "not starting: another livegate (or another program) runs on these ports. Stop it, or choose other ports (LIVEGATE_RUN_REDIS_PORT, LIVEGATE_LISTEN) and LIVEGATE_RUN_DIR."
+    fail "not starting: another livegate (or another program) runs on these ports. Stop it, or choose other ports (LIVEGATE_RUN_REDIS_PORT, LIVEGATE_LISTEN, LIVEGATE_RUN_METRICS_BASE) and LIVEGATE_RUN_DIR."
   fi
 }
 
@@ -138,24 +165,21 @@ fi
 log_mark() { stat -c %s "$1" 2>/dev/null || echo 0; }
 logged_since() { tail -c +"$(($2 + 1))" "$1" 2>/dev/null | grep -q "$3"; }
 
-# Several gateway processes share the port (SO_REUSEPORT); one per core by
-# default. A process may hold at most ~20,000 open files here, so more
-# connections than that need more processes.
-gateways="${LIVEGATE_GATEWAYS:-$(nproc)}"
-validators="${LIVEGATE_VALIDATORS:-1}"
 gw_marks=()
 val_marks=()
 for i in $(seq "$gateways"); do
   log="$run_dir/log/gateway-$i.log"
   gw_marks+=("$(log_mark "$log")")
-  LIVEGATE_GATEWAY_ID="gw-$i-$$" lg_proc_start "gateway $i" "$log" "$bin/livegate" serve
+  LIVEGATE_GATEWAY_ID="gw-$i-$$" LIVEGATE_METRICS_LISTEN="127.0.0.1:$(gw_metrics_port "$i")" \
+    lg_proc_start "gateway $i" "$log" "$bin/livegate" serve
   gw_pids+=("$LG_PROC_PID")
   say "livegate: gateway $i started (pid $LG_PROC_PID, log $log)"
 done
 for i in $(seq "$validators"); do
   log="$run_dir/log/validator-$i.log"
   val_marks+=("$(log_mark "$log")")
-  lg_proc_start "validator $i" "$log" "$bin/livegate-validator"
+  LIVEGATE_METRICS_LISTEN="127.0.0.1:$(val_metrics_port "$i")" \
+    lg_proc_start "validator $i" "$log" "$bin/livegate-validator"
   val_pids+=("$LG_PROC_PID")
   say "livegate: validator $i started (pid $LG_PROC_PID, log $log)"
 done
@@ -182,6 +206,23 @@ for _ in $(seq $((start_s * 10))); do
 done
 [ "$up" = 1 ] || fail "not every process answered within ${start_s} s; see $run_dir/log/"
 
+# Prometheus's file_sd list of what this run serves, rewritten each run.
+write_targets() {
+  local i gws=() vals=()
+  for i in $(seq "$gateways"); do gws+=("\"127.0.0.1:$(gw_metrics_port "$i")\""); done
+  for i in $(seq "$validators"); do vals+=("\"127.0.0.1:$(val_metrics_port "$i")\""); done
+  local IFS=,
+  cat > "$run_dir/prometheus-targets.json.tmp" <<JSON
+[
+  {"labels": {"job": "livegate-gateway"}, "targets": [${gws[*]}]},
+  {"labels": {"job": "livegate-validator"}, "targets": [${vals[*]}]},
+  {"labels": {"job": "livegate-rooms"}, "targets": ["${host_port}"]}
+]
+JSON
+  mv "$run_dir/prometheus-targets.json.tmp" "$run_dir/prometheus-targets.json"
+}
+write_targets
+
 admin_token=$("$bin/livegate" token --sub admin --room '*' --role admin --ttl 86400)
 viewer_token=$("$bin/livegate" token --sub viewer-1 --room demo --role viewer --ttl 86400)
 operator_token=$("$bin/livegate" token --sub op-1 --room demo --role operator --ttl 86400)
@@ -203,6 +244,8 @@ redis appendfsync=${appendfsync}, data in ${run_dir}
   Live room   http://${host_port}/#token=${viewer_token}
   Back office http://${host_port}/dashboard#token=${operator_token}
   Logs        ${run_dir}/log/
+  Metrics     gateways 127.0.0.1:$(gw_metrics_port 1)..$(gw_metrics_port "$gateways"), validators 127.0.0.1:$(val_metrics_port 1)..$(val_metrics_port "$validators"), rooms http://${host_port}/metrics
+              (Prometheus targets: ${run_dir}/prometheus-targets.json)
 
 Demo secret (LIVEGATE_JWT_SECRET, kept in ${run_dir}/demo.env):
   ${LIVEGATE_JWT_SECRET}

@@ -6,7 +6,9 @@
 # crash reports, the libraries of record (through Debian's -dev packages,
 # found by pkg-config), redis-server for running and testing, Chromium and CJK fonts
 # for the browser tests, the npm packages the integration tests use and the
-# charting library the web pages load. A second run finds everything present and does nothing.
+# charting library the web pages load, and prometheus for its promtool,
+# which the tests run on the alert rules. A second run finds everything
+# present and does nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +21,7 @@ APT_PACKAGES=(
   redis-server redis-tools
   nodejs openssl curl
   gnuplot-nox
+  prometheus
   systemd
   chromium fonts-noto-cjk
 )

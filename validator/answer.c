@@ -293,6 +293,7 @@ static void count_result(struct lg_validator *v, const struct lgv_entry *e)
     }
     v->decided++;
     bool confirmed = strcmp(e->result[LG_RESULT_STATUS], "rejected") != 0;
+    lgv_metrics_decision(&v->metrics, confirmed ? "CONFIRMED" : e->result[LG_RESULT_CODE]);
     if (confirmed)
         v->confirmed++;
     else if (strcmp(e->result[LG_RESULT_CODE], "EXPIRED") == 0)

@@ -50,6 +50,8 @@ static void on_pending(redisReply *reply, void *arg)
 
 static void after_claim(struct lg_validator *v)
 {
+    v->metrics.claim_rounds++;
+    v->metrics.claimed += v->nbatch;
     if (v->nbatch)
         lg_log(LG_LOG_INFO, "validator.claimed",
                json_pack("{s:I}", "entries", (json_int_t)v->nbatch));

@@ -17,6 +17,7 @@
 #include "livegate/log.h"
 #include "livegate/strmap.h"
 #include "pay_timeout.h"
+#include "scrape.h"
 #include "scripts.h"
 #include "sku_notify.h"
 #include "stats.h"
@@ -68,6 +69,8 @@ static void finish(struct lg_validator *v)
         return;
     v->stopped = true;
     log_stats(v);
+    lgv_scrape_close(v->scrape);
+    v->scrape = NULL;
     lg_stats_stop(v->stats);
     uv_close((uv_handle_t *)&v->timer, on_closed);
     lg_sku_notifier_free(v->sku_notifier);
@@ -157,6 +160,31 @@ struct lg_validator *lg_validator_new(uv_loop_t *loop, const struct lg_validator
     v->timer.data = v;
     v->stats = lg_stats_new(cfg->consumer, false);
     return v;
+}
+
+static char *render_metrics(void *arg, size_t *len)
+{
+    struct lg_validator *v = arg;
+    v->metrics.resent = v->resent;
+    v->metrics.dead_lettered = v->dead_lettered;
+    v->metrics.pay_timeouts = v->pay_timeouts;
+    struct lgv_metrics_state st = {
+        .consumer = v->cfg.consumer, .rooms = v->nrooms, .redis_up = lg_redis_is_up(v->redis)};
+    return lgv_metrics_render(&v->metrics, &st, len);
+}
+
+int lg_validator_listen_metrics(struct lg_validator *v)
+{
+    if (!v->cfg.metrics_port)
+        return 0;
+    v->scrape =
+        lgv_scrape_start(v->loop, v->cfg.metrics_host, v->cfg.metrics_port, render_metrics, v);
+    if (!v->scrape)
+        return -1;
+    lg_log(LG_LOG_INFO, "metrics.listening",
+           json_pack("{s:s,s:i,s:s}", "host", v->cfg.metrics_host, "port", v->cfg.metrics_port,
+                     "consumer", v->cfg.consumer));
+    return 0;
 }
 
 void lg_validator_start(struct lg_validator *v)

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "livegate/clock.h"
 #include "livegate/log.h"
 #include "scripts.h"
 
@@ -234,12 +235,26 @@ void lgv_decide_free(struct lg_validator *v)
     v->decide_expire = NULL;
 }
 
+/* The batch's size, and its oldest entry's age: stream ids start with the
+ * milliseconds Redis added them at. */
+static void count_batch(struct lg_validator *v)
+{
+    long long oldest = 0;
+    for (size_t i = 0; i < v->nbatch; i++) {
+        long long ms = strtoll(v->batch[i].id, NULL, 10);
+        if (ms > 0 && (oldest == 0 || ms < oldest))
+            oldest = ms;
+    }
+    lgv_metrics_batch(&v->metrics, v->nbatch, oldest, lg_wall_ms());
+}
+
 void lgv_decide_batch(struct lg_validator *v)
 {
     if (v->nbatch == 0) {
         lgv_cycle_next(v);
         return;
     }
+    count_batch(v);
     lgv_step_begin(v, lgv_answer_batch);
     bool *grouped = calloc(v->nbatch, sizeof(*grouped));
     bool ready = grouped && ensure_scratch(v) == 0;

@@ -23,6 +23,7 @@
 #include <uv.h>
 
 #include "keys.h"
+#include "metrics.h"
 #include "redis_conn.h"
 #include "result_layout.h"
 #include "scripts.h"
@@ -112,6 +113,8 @@ struct lg_validator {
     int64_t last_rooms_ms, last_claim_ms, last_trim_ms, last_stats_ms, last_pay_ms, last_prune_ms;
     unsigned long long decided, confirmed, rejected, expired, dead_lettered, resent;
     unsigned long long pay_timeouts;
+    struct lgv_metrics metrics; /* what GET /metrics shows (metrics.h) */
+    struct lgv_scrape *scrape;  /* its listener, NULL without LIVEGATE_METRICS_LISTEN */
 };
 
 /* step.c: the reply count of the current step. */

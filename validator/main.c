@@ -74,6 +74,15 @@ int main(int argc, char **argv)
     struct lg_validator *v = lg_validator_new(&loop, &cfg);
     if (!v)
         return 1;
+    if (lg_validator_listen_metrics(v) != 0) {
+        /* Stopped before its first cycle: it closes what it opened. */
+        lg_validator_stop(v);
+        lg_validator_start(v);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        lg_validator_free(v);
+        uv_loop_close(&loop);
+        return 1;
+    }
     uv_signal_init(&loop, &sig_int);
     uv_signal_init(&loop, &sig_term);
     sig_int.data = sig_term.data = v;

@@ -88,6 +88,8 @@ static void on_read_blocking(redisReply *reply, void *arg)
 {
     struct lg_validator *v = arg;
     lgv_batch_add_read_reply(v, reply);
+    if (reply && v->nbatch == 0)
+        lgv_metrics_idle(&v->metrics); /* every stream read empty: caught up */
     note_busy_room(v);
     lgv_decide_batch(v);
 }

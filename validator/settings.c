@@ -57,6 +57,26 @@ static int load_consumer(struct lg_validator_config *c, char *err, size_t errsz)
     return 0;
 }
 
+/* LIVEGATE_METRICS_LISTEN, as the gateway reads it: the process's own
+ * /metrics address. Empty: none. */
+static int load_metrics_listen(struct lg_validator_config *c, char *err, size_t errsz)
+{
+    const char *metrics = lg_config_env("LIVEGATE_METRICS_LISTEN", "");
+    char why[160];
+    if (!*metrics)
+        return 0;
+    if (lg_listen_parse(metrics, c->metrics_host, sizeof(c->metrics_host), &c->metrics_port, why,
+                        sizeof(why)) != 0) {
+        snprintf(err, errsz, "LIVEGATE_METRICS_LISTEN: %s", why);
+        return -1;
+    }
+    if (c->metrics_port == 0) {
+        snprintf(err, errsz, "LIVEGATE_METRICS_LISTEN: port must be 1-65535");
+        return -1;
+    }
+    return 0;
+}
+
 int lg_validator_config_load(struct lg_validator_config *c, char *err, size_t errsz)
 {
     memset(c, 0, sizeof(*c));
@@ -66,7 +86,7 @@ int lg_validator_config_load(struct lg_validator_config *c, char *err, size_t er
         snprintf(err, errsz, "LIVEGATE_REDIS_URL: %s", why);
         return -1;
     }
-    if (load_consumer(c, err, errsz) != 0)
+    if (load_consumer(c, err, errsz) != 0 || load_metrics_listen(c, err, errsz) != 0)
         return -1;
     if (lg_config_load_ints(validator_ints, sizeof(validator_ints) / sizeof(validator_ints[0]), c,
                             err, errsz) != 0)

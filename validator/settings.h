@@ -26,6 +26,8 @@ struct lg_validator_config {
     int room_closed_idle_ms; /* the same for a closed (or never set up) room */
     int consumer_idle_ms;    /* a consumer idle this long, with nothing pending, is removed */
     int prune_ms;            /* how often rooms and consumers are pruned */
+    char metrics_host[64];   /* LIVEGATE_METRICS_LISTEN: GET /metrics; port 0: none */
+    int metrics_port;
     enum lg_log_level log_level;
 };
 

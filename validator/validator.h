@@ -13,6 +13,9 @@
 struct lg_validator;
 /* Owns its copy of cfg. NULL when out of memory. */
 struct lg_validator *lg_validator_new(uv_loop_t *loop, const struct lg_validator_config *cfg);
+/* Serves GET /metrics on LIVEGATE_METRICS_LISTEN, when it is set. Returns
+ * 0, or -1 (logged) when the address cannot be listened on. */
+int lg_validator_listen_metrics(struct lg_validator *v);
 void lg_validator_start(struct lg_validator *v);
 /* Finishes the batch in hand, then closes; the loop ends afterwards. */
 void lg_validator_stop(struct lg_validator *v);

@@ -99,7 +99,7 @@ static int serve_page_file(struct lg_pss *pss, const struct lg_static_file *file
     struct lg_http *h = pss->http;
     struct stat st;
     if (h->method != LG_HTTP_GET) {
-        lg_http_error(h, 405, "METHOD_NOT_ALLOWED", "pages are read with GET", NULL);
+        lg_http_not_allowed(h, "GET", "pages are read with GET");
         return 0;
     }
     if (stat(file->path, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -235,6 +235,13 @@ void lg_http_error(struct lg_http *h, int status, const char *code, const char *
     lg_http_respond(h, status, json_pack("{s:o}", "error", err));
 }
 
+void lg_http_not_allowed(struct lg_http *h, const char *allow, const char *message)
+{
+    if (!h->answered)
+        snprintf(h->allow, sizeof(h->allow), "%s", allow);
+    lg_http_error(h, 405, "METHOD_NOT_ALLOWED", message, NULL);
+}
+
 int lg_http_writeable(struct lws *wsi, struct lg_pss *pss)
 {
     struct lg_http *h = pss->http;
@@ -252,6 +259,9 @@ int lg_http_writeable(struct lws *wsi, struct lg_pss *pss)
                                     end) ||
         lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
                                      (const unsigned char *)"no-store", 8, &p, end) ||
+        (h->allow[0] && lws_add_http_header_by_name(
+                            wsi, (const unsigned char *)"allow:", (const unsigned char *)h->allow,
+                            (int)strlen(h->allow), &p, end)) ||
         lws_finalize_http_header(wsi, &p, end)) {
         free(buf);
         return -1;

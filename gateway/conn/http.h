@@ -46,6 +46,7 @@ struct lg_http {
     char *response_text; /* instead of response_json: a text body (lg_http_respond_text) */
     size_t response_len;
     char content_type[64];
+    char allow[32]; /* a 405's Allow header (lg_http_not_allowed); "" for none */
     bool answered;
     struct lg_list waiters; /* API calls in flight for this request (lg_waiter) */
 };
@@ -69,6 +70,9 @@ void lg_http_respond(struct lg_http *h, int status, json_t *body);
 /* Answers with a text body of len bytes (copied) and its content type. */
 void lg_http_respond_text(struct lg_http *h, int status, const char *content_type, const char *body,
                           size_t len);
+/* Answers 405 METHOD_NOT_ALLOWED with an Allow header listing allow
+ * ("GET, PUT"), as RFC 9110 wants of every 405. */
+void lg_http_not_allowed(struct lg_http *h, const char *allow, const char *message);
 /* Answers {"error":{"code":..,"message":..[,"field":..]}}. */
 void lg_http_error(struct lg_http *h, int status, const char *code, const char *message,
                    const char *field);

@@ -226,6 +226,7 @@ void lg_session_free(struct lg_session *s)
     while ((f = lg_session_next_frame(s)))
         lg_session_out_free(f);
     free(s->rx);
+    free(s->turns);
     free(s);
 }
 

@@ -18,6 +18,7 @@
 #include "core/gateway.h"
 #include "livegate/list.h"
 #include "livegate/token.h"
+#include "rules/admission_rules.h"
 
 /* How long a new connection may take to authenticate (contract: 5 s). */
 #define LG_AUTH_TIMEOUT_MS 5000
@@ -103,6 +104,7 @@ struct lg_session {
     lws_sorted_usec_list_t close_timer; /* see ws.c: how a close code is sent */
     struct lg_list waiters;             /* requests in flight for this session (lg_waiter) */
     int submits_in_flight;              /* order.submit not yet answered (intake's, for its cap) */
+    struct lg_turns *turns;             /* BUSY turns given (intake's; NULL until the first) */
     struct lg_list holds;               /* open struct lg_session_hold */
     struct lg_monitor_sub *monitor;     /* monitor.subscribe's, owned by monitor.c */
     struct lg_list node;                /* on gw->sessions */

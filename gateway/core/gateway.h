@@ -63,6 +63,8 @@ struct lg_gateway {
     uv_loop_t *loop;
     struct lws_context *lws;
     struct lws_vhost *vhost;
+    /* LIVEGATE_METRICS_LISTEN's: this process's own /metrics, nothing else */
+    struct lws_vhost *metrics_vhost;
     int listen_fd; /* ours, shared with sibling processes: see listener.h */
     uv_poll_t listen_poll;
     struct lg_redis *redis;

@@ -95,6 +95,31 @@ static void default_gateway_id(char *out, size_t n)
     snprintf(out, n, "gw-%ld-%02x%02x%02x", (long)getpid(), rnd[0], rnd[1], rnd[2]);
 }
 
+/* LIVEGATE_METRICS_LISTEN: this process's own /metrics, on an address of
+ * its own. The shared port cannot serve it: SO_REUSEPORT hands each scrape
+ * to whichever sibling process accepts it. Empty: none. */
+static int load_metrics_listen(struct lg_gateway_config *c, char *err, size_t errsz)
+{
+    const char *metrics = lg_config_env("LIVEGATE_METRICS_LISTEN", "");
+    char why[160];
+    if (!*metrics)
+        return 0;
+    if (lg_listen_parse(metrics, c->metrics_host, sizeof(c->metrics_host), &c->metrics_port, why,
+                        sizeof(why)) != 0) {
+        snprintf(err, errsz, "LIVEGATE_METRICS_LISTEN: %s", why);
+        return -1;
+    }
+    if (c->metrics_port == 0) {
+        snprintf(err, errsz, "LIVEGATE_METRICS_LISTEN: port must be 1-65535");
+        return -1;
+    }
+    if (c->metrics_port == c->listen_port) {
+        snprintf(err, errsz, "LIVEGATE_METRICS_LISTEN must have another port than LIVEGATE_LISTEN");
+        return -1;
+    }
+    return 0;
+}
+
 int lg_gateway_config_load(struct lg_gateway_config *c, char *err, size_t errsz)
 {
     memset(c, 0, sizeof(*c));
@@ -163,6 +188,9 @@ int lg_gateway_config_load(struct lg_gateway_config *c, char *err, size_t errsz)
         snprintf(err, errsz, "LIVEGATE_LISTEN: %s", why);
         return -1;
     }
+
+    if (load_metrics_listen(c, err, errsz) != 0)
+        return -1;
 
     const char *cert = lg_config_env("LIVEGATE_TLS_CERT", "");
     const char *tkey = lg_config_env("LIVEGATE_TLS_KEY", "");

@@ -29,6 +29,8 @@ struct lg_gateway_config {
     char redis_url_text[600];
     char listen_host[64];
     int listen_port;
+    char metrics_host[64]; /* LIVEGATE_METRICS_LISTEN: this process's own /metrics */
+    int metrics_port;      /* ... 0: none (the shared port's /metrics has it all) */
     bool demo;
     char tls_cert[512];
     char tls_key[512];

@@ -274,6 +274,13 @@ static int serve(void)
         lg_sku_notifier_free(gw.sku_notifier);
         lg_redis_close(gw.redis);
         uv_run(&loop, UV_RUN_DEFAULT);
+        /* What the loop itself holds, so a refused start (a taken port)
+         * leaves nothing behind for a leak checker either. */
+        uv_loop_close(&loop);
+        lg_strmap_free(gw.conns_per_ip);
+        lg_strmap_free(gw.registered_rooms);
+        lg_strmap_free(gw.sessions_by_user);
+        lg_strmap_free(gw.sessions_by_room);
         return 1;
     }
     lg_redis_start(gw.redis);

@@ -14,6 +14,20 @@
 #include "features/api.h"
 #include "conn/ws.h"
 
+/* The per-process metrics address serves GET /metrics and nothing else:
+ * no pages, no API, no WebSocket. */
+static bool on_metrics_port(struct lg_gateway *gw, struct lws *wsi)
+{
+    return gw->metrics_vhost && lws_get_vhost(wsi) == gw->metrics_vhost;
+}
+
+static int refuse_on_metrics_port(struct lws *wsi)
+{
+    if (lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, "only /metrics here"))
+        return -1;
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
 static int callback_livegate(struct lws *wsi, enum lws_callback_reasons reason, void *user,
                              void *in, size_t len)
 {
@@ -22,7 +36,7 @@ static int callback_livegate(struct lws *wsi, enum lws_callback_reasons reason, 
 
     switch (reason) {
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        return lg_ws_filter(wsi);
+        return on_metrics_port(gw, wsi) ? 1 : lg_ws_filter(wsi);
     case LWS_CALLBACK_ESTABLISHED:
         return lg_ws_established(gw, wsi, pss);
     case LWS_CALLBACK_RECEIVE:
@@ -33,6 +47,8 @@ static int callback_livegate(struct lws *wsi, enum lws_callback_reasons reason, 
         lg_ws_closed(gw, pss);
         return 0;
     case LWS_CALLBACK_HTTP:
+        if (on_metrics_port(gw, wsi) && (!in || strcmp(in, "/metrics") != 0))
+            return refuse_on_metrics_port(wsi);
         return lg_http_begin(gw, wsi, pss, in);
     case LWS_CALLBACK_HTTP_BODY:
         return lg_http_body(pss, in, len);
@@ -74,6 +90,32 @@ static void lws_log_to_json(int level, const char *line)
         n--;
     text[n] = 0;
     lg_log(level == LLL_ERR ? LG_LOG_ERROR : LG_LOG_WARN, "lws", json_pack("{s:s}", "line", text));
+}
+
+/* The per-process metrics address: lws listens on it itself, without
+ * SO_REUSEPORT, so a second process given the same address fails to start
+ * instead of sharing it. Plain HTTP: it is meant for a local scraper. */
+static int start_metrics_vhost(struct lg_gateway *gw, const struct lws_context_creation_info *base)
+{
+    struct lws_context_creation_info info = *base;
+    info.vhost_name = "metrics";
+    info.port = gw->cfg.metrics_port;
+    info.iface = gw->cfg.metrics_host;
+    info.ssl_cert_filepath = NULL;
+    info.ssl_private_key_filepath = NULL;
+    info.alpn = NULL;
+    gw->metrics_vhost = lws_create_vhost(gw->lws, &info);
+    if (!gw->metrics_vhost) {
+        lg_log(LG_LOG_ERROR, "gateway.listen_failed",
+               json_pack("{s:s,s:i,s:s}", "host", gw->cfg.metrics_host, "port",
+                         gw->cfg.metrics_port, "detail",
+                         "LIVEGATE_METRICS_LISTEN could not be bound (in use?)"));
+        return -1;
+    }
+    lg_log(LG_LOG_INFO, "metrics.listening",
+           json_pack("{s:s,s:i,s:s}", "host", gw->cfg.metrics_host, "port", gw->cfg.metrics_port,
+                     "gateway_id", gw->cfg.gateway_id));
+    return 0;
 }
 
 int lg_server_start(struct lg_gateway *gw)
@@ -125,6 +167,8 @@ int lg_server_start(struct lg_gateway *gw)
                json_pack("{s:s}", "detail", "libwebsockets could not start (TLS files?)"));
         return -1;
     }
+    if (cfg->metrics_port && start_metrics_vhost(gw, &info) != 0)
+        return -1;
     return lg_listener_start(gw);
 }
 

@@ -62,10 +62,39 @@ static bool take_id(struct lg_route *out, char *dst, const char *seg, const char
     return true;
 }
 
-static void want(struct lg_route *out, enum lg_http_method method, enum lg_http_method allowed,
-                 enum lg_route_id id)
+/* A path's methods: what each is routed to, and the Allow header a 405
+ * of that path carries. */
+struct path_methods {
+    const char *allow;
+    struct {
+        enum lg_http_method method;
+        enum lg_route_id id;
+    } m[3];
+    int n;
+};
+
+static const struct path_methods HEALTHZ = {"GET", {{LG_HTTP_GET, LG_ROUTE_HEALTHZ}}, 1};
+static const struct path_methods METRICS = {"GET", {{LG_HTTP_GET, LG_ROUTE_METRICS}}, 1};
+static const struct path_methods AUDIT = {"GET", {{LG_HTTP_GET, LG_ROUTE_AUDIT_GET}}, 1};
+static const struct path_methods ORDER = {"GET", {{LG_HTTP_GET, LG_ROUTE_ORDER_GET}}, 1};
+static const struct path_methods ROOM = {
+    "GET, PUT", {{LG_HTTP_GET, LG_ROUTE_ROOM_GET}, {LG_HTTP_PUT, LG_ROUTE_ROOM_PUT}}, 2};
+static const struct path_methods SKUS = {"GET", {{LG_HTTP_GET, LG_ROUTE_SKUS_GET}}, 1};
+static const struct path_methods SKU = {
+    "PUT, DELETE", {{LG_HTTP_PUT, LG_ROUTE_SKU_PUT}, {LG_HTTP_DELETE, LG_ROUTE_SKU_DELETE}}, 2};
+static const struct path_methods COUPON = {"GET, PUT, DELETE",
+                                           {{LG_HTTP_GET, LG_ROUTE_COUPON_GET},
+                                            {LG_HTTP_PUT, LG_ROUTE_COUPON_PUT},
+                                            {LG_HTTP_DELETE, LG_ROUTE_COUPON_DELETE}},
+                                           3};
+
+static void want(struct lg_route *out, enum lg_http_method method, const struct path_methods *pm)
 {
-    out->id = method == allowed ? id : LG_ROUTE_METHOD_NOT_ALLOWED;
+    out->allow = pm->allow;
+    out->id = LG_ROUTE_METHOD_NOT_ALLOWED;
+    for (int i = 0; i < pm->n; i++)
+        if (pm->m[i].method == method)
+            out->id = pm->m[i].id;
 }
 
 void lg_api_route(enum lg_http_method method, const char *path, struct lg_route *out)
@@ -78,22 +107,22 @@ void lg_api_route(enum lg_http_method method, const char *path, struct lg_route 
     snprintf(copy, sizeof(copy), "%s", path);
     int n = split_path(copy, seg);
     if (n == 1 && strcmp(seg[0], "healthz") == 0) {
-        want(out, method, LG_HTTP_GET, LG_ROUTE_HEALTHZ);
+        want(out, method, &HEALTHZ);
         return;
     }
     if (n == 1 && strcmp(seg[0], "metrics") == 0) {
-        want(out, method, LG_HTTP_GET, LG_ROUTE_METRICS);
+        want(out, method, &METRICS);
         return;
     }
     if (n == 2 && strcmp(seg[0], "v1") == 0 && strcmp(seg[1], "audit") == 0) {
-        want(out, method, LG_HTTP_GET, LG_ROUTE_AUDIT_GET);
+        want(out, method, &AUDIT);
         return;
     }
     if (n < 3 || strcmp(seg[0], "v1") != 0)
         return;
     if (strcmp(seg[1], "orders") == 0 && n == 3) {
         if (take_id(out, out->item, seg[2], "order_id"))
-            want(out, method, LG_HTTP_GET, LG_ROUTE_ORDER_GET);
+            want(out, method, &ORDER);
         return;
     }
     if (strcmp(seg[1], "rooms") != 0)
@@ -105,11 +134,11 @@ void lg_api_route(enum lg_http_method method, const char *path, struct lg_route 
     if (!take_id(out, out->room, seg[2], "room"))
         return;
     if (n == 3)
-        want(out, method, LG_HTTP_PUT, LG_ROUTE_ROOM_PUT);
+        want(out, method, &ROOM);
     else if (skus && n == 4)
-        want(out, method, LG_HTTP_GET, LG_ROUTE_SKUS_GET);
+        want(out, method, &SKUS);
     else if (take_id(out, out->item, seg[4], skus ? "sku" : "coupon"))
-        want(out, method, LG_HTTP_PUT, skus ? LG_ROUTE_SKU_PUT : LG_ROUTE_COUPON_PUT);
+        want(out, method, skus ? &SKU : &COUPON);
 }
 
 /* ---- access --------------------------------------------------------------- */
@@ -161,8 +190,9 @@ struct batch {
     size_t filled;
     struct lg_claims claims;
     char item[LG_ID_MAX + 1];
-    char room[LG_ID_MAX + 1];        /* PUT sku: whose viewers hear of the change */
-    bool urgent;                     /* PUT sku: sold out or off sale */
+    char room[LG_ID_MAX + 1];        /* PUT, DELETE sku: whose viewers hear; GET room */
+    bool urgent;                     /* PUT, DELETE sku: sold out or off sale */
+    const char *not_found;           /* answer_found's 404 message */
     batch_done_fn done;              /* builds the answer, while the client is still there */
     void (*stored)(struct batch *b); /* after a write succeeded, whoever still listens */
 };
@@ -518,6 +548,191 @@ static void get_skus(struct lg_http *h, const struct lg_route *rt)
     batch_sent(b);
 }
 
+/* ---- reading and removing one room, coupon or SKU ------------------------- */
+
+/* The value of field name in a HGETALL reply; NULL when it has none. */
+static const char *hash_field(const redisReply *r, const char *name)
+{
+    for (size_t i = 0; i + 1 < r->elements; i += 2)
+        if (r->element[i]->str && r->element[i + 1]->str && strcmp(r->element[i]->str, name) == 0)
+            return r->element[i + 1]->str;
+    return NULL;
+}
+
+static json_int_t hash_int(const redisReply *r, const char *name)
+{
+    const char *v = hash_field(r, name);
+    return v ? strtoll(v, NULL, 10) : 0;
+}
+
+/* The stored "card,alipay" as ["alipay","card"]: in the contract's order of
+ * methods, as the PUT answers them. */
+static json_t *method_array(const char *joined)
+{
+    json_t *a = json_array();
+    unsigned bits = 0;
+    char copy[128];
+    snprintf(copy, sizeof(copy), "%s", joined ? joined : "");
+    for (char *save = NULL, *m = strtok_r(copy, ",", &save); m; m = strtok_r(NULL, ",", &save))
+        bits |= lg_order_payment_bit(m);
+    for (size_t i = 0; i < LG_ORDER_NPAYMENTS; i++)
+        if (bits & lg_order_payment_bit(lg_order_payment_names[i]))
+            json_array_append_new(a, json_string(lg_order_payment_names[i]));
+    return a;
+}
+
+static void answer_found(struct batch *b, struct lg_http *h)
+{
+    if (b->status == 404)
+        lg_http_error(h, 404, "NOT_FOUND", b->not_found, NULL);
+    else
+        lg_http_respond(h, 200, json_incref(b->answer));
+}
+
+static void on_room_hash(redisReply *reply, void *arg)
+{
+    struct batch *b = arg;
+    if (!reply || reply->type != REDIS_REPLY_ARRAY) {
+        b->failed = true;
+    } else if (reply->elements == 0) {
+        b->status = 404;
+    } else {
+        const char *title = hash_field(reply, "title"), *status = hash_field(reply, "status");
+        b->answer = json_pack("{s:s,s:s,s:s,s:I,s:o,s:I}", "room_id", b->room, "title",
+                              title ? title : "", "status", status ? status : "closed",
+                              "high_value_threshold", hash_int(reply, "high_value_threshold"),
+                              "payment_methods", method_array(hash_field(reply, "payment_methods")),
+                              "updated_at_ms", hash_int(reply, "updated_at_ms"));
+    }
+    if (--b->pending == 0)
+        batch_finish(b);
+}
+
+static void get_room(struct lg_http *h, const struct lg_route *rt)
+{
+    char key[LG_KEY_MAX];
+    lg_key_room(key, sizeof(key), rt->room);
+    struct batch *b = batch_new(h, answer_found);
+    if (!b)
+        return;
+    snprintf(b->room, sizeof(b->room), "%s", rt->room);
+    b->not_found = "no such room";
+    const char *hgetall[] = {"HGETALL", key};
+    batch_send(b, on_room_hash, 2, hgetall);
+    batch_sent(b);
+}
+
+static void on_coupon_hash(redisReply *reply, void *arg)
+{
+    struct batch *b = arg;
+    if (!reply || reply->type != REDIS_REPLY_ARRAY) {
+        b->failed = true;
+    } else if (!hash_field(reply, "discount")) {
+        b->status = 404; /* none, or only the uses of a coupon that was never put */
+    } else {
+        b->answer =
+            json_pack("{s:s,s:I,s:I,s:I,s:I,s:I}", "coupon_id", b->item, "discount",
+                      hash_int(reply, "discount"), "min_amount", hash_int(reply, "min_amount"),
+                      "total", hash_int(reply, "total"), "used", hash_int(reply, "used"),
+                      "updated_at_ms", hash_int(reply, "updated_at_ms"));
+    }
+    if (--b->pending == 0)
+        batch_finish(b);
+}
+
+static void get_coupon(struct lg_http *h, const struct lg_route *rt)
+{
+    char key[LG_KEY_MAX];
+    lg_key_coupon(key, sizeof(key), rt->room, rt->item);
+    struct batch *b = batch_new(h, answer_found);
+    if (!b)
+        return;
+    snprintf(b->item, sizeof(b->item), "%s", rt->item);
+    b->not_found = "no such coupon";
+    const char *hgetall[] = {"HGETALL", key};
+    batch_send(b, on_coupon_hash, 2, hgetall);
+    batch_sent(b);
+}
+
+/* The DEL of the coupon's settings: 0 keys removed is a coupon that was
+ * not there. */
+static void on_coupon_deleted(redisReply *reply, void *arg)
+{
+    struct batch *b = arg;
+    if (!reply || reply->type != REDIS_REPLY_INTEGER)
+        b->failed = true;
+    else if (reply->integer == 0)
+        b->status = 404;
+    if (--b->pending == 0)
+        batch_finish(b);
+}
+
+/* Orders that used the coupon keep their record (and their discount); new
+ * orders naming it are rejected COUPON_INVALID by validate.lua, which finds
+ * no such coupon. Its uses go with it: a coupon put again under the same
+ * id starts unused. */
+static void delete_coupon(struct lg_http *h, const struct lg_route *rt)
+{
+    char key[LG_KEY_MAX], users[LG_KEY_MAX];
+    lg_key_coupon(key, sizeof(key), rt->room, rt->item);
+    lg_key_coupon_users(users, sizeof(users), rt->room, rt->item);
+    struct batch *b = batch_new(h, answer_found);
+    if (!b)
+        return;
+    b->not_found = "no such coupon";
+    b->answer = json_pack("{s:s,s:b}", "coupon_id", rt->item, "deleted", true);
+    const char *del[] = {"DEL", key};
+    batch_send(b, on_coupon_deleted, 2, del);
+    const char *del_users[] = {"DEL", users};
+    batch_send(b, on_batch_reply, 2, del_users);
+    batch_sent(b);
+}
+
+/* Whether the SKU exists; if so, takes it off sale and out of the listing
+ * in one pipeline on the same connection, after this reply. */
+static void on_sku_exists(redisReply *reply, void *arg)
+{
+    struct batch *b = arg;
+    if (!reply || reply->type != REDIS_REPLY_INTEGER) {
+        b->failed = true;
+    } else if (reply->integer == 0) {
+        b->status = 404;
+    } else {
+        char key[LG_KEY_MAX], set_key[LG_KEY_MAX], now[24];
+        lg_key_sku(key, sizeof(key), b->room, b->item);
+        lg_key_sku_set(set_key, sizeof(set_key), b->room);
+        snprintf(now, sizeof(now), "%lld", (long long)lg_wall_ms());
+        b->stored = notify_sku_stored;
+        b->urgent = true;
+        const char *hset[] = {"HSET", key, "on_sale", "0", "updated_at_ms", now};
+        batch_send(b, on_batch_reply, 6, hset);
+        const char *srem[] = {"SREM", set_key, b->item};
+        batch_send(b, on_batch_reply, 3, srem);
+    }
+    if (--b->pending == 0)
+        batch_finish(b);
+}
+
+/* A SKU is not removed: its orders name it, and validate.lua must keep
+ * refusing new ones (NOT_ON_SALE) rather than forget it. It is taken off
+ * sale (viewers hear sku.update at once) and out of GET .../skus; a PUT
+ * of the same id brings it back. */
+static void delete_sku(struct lg_http *h, const struct lg_route *rt)
+{
+    char key[LG_KEY_MAX];
+    lg_key_sku(key, sizeof(key), rt->room, rt->item);
+    struct batch *b = batch_new(h, answer_found);
+    if (!b)
+        return;
+    snprintf(b->room, sizeof(b->room), "%s", rt->room);
+    snprintf(b->item, sizeof(b->item), "%s", rt->item);
+    b->not_found = "no such product in this room";
+    b->answer = json_pack("{s:s,s:b,s:b}", "sku_id", rt->item, "on_sale", false, "listed", false);
+    const char *exists[] = {"EXISTS", key};
+    batch_send(b, on_sku_exists, 2, exists);
+    batch_sent(b);
+}
+
 /* What GET /v1/orders shows: never the sealed personal data, only masks,
  * and the province and city, which are stored sealed with the rest of the
  * address (records from before that held them in clear are still read). */
@@ -675,8 +890,9 @@ void lg_api_handle(struct lg_http *h)
         return;
     }
     if (rt.id == LG_ROUTE_METHOD_NOT_ALLOWED) {
-        lg_http_error(h, 405, "METHOD_NOT_ALLOWED", "this endpoint does not take that method",
-                      NULL);
+        char message[96];
+        snprintf(message, sizeof(message), "this endpoint takes %s only", rt.allow);
+        lg_http_not_allowed(h, rt.allow, message);
         return;
     }
     if (rt.id == LG_ROUTE_HEALTHZ) {
@@ -685,7 +901,11 @@ void lg_api_handle(struct lg_http *h)
         return;
     }
     if (rt.id == LG_ROUTE_METRICS) {
-        lg_metrics_serve(h); /* no token: scrapers have none */
+        /* no token: scrapers have none */
+        if (h->gw->metrics_vhost && lws_get_vhost(h->wsi) == h->gw->metrics_vhost)
+            lg_metrics_serve_process(h);
+        else
+            lg_metrics_serve(h);
         return;
     }
     struct lg_claims claims;
@@ -739,6 +959,18 @@ void lg_api_handle(struct lg_http *h)
         break;
     case LG_ROUTE_SKUS_GET:
         get_skus(h, &rt);
+        break;
+    case LG_ROUTE_ROOM_GET:
+        get_room(h, &rt);
+        break;
+    case LG_ROUTE_COUPON_GET:
+        get_coupon(h, &rt);
+        break;
+    case LG_ROUTE_COUPON_DELETE:
+        delete_coupon(h, &rt);
+        break;
+    case LG_ROUTE_SKU_DELETE:
+        delete_sku(h, &rt);
         break;
     case LG_ROUTE_ORDER_GET:
         get_order(h, &rt, &claims);

@@ -137,12 +137,37 @@ static void reply_unavailable(struct lg_session *s, struct intake_req *r)
                                         r->has_req ? r->req : NULL, r->client_order_id));
 }
 
-static void note_room_busy(struct intake_req *r, bool high, int64_t retry_ms, const char *threshold,
-                           const char *slot_us);
+struct busy_answer {
+    const char *threshold, *slot_us, *block_ms, *block_n; /* as enqueue.lua sent them */
+};
+static void note_room_busy(struct intake_req *r, bool high, int64_t retry_ms,
+                           const struct busy_answer *a);
 
 #define WHY_BUSY "the room cannot decide more orders within the deadline; retry later"
 #define WHY_USER_RATE "too many orders from this user; retry later"
 #define WHY_IN_FLIGHT "too many orders waiting for an answer on this connection"
+
+/* The session's turns, made on its first BUSY; NULL when out of memory
+ * (then the client is only ever a new one). */
+static struct lg_turns *turns_of(struct lg_session *s)
+{
+    if (!s->turns)
+        s->turns = calloc(1, sizeof(*s->turns));
+    return s->turns;
+}
+
+static void note_turn(struct lg_session *s, const char *client_order_id, int64_t due_ms)
+{
+    struct lg_turns *t = turns_of(s);
+    if (t)
+        lg_turns_note(t, lg_turns_id(client_order_id), due_ms);
+}
+
+/* Whether the submit is a client back at the turn a BUSY gave it. */
+static bool returns_at_turn(struct lg_session *s, const char *client_order_id)
+{
+    return s->turns && lg_turns_take(s->turns, lg_turns_id(client_order_id), lg_mono_ms());
+}
 
 /* BUSY or RATE_LIMITED (why says which limit), with base_ms of
  * retry_after_ms before jitter. */
@@ -159,8 +184,11 @@ static void reply_refusal(struct lg_session *s, struct intake_req *r, const char
         return;
     uint32_t rnd = 0;
     lg_random_fill(&rnd, sizeof(rnd));
-    lg_session_send(s, lg_msg_refusal(code, why, lg_admission_retry_after(base_ms, rnd),
-                                      r->has_req ? r->req : NULL, r->client_order_id));
+    int64_t retry_ms = lg_admission_retry_after(base_ms, rnd);
+    if (busy)
+        note_turn(s, r->client_order_id, lg_mono_ms() + retry_ms);
+    lg_session_send(
+        s, lg_msg_refusal(code, why, retry_ms, r->has_req ? r->req : NULL, r->client_order_id));
 }
 
 static void drop_index(struct intake_req *r)
@@ -249,6 +277,14 @@ static void count_accept(struct intake_req *r, bool duplicate)
 /* Answers one order of a batch from its element of the script's reply
  * (NULL when the call failed) and frees r, unless a duplicate's result is
  * still to be fetched. */
+static bool all_strings(const redisReply *reply, size_t from, size_t to)
+{
+    for (size_t i = from; i < to; i++)
+        if (reply->element[i]->type != REDIS_REPLY_STRING)
+            return false;
+    return true;
+}
+
 static void answer_order(struct intake_req *r, const redisReply *reply)
 {
     struct lg_session *s = r->w.owner;
@@ -274,11 +310,11 @@ static void answer_order(struct intake_req *r, const redisReply *reply)
     if (strcmp(kind, "busy") == 0 || strcmp(kind, "rate_limited") == 0) {
         bool busy = kind[0] == 'b';
         int64_t retry_ms = strtoll(order_id, NULL, 10);
-        if (busy && reply->elements >= 5 && reply->element[2]->type == REDIS_REPLY_STRING &&
-            reply->element[3]->type == REDIS_REPLY_STRING &&
-            reply->element[4]->type == REDIS_REPLY_STRING)
-            note_room_busy(r, strcmp(reply->element[2]->str, "high") == 0, retry_ms,
-                           reply->element[3]->str, reply->element[4]->str);
+        if (busy && reply->elements >= 7 && all_strings(reply, 2, 7)) {
+            struct busy_answer a = {reply->element[3]->str, reply->element[4]->str,
+                                    reply->element[5]->str, reply->element[6]->str};
+            note_room_busy(r, strcmp(reply->element[2]->str, "high") == 0, retry_ms, &a);
+        }
         drop_index(r);
         if (busy)
             reply_refusal(s, r, "BUSY", WHY_BUSY, retry_ms);
@@ -451,8 +487,8 @@ static void sheds_prune(struct lg_intake *in, int64_t now_ms)
     }
 }
 
-static void note_room_busy(struct intake_req *r, bool high, int64_t retry_ms, const char *threshold,
-                           const char *slot_us)
+static void note_room_busy(struct intake_req *r, bool high, int64_t retry_ms,
+                           const struct busy_answer *a)
 {
     struct lg_intake *in = r->gw->intake;
     if (!in)
@@ -469,8 +505,10 @@ static void note_room_busy(struct intake_req *r, bool high, int64_t retry_ms, co
         }
         lg_list_insert_tail(&in->sheds, &e->node);
     }
-    lg_shed_note_busy(&e->shed, lg_mono_ms(), high ? LG_SHED_HIGH : LG_SHED_NORMAL, retry_ms,
-                      threshold, slot_us);
+    int64_t now = lg_mono_ms();
+    enum lg_shed_priority p = high ? LG_SHED_HIGH : LG_SHED_NORMAL;
+    lg_shed_note_busy(&e->shed, now, p, retry_ms, a->threshold, a->slot_us);
+    lg_shed_note_block(&e->shed, now, p, a->block_ms, a->block_n);
 }
 
 /* The room's shed state and the order's priority in it, or NULL when the
@@ -492,15 +530,30 @@ static int64_t shed_wait(struct lg_intake *in, const struct lg_order *o, bool vi
     return e ? lg_shed_take_turn(&e->shed, lg_mono_ms(), p) : 0;
 }
 
+/* Whether the order is high-value, as far as the gateway can tell: a vip
+ * token, or an amount at the room's threshold as the script last said. */
+static bool is_high(struct lg_intake *in, const struct lg_order *o, bool vip)
+{
+    enum lg_shed_priority p = vip ? LG_SHED_HIGH : LG_SHED_NORMAL;
+    shed_of(in, o, vip, &p);
+    return p == LG_SHED_HIGH;
+}
+
 /* The retry_after_ms (before jitter) of an order refused because Redis is
- * behind: its turn when the room is refusing anyway, else a quarter of the
- * admitted wait. */
+ * behind: its turn when the room is refusing anyway, else somewhere in a
+ * quarter to a half of the admitted wait, drawn at random: no turn is
+ * known, and the refused must not all come back in the same moment. */
 static int64_t lagging_wait(struct lg_intake *in, const struct lg_order *o, bool vip)
 {
     enum lg_shed_priority p;
     struct shed_entry *e = shed_of(in, o, vip, &p);
     int64_t turn = e ? lg_shed_turn_only(&e->shed, lg_mono_ms(), p) : 0;
-    return turn ? turn : in->gw->cfg.admit_wait_ms / 4;
+    if (turn)
+        return turn;
+    int64_t base = in->gw->cfg.admit_wait_ms / 4;
+    uint32_t rnd = 0;
+    lg_random_fill(&rnd, sizeof(rnd));
+    return base + (int64_t)(rnd % (uint32_t)(base + 1));
 }
 
 static void batch_free(struct batch *b)
@@ -516,7 +569,7 @@ static int batch_add_room_args(struct batch *b, const struct lg_gateway *gw)
 {
     char k_room[LG_KEY_MAX], k_high[LG_KEY_MAX], k_normal[LG_KEY_MAX], k_watched[LG_KEY_MAX];
     char k_load[LG_KEY_MAX], feed[LG_KEY_MAX];
-    char idem_ttl[16], order_ttl[16], wait[16], stall[16], rate[16], burst[16];
+    char idem_ttl[16], order_ttl[16], wait[16], stall[16], rate[16], burst[16], reserve[16];
     if (lg_key_room(k_room, sizeof(k_room), b->room) < 0 ||
         lg_key_stream(k_high, sizeof(k_high), b->room, true) < 0 ||
         lg_key_stream(k_normal, sizeof(k_normal), b->room, false) < 0 ||
@@ -532,9 +585,13 @@ static int batch_add_room_args(struct batch *b, const struct lg_gateway *gw)
     snprintf(stall, sizeof(stall), "%d", c->admit_stall_ms);
     snprintf(rate, sizeof(rate), "%d", c->user_rate);
     snprintf(burst, sizeof(burst), "%d", c->user_burst);
+    /* The places to set aside should the script refuse: what this
+     * gateway's last hold of the room handed out (see admission_rules.h). */
+    struct shed_entry *e = lg_strmap_get(b->in->shed_by_room, b->room);
+    snprintf(reserve, sizeof(reserve), "%d", e ? lg_shed_reserve(&e->shed) : LG_SHED_RESERVE_MIN);
     const char *keys[] = {k_room, k_high, k_normal, k_watched, k_load};
-    const char *args[] = {idem_ttl, order_ttl, gw->cfg.gateway_id, b->room, feed, wait, stall,
-                          rate,     burst};
+    const char *args[] = {idem_ttl, order_ttl, gw->cfg.gateway_id, b->room, feed, wait, stall, rate,
+                          burst,    reserve};
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         if (arg_list_add(&b->keys, keys[i]) != 0)
             return -1;
@@ -764,15 +821,20 @@ void lg_intake_submit(struct lg_session *s, const struct lg_order *o, const char
         free(r);
         return;
     }
-    int64_t shed_ms = gw->intake ? shed_wait(gw->intake, o, s->claims.vip) : 0;
+    /* A client back at its turn takes the place kept for it. */
+    bool returning = returns_at_turn(s, o->client_order_id);
+    int64_t shed_ms = gw->intake && !returning ? shed_wait(gw->intake, o, s->claims.vip) : 0;
     /* Redis so far behind that this order would wait a fifth of the
      * admitted wait just to be enqueued, or this gateway's enqueue calls
      * already hold LIVEGATE_INTAKE_IN_FLIGHT orders: sending more would only
      * lengthen Redis's queue, where the validators' reads and the replies
-     * wait behind them, so it is refused here. */
+     * wait behind them, so it is refused here. A high-value order is
+     * refused only for the second reason: it is shed last, and the few
+     * there are lengthen the queue little. */
     if (!shed_ms && gw->intake &&
         (gw->intake->orders_in_flight >= gw->cfg.intake_in_flight ||
-         intake_lag_ms(gw->intake, lg_mono_ms()) > gw->cfg.admit_wait_ms / 5)) {
+         (!is_high(gw->intake, o, s->claims.vip) &&
+          intake_lag_ms(gw->intake, lg_mono_ms()) > gw->cfg.admit_wait_ms / 5))) {
         gw->counters[LG_CTR_ORDERS_LAG_SHED]++;
         shed_ms = lagging_wait(gw->intake, o, s->claims.vip);
     }

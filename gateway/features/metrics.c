@@ -1,10 +1,15 @@
-/* metrics.c - GET /metrics (see metrics.h). The counters are this
- * process's own; the queue figures are the validators' backlog over the
- * rooms of the registry (one stats_read.lua per room, METRICS_MAX_ROOMS at
- * most), so any gateway's scrape shows the same queue. The document is
- * rendered at most once per METRICS_REFRESH_MS and served from a cache in
- * between: however many scrapers there are, the Redis connection that
- * carries the orders pays for one refresh a second. */
+/* metrics.c - GET /metrics (see metrics.h). Two documents:
+ *
+ * - this process's own counters, on its LIVEGATE_METRICS_LISTEN address,
+ *   rendered at each scrape (no Redis call): a scraper that reaches one
+ *   address always sees one process, so its counters never jump;
+ * - the room totals, on the shared port: the rooms' statistics and queue
+ *   read from Redis over the rooms of the registry (one stats_read.lua per
+ *   room, METRICS_MAX_ROOMS at most), the same whichever gateway answers.
+ *   Rendered at most once per METRICS_REFRESH_MS and served from a cache
+ *   in between: however many scrapers there are, the Redis connection that
+ *   carries the orders pays for one refresh a second. A gateway without a
+ *   metrics address adds its own counters to this document, as before. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +25,8 @@
 #include "features/results.h"
 #include "stats.h"
 
-/* Rooms a refresh reads the queue of, at most: the first of the registry
- * (lg:rooms) as SMEMBERS lists them. One Redis call each. */
+/* Rooms a refresh reads the queue of, at most: those of the active-room
+ * index (lg:rooms:active) with the newest activity. One Redis call each. */
 #define METRICS_MAX_ROOMS 100
 /* How long a rendered document is served before it is rendered again. */
 #define METRICS_REFRESH_MS 1000
@@ -178,21 +183,6 @@ char *lg_metrics_render(const struct lg_metrics *m, size_t *len)
     hist(f, "livegate_confirm_latency_seconds",
          "From accepted_at_ms to the final result arriving at this gateway.", m->confirm);
 
-    if (m->queue_known) {
-        head(f, "livegate_queue_depth", "gauge",
-             "Entries not yet decided (pending plus undelivered), every room, by priority.");
-        fprintf(f, "livegate_queue_depth{priority=\"high\"} %lld\n", m->queue_high);
-        fprintf(f, "livegate_queue_depth{priority=\"normal\"} %lld\n", m->queue_normal);
-        head(f, "livegate_queue_oldest_age_seconds", "gauge",
-             "Age of the oldest undecided entry, by priority (0: none).");
-        fprintf(f, "livegate_queue_oldest_age_seconds{priority=\"high\"} %.3f\n", m->oldest_high_s);
-        fprintf(f, "livegate_queue_oldest_age_seconds{priority=\"normal\"} %.3f\n",
-                m->oldest_normal_s);
-        head(f, "livegate_pay_timeouts_total", "counter",
-             "Orders cancelled unpaid at their payment deadline, every room (room statistics).");
-        fprintf(f, "livegate_pay_timeouts_total %lld\n", m->pay_timeouts);
-    }
-
     redis_family(f, m, "livegate_redis_up", "gauge", "1 while the connection is usable.", 0);
     redis_family(f, m, "livegate_redis_commands_total", "counter", "Commands sent.", 1);
     redis_family(f, m, "livegate_redis_errors_total", "counter", "Error replies.", 2);
@@ -215,6 +205,103 @@ char *lg_metrics_render(const struct lg_metrics *m, size_t *len)
          "kept for the next flush, one sent and lost is not.");
     fprintf(f, "livegate_stats_flush_failures_total %llu\n", m->stats_flush_failures);
 
+    if (fclose(f) != 0) {
+        free(text);
+        return NULL;
+    }
+    *len = size;
+    return text;
+}
+
+/* Label values come from Redis (rejection codes): quoted as the format
+ * wants, whatever they hold. */
+static void label_value(FILE *f, const char *v)
+{
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"')
+            fprintf(f, "\\%c", *v);
+        else if (*v == '\n')
+            fputs("\\n", f);
+        else
+            fputc(*v, f);
+    }
+}
+
+static void queue_families(FILE *f, const struct lg_stats_view *v)
+{
+    head(f, "livegate_queue_depth", "gauge",
+         "Entries not yet decided (pending plus undelivered), every room, by priority.");
+    fprintf(f, "livegate_queue_depth{priority=\"high\"} %lld\n", v->queue_high);
+    fprintf(f, "livegate_queue_depth{priority=\"normal\"} %lld\n", v->queue_normal);
+    head(f, "livegate_queue_oldest_age_seconds", "gauge",
+         "Age of the oldest undecided entry, by priority (0: none).");
+    fprintf(f, "livegate_queue_oldest_age_seconds{priority=\"high\"} %.3f\n",
+            (double)v->oldest_high_ms / 1000.0);
+    fprintf(f, "livegate_queue_oldest_age_seconds{priority=\"normal\"} %.3f\n",
+            (double)v->oldest_normal_ms / 1000.0);
+    head(f, "livegate_pay_timeouts_total", "counter",
+         "Orders cancelled unpaid at their payment deadline, every room (room statistics).");
+    fprintf(f, "livegate_pay_timeouts_total %lld\n", v->counters[LG_STAT_PAY_TIMEOUTS]);
+}
+
+/* The order counters of the room totals, as livegate_room_orders{outcome}. */
+static const enum lg_stat ROOM_OUTCOMES[] = {
+    LG_STAT_RECEIVED, LG_STAT_ACCEPTED, LG_STAT_DUPLICATES,   LG_STAT_CONFIRMED,
+    LG_STAT_REJECTED, LG_STAT_BUSY,     LG_STAT_RATE_LIMITED, LG_STAT_PAY_TIMEOUTS};
+
+static void room_totals(FILE *f, const struct lg_stats_view *v)
+{
+    head(f, "livegate_room_orders", "gauge",
+         "Orders of every room since the room opened, by outcome. Room totals from Redis, "
+         "cached up to 1 s; a gauge, since a room that reopens restarts its own.");
+    for (size_t i = 0; i < sizeof(ROOM_OUTCOMES) / sizeof(ROOM_OUTCOMES[0]); i++)
+        fprintf(f, "livegate_room_orders{outcome=\"%s\"} %lld\n", lg_stat_names[ROOM_OUTCOMES[i]],
+                v->counters[ROOM_OUTCOMES[i]]);
+    head(f, "livegate_room_rejections", "gauge",
+         "Rejections of every room since the room opened, by code. Room totals from Redis, "
+         "cached up to 1 s.");
+    for (size_t i = 0; i < v->ncodes; i++) {
+        fputs("livegate_room_rejections{code=\"", f);
+        label_value(f, v->codes[i].code);
+        fprintf(f, "\"} %llu\n", v->codes[i].n);
+    }
+    head(f, "livegate_room_gmv_fen", "gauge",
+         "Confirmed order value of every room since it opened, in fen. Room totals from Redis, "
+         "cached up to 1 s.");
+    fprintf(f, "livegate_room_gmv_fen %lld\n", v->counters[LG_STAT_GMV_FEN]);
+    head(f, "livegate_room_sla_violations", "gauge",
+         "Orders decided after the deadline, every room since it opened. Room totals from "
+         "Redis, cached up to 1 s.");
+    fprintf(f, "livegate_room_sla_violations %lld\n", v->counters[LG_STAT_SLA_VIOLATIONS]);
+    head(f, "livegate_room_connections", "gauge",
+         "Viewer connections of every gateway, as each last reported them to Redis.");
+    fprintf(f, "livegate_room_connections %lld\n", v->connections);
+}
+
+char *lg_metrics_render_rooms(const struct lg_metrics_rooms *r, size_t *len)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
+    if (!f)
+        return NULL;
+    /* The HELP says where the figures come from: a free comment line would
+     * trip strict parsers of the format. */
+    fprintf(f,
+            "# HELP livegate_room_totals_up The room figures that follow are read from Redis over "
+            "the rooms in use, lg:rooms:active (at most %d), and cached up to %d ms, so every "
+            "gateway answers "
+            "the same; %s 1 when the last refresh read every room, 0 when the room figures are "
+            "left out.\n# TYPE livegate_room_totals_up gauge\n",
+            METRICS_MAX_ROOMS, METRICS_REFRESH_MS,
+            r->process_elsewhere
+                ? "each process's own counters are on its LIVEGATE_METRICS_LISTEN address."
+                : "the counters before them are those of the gateway process that answered.");
+    fprintf(f, "livegate_room_totals_up %d\n", r->total ? 1 : 0);
+    if (r->total) {
+        queue_families(f, r->total);
+        room_totals(f, r->total);
+    }
     if (fclose(f) != 0) {
         free(text);
         return NULL;
@@ -297,21 +384,41 @@ static void answer_waiting(void)
     }
 }
 
+/* Joins two rendered documents; NULL when either is. Frees both. */
+static char *join(char *a, size_t alen, char *b, size_t blen, size_t *len)
+{
+    char *both = a && b ? realloc(a, alen + blen + 1) : NULL;
+    if (both) {
+        memcpy(both + alen, b, blen + 1);
+        *len = alen + blen;
+    } else {
+        free(a);
+    }
+    free(b);
+    return both;
+}
+
+/* The shared port's document: the room totals, after this process's own
+ * counters when it has no address of its own for them. */
 static void render_into_cache(struct lg_gateway *gw, const struct lg_stats_view *total)
 {
+    struct lg_metrics_rooms rooms = {.total = total,
+                                     .process_elsewhere = gw->metrics_vhost != NULL};
+    size_t rlen = 0;
+    char *rtext = lg_metrics_render_rooms(&rooms, &rlen);
+    free(cache.text);
+    cache.text = NULL;
+    cache.len = 0;
+    if (gw->metrics_vhost) {
+        cache.text = rtext;
+        cache.len = rtext ? rlen : 0;
+        return;
+    }
     struct lg_metrics m;
     gather(gw, &m);
-    if (total) {
-        m.queue_known = true;
-        m.queue_high = total->queue_high;
-        m.queue_normal = total->queue_normal;
-        m.oldest_high_s = (double)total->oldest_high_ms / 1000.0;
-        m.oldest_normal_s = (double)total->oldest_normal_ms / 1000.0;
-        m.pay_timeouts = total->counters[LG_STAT_PAY_TIMEOUTS];
-    }
-    free(cache.text);
-    cache.len = 0;
-    cache.text = lg_metrics_render(&m, &cache.len);
+    size_t plen = 0;
+    char *ptext = lg_metrics_render(&m, &plen);
+    cache.text = join(ptext, plen, rtext, rlen, &cache.len);
 }
 
 /* total: the queue figures of the rooms read, NULL when Redis could not say. */
@@ -349,4 +456,18 @@ void lg_metrics_serve(struct lg_http *h)
     lg_list_insert_tail(&cache.waiting, &sc->node);
     if (!cache.refreshing)
         start_refresh(h->gw);
+}
+
+void lg_metrics_serve_process(struct lg_http *h)
+{
+    struct lg_metrics m;
+    gather(h->gw, &m);
+    size_t len = 0;
+    char *text = lg_metrics_render(&m, &len);
+    if (!text) {
+        lg_http_error(h, 503, "UNAVAILABLE", "out of memory", NULL);
+        return;
+    }
+    lg_http_respond_text(h, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+    free(text);
 }

@@ -66,10 +66,63 @@ static void top_up(struct lg_shed *s, int64_t now_ms, enum lg_shed_priority p)
     s->credit_at_ms[p] = now_ms;
 }
 
+static int parse_count(const char *v, long long max)
+{
+    char *end = NULL;
+    long long n = v && *v ? strtoll(v, &end, 10) : 0;
+    if (!end || *end != 0 || n < 0)
+        return 0;
+    return (int)(n > max ? max : n);
+}
+
+void lg_shed_note_block(struct lg_shed *s, int64_t now_ms, enum lg_shed_priority p,
+                        const char *block_ms, const char *block_n)
+{
+    int n = parse_count(block_n, LG_SHED_RESERVE_MAX);
+    int first = parse_count(block_ms, LG_RETRY_MAX_MS);
+    if (s->has_block[p]) {
+        int used = s->block_used[p];
+        int next = s->block_left[p] == 0 ? lg_shed_reserve(s) * 2 : used + used / 4;
+        s->reserve = next < LG_SHED_RESERVE_MIN   ? LG_SHED_RESERVE_MIN
+                     : next > LG_SHED_RESERVE_MAX ? LG_SHED_RESERVE_MAX
+                                                  : next;
+    }
+    s->has_block[p] = n > 0 && first > 0 && s->slot_ms > 0;
+    s->block_left[p] = s->has_block[p] ? n : 0;
+    s->block_used[p] = 0;
+    s->asked[p] = false;
+    /* next_turn hands out the place after the one it holds. */
+    if (s->has_block[p])
+        s->next_turn_ms[p] = (double)(now_ms + first) - s->slot_ms;
+}
+
+int lg_shed_reserve(const struct lg_shed *s)
+{
+    return s->reserve > 0 ? s->reserve : LG_SHED_RESERVE_MIN;
+}
+
+/* Hands out the block's next place, if it has one left. */
+static bool take_block_place(struct lg_shed *s, enum lg_shed_priority p)
+{
+    if (!s->has_block[p] || s->block_left[p] == 0)
+        return false;
+    s->block_left[p]--;
+    s->block_used[p]++;
+    return true;
+}
+
 int64_t lg_shed_take_turn(struct lg_shed *s, int64_t now_ms, enum lg_shed_priority p)
 {
     if (now_ms >= s->hold_until_ms[p])
         return 0;
+    if (s->has_block[p]) {
+        if (!s->asked[p] && s->block_left[p] <= lg_shed_reserve(s) / 4) {
+            s->asked[p] = true; /* the script reserves the next block */
+            return 0;
+        }
+        take_block_place(s, p);
+        return next_turn(s, now_ms, p);
+    }
     top_up(s, now_ms, p);
     if (s->credit[p] >= 1) {
         s->credit[p] -= 1;
@@ -82,6 +135,7 @@ int64_t lg_shed_turn_only(struct lg_shed *s, int64_t now_ms, enum lg_shed_priori
 {
     if (now_ms >= s->hold_until_ms[p])
         return 0;
+    take_block_place(s, p);
     return next_turn(s, now_ms, p);
 }
 
@@ -100,5 +154,44 @@ enum lg_shed_priority lg_shed_priority_of(const struct lg_shed *s, long long amo
 int64_t lg_admission_retry_after(int64_t base_ms, uint32_t rnd)
 {
     int64_t base = clamp_retry(base_ms);
-    return base + (int64_t)(rnd % (uint32_t)(base / 2 + 1));
+    return base + (int64_t)(rnd % (uint32_t)(base / 10 + 1));
+}
+
+uint64_t lg_turns_id(const char *client_order_id)
+{
+    /* FNV-1a: a session's few dozen ids only need to differ from each other. */
+    uint64_t h = 1469598103934665603ULL;
+    for (const unsigned char *c = (const unsigned char *)client_order_id; *c; c++)
+        h = (h ^ *c) * 1099511628211ULL;
+    return h | 1;
+}
+
+static int turn_slot(const struct lg_turns *t, uint64_t id)
+{
+    for (int i = 0; i < LG_TURNS_MAX; i++)
+        if (t->id[i] == id)
+            return i;
+    return -1;
+}
+
+void lg_turns_note(struct lg_turns *t, uint64_t id, int64_t due_ms)
+{
+    int i = turn_slot(t, id);
+    if (i < 0)
+        i = turn_slot(t, 0);
+    if (i < 0) {
+        i = t->next;
+        t->next = (t->next + 1) % LG_TURNS_MAX;
+    }
+    t->id[i] = id;
+    t->due_ms[i] = due_ms;
+}
+
+bool lg_turns_take(struct lg_turns *t, uint64_t id, int64_t now_ms)
+{
+    int i = turn_slot(t, id);
+    if (i < 0 || now_ms < t->due_ms[i] - LG_TURN_EARLY_MS)
+        return false;
+    t->id[i] = 0;
+    return true;
 }

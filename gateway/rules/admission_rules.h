@@ -11,16 +11,26 @@
  *     refusal of a high order also stands for normal ones (they wait behind
  *     more), never the other way round, so high orders are shed last;
  *   - turns: the script gives each refused order its turn in the room's
- *     waiting line (its retry_after_ms) and says how far apart two places
- *     are; refusing on its own, the gateway goes on handing out turns one
- *     place apart after the script's last, so refused clients come back
- *     spread out rather than all at once. Each gateway hands out its own
- *     turns, so with several gateways a place may be promised to one
- *     client of each: the extra ones are refused again, with a new turn;
- *   - credit: while it refuses on its own, the gateway still sends the
- *     script one order per place that frees (the time between places, as
- *     the script said), so the places that free are filled and the script
- *     keeps the view fresh, while everything else stays off Redis. */
+ *     waiting line (its retry_after_ms) and sets aside a block of the
+ *     following places for the gateway it answers (it asks for as many as
+ *     it expects to refuse during the hold, lg_shed_reserve). Refusing on
+ *     its own, the gateway hands out those places one apart, so the
+ *     refused clients of every gateway come back spread out at the rate
+ *     places free, rather than all at once or G to a place with G
+ *     gateways. When a quarter of its block is left it sends one order
+ *     to the script, which (still refusing) reserves the next block; the
+ *     turns run on past the block until it comes, so the room is never
+ *     open to every submit while the answer is on its way;
+ *   - the returning client: a session remembers the turns it was given
+ *     (struct lg_turns), and a resubmit at its turn goes to the script
+ *     past the local refusal: the place that frees then is its own. A
+ *     submit before its turn is refused as a new one;
+ *   - credit: without a block (the script reserved none), the gateway still
+ *     sends the script one order per place that frees (the time between
+ *     places, as the script said), so the places that free are filled and
+ *     the script keeps the view fresh, while everything else stays off
+ *     Redis. With a block the places that free belong to the turns
+ *     handed out, so no credit goes to new submits. */
 #ifndef LG_RULES_ADMISSION_RULES_H
 #define LG_RULES_ADMISSION_RULES_H
 
@@ -41,6 +51,11 @@
 
 enum lg_shed_priority { LG_SHED_NORMAL = 0, LG_SHED_HIGH = 1 };
 
+/* Places asked of the script per refusal when nothing is known yet, and
+ * at most (enqueue.lua caps it the same). */
+#define LG_SHED_RESERVE_MIN 16
+#define LG_SHED_RESERVE_MAX 4096
+
 /* One room's last refusals, in the gateway's monotonic milliseconds. */
 struct lg_shed {
     int64_t hold_until_ms[2]; /* per lg_shed_priority: refuse locally before this */
@@ -50,6 +65,11 @@ struct lg_shed {
     int64_t credit_at_ms[2];  /* when credit was last topped up */
     long long threshold;      /* the room's high-value threshold, as the script said */
     bool has_threshold;
+    bool has_block[2]; /* the script reserved places for this hold */
+    int block_left[2]; /* of them, not handed out yet */
+    int block_used[2]; /* handed out from the current block */
+    bool asked[2];     /* an order went to the script for the next block */
+    int reserve;       /* places to ask for with the next script call; 0: not known yet */
 };
 
 /* The script refused an order of priority p with its turn in retry_ms;
@@ -58,7 +78,16 @@ struct lg_shed {
  * not known). */
 void lg_shed_note_busy(struct lg_shed *s, int64_t now_ms, enum lg_shed_priority p, int64_t retry_ms,
                        const char *threshold, const char *slot_us);
-/* 0: ask Redis (not held, or held with a place's credit, which it takes);
+/* The script also reserved block_n places for this gateway, the first
+ * block_ms from now (both as it sent them; "0" or NULL: none). Sizes the
+ * next reservation from how the last block went: doubled when it ran out,
+ * else what was used and a quarter more. */
+void lg_shed_note_block(struct lg_shed *s, int64_t now_ms, enum lg_shed_priority p,
+                        const char *block_ms, const char *block_n);
+/* The places to ask the script to reserve (LG_SHED_RESERVE_MIN.._MAX). */
+int lg_shed_reserve(const struct lg_shed *s);
+/* 0: ask Redis (not held, held with a place's credit, which it takes, or
+ * held with a block down to its last quarter, once per block);
  * otherwise the retry_after_ms (before jitter) to refuse an order of
  * priority p with: the next turn, which it takes. */
 int64_t lg_shed_take_turn(struct lg_shed *s, int64_t now_ms, enum lg_shed_priority p);
@@ -72,7 +101,28 @@ bool lg_shed_idle(const struct lg_shed *s, int64_t now_ms);
 enum lg_shed_priority lg_shed_priority_of(const struct lg_shed *s, long long amount, bool vip);
 
 /* base_ms clamped to [LG_RETRY_MIN_MS, LG_RETRY_MAX_MS], then spread
- * uniformly up to half again by rnd: the retry_after_ms a client is sent. */
+ * uniformly up to a tenth again by rnd: the retry_after_ms a client is
+ * sent. Turns are a place apart already; the jitter only keeps clients
+ * given the same turn (a stall, the in-flight cap) out of step, and a
+ * larger one would send clients back long after the place kept for them. */
 int64_t lg_admission_retry_after(int64_t base_ms, uint32_t rnd);
+
+/* The turns one session was given: a resubmit of the same client_order_id
+ * at its turn is the returning client (see the top). */
+#define LG_TURNS_MAX 32
+/* A resubmit this early still counts as at its turn (clocks, timers). */
+#define LG_TURN_EARLY_MS 50
+struct lg_turns {
+    uint64_t id[LG_TURNS_MAX]; /* lg_turns_id of the client_order_id; 0: free */
+    int64_t due_ms[LG_TURNS_MAX];
+    int next; /* where the next turn goes once all are taken: the oldest */
+};
+/* A client_order_id's key in struct lg_turns (never 0). */
+uint64_t lg_turns_id(const char *client_order_id);
+/* Remembers that id was told to come back at due_ms (replacing its older turn). */
+void lg_turns_note(struct lg_turns *t, uint64_t id, int64_t due_ms);
+/* Whether id has a turn that is due at now_ms (at most LG_TURN_EARLY_MS
+ * early); the turn is used up either way once due, and kept if not. */
+bool lg_turns_take(struct lg_turns *t, uint64_t id, int64_t now_ms);
 
 #endif

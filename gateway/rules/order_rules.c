@@ -54,6 +54,21 @@ static bool is_mainland_mobile(const char *s)
     return true;
 }
 
+/* One message for every way a phone can be wrong (absent, not a string,
+ * the wrong length, not a mobile number): the client hears one rule, not
+ * whichever check happened to trip first. */
+#define PHONE_RULE "address.phone must be a mainland mobile number: 1, then 3-9, then 9 digits"
+
+static int check_phone(const json_t *addr, struct lg_address *a, struct lg_field_error *err)
+{
+    const json_t *v = json_object_get(addr, "phone");
+    const char *s = json_is_string(v) ? json_string_value(v) : "";
+    if (!json_is_string(v) || json_string_length(v) != 11 || !is_mainland_mobile(s))
+        return lg_rule_broken(err, "address.phone", PHONE_RULE);
+    memcpy(a->phone, s, 12);
+    return 0;
+}
+
 static bool is_six_digits(const char *s)
 {
     if (strlen(s) != 6)
@@ -87,13 +102,8 @@ static int check_address(const json_t *msg, struct lg_address *a, struct lg_fiel
     char postal[8 * 4 + 1];
     if (lg_rule_text(addr, "name", "address.name", 1, 50, false, a->name, sizeof(a->name), NULL,
                      err) ||
-        lg_rule_text(addr, "phone", "address.phone", 11, 11, false, a->phone, sizeof(a->phone),
-                     NULL, err))
+        check_phone(addr, a, err))
         return -1;
-    if (!is_mainland_mobile(a->phone))
-        return lg_rule_broken(err, "address.phone",
-                              "address.phone must be a mainland mobile number: 1, then 3-9, then 9 "
-                              "digits");
     if (lg_rule_text(addr, "province", "address.province", 1, 32, false, a->province,
                      sizeof(a->province), NULL, err) ||
         lg_rule_text(addr, "city", "address.city", 1, 32, false, a->city, sizeof(a->city), NULL,

@@ -25,8 +25,18 @@ enum lg_token_error {
     LG_TOKEN_BAD_ALG,       /* header alg is not HS256 */
     LG_TOKEN_BAD_SIGNATURE, /* HMAC does not match */
     LG_TOKEN_EXPIRED,       /* exp <= now */
-    LG_TOKEN_MISSING_CLAIM, /* sub, room, role or exp absent or of the wrong JSON type */
-    LG_TOKEN_BAD_CLAIM,     /* a claim present with a value the contract does not allow */
+    /* A claim absent or of the wrong JSON type, one error per claim so that
+     * the message names it (checked in this order). */
+    LG_TOKEN_MISSING_SUB,
+    LG_TOKEN_MISSING_ROOM,
+    LG_TOKEN_MISSING_ROLE,
+    LG_TOKEN_MISSING_EXP,
+    /* A claim present with a value the contract does not allow. */
+    LG_TOKEN_BAD_SUB,
+    LG_TOKEN_BAD_ROLE,
+    LG_TOKEN_BAD_ROOM,
+    LG_TOKEN_BAD_TIER,
+    LG_TOKEN_NERRORS
 };
 
 /* Longest token accepted, in bytes. */
@@ -37,7 +47,8 @@ enum lg_token_error {
 enum lg_token_error lg_token_verify(const char *secret, size_t secret_len, const char *token,
                                     long long now_s, struct lg_claims *out);
 
-/* A short human-readable reason, for logs and error messages (never the token). */
+/* A short human-readable reason, for logs and error messages (never the
+ * token); a claim's error names the claim ("token claim 'exp' has expired"). */
 const char *lg_token_error_str(enum lg_token_error e);
 
 /* Mints an HS256 token carrying *claims (tier "vip" when claims->vip).

@@ -60,7 +60,11 @@
 -- ARGV[6] the longest predicted wait admitted (ms)
 -- ARGV[7] a backlog without a decision for this long has a drain rate of 0 (ms)
 -- ARGV[8] submits per user per second, 0 for no limit   ARGV[9] the burst
--- then FIELDS_PER_ORDER per order, order i at ARGV[10 + 16 * (i - 1)]: the
+-- ARGV[10] places to reserve (0..4096): when this call refuses an order
+--         BUSY with a turn, the next ARGV[10] places of the waiting line
+--         are set aside for the calling gateway, which hands them out to
+--         the submits it refuses on its own meanwhile (intake.c); 0 for none
+-- then FIELDS_PER_ORDER per order, order i at ARGV[11 + 16 * (i - 1)]: the
 --   body fingerprint, then the values of RECORD_FIELDS below in that order
 --   (gateway/features/intake.c writes them)
 --
@@ -68,12 +72,15 @@
 --   {"accepted", order_id, priority, accepted_at_ms}
 --   {"duplicate", first order_id, priority, accepted_at_ms}
 --   {"conflict", first order_id}
---   {"busy", retry_after_ms, priority, threshold, slot_us}  not admitted:
---                       the wait ahead is too long; retry_after_ms is the
---                       order's turn in the waiting line (threshold: the
---                       room's high-value threshold, "" for none, and
---                       slot_us: the time between two places, so the
---                       gateway can go on refusing, with turns, on its own)
+--   {"busy", retry_after_ms, priority, threshold, slot_us, block_ms, block_n}
+--                       not admitted: the wait ahead is too long;
+--                       retry_after_ms is the order's turn in the waiting
+--                       line (threshold: the room's high-value threshold,
+--                       "" for none; slot_us: the time between two places;
+--                       block_ms and block_n: the first of the places
+--                       reserved for the gateway, in ms from now, and how
+--                       many, "0" and "0" for none; so the gateway can go
+--                       on refusing, with turns of the one line, on its own)
 --   {"rate_limited", retry_after_ms}  past the user's rate
 --   {"error", message}  writing the order failed; nothing of it is stored
 --                       (also for a duplicate of it in the same batch)
@@ -90,11 +97,13 @@ local F_ORDER_ID, F_USER, F_CLIENT_ORDER_ID, F_SKU_ID, F_QTY = 1, 2, 3, 4, 5
 local F_AMOUNT, F_COUPON_ID, F_TIER, F_BUYER, F_PHONE = 7, 10, 11, 12, 13
 local NFIELDS = #RECORD_FIELDS
 local FIELDS_PER_ORDER = 1 + NFIELDS
-local FIRST_ORDER_ARG, FIRST_ORDER_KEY, KEYS_PER_ORDER = 10, 6, 3
+local FIRST_ORDER_ARG, FIRST_ORDER_KEY, KEYS_PER_ORDER = 11, 6, 3
+local MAX_RESERVE = 4096
 
 local idem_ttl, order_ttl, gw, room_id, feed = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local admit_wait, admit_stall = tonumber(ARGV[6]), tonumber(ARGV[7])
 local user_rate, user_burst = tonumber(ARGV[8]), tonumber(ARGV[9])
+local reserve = math.max(0, math.min(MAX_RESERVE, math.floor(tonumber(ARGV[10]) or 0)))
 local norders = (#KEYS - FIRST_ORDER_KEY + 1) / KEYS_PER_ORDER
 
 -- Redis's clock, not the gateway's: every gateway and validator then
@@ -231,6 +240,17 @@ if stalled and streams_drained() then
   redis.call('HSET', KEYS[5], 'high', '0', 'normal', '0')
 end
 
+-- The predicted wait of one more order of priority prio (ms): a normal
+-- order waits behind both queues, a high one behind the high queue only.
+local function wait_ahead(prio)
+  local ahead = backlog.high
+  if prio == 'normal' then
+    ahead = ahead + backlog.normal
+  end
+  return (ahead + 1) * 1000 / drain
+end
+local refused_prio = {}
+
 -- 0 when an order of priority prio may join the queue now, else its turn:
 -- the ms until the wait ahead of it is back within the admitted wait, plus
 -- a place for each refused order still in the line before it.
@@ -241,17 +261,29 @@ local function admission_wait(prio)
   if drain <= 0 then
     return 0
   end
-  local ahead = backlog.high
-  if prio == 'normal' then
-    ahead = ahead + backlog.normal
-  end
-  local wait = (ahead + 1) * 1000 / drain
+  local wait = wait_ahead(prio)
   if wait <= admit_wait then
     return 0
   end
   line = line + 1
   line_changed = true
+  refused_prio[prio] = true
   return math.max(1, math.ceil(wait - admit_wait + line * 1000 / drain))
+end
+
+-- The places set aside for the calling gateway, per priority it was
+-- refused in by this call: the first one's turn (ms from now) and how
+-- many. Each gateway refusing on its own then hands out turns of the one
+-- line: without them, each would count places from the same script
+-- answer, and with G gateways G clients would come back for each place.
+local function reserve_block(prio)
+  if reserve <= 0 or stalled or drain <= 0 then
+    return '0', '0'
+  end
+  local first = math.max(1, math.ceil(wait_ahead(prio) - admit_wait + (line + 1) * 1000 / drain))
+  line = line + reserve
+  line_changed = true
+  return string.format('%d', first), string.format('%d', reserve)
 end
 
 -- Pass 1, in the order given: what a call of its own would answer. A key
@@ -344,7 +376,7 @@ local function admit_and_write(want)
     if r[1] == 'accepted' and r[3] == want then
       local wait = admission_wait(want)
       if wait > 0 then
-        results[i] = {'busy', string.format('%d', wait), want, threshold_s, slot_us}
+        results[i] = {'busy', string.format('%d', wait), want, threshold_s, slot_us, '0', '0'}
       else
         local ok, err = pcall(write_order, i, want)
         if ok then
@@ -361,6 +393,20 @@ end
 -- Pass 2: high-value orders are admitted and written first.
 admit_and_write('high')
 admit_and_write('normal')
+
+-- The block of places for each priority refused, named in every busy
+-- answer of that priority (the gateway keeps the last it reads).
+for _, prio in ipairs({'high', 'normal'}) do
+  if refused_prio[prio] then
+    local first, n = reserve_block(prio)
+    for i = 1, norders do
+      local r = results[i]
+      if r[1] == 'busy' and r[3] == prio then
+        r[6], r[7] = first, n
+      end
+    end
+  end
+end
 
 if admitted.high + admitted.normal > 0 then
   local load_changes = {'high', string.format('%d', backlog.high),

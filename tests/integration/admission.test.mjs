@@ -60,7 +60,7 @@ test('an order is admitted while the predicted wait is within the bound, and ref
   assert.equal((await load('a1')).normal, '100');
 
   res = await runEnqueue(redis, 'a1', [{ oid: 'o-out', coid: 'c-out' }], { wait: 1000 });
-  assert.deepEqual(res[0], ['busy', '20', 'normal', '', '10000']);
+  assert.deepEqual(res[0], ['busy', '20', 'normal', '', '10000', '0', '0']);
   // Nothing of the refused order is stored, and the backlog is unchanged.
   assert.equal(await exists('lg:{a1}:order:o-out'), false);
   assert.equal(await exists('lg:{a1}:idem:u1/c-out'), false);
@@ -87,11 +87,11 @@ test('a high order waits behind the high queue only, so it is shed last', async 
   // The high queue itself full: high orders are refused too.
   await setLoad('a2', { high: 100 });
   const full = await runEnqueue(redis, 'a2', [{ oid: 'o-h2', coid: 'c-h2', amount: 100000 }], { wait: 1000 });
-  assert.deepEqual(full[0], ['busy', '20', 'high', '100000', '10000']);
+  assert.deepEqual(full[0], ['busy', '20', 'high', '100000', '10000', '0', '0']);
   // Far past the bound, the retry is the time until the wait is back within it.
   await setLoad('a2', { high: 1000 });
   const far = await runEnqueue(redis, 'a2', [{ oid: 'o-h3', coid: 'c-h3', amount: 100000 }], { wait: 1000 });
-  assert.deepEqual(far[0], ['busy', '9020', 'high', '100000', '10000']);
+  assert.deepEqual(far[0], ['busy', '9020', 'high', '100000', '10000', '0', '0']);
 });
 
 test('refused orders get consecutive turns in the waiting line, which shortens as places free', async () => {
@@ -108,6 +108,30 @@ test('refused orders get consecutive turns in the waiting line, which shortens a
   const next = await runEnqueue(redis, 'a8', [{ oid: 'o-9', coid: 'c-9' }]);
   // (less the real time the calls took, a place per 100 ms of it)
   assert.ok(Number(next[0][1]) >= 5200 && Number(next[0][1]) <= 5350, `turn ${next[0][1]}`);
+});
+
+test('a refusal sets places aside for the gateway; the next refusal gets its turn after them', async () => {
+  const now = await redisNow();
+  await setLoad('a9', { high: 0, normal: 100, rate: 10, d_at: now });
+  // As above: turns 5,200 and 5,300 ms; then 50 places kept from 5,400 ms.
+  const res = await runEnqueue(redis, 'a9', [{ oid: 'o-0', coid: 'c-0' }, { oid: 'o-1', coid: 'c-1' }],
+    { reserve: 50 });
+  assert.deepEqual(res.map((r) => r.slice(0, 2)), [['busy', '5200'], ['busy', '5300']]);
+  assert.deepEqual(res.map((r) => r.slice(5)), [['5400', '50'], ['5400', '50']]);
+  const l = await load('a9');
+  assert.ok(Number(l.wl) > 51.9 && Number(l.wl) <= 52, `line ${l.wl}`);
+  // Another gateway refused now waits behind the 52 places: 5,100 + 53 x 100 ms.
+  const other = await runEnqueue(redis, 'a9', [{ oid: 'o-2', coid: 'c-2' }], { reserve: 0 });
+  assert.ok(Number(other[0][1]) >= 10300 && Number(other[0][1]) <= 10400, `turn ${other[0][1]}`);
+  assert.deepEqual(other[0].slice(5), ['0', '0']);
+  // The reservation is capped at 4,096 places, and none is made in a stall.
+  const big = await runEnqueue(redis, 'a9', [{ oid: 'o-3', coid: 'c-3' }], { reserve: 999999 });
+  assert.equal(big[0][6], '4096');
+  await setLoad('a10', { high: 0, normal: 100, rate: 10, d_at: now - 60000, since: now - 60000 });
+  await redis.cli('XGROUP', 'CREATE', 'lg:{a10}:q:normal', 'lg-validators', '$', 'MKSTREAM');
+  await redis.cli('XADD', 'lg:{a10}:q:normal', '*', 'order_id', 'o-x');
+  const stalled = await runEnqueue(redis, 'a10', [{ oid: 'o-4', coid: 'c-4' }], { reserve: 50 });
+  assert.deepEqual([stalled[0][0], ...stalled[0].slice(5)], ['busy', '0', '0']);
 });
 
 test('orders of one batch count the ones admitted before them', async () => {
@@ -142,7 +166,7 @@ test('an unknown drain rate admits; a backlog without a decision past the stall 
   // of 2 s: the drain rate is 0, and the retry is the stall.
   await setLoad('a5', { d_at: now - 2500, since: now - 2500 });
   res = await runEnqueue(redis, 'a5', [{ oid: 'o-2', coid: 'c-2' }], { stall: 2000 });
-  assert.deepEqual(res[0], ['busy', '2000', 'normal', '', '0']);
+  assert.deepEqual(res[0], ['busy', '2000', 'normal', '', '0', '0', '0']);
   // A recent start of the backlog is not a stall, even with no decision ever.
   await redis.cli('HDEL', 'lg:{a5}:load', 'd_at');
   await setLoad('a5', { since: now - 1500 });
@@ -314,15 +338,36 @@ test('the gateway answers BUSY with jittered retry_after_ms, leaves nothing queu
   assert.equal(acc.type, 'order.accepted');
   assert.equal(acc.priority, 'high');
 
-  // Within the gateway's hold, a place that freed since the refusal (one
-  // every 100 ms at 10 a second) lets one order through to the script,
-  // which has room now: admitted.
+  // The script kept places for this gateway after its refusal, so the
+  // places that free belong to the turns handed out: a new submit within
+  // the hold is refused again, though the queue has room now.
   await setLoad('g1', { normal: 0 });
   await sleep(150);
   const o3 = validOrder({ room_id: 'g1' });
   c.send(o3);
-  assert.equal((await c.next((m) => m.client_order_id === o3.client_order_id || m.ref === o3.client_order_id)).type, 'order.accepted');
-  assert.equal(await outcome(gw, 'busy'), 2, `left over: ${JSON.stringify(c.messages)}`);
+  assert.equal((await c.next((m) => m.ref === o3.client_order_id)).code, 'BUSY');
+  assert.equal(await streamLen('g1', 'normal'), 0);
+
+  // The client refused second comes back at its turn, while the room is
+  // held again (another submit refused by the script just now): its place
+  // is its own, so it goes to the script past the local refusal and is
+  // admitted, while a new submit in the same moment is refused locally.
+  await sleep(Math.max(0, shed.retry_after_ms - 150) + 20);
+  await setLoad('g1', { normal: 60, d_at: (await redisNow()) + 60000 });
+  const o4 = validOrder({ room_id: 'g1' });
+  c.send(o4);
+  assert.equal((await c.next((m) => m.ref === o4.client_order_id)).code, 'BUSY');
+  await setLoad('g1', { normal: 0 });
+  const o5 = validOrder({ room_id: 'g1' });
+  c.send(o5);
+  assert.equal((await c.next((m) => m.ref === o5.client_order_id)).code, 'BUSY');
+  c.send(o2);
+  assert.equal((await c.next((m) => m.client_order_id === o2.client_order_id)).type, 'order.accepted');
+  assert.equal(await streamLen('g1', 'normal'), 1);
+  // A resubmit before its turn is a new submit: refused, with a new turn.
+  c.send(o4);
+  assert.equal((await c.next((m) => m.ref === o4.client_order_id)).code, 'BUSY');
+  assert.equal(await outcome(gw, 'busy'), 6, `left over: ${JSON.stringify(c.messages)}`);
   c.close();
   await gw.stop();
 });

@@ -21,7 +21,7 @@ const buildDir = process.env.LIVEGATE_BUILD_DIR;
 const runs = [];
 const dirs = [];
 
-function startRun({ redisPort, gwPort, gateways = 2, validators = 1 }) {
+function startRun({ redisPort, gwPort, metricsBase, gateways = 2, validators = 1 }) {
   if (!buildDir) throw new Error('LIVEGATE_BUILD_DIR is not set: run through ctest');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'lg-run-'));
   dirs.push(dir);
@@ -32,6 +32,7 @@ function startRun({ redisPort, gwPort, gateways = 2, validators = 1 }) {
     LIVEGATE_GATEWAYS: String(gateways), LIVEGATE_VALIDATORS: String(validators),
     LIVEGATE_APPENDFSYNC: 'everysec',
   });
+  if (metricsBase) env.LIVEGATE_RUN_METRICS_BASE = String(metricsBase);
   // Its own process group, as a shell gives a foreground job: -pid is the
   // group a terminal's Ctrl-C would signal.
   const child = spawn('bash', [runSh], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -78,23 +79,39 @@ after(async () => {
 test('a second run.sh on the same ports refuses and leaves the first untouched', async () => {
   const redisPort = await freePort();
   const gwPort = await freePort();
-  const first = await running(startRun({ redisPort, gwPort }));
+  // Each process's /metrics on a port of its own: gateway i on base + i,
+  // validator j on base + 100 + j (a free port's neighbours, likely free).
+  const metricsBase = (await freePort()) - 1;
+  const first = await running(startRun({ redisPort, gwPort, metricsBase }));
   const firstPids = pids(first);
+  // The Prometheus targets it wrote, each one answering its own metrics.
+  const targets = JSON.parse(readFileSync(path.join(first.dir, 'prometheus-targets.json'), 'utf8'));
+  const job = (name) => targets.find((t) => t.labels.job === name).targets;
+  assert.deepEqual(job('livegate-gateway'), [`127.0.0.1:${metricsBase + 1}`, `127.0.0.1:${metricsBase + 2}`]);
+  assert.deepEqual(job('livegate-validator'), [`127.0.0.1:${metricsBase + 101}`]);
+  assert.deepEqual(job('livegate-rooms'), [`127.0.0.1:${gwPort}`]);
+  for (const t of [...job('livegate-gateway'), ...job('livegate-validator')]) {
+    const r = await fetch(`http://${t}/metrics`, { signal: AbortSignal.timeout(3000) });
+    assert.equal(r.status, 200, t);
+    assert.match(await r.text(), /^livegate_\w+/m, t);
+  }
   assert.deepEqual(Object.keys(firstPids).sort(), ['gateway 1', 'gateway 2', 'redis-server', 'validator 1']);
   const redisBefore = await redisPid(redisPort);
   assert.equal(Number(redisBefore), firstPids['redis-server']);
 
-  const second = startRun({ redisPort, gwPort });
+  const second = startRun({ redisPort, gwPort, metricsBase });
   const { code } = await second.done;
   assert.equal(code, 1, second.out);
   assert.match(second.out, new RegExp(`port ${redisPort} \\(its Redis.*\\) is taken by pid ${redisBefore} \\(redis-server\\)`));
   assert.match(second.out, new RegExp(`port ${gwPort} \\(the gateways.*\\) is taken by pid \\d+ \\(livegate\\)`));
+  assert.match(second.out, new RegExp(`port ${metricsBase + 1} \\(gateway 1's /metrics.*\\) is taken by pid \\d+ \\(livegate\\)`));
+  assert.match(second.out, new RegExp(`port ${metricsBase + 101} \\(validator 1's /metrics.*\\) is taken by pid \\d+ \\(livegate-valida`));
   assert.doesNotMatch(second.out, /livegate is running/);
   assert.deepEqual(readdirSync(path.join(second.dir, 'log')), ['run.log']); // it started nothing
 
   // Only the gateway port taken: refused too, and its free Redis port stays free.
   const otherRedis = await freePort();
-  const third = startRun({ redisPort: otherRedis, gwPort });
+  const third = startRun({ redisPort: otherRedis, gwPort, metricsBase: (await freePort()) - 1 });
   assert.equal((await third.done).code, 1, third.out);
   assert.match(third.out, new RegExp(`port ${gwPort} \\(the gateways`));
   assert.doesNotMatch(third.out, new RegExp(`port ${otherRedis}`));
@@ -149,7 +166,7 @@ test('a second run.sh on the same ports refuses and leaves the first untouched',
 
 for (const victim of ['validator 1', 'redis-server']) {
   test(`run.sh notices when its ${victim} dies, says so and stops the rest`, async () => {
-    const run = await running(startRun({ redisPort: await freePort(), gwPort: await freePort(), gateways: 1 }));
+    const run = await running(startRun({ redisPort: await freePort(), gwPort: await freePort(), gateways: 1, metricsBase: (await freePort()) - 1 }));
     const p = pids(run);
     process.kill(p[victim], 'SIGKILL');
     const { code } = await run.done;

@@ -3,12 +3,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
 #include "rules/admission_rules.h"
 
-static void retry_after_is_clamped_then_spread_by_half(void **state)
+static void retry_after_is_clamped_then_spread_by_a_tenth(void **state)
 {
     (void)state;
     /* Below the floor and above the ceiling, before any jitter. */
@@ -18,20 +19,20 @@ static void retry_after_is_clamped_then_spread_by_half(void **state)
     assert_int_equal(lg_admission_retry_after(LG_RETRY_MIN_MS + 1, 0), LG_RETRY_MIN_MS + 1);
     assert_int_equal(lg_admission_retry_after(LG_RETRY_MAX_MS, 0), LG_RETRY_MAX_MS);
     assert_int_equal(lg_admission_retry_after(LG_RETRY_MAX_MS + 1, 0), LG_RETRY_MAX_MS);
-    /* The spread reaches base + base/2 and no further. */
-    assert_int_equal(lg_admission_retry_after(1000, 500), 1500);
-    assert_int_equal(lg_admission_retry_after(1000, 501), 1000);
-    assert_int_equal(lg_admission_retry_after(1000, 499), 1499);
+    /* The spread reaches base + base/10 and no further. */
+    assert_int_equal(lg_admission_retry_after(1000, 100), 1100);
+    assert_int_equal(lg_admission_retry_after(1000, 101), 1000);
+    assert_int_equal(lg_admission_retry_after(1000, 99), 1099);
     /* Different draws give different answers: retries do not come back in step. */
-    int seen[501] = {0};
+    int seen[101] = {0};
     int distinct = 0;
     for (uint32_t r = 0; r < 5000; r += 7) {
         int64_t v = lg_admission_retry_after(1000, r * 2654435761u);
-        assert_true(v >= 1000 && v <= 1500);
+        assert_true(v >= 1000 && v <= 1100);
         if (!seen[v - 1000]++)
             distinct++;
     }
-    assert_true(distinct > 200);
+    assert_true(distinct > 80);
 }
 
 static void a_refusal_is_held_briefly_then_redis_is_asked_again(void **state)
@@ -125,15 +126,116 @@ static void priority_follows_the_threshold_the_script_sent(void **state)
     assert_int_equal(lg_shed_priority_of(&s, 100000, false), LG_SHED_NORMAL);
 }
 
+static void a_block_hands_out_the_places_the_script_kept_then_asks_again(void **state)
+{
+    (void)state;
+    struct lg_shed s = {0};
+    assert_int_equal(lg_shed_reserve(&s), LG_SHED_RESERVE_MIN);
+    /* Refused with the turn 2000 ms away, places 10 ms apart, and 8 places
+     * kept for this gateway from 2010 ms on. */
+    lg_shed_note_busy(&s, 1000, LG_SHED_NORMAL, 2000, "", "10000");
+    lg_shed_note_block(&s, 1000, LG_SHED_NORMAL, "2010", "8");
+    assert_int_equal(lg_shed_take_turn(&s, 1000, LG_SHED_NORMAL), 2010);
+    /* No credit for new submits while the block lasts, though places free. */
+    assert_int_equal(lg_shed_take_turn(&s, 1500, LG_SHED_NORMAL), 2020 - 500);
+    assert_int_equal(lg_shed_take_turn(&s, 1500, LG_SHED_NORMAL), 2030 - 500);
+    assert_int_equal(lg_shed_take_turn(&s, 1500, LG_SHED_NORMAL), 2040 - 500);
+    /* Down to a quarter of the reservation (16 / 4 = 4 left): one order
+     * goes to the script for the next block, once; the turns go on, past
+     * the block's end until the next block comes. */
+    assert_int_equal(lg_shed_take_turn(&s, 1500, LG_SHED_NORMAL), 0);
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(lg_shed_take_turn(&s, 1500, LG_SHED_NORMAL), 2050 + 10 * i - 500);
+    assert_int_equal(s.block_left[LG_SHED_NORMAL], 0);
+    /* The hold still ends on time. */
+    assert_int_equal(lg_shed_take_turn(&s, 1000 + LG_SHED_HOLD_MS, LG_SHED_NORMAL), 0);
+    /* The next block: the reservation doubled, the last one having run out. */
+    lg_shed_note_busy(&s, 1600, LG_SHED_NORMAL, 3000, "", "10000");
+    lg_shed_note_block(&s, 1600, LG_SHED_NORMAL, "3000", "100");
+    assert_int_equal(lg_shed_reserve(&s), 2 * LG_SHED_RESERVE_MIN);
+    for (int i = 0; i < 40; i++)
+        assert_int_equal(lg_shed_take_turn(&s, 1600, LG_SHED_NORMAL), 3000 + 10 * i);
+    /* Redis behind: a place of the block too. */
+    assert_int_equal(lg_shed_turn_only(&s, 1600, LG_SHED_NORMAL), 3400);
+    /* A block left over when the next comes: what was used and a quarter. */
+    lg_shed_note_busy(&s, 2700, LG_SHED_NORMAL, 3000, "", "10000");
+    lg_shed_note_block(&s, 2700, LG_SHED_NORMAL, "3000", "64");
+    assert_int_equal(lg_shed_reserve(&s), 41 + 41 / 4);
+    /* Never below the minimum, never above the maximum. */
+    lg_shed_note_busy(&s, 2800, LG_SHED_NORMAL, 3000, "", "10000");
+    lg_shed_note_block(&s, 2800, LG_SHED_NORMAL, "3000", "64");
+    assert_int_equal(lg_shed_reserve(&s), LG_SHED_RESERVE_MIN);
+    s.reserve = LG_SHED_RESERVE_MAX;
+    s.block_left[LG_SHED_NORMAL] = 0;
+    lg_shed_note_busy(&s, 2900, LG_SHED_NORMAL, 3000, "", "10000");
+    lg_shed_note_block(&s, 2900, LG_SHED_NORMAL, "3000", "99999");
+    assert_int_equal(lg_shed_reserve(&s), LG_SHED_RESERVE_MAX);
+    assert_int_equal(s.block_left[LG_SHED_NORMAL], LG_SHED_RESERVE_MAX);
+}
+
+static void zero_junk_or_unspaced_blocks_are_no_block(void **state)
+{
+    (void)state;
+    struct lg_shed s = {0};
+    /* "0" places, junk, none, or no known spacing: no block. */
+    const char *none[][2] = {{"0", "0"}, {"100", "0"}, {"0", "5"}, {"x", "5"}, {NULL, NULL}};
+    for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++) {
+        lg_shed_note_busy(&s, 0, LG_SHED_NORMAL, 2500, "", "10000");
+        lg_shed_note_block(&s, 0, LG_SHED_NORMAL, none[i][0], none[i][1]);
+        assert_false(s.has_block[LG_SHED_NORMAL]);
+    }
+    lg_shed_note_busy(&s, 0, LG_SHED_NORMAL, 2500, "", "0");
+    lg_shed_note_block(&s, 0, LG_SHED_NORMAL, "100", "5");
+    assert_false(s.has_block[LG_SHED_NORMAL]);
+}
+
+static void a_client_back_at_its_turn_is_known(void **state)
+{
+    (void)state;
+    struct lg_turns t = {0};
+    uint64_t a = lg_turns_id("c-a"), b = lg_turns_id("c-b");
+    assert_int_not_equal(a, 0);
+    assert_int_not_equal(a, b);
+    assert_false(lg_turns_take(&t, a, 0));
+    lg_turns_note(&t, a, 1000);
+    /* Too early: a new submit; the turn is kept. */
+    assert_false(lg_turns_take(&t, a, 1000 - LG_TURN_EARLY_MS - 1));
+    assert_true(lg_turns_take(&t, a, 1000 - LG_TURN_EARLY_MS));
+    /* Used up. */
+    assert_false(lg_turns_take(&t, a, 5000));
+    /* Late is still its turn; another id's turn is not. */
+    lg_turns_note(&t, a, 1000);
+    assert_false(lg_turns_take(&t, b, 9000));
+    assert_true(lg_turns_take(&t, a, 9000));
+    /* A new turn replaces the old one of the same id. */
+    lg_turns_note(&t, a, 1000);
+    lg_turns_note(&t, a, 3000);
+    assert_false(lg_turns_take(&t, a, 2000));
+    assert_true(lg_turns_take(&t, a, 3000));
+    /* Full: the oldest turn makes room, the others stay. */
+    char id[16];
+    for (int i = 0; i < LG_TURNS_MAX; i++) {
+        snprintf(id, sizeof(id), "c-%d", i);
+        lg_turns_note(&t, lg_turns_id(id), 100);
+    }
+    lg_turns_note(&t, b, 100);
+    assert_false(lg_turns_take(&t, lg_turns_id("c-0"), 100));
+    assert_true(lg_turns_take(&t, lg_turns_id("c-1"), 100));
+    assert_true(lg_turns_take(&t, b, 100));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(retry_after_is_clamped_then_spread_by_half),
+        cmocka_unit_test(retry_after_is_clamped_then_spread_by_a_tenth),
         cmocka_unit_test(a_refusal_is_held_briefly_then_redis_is_asked_again),
         cmocka_unit_test(a_new_refusal_never_moves_the_line_back),
         cmocka_unit_test(a_short_retry_holds_no_longer_than_itself),
         cmocka_unit_test(a_high_refusal_also_stands_for_normal_orders),
         cmocka_unit_test(priority_follows_the_threshold_the_script_sent),
+        cmocka_unit_test(a_block_hands_out_the_places_the_script_kept_then_asks_again),
+        cmocka_unit_test(zero_junk_or_unspaced_blocks_are_no_block),
+        cmocka_unit_test(a_client_back_at_its_turn_is_known),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -397,6 +397,53 @@ static void log_level_is_read_one_way_by_every_program(void **state)
     unsetenv("LIVEGATE_LOG_LEVEL");
 }
 
+/* LIVEGATE_METRICS_LISTEN, read the same way by both programs: unset is
+ * none, a port is 1-65535 (0 and 65536 refused), and the gateway's may not
+ * be its shared port. */
+static void metrics_listen_bounds(void **state)
+{
+    (void)state;
+    char err[256];
+    struct lg_gateway_config gc;
+    struct lg_validator_config vc;
+    setenv("LIVEGATE_DEMO", "1", 1);
+    unsetenv("LIVEGATE_METRICS_LISTEN");
+    assert_int_equal(lg_gateway_config_load(&gc, err, sizeof(err)), 0);
+    assert_int_equal(gc.metrics_port, 0);
+    assert_int_equal(lg_validator_config_load(&vc, err, sizeof(err)), 0);
+    assert_int_equal(vc.metrics_port, 0);
+
+    static const struct {
+        const char *value;
+        int port; /* 0: refused */
+    } cases[] = {{"127.0.0.1:1", 1},  {"127.0.0.1:65535", 65535}, {"127.0.0.1:9101", 9101},
+                 {"127.0.0.1:0", 0},  {"127.0.0.1:65536", 0},     {"nonsense", 0},
+                 {"[::1]:9101", 9101}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        setenv("LIVEGATE_METRICS_LISTEN", cases[i].value, 1);
+        int g = lg_gateway_config_load(&gc, err, sizeof(err));
+        int v = lg_validator_config_load(&vc, err, sizeof(err));
+        if (cases[i].port) {
+            assert_int_equal(g, 0);
+            assert_int_equal(v, 0);
+            assert_int_equal(gc.metrics_port, cases[i].port);
+            assert_int_equal(vc.metrics_port, cases[i].port);
+        } else {
+            assert_int_equal(g, -1);
+            assert_int_equal(v, -1);
+            assert_non_null(strstr(err, "LIVEGATE_METRICS_LISTEN"));
+        }
+    }
+    setenv("LIVEGATE_METRICS_LISTEN", "127.0.0.1:8080", 1); /* LIVEGATE_LISTEN's default */
+    assert_int_equal(lg_gateway_config_load(&gc, err, sizeof(err)), -1);
+    assert_string_equal(err, "LIVEGATE_METRICS_LISTEN must have another port than LIVEGATE_LISTEN");
+    setenv("LIVEGATE_METRICS_LISTEN", "127.0.0.1:8081", 1);
+    assert_int_equal(lg_gateway_config_load(&gc, err, sizeof(err)), 0);
+    assert_string_equal(gc.metrics_host, "127.0.0.1");
+    unsetenv("LIVEGATE_METRICS_LISTEN");
+    unsetenv("LIVEGATE_DEMO");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -409,6 +456,7 @@ int main(void)
         cmocka_unit_test(old_data_keys),
         cmocka_unit_test(validator_table_keeps_every_default_and_range),
         cmocka_unit_test(log_level_is_read_one_way_by_every_program),
+        cmocka_unit_test(metrics_listen_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -72,12 +72,6 @@ static void every_line_is_prometheus_text(void **state)
                      [LG_CTR_SKU_UPDATES_OUT] = 77},
         .accept = &accept,
         .confirm = &confirm,
-        .queue_known = true,
-        .queue_high = 3,
-        .queue_normal = 40,
-        .oldest_high_s = 0.25,
-        .oldest_normal_s = 1.5,
-        .pay_timeouts = 6,
         .nredis = 1,
         .redis = {{.conn = "main", .up = true, .stats = {.errors = 2, .reconnects = 1}}},
         .bus_known = true,
@@ -136,10 +130,6 @@ static void every_line_is_prometheus_text(void **state)
     assert_true(has_line(text, "livegate_accept_latency_seconds_sum 0.004300"));
     assert_true(has_line(text, "livegate_confirm_latency_seconds_bucket{le=\"0.1\"} 0"));
     assert_true(has_line(text, "livegate_confirm_latency_seconds_bucket{le=\"0.25\"} 1"));
-    assert_true(has_line(text, "livegate_queue_depth{priority=\"high\"} 3"));
-    assert_true(has_line(text, "livegate_queue_depth{priority=\"normal\"} 40"));
-    assert_true(has_line(text, "livegate_queue_oldest_age_seconds{priority=\"normal\"} 1.500"));
-    assert_true(has_line(text, "livegate_pay_timeouts_total 6"));
     assert_true(has_line(text, "livegate_redis_errors_total{conn=\"main\"} 2"));
     assert_true(has_line(text, "livegate_redis_reconnects_total{conn=\"main\"} 1"));
     assert_true(has_line(text, "livegate_redis_reconnects_total{conn=\"bus\"} 4"));
@@ -151,16 +141,81 @@ static void every_line_is_prometheus_text(void **state)
     free(text);
 }
 
-static void queue_lines_are_left_out_when_unknown(void **state)
+static void a_process_document_has_no_redis_figures(void **state)
 {
     (void)state;
-    struct lg_metrics m = {.gateway_id = "gw-2"}; /* no histograms yet, Redis unreadable */
+    struct lg_metrics m = {
+        .gateway_id = "gw-2"}; /* no histograms yet; queue figures are the rooms document's */
     char *text = render(&m);
     assert_null(strstr(text, "livegate_queue_depth"));
+    assert_null(strstr(text, "livegate_pay_timeouts_total"));
+    assert_null(strstr(text, "livegate_room_"));
     assert_true(has_line(text, "livegate_accept_latency_seconds_bucket{le=\"+Inf\"} 0"));
     assert_true(has_line(text, "livegate_accept_latency_seconds_count 0"));
     assert_null(strstr(text, "conn=\"bus\""));
     assert_true(has_line(text, "livegate_info{gateway_id=\"gw-2\"} 1"));
+    free(text);
+}
+
+static char *render_rooms(const struct lg_metrics_rooms *r)
+{
+    size_t len = 0;
+    char *text = lg_metrics_render_rooms(r, &len);
+    assert_non_null(text);
+    assert_int_equal(strlen(text), len);
+    assert_true(len > 0 && text[len - 1] == '\n');
+    return text;
+}
+
+/* The shared port's room totals: the view's figures, the queue only when
+ * the process document does not carry it, a HELP that says the figures
+ * come from Redis and are cached, and label values quoted. */
+static void room_totals_are_the_view_and_say_where_from(void **state)
+{
+    (void)state;
+    struct lg_stats_view v;
+    lg_stats_view_init(&v);
+    v.counters[LG_STAT_RECEIVED] = 12;
+    v.counters[LG_STAT_BUSY] = 2;
+    v.counters[LG_STAT_GMV_FEN] = 39800;
+    v.connections = 7;
+    v.queue_high = 1;
+    v.oldest_normal_ms = 2500;
+    snprintf(v.codes[0].code, sizeof(v.codes[0].code), "OUT_OF_STOCK");
+    v.codes[0].n = 3;
+    snprintf(v.codes[1].code, sizeof(v.codes[1].code), "A\"B\\C");
+    v.codes[1].n = 1;
+    v.ncodes = 2;
+    v.counters[LG_STAT_PAY_TIMEOUTS] = 6;
+    struct lg_metrics_rooms r = {.total = &v, .process_elsewhere = true};
+    char *text = render_rooms(&r);
+    assert_true(has_line(text, "livegate_room_totals_up 1"));
+    assert_non_null(strstr(text, "# HELP livegate_room_totals_up The room figures that follow "
+                                 "are read from Redis"));
+    assert_non_null(strstr(text, "cached up to 1000 ms"));
+    assert_non_null(strstr(text, "LIVEGATE_METRICS_LISTEN"));
+    assert_true(has_line(text, "livegate_room_orders{outcome=\"received\"} 12"));
+    assert_true(has_line(text, "livegate_room_orders{outcome=\"busy\"} 2"));
+    assert_true(has_line(text, "livegate_room_rejections{code=\"OUT_OF_STOCK\"} 3"));
+    assert_true(has_line(text, "livegate_room_rejections{code=\"A\\\"B\\\\C\"} 1"));
+    assert_true(has_line(text, "livegate_room_gmv_fen 39800"));
+    assert_true(has_line(text, "livegate_room_connections 7"));
+    assert_true(has_line(text, "livegate_queue_depth{priority=\"high\"} 1"));
+    assert_true(has_line(text, "livegate_queue_oldest_age_seconds{priority=\"normal\"} 2.500"));
+    assert_true(has_line(text, "livegate_pay_timeouts_total 6"));
+    assert_true(has_line(text, "livegate_room_orders{outcome=\"pay_timeouts\"} 6"));
+    assert_null(strstr(text, "livegate_orders_total")); /* no process counters here */
+    free(text);
+
+    r.process_elsewhere = false; /* appended to the process document */
+    text = render_rooms(&r);
+    assert_non_null(strstr(text, "those of the gateway process that answered"));
+    free(text);
+
+    r.total = NULL; /* Redis could not be read */
+    text = render_rooms(&r);
+    assert_true(has_line(text, "livegate_room_totals_up 0"));
+    assert_null(strstr(text, "livegate_room_orders"));
     free(text);
 }
 
@@ -169,7 +224,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(observe_counts_each_sample_in_its_bucket),
         cmocka_unit_test(every_line_is_prometheus_text),
-        cmocka_unit_test(queue_lines_are_left_out_when_unknown),
+        cmocka_unit_test(a_process_document_has_no_redis_figures),
+        cmocka_unit_test(room_totals_are_the_view_and_say_where_from),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

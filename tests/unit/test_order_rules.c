@@ -234,6 +234,42 @@ static void phone_numbers(void **state)
     assert_string_equal(broken(with_addr("phone", json_integer(13800138000LL))), "address.phone");
 }
 
+/* Whatever check trips first (type, length, characters, prefix), the
+ * client reads the one rule. */
+static void one_phone_message(void **state)
+{
+    (void)state;
+    static const char *const want =
+        "address.phone must be a mainland mobile number: 1, then 3-9, then 9 digits";
+    json_t *bad[] = {json_string("12800138000"),
+                     json_string("1380013800"),
+                     json_string("138001380000"),
+                     json_string(""),
+                     json_string("1380013800a"),
+                     json_string("\xe4\xb8\x80\xe4\xb8\x80\xe4\xb8\x80\xe4\xb8\x80"),
+                     json_stringn("1380013800\0", 11),
+                     json_integer(13800138000LL),
+                     json_null(),
+                     json_array()};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        json_t *m = with_addr("phone", bad[i]);
+        struct lg_field_error err;
+        struct lg_order o;
+        memset(&err, 0, sizeof(err));
+        assert_int_equal(lg_order_parse(m, "r1", &o, &err), -1);
+        assert_string_equal(err.field, "address.phone");
+        assert_string_equal(err.message, want);
+        json_decref(m);
+    }
+    json_t *m = with_addr("phone", NULL); /* absent */
+    struct lg_field_error err;
+    struct lg_order o;
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(lg_order_parse(m, "r1", &o, &err), -1);
+    assert_string_equal(err.message, want);
+    json_decref(m);
+}
+
 static void postal_codes(void **state)
 {
     (void)state;
@@ -335,6 +371,7 @@ int main(void)
         cmocka_unit_test(every_required_field_missing_null_or_wrongly_typed),
         cmocka_unit_test(address_lengths_count_characters),
         cmocka_unit_test(phone_numbers),
+        cmocka_unit_test(one_phone_message),
         cmocka_unit_test(postal_codes),
         cmocka_unit_test(invalid_utf8_and_control_characters),
         cmocka_unit_test(the_first_broken_field_in_contract_order_is_named),

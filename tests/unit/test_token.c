@@ -192,18 +192,49 @@ static void expiry_bound(void **state)
 static void missing_and_mistyped_claims(void **state)
 {
     (void)state;
-    const char *missing[] = {
-        "{\"room\":\"r\",\"role\":\"viewer\",\"exp\":1900000000}",
-        "{\"sub\":\"u\",\"role\":\"viewer\",\"exp\":1900000000}",
-        "{\"sub\":\"u\",\"room\":\"r\",\"exp\":1900000000}",
-        "{\"sub\":\"u\",\"room\":\"r\",\"role\":\"viewer\"}",
-        "{\"sub\":null,\"room\":\"r\",\"role\":\"viewer\",\"exp\":1900000000}",
-        "{\"sub\":7,\"room\":\"r\",\"role\":\"viewer\",\"exp\":1900000000}",
-        "{\"sub\":\"u\",\"room\":\"r\",\"role\":\"viewer\",\"exp\":\"1900000000\"}",
-        "{\"sub\":\"u\",\"room\":\"r\",\"role\":\"viewer\",\"exp\":1900000000.5}",
+    static const struct {
+        const char *payload;
+        enum lg_token_error e;
+    } missing[] = {
+        {"{\"room\":\"r\",\"role\":\"viewer\",\"exp\":1900000000}", LG_TOKEN_MISSING_SUB},
+        {"{\"sub\":\"u\",\"role\":\"viewer\",\"exp\":1900000000}", LG_TOKEN_MISSING_ROOM},
+        {"{\"sub\":\"u\",\"room\":\"r\",\"exp\":1900000000}", LG_TOKEN_MISSING_ROLE},
+        {"{\"sub\":\"u\",\"room\":\"r\",\"role\":\"viewer\"}", LG_TOKEN_MISSING_EXP},
+        {"{\"sub\":null,\"room\":\"r\",\"role\":\"viewer\",\"exp\":1900000000}",
+         LG_TOKEN_MISSING_SUB},
+        {"{\"sub\":7,\"room\":\"r\",\"role\":\"viewer\",\"exp\":1900000000}", LG_TOKEN_MISSING_SUB},
+        {"{\"sub\":\"u\",\"room\":[],\"role\":\"viewer\",\"exp\":1900000000}",
+         LG_TOKEN_MISSING_ROOM},
+        {"{\"sub\":\"u\",\"room\":\"r\",\"role\":\"viewer\",\"exp\":\"1900000000\"}",
+         LG_TOKEN_MISSING_EXP},
+        {"{\"sub\":\"u\",\"room\":\"r\",\"role\":\"viewer\",\"exp\":1900000000.5}",
+         LG_TOKEN_MISSING_EXP},
+        /* Several at fault: the first in the order sub, room, role, exp. */
+        {"{\"role\":\"viewer\"}", LG_TOKEN_MISSING_SUB},
+        {"{\"sub\":\"u\"}", LG_TOKEN_MISSING_ROOM},
     };
     for (size_t i = 0; i < sizeof(missing) / sizeof(missing[0]); i++)
-        assert_int_equal(claims_result(missing[i]), LG_TOKEN_MISSING_CLAIM);
+        assert_int_equal(claims_result(missing[i].payload), missing[i].e);
+}
+
+/* Each claim's error names the claim, so a client can tell what to fix. */
+static void claim_errors_name_the_claim(void **state)
+{
+    (void)state;
+    static const struct {
+        enum lg_token_error e;
+        const char *claim;
+    } named[] = {{LG_TOKEN_EXPIRED, "'exp'"},       {LG_TOKEN_MISSING_SUB, "'sub'"},
+                 {LG_TOKEN_MISSING_ROOM, "'room'"}, {LG_TOKEN_MISSING_ROLE, "'role'"},
+                 {LG_TOKEN_MISSING_EXP, "'exp'"},   {LG_TOKEN_BAD_SUB, "'sub'"},
+                 {LG_TOKEN_BAD_ROLE, "'role'"},     {LG_TOKEN_BAD_ROOM, "'room'"},
+                 {LG_TOKEN_BAD_TIER, "'tier'"}};
+    for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
+        const char *text = lg_token_error_str(named[i].e);
+        assert_non_null(strstr(text, "token claim "));
+        assert_non_null(strstr(text, named[i].claim));
+    }
+    assert_string_equal(lg_token_error_str(LG_TOKEN_EXPIRED), "token claim 'exp' has expired");
 }
 
 static void claim_values(void **state)
@@ -211,10 +242,10 @@ static void claim_values(void **state)
     (void)state;
     assert_int_equal(
         claims_result("{\"sub\":\"u\",\"room\":\"r\",\"role\":\"root\",\"exp\":1900000000}"),
-        LG_TOKEN_BAD_CLAIM);
+        LG_TOKEN_BAD_ROLE);
     assert_int_equal(
         claims_result("{\"sub\":\"u\",\"room\":\"*\",\"role\":\"viewer\",\"exp\":1900000000}"),
-        LG_TOKEN_BAD_CLAIM);
+        LG_TOKEN_BAD_ROOM);
     assert_int_equal(
         claims_result("{\"sub\":\"u\",\"room\":\"*\",\"role\":\"operator\",\"exp\":1900000000}"),
         LG_TOKEN_OK);
@@ -223,13 +254,13 @@ static void claim_values(void **state)
         LG_TOKEN_OK);
     assert_int_equal(
         claims_result("{\"sub\":\"a b\",\"room\":\"r\",\"role\":\"viewer\",\"exp\":1900000000}"),
-        LG_TOKEN_BAD_CLAIM);
+        LG_TOKEN_BAD_SUB);
     assert_int_equal(
         claims_result("{\"sub\":\"u\",\"room\":\"r/1\",\"role\":\"viewer\",\"exp\":1900000000}"),
-        LG_TOKEN_BAD_CLAIM);
+        LG_TOKEN_BAD_ROOM);
     assert_int_equal(claims_result("{\"sub\":\"u\",\"room\":\"r\",\"role\":\"viewer\",\"exp\":"
                                    "1900000000,\"tier\":5}"),
-                     LG_TOKEN_BAD_CLAIM);
+                     LG_TOKEN_BAD_TIER);
     struct lg_claims c;
     assert_int_equal(check(forge(HS256,
                                  "{\"sub\":\"u\",\"room\":\"r\",\"role\":\"viewer\",\"exp\":"
@@ -265,7 +296,7 @@ static void role_names(void **state)
     assert_int_equal(r, LG_ROLE_ADMIN);
     assert_int_equal(lg_role_parse("Admin", &r), -1);
     assert_string_equal(lg_role_name(LG_ROLE_OPERATOR), "operator");
-    for (int e = LG_TOKEN_OK; e <= LG_TOKEN_BAD_CLAIM; e++)
+    for (int e = LG_TOKEN_OK; e < LG_TOKEN_NERRORS; e++)
         assert_true(strlen(lg_token_error_str((enum lg_token_error)e)) > 0);
 }
 
@@ -280,6 +311,7 @@ int main(void)
         cmocka_unit_test(expiry_bound),
         cmocka_unit_test(missing_and_mistyped_claims),
         cmocka_unit_test(claim_values),
+        cmocka_unit_test(claim_errors_name_the_claim),
         cmocka_unit_test(minting_round_trips),
         cmocka_unit_test(role_names),
     };
