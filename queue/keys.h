@@ -16,6 +16,15 @@
 
 /* Set of every room that has been configured or has received an order. */
 #define LG_KEY_ROOMS "lg:rooms"
+/* The rooms in use (sorted set: room -> Redis time in ms of its last
+ * activity): marked by gateways (room_touch.lua) on PUT of the room and on
+ * its orders, pruned by validators once a room is idle or closed and its
+ * streams are drained (room_prune.lua). Validators and the statistics
+ * walk this, not lg:rooms. */
+#define LG_KEY_ROOMS_ACTIVE "lg:rooms:active"
+/* Set once the rooms of lg:rooms were copied into the index (by the first
+ * validator of a deployment that predates it, see validator/rooms.c). */
+#define LG_KEY_ROOMS_SEEDED "lg:rooms:seeded"
 
 /* The consumer group of the validators on every priority stream. Not a key,
  * but the gateway's statistics read the group's backlog by this name. */

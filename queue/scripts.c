@@ -31,6 +31,12 @@ extern const char lg_lua_expire[];
 extern const size_t lg_lua_expire_len;
 extern const char lg_lua_pay_timeout[];
 extern const size_t lg_lua_pay_timeout_len;
+extern const char lg_lua_room_touch[];
+extern const size_t lg_lua_room_touch_len;
+extern const char lg_lua_room_prune[];
+extern const size_t lg_lua_room_prune_len;
+extern const char lg_lua_consumer_prune[];
+extern const size_t lg_lua_consumer_prune_len;
 
 struct lg_script lg_script_enqueue = {.name = "enqueue"};
 struct lg_script lg_script_validate = {.name = "validate"};
@@ -43,11 +49,16 @@ struct lg_script lg_script_sku_notify = {.name = "sku_notify"};
 struct lg_script lg_script_reply = {.name = "reply"};
 struct lg_script lg_script_expire = {.name = "expire"};
 struct lg_script lg_script_pay_timeout = {.name = "pay_timeout"};
+struct lg_script lg_script_room_touch = {.name = "room_touch"};
+struct lg_script lg_script_room_prune = {.name = "room_prune"};
+struct lg_script lg_script_consumer_prune = {.name = "consumer_prune"};
 
 static struct lg_script *all_scripts[] = {
-    &lg_script_enqueue,    &lg_script_validate,  &lg_script_stats_flush, &lg_script_stats_read,
-    &lg_script_transition, &lg_script_room_open, &lg_script_sku_notify,  &lg_script_watch,
-    &lg_script_reply,      &lg_script_expire,    &lg_script_pay_timeout};
+    &lg_script_enqueue, &lg_script_validate, &lg_script_stats_flush, &lg_script_stats_read,
+    &lg_script_transition, &lg_script_room_open, &lg_script_sku_notify, &lg_script_watch,
+    &lg_script_reply, &lg_script_expire, &lg_script_pay_timeout,
+    /* the active-room index and the group's consumers */
+    &lg_script_room_touch, &lg_script_room_prune, &lg_script_consumer_prune};
 #define NSCRIPTS (sizeof(all_scripts) / sizeof(all_scripts[0]))
 
 static void set_body(struct lg_script *s, const char *body, size_t len)
@@ -73,6 +84,9 @@ void lg_scripts_init(void)
     set_body(&lg_script_reply, lg_lua_reply, lg_lua_reply_len);
     set_body(&lg_script_expire, lg_lua_expire, lg_lua_expire_len);
     set_body(&lg_script_pay_timeout, lg_lua_pay_timeout, lg_lua_pay_timeout_len);
+    set_body(&lg_script_room_touch, lg_lua_room_touch, lg_lua_room_touch_len);
+    set_body(&lg_script_room_prune, lg_lua_room_prune, lg_lua_room_prune_len);
+    set_body(&lg_script_consumer_prune, lg_lua_consumer_prune, lg_lua_consumer_prune_len);
 }
 
 static void on_loaded(redisReply *reply, void *arg)

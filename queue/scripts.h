@@ -30,6 +30,9 @@ extern struct lg_script lg_script_watch;       /* duplicate submit, gateway */
 extern struct lg_script lg_script_reply;       /* results to one reply stream, validator, gateway */
 extern struct lg_script lg_script_expire;      /* the deadline sweep, gateway */
 extern struct lg_script lg_script_pay_timeout; /* payment deadlines, validator */
+extern struct lg_script lg_script_room_touch;  /* active-room index mark, gateway */
+extern struct lg_script lg_script_room_prune;  /* active-room index removal, validator */
+extern struct lg_script lg_script_consumer_prune; /* dead consumers, validator */
 
 /* Computes the SHA1 of every embedded script; call once at start-up. */
 void lg_scripts_init(void);

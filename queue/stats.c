@@ -661,9 +661,13 @@ int lg_stats_read_rooms(struct lg_redis *r, const char *room, size_t max_rooms, 
                               .pending = 1};
     lg_stats_view_init(&rr->view);
     if (strcmp(room, "*") == 0) {
-        const char *argv[] = {"SMEMBERS", LG_KEY_ROOMS};
+        /* The rooms in use, newest activity first: a room with a backlog is
+         * never pruned from the index, and a long-closed one costs nothing. */
+        char last[24];
+        snprintf(last, sizeof(last), "%zu", max_rooms ? max_rooms - 1 : 0);
+        const char *argv[] = {"ZRANGE", LG_KEY_ROOMS_ACTIVE, "0", last, "REV"};
         rr->pending++; /* released by on_room_members, after it sent the room reads */
-        if (lg_redis_argv(r, on_room_members, rr, 2, argv, NULL) != 0)
+        if (lg_redis_argv(r, on_room_members, rr, 5, argv, NULL) != 0)
             rr->pending--;
     } else {
         read_one_room(rr, room);

@@ -113,6 +113,11 @@ static void cycle(struct lg_validator *v)
         lgv_pay_drain(v, now);
         return;
     }
+    if (now - v->last_prune_ms >= v->cfg.prune_ms) {
+        v->last_prune_ms = now;
+        lgv_prune(v);
+        return;
+    }
     if (now - v->last_claim_ms >= CLAIM_EVERY_MS) {
         v->last_claim_ms = now;
         lgv_claim(v);
@@ -186,6 +191,7 @@ void lg_validator_start(struct lg_validator *v)
 {
     lg_redis_start(v->redis);
     v->last_stats_ms = lg_mono_ms();
+    v->last_prune_ms = v->last_stats_ms; /* the first prune after a full period */
     lg_stats_start(v->stats, v->loop, v->redis);
     lgv_cycle_schedule(v, 0);
 }
@@ -202,6 +208,10 @@ void lg_validator_free(struct lg_validator *v)
     lgv_pay_free(v);
     free(v->batch);
     free(v->rooms);
+    free(v->room_slots);
+    free(v->room_scores);
+    free(v->group_order);
+    free(v->group_starts);
     lg_strmap_free(v->room_set);
     lg_strmap_free(v->target_set);
     for (size_t i = 0; i < v->targets_cap; i++)

@@ -8,8 +8,9 @@
  * "after" function, which starts the next step:
  *
  *   rooms.c   refresh the room list / trim old entries      -> next cycle
+ *   prune.c   drop drained idle rooms, dead consumers        -> next cycle
  *   claim.c   take over entries a silent consumer left      -> decide
- *   read.c    read a batch, high streams first              -> decide
+ *   read.c    read a batch, high streams first, per slot    -> decide
  *   decide.c  run validate.lua, one call per room's entries  -> answer
  *   answer.c  send the results, then acknowledge the batch  -> next cycle
  *   pay_timeout.c  cancel the orders unpaid at their deadline -> next cycle
@@ -68,9 +69,22 @@ struct lg_validator {
     uv_timer_t timer;
     struct lg_stats *stats; /* room-wide statistics, flushed every second */
 
+    /* The rooms of the active index, with their slot and the index's score
+     * (ms of last activity); grouped by slot into group_order/starts. */
     char (*rooms)[LG_ID_MAX + 1];
+    unsigned *room_slots;
+    long long *room_scores;
     size_t nrooms, rooms_cap;
     struct lg_strmap *room_set;
+    size_t *group_order, *group_starts;
+    size_t ngroups;
+    bool groups_dirty;
+    /* The room the idle wait blocks on (read.c), and the newest index score
+     * seen, so a newly active room takes over. */
+    char hot_room[LG_ID_MAX + 1];
+    long long hot_score;
+    bool read_failed;  /* a reply of the current read pass was lost */
+    bool index_seeded; /* the one-time copy of lg:rooms into the index is done */
 
     struct lgv_entry *batch;
     size_t nbatch, batch_cap;
@@ -96,7 +110,7 @@ struct lg_validator {
     void (*after)(struct lg_validator *v);
     bool stopping, stopped;
 
-    int64_t last_rooms_ms, last_claim_ms, last_trim_ms, last_stats_ms, last_pay_ms;
+    int64_t last_rooms_ms, last_claim_ms, last_trim_ms, last_stats_ms, last_pay_ms, last_prune_ms;
     unsigned long long decided, confirmed, rejected, expired, dead_lettered, resent;
     unsigned long long pay_timeouts;
     struct lgv_metrics metrics; /* what GET /metrics shows (metrics.h) */
@@ -130,6 +144,13 @@ void lgv_batch_clear(struct lg_validator *v);
 /* rooms.c */
 void lgv_rooms_refresh(struct lg_validator *v);
 void lgv_rooms_trim(struct lg_validator *v);
+/* Groups the rooms by slot if the list changed since. -1 when out of memory. */
+int lgv_rooms_group(struct lg_validator *v);
+/* The value of name in a reply of name/value pairs (XINFO), or NULL. */
+const redisReply *lgv_pair(const redisReply *pairs, const char *name);
+
+/* prune.c */
+void lgv_prune(struct lg_validator *v);
 
 /* claim.c */
 void lgv_claim(struct lg_validator *v);

@@ -60,8 +60,8 @@ int64_t lgv_pay_next_check_ms(int64_t now_ms, const struct lgv_pay_result *r)
 
 /* ---- the drain (event-loop glue) --------------------------------------------- */
 
-/* One script call; freed by its reply. room indexes v->rooms (only ever
- * appended to, so the index stays valid). */
+/* One script call; freed by its reply. room indexes v->rooms (the list
+ * changes only in a refresh step of its own, so the index stays valid). */
 struct pay_call {
     struct lg_validator *v;
     size_t room;

@@ -26,6 +26,15 @@ static const struct lg_config_int validator_ints[] = {
      offsetof(struct lg_validator_config, retention_ms)},
     {"LIVEGATE_REDIS_TIMEOUT_MS", 2000, 100, 60000,
      offsetof(struct lg_validator_config, redis_timeout_ms)},
+    /* Above a gateway's one-second throttle of its activity marks (see
+     * gateway/features/rooms.c), so a room that takes orders never looks idle. */
+    {"LIVEGATE_ROOM_IDLE_MS", 86400000, 5000, 604800000,
+     offsetof(struct lg_validator_config, room_idle_ms)},
+    {"LIVEGATE_ROOM_CLOSED_IDLE_MS", 60000, 5000, 604800000,
+     offsetof(struct lg_validator_config, room_closed_idle_ms)},
+    {"LIVEGATE_CONSUMER_IDLE_MS", 3600000, 5000, 604800000,
+     offsetof(struct lg_validator_config, consumer_idle_ms)},
+    {"LIVEGATE_PRUNE_EVERY_MS", 10000, 200, 600000, offsetof(struct lg_validator_config, prune_ms)},
 };
 
 /* LIVEGATE_VALIDATOR_ID, or "v-<pid>-<random>" so two validators started

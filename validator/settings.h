@@ -22,7 +22,11 @@ struct lg_validator_config {
     int max_deliveries; /* more than this: dead letter + EXPIRED */
     int retention_ms;   /* stream entries older than this are trimmed */
     int redis_timeout_ms;
-    char metrics_host[64]; /* LIVEGATE_METRICS_LISTEN: GET /metrics; port 0: none */
+    int room_idle_ms;        /* a live room idle this long leaves the active index */
+    int room_closed_idle_ms; /* the same for a closed (or never set up) room */
+    int consumer_idle_ms;    /* a consumer idle this long, with nothing pending, is removed */
+    int prune_ms;            /* how often rooms and consumers are pruned */
+    char metrics_host[64];   /* LIVEGATE_METRICS_LISTEN: GET /metrics; port 0: none */
     int metrics_port;
     enum lg_log_level log_level;
 };

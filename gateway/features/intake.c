@@ -912,7 +912,7 @@ void lg_intake_submit(struct lg_session *s, const struct lg_order *o, const char
     snprintf(order_ttl, sizeof(order_ttl), "%d", gw->cfg.order_ttl_s);
     const char *set_index[] = {"SET", k_index, o->room_id, "EX", order_ttl};
     lg_redis_argv(gw->redis, lg_redis_ignore_reply, NULL, 5, set_index, NULL);
-    lg_rooms_register_once(gw, o->room_id);
+    lg_rooms_note_order(gw, o->room_id);
 
     b->orders[b->n++] = r;
     gw->intake->orders_in_flight++;

@@ -25,8 +25,8 @@
 #include "features/results.h"
 #include "stats.h"
 
-/* Rooms a refresh reads the queue of, at most: the first of the registry
- * (lg:rooms) as SMEMBERS lists them. One Redis call each. */
+/* Rooms a refresh reads the queue of, at most: those of the active-room
+ * index (lg:rooms:active) with the newest activity. One Redis call each. */
 #define METRICS_MAX_ROOMS 100
 /* How long a rendered document is served before it is rendered again. */
 #define METRICS_REFRESH_MS 1000
@@ -289,7 +289,8 @@ char *lg_metrics_render_rooms(const struct lg_metrics_rooms *r, size_t *len)
      * trip strict parsers of the format. */
     fprintf(f,
             "# HELP livegate_room_totals_up The room figures that follow are read from Redis over "
-            "the rooms of lg:rooms (at most %d) and cached up to %d ms, so every gateway answers "
+            "the rooms in use, lg:rooms:active (at most %d), and cached up to %d ms, so every "
+            "gateway answers "
             "the same; %s 1 when the last refresh read every room, 0 when the room figures are "
             "left out.\n# TYPE livegate_room_totals_up gauge\n",
             METRICS_MAX_ROOMS, METRICS_REFRESH_MS,

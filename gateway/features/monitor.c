@@ -1,11 +1,10 @@
 /* monitor.c - the monitor channel on one gateway (see monitor.h).
  *
  * Subscriptions are grouped by room ("*" is a group of its own). Once a
- * second each group's figures are read from Redis once (for "*": every room
- * in lg:rooms, merged), the monitor.stats frame is built once, and every
- * monitor of the group gets a copy with its own feed_dropped count. A
- * monitor's first frame is read for it alone, so it comes at once and
- * carries the subscribe's req.
+ * second each group's figures are read from Redis once (for "*": the rooms
+ * of the active-room index lg:rooms:active, merged), the monitor.stats frame is built once, and
+ * every monitor of the group gets a copy with its own feed_dropped count. A monitor's first frame
+ * is read for it alone, so it comes at once and carries the subscribe's req.
  *
  * Reads in flight hold the group's name, not a pointer, so a group that
  * emptied meanwhile is simply not found; a first read is a waiter of its
@@ -13,13 +12,13 @@
  *
  * The feed is paid for only while watched: while a group exists this
  * gateway keeps lg:{room}:feed:watched alive (PX WATCHED_TTL_MS, refreshed
- * every tick; for "*" the key of every room in lg:rooms), and enqueue.lua
+ * every tick; for "*" the key of every room in lg:rooms:active), and enqueue.lua
  * and validate.lua publish only while it exists. The key of a room group is
  * set when the group is made, on the same connection and before the
  * subscribe's first monitor.stats is read, so every script call that runs
  * after the subscribe is answered publishes. A "*" group's keys follow one
- * SMEMBERS round trip later (also before the first frame's own reads, which
- * start with lg:rooms too), and a room first registered afterwards is
+ * ZRANGE round trip later (also before the first frame's own reads, which
+ * start with the index too), and a room first active afterwards is
  * covered from the next tick: at most TICK_MS of its orders go unseen. When
  * the last monitor leaves the key is left to expire (another gateway may
  * still watch the room), so publishing stops within WATCHED_TTL_MS.
@@ -45,7 +44,7 @@
 /* A monitor whose last frame is younger than this skips a tick, so the
  * first periodic frame does not follow the first frame immediately. */
 #define MIN_GAP_MS 500
-/* Rooms a "*" monitor covers, at most (in lg:rooms order). */
+/* Rooms a "*" monitor covers, at most (newest activity first). */
 #define ALL_MAX_ROOMS 500
 /* Life of a presence key: three ticks, so one late or lost refresh does
  * not silence the feed. */
@@ -209,8 +208,12 @@ static void refresh_watched(struct lg_monitors *m, const struct lg_monitor_group
         mark_watched(m->gw->redis, g->room);
         return;
     }
-    const char *argv[] = {"SMEMBERS", LG_KEY_ROOMS};
-    lg_redis_argv(m->gw->redis, on_rooms_listed, m, 2, argv, NULL);
+    /* the rooms in use, newest activity first: the same ones the "*"
+     * statistics read (queue/stats.c), and an idle room costs nothing */
+    char last[16];
+    snprintf(last, sizeof(last), "%d", ALL_MAX_ROOMS - 1);
+    const char *argv[] = {"ZRANGE", LG_KEY_ROOMS_ACTIVE, "0", last, "REV"};
+    lg_redis_argv(m->gw->redis, on_rooms_listed, m, 5, argv, NULL);
 }
 
 /* ---- the tick ------------------------------------------------------------------ */

@@ -194,7 +194,7 @@ test('the order-stream trim keeps every entry its group has not delivered or not
   await redis.cli('XGROUP', 'CREATE', key, 'lg-validators', '0');
   await redis.cli('XREADGROUP', 'GROUP', 'lg-validators', 'dead-worker', 'COUNT', '350', 'STREAMS', key, '>');
   await redis.cli('XACK', key, 'lg-validators', ...ids.slice(0, 300));
-  await redis.cli('SADD', 'lg:rooms', room);
+  await redis.cli('ZADD', 'lg:rooms:active', String(Date.now()), room);
   const pending = ids.slice(300, 350), undelivered = ids.slice(350);
   // Its first trim comes before its first read; the dead worker's entries
   // are not claimed during the test.
@@ -243,23 +243,23 @@ test('results a stopped gateway has not read are all delivered when it resumes, 
 });
 
 test('/metrics: concurrent scrapes share one refresh of at most 100 rooms; a scrape a second later sees new figures', async () => {
-  // A Redis of its own: nothing else calls SMEMBERS or scripts there.
+  // A Redis of its own: nothing else calls ZRANGE or scripts there.
   const own = await startRedis();
   const gw = await startGateway({ redis: own, secrets });
-  await own.cli('SADD', 'lg:rooms', ...Array.from({ length: 150 }, (_, i) => `mr-${i}`));
+  await own.cli('ZADD', 'lg:rooms:active', ...Array.from({ length: 150 }, (_, i) => [String(i), `mr-${i}`]).flat());
   const calls = async (cmd) => {
     const m = (await own.cli('INFO', 'commandstats')).match(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`));
     return m ? Number(m[1]) : 0;
   };
-  const before = { smembers: await calls('smembers'), evalsha: await calls('evalsha') };
+  const before = { zrange: await calls('zrange'), evalsha: await calls('evalsha') };
   const scrapes = await Promise.all(Array.from({ length: 20 }, () => gw.http('GET', '/metrics')));
   assert.ok(scrapes.every((r) => r.status === 200));
   // The refresh's own commands show in livegate_redis_commands_total: a
   // second refresh would have changed the body.
   assert.ok(scrapes.every((r) => r.text === scrapes[0].text), 'every scrape got the same document');
   assert.match(scrapes[0].text, /livegate_queue_depth\{priority="normal"\} 0/);
-  const mid = { smembers: await calls('smembers'), evalsha: await calls('evalsha') };
-  assert.equal(mid.smembers - before.smembers, 1, 'one refresh');
+  const mid = { zrange: await calls('zrange'), evalsha: await calls('evalsha') };
+  assert.equal(mid.zrange - before.zrange, 1, 'one refresh');
   const rooms = mid.evalsha - before.evalsha;
   assert.ok(rooms >= 100 && rooms < 110, `one stats read per room, 100 rooms at most: ${rooms}`);
   // Past the second, the next scrape renders again.
@@ -267,5 +267,5 @@ test('/metrics: concurrent scrapes share one refresh of at most 100 rooms; a scr
   const later = await gw.http('GET', '/metrics');
   assert.equal(later.status, 200);
   assert.notEqual(later.text, scrapes[0].text);
-  assert.equal((await calls('smembers')) - mid.smembers, 1, 'a second refresh');
+  assert.equal((await calls('zrange')) - mid.zrange, 1, 'a second refresh');
 });

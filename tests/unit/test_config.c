@@ -339,6 +339,14 @@ static void validator_table_keeps_every_default_and_range(void **state)
          offsetof(struct lg_validator_config, retention_ms)},
         {"LIVEGATE_REDIS_TIMEOUT_MS", 2000, 100, 60000,
          offsetof(struct lg_validator_config, redis_timeout_ms)},
+        {"LIVEGATE_ROOM_IDLE_MS", 86400000, 5000, 604800000,
+         offsetof(struct lg_validator_config, room_idle_ms)},
+        {"LIVEGATE_ROOM_CLOSED_IDLE_MS", 60000, 5000, 604800000,
+         offsetof(struct lg_validator_config, room_closed_idle_ms)},
+        {"LIVEGATE_CONSUMER_IDLE_MS", 3600000, 5000, 604800000,
+         offsetof(struct lg_validator_config, consumer_idle_ms)},
+        {"LIVEGATE_PRUNE_EVERY_MS", 10000, 200, 600000,
+         offsetof(struct lg_validator_config, prune_ms)},
     };
     struct lg_validator_config c;
     /* The margin must stay below the deadline: test each bound against a
