@@ -436,7 +436,8 @@ struct batch {
     struct arg_list keys, args; /* KEYS and ARGV of enqueue.lua */
     int n;
     bool sent;       /* the call went out: its reply counts in the intake's lag */
-    bool in_map;     /* still the room's batch in by_room (not full) */
+    bool in_map;     /* still the room's batch in by_room / high_by_room (not full) */
+    bool high;       /* high-value orders only: sent before the others */
     int64_t born_ms; /* when its first order joined: how long it has waited */
     struct intake_req *orders[LG_INTAKE_BATCH_MAX];
 };
@@ -455,9 +456,10 @@ struct shed_entry {
 
 struct lg_intake {
     struct lg_gateway *gw;
-    uv_check_t flush_check; /* runs once per loop turn while batches wait */
-    struct lg_list pending; /* struct batch, in the order their rooms arrived */
-    struct lg_strmap *by_room;
+    uv_check_t flush_check;         /* runs once per loop turn while batches wait */
+    struct lg_list pending;         /* struct batch, in the order their rooms arrived */
+    struct lg_strmap *by_room;      /* room -> its batch of normal orders being filled */
+    struct lg_strmap *high_by_room; /* room -> its batch of high-value orders */
     struct lg_fingerprinter *fingerprinter;
     /* Send times of the enqueue calls in flight, oldest at replied % ring:
      * one connection answers in order, so the oldest unanswered call shows
@@ -615,26 +617,54 @@ static int batch_add_room_args(struct batch *b, const struct lg_gateway *gw)
 
 static void on_flush_check(uv_check_t *h);
 
-static struct batch *batch_of_room(struct lg_intake *in, const char *room)
+/* Where a new batch waits: a normal one at the end, a high-value one after
+ * the high-value ones already waiting, ahead of every normal one, so a
+ * high order's call goes out first however many normal ones wait. */
+static void queue_batch(struct lg_intake *in, struct batch *b)
 {
-    struct batch *b = lg_strmap_get(in->by_room, room);
+    struct lg_list *at = &in->pending;
+    if (b->high) {
+        for (struct lg_list *q = lg_list_first(&in->pending); q;
+             q = lg_list_next(&in->pending, q)) {
+            if (!lg_list_entry(q, struct batch, node)->high)
+                break;
+            at = q;
+        }
+        lg_list_insert_after(at, &b->node);
+    } else {
+        lg_list_insert_tail(&in->pending, &b->node);
+    }
+}
+
+static struct batch *batch_of_room(struct lg_intake *in, const char *room, bool high)
+{
+    struct lg_strmap *map = high ? in->high_by_room : in->by_room;
+    struct batch *b = lg_strmap_get(map, room);
     if (b)
         return b;
     b = calloc(1, sizeof(*b));
     if (!b)
         return NULL;
     b->in = in;
+    b->high = high;
     b->born_ms = lg_mono_ms();
     snprintf(b->room, sizeof(b->room), "%s", room);
-    if (batch_add_room_args(b, in->gw) != 0 || lg_strmap_put(in->by_room, room, b) != 0) {
+    if (batch_add_room_args(b, in->gw) != 0 || lg_strmap_put(map, room, b) != 0) {
         batch_free(b);
         return NULL;
     }
     b->in_map = true;
     if (lg_list_empty(&in->pending))
         uv_check_start(&in->flush_check, on_flush_check);
-    lg_list_insert_tail(&in->pending, &b->node);
+    queue_batch(in, b);
     return b;
+}
+
+static void batch_leave_map(struct lg_intake *in, struct batch *b)
+{
+    if (b->in_map)
+        lg_strmap_del(b->high ? in->high_by_room : in->by_room, b->room);
+    b->in_map = false;
 }
 
 /* How long the oldest order not yet answered has waited: in the oldest
@@ -646,9 +676,13 @@ static int64_t intake_lag_ms(const struct lg_intake *in, int64_t now_ms)
         return INT64_MAX;
     if (in->sent != in->replied)
         return now_ms - in->sent_at_ms[in->replied % SENT_RING];
-    if (!lg_list_empty(&in->pending))
-        return now_ms - lg_list_entry(lg_list_first(&in->pending), struct batch, node)->born_ms;
-    return 0;
+    int64_t oldest = now_ms; /* the list is short: a batch or two per room */
+    for (struct lg_list *q = lg_list_first(&in->pending); q; q = lg_list_next(&in->pending, q)) {
+        int64_t born = lg_list_entry(q, struct batch, node)->born_ms;
+        if (born < oldest)
+            oldest = born;
+    }
+    return now_ms - oldest;
 }
 
 static void flush_pending(struct lg_intake *in);
@@ -691,8 +725,7 @@ static void batch_send(struct batch *b)
 {
     struct lg_intake *in = b->in;
     lg_list_remove(&b->node);
-    if (b->in_map)
-        lg_strmap_del(in->by_room, b->room);
+    batch_leave_map(in, b);
     if (lg_list_empty(&in->pending))
         uv_check_stop(&in->flush_check);
     if (b->n == 0) {
@@ -760,10 +793,12 @@ struct lg_intake *lg_intake_new(struct lg_gateway *gw)
     if (!in)
         return NULL;
     in->by_room = lg_strmap_new();
+    in->high_by_room = lg_strmap_new();
     in->shed_by_room = lg_strmap_new();
     in->fingerprinter = lg_fingerprinter_new(gw->cfg.data_key);
-    if (!in->by_room || !in->shed_by_room || !in->fingerprinter) {
+    if (!in->by_room || !in->high_by_room || !in->shed_by_room || !in->fingerprinter) {
         lg_strmap_free(in->by_room);
+        lg_strmap_free(in->high_by_room);
         lg_strmap_free(in->shed_by_room);
         lg_fingerprinter_free(in->fingerprinter);
         free(in);
@@ -784,6 +819,7 @@ static void on_check_closed(uv_handle_t *h)
         shed_forget(in, lg_list_entry(lg_list_first(&in->sheds), struct shed_entry, node));
     lg_strmap_free(in->shed_by_room);
     lg_strmap_free(in->by_room);
+    lg_strmap_free(in->high_by_room);
     lg_fingerprinter_free(in->fingerprinter);
     free(in);
 }
@@ -883,7 +919,8 @@ void lg_intake_submit(struct lg_session *s, const struct lg_order *o, const char
         return;
     }
     struct batch *b = NULL;
-    if (!gw->intake || !lg_redis_is_up(gw->redis) || !(b = batch_of_room(gw->intake, o->room_id))) {
+    if (!gw->intake || !lg_redis_is_up(gw->redis) ||
+        !(b = batch_of_room(gw->intake, o->room_id, is_high(gw->intake, o, s->claims.vip)))) {
         reply_unavailable(s, r);
         free(r);
         return;
@@ -922,8 +959,7 @@ void lg_intake_submit(struct lg_session *s, const struct lg_order *o, const char
     if (b->n == LG_INTAKE_BATCH_MAX) {
         /* Full: it waits for its call as it is; the room's next order
          * starts a new batch. */
-        lg_strmap_del(gw->intake->by_room, b->room);
-        b->in_map = false;
+        batch_leave_map(gw->intake, b);
         flush_pending(gw->intake);
     }
 }

@@ -567,3 +567,48 @@ for (const [calls, expected] of [[1, 2], [2, 3]]) {
     }
   });
 }
+
+test('a high-value order waiting for its enqueue call goes out before the normal ones waiting', async () => {
+  const gw = await startGateway({ redis, env: { LIVEGATE_INTAKE_CALLS: '1' } });
+  const room = 'g-high-first';
+  await setupRoom(gw, room);
+  const c = await gw.session({ sub: 'b-hf', room, role: 'viewer' });
+  const vip = await gw.session({ sub: 'b-hf-vip', room, role: 'viewer', tier: 'vip' });
+  await redis.cli('CONFIG', 'SET', 'slowlog-log-slower-than', '0');
+  await redis.cli('SLOWLOG', 'RESET');
+  try {
+    await redis.cli('CLIENT', 'PAUSE', '600', 'WRITE');
+    // One call in flight (held by the pause); then 10 normal orders wait,
+    // then a vip's (high) order arrives: it goes out first all the same.
+    const first = Array.from({ length: 5 }, () => validOrder({ room_id: room }));
+    for (const o of first) c.send(o);
+    await sleep(100);
+    const normal = Array.from({ length: 10 }, () => validOrder({ room_id: room }));
+    for (const o of normal) c.send(o);
+    await sleep(100);
+    const high = validOrder({ room_id: room });
+    vip.send(high);
+    const h = await vip.next((m) => m.client_order_id === high.client_order_id, 5000);
+    assert.equal(h.type, 'order.accepted');
+    assert.equal(h.priority, 'high');
+    for (const o of normal) {
+      assert.equal((await c.next((m) => m.client_order_id === o.client_order_id, 5000)).type, 'order.accepted');
+    }
+    // The calls in the order Redis ran them, as orders a call (their KEYS
+    // count: 5 of the room, 3 an order): the one held by the pause (the
+    // first submit or few), then the high order alone, though the normal
+    // ones had waited longer, then every normal order still waiting.
+    const log = (await redis.cli('SLOWLOG', 'GET', '100000')).split('\n').map((l) => l.trim());
+    const calls = [];
+    log.forEach((l, i) => { if (l === enqueueSha) calls.push((Number(log[i + 1]) - 5) / 3); });
+    calls.reverse();
+    assert.equal(calls.length, 3, JSON.stringify(calls));
+    assert.equal(calls[1], 1, JSON.stringify(calls));
+    assert.equal(calls[0] + calls[2], 15, JSON.stringify(calls));
+  } finally {
+    await redis.cli('CONFIG', 'SET', 'slowlog-log-slower-than', '10000');
+    c.close();
+    vip.close();
+    await gw.stop();
+  }
+});
