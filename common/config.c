@@ -176,3 +176,22 @@ int lg_config_log_level(enum lg_log_level *out, char *err, size_t errsz)
     *out = (enum lg_log_level)level;
     return 0;
 }
+
+int lg_config_metrics_listen(char *host, size_t hostsz, int *port, char *err, size_t errsz)
+{
+    const char *metrics = lg_config_env("LIVEGATE_METRICS_LISTEN", "");
+    char why[160];
+    *port = 0;
+    if (!*metrics)
+        return 0;
+    if (lg_listen_parse(metrics, host, hostsz, port, why, sizeof(why)) != 0) {
+        snprintf(err, errsz, "LIVEGATE_METRICS_LISTEN: %s", why);
+        *port = 0;
+        return -1;
+    }
+    if (*port == 0) {
+        snprintf(err, errsz, "LIVEGATE_METRICS_LISTEN: port must be 1-65535");
+        return -1;
+    }
+    return 0;
+}

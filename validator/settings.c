@@ -61,20 +61,8 @@ static int load_consumer(struct lg_validator_config *c, char *err, size_t errsz)
  * /metrics address. Empty: none. */
 static int load_metrics_listen(struct lg_validator_config *c, char *err, size_t errsz)
 {
-    const char *metrics = lg_config_env("LIVEGATE_METRICS_LISTEN", "");
-    char why[160];
-    if (!*metrics)
-        return 0;
-    if (lg_listen_parse(metrics, c->metrics_host, sizeof(c->metrics_host), &c->metrics_port, why,
-                        sizeof(why)) != 0) {
-        snprintf(err, errsz, "LIVEGATE_METRICS_LISTEN: %s", why);
-        return -1;
-    }
-    if (c->metrics_port == 0) {
-        snprintf(err, errsz, "LIVEGATE_METRICS_LISTEN: port must be 1-65535");
-        return -1;
-    }
-    return 0;
+    return lg_config_metrics_listen(c->metrics_host, sizeof(c->metrics_host), &c->metrics_port, err,
+                                    errsz);
 }
 
 int lg_validator_config_load(struct lg_validator_config *c, char *err, size_t errsz)

@@ -101,20 +101,10 @@ static void default_gateway_id(char *out, size_t n)
  * to whichever sibling process accepts it. Empty: none. */
 static int load_metrics_listen(struct lg_gateway_config *c, char *err, size_t errsz)
 {
-    const char *metrics = lg_config_env("LIVEGATE_METRICS_LISTEN", "");
-    char why[160];
-    if (!*metrics)
-        return 0;
-    if (lg_listen_parse(metrics, c->metrics_host, sizeof(c->metrics_host), &c->metrics_port, why,
-                        sizeof(why)) != 0) {
-        snprintf(err, errsz, "LIVEGATE_METRICS_LISTEN: %s", why);
+    if (lg_config_metrics_listen(c->metrics_host, sizeof(c->metrics_host), &c->metrics_port, err,
+                                 errsz) != 0)
         return -1;
-    }
-    if (c->metrics_port == 0) {
-        snprintf(err, errsz, "LIVEGATE_METRICS_LISTEN: port must be 1-65535");
-        return -1;
-    }
-    if (c->metrics_port == c->listen_port) {
+    if (c->metrics_port != 0 && c->metrics_port == c->listen_port) {
         snprintf(err, errsz, "LIVEGATE_METRICS_LISTEN must have another port than LIVEGATE_LISTEN");
         return -1;
     }

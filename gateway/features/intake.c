@@ -49,6 +49,8 @@ struct intake_req {
      * order.accepted waits here and is sent after it (see session.h) */
     struct lg_session_hold hold;
     int64_t started_us; /* for the accept latency */
+    long long amount;   /* what the room's threshold is learnt from */
+    bool vip;
 };
 
 /* Sends a held result after whatever reply went out, or drops it when the
@@ -138,6 +140,7 @@ static void reply_unavailable(struct lg_session *s, struct intake_req *r)
 }
 
 static void note_room_open(struct intake_req *r, bool high);
+static void note_high_amount(struct intake_req *r);
 struct busy_answer {
     const char *threshold, *slot_us, *block_ms, *block_n; /* as enqueue.lua sent them */
 };
@@ -333,6 +336,8 @@ static void answer_order(struct intake_req *r, const redisReply *reply)
         const char *priority = reply->element[2]->str;
         long long accepted_at = strtoll(reply->element[3]->str, NULL, 10);
         note_room_open(r, strcmp(priority, "high") == 0);
+        if (!duplicate && !r->vip && strcmp(priority, "high") == 0)
+            note_high_amount(r);
         if (duplicate) {
             c[LG_CTR_ORDERS_DUPLICATE]++;
             drop_index(r);
@@ -493,24 +498,33 @@ static void sheds_prune(struct lg_intake *in, int64_t now_ms)
     }
 }
 
+/* The room's state here, made when missing; NULL when out of memory. */
+static struct shed_entry *shed_entry_of(struct lg_intake *in, const char *room)
+{
+    struct shed_entry *e = lg_strmap_get(in->shed_by_room, room);
+    if (e)
+        return e;
+    e = calloc(1, sizeof(*e));
+    if (!e)
+        return NULL;
+    snprintf(e->room, sizeof(e->room), "%s", room);
+    if (lg_strmap_put(in->shed_by_room, e->room, e) != 0) {
+        free(e);
+        return NULL;
+    }
+    lg_list_insert_tail(&in->sheds, &e->node);
+    return e;
+}
+
 static void note_room_busy(struct intake_req *r, bool high, int64_t retry_ms,
                            const struct busy_answer *a)
 {
     struct lg_intake *in = r->gw->intake;
     if (!in)
         return;
-    struct shed_entry *e = lg_strmap_get(in->shed_by_room, r->room);
-    if (!e) {
-        e = calloc(1, sizeof(*e));
-        if (!e)
-            return;
-        snprintf(e->room, sizeof(e->room), "%s", r->room);
-        if (lg_strmap_put(in->shed_by_room, e->room, e) != 0) {
-            free(e);
-            return;
-        }
-        lg_list_insert_tail(&in->sheds, &e->node);
-    }
+    struct shed_entry *e = shed_entry_of(in, r->room);
+    if (!e)
+        return;
     int64_t now = lg_mono_ms();
     enum lg_shed_priority p = high ? LG_SHED_HIGH : LG_SHED_NORMAL;
     lg_shed_note_busy(&e->shed, now, p, retry_ms, a->threshold, a->slot_us);
@@ -524,6 +538,17 @@ static void note_room_open(struct intake_req *r, bool high)
     struct shed_entry *e = in ? lg_strmap_get(in->shed_by_room, r->room) : NULL;
     if (e)
         lg_shed_note_open(&e->shed, high ? LG_SHED_HIGH : LG_SHED_NORMAL);
+}
+
+/* An order of r's amount was admitted high, not for a vip token: the
+ * room's threshold is at most that amount, so orders of it or more are
+ * high too, and wait in the high batches before the script says so (a
+ * burst has no refusal yet to learn the threshold from). */
+static void note_high_amount(struct intake_req *r)
+{
+    struct shed_entry *e = r->gw->intake ? shed_entry_of(r->gw->intake, r->room) : NULL;
+    if (e)
+        lg_shed_note_high_amount(&e->shed, lg_mono_ms(), r->amount);
 }
 
 /* The room's shed state and the order's priority in it, or NULL when the
@@ -543,6 +568,21 @@ static int64_t shed_wait(struct lg_intake *in, const struct lg_order *o, bool vi
     enum lg_shed_priority p;
     struct shed_entry *e = shed_of(in, o, vip, &p);
     return e ? lg_shed_take_turn(&e->shed, lg_mono_ms(), p) : 0;
+}
+
+static int64_t intake_lag_ms(const struct lg_intake *in, int64_t now_ms);
+
+/* The retry_after_ms (before jitter) of a submit past the connection's cap:
+ * its earlier submits are answered about as fast as the oldest order this
+ * gateway holds has waited so far, and LG_RETRY_INFLIGHT_MS at least. A
+ * fixed short wait would have a client whose submits queue for seconds
+ * come back ten times a second. */
+static int64_t in_flight_wait(const struct lg_intake *in)
+{
+    int64_t lag = in ? intake_lag_ms(in, lg_mono_ms()) : 0;
+    if (lag > LG_RETRY_MAX_MS)
+        lag = LG_RETRY_MAX_MS;
+    return lag > LG_RETRY_INFLIGHT_MS ? lag : LG_RETRY_INFLIGHT_MS;
 }
 
 /* Whether the order is high-value, as far as the gateway can tell: a vip
@@ -884,6 +924,8 @@ void lg_intake_submit(struct lg_session *s, const struct lg_order *o, const char
         return;
     r->gw = gw;
     r->started_us = lg_mono_us();
+    r->amount = o->amount;
+    r->vip = s->claims.vip;
     snprintf(r->client_order_id, sizeof(r->client_order_id), "%s", o->client_order_id);
     snprintf(r->room, sizeof(r->room), "%s", o->room_id);
     if (req) {
@@ -892,7 +934,7 @@ void lg_intake_submit(struct lg_session *s, const struct lg_order *o, const char
     }
     /* Refusals that cost Redis nothing come first. */
     if (s->submits_in_flight >= gw->cfg.conn_inflight) {
-        reply_refusal(s, r, "RATE_LIMITED", WHY_IN_FLIGHT, LG_RETRY_INFLIGHT_MS);
+        reply_refusal(s, r, "RATE_LIMITED", WHY_IN_FLIGHT, in_flight_wait(gw->intake));
         free(r);
         return;
     }

@@ -169,10 +169,21 @@ int64_t lg_shed_turn_only(struct lg_shed *s, int64_t now_ms, enum lg_shed_priori
 
 bool lg_shed_idle(const struct lg_shed *s, int64_t now_ms)
 {
+    if (s->learnt_ms && now_ms < s->learnt_ms + LG_SHED_LEARNT_KEEP_MS)
+        return false;
     for (int p = 0; p < 2; p++)
         if (s->gated[p] && now_ms < s->hold_until_ms[p] + LG_SHED_PROBE_MS)
             return false;
     return true;
+}
+
+void lg_shed_note_high_amount(struct lg_shed *s, int64_t now_ms, long long amount)
+{
+    s->learnt_ms = now_ms;
+    if (!s->has_threshold || amount < s->threshold) {
+        s->threshold = amount;
+        s->has_threshold = true;
+    }
 }
 
 enum lg_shed_priority lg_shed_priority_of(const struct lg_shed *s, long long amount, bool vip)

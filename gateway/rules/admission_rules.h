@@ -42,6 +42,8 @@
 /* Once the hold is over, one order (the probe) goes to the script and the
  * rest are still refused with turns until its answer comes, or this long. */
 #define LG_SHED_PROBE_MS 2000
+/* A threshold learnt from admissions is kept this long after the last. */
+#define LG_SHED_LEARNT_KEEP_MS 60000
 /* At most this many orders' credit piles up while a room is held. */
 #define LG_SHED_CREDIT_MAX 16
 /* retry_after_ms is never less than this (before jitter) ... */
@@ -73,6 +75,7 @@ struct lg_shed {
     int block_used[2];         /* handed out from the current block */
     bool asked[2];             /* an order went to the script for the next block */
     bool gated[2];             /* refused by the script, and not admitted since */
+    int64_t learnt_ms;         /* the last high admission the threshold was learnt from */
     int64_t probe_since_ms[2]; /* the hold over: one order is at the script; 0: none */
     int reserve;               /* places to ask for with the next script call; 0: not known yet */
 };
@@ -105,8 +108,13 @@ int64_t lg_shed_turn_only(struct lg_shed *s, int64_t now_ms, enum lg_shed_priori
 void lg_shed_note_open(struct lg_shed *s, enum lg_shed_priority p);
 /* Whether nothing is held any more: the entry may be forgotten. */
 bool lg_shed_idle(const struct lg_shed *s, int64_t now_ms);
+/* An order of amount was admitted high without a vip token at now_ms: the
+ * threshold is at most amount (until the script names it in a refusal),
+ * and the entry is kept LG_SHED_LEARNT_KEEP_MS after the last of these. */
+void lg_shed_note_high_amount(struct lg_shed *s, int64_t now_ms, long long amount);
 /* The priority enqueue.lua would give the order, from what the script last
- * said of the room's threshold (vip is always high). */
+ * said of the room's threshold, or learnt from its admissions (vip is
+ * always high). */
 enum lg_shed_priority lg_shed_priority_of(const struct lg_shed *s, long long amount, bool vip);
 
 /* base_ms clamped to [LG_RETRY_MIN_MS, LG_RETRY_MAX_MS], then spread

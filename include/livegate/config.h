@@ -28,6 +28,12 @@ int lg_redis_url_parse(const char *url, struct lg_redis_url *out, char *err, siz
  * Returns 0, or -1 with a reason in err. */
 int lg_listen_parse(const char *s, char *host, size_t hostsz, int *port, char *err, size_t errsz);
 
+/* LIVEGATE_METRICS_LISTEN, which the gateway and the validator read the
+ * same way: the process's own /metrics address. Returns 0 with *port 0
+ * (unset: none) or the address set (port 1..65535), or -1 with the rule in
+ * err. */
+int lg_config_metrics_listen(char *host, size_t hostsz, int *port, char *err, size_t errsz);
+
 /* One integer setting. where is the offsetof() of its int in the settings
  * struct the table is loaded into. */
 struct lg_config_int {

@@ -568,12 +568,23 @@ for (const [calls, expected] of [[1, 2], [2, 3]]) {
   });
 }
 
-test('a high-value order waiting for its enqueue call goes out before the normal ones waiting', async () => {
+for (const how of ['vip', 'amount']) {
+test(`a high-value order (${how}) waiting for its enqueue call goes out before the normal ones waiting`, async () => {
   const gw = await startGateway({ redis, env: { LIVEGATE_INTAKE_CALLS: '1' } });
-  const room = 'g-high-first';
-  await setupRoom(gw, room);
-  const c = await gw.session({ sub: 'b-hf', room, role: 'viewer' });
-  const vip = await gw.session({ sub: 'b-hf-vip', room, role: 'viewer', tier: 'vip' });
+  const room = `g-high-first-${how}`;
+  await setupRoom(gw, room, { threshold: 100000 });
+  const c = await gw.session({ sub: `b-hf-${how}`, room, role: 'viewer' });
+  const vip = how === 'vip'
+    ? await gw.session({ sub: 'b-hf-vip', room, role: 'viewer', tier: 'vip' })
+    : await gw.session({ sub: 'b-hf-big', room, role: 'viewer' });
+  const bigOrder = () => validOrder({ room_id: room, unit_price: 100000, amount: 100000 });
+  if (how === 'amount') {
+    // The gateway learns the threshold from an order admitted high.
+    const first = bigOrder();
+    vip.send(first);
+    const a = await vip.next((m) => m.client_order_id === first.client_order_id, 5000);
+    assert.equal(a.priority, 'high');
+  }
   await redis.cli('CONFIG', 'SET', 'slowlog-log-slower-than', '0');
   await redis.cli('SLOWLOG', 'RESET');
   try {
@@ -586,7 +597,7 @@ test('a high-value order waiting for its enqueue call goes out before the normal
     const normal = Array.from({ length: 10 }, () => validOrder({ room_id: room }));
     for (const o of normal) c.send(o);
     await sleep(100);
-    const high = validOrder({ room_id: room });
+    const high = how === 'vip' ? validOrder({ room_id: room }) : bigOrder();
     vip.send(high);
     const h = await vip.next((m) => m.client_order_id === high.client_order_id, 5000);
     assert.equal(h.type, 'order.accepted');
@@ -612,3 +623,4 @@ test('a high-value order waiting for its enqueue call goes out before the normal
     await gw.stop();
   }
 });
+}

@@ -15,6 +15,7 @@ import {
   startRedis, startGateway, startValidator, stopAll, validOrder, setupRoom, sleep, waitFor,
   newSecrets,
 } from './lib/system.mjs';
+import { parseProm as parsePromDoc } from './lib/prom.mjs';
 
 // Personal data of every order placed here; no monitor frame may hold any of it.
 const NAME = '欧阳明月';
@@ -69,51 +70,8 @@ async function place(c, order) {
   return { acc, fin };
 }
 
-// Checks Prometheus text exposition line by line and returns the samples.
-function parseProm(text) {
-  assert.ok(text.endsWith('\n'), 'exposition ends with a newline');
-  const types = new Map();
-  const samples = [];
-  const name = '[a-zA-Z_:][a-zA-Z0-9_:]*';
-  const label = `${name.replace(':', '')}="(?:[^"\\\\\\n]|\\\\[\\\\"n])*"`;
-  const sampleRe = new RegExp(`^(${name})(\\{(?:${label})(?:,${label})*\\})? (-?[0-9.eE+-]+|\\+Inf|-Inf|NaN)$`);
-  for (const line of text.slice(0, -1).split('\n')) {
-    if (line.startsWith('# HELP ')) {
-      assert.match(line, new RegExp(`^# HELP ${name} \\S.*$`), line);
-      continue;
-    }
-    if (line.startsWith('# TYPE ')) {
-      const m = line.match(new RegExp(`^# TYPE (${name}) (counter|gauge|histogram|summary|untyped)$`));
-      assert.ok(m, `bad TYPE line: ${line}`);
-      assert.ok(!types.has(m[1]), `TYPE given twice for ${m[1]}`);
-      types.set(m[1], m[2]);
-      continue;
-    }
-    const m = line.match(sampleRe);
-    assert.ok(m, `bad sample line: ${JSON.stringify(line)}`);
-    const family = m[1].replace(/_(bucket|sum|count)$/, (s) => (types.get(m[1].slice(0, -s.length)) === 'histogram' ? '' : s));
-    const type = types.get(family);
-    assert.ok(type, `sample ${m[1]} before its TYPE line`);
-    if (type === 'counter') assert.match(family, /_total$/, `counter ${family} ends in _total`);
-    const labels = {};
-    for (const lm of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[lm[1]] = lm[2];
-    const value = Number(m[3].replace('+Inf', 'Infinity'));
-    assert.ok(!Number.isNaN(value), line);
-    samples.push({ name: m[1], family, labels, value });
-  }
-  // Histograms: cumulative buckets ending in +Inf equal to _count.
-  for (const [family, type] of types) {
-    if (type !== 'histogram') continue;
-    const buckets = samples.filter((s) => s.name === `${family}_bucket`);
-    assert.ok(buckets.length >= 2, `${family} has buckets`);
-    for (let i = 1; i < buckets.length; i++) assert.ok(buckets[i].value >= buckets[i - 1].value, `${family} buckets are cumulative`);
-    assert.equal(buckets.at(-1).labels.le, '+Inf');
-    const count = samples.find((s) => s.name === `${family}_count`);
-    assert.ok(count && samples.find((s) => s.name === `${family}_sum`), `${family} has _sum and _count`);
-    assert.equal(buckets.at(-1).value, count.value);
-  }
-  return samples;
-}
+// The strict exposition reader every metrics test uses (lib/prom.mjs).
+const parseProm = (text) => parsePromDoc(text).samples;
 
 function value(samples, name, labels = {}) {
   const s = samples.find((x) => x.name === name &&

@@ -140,6 +140,22 @@ static void priority_follows_the_threshold_the_script_sent(void **state)
     lg_shed_note_busy(&s, 0, LG_SHED_NORMAL, 100, "100000", "0");
     assert_int_equal(lg_shed_priority_of(&s, 99999, false), LG_SHED_NORMAL);
     assert_int_equal(lg_shed_priority_of(&s, 100000, false), LG_SHED_HIGH);
+    /* Learnt from admissions: the lowest amount admitted high. */
+    struct lg_shed l = {0};
+    lg_shed_note_high_amount(&l, 1000, 50000);
+    assert_int_equal(lg_shed_priority_of(&l, 49999, false), LG_SHED_NORMAL);
+    assert_int_equal(lg_shed_priority_of(&l, 50000, false), LG_SHED_HIGH);
+    lg_shed_note_high_amount(&l, 1000, 70000); /* says nothing new */
+    assert_int_equal(lg_shed_priority_of(&l, 50000, false), LG_SHED_HIGH);
+    lg_shed_note_high_amount(&l, 1000, 30000);
+    assert_int_equal(lg_shed_priority_of(&l, 30000, false), LG_SHED_HIGH);
+    assert_int_equal(lg_shed_priority_of(&l, 29999, false), LG_SHED_NORMAL);
+    /* Kept a while after the last thing learnt, then it may go. */
+    assert_false(lg_shed_idle(&l, 1000 + LG_SHED_LEARNT_KEEP_MS - 1));
+    assert_true(lg_shed_idle(&l, 1000 + LG_SHED_LEARNT_KEEP_MS));
+    /* The script's word replaces what was learnt. */
+    lg_shed_note_busy(&l, 0, LG_SHED_NORMAL, 100, "100000", "0");
+    assert_int_equal(lg_shed_priority_of(&l, 99999, false), LG_SHED_NORMAL);
     /* A room without a threshold, or a threshold that is not a number. */
     lg_shed_note_busy(&s, 0, LG_SHED_NORMAL, 100, "", "0");
     assert_int_equal(lg_shed_priority_of(&s, 100000, false), LG_SHED_NORMAL);
