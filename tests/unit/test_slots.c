@@ -98,10 +98,10 @@ static void groups_edge_cases(void **state)
 static void rooms_of_one_slot_share_a_group(void **state)
 {
     (void)state;
-    char rooms[4][8] = {"foo", "bar", "", "x"};
+    char rooms[4][16] = {"foo", "bar", "", "x"};
     /* find a room name other than "foo" with foo's slot */
     for (int i = 0; i < 1000000; i++) {
-        char name[8];
+        char name[16];
         snprintf(name, sizeof(name), "r%d", i);
         if (lg_slot_of_room(name) == 12182) {
             memcpy(rooms[2], name, sizeof(name));
