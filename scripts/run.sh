@@ -189,7 +189,13 @@ done
 ready() {
   local i pid
   for pid in "${LG_PROC_PIDS[@]}"; do
-    lg_alive "$pid" || fail "$(lg_proc_name "$pid") (pid $pid) exited while starting; see $run_dir/log/"
+    if ! lg_alive "$pid"; then
+      local name log
+      name=$(lg_proc_name "$pid")
+      log="$run_dir/log/${name// /-}.log"
+      [ -f "$log" ] && tail -n 3 "$log" | sed 's/^/  /' >&2
+      fail "$name (pid $pid) exited while starting; see $run_dir/log/"
+    fi
   done
   for i in "${!gw_pids[@]}"; do
     logged_since "$run_dir/log/gateway-$((i + 1)).log" "${gw_marks[$i]}" '"gateway.listening"' || return 1

@@ -13,12 +13,31 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
+import net from 'node:net';
 import path from 'node:path';
 import { connect, freePort, mintToken, redisCli, sleep, waitFor } from './lib/system.mjs';
 
 const runSh = path.resolve(process.cwd(), '../scripts/run.sh');
 const buildDir = process.env.LIVEGATE_BUILD_DIR;
 const runs = [];
+
+// A base for LIVEGATE_RUN_METRICS_BASE whose ports (gateways at base + 1 and
+// + 2, the validator at base + 101) are free now. Drawn below the kernel's
+// ephemeral range (32768 and up): there the other tests' outgoing
+// connections take ports at random, and one could land on a port between
+// run.sh's check and the process's bind.
+const canBind = (port) => new Promise((resolve) => {
+  const srv = net.createServer();
+  srv.once('error', () => resolve(false));
+  srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+});
+async function metricsBase() {
+  for (let i = 0; i < 200; i++) {
+    const base = 20000 + Math.floor(Math.random() * 12000);
+    if (await canBind(base + 1) && await canBind(base + 2) && await canBind(base + 101)) return base;
+  }
+  throw new Error('no free metrics ports below 32768');
+}
 const dirs = [];
 
 function startRun({ redisPort, gwPort, metricsBase, gateways = 2, validators = 1 }) {
@@ -80,15 +99,15 @@ test('a second run.sh on the same ports refuses and leaves the first untouched',
   const redisPort = await freePort();
   const gwPort = await freePort();
   // Each process's /metrics on a port of its own: gateway i on base + i,
-  // validator j on base + 100 + j (a free port's neighbours, likely free).
-  const metricsBase = (await freePort()) - 1;
-  const first = await running(startRun({ redisPort, gwPort, metricsBase }));
+  // validator j on base + 100 + j (ports that are free now, see metricsBase).
+  const base = await metricsBase();
+  const first = await running(startRun({ redisPort, gwPort, metricsBase: base }));
   const firstPids = pids(first);
   // The Prometheus targets it wrote, each one answering its own metrics.
   const targets = JSON.parse(readFileSync(path.join(first.dir, 'prometheus-targets.json'), 'utf8'));
   const job = (name) => targets.find((t) => t.labels.job === name).targets;
-  assert.deepEqual(job('livegate-gateway'), [`127.0.0.1:${metricsBase + 1}`, `127.0.0.1:${metricsBase + 2}`]);
-  assert.deepEqual(job('livegate-validator'), [`127.0.0.1:${metricsBase + 101}`]);
+  assert.deepEqual(job('livegate-gateway'), [`127.0.0.1:${base + 1}`, `127.0.0.1:${base + 2}`]);
+  assert.deepEqual(job('livegate-validator'), [`127.0.0.1:${base + 101}`]);
   assert.deepEqual(job('livegate-rooms'), [`127.0.0.1:${gwPort}`]);
   for (const t of [...job('livegate-gateway'), ...job('livegate-validator')]) {
     const r = await fetch(`http://${t}/metrics`, { signal: AbortSignal.timeout(3000) });
@@ -99,19 +118,19 @@ test('a second run.sh on the same ports refuses and leaves the first untouched',
   const redisBefore = await redisPid(redisPort);
   assert.equal(Number(redisBefore), firstPids['redis-server']);
 
-  const second = startRun({ redisPort, gwPort, metricsBase });
+  const second = startRun({ redisPort, gwPort, metricsBase: base });
   const { code } = await second.done;
   assert.equal(code, 1, second.out);
   assert.match(second.out, new RegExp(`port ${redisPort} \\(its Redis.*\\) is taken by pid ${redisBefore} \\(redis-server\\)`));
   assert.match(second.out, new RegExp(`port ${gwPort} \\(the gateways.*\\) is taken by pid \\d+ \\(livegate\\)`));
-  assert.match(second.out, new RegExp(`port ${metricsBase + 1} \\(gateway 1's /metrics.*\\) is taken by pid \\d+ \\(livegate\\)`));
-  assert.match(second.out, new RegExp(`port ${metricsBase + 101} \\(validator 1's /metrics.*\\) is taken by pid \\d+ \\(livegate-valida`));
+  assert.match(second.out, new RegExp(`port ${base + 1} \\(gateway 1's /metrics.*\\) is taken by pid \\d+ \\(livegate\\)`));
+  assert.match(second.out, new RegExp(`port ${base + 101} \\(validator 1's /metrics.*\\) is taken by pid \\d+ \\(livegate-valida`));
   assert.doesNotMatch(second.out, /livegate is running/);
   assert.deepEqual(readdirSync(path.join(second.dir, 'log')), ['run.log']); // it started nothing
 
   // Only the gateway port taken: refused too, and its free Redis port stays free.
   const otherRedis = await freePort();
-  const third = startRun({ redisPort: otherRedis, gwPort, metricsBase: (await freePort()) - 1 });
+  const third = startRun({ redisPort: otherRedis, gwPort, metricsBase: await metricsBase() });
   assert.equal((await third.done).code, 1, third.out);
   assert.match(third.out, new RegExp(`port ${gwPort} \\(the gateways`));
   assert.doesNotMatch(third.out, new RegExp(`port ${otherRedis}`));
@@ -166,7 +185,7 @@ test('a second run.sh on the same ports refuses and leaves the first untouched',
 
 for (const victim of ['validator 1', 'redis-server']) {
   test(`run.sh notices when its ${victim} dies, says so and stops the rest`, async () => {
-    const run = await running(startRun({ redisPort: await freePort(), gwPort: await freePort(), gateways: 1, metricsBase: (await freePort()) - 1 }));
+    const run = await running(startRun({ redisPort: await freePort(), gwPort: await freePort(), gateways: 1, metricsBase: await metricsBase() }));
     const p = pids(run);
     process.kill(p[victim], 'SIGKILL');
     const { code } = await run.done;
