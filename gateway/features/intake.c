@@ -551,23 +551,16 @@ static void note_high_amount(struct intake_req *r)
         lg_shed_note_high_amount(&e->shed, lg_mono_ms(), r->amount);
 }
 
-/* The room's shed state and the order's priority in it, or NULL when the
- * room is not refusing. */
+/* The room's shed state here (NULL: the room is neither refusing nor has a
+ * threshold learnt) and the order's priority as far as the gateway can
+ * tell: vip, or the amount against the threshold the script said or the
+ * admissions showed. Looked up once per submit. */
 static struct shed_entry *shed_of(struct lg_intake *in, const struct lg_order *o, bool vip,
                                   enum lg_shed_priority *p)
 {
-    struct shed_entry *e = lg_strmap_get(in->shed_by_room, o->room_id);
-    if (e)
-        *p = lg_shed_priority_of(&e->shed, o->amount, vip);
+    struct shed_entry *e = in ? lg_strmap_get(in->shed_by_room, o->room_id) : NULL;
+    *p = e ? lg_shed_priority_of(&e->shed, o->amount, vip) : vip ? LG_SHED_HIGH : LG_SHED_NORMAL;
     return e;
-}
-
-/* 0, or the retry_after_ms (before jitter) to shed the order with now. */
-static int64_t shed_wait(struct lg_intake *in, const struct lg_order *o, bool vip)
-{
-    enum lg_shed_priority p;
-    struct shed_entry *e = shed_of(in, o, vip, &p);
-    return e ? lg_shed_take_turn(&e->shed, lg_mono_ms(), p) : 0;
 }
 
 static int64_t intake_lag_ms(const struct lg_intake *in, int64_t now_ms);
@@ -585,22 +578,12 @@ static int64_t in_flight_wait(const struct lg_intake *in)
     return lag > LG_RETRY_INFLIGHT_MS ? lag : LG_RETRY_INFLIGHT_MS;
 }
 
-/* Whether the order is high-value, as far as the gateway can tell: a vip
- * token, or an amount at the room's threshold as the script last said. */
-static bool is_high(struct lg_intake *in, const struct lg_order *o, bool vip)
-{
-    enum lg_shed_priority p = vip ? LG_SHED_HIGH : LG_SHED_NORMAL;
-    shed_of(in, o, vip, &p);
-    return p == LG_SHED_HIGH;
-}
-
 /* The retry_after_ms (before jitter) of an order refused because Redis is
  * behind: its turn when the room is refusing anyway, else a random wait
  * that doubles with each refusal the order has had (admission_rules.h). */
-static int64_t lagging_wait(struct lg_intake *in, struct lg_session *s, const struct lg_order *o)
+static int64_t lagging_wait(struct lg_intake *in, struct lg_session *s, const struct lg_order *o,
+                            struct shed_entry *e, enum lg_shed_priority p)
 {
-    enum lg_shed_priority p;
-    struct shed_entry *e = shed_of(in, o, s->claims.vip, &p);
     int64_t turn = e ? lg_shed_turn_only(&e->shed, lg_mono_ms(), p) : 0;
     if (turn)
         return turn;
@@ -940,7 +923,9 @@ void lg_intake_submit(struct lg_session *s, const struct lg_order *o, const char
     }
     /* A client back at its turn takes the place kept for it. */
     bool returning = returns_at_turn(s, o->client_order_id);
-    int64_t shed_ms = gw->intake && !returning ? shed_wait(gw->intake, o, s->claims.vip) : 0;
+    enum lg_shed_priority p;
+    struct shed_entry *e = shed_of(gw->intake, o, s->claims.vip, &p);
+    int64_t shed_ms = e && !returning ? lg_shed_take_turn(&e->shed, lg_mono_ms(), p) : 0;
     /* Redis so far behind that this order would wait a fifth of the
      * admitted wait just to be enqueued, or this gateway's enqueue calls
      * already hold LIVEGATE_INTAKE_IN_FLIGHT orders: sending more would only
@@ -950,10 +935,10 @@ void lg_intake_submit(struct lg_session *s, const struct lg_order *o, const char
      * there are lengthen the queue little. */
     if (!shed_ms && gw->intake &&
         (gw->intake->orders_in_flight >= gw->cfg.intake_in_flight ||
-         (!is_high(gw->intake, o, s->claims.vip) &&
+         (p != LG_SHED_HIGH &&
           intake_lag_ms(gw->intake, lg_mono_ms()) > gw->cfg.admit_wait_ms / 5))) {
         gw->counters[LG_CTR_ORDERS_LAG_SHED]++;
-        shed_ms = lagging_wait(gw->intake, s, o);
+        shed_ms = lagging_wait(gw->intake, s, o, e, p);
     }
     if (shed_ms > 0) {
         reply_refusal(s, r, "BUSY", WHY_BUSY, shed_ms);
@@ -962,7 +947,7 @@ void lg_intake_submit(struct lg_session *s, const struct lg_order *o, const char
     }
     struct batch *b = NULL;
     if (!gw->intake || !lg_redis_is_up(gw->redis) ||
-        !(b = batch_of_room(gw->intake, o->room_id, is_high(gw->intake, o, s->claims.vip)))) {
+        !(b = batch_of_room(gw->intake, o->room_id, p == LG_SHED_HIGH))) {
         reply_unavailable(s, r);
         free(r);
         return;
