@@ -608,18 +608,27 @@ static void on_room_hash(redisReply *reply, void *arg)
         batch_finish(b);
 }
 
-static void get_room(struct lg_http *h, const struct lg_route *rt)
+/* One HGETALL of key, answered by on_hash (a 404 with not_found when it
+ * finds nothing); the route's room and item go with it. */
+static void get_hash(struct lg_http *h, const struct lg_route *rt, const char *key,
+                     const char *not_found, lg_redis_reply_fn on_hash)
 {
-    char key[LG_KEY_MAX];
-    lg_key_room(key, sizeof(key), rt->room);
     struct batch *b = batch_new(h, answer_found);
     if (!b)
         return;
     snprintf(b->room, sizeof(b->room), "%s", rt->room);
-    b->not_found = "no such room";
+    snprintf(b->item, sizeof(b->item), "%s", rt->item);
+    b->not_found = not_found;
     const char *hgetall[] = {"HGETALL", key};
-    batch_send(b, on_room_hash, 2, hgetall);
+    batch_send(b, on_hash, 2, hgetall);
     batch_sent(b);
+}
+
+static void get_room(struct lg_http *h, const struct lg_route *rt)
+{
+    char key[LG_KEY_MAX];
+    lg_key_room(key, sizeof(key), rt->room);
+    get_hash(h, rt, key, "no such room", on_room_hash);
 }
 
 static void on_coupon_hash(redisReply *reply, void *arg)
@@ -644,14 +653,7 @@ static void get_coupon(struct lg_http *h, const struct lg_route *rt)
 {
     char key[LG_KEY_MAX];
     lg_key_coupon(key, sizeof(key), rt->room, rt->item);
-    struct batch *b = batch_new(h, answer_found);
-    if (!b)
-        return;
-    snprintf(b->item, sizeof(b->item), "%s", rt->item);
-    b->not_found = "no such coupon";
-    const char *hgetall[] = {"HGETALL", key};
-    batch_send(b, on_coupon_hash, 2, hgetall);
-    batch_sent(b);
+    get_hash(h, rt, key, "no such coupon", on_coupon_hash);
 }
 
 /* The DEL of the coupon's settings: 0 keys removed is a coupon that was
