@@ -18,7 +18,6 @@
 #include "core/gateway.h"
 #include "livegate/list.h"
 #include "livegate/token.h"
-#include "rules/admission_rules.h"
 
 /* How long a new connection may take to authenticate (contract: 5 s). */
 #define LG_AUTH_TIMEOUT_MS 5000
@@ -73,6 +72,8 @@ struct lg_session_hold {
     const char *order_id; /* the holder's own buffer */
     json_t *result;       /* the first result offered, or NULL */
 };
+
+struct lg_turns; /* rules/admission_rules.h: intake's, the session only owns it */
 
 struct lg_session {
     struct lg_gateway *gw;
