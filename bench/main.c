@@ -2,7 +2,7 @@
  * processes (one process may hold at most 20,000 open files here, so tens of
  * thousands of viewers need several), merges what they report each second
  * and at the end, audits the outcome, judges it against --slo, writes the
- * reports and, with --cleanup, closes the rooms it made. */
+ * reports and, with --cleanup, closes and deletes the rooms it made. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -287,17 +287,17 @@ static int run_bench(const struct lg_bench_opts *o, struct lg_bench_run *run)
     return 0;
 }
 
-/* Whatever became of the run: rooms it made are closed, even when a worker
- * failed. */
+/* Whatever became of the run: rooms it made are closed and deleted, even
+ * when a worker failed. */
 static void cleanup_rooms(const struct lg_bench_opts *o, struct lg_bench_run *run)
 {
     char err[512];
     if (!o->cleanup || run->rooms_made == 0)
         return;
     run->cleanup_tried = true;
-    if (lg_bench_cleanup(o, run->rooms_made, run->workers_done_us, &run->rooms_cleaned, err,
-                         sizeof(err)))
-        fprintf(stderr, "livegate-bench: --cleanup: %d of %d rooms left open: %s\n",
+    if (lg_bench_cleanup(o, run->rooms_made, run->workers_done_us, &run->rooms_cleaned,
+                         &run->rooms_not_deleted, err, sizeof(err)))
+        fprintf(stderr, "livegate-bench: --cleanup: %d of %d rooms left: %s\n",
                 run->rooms_made - run->rooms_cleaned, run->rooms_made, err);
 }
 

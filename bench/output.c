@@ -165,9 +165,11 @@ static void print_cleanup(const struct lg_bench_run *run, FILE *out)
     if (!run->cleanup_tried)
         return;
     fprintf(out,
-            "cleanup: %d of %d rooms closed, their totals cleared (out of the back office's "
+            "cleanup: %d of %d rooms closed and %s (out of the back office's "
             "\"*\" figures)%s\n",
             run->rooms_cleaned, run->rooms_made,
+            run->rooms_not_deleted ? "their totals cleared (the server has no room delete)"
+                                   : "deleted",
             run->rooms_cleaned == run->rooms_made ? "" : " - FAILED for the others");
 }
 
@@ -384,8 +386,9 @@ int lg_bench_write_json(const struct lg_bench_run *run, const char *path)
         json_object_set_new(doc, "slo", slo_json(run));
     if (run->cleanup_tried)
         json_object_set_new(doc, "cleanup",
-                            json_pack("{s:i,s:i}", "rooms_made", run->rooms_made, "rooms_cleaned",
-                                      run->rooms_cleaned));
+                            json_pack("{s:i,s:i,s:b}", "rooms_made", run->rooms_made,
+                                      "rooms_cleaned", run->rooms_cleaned, "deleted",
+                                      !run->rooms_not_deleted));
     json_t *rows = json_array();
     for (int i = 0; i < run->cost.n; i++) {
         const struct lg_cost_row *c = &run->cost.row[i];

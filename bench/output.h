@@ -39,6 +39,7 @@ struct lg_bench_run {
     /* --cleanup: the rooms the set-up made, and of those the ones closed
      * and cleared afterwards */
     int rooms_made, rooms_cleaned;
+    bool rooms_not_deleted;  /* the server had no room delete: closed, totals cleared */
     int64_t workers_done_us; /* monotonic: no order of the run after this; 0 before */
     bool cleanup_tried;
     double wall_s;

@@ -1,6 +1,6 @@
 /* setup.c - puts the run's catalog in place through PUT /v1/rooms/...,
  * reads stock back through GET /v1/rooms/{room}/skus and, with --cleanup,
- * closes the rooms afterwards. Rooms are named after the run id, so a run
+ * closes and deletes the rooms afterwards. Rooms are named after the run id, so a run
  * never inherits stock or per-user counts from an earlier one. */
 #include <jansson.h>
 #include <stdbool.h>
@@ -106,14 +106,62 @@ static void wait_until(int64_t mono_us)
         ;
 }
 
-/* The gateway has no room delete. A room's totals restart when PUT makes
- * it live from closed, and closing keeps them: closed, live, closed again
- * leaves it closed (its orders refused ROOM_CLOSED) with empty totals, so
- * it adds nothing to the "*" figures. It stays in the room registry. */
+/* DELETE /v1/rooms/{room}?unpaid=cancel: the run's unpaid orders are
+ * cancelled with it. A 409 (an order not decided yet, a delete under way)
+ * is asked again until DELETE_PATIENCE_US: every accepted order is decided
+ * within its 10 s deadline. 404 "no such room" is done too: a room already
+ * gone. Answers DELETED, NO_DELETE (a server without the route: 405, or a
+ * 404 about the path) or -1 with err. */
+#define DELETE_PATIENCE_US 15000000
+#define DELETE_RETRY_NS 250000000
+enum { DELETED = 0, NO_DELETE = 1 };
+
+static int delete_room(const struct lg_bench_opts *o, const char *token, const char *room,
+                       char *err, size_t errsz)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/v1/rooms/%s?unpaid=cancel", room);
+    int64_t give_up = lg_mono_us() + DELETE_PATIENCE_US;
+    for (;;) {
+        struct lg_http_response r;
+        if (lg_http_request(o->host, o->port, "DELETE", path, token, NULL, &r, err, errsz) != 0)
+            return -1;
+        int status = r.status;
+        bool gone = status == 404 && r.body && strstr(r.body, "no such room");
+        if (status != 200 && !gone)
+            snprintf(err, errsz, "DELETE %s: HTTP %d %.200s", path, status, r.body);
+        free(r.body);
+        if (status == 200 || gone)
+            return DELETED;
+        if (status == 404 || status == 405)
+            return NO_DELETE;
+        if (status != 409 || lg_mono_us() >= give_up)
+            return -1;
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = DELETE_RETRY_NS};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* A server without the room delete: a room's totals restart when PUT makes
+ * it live from closed, and closing keeps them, so closed, live, closed
+ * again leaves it closed with empty totals, adding nothing to the "*"
+ * figures. */
+static int clear_totals(const struct lg_bench_opts *o, const char *token, const char *room,
+                        char *err, size_t errsz)
+{
+    if (put_room(o, token, room, "live", err, errsz) != 0)
+        return -1;
+    return put_room(o, token, room, "closed", err, errsz);
+}
+
+/* Closed first, so no new order of the run is confirmed, then deleted
+ * once the last totals have landed (a flush after the delete would leave
+ * a totals key behind). */
 int lg_bench_cleanup(const struct lg_bench_opts *o, int made, int64_t last_order_us, int *cleaned,
-                     char *err, size_t errsz)
+                     bool *no_delete, char *err, size_t errsz)
 {
     *cleaned = 0;
+    *no_delete = false;
     char *token = operator_token(o);
     if (!token) {
         snprintf(err, errsz, "could not mint the operator token");
@@ -135,8 +183,12 @@ int lg_bench_cleanup(const struct lg_bench_opts *o, int made, int64_t last_order
         lg_mix_room_id(o, r, room, sizeof(room));
         if (!closed[r])
             continue;
-        if (put_room(o, token, room, "live", err, errsz) == 0 &&
-            put_room(o, token, room, "closed", err, errsz) == 0)
+        int done = *no_delete ? NO_DELETE : delete_room(o, token, room, err, errsz);
+        if (done == NO_DELETE) {
+            *no_delete = true;
+            done = clear_totals(o, token, room, err, errsz);
+        }
+        if (done == 0)
             ++*cleaned;
         else
             rc = -1;

@@ -3,6 +3,7 @@
 #ifndef LG_BENCH_SETUP_H
 #define LG_BENCH_SETUP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -13,12 +14,14 @@
  * err. *made: how many rooms were put in place, whatever the outcome. */
 int lg_bench_setup(const struct lg_bench_opts *o, int *made, char *err, size_t errsz);
 
-/* --cleanup: closes the first `made` rooms of the run and clears their
- * totals, once the totals of orders up to last_order_us (monotonic; 0 for
- * none) have reached Redis. 0, or -1 with err (the last failure);
+/* --cleanup: closes the first `made` rooms of the run and deletes them
+ * (DELETE /v1/rooms/{room}?unpaid=cancel), once the totals of orders up to
+ * last_order_us (monotonic; 0 for none) have reached Redis. A server
+ * without the room delete (*no_delete set) gets the rooms closed with
+ * their totals cleared instead. 0, or -1 with err (the last failure);
  * *cleaned counts the rooms done. */
 int lg_bench_cleanup(const struct lg_bench_opts *o, int made, int64_t last_order_us, int *cleaned,
-                     char *err, size_t errsz);
+                     bool *no_delete, char *err, size_t errsz);
 
 /* Reads stock_left of every SKU of the run into left[] (or initial[] when
  * initial is true). 0, or -1 with err. */

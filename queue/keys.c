@@ -125,6 +125,33 @@ int lg_key_pay_due(char *buf, size_t n, const char *room)
     return fit(snprintf(buf, n, "lg:{%s}:paydue", room), n);
 }
 
+int lg_key_room_deleting(char *buf, size_t n, const char *room)
+{
+    return fit(snprintf(buf, n, "lg:{%s}:deleting", room), n);
+}
+
+int lg_key_room_pattern(char *buf, size_t n, const char *room)
+{
+    return fit(snprintf(buf, n, "lg:{%s}:*", room), n);
+}
+
+bool lg_key_goes_with_room(const char *room, const char *key)
+{
+    static const char *const kinds[] = {
+        "sku:", "skugate:", "coupon:", "coupon_users:", "live:", "stats:lat:", "rate:"};
+    char prefix[LG_KEY_MAX];
+    int len = snprintf(prefix, sizeof(prefix), "lg:{%s}:", room);
+    if (len < 0 || (size_t)len >= sizeof(prefix) || strncmp(key, prefix, (size_t)len) != 0)
+        return false;
+    const char *rest = key + len;
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        size_t k = strlen(kinds[i]);
+        if (strncmp(rest, kinds[i], k) == 0 && rest[k])
+            return true;
+    }
+    return false;
+}
+
 int lg_chan_heartbeat(char *buf, size_t n, const char *conn_name)
 {
     return fit(snprintf(buf, n, "lg:ev:hb:%s", conn_name), n);

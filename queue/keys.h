@@ -87,6 +87,19 @@ int lg_key_sku_gate(char *buf, size_t n, const char *room, const char *sku);
  * order id): validate.lua adds a confirmed order, transition.lua removes it
  * when paid or cancelled, pay_timeout.lua cancels what falls due. */
 int lg_key_pay_due(char *buf, size_t n, const char *room);
+/* Present while a DELETE of the room is under way (room_delete.lua): the
+ * id of that deletion, with a TTL its gateway renews. */
+int lg_key_room_deleting(char *buf, size_t n, const char *room);
+/* The SCAN pattern of every key of the room ("lg:{room}:*"): IDs hold no
+ * glob character, so the pattern matches the room's keys only. */
+int lg_key_room_pattern(char *buf, size_t n, const char *room);
+/* Whether a key SCAN found under the room's pattern goes when the room is
+ * deleted before room_delete.lua's last step: its catalog (SKUs, coupons,
+ * their gates and users), its buyers' live quantities and rate buckets,
+ * latency seconds. Order records and idempotency keys stay until their
+ * TTL (the orders stay readable and a late resubmit stays a duplicate);
+ * the fixed keys go in the script's last step. */
+bool lg_key_goes_with_room(const char *room, const char *key);
 
 /* Pub/Sub channels (see gateway/features/bus.h and docs/STORAGE.md). Channels are not
  * keys and carry no hash tag: Redis Cluster broadcasts every PUBLISH. */

@@ -35,6 +35,8 @@ extern const char lg_lua_room_touch[];
 extern const size_t lg_lua_room_touch_len;
 extern const char lg_lua_room_prune[];
 extern const size_t lg_lua_room_prune_len;
+extern const char lg_lua_room_delete[];
+extern const size_t lg_lua_room_delete_len;
 extern const char lg_lua_consumer_prune[];
 extern const size_t lg_lua_consumer_prune_len;
 
@@ -51,6 +53,7 @@ struct lg_script lg_script_expire = {.name = "expire"};
 struct lg_script lg_script_pay_timeout = {.name = "pay_timeout"};
 struct lg_script lg_script_room_touch = {.name = "room_touch"};
 struct lg_script lg_script_room_prune = {.name = "room_prune"};
+struct lg_script lg_script_room_delete = {.name = "room_delete"};
 struct lg_script lg_script_consumer_prune = {.name = "consumer_prune"};
 
 static struct lg_script *all_scripts[] = {
@@ -58,7 +61,8 @@ static struct lg_script *all_scripts[] = {
     &lg_script_transition, &lg_script_room_open, &lg_script_sku_notify, &lg_script_watch,
     &lg_script_reply, &lg_script_expire, &lg_script_pay_timeout,
     /* the active-room index and the group's consumers */
-    &lg_script_room_touch, &lg_script_room_prune, &lg_script_consumer_prune};
+    &lg_script_room_touch, &lg_script_room_prune, &lg_script_consumer_prune,
+    &lg_script_room_delete};
 #define NSCRIPTS (sizeof(all_scripts) / sizeof(all_scripts[0]))
 
 static void set_body(struct lg_script *s, const char *body, size_t len)
@@ -86,6 +90,7 @@ void lg_scripts_init(void)
     set_body(&lg_script_pay_timeout, lg_lua_pay_timeout, lg_lua_pay_timeout_len);
     set_body(&lg_script_room_touch, lg_lua_room_touch, lg_lua_room_touch_len);
     set_body(&lg_script_room_prune, lg_lua_room_prune, lg_lua_room_prune_len);
+    set_body(&lg_script_room_delete, lg_lua_room_delete, lg_lua_room_delete_len);
     set_body(&lg_script_consumer_prune, lg_lua_consumer_prune, lg_lua_consumer_prune_len);
 }
 

@@ -33,6 +33,7 @@ extern struct lg_script lg_script_pay_timeout; /* payment deadlines, validator *
 extern struct lg_script lg_script_room_touch;  /* active-room index mark, gateway */
 extern struct lg_script lg_script_room_prune;  /* active-room index removal, validator */
 extern struct lg_script lg_script_consumer_prune; /* dead consumers, validator */
+extern struct lg_script lg_script_room_delete;    /* DELETE of a room, gateway */
 
 /* Computes the SHA1 of every embedded script; call once at start-up. */
 void lg_scripts_init(void);

@@ -83,7 +83,12 @@ struct lg_validator {
      * seen, so a newly active room takes over. */
     char hot_room[LG_ID_MAX + 1];
     long long hot_score;
-    bool read_failed;  /* a reply of the current read pass was lost */
+    bool read_failed; /* a reply of the current read pass was lost */
+    /* A read answered NOGROUP: a room's stream was deleted under the
+     * validator (DELETE of the room, or by hand) while the room is still
+     * listed; read.c makes the groups again, at most once a second. */
+    bool groups_lost;
+    int64_t groups_remade_ms;
     bool index_seeded; /* the one-time copy of lg:rooms into the index is done */
 
     struct lgv_entry *batch;

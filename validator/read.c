@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "livegate/clock.h"
 
 /* XREADGROUP GROUP g consumer COUNT n [BLOCK ms] STREAMS k... >... over the
  * rooms of group g, their high and/or normal streams. A non-blocking read
@@ -75,11 +76,18 @@ static void note_busy_room(struct lg_validator *v)
         snprintf(v->hot_room, sizeof(v->hot_room), "%s", v->batch[v->nbatch - 1].room);
 }
 
+static bool is_nogroup(const redisReply *reply)
+{
+    return reply && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOGROUP", 7) == 0;
+}
+
 static void on_pass_reply(redisReply *reply, void *arg)
 {
     struct lg_validator *v = arg;
     if (!reply)
         v->read_failed = true;
+    if (is_nogroup(reply))
+        v->groups_lost = true;
     lgv_batch_add_read_reply(v, reply);
     lgv_step_reply(v);
 }
@@ -87,6 +95,13 @@ static void on_pass_reply(redisReply *reply, void *arg)
 static void on_read_blocking(redisReply *reply, void *arg)
 {
     struct lg_validator *v = arg;
+    if (is_nogroup(reply)) {
+        /* Answered at once: waiting on it again would spin. */
+        v->groups_lost = true;
+        v->hot_room[0] = 0;
+        lgv_cycle_schedule(v, 100);
+        return;
+    }
     lgv_batch_add_read_reply(v, reply);
     if (reply && v->nbatch == 0)
         lgv_metrics_idle(&v->metrics); /* every stream read empty: caught up */
@@ -139,12 +154,40 @@ static void after_high(struct lg_validator *v)
     lgv_step_end(v);
 }
 
+static void on_group_remade(redisReply *reply, void *arg)
+{
+    (void)reply; /* BUSYGROUP, or no stream (the room is gone): both fine */
+    lgv_step_reply(arg);
+}
+
+/* Without MKSTREAM: a deleted room's streams are not made again (the index
+ * refresh drops the room), while a stream that is back (an order arrived
+ * after the delete) gets its group from 0, so that order is read. Sent in
+ * the read's step, before the reads on the same connection. */
+static void remake_lost_groups(struct lg_validator *v)
+{
+    int64_t now = lg_mono_ms();
+    if (!v->groups_lost || now - v->groups_remade_ms < 1000)
+        return;
+    v->groups_lost = false;
+    v->groups_remade_ms = now;
+    for (size_t i = 0; i < v->nrooms; i++) {
+        for (int high = 0; high < 2; high++) {
+            char key[LG_KEY_MAX];
+            lg_key_stream(key, sizeof(key), v->rooms[i], high);
+            const char *argv[] = {"XGROUP", "CREATE", key, LG_GROUP_VALIDATORS, "0"};
+            lgv_step_send(v, on_group_remade, v, LGV_ARGC(argv), argv);
+        }
+    }
+}
+
 int lgv_read_start(struct lg_validator *v)
 {
     if (lgv_rooms_group(v) != 0)
         return -1;
     v->read_failed = false;
     lgv_step_begin(v, after_high);
+    remake_lost_groups(v);
     for (size_t g = 0; g < v->ngroups; g++)
         send_group_read(v, g, v->cfg.batch, true, false, 0, on_pass_reply);
     lgv_step_end(v);

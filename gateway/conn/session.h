@@ -105,6 +105,7 @@ struct lg_session {
     lws_sorted_usec_list_t close_timer; /* see ws.c: how a close code is sent */
     struct lg_list waiters;             /* requests in flight for this session (lg_waiter) */
     int submits_in_flight;              /* order.submit not yet answered (intake's, for its cap) */
+    int high_in_flight;                 /* of those, the high-value ones (their own cap) */
     struct lg_turns *turns;             /* BUSY turns given (intake's; NULL until the first) */
     struct lg_list holds;               /* open struct lg_session_hold */
     struct lg_monitor_sub *monitor;     /* monitor.subscribe's, owned by monitor.c */

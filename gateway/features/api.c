@@ -18,6 +18,7 @@
 #include "livegate/log.h"
 #include "livegate/token.h"
 #include "features/metrics.h"
+#include "features/room_delete.h"
 #include "features/rooms.h"
 #include "rules/order_rules.h"
 #include "scripts.h"
@@ -77,8 +78,11 @@ static const struct path_methods HEALTHZ = {"GET", {{LG_HTTP_GET, LG_ROUTE_HEALT
 static const struct path_methods METRICS = {"GET", {{LG_HTTP_GET, LG_ROUTE_METRICS}}, 1};
 static const struct path_methods AUDIT = {"GET", {{LG_HTTP_GET, LG_ROUTE_AUDIT_GET}}, 1};
 static const struct path_methods ORDER = {"GET", {{LG_HTTP_GET, LG_ROUTE_ORDER_GET}}, 1};
-static const struct path_methods ROOM = {
-    "GET, PUT", {{LG_HTTP_GET, LG_ROUTE_ROOM_GET}, {LG_HTTP_PUT, LG_ROUTE_ROOM_PUT}}, 2};
+static const struct path_methods ROOM = {"GET, PUT, DELETE",
+                                         {{LG_HTTP_GET, LG_ROUTE_ROOM_GET},
+                                          {LG_HTTP_PUT, LG_ROUTE_ROOM_PUT},
+                                          {LG_HTTP_DELETE, LG_ROUTE_ROOM_DELETE}},
+                                         3};
 static const struct path_methods SKUS = {"GET", {{LG_HTTP_GET, LG_ROUTE_SKUS_GET}}, 1};
 static const struct path_methods SKU = {
     "PUT, DELETE", {{LG_HTTP_PUT, LG_ROUTE_SKU_PUT}, {LG_HTTP_DELETE, LG_ROUTE_SKU_DELETE}}, 2};
@@ -861,6 +865,28 @@ static void get_order(struct lg_http *h, const struct lg_route *rt, const struct
     batch_sent(b);
 }
 
+/* ---- DELETE /v1/rooms/{room} ------------------------------------------------ */
+
+/* The only query argument is unpaid=cancel; anything else is refused
+ * before Redis is touched. */
+static void delete_room(struct lg_http *h, const struct lg_route *rt)
+{
+    const char *unpaid = lg_http_arg(h, "unpaid");
+    bool unknown = false;
+    for (int i = 0; i < h->n_args; i++)
+        if (strcmp(h->args[i].name, "unpaid") != 0)
+            unknown = true;
+    if (h->args_bad || unknown) {
+        lg_http_error(h, 400, "BAD_REQUEST", "the only query argument is unpaid=cancel", "query");
+        return;
+    }
+    if (unpaid && strcmp(unpaid, "cancel") != 0) {
+        lg_http_error(h, 400, "INVALID_FIELD", "must be cancel", "unpaid");
+        return;
+    }
+    lg_room_delete(h, rt->room, unpaid != NULL);
+}
+
 /* ---- dispatch -------------------------------------------------------------- */
 
 static bool may_access(struct lg_http *h, const struct lg_route *rt, const struct lg_claims *c)
@@ -967,6 +993,9 @@ void lg_api_handle(struct lg_http *h)
         break;
     case LG_ROUTE_COUPON_GET:
         get_coupon(h, &rt);
+        break;
+    case LG_ROUTE_ROOM_DELETE:
+        delete_room(h, &rt);
         break;
     case LG_ROUTE_COUPON_DELETE:
         delete_coupon(h, &rt);

@@ -15,6 +15,7 @@ enum lg_route_id {
     LG_ROUTE_METRICS,
     LG_ROUTE_ROOM_GET,
     LG_ROUTE_ROOM_PUT,
+    LG_ROUTE_ROOM_DELETE, /* a closed room and its keys; its orders stay for their TTL */
     LG_ROUTE_SKU_PUT,
     LG_ROUTE_SKU_DELETE, /* off sale and unlisted; the record and its orders stay */
     LG_ROUTE_SKUS_GET,

@@ -51,6 +51,7 @@ struct intake_req {
     int64_t started_us; /* for the accept latency */
     long long amount;   /* what the room's threshold is learnt from */
     bool vip;
+    bool high; /* counted in the session's high_in_flight */
 };
 
 /* Sends a held result after whatever reply went out, or drops it when the
@@ -296,6 +297,8 @@ static void answer_order(struct intake_req *r, const redisReply *reply)
     if (s) {
         lg_waiter_detach(&r->w);
         s->submits_in_flight--;
+        if (r->high)
+            s->high_in_flight--;
     }
     json_t *held = lg_session_hold_close(&r->hold);
 
@@ -916,15 +919,16 @@ void lg_intake_submit(struct lg_session *s, const struct lg_order *o, const char
         r->has_req = true;
     }
     /* Refusals that cost Redis nothing come first. */
-    if (s->submits_in_flight >= gw->cfg.conn_inflight) {
+    enum lg_shed_priority p;
+    struct shed_entry *e = shed_of(gw->intake, o, s->claims.vip, &p);
+    if (lg_admission_conn_full(s->submits_in_flight, s->high_in_flight, gw->cfg.conn_inflight,
+                               p == LG_SHED_HIGH)) {
         reply_refusal(s, r, "RATE_LIMITED", WHY_IN_FLIGHT, in_flight_wait(gw->intake));
         free(r);
         return;
     }
     /* A client back at its turn takes the place kept for it. */
     bool returning = returns_at_turn(s, o->client_order_id);
-    enum lg_shed_priority p;
-    struct shed_entry *e = shed_of(gw->intake, o, s->claims.vip, &p);
     int64_t shed_ms = e && !returning ? lg_shed_take_turn(&e->shed, lg_mono_ms(), p) : 0;
     /* Redis so far behind that this order would wait a fifth of the
      * admitted wait just to be enqueued, or this gateway's enqueue calls
@@ -982,6 +986,9 @@ void lg_intake_submit(struct lg_session *s, const struct lg_order *o, const char
     gw->intake->orders_in_flight++;
     lg_waiter_attach(&s->waiters, &r->w, s);
     s->submits_in_flight++;
+    r->high = p == LG_SHED_HIGH;
+    if (r->high)
+        s->high_in_flight++;
     lg_session_hold_open(s, &r->hold, r->order_id);
     if (b->n == LG_INTAKE_BATCH_MAX) {
         /* Full: it waits for its call as it is; the room's next order

@@ -258,3 +258,8 @@ bool lg_turns_take(struct lg_turns *t, uint64_t id, int64_t now_ms)
     t->due_ms[i] = INT64_MAX;
     return true;
 }
+
+bool lg_admission_conn_full(int in_flight, int high_in_flight, int cap, bool high)
+{
+    return high ? high_in_flight >= cap : in_flight >= cap;
+}

@@ -145,6 +145,14 @@ bool lg_turns_take(struct lg_turns *t, uint64_t id, int64_t now_ms);
 /* How many BUSY answers id has had (0 for an id not remembered). */
 int lg_turns_refused(const struct lg_turns *t, uint64_t id);
 
+/* Whether a connection's next submit is past LIVEGATE_CONN_INFLIGHT (cap):
+ * a normal order counts every submit of the connection still unanswered, a
+ * high-value one only the high-value ones. Otherwise a viewer's normal
+ * orders waiting for their enqueue call would get its high-value order
+ * RATE_LIMITED, though the gateway sends high-value orders first. So a
+ * connection holds at most twice cap, of which at most cap normal. */
+bool lg_admission_conn_full(int in_flight, int high_in_flight, int cap, bool high);
+
 /* The retry_after_ms (before jitter) of a submit refused because Redis is
  * behind, when the room has no turns to give: a quarter to a half of the
  * admitted wait (rnd draws where), doubled for each BUSY the order has had

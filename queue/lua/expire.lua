@@ -78,6 +78,12 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local now_s = string.format('%d', now)
 
+-- No stream, nothing queued (a room deleted, or never sent an order):
+-- "done", and no sweep state is written for it.
+if redis.call('EXISTS', KEYS[1], KEYS[2]) == 0 then
+  return {'done'}
+end
+
 local guard = redis.call('HMGET', K_SWEEP, 'owner', 'until')
 if guard[1] and guard[1] ~= me and tonumber(guard[2] or '0') > now then
   return {'busy'}

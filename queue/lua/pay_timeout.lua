@@ -44,6 +44,11 @@
 -- ARGV[5] at most this many due entries per call (1..1000)
 -- ARGV[6] most audit entries kept (exact MAXLEN)
 -- ARGV[7] the status channel (lg:ev:status)   ARGV[8] the totals' TTL (s)
+-- ARGV[9] (optional) "room_deleted": a DELETE of the room with
+--         ?unpaid=cancel (gateway/features/room_delete.c) cancels every
+--         order of the index, due or not, with that reason (in the record,
+--         the audit entry and the event); such cancels are not counted in
+--         pay_timeouts. The rest is the same.
 --
 -- Returns {cancelled, more, next_due_in_ms, sku_id...}: how many orders this
 -- call cancelled; 1 when it stopped at ARGV[5] entries (call again), else 0;
@@ -56,13 +61,15 @@ local function count_arg(v)
   return type(v) == 'string' and string.match(v, '^[1-9]%d?%d?%d?%d?%d?%d?%d?%d?$') and tonumber(v)
 end
 local batch, keep, ttl = count_arg(ARGV[5]), count_arg(ARGV[6]), count_arg(ARGV[8])
-if #KEYS ~= 3 or #ARGV ~= 8 or not (batch and keep and ttl) or batch > 1000 or
-    ARGV[1] == '' or ARGV[7] == '' then
+local deleting = ARGV[9] == 'room_deleted'
+if #KEYS ~= 3 or not (#ARGV == 8 or (#ARGV == 9 and deleting)) or not (batch and keep and ttl) or
+    batch > 1000 or ARGV[1] == '' or ARGV[7] == '' then
   return redis.error_reply('ERR pay_timeout.lua: bad arguments')
 end
 local K_DUE, K_AUDIT, K_STATS = KEYS[1], KEYS[2], KEYS[3]
 local room_id, order_prefix, sku_prefix, live_prefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local channel = ARGV[7]
+local reason = deleting and 'room_deleted' or 'pay_timeout'
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -85,12 +92,12 @@ end
 local function announce(order_id, o)
   redis.call('XADD', K_AUDIT, 'MAXLEN', ARGV[6], '*', 'at_ms', now_s, 'actor', 'system',
              'role', 'system', 'order_id', order_id, 'from', 'pending_payment',
-             'to', 'cancelled', 'reason', 'pay_timeout')
+             'to', 'cancelled', 'reason', reason)
   redis.call('PUBLISH', channel, cjson.encode({
     room = room_id, user = o[2], order_id = order_id, client_order_id = o[5] or '',
     status = 'cancelled', from = 'pending_payment', at_ms = now, sku_id = o[3],
     qty = tonumber(o[4]) or 0, amount = tonumber(o[6] or '0') or 0, priority = o[7] or '',
-    buyer = o[8] or '', phone = o[9] or '', reason = 'pay_timeout'}))
+    buyer = o[8] or '', phone = o[9] or '', reason = reason}))
 end
 
 -- Cancels one due order if its record still says so; its SKU when it did.
@@ -103,18 +110,23 @@ local function settle(order_id)
     return nil
   end
   local deadline = tonumber(o[10] or '')
-  if deadline and deadline > now then
+  if deadline and deadline > now and not deleting then
     redis.call('ZADD', K_DUE, o[10], order_id)
     return nil
   end
   redis.call('HSET', k_order, 'status', 'cancelled', 'cancelled_at_ms', now_s,
-             'updated_at_ms', now_s, 'cancel_reason', 'pay_timeout')
+             'updated_at_ms', now_s, 'cancel_reason', reason)
   give_back(o[3], o[2], tonumber(o[4]) or 0)
   announce(order_id, o)
   return o[3]
 end
 
-local due = redis.call('ZRANGEBYSCORE', K_DUE, '-inf', now_s, 'LIMIT', '0', ARGV[5])
+local due
+if deleting then
+  due = redis.call('ZRANGE', K_DUE, 0, batch - 1)
+else
+  due = redis.call('ZRANGEBYSCORE', K_DUE, '-inf', now_s, 'LIMIT', '0', ARGV[5])
+end
 local cancelled, skus, seen = 0, {}, {}
 for _, order_id in ipairs(due) do
   local sku_id = settle(order_id)
@@ -126,7 +138,7 @@ for _, order_id in ipairs(due) do
     end
   end
 end
-if cancelled > 0 then
+if cancelled > 0 and not deleting then
   redis.call('HINCRBY', K_STATS, 'pay_timeouts', cancelled)
   redis.call('EXPIRE', K_STATS, ttl)
 end

@@ -19,9 +19,9 @@
 #     --write-docs record the results in docs/BENCHMARKS.md and docs/img/
 #     --no-docs    the default now (leave docs/ alone); still accepted
 #     --keep-rooms leave the bench's rooms as they are after each run; by
-#                  default every run passes --cleanup, which closes the rooms
-#                  it made and clears their totals (so a system given with
-#                  --url does not count them in the back office's "*" GMV)
+#                  default every run passes --cleanup, which closes and
+#                  deletes the rooms it made (so a system given with --url
+#                  does not count them in the back office's "*" GMV)
 #     --reps N     run each scenario N times (default 1); the report gives
 #                  medians and the range
 #     --hold-reps N  runs of the 50,000-connection hold (default: --reps); it

@@ -24,8 +24,9 @@
 #
 # The peer is copied to a temporary folder and installed there with npm ci
 # (the shared folder is read-only); that folder is removed on exit. Nothing
-# tracked is written. Each bench run passes --cleanup (it closes the rooms it
-# made). Every process started here is stopped on exit, and
+# tracked is written. Each bench run passes --cleanup (it deletes the rooms
+# it made; the peer has no room delete, so there it closes them and clears
+# their totals). Every process started here is stopped on exit, and
 # each step is bounded in time.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

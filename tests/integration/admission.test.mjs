@@ -437,6 +437,37 @@ test('a connection may have LIVEGATE_CONN_INFLIGHT submits unanswered, and not o
   await gw.stop();
 });
 
+test('a high-value order counts against a cap of its own: normal orders at the cap do not refuse it', async () => {
+  const gw = await startGateway({ redis, env: { LIVEGATE_CONN_INFLIGHT: '2' } });
+  await setupRoom(gw, 'g3h', { threshold: 100000 });
+  const c = await gw.session({ sub: 'b3h', room: 'g3h', role: 'viewer' });
+  const answer = (o) => c.next((m) => m.client_order_id === o.client_order_id || m.ref === o.client_order_id);
+  const kind = (m) => m.type === 'error' ? m.code : m.type;
+  const big = () => validOrder({ room_id: 'g3h', unit_price: 100000, amount: 100000 });
+  // The gateway learns the threshold from an order admitted high.
+  const first = big();
+  c.send(first);
+  assert.equal((await answer(first)).priority, 'high');
+  // Redis holds every write: two normal orders fill the cap, yet a
+  // high-value one goes through; a third normal one is refused (the cap
+  // counts every submit for it), and so is a third high-value one.
+  const orders = [validOrder({ room_id: 'g3h' }), validOrder({ room_id: 'g3h' }), big(), big(),
+    validOrder({ room_id: 'g3h' }), big()];
+  await redis.cli('CLIENT', 'PAUSE', '800', 'WRITE');
+  for (const o of orders) c.send(o);
+  const answers = [];
+  for (const o of orders) answers.push(await answer(o));
+  assert.deepEqual(answers.map(kind),
+    ['order.accepted', 'order.accepted', 'order.accepted', 'order.accepted', 'RATE_LIMITED', 'RATE_LIMITED']);
+  assert.deepEqual(answers.slice(0, 4).map((m) => m.priority), ['normal', 'normal', 'high', 'high']);
+  // Answered ones no longer count.
+  const again = big();
+  c.send(again);
+  assert.equal(kind(await answer(again)), 'order.accepted');
+  c.close();
+  await gw.stop();
+});
+
 test('the per-user rate holds across gateway processes, with the defaults of 10 a second and bursts of 20', async () => {
   const env = { LIVEGATE_USER_RATE: '10', LIVEGATE_USER_BURST: '20' };
   const a = await startGateway({ redis, env });

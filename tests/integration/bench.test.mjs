@@ -198,7 +198,7 @@ test('a bad --slo exits 2 before any load is sent or any room made', async () =>
   assert.equal(await redis.cli('SISMEMBER', 'lg:rooms', 'bench-sloerr-r0'), '0');
 });
 
-test('--cleanup closes the rooms it made and clears their totals; without it they stay live', async () => {
+test('--cleanup closes and deletes the rooms it made; without it they stay live', async () => {
   const kept = await bench([...light, '--rooms', '2', '--run-id', 'kept']);
   assert.equal(kept.code, 0, kept.out);
   assert.equal(await redis.cli('HGET', 'lg:{bench-kept-r0}:room', 'status'), 'live');
@@ -208,14 +208,18 @@ test('--cleanup closes the rooms it made and clears their totals; without it the
   const r = await bench([...light, '--rooms', '2', '--run-id', 'cleaned', '--cleanup']);
   assert.equal(r.code, 0, r.out);
   assert.ok(r.report.orders.confirmed > 0);
-  assert.deepEqual(r.report.cleanup, { rooms_made: 2, rooms_cleaned: 2 });
-  assert.match(r.out, /^cleanup: 2 of 2 rooms closed, their totals cleared/m);
+  assert.deepEqual(r.report.cleanup, { rooms_made: 2, rooms_cleaned: 2, deleted: true });
+  assert.match(r.out, /^cleanup: 2 of 2 rooms closed and deleted/m);
   for (const room of ['bench-cleaned-r0', 'bench-cleaned-r1']) {
-    assert.equal(await redis.cli('HGET', `lg:{${room}}:room`, 'status'), 'closed', room);
-    // nothing left to add to the "*" figures
-    for (const field of ['gmv_fen', 'confirmed', 'accepted']) {
-      assert.equal(await redis.cli('HGET', `lg:{${room}}:stats`, field), '', `${room} ${field}`);
-    }
+    assert.equal(await redis.cli('EXISTS', `lg:{${room}}:room`), '0', room);
+    assert.equal(await redis.cli('SISMEMBER', 'lg:rooms', room), '0', room);
+    assert.equal(await redis.cli('ZSCORE', 'lg:rooms:active', room), '', room);
+    // nothing left to add to the "*" figures; only the orders and their
+    // idempotency keys stay, for their TTL
+    assert.equal(await redis.cli('EXISTS', `lg:{${room}}:stats`), '0', room);
+    const left = (await redis.cli('--scan', '--pattern', `lg:{${room}}:*`)).split('\n').filter(Boolean);
+    assert.ok(left.length > 0, room);
+    assert.deepEqual(left.filter((k) => !/^lg:\{[^}]+\}:(order|idem):/.test(k)), [], room);
   }
   // with rooms it did not make, --cleanup is refused up front
   const bad = await bench(['--cleanup', '--no-setup'], { okCodes: [2] });

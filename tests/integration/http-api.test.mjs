@@ -133,10 +133,10 @@ test('unknown paths are 404 and wrong methods 405, as JSON', async () => {
   const r = await gw.http('GET', '/v1/nothing', { token: admin });
   assert.equal(r.status, 404);
   assert.equal(r.json.error.code, 'NOT_FOUND');
-  const m = await gw.http('DELETE', '/v1/rooms/r1', { token: admin });
+  const m = await gw.http('POST', '/v1/rooms/r1', { token: admin });
   assert.equal(m.status, 405);
   assert.equal(m.json.error.code, 'METHOD_NOT_ALLOWED');
-  assert.equal(m.headers.get('allow'), 'GET, PUT');
+  assert.equal(m.headers.get('allow'), 'GET, PUT, DELETE');
 });
 
 test('/healthz is 200 with Redis and 503 without, no token needed', async () => {

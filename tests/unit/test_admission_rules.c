@@ -291,9 +291,25 @@ static void refusals_are_counted_per_order_and_back_the_lag_retry_off(void **sta
     assert_int_equal(lg_admission_lag_retry(0, 0, 0), LG_RETRY_MIN_MS);
 }
 
+static void high_value_orders_have_a_connection_cap_of_their_own(void **state)
+{
+    (void)state;
+    /* a normal order counts every unanswered submit: refused at the cap */
+    assert_false(lg_admission_conn_full(31, 0, 32, false));
+    assert_true(lg_admission_conn_full(32, 0, 32, false));
+    assert_true(lg_admission_conn_full(32, 5, 32, false));
+    /* a high-value one only the high-value ones */
+    assert_false(lg_admission_conn_full(32, 0, 32, true));
+    assert_false(lg_admission_conn_full(50, 31, 32, true));
+    assert_true(lg_admission_conn_full(50, 32, 32, true));
+    assert_true(lg_admission_conn_full(1, 1, 1, true));
+    assert_false(lg_admission_conn_full(0, 0, 1, false));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(high_value_orders_have_a_connection_cap_of_their_own),
         cmocka_unit_test(retry_after_is_clamped_then_spread_by_a_tenth),
         cmocka_unit_test(a_refusal_is_held_briefly_then_redis_is_asked_again),
         cmocka_unit_test(a_new_refusal_never_moves_the_line_back),

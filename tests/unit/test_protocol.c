@@ -135,8 +135,11 @@ static void routes(void **state)
     assert_int_equal(r.id, LG_ROUTE_ROOM_GET);
     assert_string_equal(r.room, "r1");
     lg_api_route(LG_HTTP_DELETE, "/v1/rooms/r1", &r);
+    assert_int_equal(r.id, LG_ROUTE_ROOM_DELETE);
+    assert_string_equal(r.room, "r1");
+    lg_api_route(LG_HTTP_POST, "/v1/rooms/r1", &r);
     assert_int_equal(r.id, LG_ROUTE_METHOD_NOT_ALLOWED);
-    assert_string_equal(r.allow, "GET, PUT");
+    assert_string_equal(r.allow, "GET, PUT, DELETE");
     lg_api_route(LG_HTTP_DELETE, "/v1/rooms/r1/skus/s-1", &r);
     assert_int_equal(r.id, LG_ROUTE_SKU_DELETE);
     assert_string_equal(r.item, "s-1");
