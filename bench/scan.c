@@ -371,11 +371,12 @@ static void decode(const char *s, size_t len, bool escaped, char *buf, size_t bu
             cp = '\t';
             break;
         case 'u': {
-            unsigned lo;
+            unsigned lo = 0;
             hex4(p + 1, end, &cp);
             p += 4;
-            if (cp >= 0xd800 && cp <= 0xdbff) {
-                hex4(p + 3, end, &lo);
+            /* a high surrogate takes the low one after it, when there is one */
+            if (cp >= 0xd800 && cp <= 0xdbff && hex4(p + 3, end, &lo) == 0 && lo >= 0xdc00 &&
+                lo <= 0xdfff) {
                 cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
                 p += 6;
             }
