@@ -197,6 +197,11 @@ int lg_http_body_done(struct lg_pss *pss)
     return 0;
 }
 
+void lg_http_allow_seconds(struct lg_http *h, int secs)
+{
+    lws_set_timeout(h->wsi, PENDING_TIMEOUT_HTTP_CONTENT, secs);
+}
+
 void lg_http_respond(struct lg_http *h, int status, json_t *body)
 {
     if (h->answered) {

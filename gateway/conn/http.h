@@ -65,6 +65,11 @@ void lg_http_closed(struct lg_pss *pss);
  * An argument without '=' has the value "". */
 const char *lg_http_arg(const struct lg_http *h, const char *name);
 
+/* Gives a request whose answer takes long (a room delete) up to secs
+ * seconds before libwebsockets drops the connection unanswered; its
+ * default is 5 s. */
+void lg_http_allow_seconds(struct lg_http *h, int secs);
+
 /* Answers the request with status and body (stolen). */
 void lg_http_respond(struct lg_http *h, int status, json_t *body);
 /* Answers with a text body of len bytes (copied) and its content type. */
