@@ -9,7 +9,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startRedis, startGateway, startValidator, stopAll, validOrder, setupRoom, mintToken,
+  startRedis, startGateway, startValidator, stopAll, validOrder, setupRoom, mintToken, placeOrder,
 } from './lib/system.mjs';
 
 let redis, gw, admin, operator, otherOp, viewer;
@@ -28,15 +28,7 @@ before(async () => {
 });
 after(stopAll);
 
-// Submits and waits for the final result (or the refusal).
-async function place(c, order) {
-  c.send(order);
-  const acc = await c.next((m) => m.client_order_id === order.client_order_id && m.type !== 'sku.update');
-  if (acc.type !== 'order.accepted') return { acc };
-  const result = await c.next((m) => m.order_id === acc.order_id &&
-    (m.type === 'order.confirmed' || m.type === 'order.rejected'), 12000);
-  return { acc, result };
-}
+const place = placeOrder;
 
 test('GET /v1/rooms/{room} shows the room as it was put, to its operator and admins', async () => {
   const put = await gw.http('PUT', '/v1/rooms/k1', { token: operator, body: room });

@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startRedis, startGateway, startValidator, stopAll, validOrder, setupRoom, waitFor,
+  startRedis, startGateway, startValidator, stopAll, validOrder, setupRoom, waitFor, placeOrder,
 } from './lib/system.mjs';
 
 let redis, gw, validator, admin;
@@ -29,14 +29,7 @@ const close = (room) => gw.http('PUT', `/v1/rooms/${room}`, {
   token: admin, body: { status: 'closed', high_value_threshold: 100000, payment_methods: ['alipay'] },
 });
 
-async function place(c, order) {
-  c.send(order);
-  const acc = await c.next((m) => m.client_order_id === order.client_order_id && m.type !== 'sku.update');
-  if (acc.type !== 'order.accepted') return { acc };
-  const result = await c.next((m) => m.order_id === acc.order_id &&
-    (m.type === 'order.confirmed' || m.type === 'order.rejected'), 12000);
-  return { acc, result };
-}
+const place = placeOrder;
 
 // Every key of the room, sorted.
 async function keysOf(room) {

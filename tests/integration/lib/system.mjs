@@ -414,6 +414,17 @@ export function validOrder(overrides = {}) {
   };
 }
 
+// Submits an order on client c and waits for its answer and, once
+// accepted, its result: {acc} for a refusal, else {acc, result}.
+export async function placeOrder(c, order) {
+  c.send(order);
+  const acc = await c.next((m) => m.client_order_id === order.client_order_id && m.type !== 'sku.update');
+  if (acc.type !== 'order.accepted') return { acc };
+  const result = await c.next((m) => m.order_id === acc.order_id &&
+    (m.type === 'order.confirmed' || m.type === 'order.rejected'), 12000);
+  return { acc, result };
+}
+
 // Sets a room up through the HTTP API as an admin.
 export async function setupRoom(gw, room, { threshold = 100000, status = 'live',
   methods = ['alipay', 'wechat_pay', 'card', 'cod'], skus = {}, coupons = {} } = {}) {
