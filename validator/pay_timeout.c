@@ -17,8 +17,8 @@
 #include "livegate/clock.h"
 #include "livegate/log.h"
 #include "pay_timeout.h"
+#include "pay_timeout_args.h"
 #include "sku_notify.h"
-#include "stats.h"
 
 /* ---- pure ------------------------------------------------------------------ */
 
@@ -110,28 +110,15 @@ static int ensure_room_slots(struct lg_validator *v)
 
 static void send_drain(struct lg_validator *v, size_t i)
 {
-    const char *room = v->rooms[i];
-    char k_due[LG_KEY_MAX], k_audit[LG_KEY_MAX], k_stats[LG_KEY_MAX];
-    char order_prefix[LG_KEY_MAX], sku_prefix[LG_KEY_MAX], live_prefix[LG_KEY_MAX];
-    char batch[16], keep[16], ttl[16];
-    if (lg_key_pay_due(k_due, sizeof(k_due), room) < 0 ||
-        lg_key_audit(k_audit, sizeof(k_audit), room) < 0 ||
-        lg_key_stats(k_stats, sizeof(k_stats), room) < 0 ||
-        lg_key_order(order_prefix, sizeof(order_prefix), room, "") < 0 ||
-        lg_key_sku(sku_prefix, sizeof(sku_prefix), room, "") < 0 ||
-        lg_key_user_live(live_prefix, sizeof(live_prefix), room, "") < 0)
+    struct lg_pay_timeout_args a;
+    if (lg_pay_timeout_args(&a, v->rooms[i], LGV_PAY_BATCH, LGV_PAY_AUDIT_KEEP, false) != 0)
         return;
-    snprintf(batch, sizeof(batch), "%d", LGV_PAY_BATCH);
-    snprintf(keep, sizeof(keep), "%d", LGV_PAY_AUDIT_KEEP);
-    snprintf(ttl, sizeof(ttl), "%d", LG_STATS_TOTALS_TTL_S);
-    const char *args[] = {k_due,       k_audit, k_stats, room,           order_prefix, sku_prefix,
-                          live_prefix, batch,   keep,    LG_CHAN_STATUS, ttl};
     struct pay_call *c = malloc(sizeof(*c));
     if (!c)
         return;
     c->v = v;
     c->room = i;
-    if (lgv_step_script(v, &lg_script_pay_timeout, on_drained, c, 3, LGV_ARGC(args), args) != 0)
+    if (lgv_step_script(v, &lg_script_pay_timeout, on_drained, c, a.nkeys, a.argc, a.argv) != 0)
         free(c);
 }
 

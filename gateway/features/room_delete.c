@@ -27,12 +27,12 @@
 #include "livegate/log.h"
 #include "livegate/strmap.h"
 #include "rules/backoffice_rules.h"
+#include "pay_timeout_args.h"
 #include "scripts.h"
-#include "stats.h"
 
 #define MARK_TTL_MS 10000 /* renewed every SCAN round: lapses only if we die */
 #define SCAN_COUNT "1000"
-#define CANCEL_BATCH "500"
+#define CANCEL_BATCH 500
 /* What the request may wait: cancelling unpaid orders and the SCAN take
  * about 70 us an order on a 2-core machine (108,749 unpaid: 7.5 s). */
 #define ANSWER_WITHIN_S 300
@@ -257,23 +257,10 @@ static void on_cancelled(redisReply *reply, void *arg)
 
 static void cancel_unpaid(struct room_delete *d)
 {
-    char k_due[LG_KEY_MAX], k_audit[LG_KEY_MAX], k_stats[LG_KEY_MAX];
-    char order_prefix[LG_KEY_MAX], sku_prefix[LG_KEY_MAX], live_prefix[LG_KEY_MAX];
-    char keep[16], ttl[16];
-    const char *room = d->room;
-    lg_key_pay_due(k_due, sizeof(k_due), room);
-    lg_key_audit(k_audit, sizeof(k_audit), room);
-    lg_key_stats(k_stats, sizeof(k_stats), room);
-    lg_key_order(order_prefix, sizeof(order_prefix), room, "");
-    lg_key_sku(sku_prefix, sizeof(sku_prefix), room, "");
-    lg_key_user_live(live_prefix, sizeof(live_prefix), room, "");
-    snprintf(keep, sizeof(keep), "%d", LG_AUDIT_KEEP);
-    snprintf(ttl, sizeof(ttl), "%d", LG_STATS_TOTALS_TTL_S);
-    const char *args[] = {k_due,        k_audit,        k_stats,     room,
-                          order_prefix, sku_prefix,     live_prefix, CANCEL_BATCH,
-                          keep,         LG_CHAN_STATUS, ttl,         "room_deleted"};
-    if (lg_script_call(d->gw->redis, &lg_script_pay_timeout, on_cancelled, d, 3,
-                       (int)(sizeof(args) / sizeof(args[0])), args, NULL) != 0)
+    struct lg_pay_timeout_args a;
+    if (lg_pay_timeout_args(&a, d->room, CANCEL_BATCH, LG_AUDIT_KEEP, true) != 0 ||
+        lg_script_call(d->gw->redis, &lg_script_pay_timeout, on_cancelled, d, a.nkeys, a.argc,
+                       a.argv, NULL) != 0)
         fail(d, "cancel_unpaid", NULL);
 }
 
