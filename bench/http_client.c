@@ -13,7 +13,7 @@
 #include "http_client.h"
 #include "livegate/fd.h"
 
-static int dial(const char *host, int port, char *err, size_t errsz)
+static int dial(const char *host, int port, int timeout_s, char *err, size_t errsz)
 {
     char portstr[8];
     snprintf(portstr, sizeof(portstr), "%d", port);
@@ -28,7 +28,7 @@ static int dial(const char *host, int port, char *err, size_t errsz)
         fd = socket(a->ai_family, a->ai_socktype, a->ai_protocol);
         if (fd < 0)
             continue;
-        struct timeval tv = {.tv_sec = 10};
+        struct timeval tv = {.tv_sec = timeout_s};
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
         if (connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
@@ -46,8 +46,15 @@ int lg_http_request(const char *host, int port, const char *method, const char *
                     const char *token, const char *body, struct lg_http_response *out, char *err,
                     size_t errsz)
 {
+    return lg_http_request_within(host, port, method, path, token, body, 10, out, err, errsz);
+}
+
+int lg_http_request_within(const char *host, int port, const char *method, const char *path,
+                           const char *token, const char *body, int timeout_s,
+                           struct lg_http_response *out, char *err, size_t errsz)
+{
     memset(out, 0, sizeof(*out));
-    int fd = dial(host, port, err, errsz);
+    int fd = dial(host, port, timeout_s, err, errsz);
     if (fd < 0)
         return -1;
     size_t blen = body ? strlen(body) : 0;

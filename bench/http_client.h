@@ -19,4 +19,11 @@ int lg_http_request(const char *host, int port, const char *method, const char *
                     const char *token, const char *body, struct lg_http_response *out, char *err,
                     size_t errsz);
 
+/* The same, waiting up to timeout_s for each read and write (lg_http_request
+ * waits 10 s): a room delete that cancels a flood's unpaid orders answers
+ * only once they all are, which can take longer (the gateway allows it 300 s). */
+int lg_http_request_within(const char *host, int port, const char *method, const char *path,
+                           const char *token, const char *body, int timeout_s,
+                           struct lg_http_response *out, char *err, size_t errsz);
+
 #endif

@@ -106,6 +106,11 @@ static void wait_until(int64_t mono_us)
         ;
 }
 
+/* One delete request may take this long: it answers once the room's unpaid
+ * orders are cancelled, 100,000 of them and more after a flood (as long as
+ * the gateway allows the request, conn/http.c). */
+#define DELETE_REQUEST_S 300
+
 /* DELETE /v1/rooms/{room}?unpaid=cancel: the run's unpaid orders are
  * cancelled with it. A 409 (an order not decided yet, a delete under way)
  * is asked again until DELETE_PATIENCE_US: every accepted order is decided
@@ -124,7 +129,8 @@ static int delete_room(const struct lg_bench_opts *o, const char *token, const c
     int64_t give_up = lg_mono_us() + DELETE_PATIENCE_US;
     for (;;) {
         struct lg_http_response r;
-        if (lg_http_request(o->host, o->port, "DELETE", path, token, NULL, &r, err, errsz) != 0)
+        if (lg_http_request_within(o->host, o->port, "DELETE", path, token, NULL, DELETE_REQUEST_S,
+                                   &r, err, errsz) != 0)
             return -1;
         int status = r.status;
         bool gone = status == 404 && r.body && strstr(r.body, "no such room");

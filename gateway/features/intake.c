@@ -469,12 +469,20 @@ struct lg_intake {
     struct lg_strmap *by_room;      /* room -> its batch of normal orders being filled */
     struct lg_strmap *high_by_room; /* room -> its batch of high-value orders */
     struct lg_fingerprinter *fingerprinter;
-    /* Send times of the enqueue calls in flight, oldest at replied % ring:
-     * one connection answers in order, so the oldest unanswered call shows
-     * how far behind Redis is. */
-    int64_t sent_at_ms[SENT_RING];
+    /* When the first order of each enqueue call in flight arrived, oldest
+     * call at replied % ring: one connection answers in order, so the
+     * oldest unanswered call holds the order that has waited longest. */
+    int64_t sent_born_ms[SENT_RING];
     uint64_t sent, replied;
-    int orders_in_flight;           /* orders in batches, waiting or sent, not yet answered */
+    int orders_in_flight; /* orders in batches, waiting or sent, not yet answered */
+    /* How fast enqueue calls answer orders (per ms, 0 until measured):
+     * the best rate of late, from the orders answered since
+     * answered_at_ms; and the line of the submits refused because Redis
+     * is behind (lagging_wait). */
+    double answered_per_ms;
+    int answered;
+    int64_t answered_at_ms;
+    int64_t lag_line_ms;
     struct lg_list sheds;           /* struct shed_entry */
     struct lg_strmap *shed_by_room; /* room -> struct shed_entry */
     int64_t sheds_pruned_ms;
@@ -568,11 +576,9 @@ static struct shed_entry *shed_of(struct lg_intake *in, const struct lg_order *o
 
 static int64_t intake_lag_ms(const struct lg_intake *in, int64_t now_ms);
 
-/* The retry_after_ms (before jitter) of a submit past the connection's cap:
- * its earlier submits are answered about as fast as the oldest order this
- * gateway holds has waited so far, and LG_RETRY_INFLIGHT_MS at least. A
- * fixed short wait would have a client whose submits queue for seconds
- * come back ten times a second. */
+/* How long a connection's submits take to be answered now: about as long
+ * as the oldest order this gateway holds has waited so far, and
+ * LG_RETRY_INFLIGHT_MS at least. */
 static int64_t in_flight_wait(const struct lg_intake *in)
 {
     int64_t lag = in ? intake_lag_ms(in, lg_mono_ms()) : 0;
@@ -581,15 +587,34 @@ static int64_t in_flight_wait(const struct lg_intake *in)
     return lag > LG_RETRY_INFLIGHT_MS ? lag : LG_RETRY_INFLIGHT_MS;
 }
 
+/* The retry_after_ms (before jitter) of a submit past the connection's
+ * cap: its place in the connection's line (admission_rules.h), the places
+ * a lag apart shared out over the cap. */
+static int64_t cap_wait(struct lg_session *s, bool high)
+{
+    struct lg_gateway *gw = s->gw;
+    int64_t lag = in_flight_wait(gw->intake);
+    struct lg_turns *t = turns_of(s);
+    return t ? lg_admission_cap_turn(t, lg_mono_ms(), lag, gw->cfg.conn_inflight, high) : lag;
+}
+
 /* The retry_after_ms (before jitter) of an order refused because Redis is
- * behind: its turn when the room is refusing anyway, else a random wait
+ * behind: its turn when the room is refusing anyway, else its turn in the
+ * gateway's own line, else (no answer rate measured yet) a random wait
  * that doubles with each refusal the order has had (admission_rules.h). */
 static int64_t lagging_wait(struct lg_intake *in, struct lg_session *s, const struct lg_order *o,
                             struct shed_entry *e, enum lg_shed_priority p)
 {
-    int64_t turn = e ? lg_shed_turn_only(&e->shed, lg_mono_ms(), p) : 0;
+    int64_t now = lg_mono_ms();
+    int64_t turn = e ? lg_shed_turn_only(&e->shed, now, p) : 0;
     if (turn)
         return turn;
+    /* The gateway's own line: after the orders it holds, one place per
+     * order its calls answer. */
+    if (in->answered_per_ms > 0)
+        return lg_admission_line_turn(&in->lag_line_ms, now,
+                                      (int64_t)(in->orders_in_flight / in->answered_per_ms),
+                                      1.0 / in->answered_per_ms);
     int refused = s->turns ? lg_turns_refused(s->turns, lg_turns_id(o->client_order_id)) : 0;
     uint32_t rnd = 0;
     lg_random_fill(&rnd, sizeof(rnd));
@@ -694,24 +719,57 @@ static void batch_leave_map(struct lg_intake *in, struct batch *b)
 }
 
 /* How long the oldest order not yet answered has waited: in the oldest
- * enqueue call in flight, or else in the oldest batch waiting for its turn
- * to be sent (LIVEGATE_INTAKE_CALLS). */
+ * enqueue call in flight, or in a batch waiting for its turn to be sent
+ * (LIVEGATE_INTAKE_CALLS). Both count: under a flood the batches waiting
+ * hold more than the calls, and a call's own age (since it was sent) would
+ * leave out the time its orders waited before it. */
 static int64_t intake_lag_ms(const struct lg_intake *in, int64_t now_ms)
 {
     if (in->sent - in->replied > SENT_RING)
         return INT64_MAX;
+    int64_t oldest = now_ms;
     if (in->sent != in->replied)
-        return now_ms - in->sent_at_ms[in->replied % SENT_RING];
-    int64_t oldest = now_ms; /* the list is short: a batch or two per room */
+        oldest = in->sent_born_ms[in->replied % SENT_RING];
+    /* The list holds the high-value batches, then the others, each in the
+     * order they were made (queue_batch): the first normal one is the
+     * oldest that can follow. */
     for (struct lg_list *q = lg_list_first(&in->pending); q; q = lg_list_next(&in->pending, q)) {
-        int64_t born = lg_list_entry(q, struct batch, node)->born_ms;
-        if (born < oldest)
-            oldest = born;
+        const struct batch *b = lg_list_entry(q, struct batch, node);
+        if (b->born_ms < oldest)
+            oldest = b->born_ms;
+        if (!b->high)
+            break;
     }
     return now_ms - oldest;
 }
 
 static void flush_pending(struct lg_intake *in);
+
+/* The answer rate, measured over windows of ANSWER_WINDOW_MS: the best
+ * window of late, which loses ANSWER_DECAY of itself each window. Turns
+ * are handed out while the gateway is behind, when the refusals
+ * themselves take CPU and the rate measured then is low; once the flood
+ * is over the places free at the rate the calls go at when not starved,
+ * and turns spaced at the low rate would leave it idle. */
+#define ANSWER_WINDOW_MS 250
+#define ANSWER_DECAY 0.03
+static void note_answered(struct lg_intake *in, int n)
+{
+    int64_t now = lg_mono_ms();
+    in->answered += n;
+    if (in->answered_at_ms == 0) {
+        in->answered_at_ms = now;
+        in->answered = 0;
+        return;
+    }
+    if (now - in->answered_at_ms < ANSWER_WINDOW_MS)
+        return;
+    double measured = (double)in->answered / (double)(now - in->answered_at_ms);
+    double kept = in->answered_per_ms * (1 - ANSWER_DECAY);
+    in->answered_per_ms = measured > kept ? measured : kept;
+    in->answered = 0;
+    in->answered_at_ms = now;
+}
 
 static void on_batch_reply(redisReply *reply, void *arg)
 {
@@ -721,6 +779,7 @@ static void on_batch_reply(redisReply *reply, void *arg)
     if (sent)
         in->replied++;
     in->orders_in_flight -= b->n;
+    note_answered(in, b->n);
     bool whole = reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == (size_t)b->n;
     if (reply && reply->type == REDIS_REPLY_ERROR)
         lg_log(LG_LOG_ERROR, "intake.script_error", json_pack("{s:s}", "detail", reply->str));
@@ -782,7 +841,7 @@ static void batch_send(struct batch *b)
         return;
     }
     b->sent = true;
-    in->sent_at_ms[in->sent % SENT_RING] = lg_mono_ms();
+    in->sent_born_ms[in->sent % SENT_RING] = b->born_ms;
     in->sent++;
     /* The script call holds a copy of the arguments. */
     arg_list_free(&b->keys);
@@ -923,7 +982,7 @@ void lg_intake_submit(struct lg_session *s, const struct lg_order *o, const char
     struct shed_entry *e = shed_of(gw->intake, o, s->claims.vip, &p);
     if (lg_admission_conn_full(s->submits_in_flight, s->high_in_flight, gw->cfg.conn_inflight,
                                p == LG_SHED_HIGH)) {
-        reply_refusal(s, r, "RATE_LIMITED", WHY_IN_FLIGHT, in_flight_wait(gw->intake));
+        reply_refusal(s, r, "RATE_LIMITED", WHY_IN_FLIGHT, cap_wait(s, p == LG_SHED_HIGH));
         free(r);
         return;
     }
@@ -937,7 +996,7 @@ void lg_intake_submit(struct lg_session *s, const struct lg_order *o, const char
      * wait behind them, so it is refused here. A high-value order is
      * refused only for the second reason: it is shed last, and the few
      * there are lengthen the queue little. */
-    if (!shed_ms && gw->intake &&
+    if (!shed_ms && !returning && gw->intake &&
         (gw->intake->orders_in_flight >= gw->cfg.intake_in_flight ||
          (p != LG_SHED_HIGH &&
           intake_lag_ms(gw->intake, lg_mono_ms()) > gw->cfg.admit_wait_ms / 5))) {

@@ -125,8 +125,12 @@ enum lg_shed_priority lg_shed_priority_of(const struct lg_shed *s, long long amo
 int64_t lg_admission_retry_after(int64_t base_ms, uint32_t rnd);
 
 /* The turns one session was given: a resubmit of the same client_order_id
- * at its turn is the returning client (see the top). */
-#define LG_TURNS_MAX 32
+ * at its turn is the returning client (see the top). A connection that
+ * carries many buyers' orders (a shop's kiosk, the bench's flood of 13
+ * orders a second per connection) has dozens refused at once; with too
+ * few entries their counts and turns are forgotten, and they come back
+ * as new submits, to be refused again. Made on a session's first refusal. */
+#define LG_TURNS_MAX 256
 /* A resubmit this early still counts as at its turn (clocks, timers). */
 #define LG_TURN_EARLY_MS 50
 struct lg_turns {
@@ -134,6 +138,10 @@ struct lg_turns {
     int64_t due_ms[LG_TURNS_MAX];  /* INT64_MAX once taken (the count stays) */
     uint8_t refused[LG_TURNS_MAX]; /* BUSY answers the id has had, up to 255 */
     int next;                      /* where the next turn goes once all are taken: the oldest */
+    /* The connection's line past its in-flight cap, per priority (index 1:
+     * high-value): when the last submit refused for the cap was told to
+     * come back (lg_admission_cap_turn). */
+    int64_t cap_line_ms[2];
 };
 /* A client_order_id's key in struct lg_turns (never 0). */
 uint64_t lg_turns_id(const char *client_order_id);
@@ -152,6 +160,27 @@ int lg_turns_refused(const struct lg_turns *t, uint64_t id);
  * RATE_LIMITED, though the gateway sends high-value orders first. So a
  * connection holds at most twice cap, of which at most cap normal. */
 bool lg_admission_conn_full(int in_flight, int high_in_flight, int cap, bool high);
+
+/* The retry_after_ms (before jitter) of a submit refused because its
+ * connection holds cap submits unanswered (high: a high-value one, counted
+ * against the high-value ones): its place in the connection's line. The
+ * connection's submits are answered about lag_ms after they arrive, so a
+ * place frees every lag_ms / cap; each refused submit is told to come back
+ * one place after the one refused before it, and not before now. A wait
+ * the same for all (the lag itself) would bring every refused submit back
+ * at once, to be refused again and again: under a flood those refusals
+ * alone would take the CPU that Redis and the validators need. Never less
+ * than LG_RETRY_INFLIGHT_MS nor more than LG_RETRY_MAX_MS. */
+int64_t lg_admission_cap_turn(struct lg_turns *t, int64_t now_ms, int64_t lag_ms, int cap,
+                              bool high);
+
+/* A line of refused submits that come back one place_ms apart, the first
+ * ahead_ms from now (what is already waiting before them): the turn (ms
+ * from now, LG_RETRY_MIN_MS to LG_RETRY_MAX_MS) of the next submit put in
+ * it. *line_ms holds the last turn handed out. The gateway's line for
+ * submits refused because Redis is behind (intake.c): they come back at
+ * the rate its enqueue calls are answered, not all at once. */
+int64_t lg_admission_line_turn(int64_t *line_ms, int64_t now_ms, int64_t ahead_ms, double place_ms);
 
 /* The retry_after_ms (before jitter) of a submit refused because Redis is
  * behind, when the room has no turns to give: a quarter to a half of the

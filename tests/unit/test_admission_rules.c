@@ -306,6 +306,68 @@ static void high_value_orders_have_a_connection_cap_of_their_own(void **state)
     assert_false(lg_admission_conn_full(0, 0, 1, false));
 }
 
+static void a_line_hands_out_places_one_apart_after_what_waits(void **state)
+{
+    (void)state;
+    int64_t line = 0;
+    /* The first place comes after what is ahead, then one place apart. */
+    assert_int_equal(lg_admission_line_turn(&line, 1000, 400, 100.0), 500);
+    assert_int_equal(lg_admission_line_turn(&line, 1000, 400, 100.0), 600);
+    assert_int_equal(lg_admission_line_turn(&line, 1000, 400, 100.0), 700);
+    /* Later, the line has moved on: a place after the last one handed out. */
+    assert_int_equal(lg_admission_line_turn(&line, 1500, 0, 100.0), 300);
+    /* Once every place handed out is past, the line starts again from now. */
+    assert_int_equal(lg_admission_line_turn(&line, 10000, 400, 100.0), 500);
+    /* A place under a millisecond still counts one (the line moves). */
+    line = 0;
+    assert_int_equal(lg_admission_line_turn(&line, 0, 1000, 0.2), 1001);
+    assert_int_equal(lg_admission_line_turn(&line, 0, 1000, 0.2), 1002);
+    /* Never below LG_RETRY_MIN_MS: at the floor and one below it. */
+    line = 0;
+    assert_int_equal(lg_admission_line_turn(&line, 0, 0, LG_RETRY_MIN_MS - 1), LG_RETRY_MIN_MS);
+    line = 0;
+    assert_int_equal(lg_admission_line_turn(&line, 0, 0, LG_RETRY_MIN_MS + 1), LG_RETRY_MIN_MS + 1);
+    /* Never past LG_RETRY_MAX_MS, however long the line: at the cap and
+     * one below it. */
+    line = 0;
+    assert_int_equal(lg_admission_line_turn(&line, 0, LG_RETRY_MAX_MS - 2, 1.0),
+                     LG_RETRY_MAX_MS - 1);
+    assert_int_equal(lg_admission_line_turn(&line, 0, 0, 1.0), LG_RETRY_MAX_MS);
+    assert_int_equal(lg_admission_line_turn(&line, 0, 0, 1.0), LG_RETRY_MAX_MS);
+    /* Nothing ahead said as less than nothing is nothing. */
+    line = 0;
+    assert_int_equal(lg_admission_line_turn(&line, 0, -500, 100.0), 100);
+}
+
+static void a_full_connection_spreads_its_refused_submits_over_the_lag(void **state)
+{
+    (void)state;
+    struct lg_turns t = {0};
+    /* Answered 3.2 s after arrival with a cap of 32: a place every 100 ms. */
+    int64_t first = lg_admission_cap_turn(&t, 1000, 3200, 32, false);
+    assert_int_equal(first, 100);
+    assert_int_equal(lg_admission_cap_turn(&t, 1000, 3200, 32, false), 200);
+    assert_int_equal(lg_admission_cap_turn(&t, 1000, 3200, 32, false), 300);
+    /* High-value orders have a line of their own (their own cap). */
+    assert_int_equal(lg_admission_cap_turn(&t, 1000, 3200, 32, true), 100);
+    /* A short lag still gives LG_RETRY_INFLIGHT_MS at least, and the
+     * places after it follow on from there; a cap of 0 is one. */
+    struct lg_turns u = {0};
+    assert_int_equal(lg_admission_cap_turn(&u, 0, 640, 32, false), LG_RETRY_INFLIGHT_MS);
+    assert_int_equal(lg_admission_cap_turn(&u, 0, 640, 32, false), LG_RETRY_INFLIGHT_MS + 20);
+    struct lg_turns u2 = {0};
+    assert_int_equal(lg_admission_cap_turn(&u2, 0, 32 * (LG_RETRY_INFLIGHT_MS + 1), 32, false),
+                     LG_RETRY_INFLIGHT_MS + 1);
+    struct lg_turns v = {0};
+    assert_int_equal(lg_admission_cap_turn(&v, 0, 500, 0, false), 500);
+    /* 2,000 submits refused at once come back over 2,000 places, not at once. */
+    struct lg_turns w = {0};
+    int64_t last = 0;
+    for (int i = 0; i < 2000; i++)
+        last = lg_admission_cap_turn(&w, 0, 3200, 32, false);
+    assert_int_equal(last, 200000 > LG_RETRY_MAX_MS ? LG_RETRY_MAX_MS : 200000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -320,6 +382,8 @@ int main(void)
         cmocka_unit_test(zero_junk_or_unspaced_blocks_are_no_block),
         cmocka_unit_test(a_client_back_at_its_turn_is_known),
         cmocka_unit_test(refusals_are_counted_per_order_and_back_the_lag_retry_off),
+        cmocka_unit_test(a_line_hands_out_places_one_apart_after_what_waits),
+        cmocka_unit_test(a_full_connection_spreads_its_refused_submits_over_the_lag),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
