@@ -44,6 +44,7 @@ struct lg_session *lg_session_new(struct lg_gateway *gw, struct lws *wsi, const 
     lg_list_init(&s->waiters);
     lg_list_init(&s->holds);
     lg_list_init(&s->node);
+    lg_list_init(&s->write_soon);
     lg_list_init(&s->by_user.node);
     lg_list_init(&s->by_room.node);
     snprintf(s->peer, sizeof(s->peer), "%s", peer);
@@ -220,6 +221,7 @@ void lg_session_free(struct lg_session *s)
     lws_sul_cancel(&s->auth_timer);
     lws_sul_cancel(&s->close_timer);
     lws_sul_cancel(&s->slow_timer);
+    lg_list_remove(&s->write_soon);
     lg_waiter_orphan_all(&s->waiters);
     orphan_holds(s);
     struct lg_session_out *f;
@@ -292,7 +294,7 @@ static void queue_frame(struct lg_session *s, struct lg_frame *f)
     s->out_bytes += f->len;
     if (s->out_bytes > LG_SESSION_SOFT_QUEUED_BYTES)
         begin_congestion(s);
-    lg_session_want_write(s);
+    lg_session_write_soon(s);
 }
 
 void lg_session_send_frame(struct lg_session *s, struct lg_frame *f)
@@ -335,6 +337,25 @@ int lg_session_send_text(struct lg_session *s, const char *text, size_t len, siz
     bool queued = lg_session_send_optional(s, f);
     lg_frame_unref(f);
     return queued ? 0 : -1;
+}
+
+static void on_write_idle(uv_idle_t *h)
+{
+    (void)h; /* only keeps the loop's next poll from blocking */
+}
+
+void lg_session_write_soon(struct lg_session *s)
+{
+    struct lg_gateway *gw = s->gw;
+    if (lg_list_linked(&s->write_soon) || s->write_asked)
+        return;
+    if (!gw->write_soon_on) {
+        lg_session_want_write(s); /* no end-of-turn write (a test, the shutdown) */
+        return;
+    }
+    if (lg_list_empty(&gw->write_soon))
+        uv_idle_start(&gw->write_idle, on_write_idle);
+    lg_list_insert_tail(&gw->write_soon, &s->write_soon);
 }
 
 /* Only a request lws took counts: one refused (a socket going away) is

@@ -93,6 +93,7 @@ struct lg_session {
      * POLLOUT is armed once per connection, however many frames are
      * queued before the callback (see lg_session_want_write). */
     bool write_asked;
+    struct lg_list write_soon; /* on gw->write_soon while linked (lg_session_write_soon) */
     int close_code;
     char close_reason[64];
     bool close_started; /* lws has been told to close */
@@ -181,6 +182,16 @@ json_t *lg_session_hold_close(struct lg_session_hold *h);
  * is none: send msg now. */
 bool lg_session_hold_result(struct lg_session *s, const char *order_id, json_t *msg);
 
+/* Frames were queued for s: they are written at the end of this loop turn
+ * (conn/ws.c's check handle), straight to the socket, with every other
+ * frame due to s by then. Asking lws for a writeable callback instead
+ * arms POLLOUT and disarms it after (four epoll_ctl with lws's libuv loop)
+ * for a socket that can almost always take the bytes at once: under a
+ * flood of refusals, one frame per connection per turn, that was a seventh
+ * of a gateway's CPU. What the kernel does not take, lws keeps and sends
+ * on POLLOUT, which it arms itself; a close to start, and what is left
+ * past LG_WS_WRITE_MAX, go through the writeable callback as before. */
+void lg_session_write_soon(struct lg_session *s);
 /* Asks lws for a writeable callback unless one is already asked for.
  * Each request arms POLLOUT (an epoll_ctl); a fan-out of several frames
  * to one viewer in one turn needs only the first. */

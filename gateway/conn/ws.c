@@ -182,6 +182,66 @@ int lg_ws_writeable(struct lws *wsi, struct lg_pss *pss)
     return 0;
 }
 
+/* One session's end-of-turn write; anything it cannot do here (a close
+ * to start, bytes lws still holds, more than one write's worth) is left to
+ * the writeable callback. */
+static void write_now(struct lg_session *s)
+{
+    if (s->dropped || !lg_session_has_output(s))
+        return;
+    if (s->write_asked)
+        return; /* the writeable callback comes anyway */
+    if (s->close_code || lws_partial_buffered(s->wsi)) {
+        lg_session_want_write(s);
+        return;
+    }
+    if (write_queue(s->wsi, s) != 0) {
+        lg_session_drop(s, "write failed");
+        return;
+    }
+    if (lg_session_has_output(s))
+        lg_session_want_write(s);
+}
+
+/* Runs every loop turn, after the I/O callbacks that queued the frames. */
+static void on_write_check(uv_check_t *h)
+{
+    struct lg_gateway *gw = lws_container_of(h, struct lg_gateway, write_check);
+    struct lg_list *q;
+    while ((q = lg_list_first(&gw->write_soon))) {
+        struct lg_session *s = lg_list_entry(q, struct lg_session, write_soon);
+        lg_list_remove(&s->write_soon);
+        write_now(s);
+    }
+    uv_idle_stop(&gw->write_idle);
+}
+
+void lg_ws_write_soon_init(struct lg_gateway *gw)
+{
+    lg_list_init(&gw->write_soon);
+    uv_check_init(gw->loop, &gw->write_check);
+    uv_check_start(&gw->write_check, on_write_check);
+    uv_idle_init(gw->loop, &gw->write_idle);
+    gw->write_soon_on = true;
+}
+
+static void on_write_check_closed(uv_handle_t *h)
+{
+    (void)h;
+}
+
+void lg_ws_write_soon_close(struct lg_gateway *gw)
+{
+    if (!gw->write_soon_on)
+        return;
+    gw->write_soon_on = false;
+    struct lg_list *q;
+    while ((q = lg_list_first(&gw->write_soon)))
+        lg_list_remove(q);
+    uv_close((uv_handle_t *)&gw->write_check, on_write_check_closed);
+    uv_close((uv_handle_t *)&gw->write_idle, on_write_check_closed);
+}
+
 void lg_ws_closed(struct lg_gateway *gw, struct lg_pss *pss)
 {
     struct lg_session *s = pss->session;

@@ -82,6 +82,14 @@ struct lg_gateway {
     struct lg_intake *intake;           /* order.submit batches waiting for the turn's end */
     struct lg_expiry *expiry;           /* the deadline sweep of the rooms submitted to */
     struct lg_list sessions;            /* every open WebSocket session (lg_session.node) */
+    /* Sessions with frames queued this loop turn, written at its end by
+     * write_check (lg_session_write_soon, conn/ws.c). */
+    struct lg_list write_soon;
+    uv_check_t write_check;
+    /* Active while write_soon holds sessions: a frame queued after the
+     * check ran (by a later check handle) must not wait in a blocked poll. */
+    uv_idle_t write_idle;
+    bool write_soon_on; /* set up and not taken down: else frames ask lws */
     unsigned long n_sessions;
     uint64_t next_session_id;
 

@@ -22,6 +22,7 @@
 #include "features/results.h"
 #include "features/rooms.h"
 #include "conn/session.h"
+#include "conn/ws.h"
 #include "sku_notify.h"
 #include "livegate/crypto.h"
 #include "livegate/heap.h"
@@ -60,6 +61,7 @@ static void finish_stop(struct lg_gateway *gw)
     lg_token_watch_close(gw->token_watch);
     gw->token_watch = NULL;
     lg_server_stop(gw);
+    lg_ws_write_soon_close(gw);  /* the sessions are gone with the server */
     lg_intake_close(gw->intake); /* before the connection it sends on */
     gw->intake = NULL;
     lg_expiry_close(gw->expiry); /* likewise */
@@ -256,6 +258,7 @@ static int serve(void)
     gw.loop = &loop;
     gw.listen_fd = -1;
     lg_list_init(&gw.sessions);
+    lg_ws_write_soon_init(&gw);
     gw.conns_per_ip = lg_strmap_new();
     gw.registered_rooms = lg_strmap_new();
     gw.sessions_by_user = lg_strmap_new();
@@ -270,6 +273,7 @@ static int serve(void)
 
     if (lg_server_start(&gw) != 0) {
         lg_server_stop(&gw);
+        lg_ws_write_soon_close(&gw);
         lg_intake_close(gw.intake);
         lg_sku_notifier_free(gw.sku_notifier);
         lg_redis_close(gw.redis);
