@@ -1,8 +1,9 @@
 /* ws.h - thin WebSocket glue between lws callbacks and sessions: message
  * assembly within the 16 KiB limit, the refusal of binary frames, the
  * per-address connection cap, and writing a session's queued frames, as
- * many as LG_WS_WRITE_MAX bytes of them, in one write per writeable
- * callback (principle 9: one write per connection per turn). */
+ * many as LG_WS_WRITE_MAX bytes of them, in one write at the end of the
+ * loop turn, or per writeable callback when the socket was full
+ * (principle 9: one write per connection per turn). */
 #ifndef LG_CONN_WS_H
 #define LG_CONN_WS_H
 
