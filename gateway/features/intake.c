@@ -475,14 +475,14 @@ struct lg_intake {
     int64_t sent_born_ms[SENT_RING];
     uint64_t sent, replied;
     int orders_in_flight; /* orders in batches, waiting or sent, not yet answered */
-    /* How fast enqueue calls answer orders (per ms, 0 until measured):
-     * the best rate of late, from the orders answered since
+    /* How fast enqueue calls admit orders (per ms, 0 until measured):
+     * the best rate of late, from the orders admitted since
      * answered_at_ms; and the line of the submits refused because Redis
      * is behind (lagging_wait). */
     double answered_per_ms;
     int answered;
     int64_t answered_at_ms;
-    int64_t lag_line_ms;
+    double lag_line_ms;
     struct lg_list sheds;           /* struct shed_entry */
     struct lg_strmap *shed_by_room; /* room -> struct shed_entry */
     int64_t sheds_pruned_ms;
@@ -600,7 +600,7 @@ static int64_t cap_wait(struct lg_session *s, bool high)
 
 /* The retry_after_ms (before jitter) of an order refused because Redis is
  * behind: its turn when the room is refusing anyway, else its turn in the
- * gateway's own line, else (no answer rate measured yet) a random wait
+ * gateway's own line, else (no admission rate measured yet) a random wait
  * that doubles with each refusal the order has had (admission_rules.h). */
 static int64_t lagging_wait(struct lg_intake *in, struct lg_session *s, const struct lg_order *o,
                             struct shed_entry *e, enum lg_shed_priority p)
@@ -610,7 +610,7 @@ static int64_t lagging_wait(struct lg_intake *in, struct lg_session *s, const st
     if (turn)
         return turn;
     /* The gateway's own line: after the orders it holds, one place per
-     * order its calls answer. */
+     * order the script admits. */
     if (in->answered_per_ms > 0)
         return lg_admission_line_turn(&in->lag_line_ms, now,
                                       (int64_t)(in->orders_in_flight / in->answered_per_ms),
@@ -745,7 +745,7 @@ static int64_t intake_lag_ms(const struct lg_intake *in, int64_t now_ms)
 
 static void flush_pending(struct lg_intake *in);
 
-/* The answer rate, measured over windows of ANSWER_WINDOW_MS: the best
+/* The admission rate, measured over windows of ANSWER_WINDOW_MS: the best
  * window of late, which loses ANSWER_DECAY of itself each window. Turns
  * are handed out while the gateway is behind, when the refusals
  * themselves take CPU and the rate measured then is low; once the flood
@@ -779,12 +779,23 @@ static void on_batch_reply(redisReply *reply, void *arg)
     if (sent)
         in->replied++;
     in->orders_in_flight -= b->n;
-    note_answered(in, b->n);
     bool whole = reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == (size_t)b->n;
     if (reply && reply->type == REDIS_REPLY_ERROR)
         lg_log(LG_LOG_ERROR, "intake.script_error", json_pack("{s:s}", "detail", reply->str));
     else if (reply && !whole)
         lg_log(LG_LOG_ERROR, "intake.script_reply_malformed", NULL);
+    /* The gateway's line places refused orders at the rate the script
+     * admits them, not at the rate it answers (its refusals included). */
+    int admitted = 0;
+    for (int i = 0; whole && i < b->n; i++) {
+        const redisReply *e = reply->element[i];
+        if (e->type == REDIS_REPLY_ARRAY && e->elements >= 1 &&
+            e->element[0]->type == REDIS_REPLY_STRING &&
+            (strcmp(e->element[0]->str, "accepted") == 0 ||
+             strcmp(e->element[0]->str, "duplicate") == 0))
+            admitted++;
+    }
+    note_answered(in, admitted);
     /* High-priority orders hear first, as they were written first. */
     for (int pass = 0; pass < 2; pass++) {
         for (int i = 0; i < b->n; i++) {

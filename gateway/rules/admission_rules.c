@@ -264,29 +264,30 @@ bool lg_admission_conn_full(int in_flight, int high_in_flight, int cap, bool hig
     return high ? high_in_flight >= cap : in_flight >= cap;
 }
 
-int64_t lg_admission_line_turn(int64_t *line_ms, int64_t now_ms, int64_t ahead_ms, double place_ms)
+int64_t lg_admission_line_turn(double *line_ms, int64_t now_ms, int64_t ahead_ms, double place_ms)
 {
-    int64_t place = (int64_t)(place_ms + 0.5);
-    if (place < 1)
-        place = 1;
-    int64_t first = now_ms + (ahead_ms > 0 ? ahead_ms : 0);
-    int64_t turn = (*line_ms > first ? *line_ms : first) + place;
-    if (turn - now_ms < LG_RETRY_MIN_MS)
-        turn = now_ms + LG_RETRY_MIN_MS;
-    if (turn - now_ms > LG_RETRY_MAX_MS)
-        turn = now_ms + LG_RETRY_MAX_MS;
+    /* Kept in fractions of a millisecond: at thousands of places a second
+     * a place is well under one, and rounding each up would space the
+     * turns out to a thousand a second. */
+    double place = place_ms > 0 ? place_ms : 0;
+    double first = (double)now_ms + (double)(ahead_ms > 0 ? ahead_ms : 0);
+    double turn = (*line_ms > first ? *line_ms : first) + place;
+    if (turn - (double)now_ms < LG_RETRY_MIN_MS)
+        turn = (double)(now_ms + LG_RETRY_MIN_MS);
+    if (turn - (double)now_ms > LG_RETRY_MAX_MS)
+        turn = (double)(now_ms + LG_RETRY_MAX_MS);
     *line_ms = turn;
-    return turn - now_ms;
+    return (int64_t)(turn - (double)now_ms + 0.5);
 }
 
 int64_t lg_admission_cap_turn(struct lg_turns *t, int64_t now_ms, int64_t lag_ms, int cap,
                               bool high)
 {
-    int64_t *line = &t->cap_line_ms[high ? 1 : 0];
+    double *line = &t->cap_line_ms[high ? 1 : 0];
     int64_t turn = lg_admission_line_turn(line, now_ms, 0, (double)lag_ms / (cap > 0 ? cap : 1));
     if (turn < LG_RETRY_INFLIGHT_MS) {
         turn = LG_RETRY_INFLIGHT_MS;
-        *line = now_ms + turn;
+        *line = (double)(now_ms + turn);
     }
     return turn;
 }

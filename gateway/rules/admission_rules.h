@@ -141,7 +141,7 @@ struct lg_turns {
     /* The connection's line past its in-flight cap, per priority (index 1:
      * high-value): when the last submit refused for the cap was told to
      * come back (lg_admission_cap_turn). */
-    int64_t cap_line_ms[2];
+    double cap_line_ms[2];
 };
 /* A client_order_id's key in struct lg_turns (never 0). */
 uint64_t lg_turns_id(const char *client_order_id);
@@ -180,7 +180,7 @@ int64_t lg_admission_cap_turn(struct lg_turns *t, int64_t now_ms, int64_t lag_ms
  * it. *line_ms holds the last turn handed out. The gateway's line for
  * submits refused because Redis is behind (intake.c): they come back at
  * the rate its enqueue calls are answered, not all at once. */
-int64_t lg_admission_line_turn(int64_t *line_ms, int64_t now_ms, int64_t ahead_ms, double place_ms);
+int64_t lg_admission_line_turn(double *line_ms, int64_t now_ms, int64_t ahead_ms, double place_ms);
 
 /* The retry_after_ms (before jitter) of a submit refused because Redis is
  * behind, when the room has no turns to give: a quarter to a half of the

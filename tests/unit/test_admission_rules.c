@@ -309,7 +309,7 @@ static void high_value_orders_have_a_connection_cap_of_their_own(void **state)
 static void a_line_hands_out_places_one_apart_after_what_waits(void **state)
 {
     (void)state;
-    int64_t line = 0;
+    double line = 0;
     /* The first place comes after what is ahead, then one place apart. */
     assert_int_equal(lg_admission_line_turn(&line, 1000, 400, 100.0), 500);
     assert_int_equal(lg_admission_line_turn(&line, 1000, 400, 100.0), 600);
@@ -318,10 +318,23 @@ static void a_line_hands_out_places_one_apart_after_what_waits(void **state)
     assert_int_equal(lg_admission_line_turn(&line, 1500, 0, 100.0), 300);
     /* Once every place handed out is past, the line starts again from now. */
     assert_int_equal(lg_admission_line_turn(&line, 10000, 400, 100.0), 500);
-    /* A place under a millisecond still counts one (the line moves). */
+    /* A place under a millisecond counts as what it is: five of 0.2 ms
+     * move the line one millisecond, not five (rounding each up would
+     * space the turns out to a thousand a second). */
     line = 0;
+    for (int i = 0; i < 4; i++)
+        lg_admission_line_turn(&line, 0, 1000, 0.2);
     assert_int_equal(lg_admission_line_turn(&line, 0, 1000, 0.2), 1001);
+    for (int i = 0; i < 4; i++)
+        lg_admission_line_turn(&line, 0, 1000, 0.2);
     assert_int_equal(lg_admission_line_turn(&line, 0, 1000, 0.2), 1002);
+    /* 10,000 places of 0.1 ms after the first at the 50 ms floor: one
+     * second of line, not ten. */
+    line = 0;
+    int64_t last = 0;
+    for (int i = 0; i < 10000; i++)
+        last = lg_admission_line_turn(&line, 0, 0, 0.1);
+    assert_int_equal(last, LG_RETRY_MIN_MS + 1000);
     /* Never below LG_RETRY_MIN_MS: at the floor and one below it. */
     line = 0;
     assert_int_equal(lg_admission_line_turn(&line, 0, 0, LG_RETRY_MIN_MS - 1), LG_RETRY_MIN_MS);
