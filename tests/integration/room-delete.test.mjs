@@ -48,6 +48,11 @@ async function roomWithOrder(room, user) {
 
 test('who may delete, and requests that are refused change nothing', async () => {
   await setupRoom(gw, 'd1', { methods: ['alipay'], skus: { tea } });
+  // The validator makes the room's consumer groups, and with them its two
+  // streams, when it first lists the room (validator/rooms.c): wait for
+  // them, or they can appear between the two looks at the keys below.
+  await waitFor(async () => (await redis.cli('EXISTS', 'lg:{d1}:q:high', 'lg:{d1}:q:normal')) === '2',
+    { what: "the validator's groups of d1" });
   const before = await keysOf('d1');
   const viewer = gw.token({ sub: 'u', room: 'd1', role: 'viewer' });
   assert.equal((await del('d1', { token: viewer })).status, 403);
