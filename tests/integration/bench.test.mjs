@@ -202,7 +202,10 @@ test('--cleanup closes and deletes the rooms it made; without it they stay live'
   const kept = await bench([...light, '--rooms', '2', '--run-id', 'kept']);
   assert.equal(kept.code, 0, kept.out);
   assert.equal(await redis.cli('HGET', 'lg:{bench-kept-r0}:room', 'status'), 'live');
-  assert.ok(Number(await redis.cli('HGET', 'lg:{bench-kept-r0}:stats', 'gmv_fen')) > 0);
+  // The gateways flush the room's totals once a second: the last ones may
+  // land just after the bench is done.
+  await waitFor(async () => Number(await redis.cli('HGET', 'lg:{bench-kept-r0}:stats', 'gmv_fen')) > 0,
+    { timeoutMs: 5000, what: "the kept room's totals" });
   assert.doesNotMatch(kept.out, /cleanup/);
 
   const r = await bench([...light, '--rooms', '2', '--run-id', 'cleaned', '--cleanup']);
