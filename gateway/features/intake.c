@@ -477,11 +477,11 @@ struct lg_intake {
     int orders_in_flight; /* orders in batches, waiting or sent, not yet answered */
     /* How fast enqueue calls admit orders (per ms, 0 until measured):
      * the best rate of late, from the orders admitted since
-     * answered_at_ms; and the line of the submits refused because Redis
+     * admitted_at_ms; and the line of the submits refused because Redis
      * is behind (lagging_wait). */
-    double answered_per_ms;
-    int answered;
-    int64_t answered_at_ms;
+    double admitted_per_ms;
+    int admitted_n;
+    int64_t admitted_at_ms;
     double lag_line_ms;
     struct lg_list sheds;           /* struct shed_entry */
     struct lg_strmap *shed_by_room; /* room -> struct shed_entry */
@@ -611,10 +611,10 @@ static int64_t lagging_wait(struct lg_intake *in, struct lg_session *s, const st
         return turn;
     /* The gateway's own line: after the orders it holds, one place per
      * order the script admits. */
-    if (in->answered_per_ms > 0)
+    if (in->admitted_per_ms > 0)
         return lg_admission_line_turn(&in->lag_line_ms, now,
-                                      (int64_t)(in->orders_in_flight / in->answered_per_ms),
-                                      1.0 / in->answered_per_ms);
+                                      (int64_t)(in->orders_in_flight / in->admitted_per_ms),
+                                      1.0 / in->admitted_per_ms);
     int refused = s->turns ? lg_turns_refused(s->turns, lg_turns_id(o->client_order_id)) : 0;
     uint32_t rnd = 0;
     lg_random_fill(&rnd, sizeof(rnd));
@@ -745,30 +745,30 @@ static int64_t intake_lag_ms(const struct lg_intake *in, int64_t now_ms)
 
 static void flush_pending(struct lg_intake *in);
 
-/* The admission rate, measured over windows of ANSWER_WINDOW_MS: the best
- * window of late, which loses ANSWER_DECAY of itself each window. Turns
+/* The admission rate, measured over windows of ADMIT_WINDOW_MS: the best
+ * window of late, which loses ADMIT_DECAY of itself each window. Turns
  * are handed out while the gateway is behind, when the refusals
  * themselves take CPU and the rate measured then is low; once the flood
  * is over the places free at the rate the calls go at when not starved,
  * and turns spaced at the low rate would leave it idle. */
-#define ANSWER_WINDOW_MS 250
-#define ANSWER_DECAY 0.03
-static void note_answered(struct lg_intake *in, int n)
+#define ADMIT_WINDOW_MS 250
+#define ADMIT_DECAY 0.03
+static void note_admitted(struct lg_intake *in, int n)
 {
     int64_t now = lg_mono_ms();
-    in->answered += n;
-    if (in->answered_at_ms == 0) {
-        in->answered_at_ms = now;
-        in->answered = 0;
+    in->admitted_n += n;
+    if (in->admitted_at_ms == 0) {
+        in->admitted_at_ms = now;
+        in->admitted_n = 0;
         return;
     }
-    if (now - in->answered_at_ms < ANSWER_WINDOW_MS)
+    if (now - in->admitted_at_ms < ADMIT_WINDOW_MS)
         return;
-    double measured = (double)in->answered / (double)(now - in->answered_at_ms);
-    double kept = in->answered_per_ms * (1 - ANSWER_DECAY);
-    in->answered_per_ms = measured > kept ? measured : kept;
-    in->answered = 0;
-    in->answered_at_ms = now;
+    double measured = (double)in->admitted_n / (double)(now - in->admitted_at_ms);
+    double kept = in->admitted_per_ms * (1 - ADMIT_DECAY);
+    in->admitted_per_ms = measured > kept ? measured : kept;
+    in->admitted_n = 0;
+    in->admitted_at_ms = now;
 }
 
 static void on_batch_reply(redisReply *reply, void *arg)
@@ -795,7 +795,7 @@ static void on_batch_reply(redisReply *reply, void *arg)
              strcmp(e->element[0]->str, "duplicate") == 0))
             admitted++;
     }
-    note_answered(in, admitted);
+    note_admitted(in, admitted);
     /* High-priority orders hear first, as they were written first. */
     for (int pass = 0; pass < 2; pass++) {
         for (int i = 0; i < b->n; i++) {
