@@ -37,7 +37,7 @@ enum lg_result_field {
 extern const char *const lg_result_record_fields[LG_RESULT_NRECORD];
 
 /* A reply-stream entry (reply.lua), as validators and the gateways' deadline
- * sweep write it and gateway/features/results.c reads it: these fields per
+ * sweep write it and gateway/features/results.c reads it: these values per
  * result, in this order. */
 enum lg_reply_field {
     LG_REPLY_ORDER_ID,
@@ -56,6 +56,8 @@ enum lg_reply_field {
     LG_REPLY_UPDATED_AT,
     LG_REPLY_NFIELDS
 };
+/* Their names, in the entries of earlier releases (one field per value),
+ * which the gateway still reads. */
 extern const char *const lg_reply_fields[LG_REPLY_NFIELDS];
 
 /* A gateway trims its own reply stream of what it has read, so the cap (in
@@ -65,14 +67,48 @@ extern const char *const lg_reply_fields[LG_REPLY_NFIELDS];
 #define LG_REPLY_STREAM_MAXLEN "100000"
 /* A gone gateway's reply stream disappears an hour after the last result. */
 #define LG_REPLY_STREAM_TTL_MS "3600000"
-/* reply.lua's arguments before the values: the key, MAXLEN, TTL, the field
- * count and the names. */
-#define LG_REPLY_HEAD (4 + LG_REPLY_NFIELDS)
+/* reply.lua's arguments: the key, MAXLEN, TTL, the number of results and
+ * the packed results. */
+#define LG_REPLY_ARGC 5
 
-/* A malloc'd argv for one reply.lua call of n results to the stream key,
- * its head filled in; result i's values go at LG_REPLY_HEAD +
- * LG_REPLY_NFIELDS * i. nfields (which must outlive the call) holds the
- * field count's text. NULL when out of memory. */
-const char **lg_reply_args_new(const char *key, size_t n, char nfields[16]);
+/* The results of one reply.lua call, packed into one value.
+ *
+ * Why packed: a value per field made every result 14 arguments of the
+ * script, 28 of its XADD and of the append-only file, and 28 strings of
+ * the gateway's XREAD, each one parsed, allocated and copied; that was a
+ * fifth of Redis's work per order. One value per call costs one of each.
+ *
+ * Each value is its length in decimal, ':', its bytes, then a NUL: the
+ * length lets the reader check every value's bounds, the NUL lets it use
+ * the value where it lies as a C string. A value holding a NUL is not
+ * packed (nothing livegate stores has one).
+ *
+ * Ownership: the pack owns buf; lg_reply_pack_free frees it. */
+struct lg_reply_pack {
+    char *buf;
+    size_t len, cap;
+    size_t n; /* results packed */
+    char count[24];
+    const char *args[LG_REPLY_ARGC];
+    size_t lens[LG_REPLY_ARGC];
+};
+
+/* Appends one result, values indexed by enum lg_reply_field (NULL for "").
+ * 0, or -1 when out of memory; nothing is appended then. */
+int lg_reply_pack_add(struct lg_reply_pack *p, const char *const values[LG_REPLY_NFIELDS]);
+
+/* Fills p->args and p->lens for reply.lua on the stream key (which must
+ * outlive the call, as p must). */
+void lg_reply_pack_args(struct lg_reply_pack *p, const char *key);
+
+/* Empties p for the next call, keeping its buffer. */
+void lg_reply_pack_reset(struct lg_reply_pack *p);
+void lg_reply_pack_free(struct lg_reply_pack *p);
+
+/* Reads the result at blob[*pos..len) into values (pointers into blob) and
+ * moves *pos past it. 0, or -1 when what is there is not one packed result
+ * (a length out of bounds, a missing ':' or NUL, a NUL inside a value). */
+int lg_reply_unpack(const char *blob, size_t len, size_t *pos,
+                    const char *values[LG_REPLY_NFIELDS]);
 
 #endif

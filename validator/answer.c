@@ -2,8 +2,8 @@
  * decided entry's result goes to the reply stream of each gateway that
  * asked for it, an entry delivered too often is copied to the room's dead
  * letters, and the decision is counted in the room's statistics. Each reply
- * stream gets its batch's results in one reply.lua call (the same entries
- * as one XADD each, and one expiry renewal), not a command per result.
+ * stream gets its batch's results in one reply.lua call (the results
+ * packed into one entry, and one expiry renewal), not a command per result.
  * Only when every write has been answered are the entries
  * acknowledged, one XACK per stream; an entry whose result could not be
  * written stays pending and is claimed again later. */
@@ -89,7 +89,7 @@ static void send_answer(struct lg_validator *v, size_t index, int argc, const ch
 /* Results per reply.lua call, like decide.c's orders per call. */
 #define REPLY_MAX_PER_CALL 256
 
-static void reply_values(const struct lgv_entry *e, const char **out)
+static int pack_result(struct lg_reply_pack *p, const struct lgv_entry *e)
 {
     char *const *r = e->result;
     const char *values[LG_REPLY_NFIELDS] = {e->order_id,
@@ -106,7 +106,7 @@ static void reply_values(const struct lgv_entry *e, const char **out)
                                             r[LG_RESULT_REQ],
                                             r[LG_RESULT_ACCEPTED_AT],
                                             r[LG_RESULT_UPDATED_AT]};
-    memcpy(out, values, sizeof(values));
+    return lg_reply_pack_add(p, values);
 }
 
 /* The reply stream's target in this batch, created on first use. */
@@ -180,28 +180,27 @@ static void on_replies_sent(redisReply *reply, void *arg)
 static void send_replies(struct lg_validator *v, const char *key, const size_t *index, size_t n)
 {
     struct reply_call *call = malloc(sizeof(*call) + n * sizeof(call->index[0]));
-    char nfields[16];
-    const char **args = lg_reply_args_new(key, n, nfields);
-    if (!call || !args) {
+    struct lg_reply_pack *pack = &v->reply_pack;
+    lg_reply_pack_reset(pack);
+    bool packed = call != NULL;
+    for (size_t i = 0; packed && i < n; i++)
+        packed = pack_result(pack, &v->batch[index[i]]) == 0;
+    if (!packed) {
         for (size_t i = 0; i < n; i++)
             v->batch[index[i]].answer_failed = true;
         free(call);
-        free(args);
         return;
     }
     call->v = v;
     call->n = n;
-    for (size_t i = 0; i < n; i++) {
-        call->index[i] = index[i];
-        reply_values(&v->batch[index[i]], &args[LG_REPLY_HEAD + LG_REPLY_NFIELDS * i]);
-    }
-    if (lgv_step_script(v, &lg_script_reply, on_replies_sent, call, 1,
-                        LG_REPLY_HEAD + LG_REPLY_NFIELDS * (int)n, args) != 0) {
+    memcpy(call->index, index, n * sizeof(call->index[0]));
+    lg_reply_pack_args(pack, key);
+    if (lgv_step_script(v, &lg_script_reply, on_replies_sent, call, 1, LG_REPLY_ARGC, pack->args,
+                        pack->lens) != 0) {
         for (size_t i = 0; i < n; i++)
             v->batch[index[i]].answer_failed = true;
         free(call);
     }
-    free(args);
 }
 
 /* Every reply stream's results of the batch, one reply.lua call per stream

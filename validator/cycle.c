@@ -217,6 +217,7 @@ void lg_validator_free(struct lg_validator *v)
     for (size_t i = 0; i < v->targets_cap; i++)
         free(v->targets[i].index);
     free(v->targets);
+    lg_reply_pack_free(&v->reply_pack);
     lg_stats_free(v->stats);
     free(v);
 }

@@ -182,7 +182,7 @@ static void send_call(struct lg_validator *v, struct decide_call *call)
         o[3] = e->coupon;
     }
 
-    if (lgv_step_script(v, &lg_script_validate, on_decided, call, nkeys, nargs, args) != 0)
+    if (lgv_step_script(v, &lg_script_validate, on_decided, call, nkeys, nargs, args, NULL) != 0)
         fail_call(v, call);
 }
 

@@ -104,7 +104,8 @@ struct lg_validator {
      * the entries it gets; kept from batch to batch. */
     struct lgv_target *targets;
     size_t ntargets, targets_cap;
-    struct lg_strmap *target_set; /* key -> 1 + its index in targets */
+    struct lg_reply_pack reply_pack; /* answer.c: one reply.lua call's results */
+    struct lg_strmap *target_set;    /* key -> 1 + its index in targets */
 
     /* pay_timeout.c: per room (by index in rooms), when on lg_mono_ms's
      * clock to call pay_timeout.lua again; 0: at once. */
@@ -133,7 +134,7 @@ int lgv_step_send(struct lg_validator *v, lg_redis_reply_fn fn, void *arg, int a
                   const char **argv);
 /* The same for one script call (see lg_script_call). */
 int lgv_step_script(struct lg_validator *v, struct lg_script *script, lg_redis_reply_fn fn,
-                    void *arg, int nkeys, int nargs, const char **args);
+                    void *arg, int nkeys, int nargs, const char **args, const size_t *lens);
 /* A reply that only needs to have arrived. arg is the validator. */
 void lgv_step_counted(redisReply *reply, void *arg);
 

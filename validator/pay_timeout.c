@@ -118,7 +118,8 @@ static void send_drain(struct lg_validator *v, size_t i)
         return;
     c->v = v;
     c->room = i;
-    if (lgv_step_script(v, &lg_script_pay_timeout, on_drained, c, a.nkeys, a.argc, a.argv) != 0)
+    if (lgv_step_script(v, &lg_script_pay_timeout, on_drained, c, a.nkeys, a.argc, a.argv, NULL) !=
+        0)
         free(c);
 }
 

@@ -63,7 +63,7 @@ static void send_prune(struct room_probe *p)
     snprintf(window, sizeof(window), "%d",
              p->closed ? v->cfg.room_closed_idle_ms : v->cfg.room_idle_ms);
     const char *args[] = {LG_KEY_ROOMS_ACTIVE, p->room, window};
-    lgv_step_script(v, &lg_script_room_prune, lgv_step_counted, v, 1, LGV_ARGC(args), args);
+    lgv_step_script(v, &lg_script_room_prune, lgv_step_counted, v, 1, LGV_ARGC(args), args, NULL);
 }
 
 /* Each probe reply ends here: the last one decides, inside the step (the
@@ -214,7 +214,7 @@ static void prune_consumers(struct lg_validator *v, const char *room, const char
         lg_key_stream(key, sizeof(key), room, high);
         const char *args[] = {key, LG_GROUP_VALIDATORS, idle, v->cfg.consumer};
         lgv_step_script(v, &lg_script_consumer_prune, on_consumers_pruned, v, 1, LGV_ARGC(args),
-                        args);
+                        args, NULL);
     }
 }
 

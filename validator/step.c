@@ -33,10 +33,10 @@ int lgv_step_send(struct lg_validator *v, lg_redis_reply_fn fn, void *arg, int a
 }
 
 int lgv_step_script(struct lg_validator *v, struct lg_script *script, lg_redis_reply_fn fn,
-                    void *arg, int nkeys, int nargs, const char **args)
+                    void *arg, int nkeys, int nargs, const char **args, const size_t *lens)
 {
     v->pending++;
-    if (lg_script_call(v->redis, script, fn, arg, nkeys, nargs, args, NULL) == 0)
+    if (lg_script_call(v->redis, script, fn, arg, nkeys, nargs, args, lens) == 0)
         return 0;
     v->pending--;
     return -1;

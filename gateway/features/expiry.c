@@ -102,8 +102,8 @@ static void on_replies_sent(redisReply *reply, void *arg)
     free_if_done(e);
 }
 
-/* One result's values, v being expire.lua's fields for the order. */
-static void reply_values(const char *room, char *const *v, const char **out)
+/* One result, v being expire.lua's fields for the order. */
+static int pack_result(struct lg_reply_pack *p, const char *room, char *const *v)
 {
     const char *values[LG_REPLY_NFIELDS] = {v[EX_ORDER_ID],
                                             room,
@@ -119,30 +119,33 @@ static void reply_values(const char *room, char *const *v, const char **out)
                                             v[LG_RESULT_REQ],
                                             v[LG_RESULT_ACCEPTED_AT],
                                             v[LG_RESULT_UPDATED_AT]};
-    memcpy(out, values, sizeof(values));
+    return lg_reply_pack_add(p, values);
 }
 
 /* One reply.lua call: the results of rows[0..n-1] to gateway_id's stream. */
 static void send_replies(struct lg_expiry *e, const char *room, const char *gateway_id,
                          char *const *const *rows, size_t n)
 {
-    char key[LG_KEY_MAX], nfields[16];
+    char key[LG_KEY_MAX];
     if (lg_key_reply_stream(key, sizeof(key), gateway_id) < 0)
         return;
-    const char **args = lg_reply_args_new(key, n, nfields);
-    if (!args) {
-        lg_log(LG_LOG_WARN, "expiry.reply_failed", json_pack("{s:s}", "detail", "out of memory"));
-        return;
+    struct lg_reply_pack pack = {0};
+    for (size_t i = 0; i < n; i++) {
+        if (pack_result(&pack, room, rows[i]) != 0) {
+            lg_log(LG_LOG_WARN, "expiry.reply_failed",
+                   json_pack("{s:s}", "detail", "out of memory"));
+            lg_reply_pack_free(&pack);
+            return;
+        }
     }
-    for (size_t i = 0; i < n; i++)
-        reply_values(room, rows[i], &args[LG_REPLY_HEAD + LG_REPLY_NFIELDS * i]);
-    if (lg_script_call(e->gw->redis, &lg_script_reply, on_replies_sent, e, 1,
-                       LG_REPLY_HEAD + LG_REPLY_NFIELDS * (int)n, args, NULL) == 0)
+    lg_reply_pack_args(&pack, key);
+    if (lg_script_call(e->gw->redis, &lg_script_reply, on_replies_sent, e, 1, LG_REPLY_ARGC,
+                       pack.args, pack.lens) == 0)
         e->in_flight++;
     else
         lg_log(LG_LOG_WARN, "expiry.reply_failed",
                json_pack("{s:s}", "detail", "connection not up"));
-    free(args);
+    lg_reply_pack_free(&pack);
 }
 
 /* Whether gateway id (len bytes) is a target of the order v. */

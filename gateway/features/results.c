@@ -11,6 +11,7 @@
 #include "livegate/log.h"
 #include "livegate/strmap.h"
 #include "redis_conn.h"
+#include "result_layout.h"
 #include "features/results.h"
 #include "conn/session.h"
 
@@ -69,6 +70,34 @@ bool lg_results_deliver(struct lg_gateway *gw, const char *room, const char *use
     return true;
 }
 
+/* One result, its values indexed by enum lg_reply_field. */
+static void handle_result(struct lg_results *r, const char *const *v)
+{
+    struct lg_result res = {
+        .order_id = v[LG_REPLY_ORDER_ID],
+        .client_order_id = v[LG_REPLY_CLIENT_ORDER_ID],
+        .status = v[LG_REPLY_STATUS],
+        .code = v[LG_REPLY_CODE],
+        .field = v[LG_REPLY_FIELD],
+        .message = v[LG_REPLY_MESSAGE],
+        .req = v[LG_REPLY_REQ],
+        .amount = strtoll(v[LG_REPLY_AMOUNT], NULL, 10),
+        .confirmed_at_ms = strtoll(v[LG_REPLY_CONFIRMED_AT], NULL, 10),
+        .pay_deadline_ms = strtoll(v[LG_REPLY_PAY_DEADLINE], NULL, 10),
+        .updated_at_ms = strtoll(v[LG_REPLY_UPDATED_AT], NULL, 10),
+    };
+    if (!res.order_id[0] || !res.status[0])
+        return;
+    r->gw->counters[LG_CTR_RESULTS_IN]++;
+    bool first = lg_results_deliver(r->gw, v[LG_REPLY_ROOM], v[LG_REPLY_USER], &res, true);
+    long long accepted_at = strtoll(v[LG_REPLY_ACCEPTED_AT], NULL, 10);
+    if (first && accepted_at > 0) {
+        /* Wall clock against Redis's: the same host's clock in practice. */
+        long long ms = lg_wall_ms() - accepted_at;
+        lg_prom_hist_observe(&r->gw->latency.confirm, ms > 0 ? (double)ms / 1000.0 : 0);
+    }
+}
+
 /* The value of field name among the pairs [from, to) of an entry's fields. */
 static const char *field_of(const redisReply *fields, size_t from, size_t to, const char *name)
 {
@@ -78,39 +107,21 @@ static const char *field_of(const redisReply *fields, size_t from, size_t to, co
     return "";
 }
 
-/* One result: the field pairs [from, to) of an entry. */
-static void handle_result(struct lg_results *r, const redisReply *f, size_t from, size_t to)
+/* One result of an earlier release's entry: a field per value, the pairs
+ * [from, to) of the entry's fields. */
+static void handle_named_result(struct lg_results *r, const redisReply *f, size_t from, size_t to)
 {
-    struct lg_result res = {
-        .order_id = field_of(f, from, to, "order_id"),
-        .client_order_id = field_of(f, from, to, "client_order_id"),
-        .status = field_of(f, from, to, "status"),
-        .code = field_of(f, from, to, "code"),
-        .field = field_of(f, from, to, "field"),
-        .message = field_of(f, from, to, "message"),
-        .req = field_of(f, from, to, "req"),
-        .amount = strtoll(field_of(f, from, to, "amount"), NULL, 10),
-        .confirmed_at_ms = strtoll(field_of(f, from, to, "confirmed_at_ms"), NULL, 10),
-        .pay_deadline_ms = strtoll(field_of(f, from, to, "pay_deadline_ms"), NULL, 10),
-        .updated_at_ms = strtoll(field_of(f, from, to, "updated_at_ms"), NULL, 10),
-    };
-    if (!res.order_id[0] || !res.status[0])
-        return;
-    r->gw->counters[LG_CTR_RESULTS_IN]++;
-    bool first = lg_results_deliver(r->gw, field_of(f, from, to, "room"),
-                                    field_of(f, from, to, "user"), &res, true);
-    long long accepted_at = strtoll(field_of(f, from, to, "accepted_at_ms"), NULL, 10);
-    if (first && accepted_at > 0) {
-        /* Wall clock against Redis's: the same host's clock in practice. */
-        long long ms = lg_wall_ms() - accepted_at;
-        lg_prom_hist_observe(&r->gw->latency.confirm, ms > 0 ? (double)ms / 1000.0 : 0);
-    }
+    const char *v[LG_REPLY_NFIELDS];
+    for (int i = 0; i < LG_REPLY_NFIELDS; i++)
+        v[i] = field_of(f, from, to, lg_reply_fields[i]);
+    handle_result(r, v);
 }
 
-/* Where an entry's results start and how many it holds: reply.lua writes
- * ("n", n) first and then n results of equal width; an entry without it is
- * one result from the first pair. Returns 0 for fields that do not divide
- * evenly into n results (not an entry livegate wrote). */
+/* Where an entry's results start and how many it holds, for the entries
+ * of earlier releases: reply.lua wrote ("n", n) first and then n results
+ * of equal width; an entry without it is one result from the first pair.
+ * Returns 0 for fields that do not divide evenly into n results (not an
+ * entry livegate wrote). */
 static size_t results_in(const redisReply *f, size_t *start)
 {
     *start = 0;
@@ -126,6 +137,49 @@ static size_t results_in(const redisReply *f, size_t *start)
     return (size_t)n;
 }
 
+static bool is_field(const redisReply *f, size_t i, const char *name)
+{
+    return f->element[i]->type == REDIS_REPLY_STRING && strcmp(f->element[i]->str, name) == 0;
+}
+
+/* The entry reply.lua writes: ("packed", n), ("results", n packed results
+ * as result_layout.h packs them). false when it is not one; an entry that
+ * is one but does not unpack into n results delivers none of them. */
+static bool handle_packed(struct lg_results *r, const redisReply *f, bool *bad)
+{
+    *bad = false;
+    if (f->elements != 4 || !is_field(f, 0, "packed") || !is_field(f, 2, "results"))
+        return false;
+    const redisReply *count = f->element[1], *blob = f->element[3];
+    long long n = count->type == REDIS_REPLY_STRING ? strtoll(count->str, NULL, 10) : 0;
+    /* A result packs into at least 3 bytes a value, so n above that is a
+     * lie: checked first, a huge n costs no loop. */
+    if (blob->type != REDIS_REPLY_STRING || n < 1 ||
+        (size_t)n > blob->len / (3 * LG_REPLY_NFIELDS)) {
+        *bad = true;
+        return true;
+    }
+    size_t pos = 0;
+    for (long long i = 0; i < n; i++) {
+        const char *v[LG_REPLY_NFIELDS];
+        if (lg_reply_unpack(blob->str, blob->len, &pos, v) != 0) {
+            *bad = true;
+            return true;
+        }
+    }
+    if (pos != blob->len) {
+        *bad = true;
+        return true;
+    }
+    pos = 0;
+    for (long long i = 0; i < n; i++) {
+        const char *v[LG_REPLY_NFIELDS];
+        lg_reply_unpack(blob->str, blob->len, &pos, v);
+        handle_result(r, v);
+    }
+    return true;
+}
+
 static void handle_entry(struct lg_results *r, const redisReply *entry)
 {
     if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2 || !entry->element[0]->str ||
@@ -133,6 +187,12 @@ static void handle_entry(struct lg_results *r, const redisReply *entry)
         return;
     snprintf(r->last_id, sizeof(r->last_id), "%s", entry->element[0]->str);
     const redisReply *f = entry->element[1];
+    bool bad = false;
+    if (handle_packed(r, f, &bad)) {
+        if (bad)
+            lg_log(LG_LOG_WARN, "results.bad_entry", json_pack("{s:s}", "id", r->last_id));
+        return;
+    }
     size_t start = 0, n = results_in(f, &start);
     if (n == 0) {
         lg_log(LG_LOG_WARN, "results.bad_entry", json_pack("{s:s}", "id", r->last_id));
@@ -140,7 +200,7 @@ static void handle_entry(struct lg_results *r, const redisReply *entry)
     }
     size_t width = (f->elements - start) / n; /* field elements per result */
     for (size_t i = 0; i < n; i++)
-        handle_result(r, f, start + i * width, start + (i + 1) * width);
+        handle_named_result(r, f, start + i * width, start + (i + 1) * width);
 }
 
 static void on_trimmed(redisReply *reply, void *arg)

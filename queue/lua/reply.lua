@@ -3,41 +3,27 @@
 --
 -- Why a script: a validator's batch sends most of its results to a few
 -- gateways, and a command per result costs both processes more than the
--- append itself (parsing, a reply, a syscall's share). Why one entry for
--- the batch: each XADD inside a script still costs its own command call,
--- entry id and listpack entry in Redis, and an entry to parse in the
--- gateway; one entry holding the n results costs one of each. The reply
--- stream is the only key touched, so the script stays within that stream's
--- hash tag (lg:gw:{gateway}:replies) and runs on Redis Cluster as it is.
+-- append itself (parsing, a reply, a syscall's share). Why one entry, and
+-- the results packed into one value: each field of an entry is a string
+-- to parse, copy and log in the append-only file here, and to parse again
+-- in the gateway. The reply stream is the only key touched, so the script
+-- stays within that stream's hash tag (lg:gw:{gateway}:replies) and runs
+-- on Redis Cluster as it is.
 --
--- The entry is the pair ("n", n), then for each result, in the order given,
--- its k fields as name/value pairs (so field names repeat, once per result;
--- gateway/features/results.c reads k = (pairs - 1) / n pairs per result).
--- An entry without "n" first holds one result: what validators wrote before
--- batches, which the gateway still reads.
+-- The entry is the pairs ("packed", n) and ("results", the n results as
+-- queue/result_layout.h packs them); gateway/features/results.c reads it.
+-- Entries of earlier releases, a field per value, are still read there.
 --
 -- KEYS[1] the reply stream            lg:gw:{gateway_id}:replies
 -- ARGV[1] MAXLEN in entries (approximate)   ARGV[2] the stream's TTL (ms)
--- ARGV[3] k, the number of fields of a result
--- ARGV[4 .. 3+k] the field names
--- then k values per result, in the order of the names
+-- ARGV[3] n, the number of results   ARGV[4] the packed results
 --
 -- Returns the number of results appended.
 
-local k = tonumber(ARGV[3])
-local first = 4 + k
-local n = (#ARGV - first + 1) / k
-if n < 1 then
+local n = tonumber(ARGV[3])
+if not n or n < 1 then
   return 0
 end
-local entry = {'n', tostring(n)}
-for r = 0, n - 1 do
-  local base = first + r * k
-  for i = 1, k do
-    entry[#entry + 1] = ARGV[3 + i]
-    entry[#entry + 1] = ARGV[base + i - 1]
-  end
-end
-redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(entry))
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'packed', ARGV[3], 'results', ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return n

@@ -15,7 +15,6 @@
 //   however many scrape at once.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +22,7 @@ import {
   startRedis, startGateway, startValidator, stopAll, validOrder, setupRoom, sleep, waitFor,
   newSecrets,
 } from './lib/system.mjs';
+import { REPLY_SCRIPT, replyCall, pipeline } from './lib/replies.mjs';
 
 let redis, secrets;
 const isFinal = (m) => (m.type === 'order.confirmed' || m.type === 'order.rejected') && m.order_id;
@@ -111,36 +111,8 @@ test('a viewer that stalls but catches up within the window stays connected', as
 });
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const RESULT_FIELDS = ['order_id', 'room', 'user', 'status', 'code', 'client_order_id'];
 async function replyScript() {
-  const script = readFileSync(path.join(here, '../../queue/lua/reply.lua'), 'utf8');
-  return { sha: await redis.cli('SCRIPT', 'LOAD', script) };
-}
-
-// Sends commands over one bare RESP connection, pipelined, and resolves
-// with the number of replies (every command here answers one line).
-function pipeline(port, commands) {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect(port, '127.0.0.1');
-    let replies = 0, errors = 0, buf = '';
-    sock.on('error', reject);
-    sock.on('data', (d) => {
-      buf += d.toString();
-      const lines = buf.split('\r\n');
-      buf = lines.pop();
-      for (const l of lines) {
-        if (l.startsWith('-')) errors++;
-        replies++;
-      }
-      if (replies >= commands.length) {
-        sock.destroy();
-        if (errors) reject(new Error(`${errors} error replies`));
-        else resolve(replies);
-      }
-    });
-    const resp = (args) => `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(String(a))}\r\n${a}\r\n`).join('')}`;
-    sock.write(commands.map(resp).join(''));
-  });
+  return { sha: await redis.cli('SCRIPT', 'LOAD', REPLY_SCRIPT) };
 }
 
 test('a viewer that stops reading while its results pile up is dropped at the 4 MiB cap, not left open without them', async () => {
@@ -156,15 +128,16 @@ test('a viewer that stops reading while its results pile up is dropped at the 4 
   // socket buffers and the 4 MiB cap.
   const calls = [];
   for (let e = 0; e < 400; e++) {
-    const values = [];
+    const results = [];
     for (let i = 0; i < 250; i++) {
       const n = e * 250 + i;
-      values.push(`o-pile-${n}`, 'bh', 'u-stall', 'rejected', 'OUT_OF_STOCK', `c-pile-${n}-padding-padding-padding-padding`);
+      results.push({ order_id: `o-pile-${n}`, room: 'bh', user: 'u-stall', status: 'rejected', code: 'OUT_OF_STOCK',
+        client_order_id: `c-pile-${n}-padding-padding-padding-padding` });
     }
-    calls.push(['EVALSHA', sha, '1', key, '100000', '3600000', String(RESULT_FIELDS.length), ...RESULT_FIELDS, ...values]);
+    calls.push(replyCall(key, results, { sha }));
   }
-  calls.push(['EVALSHA', sha, '1', key, '100000', '3600000', String(RESULT_FIELDS.length), ...RESULT_FIELDS,
-    'o-other-1', 'bh', 'u-other', 'rejected', 'OUT_OF_STOCK', 'c-other-1']);
+  calls.push(replyCall(key, [{ order_id: 'o-other-1', room: 'bh', user: 'u-other', status: 'rejected',
+    code: 'OUT_OF_STOCK', client_order_id: 'c-other-1' }], { sha }));
   try {
     await pipeline(redis.port, calls);
     await other.next((m) => m.order_id === 'o-other-1', 30000);
@@ -222,8 +195,8 @@ test('results a stopped gateway has not read are all delivered when it resumes, 
   const key = 'lg:gw:{gw-bounds-r}:replies';
   const viewer = await gw.session({ sub: 'u-many', room: 'br', role: 'viewer' });
   const N = 1500;
-  const calls = Array.from({ length: N }, (_, i) => ['EVALSHA', sha, '1', key, maxlen, '3600000',
-    String(RESULT_FIELDS.length), ...RESULT_FIELDS, `o-many-${i}`, 'br', 'u-many', 'rejected', 'OUT_OF_STOCK', `c-many-${i}`]);
+  const calls = Array.from({ length: N }, (_, i) => replyCall(key, [{ order_id: `o-many-${i}`, room: 'br',
+    user: 'u-many', status: 'rejected', code: 'OUT_OF_STOCK', client_order_id: `c-many-${i}` }], { sha, maxlen }));
   gw.proc.child.kill('SIGSTOP');
   try {
     await pipeline(redis.port, calls);

@@ -1,18 +1,14 @@
 // queue/lua/reply.lua writes a validator batch's results for one gateway as
-// one reply-stream entry, and gateway/features/results.c reads them back:
-// every result delivered, fewer entries than results, an entry of one
-// result without "n" (what validators wrote before) still delivered, and an
-// entry whose fields do not divide into its results skipped without
-// stopping the reader.
+// one reply-stream entry, packed into one value, and
+// gateway/features/results.c reads them back: every result delivered, fewer
+// entries than results, the entries of earlier releases (a field per value,
+// with or without "n") still delivered, and entries that do not hold the
+// results they announce skipped without stopping the reader.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startRedis, startGateway, startValidator, stopAll, validOrder, setupRoom, waitFor } from './lib/system.mjs';
+import { packResults, replyCall, pipeline } from './lib/replies.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const script = readFileSync(path.join(here, '../../queue/lua/reply.lua'), 'utf8');
 const isFinal = (m) => (m.type === 'order.confirmed' || m.type === 'order.rejected') && m.order_id;
 let redis;
 before(async () => {
@@ -20,19 +16,20 @@ before(async () => {
 });
 after(stopAll);
 
-test('reply.lua appends n results as one entry: ("n", n), then each result\'s pairs', async () => {
+test('reply.lua appends n results as one entry: ("packed", n), ("results", the packed results)', async () => {
   const key = 'lg:gw:{t1}:replies';
-  const n = await redis.cli('EVAL', script, '1', key, '1000', '60000', '2', 'order_id', 'status',
-    'o-1', 'rejected', 'o-2', 'pending_payment', 'o-3', 'rejected');
-  assert.equal(n, '3');
+  const results = [{ order_id: 'o-1', status: 'rejected', message: 'sold out' },
+    { order_id: 'o-2', status: 'pending_payment', amount: '19900' }, { order_id: 'o-3', status: 'rejected' }];
+  assert.deepEqual(await pipeline(redis.port, [replyCall(key, results, { maxlen: '1000', ttlMs: '60000' })]), [':3']);
   assert.equal(await redis.cli('XLEN', key), '1');
   const lines = (await redis.cli('XRANGE', key, '-', '+')).split('\n');
-  assert.deepEqual(lines.slice(1), ['n', '3', 'order_id', 'o-1', 'status', 'rejected',
-    'order_id', 'o-2', 'status', 'pending_payment', 'order_id', 'o-3', 'status', 'rejected']);
+  assert.deepEqual(lines.slice(1, 4), ['packed', '3', 'results']);
+  assert.equal(lines[4], packResults(results));
+  assert.ok(lines[4].startsWith('3:o-1\0'), 'each value is its length, its bytes and a NUL');
   const ttl = Number(await redis.cli('PTTL', key));
   assert.ok(ttl > 0 && ttl <= 60000, `ttl ${ttl}`);
   // No results: nothing appended.
-  assert.equal(await redis.cli('EVAL', script, '1', key, '1000', '60000', '2', 'order_id', 'status'), '0');
+  assert.deepEqual(await pipeline(redis.port, [replyCall(key, [], { maxlen: '1000', ttlMs: '60000' })]), [':0']);
   assert.equal(await redis.cli('XLEN', key), '1');
 });
 
@@ -58,10 +55,19 @@ test('through the system: every result arrives, packed, and old or bad entries a
   const entries = Number(await redis.cli('XLEN', key));
   assert.ok(entries >= 1 && entries < 60, `${entries} reply entries for 60 results`);
 
-  // A bad entry (3 pairs after "n" cannot be 2 results), then an entry of
-  // one result without "n": the reader skips the first and delivers the second.
+  // Bad entries (3 pairs after "n" cannot be 2 results; a packed value
+  // announcing 2 results that holds 1), then a packed entry and an entry of
+  // one result without "n": the reader skips the bad ones and delivers the others.
   const c = conns[0];
   await redis.cli('XADD', key, '*', 'n', '2', 'order_id', 'o-x', 'status', 'rejected', 'user', 'urb-0');
+  const one = { order_id: 'o-packed-1', room: 'rb', user: 'urb-0', status: 'rejected', code: 'OUT_OF_STOCK',
+    field: 'sku_id', message: 'sold out', client_order_id: 'c-packed-1' };
+  await pipeline(redis.port, [['XADD', key, '*', 'packed', '2', 'results', packResults([{ ...one, order_id: 'o-bad-1' }])],
+    ['XADD', key, '*', 'packed', '1', 'results', packResults([one])]]);
+  const packed = await c.next((m) => m.order_id === 'o-packed-1', 5000);
+  assert.equal(packed.type, 'order.rejected');
+  assert.equal(packed.code, 'OUT_OF_STOCK');
+  assert.equal(packed.client_order_id, 'c-packed-1');
   await redis.cli('XADD', key, '*', 'order_id', 'o-legacy-1', 'room', 'rb', 'user', 'urb-0',
     'status', 'rejected', 'code', 'OUT_OF_STOCK', 'field', 'sku_id', 'message', 'sold out',
     'client_order_id', 'c-legacy-1');
@@ -69,7 +75,8 @@ test('through the system: every result arrives, packed, and old or bad entries a
   assert.equal(legacy.type, 'order.rejected');
   assert.equal(legacy.code, 'OUT_OF_STOCK');
   assert.equal(legacy.client_order_id, 'c-legacy-1');
-  await waitFor(() => gw.logs.some((l) => l.includes('"event":"results.bad_entry"')), { what: 'bad entry logged' });
+  await waitFor(() => gw.logs.filter((l) => l.includes('"event":"results.bad_entry"')).length === 2, { what: 'both bad entries logged' });
+  assert.ok(!c.messages.some((m) => m.order_id === 'o-bad-1'), 'nothing of the bad packed entry is pushed');
 
   // A result read back after the order moved on (a validator re-sending a
   // stored result, after a restart or once the repeat ring has wrapped)

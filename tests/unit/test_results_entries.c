@@ -1,6 +1,7 @@
 /* Unit test of the reply-stream decoding in features/results.c: XREAD's
- * answer to results, including the batch header ("n", n) that reply.lua
- * writes. The decoding is static behind the connection's callback, so the
+ * answer to results, packed as reply.lua writes them, and the entries of
+ * earlier releases (a field per value, with or without the header ("n",
+ * n)). The decoding is static behind the connection's callback, so the
  * file is compiled in here (its copy in lg_gateway is then not linked) with
  * its calls into the session layer renamed to the one_buyer_ functions
  * below, which stand for one connected buyer; the replies are built by
@@ -159,6 +160,68 @@ static void a_header_without_results(void **state)
     assert_int_equal(n_sent, 1);
 }
 
+/* reply.lua's entry: ("packed", n), ("results", the packed results). */
+static void read_packed(const char *count, const char *const *order_ids, size_t n, size_t cut)
+{
+    struct lg_reply_pack p = {0};
+    for (size_t i = 0; i < n; i++) {
+        const char *v[LG_REPLY_NFIELDS] = {0};
+        v[LG_REPLY_ORDER_ID] = order_ids[i];
+        v[LG_REPLY_STATUS] = "pending_payment";
+        v[LG_REPLY_ROOM] = "r1";
+        v[LG_REPLY_USER] = "u1";
+        assert_int_equal(lg_reply_pack_add(&p, v), 0);
+    }
+    size_t len = p.len - cut;
+    char head[256];
+    int h = snprintf(head, sizeof(head),
+                     "*1\r\n*2\r\n$1\r\nk\r\n*1\r\n*2\r\n$3\r\n1-0\r\n*4\r\n"
+                     "$6\r\npacked\r\n$%zu\r\n%s\r\n$7\r\nresults\r\n$%zu\r\n",
+                     strlen(count), count, len);
+    char *resp = malloc((size_t)h + len + 2);
+    memcpy(resp, head, (size_t)h);
+    memcpy(resp + h, p.buf, len);
+    memcpy(resp + h + len, "\r\n", 2);
+    redisReader *rr = redisReaderCreate();
+    void *reply = NULL;
+    assert_int_equal(redisReaderFeed(rr, resp, (size_t)h + len + 2), REDIS_OK);
+    assert_int_equal(redisReaderGetReply(rr, &reply), REDIS_OK);
+    assert_non_null(reply);
+    on_read(reply, &reader);
+    freeReplyObject(reply);
+    redisReaderFree(rr);
+    free(resp);
+    lg_reply_pack_free(&p);
+}
+
+static void a_packed_batch_of_three(void **state)
+{
+    (void)state;
+    const char *ids[] = {"o-1", "o-2", "o-3"};
+    read_packed("3", ids, 3, 0);
+    assert_int_equal(n_sent, 3);
+    assert_string_equal(last_order_id, "o-3");
+    assert_int_equal(gw.counters[LG_CTR_RESULTS_IN], 3);
+}
+
+/* n must be the results there are, on both sides; a packed value cut
+ * short is not an entry livegate wrote: none of its results is pushed. */
+static void a_packed_entry_must_hold_n_results(void **state)
+{
+    (void)state;
+    const char *ids[] = {"o-1", "o-2"};
+    read_packed("3", ids, 2, 0);
+    read_packed("1", ids, 2, 0);
+    read_packed("0", ids, 2, 0);
+    read_packed("2", ids, 2, 1);
+    alarm(10);
+    read_packed("9223372036854775807", ids, 2, 0);
+    alarm(0);
+    assert_int_equal(n_sent, 0);
+    read_packed("2", ids, 2, 0);
+    assert_int_equal(n_sent, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -167,6 +230,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_repeat_is_delivered_once, setup, teardown),
         cmocka_unit_test_setup_teardown(uneven_batches_are_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(a_header_without_results, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_packed_batch_of_three, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_packed_entry_must_hold_n_results, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
