@@ -49,7 +49,37 @@ static struct lgv_entry *add_entry(struct lg_validator *v)
     return e;
 }
 
-/* The queue entry's fields, as enqueue.lua writes them. */
+/* The parts of enqueue.lua's one value, order_id|user|sku_id|coupon_id|
+ * accepted_at_ms|gw. A value of other than six parts leaves the ids empty:
+ * the entry is then malformed. */
+#define PACKED_PARTS 6
+
+static void take_packed(struct lgv_entry *e, const redisReply *val)
+{
+    if (val->type != REDIS_REPLY_STRING)
+        return;
+    const char *part[PACKED_PARTS];
+    size_t len[PACKED_PARTS], n = 0;
+    const char *p = val->str, *end = val->str + val->len, *bar = NULL;
+    do {
+        if (n == PACKED_PARTS)
+            return; /* a seventh part */
+        bar = memchr(p, '|', (size_t)(end - p));
+        part[n] = p;
+        len[n++] = (size_t)((bar ? bar : end) - p);
+        p = bar ? bar + 1 : end;
+    } while (bar);
+    if (n != PACKED_PARTS)
+        return;
+    copy_cstr(e->order_id, sizeof(e->order_id), part[0], len[0]);
+    copy_cstr(e->user, sizeof(e->user), part[1], len[1]);
+    copy_cstr(e->sku, sizeof(e->sku), part[2], len[2]);
+    copy_cstr(e->coupon, sizeof(e->coupon), part[3], len[3]);
+    copy_cstr(e->gw, sizeof(e->gw), part[5], len[5]);
+}
+
+/* The queue entry's fields: enqueue.lua's one value ("o"), or the fields
+ * of an entry an earlier release wrote. */
 static void take_fields(struct lgv_entry *e, const redisReply *fields)
 {
     for (size_t f = 0; fields->type == REDIS_REPLY_ARRAY && f + 1 < fields->elements; f += 2) {
@@ -57,7 +87,9 @@ static void take_fields(struct lgv_entry *e, const redisReply *fields)
         const redisReply *val = fields->element[f + 1];
         if (!name)
             continue;
-        if (strcmp(name, "order_id") == 0)
+        if (strcmp(name, "o") == 0)
+            take_packed(e, val);
+        else if (strcmp(name, "order_id") == 0)
             copy_str(e->order_id, sizeof(e->order_id), val);
         else if (strcmp(name, "user") == 0)
             copy_str(e->user, sizeof(e->user), val);

@@ -347,11 +347,14 @@ local function write_order(i, prio)
   if prio == 'high' then
     stream = KEYS[2]
   end
-  -- The entry carries what a validator needs to name the keys of its script.
+  -- The entry carries what a validator needs to name the keys of its
+  -- script, as one value: order_id|user|sku_id|coupon_id|accepted_at_ms|gw
+  -- (ids never hold a '|'). One value instead of six fields spares Redis
+  -- ten strings an order here, in the AOF and in the validator's read.
   local oid = arg_of(i, F_ORDER_ID)
-  redis.call('XADD', stream, '*', 'order_id', oid, 'user', arg_of(i, F_USER),
-             'sku_id', arg_of(i, F_SKU_ID), 'coupon_id', arg_of(i, F_COUPON_ID),
-             'accepted_at_ms', now, 'gw', gw)
+  redis.call('XADD', stream, '*', 'o',
+             oid .. '|' .. arg_of(i, F_USER) .. '|' .. arg_of(i, F_SKU_ID) .. '|' ..
+               arg_of(i, F_COUPON_ID) .. '|' .. now .. '|' .. gw)
   redis.call('SET', key_of(i, 0),
              oid .. '|' .. fingerprint_of(i) .. '|' .. prio .. '|' .. now, 'EX', idem_ttl)
   -- The back office's feed hears of the order in the same step, in the

@@ -111,9 +111,15 @@ local cutoff_end = cutoff_s .. '-18446744073709551615'
 local watched = feed ~= '' and redis.call('EXISTS', K_WATCHED) == 1
 local published, out = {}, {'done'}
 
-local function field_of(pairs_list, name)
+-- The order id of a queue entry's fields: enqueue.lua's one value
+-- ("o", "order_id|user|..."), or the order_id field of an earlier
+-- release's entry.
+local function order_id_of(pairs_list)
   for i = 1, #pairs_list, 2 do
-    if pairs_list[i] == name then
+    if pairs_list[i] == 'o' then
+      return string.match(pairs_list[i + 1], '^([^|]+)|')
+    end
+    if pairs_list[i] == 'order_id' then
       return pairs_list[i + 1]
     end
   end
@@ -167,7 +173,7 @@ end
 local function scan(entries, from, full)
   local upto, n, ids = from, 0, {}
   for _, e in ipairs(entries) do
-    local what = try_expire(field_of(e[2] or {}, 'order_id'))
+    local what = try_expire(order_id_of(e[2] or {}))
     if what == 'young' then
       return upto, n, ids
     end

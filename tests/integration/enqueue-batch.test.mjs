@@ -17,7 +17,8 @@ after(stopAll);
 const run = (room, orders, admit) => runEnqueue(redis, room, orders, admit);
 
 const entries = async (room, prio) =>
-  (await redis.cli('XRANGE', `lg:{${room}}:q:${prio}`, '-', '+')).split('\n').filter((l) => l.startsWith('o-'));
+  (await redis.cli('XRANGE', `lg:{${room}}:q:${prio}`, '-', '+')).split('\n').filter((l) => l.startsWith('o-'))
+    .map((l) => l.split('|')[0]);
 
 test('a batch answers each order in the order given, from one clock reading', async () => {
   await redis.cli('HSET', 'lg:{b1}:room', 'high_value_threshold', '100000');
@@ -33,6 +34,9 @@ test('a batch answers each order in the order given, from one clock reading', as
   assert.equal(new Set(res.map((r) => r[3])).size, 1);
   assert.deepEqual(await entries('b1', 'high'), ['o-h1', 'o-v1']);
   assert.deepEqual(await entries('b1', 'normal'), ['o-n1', 'o-n2']);
+  // The entry is one value: what a validator needs to name its keys.
+  const raw = (await redis.cli('XRANGE', 'lg:{b1}:q:normal', '-', '+')).split('\n');
+  assert.deepEqual(raw.slice(1, 3), ['o', `o-n1|u1|sku-1||${res[0][3]}|gw-test`]);
   assert.equal(await redis.cli('HGET', 'lg:{b1}:order:o-h1', 'room_id'), 'b1');
   assert.equal(await redis.cli('HGET', 'lg:{b1}:order:o-h1', 'gw'), 'gw-test');
   assert.equal(await redis.cli('HGET', 'lg:{b1}:order:o-h1', 'priority'), 'high');

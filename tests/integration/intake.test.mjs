@@ -16,8 +16,9 @@ after(stopAll);
 const viewer = (sub = 'u1', room = 'r1', extra = {}) => ({ sub, room, role: 'viewer', ...extra });
 
 async function streamIds(room, prio) {
+  // enqueue.lua's entry is one value, order_id|user|sku_id|coupon_id|accepted_at_ms|gw.
   const out = await redis.cli('XRANGE', `lg:{${room}}:q:${prio}`, '-', '+');
-  return out.split('\n').filter((l) => l.startsWith('o-'));
+  return out.split('\n').filter((l) => l.startsWith('o-')).map((l) => l.split('|')[0]);
 }
 
 async function keysOf(pattern) {
