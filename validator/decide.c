@@ -42,45 +42,49 @@ struct decide_call {
 
 /* ---- replies ----------------------------------------------------------------- */
 
-/* All of an order's result strings in one allocation (freed by
- * lgv_batch_clear), since they live and die together. */
-static void take_result(struct lgv_entry *e, const redisReply *row)
-{
-    size_t bytes = 0;
-    for (int k = 0; k < LG_RESULT_NFIELDS; k++)
-        bytes += (row->element[k]->str ? row->element[k]->len : 0) + 1;
-    char *p = malloc(bytes);
-    if (!p) {
-        e->outcome = LGV_FAILED;
-        return;
-    }
-    e->result_block = p;
-    for (int k = 0; k < LG_RESULT_NFIELDS; k++) {
-        const redisReply *f = row->element[k];
-        size_t len = f->str ? f->len : 0;
-        if (len)
-            memcpy(p, f->str, len);
-        p[len] = 0;
-        e->result[k] = p;
-        p += len + 1;
-    }
-    e->outcome = LGV_DECIDED;
-}
-
 static void log_failure(const struct lgv_entry *e, const char *detail)
 {
     lg_log(LG_LOG_ERROR, "validator.script_error",
            json_pack("{s:s,s:s}", "order_id", e->order_id, "detail", detail));
 }
 
+/* An order's result: LG_RESULT_NFIELDS values joined by NULs. One copy
+ * holds them all (freed by lgv_batch_clear), each value ending at its NUL,
+ * so result[k] points into it. */
+static void take_result(struct lgv_entry *e, const redisReply *row)
+{
+    size_t nuls = 0;
+    for (const char *p = row->str, *end = row->str + row->len;
+         (p = memchr(p, 0, (size_t)(end - p))) != NULL; p++)
+        nuls++;
+    if (nuls != LG_RESULT_NFIELDS - 1) {
+        e->outcome = LGV_FAILED;
+        log_failure(e, "a result of another number of values");
+        return;
+    }
+    char *p = malloc(row->len + 1);
+    if (!p) {
+        e->outcome = LGV_FAILED;
+        return;
+    }
+    memcpy(p, row->str, row->len);
+    p[row->len] = 0;
+    e->result_block = p;
+    for (int k = 0; k < LG_RESULT_NFIELDS; k++) {
+        e->result[k] = p;
+        p += strlen(p) + 1;
+    }
+    e->outcome = LGV_DECIDED;
+}
+
 /* One order's part of the reply: its result, {"missing"} or {"error", why}. */
 static void take_row(struct lgv_entry *e, const redisReply *row)
 {
-    if (row->type != REDIS_REPLY_ARRAY) {
+    if (row->type == REDIS_REPLY_STRING) {
+        take_result(e, row);
+    } else if (row->type != REDIS_REPLY_ARRAY) {
         e->outcome = LGV_FAILED;
         log_failure(e, "unexpected reply");
-    } else if (row->elements == LG_RESULT_NFIELDS) {
-        take_result(e, row);
     } else if (row->elements == 1) {
         e->outcome = LGV_MISSING;
     } else {

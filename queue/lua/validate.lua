@@ -46,12 +46,13 @@
 --         user, sku_id, coupon_id ("" for none), as the queue entry has
 --         them (the keys above are built from the same values)
 --
--- Returns one array per order, in the order of the keys: {"missing"} when
+-- Returns one reply per order, in the order of the keys: {"missing"} when
 -- the order record is gone, {"error", message} when deciding it failed (it
--- stays queued and has taken nothing), otherwise the values of the result
--- fields ("" for a field not set), then
+-- stays queued and has taken nothing), otherwise one string: the values of
+-- the result fields ("" for a field not set), then
 --   decided_now ("1" when this call decided it),
---   stock_left (the SKU's stock after the decision, "" without a SKU).
+--   stock_left (the SKU's stock after the decision, "" without a SKU),
+-- joined by NULs.
 -- stock_left lets the validator announce a sell-out at once (sku_notify);
 -- the record's decided_at_ms and accepted_at_ms give the room statistics
 -- their confirm latency; its watchers (comma-separated gateway ids, see
@@ -156,6 +157,8 @@ local function coupon_of(key)
   return c
 end
 
+-- One string, the values joined by NULs (none of them holds one): Redis
+-- turns a table into a reply string by string, and 15 per order showed.
 local function result(rec, decided_now, sku_key)
   local out = {}
   for i = 1, nresult do
@@ -164,7 +167,7 @@ local function result(rec, decided_now, sku_key)
   out[nresult + 1] = decided_now
   local s = sku_of(sku_key)
   out[nresult + 2] = s.exists and string.format('%d', s.stock) or ''
-  return out
+  return table.concat(out, '\0')
 end
 
 local function stored_result(k_order, sku_key)
