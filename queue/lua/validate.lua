@@ -183,6 +183,8 @@ end
 -- one EXISTS per call, then one PUBLISH per call for all its decisions.
 local watched = feed and feed ~= '' and redis.call('EXISTS', KEYS[2]) == 1
 local decided = {}
+-- The payment due index's score/member pairs of the orders confirmed now.
+local due = {}
 -- Orders this call moved out of queued, per priority.
 local left_queue = {high = 0, normal = 0}
 
@@ -303,7 +305,8 @@ local function decide(i, expire)
   store(k_order, rec, {'status', 'pending_payment', 'confirmed_at_ms', now_s,
                        'pay_deadline_ms', pay_deadline_s, 'decided_at_ms', now_s})
   if k_pay_due then
-    redis.call('ZADD', k_pay_due, pay_deadline_s, order_id)
+    due[#due + 1] = pay_deadline_s
+    due[#due + 1] = order_id
   end
   note_left_queue(rec)
   -- Counted only once the record says so: an order that failed before this
@@ -327,6 +330,11 @@ for i = 1, norders do
   end
 end
 
+-- Every order confirmed now has the same payment deadline: one ZADD for
+-- them all, not one each.
+if #due > 0 then
+  redis.call('ZADD', k_pay_due, unpack(due))
+end
 for key, s in pairs(skus) do
   if s.taken > 0 then
     redis.call('HINCRBY', key, 'stock', -s.taken)

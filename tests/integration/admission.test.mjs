@@ -225,7 +225,7 @@ test('the per-user bucket allows the burst, refuses one past it, and refills at 
 
 // Decides the given queued orders of `room` (made by runEnqueue) with
 // validate.lua, as validator/decide.c calls it.
-async function decide(room, oids) {
+async function decide(room, oids, { payDue = false } = {}) {
   const keys = [`lg:{${room}}:room`, `lg:{${room}}:feed:watched`, `lg:{${room}}:load`];
   const args = ['10000', '1000', '900000', '0'.repeat(oids.length), '', room,
     String(RESULT_FIELDS.length), ...RESULT_FIELDS];
@@ -234,8 +234,26 @@ async function decide(room, oids) {
       `lg:{${room}}:coupon_users:x`, `lg:{${room}}:live:u1`);
     args.push(oid, 'u1', 'sku-1', '');
   }
+  if (payDue) keys.push(`lg:{${room}}:paydue`);
   return redis.cli('EVAL', validateScript, String(keys.length), ...keys, ...args);
 }
+
+test('the orders one call confirms all join the payment due index, under the one deadline', async () => {
+  await redis.cli('HSET', 'lg:{v9}:room', 'status', 'live', 'payment_methods', 'alipay',
+    'high_value_threshold', '100000');
+  await redis.cli('HSET', 'lg:{v9}:sku:sku-1', 'price', '19900', 'stock', '2', 'on_sale', '1');
+  await runEnqueue(redis, 'v9', ['a', 'b', 'c'].map((x) => ({ oid: `o-${x}`, coid: `c-${x}` })));
+  const before = await redisNow();
+  await decide('v9', ['o-a', 'o-b', 'o-c'], { payDue: true });
+  // Stock 2: the third is refused OUT_OF_STOCK and stays off the index.
+  const due = (await redis.cli('ZRANGE', 'lg:{v9}:paydue', '0', '-1', 'WITHSCORES')).split('\n');
+  assert.deepEqual([due[0], due[2]], ['o-a', 'o-b']);
+  assert.equal(due.length, 4);
+  assert.equal(due[1], due[3]);
+  const deadline = Number(due[1]);
+  assert.ok(deadline >= before + 900000 && deadline <= (await redisNow()) + 900000, `deadline ${deadline}`);
+  assert.equal(await redis.cli('HGET', 'lg:{v9}:order:o-c', 'code'), 'OUT_OF_STOCK');
+});
 
 test('decisions take orders off the load by priority and time the drain rate over busy windows', async () => {
   await redis.cli('HSET', 'lg:{v1}:room', 'status', 'live', 'payment_methods', 'alipay',
