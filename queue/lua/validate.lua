@@ -159,15 +159,17 @@ end
 
 -- One string, the values joined by NULs (none of them holds one): Redis
 -- turns a table into a reply string by string, and 15 per order showed.
+-- One table for every order's values: a table per order cost Redis's Lua
+-- more than the commands around it.
+local out = {}
 local function result(rec, decided_now, sku_key)
-  local out = {}
   for i = 1, nresult do
     out[i] = rec[result_fields[i]] or ''
   end
   out[nresult + 1] = decided_now
   local s = sku_of(sku_key)
   out[nresult + 2] = s.exists and string.format('%d', s.stock) or ''
-  return table.concat(out, '\0')
+  return table.concat(out, '\0', 1, nresult + 2)
 end
 
 local function stored_result(k_order, sku_key)
@@ -204,12 +206,16 @@ local function publish_decision(rec, order_id, sku_id)
     buyer = rec.buyer or '', phone = rec.phone or '', at_ms = now_s}
 end
 
--- Sets the record's fields, here and in Redis.
-local function store(key, rec, changes)
-  redis.call('HSET', key, unpack(changes))
-  for i = 1, #changes, 2 do
-    rec[changes[i]] = changes[i + 1]
-  end
+-- A refusal: the record says why, here and in Redis. Not a closure in
+-- decide: that would be made for every order.
+local function reject(k_order, k_sku, rec, order_id, sku_id, code, field, message)
+  redis.call('HSET', k_order, 'status', 'rejected', 'code', code, 'field', field, 'message',
+             message, 'decided_at_ms', now_s)
+  rec.status, rec.code, rec.field, rec.message, rec.decided_at_ms =
+    'rejected', code, field, message, now_s
+  note_left_queue(rec)
+  publish_decision(rec, order_id, sku_id)
+  return result(rec, '1', k_sku)
 end
 
 local function decide(i, expire)
@@ -236,29 +242,26 @@ local function decide(i, expire)
   local payment_method = rec.payment_method
   local accepted_at = tonumber(rec.accepted_at_ms)
 
-  local function reject(code, field, message)
-    store(k_order, rec, {'status', 'rejected', 'code', code, 'field', field,
-                         'message', message, 'decided_at_ms', now_s})
-    note_left_queue(rec)
-    publish_decision(rec, order_id, sku_id)
-    return result(rec, '1', k_sku)
-  end
-
   if expire or now - accepted_at > deadline - margin then
-    return reject('EXPIRED', '', 'the order could not be validated within the deadline')
+    return reject(k_order, k_sku, rec, order_id, sku_id,
+                  'EXPIRED', '', 'the order could not be validated within the deadline')
   end
   if not room_live then
-    return reject('ROOM_CLOSED', 'room_id', 'the room is not selling now')
+    return reject(k_order, k_sku, rec, order_id, sku_id,
+                  'ROOM_CLOSED', 'room_id', 'the room is not selling now')
   end
   local sku = sku_of(k_sku)
   if not sku.exists then
-    return reject('UNKNOWN_SKU', 'sku_id', 'no such product in this room')
+    return reject(k_order, k_sku, rec, order_id, sku_id,
+                  'UNKNOWN_SKU', 'sku_id', 'no such product in this room')
   end
   if not sku.on_sale then
-    return reject('NOT_ON_SALE', 'sku_id', 'the product is not on sale')
+    return reject(k_order, k_sku, rec, order_id, sku_id,
+                  'NOT_ON_SALE', 'sku_id', 'the product is not on sale')
   end
   if sku.price ~= unit_price then
-    return reject('PRICE_CHANGED', 'unit_price',
+    return reject(k_order, k_sku, rec, order_id, sku_id,
+                  'PRICE_CHANGED', 'unit_price',
                   'the price has changed; the current price is ' .. sku.price_s)
   end
 
@@ -268,42 +271,52 @@ local function decide(i, expire)
   if coupon_id ~= '' then
     coupon = coupon_of(k_coupon)
     if not coupon.exists then
-      return reject('COUPON_INVALID', 'coupon_id', 'no such coupon')
+      return reject(k_order, k_sku, rec, order_id, sku_id,
+                    'COUPON_INVALID', 'coupon_id', 'no such coupon')
     end
     if coupon.used + coupon.added >= coupon.total then
-      return reject('COUPON_INVALID', 'coupon_id', 'the coupon is used up')
+      return reject(k_order, k_sku, rec, order_id, sku_id,
+                    'COUPON_INVALID', 'coupon_id', 'the coupon is used up')
     end
     if redis.call('SISMEMBER', k_coupon_users, user) == 1 then
-      return reject('COUPON_INVALID', 'coupon_id', 'the coupon was already used by this buyer')
+      return reject(k_order, k_sku, rec, order_id, sku_id,
+                    'COUPON_INVALID', 'coupon_id', 'the coupon was already used by this buyer')
     end
     discount = coupon.discount
     if subtotal < coupon.min or discount > subtotal then
-      return reject('COUPON_INVALID', 'coupon_id', 'the order does not meet the coupon minimum')
+      return reject(k_order, k_sku, rec, order_id, sku_id,
+                    'COUPON_INVALID', 'coupon_id', 'the order does not meet the coupon minimum')
     end
   end
   if amount ~= subtotal - discount then
-    return reject('INVALID_FIELD', 'amount', 'amount must equal unit_price*qty minus the discount')
+    return reject(k_order, k_sku, rec, order_id, sku_id,
+                  'INVALID_FIELD', 'amount', 'amount must equal unit_price*qty minus the discount')
   end
   if not methods[payment_method] then
-    return reject('PAYMENT_METHOD_NOT_ALLOWED', 'payment_method',
+    return reject(k_order, k_sku, rec, order_id, sku_id,
+                  'PAYMENT_METHOD_NOT_ALLOWED', 'payment_method',
                   'this room does not take that payment method')
   end
   if sku.limit > 0 then
     local held = tonumber(redis.call('HGET', k_live, sku_id) or '0')
     if held + qty > sku.limit then
-      return reject('LIMIT_EXCEEDED', 'qty', 'at most ' .. sku.limit .. ' per buyer')
+      return reject(k_order, k_sku, rec, order_id, sku_id,
+                    'LIMIT_EXCEEDED', 'qty', 'at most ' .. sku.limit .. ' per buyer')
     end
   end
   if sku.stock < qty then
-    return reject('OUT_OF_STOCK', 'sku_id', 'sold out')
+    return reject(k_order, k_sku, rec, order_id, sku_id,
+                  'OUT_OF_STOCK', 'sku_id', 'sold out')
   end
 
   redis.call('HINCRBY', k_live, sku_id, rec.qty)
   if coupon then
     redis.call('SADD', k_coupon_users, user)
   end
-  store(k_order, rec, {'status', 'pending_payment', 'confirmed_at_ms', now_s,
-                       'pay_deadline_ms', pay_deadline_s, 'decided_at_ms', now_s})
+  redis.call('HSET', k_order, 'status', 'pending_payment', 'confirmed_at_ms', now_s,
+             'pay_deadline_ms', pay_deadline_s, 'decided_at_ms', now_s)
+  rec.status, rec.confirmed_at_ms, rec.pay_deadline_ms, rec.decided_at_ms =
+    'pending_payment', now_s, pay_deadline_s, now_s
   if k_pay_due then
     due[#due + 1] = pay_deadline_s
     due[#due + 1] = order_id
