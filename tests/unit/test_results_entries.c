@@ -20,6 +20,7 @@
 #define lg_session_hold_result one_buyer_hold_result
 #define lg_session_send one_buyer_send
 #include "features/results.c"
+#include "resp_reply.h"
 
 static char buyer;
 static int n_sent;
@@ -91,14 +92,9 @@ static int teardown(void **state)
 /* Feeds one RESP reply to the reader's XREAD callback. */
 static void read_reply(const char *resp)
 {
-    redisReader *rr = redisReaderCreate();
-    void *reply = NULL;
-    assert_int_equal(redisReaderFeed(rr, resp, strlen(resp)), REDIS_OK);
-    assert_int_equal(redisReaderGetReply(rr, &reply), REDIS_OK);
-    assert_non_null(reply);
+    redisReply *reply = lg_test_reply(resp, strlen(resp));
     on_read(reply, &reader);
     freeReplyObject(reply);
-    redisReaderFree(rr);
 }
 
 /* [[key, [[id, fields]]]] around the fields' RESP. */
@@ -182,14 +178,9 @@ static void read_packed(const char *count, const char *const *order_ids, size_t 
     memcpy(resp, head, (size_t)h);
     memcpy(resp + h, p.buf, len);
     memcpy(resp + h + len, "\r\n", 2);
-    redisReader *rr = redisReaderCreate();
-    void *reply = NULL;
-    assert_int_equal(redisReaderFeed(rr, resp, (size_t)h + len + 2), REDIS_OK);
-    assert_int_equal(redisReaderGetReply(rr, &reply), REDIS_OK);
-    assert_non_null(reply);
+    redisReply *reply = lg_test_reply(resp, (size_t)h + len + 2);
     on_read(reply, &reader);
     freeReplyObject(reply);
-    redisReaderFree(rr);
     free(resp);
     lg_reply_pack_free(&p);
 }

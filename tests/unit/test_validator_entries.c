@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "resp_reply.h"
 
 static struct lg_validator v;
 
@@ -30,14 +31,9 @@ static int teardown(void **state)
  * normal stream; returns how many were added. */
 static size_t add(const char *resp)
 {
-    redisReader *rr = redisReaderCreate();
-    void *reply = NULL;
-    assert_int_equal(redisReaderFeed(rr, resp, strlen(resp)), REDIS_OK);
-    assert_int_equal(redisReaderGetReply(rr, &reply), REDIS_OK);
-    assert_non_null(reply);
+    redisReply *reply = lg_test_reply(resp, strlen(resp));
     size_t n = lgv_batch_add_entries(&v, "lg:{r1}:q:normal", reply);
     freeReplyObject(reply);
-    redisReaderFree(rr);
     return n;
 }
 

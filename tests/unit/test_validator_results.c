@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "decide.c"
+#include "resp_reply.h"
 
 static struct lgv_entry entry;
 
@@ -45,12 +46,7 @@ static redisReply *values(int k)
     int h = sprintf(resp, "$%zu\r\n", len);
     memcpy(resp + h, body, len);
     memcpy(resp + h + len, "\r\n", 2);
-    redisReader *rr = redisReaderCreate();
-    void *reply = NULL;
-    assert_int_equal(redisReaderFeed(rr, resp, (size_t)h + len + 2), REDIS_OK);
-    assert_int_equal(redisReaderGetReply(rr, &reply), REDIS_OK);
-    redisReaderFree(rr);
-    return reply;
+    return lg_test_reply(resp, (size_t)h + len + 2);
 }
 
 static void a_result_of_every_value(void **state)
