@@ -26,10 +26,9 @@ int lg_ws_receive(struct lws *wsi, struct lg_pss *pss, const void *in, size_t le
 int lg_ws_writeable(struct lws *wsi, struct lg_pss *pss);
 void lg_ws_closed(struct lg_gateway *gw, struct lg_pss *pss);
 
-/* The end-of-turn write: every loop turn, after the I/O callbacks, the
- * sessions on gw->write_soon (lg_session_write_soon) are written straight
- * to their sockets (see session.h). */
-/* Set up and take down the end-of-turn write (gw->write_soon, write_check). */
+/* Set up and take down the end-of-turn write: every loop turn, after the
+ * I/O callbacks, the sessions on gw->write_soon (lg_session_write_soon)
+ * are written straight to their sockets (see session.h). */
 void lg_ws_write_soon_init(struct lg_gateway *gw);
 void lg_ws_write_soon_close(struct lg_gateway *gw);
 

@@ -279,9 +279,6 @@ static void count_accept(struct intake_req *r, bool duplicate)
     }
 }
 
-/* Answers one order of a batch from its element of the script's reply
- * (NULL when the call failed) and frees r, unless a duplicate's result is
- * still to be fetched. */
 static bool all_strings(const redisReply *reply, size_t from, size_t to)
 {
     for (size_t i = from; i < to; i++)
@@ -290,7 +287,11 @@ static bool all_strings(const redisReply *reply, size_t from, size_t to)
     return true;
 }
 
-static void answer_order(struct intake_req *r, const redisReply *reply)
+/* Answers one order of a batch from its element of the script's reply
+ * (NULL when the call failed) and frees r, unless a duplicate's result is
+ * still to be fetched. True when the script admitted the order (accepted,
+ * or a duplicate of one it had): what the gateway's line is spaced by. */
+static bool answer_order(struct intake_req *r, const redisReply *reply)
 {
     struct lg_session *s = r->w.owner;
     const char *req = r->has_req ? r->req : NULL;
@@ -308,8 +309,9 @@ static void answer_order(struct intake_req *r, const redisReply *reply)
         reply_unavailable(s, r);
         send_held(s, held);
         free(r);
-        return;
+        return false;
     }
+    bool admitted = false;
     const char *kind = reply->element[0]->str;
     const char *order_id = reply->element[1]->str;
     unsigned long long *c = r->gw->counters;
@@ -336,6 +338,7 @@ static void answer_order(struct intake_req *r, const redisReply *reply)
                                             req, r->client_order_id));
     } else if (reply->elements >= 4) {
         bool duplicate = strcmp(kind, "duplicate") == 0;
+        admitted = true;
         const char *priority = reply->element[2]->str;
         long long accepted_at = strtoll(reply->element[3]->str, NULL, 10);
         note_room_open(r, strcmp(priority, "high") == 0);
@@ -359,7 +362,7 @@ static void answer_order(struct intake_req *r, const redisReply *reply)
         send_held(s, held);
         held = NULL;
         if (s && duplicate && fetch_duplicate_result(s, r))
-            return;
+            return true;
     } else {
         if (strcmp(kind, "error") == 0)
             lg_log(LG_LOG_ERROR, "intake.order_write_failed",
@@ -369,6 +372,7 @@ static void answer_order(struct intake_req *r, const redisReply *reply)
     }
     send_held(s, held);
     free(r);
+    return admitted;
 }
 
 /* ---- the batch of one room ------------------------------------------------
@@ -784,19 +788,10 @@ static void on_batch_reply(redisReply *reply, void *arg)
         lg_log(LG_LOG_ERROR, "intake.script_error", json_pack("{s:s}", "detail", reply->str));
     else if (reply && !whole)
         lg_log(LG_LOG_ERROR, "intake.script_reply_malformed", NULL);
-    /* The gateway's line places refused orders at the rate the script
-     * admits them, not at the rate it answers (its refusals included). */
+    /* High-priority orders hear first, as they were written first. The
+     * gateway's line places refused orders at the rate the script admits
+     * them, not at the rate it answers (its refusals included). */
     int admitted = 0;
-    for (int i = 0; whole && i < b->n; i++) {
-        const redisReply *e = reply->element[i];
-        if (e->type == REDIS_REPLY_ARRAY && e->elements >= 1 &&
-            e->element[0]->type == REDIS_REPLY_STRING &&
-            (strcmp(e->element[0]->str, "accepted") == 0 ||
-             strcmp(e->element[0]->str, "duplicate") == 0))
-            admitted++;
-    }
-    note_admitted(in, admitted);
-    /* High-priority orders hear first, as they were written first. */
     for (int pass = 0; pass < 2; pass++) {
         for (int i = 0; i < b->n; i++) {
             const redisReply *e = whole ? reply->element[i] : NULL;
@@ -804,11 +799,12 @@ static void on_batch_reply(redisReply *reply, void *arg)
                         e->element[2]->type == REDIS_REPLY_STRING &&
                         strcmp(e->element[2]->str, "high") == 0;
             if (b->orders[i] && high == (pass == 0)) {
-                answer_order(b->orders[i], e);
+                admitted += answer_order(b->orders[i], e);
                 b->orders[i] = NULL;
             }
         }
     }
+    note_admitted(in, admitted);
     batch_free(b);
     /* A call's place is free: the batches that waited for it go now. */
     if (sent)

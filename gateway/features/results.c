@@ -142,12 +142,29 @@ static bool is_field(const redisReply *f, size_t i, const char *name)
     return f->element[i]->type == REDIS_REPLY_STRING && strcmp(f->element[i]->str, name) == 0;
 }
 
+static void log_bad_entry(const struct lg_results *r)
+{
+    lg_log(LG_LOG_WARN, "results.bad_entry", json_pack("{s:s}", "id", r->last_id));
+}
+
+/* Whether blob holds exactly n packed results. */
+static bool holds_results(const redisReply *blob, long long n)
+{
+    size_t pos = 0;
+    for (long long i = 0; i < n; i++) {
+        const char *v[LG_REPLY_NFIELDS];
+        if (lg_reply_unpack(blob->str, blob->len, &pos, v) != 0)
+            return false;
+    }
+    return pos == blob->len;
+}
+
 /* The entry reply.lua writes: ("packed", n), ("results", n packed results
  * as result_layout.h packs them). false when it is not one; an entry that
- * is one but does not unpack into n results delivers none of them. */
-static bool handle_packed(struct lg_results *r, const redisReply *f, bool *bad)
+ * is one but does not hold n results delivers none of them (it is
+ * checked whole first). */
+static bool handle_packed(struct lg_results *r, const redisReply *f)
 {
-    *bad = false;
     if (f->elements != 4 || !is_field(f, 0, "packed") || !is_field(f, 2, "results"))
         return false;
     const redisReply *count = f->element[1], *blob = f->element[3];
@@ -155,23 +172,11 @@ static bool handle_packed(struct lg_results *r, const redisReply *f, bool *bad)
     /* A result packs into at least 3 bytes a value, so n above that is a
      * lie: checked first, a huge n costs no loop. */
     if (blob->type != REDIS_REPLY_STRING || n < 1 ||
-        (size_t)n > blob->len / (3 * LG_REPLY_NFIELDS)) {
-        *bad = true;
+        (size_t)n > blob->len / (3 * LG_REPLY_NFIELDS) || !holds_results(blob, n)) {
+        log_bad_entry(r);
         return true;
     }
     size_t pos = 0;
-    for (long long i = 0; i < n; i++) {
-        const char *v[LG_REPLY_NFIELDS];
-        if (lg_reply_unpack(blob->str, blob->len, &pos, v) != 0) {
-            *bad = true;
-            return true;
-        }
-    }
-    if (pos != blob->len) {
-        *bad = true;
-        return true;
-    }
-    pos = 0;
     for (long long i = 0; i < n; i++) {
         const char *v[LG_REPLY_NFIELDS];
         lg_reply_unpack(blob->str, blob->len, &pos, v);
@@ -187,15 +192,11 @@ static void handle_entry(struct lg_results *r, const redisReply *entry)
         return;
     snprintf(r->last_id, sizeof(r->last_id), "%s", entry->element[0]->str);
     const redisReply *f = entry->element[1];
-    bool bad = false;
-    if (handle_packed(r, f, &bad)) {
-        if (bad)
-            lg_log(LG_LOG_WARN, "results.bad_entry", json_pack("{s:s}", "id", r->last_id));
+    if (handle_packed(r, f))
         return;
-    }
     size_t start = 0, n = results_in(f, &start);
     if (n == 0) {
-        lg_log(LG_LOG_WARN, "results.bad_entry", json_pack("{s:s}", "id", r->last_id));
+        log_bad_entry(r);
         return;
     }
     size_t width = (f->elements - start) / n; /* field elements per result */

@@ -177,9 +177,10 @@ int64_t lg_admission_cap_turn(struct lg_turns *t, int64_t now_ms, int64_t lag_ms
 /* A line of refused submits that come back one place_ms apart, the first
  * ahead_ms from now (what is already waiting before them): the turn (ms
  * from now, LG_RETRY_MIN_MS to LG_RETRY_MAX_MS) of the next submit put in
- * it. *line_ms holds the last turn handed out. The gateway's line for
- * submits refused because Redis is behind (intake.c): they come back at
- * the rate its enqueue calls are answered, not all at once. */
+ * it. *line_ms holds the last turn handed out, in fractions of a ms. The
+ * gateway's line for submits refused because Redis is behind (intake.c):
+ * they come back at the rate the enqueue script admits its orders, not
+ * all at once. */
 int64_t lg_admission_line_turn(double *line_ms, int64_t now_ms, int64_t ahead_ms, double place_ms);
 
 /* The retry_after_ms (before jitter) of a submit refused because Redis is
