@@ -304,7 +304,8 @@ for i = 1, norders do
   if limited > 0 then
     results[i] = {'rate_limited', string.format('%d', limited)}
   else
-    local first, oid, first_fp, first_prio, first_at = taken[idem], nil, nil, nil, nil
+    local first = taken[idem]
+    local oid, first_fp, first_prio, first_at
     if first then
       first_of[i] = first
       oid, first_fp, first_prio, first_at = arg_of(first, F_ORDER_ID), fingerprint_of(first),
