@@ -12,6 +12,7 @@
 #include "rules/backoffice_rules.h"
 #include "rules/catalog_rules.h"
 #include "keys.h"
+#include "order_record.h"
 #include "sku_notify.h"
 #include "livegate/clock.h"
 #include "livegate/crypto.h"
@@ -791,6 +792,35 @@ static void show_sealed_region(const struct lg_gateway *gw, json_t *order, const
     json_decref(doc);
 }
 
+/* One field of an order record into the answer; fields the contract does
+ * not show (the gateway, the watchers) are left out. */
+static void show_order_field(struct batch *b, json_t *order, const char *name, const char *value)
+{
+    if (is_listed(name, order_text_fields, N_ORDER_TEXT_FIELDS))
+        json_object_set_new(order, name, json_string(value));
+    else if (is_listed(name, order_int_fields, N_ORDER_INT_FIELDS))
+        json_object_set_new(order, name, json_integer(strtoll(value, NULL, 10)));
+    else if (strcmp(name, "coupon_id") == 0 || strcmp(name, "tier") == 0)
+        json_object_set_new(order, name, *value ? json_string(value) : json_null());
+    else if (strcmp(name, "pii") == 0)
+        show_sealed_region(b->gw, order, b->item, value);
+}
+
+/* The record's fixed fields, packed in d (order_record.h). Each value in d
+ * is followed by a NUL (the next separator, or the reply's own), so the
+ * pieces are strings in place. */
+static void show_fixed_fields(struct batch *b, json_t *order, const char *d, size_t len)
+{
+    const char *values[LG_ORDER_NFIXED];
+    size_t lens[LG_ORDER_NFIXED];
+    if (lg_order_record_unpack(d, len, values, lens) != 0) {
+        lg_log(LG_LOG_WARN, "order.record_malformed", json_pack("{s:s}", "order_id", b->item));
+        return;
+    }
+    for (int i = 0; i < LG_ORDER_NFIXED; i++)
+        show_order_field(b, order, lg_order_fixed_names[i], values[i]);
+}
+
 static void on_order_record(redisReply *reply, void *arg)
 {
     struct batch *b = arg;
@@ -801,17 +831,13 @@ static void on_order_record(redisReply *reply, void *arg)
     } else {
         json_t *order = json_object();
         for (size_t i = 0; i + 1 < reply->elements; i += 2) {
-            const char *name = reply->element[i]->str, *value = reply->element[i + 1]->str;
-            if (!name || !value)
+            const redisReply *name = reply->element[i], *value = reply->element[i + 1];
+            if (!name->str || !value->str)
                 continue;
-            if (is_listed(name, order_text_fields, N_ORDER_TEXT_FIELDS))
-                json_object_set_new(order, name, json_string(value));
-            else if (is_listed(name, order_int_fields, N_ORDER_INT_FIELDS))
-                json_object_set_new(order, name, json_integer(strtoll(value, NULL, 10)));
-            else if (strcmp(name, "coupon_id") == 0 || strcmp(name, "tier") == 0)
-                json_object_set_new(order, name, *value ? json_string(value) : json_null());
-            else if (strcmp(name, "pii") == 0)
-                show_sealed_region(b->gw, order, b->item, value);
+            if (strcmp(name->str, LG_ORDER_RECORD_D) == 0)
+                show_fixed_fields(b, order, value->str, value->len);
+            else
+                show_order_field(b, order, name->str, value->str);
         }
         b->answer = order;
     }

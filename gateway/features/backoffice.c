@@ -13,6 +13,7 @@
 
 #include "features/backoffice.h"
 #include "keys.h"
+#include "order_record.h"
 #include "livegate/log.h"
 #include "scripts.h"
 #include "sku_notify.h"
@@ -132,13 +133,28 @@ static void on_record(redisReply *reply, void *arg)
         free(r); /* the operator is gone before anything changed */
         return;
     }
-    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) {
         fail_unavailable(r);
         return;
     }
-    const redisReply *user = reply->element[0], *sku = reply->element[1];
-    if (user->type != REDIS_REPLY_STRING || sku->type != REDIS_REPLY_STRING ||
-        !lg_text_is_id(user->str, user->len) || !lg_text_is_id(sku->str, sku->len)) {
+    /* From d (order_record.h), or for a record of an earlier release from
+     * its own fields. A value in d ends at its NUL separator. */
+    const char *user = NULL, *sku = NULL;
+    size_t user_len = 0, sku_len = 0;
+    const redisReply *d = reply->element[0];
+    const char *fixed[LG_ORDER_NFIXED];
+    size_t lens[LG_ORDER_NFIXED];
+    if (d->type == REDIS_REPLY_STRING) {
+        if (lg_order_record_unpack(d->str, d->len, fixed, lens) == 0) {
+            user = fixed[LG_OF_USER], user_len = lens[LG_OF_USER];
+            sku = fixed[LG_OF_SKU_ID], sku_len = lens[LG_OF_SKU_ID];
+        }
+    } else if (reply->element[1]->type == REDIS_REPLY_STRING &&
+               reply->element[2]->type == REDIS_REPLY_STRING) {
+        user = reply->element[1]->str, user_len = reply->element[1]->len;
+        sku = reply->element[2]->str, sku_len = reply->element[2]->len;
+    }
+    if (!user || !sku || !lg_text_is_id(user, user_len) || !lg_text_is_id(sku, sku_len)) {
         fail(r, "NOT_FOUND", "no such order");
         return;
     }
@@ -146,15 +162,15 @@ static void on_record(redisReply *reply, void *arg)
     char k_pay_due[LG_KEY_MAX];
     lg_key_pay_due(k_pay_due, sizeof(k_pay_due), r->room);
     lg_key_order(k_order, sizeof(k_order), r->room, r->u.order_id);
-    lg_key_sku(k_sku, sizeof(k_sku), r->room, sku->str);
-    lg_key_user_live(k_live, sizeof(k_live), r->room, user->str);
+    lg_key_sku(k_sku, sizeof(k_sku), r->room, sku);
+    lg_key_user_live(k_live, sizeof(k_live), r->room, user);
     lg_key_audit(k_audit, sizeof(k_audit), r->room);
     char keep[16], ttl[16];
     snprintf(keep, sizeof(keep), "%d", LG_AUDIT_KEEP);
     snprintf(ttl, sizeof(ttl), "%d", r->gw->cfg.order_ttl_s);
     const char *args[] = {k_order,   k_sku,       k_live,        k_audit,
                           k_pay_due, r->u.status, r->claims.sub, lg_role_name(r->claims.role),
-                          user->str, sku->str,    keep,          ttl};
+                          user,      sku,         keep,          ttl};
     if (lg_script_call(r->gw->redis, &lg_script_transition, on_transition, r, 5, 12, args, NULL) !=
         0)
         fail_unavailable(r);
@@ -182,8 +198,8 @@ static void on_index(redisReply *reply, void *arg)
     }
     char key[LG_KEY_MAX];
     lg_key_order(key, sizeof(key), r->room, r->u.order_id);
-    const char *argv[] = {"HMGET", key, "user", "sku_id"};
-    if (lg_redis_argv(r->gw->redis, on_record, r, 4, argv, NULL) != 0)
+    const char *argv[] = {"HMGET", key, LG_ORDER_RECORD_D, "user", "sku_id"};
+    if (lg_redis_argv(r->gw->redis, on_record, r, 5, argv, NULL) != 0)
         fail_unavailable(r);
 }
 

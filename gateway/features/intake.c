@@ -24,6 +24,7 @@
 #include "rules/fingerprint.h"
 #include "features/intake.h"
 #include "keys.h"
+#include "order_record.h"
 #include "livegate/clock.h"
 #include "livegate/crypto.h"
 #include "livegate/log.h"
@@ -386,7 +387,9 @@ struct arg_list {
     int n, cap_n;
 };
 
-static int arg_list_add_len(struct arg_list *a, const char *v, size_t len)
+/* Room for one more argument of up to len bytes: where to write it, NULL
+ * when out of memory. arg_list_commit then makes it the argument. */
+static char *arg_list_reserve(struct arg_list *a, size_t len)
 {
     if (a->used + len > a->cap) {
         size_t cap = a->cap ? a->cap : 4096;
@@ -394,7 +397,7 @@ static int arg_list_add_len(struct arg_list *a, const char *v, size_t len)
             cap *= 2;
         char *bytes = realloc(a->bytes, cap);
         if (!bytes)
-            return -1;
+            return NULL;
         a->bytes = bytes;
         a->cap = cap;
     }
@@ -402,19 +405,33 @@ static int arg_list_add_len(struct arg_list *a, const char *v, size_t len)
         int cap_n = a->cap_n ? a->cap_n * 2 : 64;
         size_t *off = realloc(a->off, (size_t)cap_n * sizeof(*off));
         if (!off)
-            return -1;
+            return NULL;
         a->off = off;
         size_t *lens = realloc(a->len, (size_t)cap_n * sizeof(*lens));
         if (!lens)
-            return -1;
+            return NULL;
         a->len = lens;
         a->cap_n = cap_n;
     }
-    memcpy(a->bytes + a->used, v, len);
+    return a->bytes + a->used;
+}
+
+/* The len bytes written where arg_list_reserve pointed are the next argument. */
+static void arg_list_commit(struct arg_list *a, size_t len)
+{
     a->off[a->n] = a->used;
     a->len[a->n] = len;
     a->used += len;
     a->n++;
+}
+
+static int arg_list_add_len(struct arg_list *a, const char *v, size_t len)
+{
+    char *to = arg_list_reserve(a, len);
+    if (!to)
+        return -1;
+    memcpy(to, v, len);
+    arg_list_commit(a, len);
     return 0;
 }
 
@@ -929,10 +946,12 @@ void lg_intake_close(struct lg_intake *in)
 /* ---- one submit -------------------------------------------------------- */
 
 /* The order's keys and arguments in enqueue.lua's layout: three keys, then
- * the fingerprint and the values of its RECORD_FIELDS, in that order. */
+ * the fingerprint, the record's fixed fields as one value (order_record.h),
+ * the order id, the stream entry's ids, the tier and the amount. */
 static int add_order_args(struct batch *b, struct lg_session *s, const struct lg_order *o,
                           const struct intake_req *r, const char *sealed)
 {
+    const struct lg_gateway *gw = b->in->gw;
     char k_idem[LG_KEY_MAX], k_order[LG_KEY_MAX], k_rate[LG_KEY_MAX];
     if (lg_key_idem(k_idem, sizeof(k_idem), o->room_id, s->claims.sub, o->client_order_id) < 0 ||
         lg_key_order(k_order, sizeof(k_order), o->room_id, r->order_id) < 0 ||
@@ -947,19 +966,49 @@ static int add_order_args(struct batch *b, struct lg_session *s, const struct lg
     snprintf(qty, sizeof(qty), "%lld", o->qty);
     snprintf(unit_price, sizeof(unit_price), "%lld", o->unit_price);
     snprintf(amount, sizeof(amount), "%lld", o->amount);
+    const char *coupon = o->has_coupon ? o->coupon_id : "", *tier = s->claims.vip ? "vip" : "";
 
-    const char *args[] = {fingerprint,
-                          /* RECORD_FIELDS */
-                          r->order_id, s->claims.sub, o->client_order_id, o->sku_id, qty,
-                          unit_price, amount, o->currency, o->payment_method,
-                          o->has_coupon ? o->coupon_id : "", s->claims.vip ? "vip" : "", buyer,
-                          phone, sealed, r->has_req ? r->req : ""};
-    /* All of the order or none of it, so the layout stays whole. */
+    const char *fixed[LG_ORDER_NFIXED] = {
+        [LG_OF_ORDER_ID] = r->order_id,
+        [LG_OF_ROOM_ID] = o->room_id,
+        [LG_OF_GW] = gw->cfg.gateway_id,
+        [LG_OF_USER] = s->claims.sub,
+        [LG_OF_CLIENT_ORDER_ID] = o->client_order_id,
+        [LG_OF_SKU_ID] = o->sku_id,
+        [LG_OF_QTY] = qty,
+        [LG_OF_UNIT_PRICE] = unit_price,
+        [LG_OF_AMOUNT] = amount,
+        [LG_OF_CURRENCY] = o->currency,
+        [LG_OF_PAYMENT_METHOD] = o->payment_method,
+        [LG_OF_COUPON_ID] = coupon,
+        [LG_OF_TIER] = tier,
+        [LG_OF_BUYER] = buyer,
+        [LG_OF_PHONE] = phone,
+        [LG_OF_PII] = sealed,
+        [LG_OF_REQ] = r->has_req ? r->req : "",
+    };
+    /* The entry's ids: enqueue.lua appends accepted_at_ms and the gateway. */
+    char entry[4 * (LG_ID_MAX + 1) + 4];
+    int entry_len = snprintf(entry, sizeof(entry), "%s|%s|%s|%s", r->order_id, s->claims.sub,
+                             o->sku_id, coupon);
+    if (entry_len < 0 || (size_t)entry_len >= sizeof(entry))
+        return -1;
+
     int nkeys = b->keys.n, nargs = b->args.n;
     bool ok = arg_list_add(&b->keys, k_idem) == 0 && arg_list_add(&b->keys, k_order) == 0 &&
-              arg_list_add(&b->keys, k_rate) == 0;
-    for (size_t i = 0; ok && i < sizeof(args) / sizeof(args[0]); i++)
-        ok = arg_list_add(&b->args, args[i]) == 0;
+              arg_list_add(&b->keys, k_rate) == 0 && arg_list_add(&b->args, fingerprint) == 0;
+    /* d is packed straight into the argument list: no copy, no allocation. */
+    size_t d_len = lg_order_record_len(fixed);
+    char *d = ok ? arg_list_reserve(&b->args, d_len + 1) : NULL;
+    ok = d != NULL;
+    if (ok) {
+        lg_order_record_pack(d, fixed);
+        arg_list_commit(&b->args, d_len);
+    }
+    ok = ok && arg_list_add(&b->args, r->order_id) == 0 &&
+         arg_list_add_len(&b->args, entry, (size_t)entry_len) == 0 &&
+         arg_list_add(&b->args, tier) == 0 && arg_list_add(&b->args, amount) == 0;
+    /* All of the order or none of it, so the layout stays whole. */
     if (!ok) {
         arg_list_truncate(&b->keys, nkeys);
         arg_list_truncate(&b->args, nargs);

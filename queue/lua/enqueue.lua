@@ -64,9 +64,13 @@
 --         BUSY with a turn, the next ARGV[10] places of the waiting line
 --         are set aside for the calling gateway, which hands them out to
 --         the submits it refuses on its own meanwhile (intake.c); 0 for none
--- then FIELDS_PER_ORDER per order, order i at ARGV[11 + 16 * (i - 1)]: the
---   body fingerprint, then the values of RECORD_FIELDS below in that order
---   (gateway/features/intake.c writes them)
+-- then FIELDS_PER_ORDER (6) per order, order i at ARGV[11 + 6 * (i - 1)]
+--   (gateway/features/intake.c writes them):
+--   +0 the body fingerprint
+--   +1 the record's fixed fields as one value, "d" (lib/order_record.lua):
+--      stored as it is, decoded only for the monitor feed
+--   +2 order_id   +3 the stream entry's ids, order_id|user|sku_id|coupon_id
+--   +4 tier ("vip" or "")   +5 amount (fen)
 --
 -- Returns one array per order, in the order given:
 --   {"accepted", order_id, priority, accepted_at_ms}
@@ -86,19 +90,9 @@
 --                       (also for a duplicate of it in the same batch)
 -- retry_after_ms carries no jitter; the gateway adds it.
 
--- The record's fields the caller supplies, per order and in this order.
--- status, priority, accepted_at_ms, room_id and gw are added here.
--- Personal data only masked (buyer, phone) or sealed (pii: name, phone and
--- the whole address, province and city included).
-local RECORD_FIELDS = {'order_id', 'user', 'client_order_id', 'sku_id', 'qty', 'unit_price',
-                       'amount', 'currency', 'payment_method', 'coupon_id', 'tier', 'buyer',
-                       'phone', 'pii', 'req'}
-local F_ORDER_ID, F_USER, F_CLIENT_ORDER_ID, F_SKU_ID, F_QTY = 1, 2, 3, 4, 5
-local F_AMOUNT, F_COUPON_ID, F_TIER, F_BUYER, F_PHONE = 7, 10, 11, 12, 13
-local NFIELDS = #RECORD_FIELDS
--- write_order names each of them, not in a loop (see there).
-local WRITTEN_FIELDS = 15
-local FIELDS_PER_ORDER = 1 + NFIELDS
+-- needs: order_record
+local A_FINGERPRINT, A_D, A_ORDER_ID, A_ENTRY, A_TIER, A_AMOUNT = 0, 1, 2, 3, 4, 5
+local FIELDS_PER_ORDER = 6
 local FIRST_ORDER_ARG, FIRST_ORDER_KEY, KEYS_PER_ORDER = 11, 6, 3
 local MAX_RESERVE = 4096
 
@@ -107,9 +101,9 @@ local admit_wait, admit_stall = tonumber(ARGV[6]), tonumber(ARGV[7])
 local user_rate, user_burst = tonumber(ARGV[8]), tonumber(ARGV[9])
 local reserve = math.max(0, math.min(MAX_RESERVE, math.floor(tonumber(ARGV[10]) or 0)))
 local norders = (#KEYS - FIRST_ORDER_KEY + 1) / KEYS_PER_ORDER
-if NFIELDS ~= WRITTEN_FIELDS then
-  return redis.error_reply('enqueue.lua: write_order writes ' .. WRITTEN_FIELDS .. ' fields of ' ..
-                           NFIELDS)
+if norders ~= math.floor(norders) or #ARGV ~= FIRST_ORDER_ARG - 1 + FIELDS_PER_ORDER * norders then
+  return redis.error_reply('enqueue.lua: ' .. #KEYS .. ' keys and ' .. #ARGV ..
+                           ' arguments are not a whole batch')
 end
 
 -- Redis's clock, not the gateway's: every gateway and validator then
@@ -131,15 +125,11 @@ local function arg_of(i, field)
   return ARGV[FIRST_ORDER_ARG + FIELDS_PER_ORDER * (i - 1) + field]
 end
 
-local function fingerprint_of(i)
-  return ARGV[FIRST_ORDER_ARG + FIELDS_PER_ORDER * (i - 1)]
-end
-
 local function priority_of(i)
-  if arg_of(i, F_TIER) == 'vip' then
+  if arg_of(i, A_TIER) == 'vip' then
     return 'high'
   end
-  if threshold and tonumber(arg_of(i, F_AMOUNT)) >= threshold then
+  if threshold and tonumber(arg_of(i, A_AMOUNT)) >= threshold then
     return 'high'
   end
   return 'normal'
@@ -299,7 +289,7 @@ end
 local results, taken, first_of = {}, {}, {}
 for i = 1, norders do
   local idem = key_of(i, 0)
-  local fp = fingerprint_of(i)
+  local fp = arg_of(i, A_FINGERPRINT)
   local limited = rate_wait(i)
   if limited > 0 then
     results[i] = {'rate_limited', string.format('%d', limited)}
@@ -308,7 +298,7 @@ for i = 1, norders do
     local oid, first_fp, first_prio, first_at
     if first then
       first_of[i] = first
-      oid, first_fp, first_prio, first_at = arg_of(first, F_ORDER_ID), fingerprint_of(first),
+      oid, first_fp, first_prio, first_at = arg_of(first, A_ORDER_ID), arg_of(first, A_FINGERPRINT),
                                             results[first][3], now
     else
       local stored = redis.call('GET', idem)
@@ -323,7 +313,7 @@ for i = 1, norders do
     if not oid then
       local prio = priority_of(i)
       taken[idem] = i
-      results[i] = {'accepted', arg_of(i, F_ORDER_ID), prio, now}
+      results[i] = {'accepted', arg_of(i, A_ORDER_ID), prio, now}
     elseif first_fp ~= fp and string.sub(first_fp, 1, 2) == 'k1' then
       results[i] = {'conflict', oid}
     else
@@ -337,29 +327,25 @@ end
 local watched = feed ~= '' and redis.call('EXISTS', KEYS[4]) == 1
 local fresh = {}
 
-local function note_new(i, prio)
-  fresh[#fresh + 1] = {
-    room = room_id, order_id = arg_of(i, F_ORDER_ID),
-    client_order_id = arg_of(i, F_CLIENT_ORDER_ID), status = 'queued',
-    sku_id = arg_of(i, F_SKU_ID), qty = arg_of(i, F_QTY), amount = arg_of(i, F_AMOUNT),
-    priority = prio, buyer = arg_of(i, F_BUYER), phone = arg_of(i, F_PHONE), at_ms = now}
+-- The fixed fields are decoded only here, while someone watches.
+local function feed_entry(i, prio)
+  local rec = {}
+  order_fixed_into(rec, arg_of(i, A_D))
+  return {
+    room = room_id, order_id = arg_of(i, A_ORDER_ID), client_order_id = rec.client_order_id,
+    status = 'queued', sku_id = rec.sku_id, qty = rec.qty, amount = rec.amount, priority = prio,
+    buyer = rec.buyer, phone = rec.phone, at_ms = now}
 end
 
 -- The record, the stream entry, then the idempotency key: a failure part
--- way leaves no key behind, so a retry creates the order afresh.
+-- way leaves no key behind, so a retry creates the order afresh. The feed
+-- entry is built first, so a d it cannot read fails the order before
+-- anything is written.
 local function write_order(i, prio)
+  local entry = watched and feed_entry(i, prio)
   local order_key = key_of(i, 1)
-  -- The fields written out, not gathered in a table: a table per order
-  -- (and unpack) cost Redis more than the HSET's own work.
-  local b = FIRST_ORDER_ARG + FIELDS_PER_ORDER * (i - 1)
-  redis.call('HSET', order_key, 'status', 'queued', 'priority', prio, 'accepted_at_ms', now,
-             'room_id', room_id, 'gw', gw, RECORD_FIELDS[1], ARGV[b + 1], RECORD_FIELDS[2],
-             ARGV[b + 2], RECORD_FIELDS[3], ARGV[b + 3], RECORD_FIELDS[4], ARGV[b + 4],
-             RECORD_FIELDS[5], ARGV[b + 5], RECORD_FIELDS[6], ARGV[b + 6], RECORD_FIELDS[7],
-             ARGV[b + 7], RECORD_FIELDS[8], ARGV[b + 8], RECORD_FIELDS[9], ARGV[b + 9],
-             RECORD_FIELDS[10], ARGV[b + 10], RECORD_FIELDS[11], ARGV[b + 11], RECORD_FIELDS[12],
-             ARGV[b + 12], RECORD_FIELDS[13], ARGV[b + 13], RECORD_FIELDS[14], ARGV[b + 14],
-             RECORD_FIELDS[15], ARGV[b + 15])
+  redis.call('HSET', order_key, 'status', 'queued', 'priority', prio, 'accepted_at_ms', now, 'd',
+             arg_of(i, A_D))
   redis.call('EXPIRE', order_key, order_ttl)
   local stream = KEYS[3]
   if prio == 'high' then
@@ -369,17 +355,15 @@ local function write_order(i, prio)
   -- script, as one value: order_id|user|sku_id|coupon_id|accepted_at_ms|gw
   -- (ids never hold a '|'). One value instead of six fields spares Redis
   -- ten strings an order here, in the AOF and in the validator's read.
-  local oid = arg_of(i, F_ORDER_ID)
-  redis.call('XADD', stream, '*', 'o',
-             oid .. '|' .. arg_of(i, F_USER) .. '|' .. arg_of(i, F_SKU_ID) .. '|' ..
-               arg_of(i, F_COUPON_ID) .. '|' .. now .. '|' .. gw)
+  redis.call('XADD', stream, '*', 'o', arg_of(i, A_ENTRY) .. '|' .. now .. '|' .. gw)
   redis.call('SET', key_of(i, 0),
-             oid .. '|' .. fingerprint_of(i) .. '|' .. prio .. '|' .. now, 'EX', idem_ttl)
+             arg_of(i, A_ORDER_ID) .. '|' .. arg_of(i, A_FINGERPRINT) .. '|' .. prio .. '|' .. now,
+             'EX', idem_ttl)
   -- The back office's feed hears of the order in the same step, in the
   -- shape validate.lua publishes a decision in (numbers as strings). The
   -- buyer and phone are already masked; the address is never in it.
-  if watched then
-    note_new(i, prio)
+  if entry then
+    fresh[#fresh + 1] = entry
   end
 end
 

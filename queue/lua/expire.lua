@@ -57,6 +57,8 @@
 -- call: the values of the named fields ("" for a field not set), read after
 -- the write.
 
+-- needs: order_record
+
 local deadline, margin = tonumber(ARGV[1]), tonumber(ARGV[2])
 local me, guard_ms, budget = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 local feed, room_id, order_prefix, state_ttl = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
@@ -70,6 +72,13 @@ local names = {}
 for i = 1, nnames do
   names[i] = ARGV[10 + i]
 end
+-- The record's hash fields read for an expired order: the names asked for,
+-- and the priority the feed shows.
+local read_names = {'priority'}
+for i = 1, nnames do
+  read_names[i + 1] = names[i]
+end
+local read_extra = order_hash_names(read_names)
 local K_LOAD, K_SWEEP, K_WATCHED = KEYS[3], KEYS[4], KEYS[5]
 local GROUP = 'lg-validators'
 local MESSAGE = 'the order could not be validated within the deadline'
@@ -126,14 +135,12 @@ local function order_id_of(pairs_list)
   return nil
 end
 
-local function publish_expiry(k_order, order_id)
-  local v = redis.call('HMGET', k_order, 'client_order_id', 'sku_id', 'qty', 'amount',
-                       'priority', 'buyer', 'phone')
+local function publish_expiry(rec, order_id)
   published[#published + 1] = {
-    room = room_id, order_id = order_id, client_order_id = v[1] or '',
-    status = 'rejected', code = 'EXPIRED', sku_id = v[2] or '', qty = v[3] or '0',
-    amount = v[4] or '0', priority = v[5] or '', buyer = v[6] or '', phone = v[7] or '',
-    at_ms = now_s}
+    room = room_id, order_id = order_id, client_order_id = rec.client_order_id or '',
+    status = 'rejected', code = 'EXPIRED', sku_id = rec.sku_id or '', qty = rec.qty or '0',
+    amount = rec.amount or '0', priority = rec.priority or '', buyer = rec.buyer or '',
+    phone = rec.phone or '', at_ms = now_s}
 end
 
 -- "expired", "young" (queued, not due: the scan stops), or "skip" (decided,
@@ -153,14 +160,15 @@ local function try_expire(order_id)
   end
   redis.call('HSET', k_order, 'status', 'rejected', 'code', 'EXPIRED', 'field', '',
              'message', MESSAGE, 'decided_at_ms', now_s)
-  if watched then
-    publish_expiry(k_order, order_id)
-  end
   local r = {}
-  if nnames > 0 then
-    local got = redis.call('HMGET', k_order, unpack(names))
+  if watched or nnames > 0 then
+    -- Read after the write, so the names asked for see the decision.
+    local rec = order_read(k_order, read_extra)
+    if watched then
+      publish_expiry(rec, order_id)
+    end
     for i = 1, nnames do
-      r[i] = got[i] or ''
+      r[i] = rec[names[i]] or ''
     end
   end
   out[#out + 1] = r

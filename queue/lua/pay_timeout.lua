@@ -55,6 +55,8 @@
 -- the ms until the earliest entry left in the index is due (0: due now, -1:
 -- the index is empty); then the SKU of each cancelled order, once each.
 
+-- needs: order_record
+
 -- Checked before anything is written: a bad call changes nothing (and no
 -- command can fail on an argument halfway through the cancels).
 local function count_arg(v)
@@ -94,31 +96,31 @@ local function announce(order_id, o)
              'role', 'system', 'order_id', order_id, 'from', 'pending_payment',
              'to', 'cancelled', 'reason', reason)
   redis.call('PUBLISH', channel, cjson.encode({
-    room = room_id, user = o[2], order_id = order_id, client_order_id = o[5] or '',
-    status = 'cancelled', from = 'pending_payment', at_ms = now, sku_id = o[3],
-    qty = tonumber(o[4]) or 0, amount = tonumber(o[6] or '0') or 0, priority = o[7] or '',
-    buyer = o[8] or '', phone = o[9] or '', reason = reason}))
+    room = room_id, user = o.user, order_id = order_id, client_order_id = o.client_order_id or '',
+    status = 'cancelled', from = 'pending_payment', at_ms = now, sku_id = o.sku_id,
+    qty = tonumber(o.qty) or 0, amount = tonumber(o.amount or '0') or 0, priority = o.priority or '',
+    buyer = o.buyer or '', phone = o.phone or '', reason = reason}))
 end
 
 -- Cancels one due order if its record still says so; its SKU when it did.
+local settle_names = {'priority', 'pay_deadline_ms'}
 local function settle(order_id)
   redis.call('ZREM', K_DUE, order_id)
   local k_order = order_prefix .. order_id
-  local o = redis.call('HMGET', k_order, 'status', 'user', 'sku_id', 'qty', 'client_order_id',
-                       'amount', 'priority', 'buyer', 'phone', 'pay_deadline_ms')
-  if o[1] ~= 'pending_payment' or not o[2] or not o[3] then
+  local o = order_read(k_order, settle_names)
+  if o.status ~= 'pending_payment' or not o.user or not o.sku_id then
     return nil
   end
-  local deadline = tonumber(o[10] or '')
+  local deadline = tonumber(o.pay_deadline_ms or '')
   if deadline and deadline > now and not deleting then
-    redis.call('ZADD', K_DUE, o[10], order_id)
+    redis.call('ZADD', K_DUE, o.pay_deadline_ms, order_id)
     return nil
   end
   redis.call('HSET', k_order, 'status', 'cancelled', 'cancelled_at_ms', now_s,
              'updated_at_ms', now_s, 'cancel_reason', reason)
-  give_back(o[3], o[2], tonumber(o[4]) or 0)
+  give_back(o.sku_id, o.user, tonumber(o.qty) or 0)
   announce(order_id, o)
-  return o[3]
+  return o.sku_id
 end
 
 local due

@@ -40,17 +40,17 @@
 -- {"ok", from, to, at_ms, user, client_order_id, sku_id, qty, amount,
 --  priority, buyer, phone}   (buyer and phone are the stored masks)
 
+-- needs: order_record
+
 local ALLOWED = {
   pending_payment = {paid = true, cancelled = true},
   paid = {shipped = true, cancelled = true},
   shipped = {delivered = true},
 }
 
-local o = redis.call('HMGET', KEYS[1], 'status', 'user', 'sku_id', 'qty',
-                     'client_order_id', 'amount', 'priority', 'buyer', 'phone',
-                     'order_id', 'pay_deadline_ms')
-local from = o[1]
-if not from or o[2] ~= ARGV[4] or o[3] ~= ARGV[5] then
+local o = order_read(KEYS[1], {'priority', 'pay_deadline_ms'})
+local from = o.status
+if not from or o.user ~= ARGV[4] or o.sku_id ~= ARGV[5] then
   return {'missing'}
 end
 local to = ARGV[1]
@@ -60,18 +60,18 @@ end
 
 local t = redis.call('TIME')
 local now = tostring(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
-local pay_deadline = tonumber(o[11] or '')
+local pay_deadline = tonumber(o.pay_deadline_ms or '')
 if to == 'paid' and pay_deadline and tonumber(now) >= pay_deadline then
   return {'invalid', from, 'pay_deadline'}
 end
 if from == 'pending_payment' and KEYS[5] then
-  redis.call('ZREM', KEYS[5], o[10] or '')
+  redis.call('ZREM', KEYS[5], o.order_id or '')
 end
 
 redis.call('HSET', KEYS[1], 'status', to, to .. '_at_ms', now, 'updated_at_ms', now)
 redis.call('EXPIRE', KEYS[1], ARGV[7])
 
-local sku_id, qty = o[3], tonumber(o[4])
+local sku_id, qty = o.sku_id, tonumber(o.qty)
 if to == 'cancelled' then
   if redis.call('EXISTS', KEYS[2]) == 1 then
     redis.call('HINCRBY', KEYS[2], 'stock', qty)
@@ -85,8 +85,8 @@ if to == 'cancelled' then
 end
 
 redis.call('XADD', KEYS[4], 'MAXLEN', ARGV[6], '*', 'at_ms', now,
-           'actor', ARGV[2], 'role', ARGV[3], 'order_id', o[10] or '',
+           'actor', ARGV[2], 'role', ARGV[3], 'order_id', o.order_id or '',
            'from', from, 'to', to)
 
-return {'ok', from, to, now, o[2], o[5] or '', sku_id, o[4], o[6] or '0',
-        o[7] or '', o[8] or '', o[9] or ''}
+return {'ok', from, to, now, o.user, o.client_order_id or '', sku_id, o.qty, o.amount or '0',
+        o.priority or '', o.buyer or '', o.phone or ''}

@@ -73,12 +73,14 @@
 -- what they did before. (A stall is for enqueue.lua to see, through d_at.)
 --
 -- Reading Redis memory is most of the cost (a record's fields are scattered
--- allocations, rarely in cache), so a queued order's record is read once,
--- and only for the fields nothing else supplies: not the ids the entry
--- carries, and not the fields a decision writes (status aside), which a
--- queued record does not have (enqueue.lua creates it without them and
--- only a decision adds them). A stored result is read with a second HMGET.
+-- allocations, rarely in cache), so a queued order's record is read once:
+-- its fixed fields as the one value "d" (lib/order_record.lua), and beside
+-- it only the hash fields nothing else supplies, not the fields a decision
+-- writes (status aside), which a queued record does not have (enqueue.lua
+-- creates it without them and only a decision adds them). A stored result
+-- is read with a second HMGET.
 
+-- needs: order_record
 local KEYS_PER_ORDER, ARGS_PER_ORDER = 5, 4
 local ROOM_KEYS = 3
 local RATE_WINDOW_MS, RATE_GAP_MS = 500, 250
@@ -96,22 +98,14 @@ local first_order_arg = 8 + nresult
 
 local WRITTEN = {status = true, code = true, field = true, message = true,
                  decided_at_ms = true, confirmed_at_ms = true, pay_deadline_ms = true}
-local queued_fields, seen = {}, {}
-local function want(name)
-  if not seen[name] then
-    seen[name] = true
-    queued_fields[#queued_fields + 1] = name
-  end
-end
-for _, name in ipairs({'status', 'qty', 'unit_price', 'amount', 'payment_method',
-                       'accepted_at_ms', 'client_order_id', 'priority', 'buyer', 'phone'}) do
-  want(name)
-end
+local queued_names = {'priority', 'accepted_at_ms'}
 for _, name in ipairs(result_fields) do
   if not WRITTEN[name] then
-    want(name)
+    queued_names[#queued_names + 1] = name
   end
 end
+local queued_extra = order_hash_names(queued_names)
+local result_extra = order_hash_names(result_fields)
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -173,12 +167,7 @@ local function result(rec, decided_now, sku_key)
 end
 
 local function stored_result(k_order, sku_key)
-  local v = redis.call('HMGET', k_order, unpack(result_fields))
-  local rec = {}
-  for i = 1, nresult do
-    rec[result_fields[i]] = v[i]
-  end
-  return result(rec, '0', sku_key)
+  return result(order_read(k_order, result_extra), '0', sku_key)
 end
 
 -- The feed costs a redis.call (and an encode) only while someone watches:
@@ -274,17 +263,12 @@ local function decide(i, expire)
   local arg = first_order_arg + ARGS_PER_ORDER * (i - 1)
   local order_id, user, sku_id, coupon_id = ARGV[arg], ARGV[arg + 1], ARGV[arg + 2], ARGV[arg + 3]
 
-  local v = redis.call('HMGET', k_order, unpack(queued_fields))
-  local status = v[1]
-  if not status then
+  local rec = order_read(k_order, queued_extra)
+  if not rec.status then
     return {'missing'}
   end
-  if status ~= 'queued' then
+  if rec.status ~= 'queued' then
     return stored_result(k_order, k_sku)
-  end
-  local rec = {}
-  for f = 1, #queued_fields do
-    rec[queued_fields[f]] = v[f] or nil
   end
 
   -- The fields are set in Redis and in rec as they are, not gathered in a

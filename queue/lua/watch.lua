@@ -14,12 +14,15 @@
 --
 -- Returns the values of ARGV[2..] (HMGET), read after the registration.
 
+-- needs: order_record
+
 local MAX_WATCHERS = 8
 
 local status = redis.call('HGET', KEYS[1], 'status')
 if status == 'queued' then
   local gw = ARGV[1]
-  local first = redis.call('HGET', KEYS[1], 'gw') or ''
+  -- The accepting gateway (in d) hears of the result anyway.
+  local first = order_read(KEYS[1], {}).gw or ''
   local list = redis.call('HGET', KEYS[1], 'watchers') or ''
   local n, known = 0, (gw == first)
   for w in string.gmatch(list, '[^,]+') do
@@ -40,8 +43,13 @@ if status == 'queued' then
   end
 end
 
-local fields = {}
+local names = {}
 for i = 2, #ARGV do
-  fields[#fields + 1] = ARGV[i]
+  names[#names + 1] = ARGV[i]
 end
-return redis.call('HMGET', KEYS[1], unpack(fields))
+local rec = order_read(KEYS[1], order_hash_names(names))
+local out = {}
+for i = 1, #names do
+  out[i] = rec[names[i]] or false
+end
+return out

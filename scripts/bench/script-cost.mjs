@@ -32,6 +32,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { connect } from '../lib/resp.mjs';
+import { luaSource, packOrder } from '../lib/lua-source.mjs';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const opts = { orders: 20000, callgrind: false, aof: true,
@@ -73,63 +75,6 @@ const freePort = () => new Promise((resolve) => {
   const s = net.createServer().listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
 });
 
-// A bare RESP client: replies parsed from a Buffer, commands pipelined.
-function connect(port) {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect(port, '127.0.0.1');
-    let buf = Buffer.alloc(0);
-    const waiting = [];
-    function parse(at) {
-      if (at >= buf.length) return null;
-      const end = buf.indexOf('\r\n', at);
-      if (end < 0) return null;
-      const type = String.fromCharCode(buf[at]), line = buf.toString('utf8', at + 1, end);
-      if (type === '+' || type === '-' || type === ':') return { v: type === '-' ? new Error(line) : line, at: end + 2 };
-      if (type === '$') {
-        const n = Number(line);
-        if (n < 0) return { v: null, at: end + 2 };
-        if (buf.length < end + 2 + n + 2) return null;
-        return { v: buf.toString('utf8', end + 2, end + 2 + n), at: end + 2 + n + 2 };
-      }
-      const n = Number(line), out = [];
-      let p = end + 2;
-      for (let i = 0; i < n; i++) {
-        const r = parse(p);
-        if (!r) return null;
-        out.push(r.v);
-        p = r.at;
-      }
-      return { v: n < 0 ? null : out, at: p };
-    }
-    sock.on('data', (d) => {
-      buf = Buffer.concat([buf, d]);
-      for (;;) {
-        const r = parse(0);
-        if (!r) break;
-        buf = buf.subarray(r.at);
-        waiting.shift()(r.v);
-      }
-    });
-    sock.on('error', reject);
-    sock.on('connect', () => resolve({
-      send(cmds) {
-        const parts = [];
-        for (const c of cmds) {
-          parts.push(Buffer.from(`*${c.length}\r\n`));
-          for (const a of c) {
-            const b = Buffer.from(String(a));
-            parts.push(Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n'));
-          }
-        }
-        const replies = cmds.map(() => new Promise((r) => waiting.push(r)));
-        sock.write(Buffer.concat(parts));
-        return Promise.all(replies);
-      },
-      close: () => sock.destroy(),
-    }));
-  });
-}
-
 function cpuSeconds(pid) {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(')')[1].trim().split(' ');
   return (Number(f[11]) + Number(f[12])) / 100;
@@ -163,7 +108,7 @@ await r.send([['HSET', `${ROOM}:room`, 'status', 'live', 'payment_methods', 'cod
   ...[0, 1, 2, 3, 4].map((k) => ['HSET', `${ROOM}:sku:sku-${k}`, 'price', '9900', 'stock', '100000000',
     'limit_per_user', '1000000', 'on_sale', '1'])]);
 const [enq, val, rep] = await r.send([opts.enqueue, opts.validate, opts.reply]
-  .map((f) => ['SCRIPT', 'LOAD', readFileSync(f, 'utf8')]));
+  .map((f) => ['SCRIPT', 'LOAD', luaSource(f)]));
 for (const sha of [enq, val, rep]) if (sha instanceof Error) throw sha;
 
 let seed = 1;
@@ -181,8 +126,11 @@ function enqueueCall(batch) {
   const args = ['86400', '604800', 'gw-cost', 'cost', 'lg:ev:feed:cost', '10000', '1000000000', '0', '20', '0'];
   for (const o of batch) {
     keys.push(`${ROOM}:idem:${o.user}/${o.coid}`, `${ROOM}:order:${o.oid}`, `${ROOM}:rate:${o.user}`);
-    args.push(`k1${'ab'.repeat(16)}`, o.oid, o.user, o.coid, o.sku, o.qty, '9900', o.amount, 'CNY', 'cod', '',
-      o.tier, '赵**', '130****0043', pii, `s${rand(100000)}`);
+    const d = packOrder({ order_id: o.oid, room_id: 'cost', gw: 'gw-cost', user: o.user,
+      client_order_id: o.coid, sku_id: o.sku, qty: o.qty, unit_price: '9900', amount: o.amount,
+      currency: 'CNY', payment_method: 'cod', coupon_id: '', tier: o.tier, buyer: '赵**',
+      phone: '130****0043', pii, req: `s${rand(100000)}` });
+    args.push(`k1${'ab'.repeat(16)}`, d, o.oid, `${o.oid}|${o.user}|${o.sku}|`, o.tier, o.amount);
   }
   return ['EVALSHA', enq, keys.length, ...keys, ...args];
 }

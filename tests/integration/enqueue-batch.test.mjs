@@ -7,6 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startRedis, startGateway, stopAll, validOrder, setupRoom } from './lib/system.mjs';
 import { runEnqueue } from './lib/enqueue.mjs';
+import { readRecord } from './lib/record.mjs';
 
 let redis, gw;
 before(async () => {
@@ -37,9 +38,15 @@ test('a batch answers each order in the order given, from one clock reading', as
   // The entry is one value: what a validator needs to name its keys.
   const raw = (await redis.cli('XRANGE', 'lg:{b1}:q:normal', '-', '+')).split('\n');
   assert.deepEqual(raw.slice(1, 3), ['o', `o-n1|u1|sku-1||${res[0][3]}|gw-test`]);
-  assert.equal(await redis.cli('HGET', 'lg:{b1}:order:o-h1', 'room_id'), 'b1');
-  assert.equal(await redis.cli('HGET', 'lg:{b1}:order:o-h1', 'gw'), 'gw-test');
-  assert.equal(await redis.cli('HGET', 'lg:{b1}:order:o-h1', 'priority'), 'high');
+  const rec = await readRecord(redis, 'lg:{b1}:order:o-h1');
+  assert.equal(rec.room_id, 'b1');
+  assert.equal(rec.gw, 'gw-test');
+  assert.equal(rec.priority, 'high');
+  assert.equal(rec.status, 'queued');
+  assert.equal(rec.accepted_at_ms, res[1][3]);
+  // The fixed fields are one hash field: the record has four in all.
+  assert.deepEqual((await redis.cli('HKEYS', 'lg:{b1}:order:o-h1')).split('\n').sort(),
+    ['accepted_at_ms', 'd', 'priority', 'status']);
   assert.equal(await redis.cli('GET', 'lg:{b1}:idem:u1/c2'), `o-h1|k1fp-1|high|${res[1][3]}`);
   const ttl = Number(await redis.cli('TTL', 'lg:{b1}:order:o-n1'));
   assert.ok(ttl > 604000, `record TTL ${ttl}`);

@@ -7,16 +7,13 @@
 // was expired, and two gateways sweeping one room expire each order once.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { luaSource } from '../../scripts/lib/lua-source.mjs';
 import {
   startRedis, startGateway, startValidator, stopAll, validOrder, setupRoom, waitFor, newSecrets,
 } from './lib/system.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const script = readFileSync(path.join(here, '../../queue/lua/expire.lua'), 'utf8');
+const script = luaSource('expire.lua');
 const DEADLINE = 2000;
 const MARGIN = 500;
 const BOUND = DEADLINE - MARGIN; // an order older than this is EXPIRED

@@ -8,6 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { startRedis, startGateway, stopAll, validOrder, newSecrets, waitFor } from './lib/system.mjs';
+import { readRecord, rewriteFixed } from './lib/record.mjs';
 
 const oldKey = randomBytes(32).toString('hex');
 const newKey = randomBytes(32).toString('hex');
@@ -42,7 +43,7 @@ async function submit(gw, order) {
 }
 
 const getOrder = (gw, id) => gw.http('GET', `/v1/orders/${id}`, { token: gw.token({ sub: 'op', room: 'r1', role: 'operator' }) });
-const sealedId = async (id) => Buffer.from(await redis.cli('HGET', `lg:{r1}:order:${id}`, 'pii'), 'base64');
+const sealedId = async (id) => Buffer.from((await readRecord(redis, `lg:{r1}:order:${id}`)).pii, 'base64');
 
 before(async () => { redis = await startRedis(); });
 after(stopAll);
@@ -62,8 +63,8 @@ test('after a rotation old records are shown, new ones carry the new key id, a r
   assert.equal(raw.subarray(1, 5).toString('hex'), keyId(oldKey));
   // A second order whose pii is rewritten as a pre-key-id value.
   const legacy = await submit(before, validOrder());
-  await redis.cli('HSET', `lg:{r1}:order:${legacy.order_id}`, 'pii',
-    sealWithoutId(oldKey, legacy.order_id, { name: '李四', phone: '13900139000', province: '江苏省', city: '南京市', detail: 'x' }));
+  await rewriteFixed(redis, `lg:{r1}:order:${legacy.order_id}`, { pii:
+    sealWithoutId(oldKey, legacy.order_id, { name: '李四', phone: '13900139000', province: '江苏省', city: '南京市', detail: 'x' }) });
   assert.equal((await getOrder(before, legacy.order_id)).json.province, '江苏省');
   await before.stop();
 

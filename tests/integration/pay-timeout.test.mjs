@@ -11,15 +11,13 @@
 // back; and pay_timeout.lua's bad calls and its batch bound.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { luaSource } from '../../scripts/lib/lua-source.mjs';
 import {
   startRedis, startGateway, startValidator, stopAll, validOrder, setupRoom, waitFor, sleep,
 } from './lib/system.mjs';
+import { readRecord } from './lib/record.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const script = readFileSync(path.join(here, '../../queue/lua/pay_timeout.lua'), 'utf8');
+const script = luaSource('pay_timeout.lua');
 
 const PAY_WINDOW_MS = 2000;
 const VALIDATOR_ENV = { LIVEGATE_PAY_WINDOW_MS: String(PAY_WINDOW_MS) };
@@ -68,14 +66,7 @@ async function confirmed(c, o) {
   return fin.order_id;
 }
 
-async function hash(key) {
-  const lines = (await redis.cli('HGETALL', key)).split('\n');
-  const out = {};
-  for (let i = 0; i + 1 < lines.length; i += 2) out[lines[i]] = lines[i + 1];
-  return out;
-}
-
-const record = (r, id) => hash(`lg:{${r}}:order:${id}`);
+const record = (r, id) => readRecord(redis, `lg:{${r}}:order:${id}`);
 const stock = async (r) => Number(await redis.cli('HGET', `lg:{${r}}:sku:sku-1`, 'stock'));
 const held = async (r, user) => await redis.cli('HGET', `lg:{${r}}:live:${user}`, 'sku-1');
 const dueScore = (r, id) => redis.cli('ZSCORE', `lg:{${r}}:paydue`, id);

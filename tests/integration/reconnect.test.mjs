@@ -7,9 +7,11 @@
 // started only after the resubmit so the order is provably still queued.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { luaSource } from '../../scripts/lib/lua-source.mjs';
 import {
   startRedis, startGateway, startValidator, stopAll, setupRoom, validOrder, newSecrets,
 } from './lib/system.mjs';
+import { readRecord } from './lib/record.mjs';
 
 let redis, gwA, gwB;
 
@@ -71,7 +73,7 @@ test('resubmitting twice through the same gateway registers it once', async () =
   assert.equal((await onA.next((m) => m.type === 'order.accepted')).duplicate, true);
   const key = `lg:{r1}:order:${first.order_id}`;
   const watchers = (await redis.cli('HGET', key, 'watchers')).trim();
-  const accepting = (await redis.cli('HGET', key, 'gw')).trim();
+  const accepting = (await readRecord(redis, key)).gw;
   assert.match(watchers, /^[A-Za-z0-9_.:-]+$/, `exactly one extra reply target, got "${watchers}"`);
   assert.notEqual(watchers, accepting, 'the accepting gateway is a target already');
 
@@ -103,8 +105,7 @@ test('a resubmit after the decision gets the stored result and registers nothing
 });
 
 test('watch.lua keeps at most 8 extra reply targets and only while the order is queued', async () => {
-  const { readFileSync } = await import('node:fs');
-  const script = readFileSync(new URL('../../queue/lua/watch.lua', import.meta.url), 'utf8');
+  const script = luaSource('watch.lua');
   const key = 'lg:{r9}:order:o-watch';
   await redis.cli('HSET', key, 'status', 'queued', 'gw', 'gw-first', 'client_order_id', 'c-w');
   const watch = async (gw) => (await redis.cli('EVAL', script, '1', key, gw, 'status', 'client_order_id')).split('\n');

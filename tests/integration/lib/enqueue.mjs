@@ -1,17 +1,19 @@
 // Drives queue/lua/enqueue.lua directly with EVAL, in the layout
 // gateway/features/intake.c sends, so a test can check the script's
 // decisions against Redis state it set up by hand.
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { luaSource, packOrder } from '../../../scripts/lib/lua-source.mjs';
+import { connect } from '../../../scripts/lib/resp.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const script = readFileSync(path.join(here, '../../../queue/lua/enqueue.lua'), 'utf8');
+const script = luaSource('enqueue.lua');
 
-// The record values in the script's RECORD_FIELDS order.
-export function orderArgs({ oid, user = 'u1', coid, fp = 'k1fp-1', amount = 19900, tier = '' }) {
-  return [fp, oid, user, coid, 'sku-1', '1', String(amount), String(amount), 'CNY', 'alipay', '',
-    tier, '张*', '138****8000', 'sealed', ''];
+// One order's arguments: the fingerprint, the record's fixed fields as one
+// value (d), the order id, the entry's ids, the tier and the amount.
+export function orderArgs({ oid, user = 'u1', coid, fp = 'k1fp-1', amount = 19900, tier = '' },
+  room = 'r1', gw = 'gw-test') {
+  const d = packOrder({ order_id: oid, room_id: room, gw, user, client_order_id: coid,
+    sku_id: 'sku-1', qty: 1, unit_price: amount, amount, currency: 'CNY', payment_method: 'alipay',
+    coupon_id: '', tier, buyer: '张*', phone: '138****8000', pii: 'sealed', req: '' });
+  return [fp, d, oid, `${oid}|${user}|sku-1|`, tier, String(amount)];
 }
 
 // Runs one batch of room `room` on `redis`; returns one array per order.
@@ -27,14 +29,16 @@ export async function runEnqueue(redis, room, orders, admit = {}) {
   for (const o of orders) {
     keys.push(`lg:{${room}}:idem:${o.user ?? 'u1'}/${o.coid}`, `lg:{${room}}:order:${o.oid}`,
       `lg:{${room}}:rate:${o.user ?? 'u1'}`);
-    args.push(...orderArgs(o));
+    args.push(...orderArgs(o, room));
   }
-  const lines = (await redis.cli('EVAL', script, String(keys.length), ...keys, ...args)).split('\n');
-  const out = [];
-  for (let i = 0; i < lines.length;) {
-    const n = { accepted: 4, duplicate: 4, busy: 7 }[lines[i]] ?? 2;
-    out.push(lines.slice(i, i + n));
-    i += n;
+  // Over RESP, not redis-cli: d holds NULs, which no argument of a
+  // process can.
+  const conn = await connect(redis.port);
+  try {
+    const [reply] = await conn.send([['EVAL', script, String(keys.length), ...keys, ...args]]);
+    if (reply instanceof Error) throw reply;
+    return reply;
+  } finally {
+    conn.close();
   }
-  return out;
 }

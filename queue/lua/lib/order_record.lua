@@ -1,0 +1,87 @@
+-- order_record.lua: the order record's fixed fields, packed as one value.
+--
+-- Why one value: what the gateway knows of an order never changes after
+-- enqueue, and Redis paid for it field by field: seventeen names and
+-- values, each its own allocation in a hash too large for a listpack,
+-- written to the AOF and read back one by one. So enqueue.lua stores them
+-- as one field "d", the values joined by NUL in ORDER_FIXED's order (the
+-- gateway never holds a NUL in a value: jansson refuses one in a string),
+-- beside the fields that do change (status, priority, accepted_at_ms, then
+-- a decision's and the transitions'). queue/order_record.c packs and
+-- unpacks the same layout for C; the two lists must stay in step, which
+-- tests/integration/order-record.test.mjs checks. Personal data is in it
+-- only masked (buyer, phone) or sealed (pii: name, phone and the whole
+-- address, province and city included).
+--
+-- A record written by an earlier release has no "d" and holds the fixed
+-- fields one by one; order_read reads those too, so orders accepted before
+-- an upgrade are still decided, paid and answered after it.
+--
+-- Prepended to each script whose text holds a line "-- needs: order_record"
+-- (queue/embed_lua.cmake; scripts/lib/lua-source.mjs for the tests).
+
+local ORDER_FIXED = {'order_id', 'room_id', 'gw', 'user', 'client_order_id', 'sku_id', 'qty',
+                     'unit_price', 'amount', 'currency', 'payment_method', 'coupon_id', 'tier',
+                     'buyer', 'phone', 'pii', 'req'}
+local ORDER_IS_FIXED = {}
+for _, name in ipairs(ORDER_FIXED) do
+  ORDER_IS_FIXED[name] = true
+end
+local ORDER_D_PATTERN = '^' .. string.rep('([^%z]*)%z', #ORDER_FIXED - 1) .. '([^%z]*)$'
+
+-- Sets rec's fixed fields from d. Seventeen locals, not a table of
+-- captures: a table per order costs Redis's Lua more than a command.
+local function order_fixed_into(rec, d)
+  local order_id, room_id, gw, user, client_order_id, sku_id, qty, unit_price, amount, currency,
+        payment_method, coupon_id, tier, buyer, phone, pii, req = string.match(d, ORDER_D_PATTERN)
+  if not order_id then
+    error('an order record holds a malformed d')
+  end
+  rec.order_id, rec.room_id, rec.gw, rec.user, rec.client_order_id = order_id, room_id, gw, user,
+                                                                     client_order_id
+  rec.sku_id, rec.qty, rec.unit_price, rec.amount, rec.currency = sku_id, qty, unit_price, amount,
+                                                                  currency
+  rec.payment_method, rec.coupon_id, rec.tier, rec.buyer, rec.phone = payment_method, coupon_id,
+                                                                      tier, buyer, phone
+  rec.pii, rec.req = pii, req
+end
+
+-- The names of names that are not fixed fields, for order_read: what a
+-- script works out once per call, not once per order.
+local function order_hash_names(names)
+  local out = {}
+  for _, name in ipairs(names) do
+    if not ORDER_IS_FIXED[name] and name ~= 'status' and name ~= 'd' then
+      out[#out + 1] = name
+    end
+  end
+  return out
+end
+
+-- The record at key as a table: status, every fixed field, and the hash
+-- fields named in extra (from order_hash_names), absent ones nil. An empty
+-- table when there is no record. One HMGET; a record of an earlier release
+-- costs a second one.
+local function order_read(key, extra)
+  local v = redis.call('HMGET', key, 'd', 'status', unpack(extra))
+  local rec = {}
+  if v[2] then
+    rec.status = v[2]
+  end
+  for i = 1, #extra do
+    if v[i + 2] then
+      rec[extra[i]] = v[i + 2]
+    end
+  end
+  if v[1] then
+    order_fixed_into(rec, v[1])
+  elseif v[2] then
+    local old = redis.call('HMGET', key, unpack(ORDER_FIXED))
+    for i = 1, #ORDER_FIXED do
+      if old[i] then
+        rec[ORDER_FIXED[i]] = old[i]
+      end
+    end
+  end
+  return rec
+end
