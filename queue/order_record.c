@@ -21,8 +21,8 @@ const char *const lg_order_fixed_names[LG_ORDER_NFIXED] = {
     [LG_OF_TIER] = "tier",
     [LG_OF_BUYER] = "buyer",
     [LG_OF_PHONE] = "phone",
-    [LG_OF_PII] = "pii",
     [LG_OF_REQ] = "req",
+    [LG_OF_PII] = "pii",
 };
 
 size_t lg_order_record_len(const char *const values[LG_ORDER_NFIXED])

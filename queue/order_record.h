@@ -29,8 +29,9 @@ enum lg_order_fixed {
     LG_OF_TIER,      /* "vip" or "" */
     LG_OF_BUYER,     /* masked */
     LG_OF_PHONE,     /* masked */
-    LG_OF_PII,       /* sealed (gateway/features/intake.c) */
     LG_OF_REQ,       /* the submit's req, "" for none */
+    LG_OF_PII,       /* sealed (gateway/features/intake.c); last, so the
+                      * scripts, which never need it, stop before it */
     LG_ORDER_NFIXED
 };
 

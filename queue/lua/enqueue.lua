@@ -329,8 +329,7 @@ local fresh = {}
 
 -- The fixed fields are decoded only here, while someone watches.
 local function feed_entry(i, prio)
-  local rec = {}
-  order_fixed_into(rec, arg_of(i, A_D))
+  local rec = order_fixed(arg_of(i, A_D))
   return {
     room = room_id, order_id = arg_of(i, A_ORDER_ID), client_order_id = rec.client_order_id,
     status = 'queued', sku_id = rec.sku_id, qty = rec.qty, amount = rec.amount, priority = prio,

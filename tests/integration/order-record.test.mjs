@@ -10,7 +10,8 @@ import {
   startRedis, startGateway, startValidator, stopAll, validOrder, setupRoom, waitFor,
 } from './lib/system.mjs';
 import { readRecord } from './lib/record.mjs';
-import { ORDER_FIXED } from '../../scripts/lib/lua-source.mjs';
+import { ORDER_FIXED, packOrder } from '../../scripts/lib/lua-source.mjs';
+import { connect } from '../../scripts/lib/resp.mjs';
 
 let redis, gw;
 
@@ -28,6 +29,32 @@ test('the C layout (order_record.c) and the scripts\' (lib/order_record.lua) nam
   const names = Object.fromEntries([...source.matchAll(/\[(LG_OF_\w+)\] = "([^"]+)"/g)].map((m) => [m[1], m[2]]));
   assert.equal(order.length, 17);
   assert.deepEqual(order.map((e) => names[e]), ORDER_FIXED);
+});
+
+test('the scripts read every fixed field of d under its own name, pii aside, and refuse a d of the wrong shape', async () => {
+  const lib = readFileSync(new URL('../../queue/lua/lib/order_record.lua', import.meta.url), 'utf8');
+  const read = `${lib}\nreturn cjson.encode(order_read(KEYS[1], {'watchers'}))`;
+  const values = Object.fromEntries(ORDER_FIXED.map((n) => [n, `v-${n}`]));
+  const conn = await connect(redis.port);
+  try {
+    const [set] = await conn.send([['HSET', 'lg:{lay}:order:o1', 'status', 'queued', 'watchers', 'gw-x',
+      'd', packOrder(values)]]);
+    assert.equal(set, '3');
+    const [json] = await conn.send([['EVAL', read, '1', 'lg:{lay}:order:o1']]);
+    const { pii, ...expected } = values;
+    assert.ok(pii);
+    assert.deepEqual(JSON.parse(json), { ...expected, status: 'queued', watchers: 'gw-x' });
+    // One value short: an error, not a record read askew.
+    await conn.send([['HSET', 'lg:{lay}:order:o2', 'status', 'queued',
+      'd', ORDER_FIXED.slice(0, -2).map((n) => values[n]).join('\0')]]);
+    const [bad] = await conn.send([['EVAL', read, '1', 'lg:{lay}:order:o2']]);
+    assert.ok(bad instanceof Error && /malformed d/.test(bad.message), String(bad));
+    // No record: nothing.
+    const [none] = await conn.send([['EVAL', read, '1', 'lg:{lay}:order:none']]);
+    assert.equal(none, '{}');
+  } finally {
+    conn.close();
+  }
 });
 
 const OLD = {

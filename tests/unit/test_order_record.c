@@ -35,8 +35,8 @@ static void every_field_is_named_once(void **state)
 static void sample(const char *values[LG_ORDER_NFIXED])
 {
     static const char *const v[LG_ORDER_NFIXED] = {
-        "o-1", "r1",   "gw-a", "u-7", "c-1",  "sku-1",       "2",        "9900", "19800",
-        "CNY", "card", "",     "vip", "王**", "138****8000", "c2VhbGVk", "req-9"};
+        "o-1", "r1",   "gw-a", "u-7", "c-1",  "sku-1",       "2",     "9900",    "19800",
+        "CNY", "card", "",     "vip", "王**", "138****8000", "req-9", "c2VhbGVk"};
     memcpy(values, v, sizeof(v));
 }
 

@@ -22,28 +22,29 @@
 
 local ORDER_FIXED = {'order_id', 'room_id', 'gw', 'user', 'client_order_id', 'sku_id', 'qty',
                      'unit_price', 'amount', 'currency', 'payment_method', 'coupon_id', 'tier',
-                     'buyer', 'phone', 'pii', 'req'}
+                     'buyer', 'phone', 'req', 'pii'}
 local ORDER_IS_FIXED = {}
 for _, name in ipairs(ORDER_FIXED) do
   ORDER_IS_FIXED[name] = true
 end
-local ORDER_D_PATTERN = '^' .. string.rep('([^%z]*)%z', #ORDER_FIXED - 1) .. '([^%z]*)$'
+-- pii comes last and is never read here: no script needs the sealed
+-- address, which is most of d's bytes, so the pattern stops before it.
+local ORDER_D_PATTERN = '^' .. string.rep('([^%z]*)%z', #ORDER_FIXED - 1)
 
--- Sets rec's fixed fields from d. Seventeen locals, not a table of
--- captures: a table per order costs Redis's Lua more than a command.
-local function order_fixed_into(rec, d)
+-- d's fixed fields, pii aside, as a new table. One match into locals and
+-- one constructor, which sizes the table once: captures gathered in a
+-- table, or fields set one by one, cost Redis's Lua more than a command.
+-- The names are ORDER_FIXED's, in its order.
+local function order_fixed(d)
   local order_id, room_id, gw, user, client_order_id, sku_id, qty, unit_price, amount, currency,
-        payment_method, coupon_id, tier, buyer, phone, pii, req = string.match(d, ORDER_D_PATTERN)
+        payment_method, coupon_id, tier, buyer, phone, req = string.match(d, ORDER_D_PATTERN)
   if not order_id then
     error('an order record holds a malformed d')
   end
-  rec.order_id, rec.room_id, rec.gw, rec.user, rec.client_order_id = order_id, room_id, gw, user,
-                                                                     client_order_id
-  rec.sku_id, rec.qty, rec.unit_price, rec.amount, rec.currency = sku_id, qty, unit_price, amount,
-                                                                  currency
-  rec.payment_method, rec.coupon_id, rec.tier, rec.buyer, rec.phone = payment_method, coupon_id,
-                                                                      tier, buyer, phone
-  rec.pii, rec.req = pii, req
+  return {order_id = order_id, room_id = room_id, gw = gw, user = user,
+          client_order_id = client_order_id, sku_id = sku_id, qty = qty, unit_price = unit_price,
+          amount = amount, currency = currency, payment_method = payment_method,
+          coupon_id = coupon_id, tier = tier, buyer = buyer, phone = phone, req = req}
 end
 
 -- The names of names that are not fixed fields, for order_read: what a
@@ -58,29 +59,33 @@ local function order_hash_names(names)
   return out
 end
 
--- The record at key as a table: status, every fixed field, and the hash
--- fields named in extra (from order_hash_names), absent ones nil. An empty
--- table when there is no record. One HMGET; a record of an earlier release
--- costs a second one.
+-- The record at key as a table: status, every fixed field but pii, and the
+-- hash fields named in extra (from order_hash_names), absent ones nil. An
+-- empty table when there is no record. One HMGET; a record of an earlier
+-- release costs a second one.
 local function order_read(key, extra)
   local v = redis.call('HMGET', key, 'd', 'status', unpack(extra))
-  local rec = {}
+  local rec
+  if v[1] then
+    rec = order_fixed(v[1])
+  else
+    rec = {}
+    if v[2] then
+      local n = #ORDER_FIXED - 1
+      local old = redis.call('HMGET', key, unpack(ORDER_FIXED, 1, n))
+      for i = 1, n do
+        if old[i] then
+          rec[ORDER_FIXED[i]] = old[i]
+        end
+      end
+    end
+  end
   if v[2] then
     rec.status = v[2]
   end
   for i = 1, #extra do
     if v[i + 2] then
       rec[extra[i]] = v[i + 2]
-    end
-  end
-  if v[1] then
-    order_fixed_into(rec, v[1])
-  elseif v[2] then
-    local old = redis.call('HMGET', key, unpack(ORDER_FIXED))
-    for i = 1, #ORDER_FIXED do
-      if old[i] then
-        rec[ORDER_FIXED[i]] = old[i]
-      end
     end
   end
   return rec
