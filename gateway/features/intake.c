@@ -945,6 +945,19 @@ void lg_intake_close(struct lg_intake *in)
 
 /* ---- one submit -------------------------------------------------------- */
 
+/* The record's d (order_record.h) as the next argument, packed straight
+ * into the list: no copy, no allocation. */
+static int add_record_arg(struct arg_list *a, const char *const fixed[LG_ORDER_NFIXED])
+{
+    size_t len = lg_order_record_len(fixed);
+    char *d = arg_list_reserve(a, len + 1); /* pack writes a NUL after the last value */
+    if (!d)
+        return -1;
+    lg_order_record_pack(d, fixed);
+    arg_list_commit(a, len);
+    return 0;
+}
+
 /* The order's keys and arguments in enqueue.lua's layout: three keys, then
  * the fingerprint, the record's fixed fields as one value (order_record.h),
  * the order id, the stream entry's ids, the tier and the amount. */
@@ -996,18 +1009,10 @@ static int add_order_args(struct batch *b, struct lg_session *s, const struct lg
 
     int nkeys = b->keys.n, nargs = b->args.n;
     bool ok = arg_list_add(&b->keys, k_idem) == 0 && arg_list_add(&b->keys, k_order) == 0 &&
-              arg_list_add(&b->keys, k_rate) == 0 && arg_list_add(&b->args, fingerprint) == 0;
-    /* d is packed straight into the argument list: no copy, no allocation. */
-    size_t d_len = lg_order_record_len(fixed);
-    char *d = ok ? arg_list_reserve(&b->args, d_len + 1) : NULL;
-    ok = d != NULL;
-    if (ok) {
-        lg_order_record_pack(d, fixed);
-        arg_list_commit(&b->args, d_len);
-    }
-    ok = ok && arg_list_add(&b->args, r->order_id) == 0 &&
-         arg_list_add_len(&b->args, entry, (size_t)entry_len) == 0 &&
-         arg_list_add(&b->args, tier) == 0 && arg_list_add(&b->args, amount) == 0;
+              arg_list_add(&b->keys, k_rate) == 0 && arg_list_add(&b->args, fingerprint) == 0 &&
+              add_record_arg(&b->args, fixed) == 0 && arg_list_add(&b->args, r->order_id) == 0 &&
+              arg_list_add_len(&b->args, entry, (size_t)entry_len) == 0 &&
+              arg_list_add(&b->args, tier) == 0 && arg_list_add(&b->args, amount) == 0;
     /* All of the order or none of it, so the layout stays whole. */
     if (!ok) {
         arg_list_truncate(&b->keys, nkeys);

@@ -12,18 +12,28 @@
 -- ARGV[1] this gateway's id
 -- ARGV[2..] the record fields to return
 --
--- Returns the values of ARGV[2..] (HMGET), read after the registration.
+-- Returns the values of ARGV[2..] (as HMGET would), the registration
+-- included.
 
 -- needs: order_record
 
 local MAX_WATCHERS = 8
 
-local status = redis.call('HGET', KEYS[1], 'status')
-if status == 'queued' then
+local names = {}
+for i = 2, #ARGV do
+  names[#names + 1] = ARGV[i]
+end
+-- One read of the record: the names asked for, and what the registration
+-- needs (the accepting gateway, in d, and the watchers so far).
+local extra = order_hash_names(names)
+extra[#extra + 1] = 'watchers'
+local rec = order_read(KEYS[1], extra)
+
+if rec.status == 'queued' then
   local gw = ARGV[1]
-  -- The accepting gateway (in d) hears of the result anyway.
-  local first = order_read(KEYS[1], {}).gw or ''
-  local list = redis.call('HGET', KEYS[1], 'watchers') or ''
+  -- The accepting gateway hears of the result anyway.
+  local first = rec.gw or ''
+  local list = rec.watchers or ''
   local n, known = 0, (gw == first)
   for w in string.gmatch(list, '[^,]+') do
     n = n + 1
@@ -40,14 +50,10 @@ if status == 'queued' then
       list = list .. ',' .. gw
     end
     redis.call('HSET', KEYS[1], 'watchers', list)
+    rec.watchers = list
   end
 end
 
-local names = {}
-for i = 2, #ARGV do
-  names[#names + 1] = ARGV[i]
-end
-local rec = order_read(KEYS[1], order_hash_names(names))
 local out = {}
 for i = 1, #names do
   out[i] = rec[names[i]] or false

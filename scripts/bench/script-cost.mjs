@@ -33,7 +33,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect } from '../lib/resp.mjs';
-import { luaSource, packOrder } from '../lib/lua-source.mjs';
+import { luaSource } from '../lib/lua-source.mjs';
+import { packOrder } from '../lib/order-record.mjs';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const opts = { orders: 20000, callgrind: false, aof: true,

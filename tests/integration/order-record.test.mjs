@@ -10,7 +10,7 @@ import {
   startRedis, startGateway, startValidator, stopAll, validOrder, setupRoom, waitFor,
 } from './lib/system.mjs';
 import { readRecord } from './lib/record.mjs';
-import { ORDER_FIXED, packOrder } from '../../scripts/lib/lua-source.mjs';
+import { ORDER_FIXED, packOrder } from '../../scripts/lib/order-record.mjs';
 import { connect } from '../../scripts/lib/resp.mjs';
 
 let redis, gw;

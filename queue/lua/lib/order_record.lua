@@ -28,8 +28,9 @@ for _, name in ipairs(ORDER_FIXED) do
   ORDER_IS_FIXED[name] = true
 end
 -- pii comes last and is never read here: no script needs the sealed
--- address, which is most of d's bytes, so the pattern stops before it.
-local ORDER_D_PATTERN = '^' .. string.rep('([^%z]*)%z', #ORDER_FIXED - 1)
+-- address, which is most of d's bytes, so reading stops before it.
+local ORDER_READ = #ORDER_FIXED - 1
+local ORDER_D_PATTERN = '^' .. string.rep('([^%z]*)%z', ORDER_READ)
 
 -- d's fixed fields, pii aside, as a new table. One match into locals and
 -- one constructor, which sizes the table once: captures gathered in a
@@ -47,8 +48,8 @@ local function order_fixed(d)
           coupon_id = coupon_id, tier = tier, buyer = buyer, phone = phone, req = req}
 end
 
--- The names of names that are not fixed fields, for order_read: what a
--- script works out once per call, not once per order.
+-- Of names, those that are hash fields of their own (not in d, not
+-- status), for order_read's extra: worked out once per call, not per order.
 local function order_hash_names(names)
   local out = {}
   for _, name in ipairs(names) do
@@ -71,9 +72,8 @@ local function order_read(key, extra)
   else
     rec = {}
     if v[2] then
-      local n = #ORDER_FIXED - 1
-      local old = redis.call('HMGET', key, unpack(ORDER_FIXED, 1, n))
-      for i = 1, n do
+      local old = redis.call('HMGET', key, unpack(ORDER_FIXED, 1, ORDER_READ))
+      for i = 1, ORDER_READ do
         if old[i] then
           rec[ORDER_FIXED[i]] = old[i]
         end

@@ -1,7 +1,8 @@
 // Drives queue/lua/enqueue.lua directly with EVAL, in the layout
 // gateway/features/intake.c sends, so a test can check the script's
 // decisions against Redis state it set up by hand.
-import { luaSource, packOrder } from '../../../scripts/lib/lua-source.mjs';
+import { luaSource } from '../../../scripts/lib/lua-source.mjs';
+import { packOrder } from '../../../scripts/lib/order-record.mjs';
 import { connect } from '../../../scripts/lib/resp.mjs';
 
 const script = luaSource('enqueue.lua');

@@ -2,7 +2,7 @@
 // queue/order_record.h) spread into fields of their own, so a test reads
 // every field the same way whichever layout the record was written in.
 import { connect } from '../../../scripts/lib/resp.mjs';
-import { expandRecord, packOrder } from '../../../scripts/lib/lua-source.mjs';
+import { expandRecord, packOrder } from '../../../scripts/lib/order-record.mjs';
 
 export async function readRecord(redis, key) {
   const conn = await connect(redis.port);
