@@ -10,9 +10,10 @@
  *      until the payment due index is empty (each buyer hears
  *      order.status cancelled);
  *   3. SCAN of the room's pattern, UNLINK of what goes (keys.h,
- *      lg_key_goes_with_room), the marker renewed each round;
+ *      lg_key_goes_with_room);
  *   4. room_delete.lua "finish": the rule again, then the keys every room
  *      has; then the room leaves the registry and the active-room index.
+ * The marker is renewed before every step (cancel batch or SCAN round).
  * Every step is one command or script on the gateway's connection, so the
  * orders' traffic is delayed by at most one SCAN of 1,000 keys at a time.
  * Order records and idempotency keys stay for their TTL: GET /v1/orders
@@ -30,7 +31,7 @@
 #include "pay_timeout_args.h"
 #include "scripts.h"
 
-#define MARK_TTL_MS 10000 /* renewed every SCAN round: lapses only if we die */
+#define MARK_TTL_MS 10000 /* renewed every step (renew_mark): lapses only if we die */
 #define SCAN_COUNT "1000"
 #define CANCEL_BATCH 500
 /* What the request may wait: cancelling unpaid orders and the SCAN take
@@ -221,14 +222,24 @@ static void on_scanned(redisReply *reply, void *arg)
     }
 }
 
-static void scan_from(struct room_delete *d, const char *cursor)
+/* The marker lapses MARK_TTL_MS after its last renewal, so every step of a
+ * deletion renews it: the cancels of a room with 100,000+ unpaid orders
+ * alone can outlast it, and a lapsed marker fails the deletion at
+ * "finish" (as if another request had taken over). */
+static void renew_mark(struct room_delete *d)
 {
-    char mark_key[LG_KEY_MAX], pattern[LG_KEY_MAX], ttl[16];
+    char mark_key[LG_KEY_MAX], ttl[16];
     lg_key_room_deleting(mark_key, sizeof(mark_key), d->room);
-    lg_key_room_pattern(pattern, sizeof(pattern), d->room);
     snprintf(ttl, sizeof(ttl), "%d", MARK_TTL_MS);
     const char *renew[] = {"PEXPIRE", mark_key, ttl};
     lg_redis_argv(d->gw->redis, lg_redis_ignore_reply, NULL, 3, renew, NULL);
+}
+
+static void scan_from(struct room_delete *d, const char *cursor)
+{
+    char pattern[LG_KEY_MAX];
+    lg_key_room_pattern(pattern, sizeof(pattern), d->room);
+    renew_mark(d);
     const char *scan[] = {"SCAN", cursor, "MATCH", pattern, "COUNT", SCAN_COUNT};
     if (lg_redis_argv(d->gw->redis, on_scanned, d, 6, scan, NULL) != 0)
         fail(d, "scan", NULL);
@@ -258,6 +269,7 @@ static void on_cancelled(redisReply *reply, void *arg)
 static void cancel_unpaid(struct room_delete *d)
 {
     struct lg_pay_timeout_args a;
+    renew_mark(d);
     if (lg_pay_timeout_args(&a, d->room, CANCEL_BATCH, LG_AUDIT_KEEP, true) != 0 ||
         lg_script_call(d->gw->redis, &lg_script_pay_timeout, on_cancelled, d, a.nkeys, a.argc,
                        a.argv, NULL) != 0)
