@@ -64,12 +64,14 @@ static void print_retries(const struct lg_bench_report *r, FILE *out)
         return;
     fprintf(out,
             "retries: %llu refusals (BUSY=%llu RATE_LIMITED=%llu), %llu resubmits after "
-            "retry_after_ms; %llu orders accepted after >= 1 retry, %llu refused and never "
+            "retry_after_ms; %llu orders accepted after >= 1 retry (%llu high-value), %llu refused "
+            "and never "
             "accepted (%llu gave up after %d retries, %llu still waiting when the run ended)\n",
             (unsigned long long)r->a.refusals_retryable,
             (unsigned long long)r->c.errors_by_code[LG_EC_BUSY],
             (unsigned long long)r->c.errors_by_code[LG_EC_RATE_LIMITED],
             (unsigned long long)r->c.retries, (unsigned long long)r->c.admitted_after_retry,
+            (unsigned long long)r->c.admitted_after_retry_high,
             (unsigned long long)(r->c.refused_gave_up + r->c.refused_waiting),
             (unsigned long long)r->c.refused_gave_up, LG_BENCH_RETRY_MAX,
             (unsigned long long)r->c.refused_waiting);
@@ -364,11 +366,12 @@ int lg_bench_write_json(const struct lg_bench_run *run, const char *path)
     json_object_set_new(ac, "refused_only_checked",
                         json_integer((json_int_t)r->a.refused_only_checked));
     json_t *retries = json_pack(
-        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:i,s:o}", "refusals",
+        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:i,s:o}", "refusals",
         (json_int_t)r->a.refusals_retryable, "busy", (json_int_t)r->c.errors_by_code[LG_EC_BUSY],
         "rate_limited", (json_int_t)r->c.errors_by_code[LG_EC_RATE_LIMITED], "resubmits",
         (json_int_t)r->c.retries, "resubmits_after_close", (json_int_t)r->c.resubmits_after_close,
-        "admitted_after_retry", (json_int_t)r->c.admitted_after_retry, "refused_gave_up",
+        "admitted_after_retry", (json_int_t)r->c.admitted_after_retry, "admitted_after_retry_high",
+        (json_int_t)r->c.admitted_after_retry_high, "refused_gave_up",
         (json_int_t)r->c.refused_gave_up, "refused_waiting_at_end",
         (json_int_t)r->c.refused_waiting, "retry_max", LG_BENCH_RETRY_MAX,
         "first_send_to_accept_ms", hist_json(&r->admit_after_retry));

@@ -88,6 +88,7 @@ static void merge_counts(struct lg_bench_counts *d, const struct lg_bench_counts
     d->retries += s->retries;
     d->resubmits_after_close += s->resubmits_after_close;
     d->admitted_after_retry += s->admitted_after_retry;
+    d->admitted_after_retry_high += s->admitted_after_retry_high;
     d->refused_gave_up += s->refused_gave_up;
     d->refused_waiting += s->refused_waiting;
     d->accepted += s->accepted;

@@ -64,6 +64,7 @@ struct lg_bench_counts {
     uint64_t refused_waiting;
     uint64_t accepted; /* order.accepted with duplicate:false */
     uint64_t accepted_high;
+    uint64_t admitted_after_retry_high; /* of admitted_after_retry, high-value */
     uint64_t duplicates_sent;
     uint64_t duplicates_accepted; /* order.accepted with duplicate:true */
     uint64_t invalid_sent;

@@ -686,6 +686,8 @@ static void on_accepted(struct worker *w, struct viewer *v, struct sub *s,
     }
     if (o->retries) {
         w->rep.c.admitted_after_retry++;
+        if (high)
+            w->rep.c.admitted_after_retry_high++;
         lg_hist_record(&w->rep.admit_after_retry, (uint64_t)(now - o->intended_us));
     }
     snprintf(o->order_id, sizeof(o->order_id), "%s", order_id);
