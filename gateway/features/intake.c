@@ -619,6 +619,17 @@ static int64_t cap_wait(struct lg_session *s, bool high)
     return t ? lg_admission_cap_turn(t, lg_mono_ms(), lag, gw->cfg.conn_inflight, high) : lag;
 }
 
+/* Whether a submit is refused because this gateway is too far behind Redis
+ * (see lg_intake_submit); a client back at its turn passes the cap on the
+ * orders held, which was counted when it was first refused. */
+static bool lagging(struct lg_intake *in, enum lg_shed_priority p, bool returning)
+{
+    if (!returning && in->orders_in_flight >= in->gw->cfg.intake_in_flight)
+        return true;
+    return lg_admission_lagging(intake_lag_ms(in, lg_mono_ms()), in->gw->cfg.admit_wait_ms / 5,
+                                p == LG_SHED_HIGH, returning);
+}
+
 /* The retry_after_ms (before jitter) of an order refused because Redis is
  * behind: its turn when the room is refusing anyway, else its turn in the
  * gateway's own line, else (no admission rate measured yet) a random wait
@@ -872,8 +883,9 @@ static void batch_send(struct batch *b)
     arg_list_free(&b->args);
 }
 
-/* Sends the waiting batches, oldest first, while fewer than
- * LIVEGATE_INTAKE_CALLS enqueue calls are in flight. Why a cap: Redis runs
+/* Sends the waiting batches, high-value ones first, while fewer than
+ * LIVEGATE_INTAKE_CALLS enqueue calls are in flight (twice as many for a
+ * high-value batch, lg_admission_call_slots says why). Why a cap: Redis runs
  * a client's queued commands back to back, so a gateway with many large
  * scripts queued holds every other client - the validators' reads and
  * decisions above all - behind them, and the orders it has admitted miss
@@ -881,9 +893,13 @@ static void batch_send(struct batch *b)
  * LG_INTAKE_BATCH_MAX), which costs Redis less per order. */
 static void flush_pending(struct lg_intake *in)
 {
-    while (!lg_list_empty(&in->pending) &&
-           in->sent - in->replied < (uint64_t)in->gw->cfg.intake_calls)
-        batch_send(lg_list_entry(lg_list_first(&in->pending), struct batch, node));
+    while (!lg_list_empty(&in->pending)) {
+        struct batch *b = lg_list_entry(lg_list_first(&in->pending), struct batch, node);
+        int slots = lg_admission_call_slots(in->gw->cfg.intake_calls, b->high);
+        if (in->sent - in->replied >= (uint64_t)slots)
+            break;
+        batch_send(b);
+    }
 }
 
 /* The end of the loop turn: libuv runs check handles right after polling
@@ -1056,11 +1072,9 @@ void lg_intake_submit(struct lg_session *s, const struct lg_order *o, const char
      * lengthen Redis's queue, where the validators' reads and the replies
      * wait behind them, so it is refused here. A high-value order is
      * refused only for the second reason: it is shed last, and the few
-     * there are lengthen the queue little. */
-    if (!shed_ms && !returning && gw->intake &&
-        (gw->intake->orders_in_flight >= gw->cfg.intake_in_flight ||
-         (p != LG_SHED_HIGH &&
-          intake_lag_ms(gw->intake, lg_mono_ms()) > gw->cfg.admit_wait_ms / 5))) {
+     * there are lengthen the queue little. A client back at its turn is
+     * refused only when twice as far behind (lg_admission_lagging). */
+    if (!shed_ms && gw->intake && lagging(gw->intake, p, returning)) {
         gw->counters[LG_CTR_ORDERS_LAG_SHED]++;
         shed_ms = lagging_wait(gw->intake, s, o, e, p);
     }

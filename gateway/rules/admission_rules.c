@@ -291,3 +291,15 @@ int64_t lg_admission_cap_turn(struct lg_turns *t, int64_t now_ms, int64_t lag_ms
     }
     return turn;
 }
+
+bool lg_admission_lagging(int64_t lag_ms, int64_t bound_ms, bool high, bool returning)
+{
+    if (high)
+        return false;
+    return lag_ms > (returning ? 2 * bound_ms : bound_ms);
+}
+
+int lg_admission_call_slots(int calls, bool high)
+{
+    return high ? 2 * calls : calls;
+}

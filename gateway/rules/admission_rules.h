@@ -117,6 +117,29 @@ void lg_shed_note_high_amount(struct lg_shed *s, int64_t now_ms, long long amoun
  * always high). */
 enum lg_shed_priority lg_shed_priority_of(const struct lg_shed *s, long long amount, bool vip);
 
+/* Whether a gateway lag_ms behind Redis (its oldest unanswered order has
+ * waited that long, see intake.c) refuses a submit on its own, given the
+ * bound (a fifth of LIVEGATE_ADMIT_WAIT_MS). A high-value order never is
+ * for the lag: it is shed last. A client back at its turn is let through
+ * up to twice the bound, not without limit: turns are handed out at the
+ * best rate of late, and when Redis answers slower than that (it shares
+ * the CPU with the flood) the returning clients alone would pile up in the
+ * batches waiting for a call, ten seconds of them under a flood of three
+ * times the capacity, and every order behind them waited that long. */
+bool lg_admission_lagging(int64_t lag_ms, int64_t bound_ms, bool high, bool returning);
+
+/* The enqueue calls a gateway may have in flight when the next batch to
+ * go is of priority high: calls (LIVEGATE_INTAKE_CALLS), twice as many for
+ * a high-value batch. Under a flood the calls take long (Redis and the
+ * gateway short of CPU: 0.5 to 1.5 s a call on a 2-core machine), and a
+ * high-value batch that waited for one of the normal calls to come back
+ * waited longer than its own call took; the high-value orders arriving
+ * meanwhile then outgrew the calls that could carry them (4,000 of them
+ * waited 10 s in one gateway). High-value batches go first, so the extra
+ * calls are theirs alone; a cap of their own with room for 8 calls made
+ * Redis's queue longer and the validators late (docs/BENCHMARKS.md). */
+int lg_admission_call_slots(int calls, bool high);
+
 /* base_ms clamped to [LG_RETRY_MIN_MS, LG_RETRY_MAX_MS], then spread
  * uniformly up to a tenth again by rnd: the retry_after_ms a client is
  * sent. Turns are a place apart already; the jitter only keeps clients

@@ -548,6 +548,45 @@ test('with Redis far behind, the gateway refuses BUSY without sending: a fifth o
   await gw.stop();
 });
 
+test('with Redis far behind, a client back at its turn passes up to twice the bound, and is refused past it', async () => {
+  // LIVEGATE_ADMIT_WAIT_MS=1000: the bound is 200 ms, so a client back at
+  // its turn is let through while the oldest call has waited 400 ms at
+  // most. Under a flood, letting every returning client through piled up
+  // ten seconds of orders in one gateway (docs/BENCHMARKS.md).
+  const gw = await startGateway({ redis, env: { LIVEGATE_ADMIT_WAIT_MS: '1000' } });
+  await setupRoom(gw, 'g5b');
+  const c = await gw.session({ sub: 'b5b', room: 'g5b', role: 'viewer' });
+  const lagging = async () => {
+    const r = await gw.http('GET', '/metrics');
+    return Number(r.text.match(/^livegate_orders_busy_lagging_total (\d+)$/m)[1]);
+  };
+  await redis.cli('CLIENT', 'PAUSE', '1500', 'WRITE');
+  const started = Date.now();
+  const first = validOrder({ room_id: 'g5b' });
+  c.send(first);
+  await sleep(300);
+  const second = validOrder({ room_id: 'g5b' });
+  c.send(second);
+  const refused = await c.next((m) => m.ref === second.client_order_id, 1000);
+  assert.equal(refused.code, 'BUSY');
+  // Back at its turn (250 ms at least): the oldest call has waited more
+  // than 400 ms by then, so it is refused again, with a new turn.
+  await sleep(refused.retry_after_ms);
+  assert.ok(Date.now() - started < 1300, 'the turn came while Redis was still paused');
+  c.send(second);
+  const again = await c.next((m) => m.ref === second.client_order_id, 1000);
+  assert.equal(again.code, 'BUSY');
+  assert.ok(again.retry_after_ms >= 50, `retry ${again.retry_after_ms}`);
+  assert.equal(await lagging(), 2);
+  // Once Redis answers, the first is accepted, and the second gets in.
+  assert.equal((await c.next((m) => m.client_order_id === first.client_order_id, 5000)).type, 'order.accepted');
+  c.send(second);
+  const last = await c.next((m) => m.client_order_id === second.client_order_id || m.ref === second.client_order_id, 5000);
+  assert.equal(last.type, 'order.accepted');
+  c.close();
+  await gw.stop();
+});
+
 test('a gateway sends at most LIVEGATE_INTAKE_IN_FLIGHT orders Redis has not answered, and not one more', async () => {
   const gw = await startGateway({ redis, env: { LIVEGATE_INTAKE_IN_FLIGHT: '16' } });
   await setupRoom(gw, 'g6');
@@ -614,6 +653,58 @@ for (const [calls, expected] of [[1, 2], [2, 3]]) {
     }
   });
 }
+
+test('LIVEGATE_INTAKE_CALLS=1: a high-value batch goes out beside the normal call in flight, and a third call waits', async () => {
+  const gw = await startGateway({ redis, env: { LIVEGATE_INTAKE_CALLS: '1' } });
+  const room = 'g-high-slots';
+  await setupRoom(gw, room, { threshold: 100000 });
+  const c = await gw.session({ sub: 'b-hs', room, role: 'viewer' });
+  const vip = await gw.session({ sub: 'b-hs-vip', room, role: 'viewer', tier: 'vip' });
+  await redis.cli('CONFIG', 'SET', 'slowlog-log-slower-than', '0');
+  await redis.cli('SLOWLOG', 'RESET');
+  try {
+    await redis.cli('CLIENT', 'PAUSE', '600', 'WRITE');
+    // A normal call in flight (held by the pause), 10 normal orders
+    // waiting; a high order then goes out at once (2 calls in flight, the
+    // most a high-value batch may have with 1), and a second high order
+    // waits for one of them. Before, both high orders waited for the
+    // normal call and went as one call.
+    const first = Array.from({ length: 5 }, () => validOrder({ room_id: room }));
+    for (const o of first) c.send(o);
+    await sleep(100);
+    const normal = Array.from({ length: 10 }, () => validOrder({ room_id: room }));
+    for (const o of normal) c.send(o);
+    await sleep(100);
+    const high = [validOrder({ room_id: room }), validOrder({ room_id: room })];
+    vip.send(high[0]);
+    await sleep(100);
+    vip.send(high[1]);
+    for (const o of high) {
+      const a = await vip.next((m) => m.client_order_id === o.client_order_id, 5000);
+      assert.equal(a.type, 'order.accepted');
+      assert.equal(a.priority, 'high');
+    }
+    for (const o of [...first, ...normal]) {
+      assert.equal((await c.next((m) => m.client_order_id === o.client_order_id, 5000)).type, 'order.accepted');
+    }
+    // The calls in the order Redis ran them, as orders a call (KEYS: 5 of
+    // the room, 3 an order): the held one, each high order alone, then
+    // every normal order still waiting.
+    const log = (await redis.cli('SLOWLOG', 'GET', '100000')).split('\n').map((l) => l.trim());
+    const calls = [];
+    log.forEach((l, i) => { if (l === enqueueSha) calls.push((Number(log[i + 1]) - 5) / 3); });
+    calls.reverse();
+    assert.equal(calls.length, 4, JSON.stringify(calls));
+    assert.equal(calls[1], 1, JSON.stringify(calls));
+    assert.equal(calls[2], 1, JSON.stringify(calls));
+    assert.equal(calls[0] + calls[3], 15, JSON.stringify(calls));
+  } finally {
+    await redis.cli('CONFIG', 'SET', 'slowlog-log-slower-than', '10000');
+    c.close();
+    vip.close();
+    await gw.stop();
+  }
+});
 
 for (const how of ['vip', 'amount']) {
 test(`a high-value order (${how}) waiting for its enqueue call goes out before the normal ones waiting`, async () => {

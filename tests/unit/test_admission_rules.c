@@ -306,6 +306,33 @@ static void high_value_orders_have_a_connection_cap_of_their_own(void **state)
     assert_false(lg_admission_conn_full(0, 0, 1, false));
 }
 
+static void a_client_at_its_turn_passes_the_lag_only_up_to_twice_the_bound(void **state)
+{
+    (void)state;
+    /* a new submit: refused past the bound */
+    assert_false(lg_admission_lagging(1000, 1000, false, false));
+    assert_true(lg_admission_lagging(1001, 1000, false, false));
+    /* back at its turn: let through up to twice the bound, not beyond */
+    assert_false(lg_admission_lagging(1001, 1000, false, true));
+    assert_false(lg_admission_lagging(2000, 1000, false, true));
+    assert_true(lg_admission_lagging(2001, 1000, false, true));
+    assert_true(lg_admission_lagging(14000, 1000, false, true));
+    /* a high-value order never, however far behind */
+    assert_false(lg_admission_lagging(14000, 1000, true, false));
+    assert_false(lg_admission_lagging(14000, 1000, true, true));
+    assert_false(lg_admission_lagging(0, 1000, false, false));
+}
+
+static void a_high_value_batch_may_have_twice_the_calls_in_flight(void **state)
+{
+    (void)state;
+    assert_int_equal(lg_admission_call_slots(2, false), 2);
+    assert_int_equal(lg_admission_call_slots(2, true), 4);
+    assert_int_equal(lg_admission_call_slots(1, false), 1);
+    assert_int_equal(lg_admission_call_slots(1, true), 2);
+    assert_int_equal(lg_admission_call_slots(64, true), 128);
+}
+
 static void a_line_hands_out_places_one_apart_after_what_waits(void **state)
 {
     (void)state;
@@ -396,6 +423,8 @@ int main(void)
         cmocka_unit_test(a_client_back_at_its_turn_is_known),
         cmocka_unit_test(refusals_are_counted_per_order_and_back_the_lag_retry_off),
         cmocka_unit_test(a_line_hands_out_places_one_apart_after_what_waits),
+        cmocka_unit_test(a_client_at_its_turn_passes_the_lag_only_up_to_twice_the_bound),
+        cmocka_unit_test(a_high_value_batch_may_have_twice_the_calls_in_flight),
         cmocka_unit_test(a_full_connection_spreads_its_refused_submits_over_the_lag),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
