@@ -486,6 +486,7 @@ struct shed_entry {
 struct lg_intake {
     struct lg_gateway *gw;
     uv_check_t flush_check;         /* runs once per loop turn while batches wait */
+    uv_timer_t high_wait;           /* when a waiting high-value batch may take an extra call */
     struct lg_list pending;         /* struct batch, in the order their rooms arrived */
     struct lg_strmap *by_room;      /* room -> its batch of normal orders being filled */
     struct lg_strmap *high_by_room; /* room -> its batch of high-value orders */
@@ -883,9 +884,12 @@ static void batch_send(struct batch *b)
     arg_list_free(&b->args);
 }
 
+static void on_high_wait(uv_timer_t *t);
+
 /* Sends the waiting batches, high-value ones first, while fewer than
  * LIVEGATE_INTAKE_CALLS enqueue calls are in flight (twice as many for a
- * high-value batch, lg_admission_call_slots says why). Why a cap: Redis runs
+ * high-value batch that has waited, lg_admission_call_slots says why).
+ * Why a cap: Redis runs
  * a client's queued commands back to back, so a gateway with many large
  * scripts queued holds every other client - the validators' reads and
  * decisions above all - behind them, and the orders it has admitted miss
@@ -895,11 +899,26 @@ static void flush_pending(struct lg_intake *in)
 {
     while (!lg_list_empty(&in->pending)) {
         struct batch *b = lg_list_entry(lg_list_first(&in->pending), struct batch, node);
-        int slots = lg_admission_call_slots(in->gw->cfg.intake_calls, b->high);
-        if (in->sent - in->replied >= (uint64_t)slots)
-            break;
-        batch_send(b);
+        int64_t waited = lg_mono_ms() - b->born_ms;
+        int calls = in->gw->cfg.intake_calls;
+        uint64_t in_flight = in->sent - in->replied;
+        if (in_flight < (uint64_t)lg_admission_call_slots(calls, b->high, waited)) {
+            batch_send(b);
+            continue;
+        }
+        /* A quiet loop may have no turn before the batch has waited long
+         * enough to take an extra call: the timer gives it one. */
+        if (b->high && in_flight < (uint64_t)lg_admission_call_slots(calls, true, INT64_MAX) &&
+            !uv_is_active((uv_handle_t *)&in->high_wait))
+            uv_timer_start(&in->high_wait, on_high_wait, (uint64_t)(LG_HIGH_EXTRA_CALL_MS - waited),
+                           0);
+        break;
     }
+}
+
+static void on_high_wait(uv_timer_t *t)
+{
+    flush_pending(t->data);
 }
 
 /* The end of the loop turn: libuv runs check handles right after polling
@@ -934,6 +953,8 @@ struct lg_intake *lg_intake_new(struct lg_gateway *gw)
     lg_list_init(&in->sheds);
     uv_check_init(gw->loop, &in->flush_check);
     in->flush_check.data = in;
+    uv_timer_init(gw->loop, &in->high_wait);
+    in->high_wait.data = in;
     return in;
 }
 
@@ -949,6 +970,12 @@ static void on_check_closed(uv_handle_t *h)
     free(in);
 }
 
+static void on_timer_closed(uv_handle_t *h)
+{
+    struct lg_intake *in = h->data;
+    uv_close((uv_handle_t *)&in->flush_check, on_check_closed);
+}
+
 void lg_intake_close(struct lg_intake *in)
 {
     if (!in)
@@ -956,7 +983,9 @@ void lg_intake_close(struct lg_intake *in)
     /* Closing: every waiting batch goes now, whatever the cap. */
     while (!lg_list_empty(&in->pending))
         batch_send(lg_list_entry(lg_list_first(&in->pending), struct batch, node));
-    uv_close((uv_handle_t *)&in->flush_check, on_check_closed);
+    /* One handle after the other: the check's close frees the intake, the
+     * timer inside it included. */
+    uv_close((uv_handle_t *)&in->high_wait, on_timer_closed);
 }
 
 /* ---- one submit -------------------------------------------------------- */

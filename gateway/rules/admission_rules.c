@@ -299,7 +299,7 @@ bool lg_admission_lagging(int64_t lag_ms, int64_t bound_ms, bool high, bool retu
     return lag_ms > (returning ? 2 * bound_ms : bound_ms);
 }
 
-int lg_admission_call_slots(int calls, bool high)
+int lg_admission_call_slots(int calls, bool high, int64_t waited_ms)
 {
-    return high ? 2 * calls : calls;
+    return high && waited_ms >= LG_HIGH_EXTRA_CALL_MS ? 2 * calls : calls;
 }

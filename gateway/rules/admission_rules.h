@@ -128,17 +128,25 @@ enum lg_shed_priority lg_shed_priority_of(const struct lg_shed *s, long long amo
  * times the capacity, and every order behind them waited that long. */
 bool lg_admission_lagging(int64_t lag_ms, int64_t bound_ms, bool high, bool returning);
 
+/* A high-value batch that has waited this long for an enqueue call may go
+ * beside the normal calls (lg_admission_call_slots). At max a call takes
+ * 10-30 ms on a 2-core machine, and a high-value batch that waits for the
+ * next one gathers more orders into one call; going at once made calls
+ * smaller and cost Redis 10-20 % more an order. */
+#define LG_HIGH_EXTRA_CALL_MS 50
 /* The enqueue calls a gateway may have in flight when the next batch to
- * go is of priority high: calls (LIVEGATE_INTAKE_CALLS), twice as many for
- * a high-value batch. Under a flood the calls take long (Redis and the
- * gateway short of CPU: 0.5 to 1.5 s a call on a 2-core machine), and a
- * high-value batch that waited for one of the normal calls to come back
- * waited longer than its own call took; the high-value orders arriving
- * meanwhile then outgrew the calls that could carry them (4,000 of them
- * waited 10 s in one gateway). High-value batches go first, so the extra
- * calls are theirs alone; a cap of their own with room for 8 calls made
- * Redis's queue longer and the validators late (docs/BENCHMARKS.md). */
-int lg_admission_call_slots(int calls, bool high);
+ * go is of priority high and has waited waited_ms: calls
+ * (LIVEGATE_INTAKE_CALLS), twice as many for a high-value batch that has
+ * waited LG_HIGH_EXTRA_CALL_MS. Under a flood the calls take long (Redis
+ * and the gateway short of CPU: 0.5 to 1.5 s a call on a 2-core machine),
+ * and a high-value batch that waited for one of the normal calls to come
+ * back waited longer than its own call took; the high-value orders
+ * arriving meanwhile then outgrew the calls that could carry them (4,000
+ * of them waited 10 s in one gateway). High-value batches go first, so
+ * the extra calls are theirs alone; a cap of their own with room for 8
+ * calls made Redis's queue longer and the validators late
+ * (docs/BENCHMARKS.md). */
+int lg_admission_call_slots(int calls, bool high, int64_t waited_ms);
 
 /* base_ms clamped to [LG_RETRY_MIN_MS, LG_RETRY_MAX_MS], then spread
  * uniformly up to a tenth again by rnd: the retry_after_ms a client is

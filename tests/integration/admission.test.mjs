@@ -665,9 +665,9 @@ test('LIVEGATE_INTAKE_CALLS=1: a high-value batch goes out beside the normal cal
   try {
     await redis.cli('CLIENT', 'PAUSE', '600', 'WRITE');
     // A normal call in flight (held by the pause), 10 normal orders
-    // waiting; a high order then goes out at once (2 calls in flight, the
-    // most a high-value batch may have with 1), and a second high order
-    // waits for one of them. Before, both high orders waited for the
+    // waiting; a high order then goes out once it has waited 50 ms (2
+    // calls in flight, the most a high-value batch may have with 1), and a
+    // second high order waits for one of them. Before, both high orders waited for the
     // normal call and went as one call.
     const first = Array.from({ length: 5 }, () => validOrder({ room_id: room }));
     for (const o of first) c.send(o);

@@ -323,14 +323,17 @@ static void a_client_at_its_turn_passes_the_lag_only_up_to_twice_the_bound(void 
     assert_false(lg_admission_lagging(0, 1000, false, false));
 }
 
-static void a_high_value_batch_may_have_twice_the_calls_in_flight(void **state)
+static void a_high_value_batch_that_waited_may_have_twice_the_calls_in_flight(void **state)
 {
     (void)state;
-    assert_int_equal(lg_admission_call_slots(2, false), 2);
-    assert_int_equal(lg_admission_call_slots(2, true), 4);
-    assert_int_equal(lg_admission_call_slots(1, false), 1);
-    assert_int_equal(lg_admission_call_slots(1, true), 2);
-    assert_int_equal(lg_admission_call_slots(64, true), 128);
+    assert_int_equal(lg_admission_call_slots(2, false, 0), 2);
+    assert_int_equal(lg_admission_call_slots(2, false, 10000), 2);
+    /* high: twice as many once it has waited LG_HIGH_EXTRA_CALL_MS */
+    assert_int_equal(lg_admission_call_slots(2, true, LG_HIGH_EXTRA_CALL_MS - 1), 2);
+    assert_int_equal(lg_admission_call_slots(2, true, LG_HIGH_EXTRA_CALL_MS), 4);
+    assert_int_equal(lg_admission_call_slots(1, true, 0), 1);
+    assert_int_equal(lg_admission_call_slots(1, true, 100), 2);
+    assert_int_equal(lg_admission_call_slots(64, true, 100), 128);
 }
 
 static void a_line_hands_out_places_one_apart_after_what_waits(void **state)
@@ -424,7 +427,7 @@ int main(void)
         cmocka_unit_test(refusals_are_counted_per_order_and_back_the_lag_retry_off),
         cmocka_unit_test(a_line_hands_out_places_one_apart_after_what_waits),
         cmocka_unit_test(a_client_at_its_turn_passes_the_lag_only_up_to_twice_the_bound),
-        cmocka_unit_test(a_high_value_batch_may_have_twice_the_calls_in_flight),
+        cmocka_unit_test(a_high_value_batch_that_waited_may_have_twice_the_calls_in_flight),
         cmocka_unit_test(a_full_connection_spreads_its_refused_submits_over_the_lag),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
