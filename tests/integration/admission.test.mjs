@@ -619,6 +619,27 @@ async function enqueueCalls() {
   return log.split('\n').filter((l) => l.trim() === enqueueSha).length;
 }
 
+// With Redis paused: 5 normal orders (one call in flight, or a few), then
+// 10 more that wait for it, 100 ms apart.
+async function holdOneCallThenQueue(c, room) {
+  const first = Array.from({ length: 5 }, () => validOrder({ room_id: room }));
+  for (const o of first) c.send(o);
+  await sleep(100);
+  const normal = Array.from({ length: 10 }, () => validOrder({ room_id: room }));
+  for (const o of normal) c.send(o);
+  await sleep(100);
+  return { first, normal };
+}
+
+// The enqueue calls in the order Redis ran them, as orders a call (their
+// KEYS count: 5 of the room, 3 an order).
+async function enqueueCallSizes() {
+  const log = (await redis.cli('SLOWLOG', 'GET', '100000')).split('\n').map((l) => l.trim());
+  const calls = [];
+  log.forEach((l, i) => { if (l === enqueueSha) calls.push((Number(log[i + 1]) - 5) / 3); });
+  return calls.reverse();
+}
+
 for (const [calls, expected] of [[1, 2], [2, 3]]) {
   test(`LIVEGATE_INTAKE_CALLS=${calls}: at most ${calls} enqueue call(s) in flight; the others wait and grow`, async () => {
     const gw = await startGateway({ redis, env: { LIVEGATE_INTAKE_CALLS: String(calls) } });
@@ -667,14 +688,9 @@ test('LIVEGATE_INTAKE_CALLS=1: a high-value batch goes out beside the normal cal
     // A normal call in flight (held by the pause), 10 normal orders
     // waiting; a high order then goes out once it has waited 50 ms (2
     // calls in flight, the most a high-value batch may have with 1), and a
-    // second high order waits for one of them. Before, both high orders waited for the
-    // normal call and went as one call.
-    const first = Array.from({ length: 5 }, () => validOrder({ room_id: room }));
-    for (const o of first) c.send(o);
-    await sleep(100);
-    const normal = Array.from({ length: 10 }, () => validOrder({ room_id: room }));
-    for (const o of normal) c.send(o);
-    await sleep(100);
+    // second high order waits for one of them. Before, both high orders
+    // waited for the normal call and went as one call.
+    const { first, normal } = await holdOneCallThenQueue(c, room);
     const high = [validOrder({ room_id: room }), validOrder({ room_id: room })];
     vip.send(high[0]);
     await sleep(100);
@@ -690,10 +706,7 @@ test('LIVEGATE_INTAKE_CALLS=1: a high-value batch goes out beside the normal cal
     // The calls in the order Redis ran them, as orders a call (KEYS: 5 of
     // the room, 3 an order): the held one, each high order alone, then
     // every normal order still waiting.
-    const log = (await redis.cli('SLOWLOG', 'GET', '100000')).split('\n').map((l) => l.trim());
-    const calls = [];
-    log.forEach((l, i) => { if (l === enqueueSha) calls.push((Number(log[i + 1]) - 5) / 3); });
-    calls.reverse();
+    const calls = await enqueueCallSizes();
     assert.equal(calls.length, 4, JSON.stringify(calls));
     assert.equal(calls[1], 1, JSON.stringify(calls));
     assert.equal(calls[2], 1, JSON.stringify(calls));
@@ -729,12 +742,7 @@ test(`a high-value order (${how}) waiting for its enqueue call goes out before t
     await redis.cli('CLIENT', 'PAUSE', '600', 'WRITE');
     // One call in flight (held by the pause); then 10 normal orders wait,
     // then a vip's (high) order arrives: it goes out first all the same.
-    const first = Array.from({ length: 5 }, () => validOrder({ room_id: room }));
-    for (const o of first) c.send(o);
-    await sleep(100);
-    const normal = Array.from({ length: 10 }, () => validOrder({ room_id: room }));
-    for (const o of normal) c.send(o);
-    await sleep(100);
+    const { first, normal } = await holdOneCallThenQueue(c, room);
     const high = how === 'vip' ? validOrder({ room_id: room }) : bigOrder();
     vip.send(high);
     const h = await vip.next((m) => m.client_order_id === high.client_order_id, 5000);
@@ -747,10 +755,7 @@ test(`a high-value order (${how}) waiting for its enqueue call goes out before t
     // count: 5 of the room, 3 an order): the one held by the pause (the
     // first submit or few), then the high order alone, though the normal
     // ones had waited longer, then every normal order still waiting.
-    const log = (await redis.cli('SLOWLOG', 'GET', '100000')).split('\n').map((l) => l.trim());
-    const calls = [];
-    log.forEach((l, i) => { if (l === enqueueSha) calls.push((Number(log[i + 1]) - 5) / 3); });
-    calls.reverse();
+    const calls = await enqueueCallSizes();
     assert.equal(calls.length, 3, JSON.stringify(calls));
     assert.equal(calls[1], 1, JSON.stringify(calls));
     assert.equal(calls[0] + calls[2], 15, JSON.stringify(calls));
