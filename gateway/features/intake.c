@@ -889,12 +889,11 @@ static void on_high_wait(uv_timer_t *t);
 /* Sends the waiting batches, high-value ones first, while fewer than
  * LIVEGATE_INTAKE_CALLS enqueue calls are in flight (twice as many for a
  * high-value batch that has waited, lg_admission_call_slots says why).
- * Why a cap: Redis runs
- * a client's queued commands back to back, so a gateway with many large
- * scripts queued holds every other client - the validators' reads and
- * decisions above all - behind them, and the orders it has admitted miss
- * their deadline. Batches that wait grow instead (up to
- * LG_INTAKE_BATCH_MAX), which costs Redis less per order. */
+ * Why a cap: Redis runs a client's queued commands back to back, so a
+ * gateway with many large scripts queued holds every other client - the
+ * validators' reads and decisions above all - behind them, and the orders
+ * it has admitted miss their deadline. Batches that wait grow instead (up
+ * to LG_INTAKE_BATCH_MAX), which costs Redis less per order. */
 static void flush_pending(struct lg_intake *in)
 {
     while (!lg_list_empty(&in->pending)) {
@@ -908,8 +907,9 @@ static void flush_pending(struct lg_intake *in)
         }
         /* A quiet loop may have no turn before the batch has waited long
          * enough to take an extra call: the timer gives it one. */
-        if (b->high && in_flight < (uint64_t)lg_admission_call_slots(calls, true, INT64_MAX) &&
-            !uv_is_active((uv_handle_t *)&in->high_wait))
+        bool may_wait_for_extra =
+            b->high && in_flight < (uint64_t)lg_admission_call_slots(calls, true, INT64_MAX);
+        if (may_wait_for_extra && !uv_is_active((uv_handle_t *)&in->high_wait))
             uv_timer_start(&in->high_wait, on_high_wait, (uint64_t)(LG_HIGH_EXTRA_CALL_MS - waited),
                            0);
         break;
