@@ -35,6 +35,13 @@
 
 static EVP_CIPHER *aes_gcm;
 static EVP_CIPHER_CTX *seal_ctx, *open_ctx;
+
+/* The key a context was last keyed with (see start_context). */
+struct keyed_context {
+    unsigned char key[LG_DATA_KEY_LEN];
+    int keyed;
+};
+static struct keyed_context seal_keyed, open_keyed;
 static unsigned char nonce_fixed[NONCE_FIXED_LEN];
 static uint32_t nonce_counter;
 static int nonce_ready;
@@ -87,6 +94,28 @@ static EVP_CIPHER_CTX *context_for(EVP_CIPHER_CTX **slot)
     if (aes_gcm && !*slot)
         *slot = EVP_CIPHER_CTX_new();
     return aes_gcm ? *slot : NULL;
+}
+
+/* Starts ctx for one value under key and nonce. Keying costs more than
+ * sealing a short value (the AES key schedule and GCM's hash tables), and
+ * every seal of a process uses the same key: a context already keyed with
+ * it is given only the new nonce. keyed_with remembers the key; a failed
+ * call forgets it, so the next one keys afresh. Returns 1 or 0. */
+static int start_context(EVP_CIPHER_CTX *ctx, struct keyed_context *k,
+                         const unsigned char key[LG_DATA_KEY_LEN],
+                         const unsigned char nonce[NONCE_LEN], int encrypt)
+{
+    int same = k->keyed && CRYPTO_memcmp(k->key, key, LG_DATA_KEY_LEN) == 0;
+    k->keyed = 0;
+    int ok = encrypt
+                 ? EVP_EncryptInit_ex2(ctx, same ? NULL : aes_gcm, same ? NULL : key, nonce, NULL)
+                 : EVP_DecryptInit_ex2(ctx, same ? NULL : aes_gcm, same ? NULL : key, nonce, NULL);
+    if (ok != 1)
+        return 0;
+    if (!same)
+        memcpy(k->key, key, LG_DATA_KEY_LEN);
+    k->keyed = 1;
+    return 1;
 }
 
 static int hex_value(char c)
@@ -241,7 +270,7 @@ char *lg_crypto_seal(const unsigned char key[LG_DATA_KEY_LEN], const char *aad,
         raw[0] = VERSION;
         unsigned char *nonce = raw + HEADER_LEN, *ct = nonce + NONCE_LEN;
         ok = key_id(key, raw + 1) == 0 && next_nonce(nonce) == 0 &&
-             EVP_EncryptInit_ex2(ctx, aes_gcm, key, nonce, NULL) == 1 &&
+             start_context(ctx, &seal_keyed, key, nonce, 1) &&
              EVP_EncryptUpdate(ctx, NULL, &n, raw, HEADER_LEN) == 1 &&
              EVP_EncryptUpdate(ctx, NULL, &n, (const unsigned char *)aad, (int)strlen(aad)) == 1 &&
              EVP_EncryptUpdate(ctx, ct, &n, pt, (int)pt_len) == 1 &&
@@ -297,7 +326,7 @@ static int open_with(const unsigned char key[LG_DATA_KEY_LEN], const char *aad,
 {
     EVP_CIPHER_CTX *ctx = context_for(&open_ctx);
     int n = 0, m = 0;
-    int ok = ctx && EVP_DecryptInit_ex2(ctx, aes_gcm, key, p->nonce, NULL) == 1 &&
+    int ok = ctx && start_context(ctx, &open_keyed, key, p->nonce, 0) &&
              (p->header_len == 0 ||
               EVP_DecryptUpdate(ctx, NULL, &n, p->header, (int)p->header_len) == 1) &&
              EVP_DecryptUpdate(ctx, NULL, &n, (const unsigned char *)aad, (int)strlen(aad)) == 1 &&

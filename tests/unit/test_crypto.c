@@ -399,6 +399,63 @@ static void key_lists(void **state)
     assert_int_equal(lg_crypto_parse_key_list(two, keys, LG_DATA_KEYS_OLD_MAX, &n), 2);
 }
 
+/* Opens a version 2 value with a context of its own, keyed here: the truth
+ * crypto.c's reused contexts are checked against. Returns 1 when the value
+ * opens under k and the aad "o-1" to PT. */
+static int opens_with_fresh_context(const unsigned char k[LG_DATA_KEY_LEN], const char *sealed)
+{
+    unsigned char raw[256], pt[256];
+    int raw_len = decode(sealed, raw), n = 0, m = 0;
+    int ct_len = raw_len - 5 - 12 - 16;
+    assert_true(ct_len >= 0 && raw[0] == 2);
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    int ok = EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, k, raw + 5) == 1 &&
+             EVP_DecryptUpdate(ctx, NULL, &n, raw, 5) == 1 &&
+             EVP_DecryptUpdate(ctx, NULL, &n, (const unsigned char *)"o-1", 3) == 1 &&
+             EVP_DecryptUpdate(ctx, pt, &n, raw + 17, ct_len) == 1 &&
+             EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, 16, raw + 17 + ct_len) == 1 &&
+             EVP_DecryptFinal_ex(ctx, pt + n, &m) == 1;
+    EVP_CIPHER_CTX_free(ctx);
+    return ok && (size_t)ct_len == strlen(PT) && memcmp(pt, PT, (size_t)ct_len) == 0;
+}
+
+/* A context keyed once is given only a new nonce while the key stays the
+ * same (crypto.c, start_context). Switching keys between seals and between
+ * opens, with failed opens in between, must key it afresh: each value is
+ * what a freshly keyed context makes of it, and opens with its own key
+ * only. */
+static void switching_keys_rekeys_the_context(void **state)
+{
+    (void)state;
+    unsigned char other[LG_DATA_KEY_LEN];
+    for (size_t i = 0; i < sizeof(other); i++)
+        other[i] = (unsigned char)(0xa0 + i);
+    const unsigned char *keys[] = {key, other, other, key, key, other};
+    char *sealed[6];
+    for (size_t i = 0; i < 6; i++) {
+        sealed[i] = lg_crypto_seal(keys[i], "o-1", (const unsigned char *)PT, strlen(PT));
+        assert_non_null(sealed[i]);
+        assert_true(opens_with_fresh_context(keys[i], sealed[i]));
+    }
+    for (size_t i = 0; i < 6; i++) {
+        size_t n = 0;
+        assert_null(lg_crypto_open(keys[i], "o-2", sealed[i], &n));
+        assert_opens(keys[i], sealed[i]);
+    }
+    /* the opening context, switched between keys with values of version 1
+     * (no key id, so each is tried with the key given) */
+    const unsigned char *open_keys[] = {key, other, other, key};
+    for (size_t i = 0; i < 4; i++) {
+        char *old = seal_without_id(open_keys[i], "o-1");
+        size_t n = 0;
+        assert_null(lg_crypto_open(open_keys[i] == key ? other : key, "o-1", old, &n));
+        assert_opens(open_keys[i], old);
+        free(old);
+    }
+    for (size_t i = 0; i < 6; i++)
+        free(sealed[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -412,6 +469,7 @@ int main(void)
         cmocka_unit_test(values_without_a_key_id_still_open),
         cmocka_unit_test(older_keys_are_bounded_and_the_oldest_keys_fingerprints),
         cmocka_unit_test(key_lists),
+        cmocka_unit_test(switching_keys_rekeys_the_context),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
