@@ -173,22 +173,22 @@ void lg_session_hold_open(struct lg_session *s, struct lg_session_hold *h, const
     lg_list_insert_tail(&s->holds, &h->node);
 }
 
-json_t *lg_session_hold_close(struct lg_session_hold *h)
+struct lg_frame *lg_session_hold_close(struct lg_session_hold *h)
 {
     if (h->node.next)
         lg_list_remove(&h->node);
-    json_t *result = h->result;
+    struct lg_frame *result = h->result;
     h->result = NULL;
     return result;
 }
 
-bool lg_session_hold_result(struct lg_session *s, const char *order_id, json_t *msg)
+bool lg_session_hold_result(struct lg_session *s, const char *order_id, struct lg_frame *f)
 {
     for (struct lg_list *q = s->holds.next; q != &s->holds; q = q->next) {
         struct lg_session_hold *h = lg_list_entry(q, struct lg_session_hold, node);
         if (strcmp(h->order_id, order_id) == 0) {
-            if (!h->result)
-                h->result = json_incref(msg);
+            if (!h->result && f)
+                h->result = lg_frame_ref(f);
             return true;
         }
     }

@@ -68,9 +68,9 @@ struct lg_session_hooks {
  * closes the hold sends it after the accepted. The hold is embedded in the
  * submitter's request, which owns it. */
 struct lg_session_hold {
-    struct lg_list node;  /* on lg_session.holds while open */
-    const char *order_id; /* the holder's own buffer */
-    json_t *result;       /* the first result offered, or NULL */
+    struct lg_list node;     /* on lg_session.holds while open */
+    const char *order_id;    /* the holder's own buffer */
+    struct lg_frame *result; /* the first result offered (a reference), or NULL */
 };
 
 struct lg_turns; /* rules/admission_rules.h: intake's, the session only owns it */
@@ -173,14 +173,14 @@ struct lg_session *lg_session_room_next(const struct lg_session *s);
 
 /* Opens h on s for order_id (a buffer that outlives the hold). */
 void lg_session_hold_open(struct lg_session *s, struct lg_session_hold *h, const char *order_id);
-/* Closes h and returns the result it held, which the caller now owns
- * (sends or drops), or NULL. Safe on a hold whose session is gone and on
+/* Closes h and returns the result it held, a frame reference the caller
+ * now owns (sends and unrefs, or unrefs), or NULL. Safe on a hold whose session is gone and on
  * one never opened (all zero). */
-json_t *lg_session_hold_close(struct lg_session_hold *h);
-/* Keeps a reference to msg in s's open hold of order_id, if any (a repeat
+struct lg_frame *lg_session_hold_close(struct lg_session_hold *h);
+/* Keeps a reference to f in s's open hold of order_id, if any (a repeat
  * is dropped: the first result is the one sent). Returns false when there
- * is none: send msg now. */
-bool lg_session_hold_result(struct lg_session *s, const char *order_id, json_t *msg);
+ * is none: send f now. */
+bool lg_session_hold_result(struct lg_session *s, const char *order_id, struct lg_frame *f);
 
 /* Frames were queued for s: they are written at the end of this loop turn
  * (conn/ws.c's check handle), straight to the socket, with every other

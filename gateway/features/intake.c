@@ -33,6 +33,7 @@
 #include "livegate/text.h"
 #include "rules/mask.h"
 #include "rules/protocol.h"
+#include "features/results.h"
 #include "features/rooms.h"
 #include "result_layout.h"
 #include "scripts.h"
@@ -57,14 +58,23 @@ struct intake_req {
 
 /* Sends a held result after whatever reply went out, or drops it when the
  * session is gone. */
-static void send_held(struct lg_session *s, json_t *held)
+static void send_held(struct lg_session *s, struct lg_frame *held)
 {
-    if (!held)
-        return;
-    if (s)
-        lg_session_send(s, held);
-    else
-        json_decref(held);
+    if (held && s)
+        lg_session_send_frame(s, held);
+    lg_frame_unref(held);
+}
+
+static void send_accepted(struct lg_session *s, const char *client_order_id, const char *order_id,
+                          const char *priority, bool duplicate, long long accepted_at,
+                          const char *req)
+{
+    char text[LG_MSG_ACCEPTED_MAX];
+    size_t len = lg_msg_accepted_text(text, client_order_id, order_id, priority, duplicate,
+                                      accepted_at, req);
+    struct lg_frame *f = len ? lg_frame_new(text, len) : NULL;
+    lg_session_send_frame(s, f);
+    lg_frame_unref(f);
 }
 
 static void base36(unsigned long long v, char *out, size_t n)
@@ -234,7 +244,9 @@ static void on_duplicate_record(redisReply *reply, void *arg)
                 .confirmed_at_ms = strtoll(str_or_empty(e[LG_RESULT_CONFIRMED_AT]), NULL, 10),
                 .pay_deadline_ms = strtoll(str_or_empty(e[LG_RESULT_PAY_DEADLINE]), NULL, 10),
             };
-            lg_session_send(s, lg_msg_result(&res));
+            struct lg_frame *f = lg_results_frame(&res);
+            lg_session_send_frame(s, f);
+            lg_frame_unref(f);
             if (strcmp(status, "rejected") != 0 && strcmp(status, "pending_payment") != 0)
                 lg_session_send(
                     s, lg_msg_order_status(r->order_id, r->client_order_id, status,
@@ -302,7 +314,7 @@ static bool answer_order(struct intake_req *r, const redisReply *reply)
         if (r->high)
             s->high_in_flight--;
     }
-    json_t *held = lg_session_hold_close(&r->hold);
+    struct lg_frame *held = lg_session_hold_close(&r->hold);
 
     if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 ||
         reply->element[0]->type != REDIS_REPLY_STRING ||
@@ -357,8 +369,7 @@ static bool answer_order(struct intake_req *r, const redisReply *reply)
                 c[LG_CTR_ACCEPTED_NORMAL]++;
         }
         if (s)
-            lg_session_send(s, lg_msg_accepted(r->client_order_id, order_id, priority, duplicate,
-                                               accepted_at, req));
+            send_accepted(s, r->client_order_id, order_id, priority, duplicate, accepted_at, req);
         count_accept(r, duplicate);
         send_held(s, held);
         held = NULL;

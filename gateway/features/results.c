@@ -49,6 +49,30 @@ static bool first_time(struct lg_results *r, const char *order_id)
     return true;
 }
 
+/* Most results fit this much stack; the text is copied into its frame. */
+#define RESULT_ON_STACK 1024
+
+struct lg_frame *lg_results_frame(const struct lg_result *res)
+{
+    char stack[RESULT_ON_STACK];
+    size_t max = lg_msg_result_text_max(res);
+    char *buf = max <= sizeof(stack) ? stack : malloc(max);
+    size_t len = buf ? lg_msg_result_text(buf, max, res) : 0;
+    struct lg_frame *f = len ? lg_frame_new(buf, len) : NULL;
+    if (buf != stack)
+        free(buf);
+    return f;
+}
+
+struct lg_frame *lg_results_frame_now(const struct lg_result *res)
+{
+    if (lg_result_as_decided(res))
+        return lg_results_frame(res);
+    return lg_frame_from_json(lg_msg_order_status(res->order_id, res->client_order_id, res->status,
+                                                  res->updated_at_ms,
+                                                  (res->req && *res->req) ? res->req : NULL));
+}
+
 bool lg_results_deliver(struct lg_gateway *gw, const char *room, const char *user,
                         const struct lg_result *res, bool from_stream)
 {
@@ -59,14 +83,14 @@ bool lg_results_deliver(struct lg_gateway *gw, const char *room, const char *use
     struct lg_session *s = lg_session_find_user(gw, room, user);
     if (!s)
         return true;
-    json_t *msg = lg_msg_result_now(res);
+    struct lg_frame *f = lg_results_frame_now(res);
     for (; s; s = lg_session_user_next(s)) {
         /* a submit of this order still in flight sends it after order.accepted */
-        if (!lg_session_hold_result(s, res->order_id, msg))
-            lg_session_send(s, json_incref(msg));
+        if (!lg_session_hold_result(s, res->order_id, f))
+            lg_session_send_frame(s, f);
         gw->counters[LG_CTR_RESULTS_DELIVERED]++;
     }
-    json_decref(msg);
+    lg_frame_unref(f);
     return true;
 }
 

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 
+#include "conn/frame.h"
 #include "core/gateway.h"
 #include "rules/protocol.h"
 
@@ -21,6 +22,15 @@ void lg_results_close(struct lg_results *r);
 
 /* The reply-stream connection, for its metrics. */
 struct lg_redis *lg_results_conn(struct lg_results *r);
+
+/* The frame a viewer is sent for res: the decided result while the order
+ * is still as decided, else order.status with its state now (see
+ * lg_result_as_decided). One reference, the caller's; NULL when res cannot
+ * be written (a string not UTF-8) or on OOM. */
+struct lg_frame *lg_results_frame_now(const struct lg_result *res);
+/* The decided result itself (order.confirmed or order.rejected), as
+ * lg_results_frame_now's. */
+struct lg_frame *lg_results_frame(const struct lg_result *res);
 
 /* Sends res to every connection of user in room on this gateway. Results
  * from the reply stream are pushed at most once per order, so a result the

@@ -1,4 +1,5 @@
 /* protocol.c - envelope parsing and reply building (see protocol.h). */
+#include <stdio.h>
 #include <string.h>
 
 #include "rules/protocol.h"
@@ -107,14 +108,59 @@ json_t *lg_msg_invalid_field(const char *client_order_id, const char *field, con
     return lg_msg_with_req(msg, req);
 }
 
-json_t *lg_msg_accepted(const char *client_order_id, const char *order_id, const char *priority,
-                        bool duplicate, int64_t accepted_at_ms, const char *req)
+/* Appends a literal (no quoting needed) at o. */
+static char *put_raw(char *o, const char *text)
 {
-    json_t *msg =
-        json_pack("{s:s,s:s,s:s,s:s,s:b,s:I}", "type", "order.accepted", "client_order_id",
-                  client_order_id, "order_id", order_id, "priority", priority, "duplicate",
-                  duplicate, "accepted_at_ms", (json_int_t)accepted_at_ms);
-    return lg_msg_with_req(msg, req);
+    size_t n = strlen(text);
+    memcpy(o, text, n);
+    return o + n;
+}
+
+/* Appends ,"name":"value" (value quoted) at o. */
+static char *put_string(char *o, const char *name, const char *value)
+{
+    o = put_raw(o, name);
+    return o + lg_text_json_quote(o, value);
+}
+
+/* Appends ,"name":"value", or ,"name":null for an empty value. */
+static char *put_string_or_null(char *o, const char *name, const char *value)
+{
+    if (*value)
+        return put_string(o, name, value);
+    return put_raw(put_raw(o, name), "null");
+}
+
+/* Appends name then the decimal value at o. */
+static char *put_int(char *o, const char *name, long long value)
+{
+    o = put_raw(o, name);
+    return o + sprintf(o, "%lld", value);
+}
+
+static bool is_id(const char *s)
+{
+    return lg_text_is_id(s, strlen(s));
+}
+
+size_t lg_msg_accepted_text(char *out, const char *client_order_id, const char *order_id,
+                            const char *priority, bool duplicate, int64_t accepted_at_ms,
+                            const char *req)
+{
+    /* IDs are at most LG_ID_MAX bytes and need no escaping, which bounds
+     * the text well within LG_MSG_ACCEPTED_MAX. */
+    if (!is_id(client_order_id) || !is_id(order_id) || !is_id(priority) || (req && !is_id(req)))
+        return 0;
+    char *o = put_string(out, "{\"type\":", "order.accepted");
+    o = put_string(o, ",\"client_order_id\":", client_order_id);
+    o = put_string(o, ",\"order_id\":", order_id);
+    o = put_string(o, ",\"priority\":", priority);
+    o = put_raw(o, duplicate ? ",\"duplicate\":true" : ",\"duplicate\":false");
+    o = put_int(o, ",\"accepted_at_ms\":", (long long)accepted_at_ms);
+    if (req)
+        o = put_string(o, ",\"req\":", req);
+    *o++ = '}';
+    return (size_t)(o - out);
 }
 
 static json_t *string_or_null(const char *s)
@@ -122,30 +168,73 @@ static json_t *string_or_null(const char *s)
     return (s && *s) ? json_string(s) : json_null();
 }
 
-json_t *lg_msg_result(const struct lg_result *r)
+static const char *or_empty(const char *s)
 {
-    json_t *msg;
-    if (strcmp(r->status, "rejected") == 0) {
-        msg =
-            json_pack("{s:s,s:o,s:s,s:s,s:o,s:s}", "type", "order.rejected", "client_order_id",
-                      string_or_null(r->client_order_id), "order_id", r->order_id, "code", r->code,
-                      "field", string_or_null(r->field), "message", r->message ? r->message : "");
-    } else {
-        msg = json_pack("{s:s,s:o,s:s,s:s,s:I,s:I,s:I}", "type", "order.confirmed",
-                        "client_order_id", string_or_null(r->client_order_id), "order_id",
-                        r->order_id, "status", "pending_payment", "amount", (json_int_t)r->amount,
-                        "confirmed_at_ms", (json_int_t)r->confirmed_at_ms, "pay_deadline_ms",
-                        (json_int_t)r->pay_deadline_ms);
-    }
-    return lg_msg_with_req(msg, (r->req && *r->req) ? r->req : NULL);
+    return s ? s : "";
 }
 
-json_t *lg_msg_result_now(const struct lg_result *r)
+/* A result's strings, absent optional ones as empty (written as null or
+ * left out); order_id and code are required, and left NULL when absent. */
+struct result_strings {
+    const char *v[6];
+};
+
+static struct result_strings strings_of(const struct lg_result *r)
 {
-    if (strcmp(r->status, "rejected") == 0 || strcmp(r->status, "pending_payment") == 0)
-        return lg_msg_result(r);
-    return lg_msg_order_status(r->order_id, r->client_order_id, r->status, r->updated_at_ms,
-                               (r->req && *r->req) ? r->req : NULL);
+    struct result_strings rs = {{or_empty(r->client_order_id), r->order_id, r->code,
+                                 or_empty(r->field), or_empty(r->message), or_empty(r->req)}};
+    return rs;
+}
+
+/* Room for the names, the punctuation and three 20-digit numbers of either
+ * document, with margin. */
+#define RESULT_FIXED_MAX 256
+
+size_t lg_msg_result_text_max(const struct lg_result *r)
+{
+    struct result_strings rs = strings_of(r);
+    size_t n = RESULT_FIXED_MAX;
+    for (int i = 0; i < 6; i++)
+        if (rs.v[i])
+            n += LG_TEXT_JSON_QUOTED_MAX(strlen(rs.v[i]));
+    return n;
+}
+
+size_t lg_msg_result_text(char *out, size_t cap, const struct lg_result *r)
+{
+    struct result_strings rs = strings_of(r);
+    for (int i = 0; i < 6; i++)
+        if (!rs.v[i] || lg_text_utf8_chars(rs.v[i], strlen(rs.v[i])) < 0)
+            return 0;
+    if (cap < lg_msg_result_text_max(r))
+        return 0;
+    const char *client_order_id = rs.v[0], *field = rs.v[3], *message = rs.v[4], *req = rs.v[5];
+    char *o;
+    if (strcmp(r->status, "rejected") == 0) {
+        o = put_string(out, "{\"type\":", "order.rejected");
+        o = put_string_or_null(o, ",\"client_order_id\":", client_order_id);
+        o = put_string(o, ",\"order_id\":", r->order_id);
+        o = put_string(o, ",\"code\":", r->code);
+        o = put_string_or_null(o, ",\"field\":", field);
+        o = put_string(o, ",\"message\":", message);
+    } else {
+        o = put_string(out, "{\"type\":", "order.confirmed");
+        o = put_string_or_null(o, ",\"client_order_id\":", client_order_id);
+        o = put_string(o, ",\"order_id\":", r->order_id);
+        o = put_raw(o, ",\"status\":\"pending_payment\"");
+        o = put_int(o, ",\"amount\":", r->amount);
+        o = put_int(o, ",\"confirmed_at_ms\":", r->confirmed_at_ms);
+        o = put_int(o, ",\"pay_deadline_ms\":", r->pay_deadline_ms);
+    }
+    if (*req)
+        o = put_string(o, ",\"req\":", req);
+    *o++ = '}';
+    return (size_t)(o - out);
+}
+
+bool lg_result_as_decided(const struct lg_result *r)
+{
+    return strcmp(r->status, "rejected") == 0 || strcmp(r->status, "pending_payment") == 0;
 }
 
 json_t *lg_msg_order_state(const char *client_order_id, const char *order_id, const char *status,

@@ -54,8 +54,22 @@ json_t *lg_msg_auth_ok(const char *user, const char *room, const char *role, con
                        int64_t now_ms, const char *req);
 json_t *lg_msg_invalid_field(const char *client_order_id, const char *field, const char *message,
                              const char *req);
-json_t *lg_msg_accepted(const char *client_order_id, const char *order_id, const char *priority,
-                        bool duplicate, int64_t accepted_at_ms, const char *req);
+
+/* The hot path's two answers, order.accepted and a result, are written as
+ * text straight into a buffer instead of built as a json_t and dumped: a
+ * gateway sends one of each per order, and building and dumping the
+ * document cost it more than the rest of the answer. The bytes are those
+ * jansson's compact dump of the same document gives (test_protocol.c
+ * checks them against it). */
+
+/* The most bytes lg_msg_accepted_text writes. */
+#define LG_MSG_ACCEPTED_MAX 1024
+/* Writes order.accepted at out (LG_MSG_ACCEPTED_MAX bytes, no NUL) and
+ * returns its length; 0, with nothing to send, when a string is not an ID
+ * (client_order_id, order_id, priority, and req unless NULL). */
+size_t lg_msg_accepted_text(char *out, const char *client_order_id, const char *order_id,
+                            const char *priority, bool duplicate, int64_t accepted_at_ms,
+                            const char *req);
 
 /* A final result as stored in the order record and carried by the reply
  * streams. Empty strings stand for absent fields. */
@@ -73,13 +87,19 @@ struct lg_result {
     long long updated_at_ms; /* the last move's time, for a state past pending_payment */
 };
 
-/* order.confirmed (status pending_payment) or order.rejected. */
-json_t *lg_msg_result(const struct lg_result *r);
-/* What a result read back later says to a viewer: the final result while
- * the order is still as it was decided, and order.status with its real
- * state once it has moved on (paid, cancelled, ...). A result resent after
- * a restart must not announce a cancelled order as confirmed. */
-json_t *lg_msg_result_now(const struct lg_result *r);
+/* The most bytes lg_msg_result_text may write for r. */
+size_t lg_msg_result_text_max(const struct lg_result *r);
+/* Writes the decided result, order.rejected for status "rejected" and
+ * order.confirmed (status pending_payment) for any other, at out (cap
+ * bytes, no NUL) and returns its length. 0, with nothing to send, when it
+ * would not fit or a string is not valid UTF-8 (they come from Redis). */
+size_t lg_msg_result_text(char *out, size_t cap, const struct lg_result *r);
+/* Whether the order is still as it was decided (rejected, or waiting for
+ * payment). A result read back later is then sent as it is; once the order
+ * has moved on (paid, cancelled, ...) the viewer is sent order.status with
+ * its real state instead: a result resent after a restart must not
+ * announce a cancelled order as confirmed. */
+bool lg_result_as_decided(const struct lg_result *r);
 /* order.state for order.query; order_id and code may be NULL. */
 json_t *lg_msg_order_state(const char *client_order_id, const char *order_id, const char *status,
                            const char *code, const char *req);

@@ -32,4 +32,14 @@ static inline void fuzz_check_reply(json_t *msg)
     json_decref(msg);
 }
 
+/* The same for a reply written as text (the hot path's answers): there
+ * must be some, and it must parse as one JSON object. */
+static inline void fuzz_check_reply_text(const char *text, size_t len)
+{
+    FUZZ_CHECK(len > 0);
+    json_t *msg = json_loadb(text, len, 0, NULL);
+    FUZZ_CHECK(json_is_object(msg));
+    json_decref(msg);
+}
+
 #endif

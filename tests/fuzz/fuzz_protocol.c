@@ -105,8 +105,9 @@ static void submit(const json_t *root, const char *req)
         return;
     }
     check_valid_order(&order);
-    fuzz_check_reply(
-        lg_msg_accepted(order.client_order_id, "o-1", "normal", false, 1700000000000, req));
+    char accepted[LG_MSG_ACCEPTED_MAX];
+    fuzz_check_reply_text(accepted, lg_msg_accepted_text(accepted, order.client_order_id, "o-1",
+                                                         "normal", false, 1700000000000, req));
 }
 
 static void update(const json_t *root, const char *req)

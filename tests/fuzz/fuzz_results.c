@@ -22,15 +22,15 @@
 #define lg_session_find_user fuzz_find_user
 #define lg_session_user_next fuzz_user_next
 #define lg_session_hold_result fuzz_hold_result
-#define lg_session_send fuzz_send
-#define lg_msg_result_now fuzz_msg_result_now
+#define lg_session_send_frame fuzz_send_frame
+#define lg_result_as_decided fuzz_as_decided
 #include "features/results.c"
 #undef lg_session_find_user
 #undef lg_session_user_next
 #undef lg_session_hold_result
-#undef lg_session_send
-#undef lg_msg_result_now
-json_t *lg_msg_result_now(const struct lg_result *r);
+#undef lg_session_send_frame
+#undef lg_result_as_decided
+bool lg_result_as_decided(const struct lg_result *r);
 
 #include "rules/backoffice_rules.h"
 
@@ -42,13 +42,14 @@ static char *result_status;
 /* The order ids sent to the buyer during one input. */
 static struct lg_strmap *sent;
 
-/* The message of a result: the real one, noting the status it was made of. */
-json_t *fuzz_msg_result_now(const struct lg_result *r)
+/* Asked once for each result's frame: the real answer, noting the status
+ * the frame is made of. */
+bool fuzz_as_decided(const struct lg_result *r)
 {
     free(result_status);
     result_status = strdup(r->status);
     FUZZ_CHECK(result_status != NULL);
-    return lg_msg_result_now(r);
+    return lg_result_as_decided(r);
 }
 
 struct lg_session *fuzz_find_user(struct lg_gateway *gw, const char *room, const char *user)
@@ -64,18 +65,22 @@ struct lg_session *fuzz_user_next(const struct lg_session *s)
     return NULL;
 }
 
-bool fuzz_hold_result(struct lg_session *s, const char *order_id, json_t *msg)
+bool fuzz_hold_result(struct lg_session *s, const char *order_id, struct lg_frame *f)
 {
     (void)s;
     (void)order_id;
-    (void)msg;
+    (void)f;
     return false;
 }
 
-void fuzz_send(struct lg_session *s, json_t *msg)
+/* What would be sent: the frame's text, which must be one JSON object
+ * (the result builders write it as text). The frame stays the caller's. */
+void fuzz_send_frame(struct lg_session *s, struct lg_frame *f)
 {
     FUZZ_CHECK(s == (struct lg_session *)&buyer_session);
-    if (msg) {
+    if (f) {
+        json_t *msg = json_loadb((const char *)lg_frame_payload(f), f->len, 0, NULL);
+        FUZZ_CHECK(json_is_object(msg));
         const char *type = json_string_value(json_object_get(msg, "type"));
         const char *order_id = json_string_value(json_object_get(msg, "order_id"));
         /* A result states the order's real state: confirmed only while it
@@ -96,11 +101,8 @@ void fuzz_send(struct lg_session *s, json_t *msg)
          * the buyer is told once. */
         FUZZ_CHECK(lg_strmap_get(sent, order_id) == NULL);
         lg_strmap_put(sent, order_id, &buyer_session);
-        char *text = json_dumps(msg, JSON_COMPACT);
-        FUZZ_CHECK(text != NULL);
-        free(text);
+        json_decref(msg);
     }
-    json_decref(msg);
 }
 
 static struct lg_gateway gw;

@@ -51,20 +51,89 @@ static void depth_guard(void **state)
     assert_true(lg_msg_depth_ok(in_string, strlen(in_string), 2));
 }
 
-static void replies(void **state)
+/* jansson's compact dump of doc (which it takes): the bytes the text
+ * builders must give, as the gateway built these answers before. */
+static char *dumped(json_t *doc)
+{
+    assert_non_null(doc);
+    char *text = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    assert_non_null(text);
+    return text;
+}
+
+static void assert_text(const char *want, const char *got, size_t len)
+{
+    assert_int_equal(len, strlen(want));
+    assert_memory_equal(got, want, len);
+}
+
+/* order.accepted, as text, against jansson's dump of the same document. */
+static void accepted_text(void **state)
 {
     (void)state;
-    json_t *m = lg_msg_accepted("c-1", "o-1", "high", true, 123, "q");
-    assert_string_equal(json_string_value(json_object_get(m, "type")), "order.accepted");
-    assert_true(json_is_true(json_object_get(m, "duplicate")));
-    assert_int_equal(json_integer_value(json_object_get(m, "accepted_at_ms")), 123);
-    assert_string_equal(json_string_value(json_object_get(m, "req")), "q");
-    json_decref(m);
-    m = lg_msg_invalid_field(NULL, "qty", "bad", NULL);
-    assert_true(json_is_null(json_object_get(m, "client_order_id")));
-    assert_null(json_object_get(m, "order_id"));
-    assert_null(json_object_get(m, "req"));
-    json_decref(m);
+    char out[LG_MSG_ACCEPTED_MAX];
+    char *want = dumped(json_pack("{s:s,s:s,s:s,s:s,s:b,s:I,s:s}", "type", "order.accepted",
+                                  "client_order_id", "c-1", "order_id", "o-1", "priority", "high",
+                                  "duplicate", 1, "accepted_at_ms", (json_int_t)123, "req", "q"));
+    assert_text(want, out, lg_msg_accepted_text(out, "c-1", "o-1", "high", true, 123, "q"));
+    free(want);
+    /* IDs of the longest length, no req, a large time */
+    char id[LG_ID_MAX + 2];
+    memset(id, 'a', LG_ID_MAX);
+    id[LG_ID_MAX] = 0;
+    want = dumped(json_pack("{s:s,s:s,s:s,s:s,s:b,s:I}", "type", "order.accepted",
+                            "client_order_id", id, "order_id", id, "priority", "normal",
+                            "duplicate", 0, "accepted_at_ms", (json_int_t)1796228813334LL));
+    assert_text(want, out,
+                lg_msg_accepted_text(out, id, id, "normal", false, 1796228813334LL, NULL));
+    free(want);
+    /* one character past an ID, or one outside its alphabet: nothing */
+    id[LG_ID_MAX] = 'a';
+    id[LG_ID_MAX + 1] = 0;
+    assert_int_equal(lg_msg_accepted_text(out, id, "o-1", "high", false, 1, NULL), 0);
+    assert_int_equal(lg_msg_accepted_text(out, "c-1", id, "high", false, 1, NULL), 0);
+    assert_int_equal(lg_msg_accepted_text(out, "c-1", "o-1", "high", false, 1, id), 0);
+    assert_int_equal(lg_msg_accepted_text(out, "c\"1", "o-1", "high", false, 1, NULL), 0);
+    assert_int_equal(lg_msg_accepted_text(out, "", "o-1", "high", false, 1, NULL), 0);
+}
+
+/* The result as jansson dumped it: the old builder, kept here as the
+ * reference. */
+static char *result_reference(const struct lg_result *r)
+{
+    json_t *cid = *r->client_order_id ? json_string(r->client_order_id) : json_null();
+    json_t *doc;
+    if (strcmp(r->status, "rejected") == 0)
+        doc = json_pack("{s:s,s:o,s:s,s:s,s:o,s:s}", "type", "order.rejected", "client_order_id",
+                        cid, "order_id", r->order_id, "code", r->code, "field",
+                        *r->field ? json_string(r->field) : json_null(), "message", r->message);
+    else
+        doc =
+            json_pack("{s:s,s:o,s:s,s:s,s:I,s:I,s:I}", "type", "order.confirmed", "client_order_id",
+                      cid, "order_id", r->order_id, "status", "pending_payment", "amount",
+                      (json_int_t)r->amount, "confirmed_at_ms", (json_int_t)r->confirmed_at_ms,
+                      "pay_deadline_ms", (json_int_t)r->pay_deadline_ms);
+    if (doc && *r->req)
+        json_object_set_new(doc, "req", json_string(r->req));
+    return dumped(doc);
+}
+
+static void assert_result_text(const struct lg_result *r)
+{
+    char out[4096];
+    size_t max = lg_msg_result_text_max(r);
+    assert_true(max <= sizeof(out));
+    char *want = result_reference(r);
+    assert_text(want, out, lg_msg_result_text(out, max, r));
+    free(want);
+    /* one byte less room than the bound: nothing written */
+    assert_int_equal(lg_msg_result_text(out, max - 1, r), 0);
+}
+
+static void result_text(void **state)
+{
+    (void)state;
     struct lg_result r = {.order_id = "o-1",
                           .client_order_id = "c-1",
                           .status = "rejected",
@@ -72,44 +141,65 @@ static void replies(void **state)
                           .field = "",
                           .message = "late",
                           .req = ""};
-    m = lg_msg_result(&r);
-    assert_string_equal(json_string_value(json_object_get(m, "type")), "order.rejected");
-    assert_true(json_is_null(json_object_get(m, "field")));
-    assert_null(json_object_get(m, "req"));
-    json_decref(m);
-    r.status = "paid";
-    r.amount = 500;
-    m = lg_msg_result(&r);
-    assert_string_equal(json_string_value(json_object_get(m, "type")), "order.confirmed");
-    assert_string_equal(json_string_value(json_object_get(m, "status")), "pending_payment");
-    json_decref(m);
-    /* Read back later, a result states what the order is now. */
+    assert_result_text(&r);
+    /* every escape jansson writes, and UTF-8 as it is */
+    r.client_order_id = "";
+    r.field = "coupon_id";
+    r.message = "a \"quote\", a \\ back\\slash, \n\t\r\b\f, \x01 and \x1f, 价格 \x7f /";
+    r.req = "q-7";
+    assert_result_text(&r);
     r.status = "pending_payment";
-    m = lg_msg_result_now(&r);
-    assert_string_equal(json_string_value(json_object_get(m, "type")), "order.confirmed");
-    json_decref(m);
+    r.amount = 19800;
+    r.confirmed_at_ms = 1796228813334LL;
+    r.pay_deadline_ms = 1796229713334LL;
+    assert_result_text(&r);
+    /* any later state is written as the confirmation (see lg_msg_result_text) */
+    r.status = "paid";
+    r.amount = -9223372036854775807LL - 1;
+    assert_result_text(&r);
+    /* a long message takes a larger buffer, within its bound */
+    char long_message[1500];
+    memset(long_message, '"', sizeof(long_message) - 1);
+    long_message[sizeof(long_message) - 1] = 0;
     r.status = "rejected";
-    m = lg_msg_result_now(&r);
-    assert_string_equal(json_string_value(json_object_get(m, "type")), "order.rejected");
-    json_decref(m);
+    r.message = long_message;
+    char *big = malloc(lg_msg_result_text_max(&r));
+    char *want = result_reference(&r);
+    assert_text(want, big, lg_msg_result_text(big, lg_msg_result_text_max(&r), &r));
+    free(want);
+    free(big);
+    /* not UTF-8 (from Redis): nothing, as jansson refused it */
+    char out[1024];
+    r.message = "bad \xff byte";
+    assert_int_equal(lg_msg_result_text(out, sizeof(out), &r), 0);
+    r.message = "late";
+    r.code = NULL;
+    assert_int_equal(lg_msg_result_text(out, sizeof(out), &r), 0);
+}
+
+static void results_as_decided(void **state)
+{
+    (void)state;
+    struct lg_result r = {.status = "rejected"};
+    assert_true(lg_result_as_decided(&r));
+    r.status = "pending_payment";
+    assert_true(lg_result_as_decided(&r));
+    r.status = "paid";
+    assert_false(lg_result_as_decided(&r));
     r.status = "cancelled";
-    r.updated_at_ms = 4242;
-    m = lg_msg_result_now(&r);
-    assert_string_equal(json_string_value(json_object_get(m, "type")), "order.status");
-    assert_string_equal(json_string_value(json_object_get(m, "status")), "cancelled");
-    assert_int_equal(json_integer_value(json_object_get(m, "at_ms")), 4242);
-    json_decref(m);
-    m = lg_msg_refusal("BUSY", "full", 1234, "q", "c-7");
-    assert_string_equal(json_string_value(json_object_get(m, "type")), "error");
-    assert_string_equal(json_string_value(json_object_get(m, "code")), "BUSY");
-    assert_true(json_is_integer(json_object_get(m, "retry_after_ms")));
-    assert_int_equal(json_integer_value(json_object_get(m, "retry_after_ms")), 1234);
-    assert_string_equal(json_string_value(json_object_get(m, "ref")), "c-7");
-    assert_string_equal(json_string_value(json_object_get(m, "req")), "q");
-    json_decref(m);
-    m = lg_msg_order_state("c-9", NULL, "unknown", NULL, "q");
-    assert_true(json_is_null(json_object_get(m, "order_id")));
-    assert_true(json_is_null(json_object_get(m, "code")));
+    assert_false(lg_result_as_decided(&r));
+    r.status = "";
+    assert_false(lg_result_as_decided(&r));
+}
+
+static void replies(void **state)
+{
+    (void)state;
+    json_t *m;
+    m = lg_msg_invalid_field(NULL, "qty", "bad", NULL);
+    assert_true(json_is_null(json_object_get(m, "client_order_id")));
+    assert_null(json_object_get(m, "order_id"));
+    assert_null(json_object_get(m, "req"));
     json_decref(m);
 }
 
@@ -207,8 +297,10 @@ static void key_layout(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(envelopes), cmocka_unit_test(depth_guard), cmocka_unit_test(replies),
-        cmocka_unit_test(routes),    cmocka_unit_test(key_layout),
+        cmocka_unit_test(envelopes),   cmocka_unit_test(depth_guard),
+        cmocka_unit_test(replies),     cmocka_unit_test(accepted_text),
+        cmocka_unit_test(result_text), cmocka_unit_test(results_as_decided),
+        cmocka_unit_test(routes),      cmocka_unit_test(key_layout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

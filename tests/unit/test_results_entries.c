@@ -18,7 +18,7 @@
 #define lg_session_find_user one_buyer_find_user
 #define lg_session_user_next one_buyer_user_next
 #define lg_session_hold_result one_buyer_hold_result
-#define lg_session_send one_buyer_send
+#define lg_session_send_frame one_buyer_send_frame
 #include "features/results.c"
 #include "resp_reply.h"
 
@@ -40,17 +40,22 @@ struct lg_session *one_buyer_user_next(const struct lg_session *s)
     return NULL;
 }
 
-bool one_buyer_hold_result(struct lg_session *s, const char *order_id, json_t *msg)
+bool one_buyer_hold_result(struct lg_session *s, const char *order_id, struct lg_frame *f)
 {
     (void)s;
     (void)order_id;
-    (void)msg;
+    (void)f;
     return false;
 }
 
-void one_buyer_send(struct lg_session *s, json_t *msg)
+/* Takes no reference, as lg_session_send_frame: the frame stays the
+ * caller's. Its text must be JSON naming the order. */
+void one_buyer_send_frame(struct lg_session *s, struct lg_frame *f)
 {
     (void)s;
+    assert_non_null(f);
+    json_t *msg = json_loadb((const char *)lg_frame_payload(f), f->len, 0, NULL);
+    assert_non_null(msg);
     n_sent++;
     snprintf(last_order_id, sizeof(last_order_id), "%s",
              json_string_value(json_object_get(msg, "order_id")));

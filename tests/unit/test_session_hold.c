@@ -27,21 +27,26 @@ static void a_result_for_an_open_hold_is_kept_until_it_closes(void **state)
     lg_session_hold_open(&s, &a, id_a);
     lg_session_hold_open(&s, &b, id_b);
 
-    json_t *first = json_pack("{s:s}", "type", "order.confirmed");
-    json_t *repeat = json_pack("{s:s}", "type", "order.rejected");
+    struct lg_frame *first = lg_frame_new("{\"type\":\"order.confirmed\"}", 26);
+    struct lg_frame *repeat = lg_frame_new("{\"type\":\"order.rejected\"}", 25);
     assert_false(lg_session_hold_result(&s, "o-c", first)); /* nobody waits: send now */
+    assert_int_equal(first->refs, 1);
     assert_true(lg_session_hold_result(&s, "o-b", first));
     assert_true(lg_session_hold_result(&s, "o-b", repeat)); /* held, but the first one wins */
+    assert_int_equal(first->refs, 2);                       /* the hold's own reference */
+    assert_int_equal(repeat->refs, 1);
+    assert_true(lg_session_hold_result(&s, "o-a", NULL)); /* a result not written: none held */
 
     assert_null(lg_session_hold_close(&a));
-    json_t *held = lg_session_hold_close(&b);
+    struct lg_frame *held = lg_session_hold_close(&b);
     assert_ptr_equal(held, first);
-    json_decref(held);
+    lg_frame_unref(held);
+    assert_int_equal(first->refs, 1);
     assert_null(lg_session_hold_close(&b)); /* closing twice hands nothing back twice */
     assert_false(lg_session_hold_result(&s, "o-b", first));
     assert_true(lg_list_empty(&s.holds));
-    json_decref(first);
-    json_decref(repeat);
+    lg_frame_unref(first);
+    lg_frame_unref(repeat);
 }
 
 static void a_hold_never_opened_closes_to_nothing(void **state)
