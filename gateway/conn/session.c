@@ -327,6 +327,13 @@ void lg_session_send(struct lg_session *s, json_t *msg)
     lg_frame_unref(f);
 }
 
+void lg_session_send_copy(struct lg_session *s, const char *text, size_t len)
+{
+    struct lg_frame *f = len ? lg_frame_new(text, len) : NULL;
+    lg_session_send_frame(s, f);
+    lg_frame_unref(f);
+}
+
 int lg_session_send_text(struct lg_session *s, const char *text, size_t len, size_t max_queued)
 {
     if (s->state == LG_SESSION_CLOSING || len == 0 || s->out_bytes + len > max_queued)

@@ -136,6 +136,9 @@ void lg_session_authenticated(struct lg_session *s, const struct lg_claims *clai
 /* Queues msg (stealing the reference) and asks lws for a writeable
  * callback if none is pending. */
 void lg_session_send(struct lg_session *s, json_t *msg);
+/* Queues a copy of len bytes of ready JSON text as one frame, as
+ * lg_session_send does a message; len 0 queues nothing. */
+void lg_session_send_copy(struct lg_session *s, const char *text, size_t len);
 /* Queues a new reference to f (the caller keeps its own). A session whose
  * queue would pass LG_SESSION_MAX_QUEUED_BYTES is dropped instead. */
 void lg_session_send_frame(struct lg_session *s, struct lg_frame *f);

@@ -65,18 +65,6 @@ static void send_held(struct lg_session *s, struct lg_frame *held)
     lg_frame_unref(held);
 }
 
-static void send_accepted(struct lg_session *s, const char *client_order_id, const char *order_id,
-                          const char *priority, bool duplicate, long long accepted_at,
-                          const char *req)
-{
-    char text[LG_MSG_ACCEPTED_MAX];
-    size_t len = lg_msg_accepted_text(text, client_order_id, order_id, priority, duplicate,
-                                      accepted_at, req);
-    struct lg_frame *f = len ? lg_frame_new(text, len) : NULL;
-    lg_session_send_frame(s, f);
-    lg_frame_unref(f);
-}
-
 static void base36(unsigned long long v, char *out, size_t n)
 {
     char tmp[32];
@@ -203,8 +191,10 @@ static void reply_refusal(struct lg_session *s, struct intake_req *r, const char
     int64_t retry_ms = lg_admission_retry_after(base_ms, rnd);
     if (busy)
         note_turn(s, r->client_order_id, lg_mono_ms() + retry_ms);
-    lg_session_send(
-        s, lg_msg_refusal(code, why, retry_ms, r->has_req ? r->req : NULL, r->client_order_id));
+    char text[LG_MSG_REFUSAL_MAX];
+    lg_session_send_copy(s, text,
+                         lg_msg_refusal_text(text, code, why, retry_ms, r->has_req ? r->req : NULL,
+                                             r->client_order_id));
 }
 
 static void drop_index(struct intake_req *r)
@@ -368,8 +358,12 @@ static bool answer_order(struct intake_req *r, const redisReply *reply)
             else
                 c[LG_CTR_ACCEPTED_NORMAL]++;
         }
-        if (s)
-            send_accepted(s, r->client_order_id, order_id, priority, duplicate, accepted_at, req);
+        if (s) {
+            char text[LG_MSG_ACCEPTED_MAX];
+            lg_session_send_copy(s, text,
+                                 lg_msg_accepted_text(text, r->client_order_id, order_id, priority,
+                                                      duplicate, accepted_at, req));
+        }
         count_accept(r, duplicate);
         send_held(s, held);
         held = NULL;

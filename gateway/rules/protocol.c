@@ -82,14 +82,6 @@ json_t *lg_msg_error(const char *code, const char *message, const char *req, con
     return lg_msg_with_req(msg, req);
 }
 
-json_t *lg_msg_refusal(const char *code, const char *message, int64_t retry_after_ms,
-                       const char *req, const char *ref)
-{
-    json_t *msg = lg_msg_error(code, message, NULL, ref);
-    json_object_set_new(msg, "retry_after_ms", json_integer((json_int_t)retry_after_ms));
-    return lg_msg_with_req(msg, req);
-}
-
 json_t *lg_msg_auth_ok(const char *user, const char *room, const char *role, const char *session_id,
                        int64_t now_ms, const char *req)
 {
@@ -166,6 +158,26 @@ size_t lg_msg_accepted_text(char *out, const char *client_order_id, const char *
 static json_t *string_or_null(const char *s)
 {
     return (s && *s) ? json_string(s) : json_null();
+}
+
+size_t lg_msg_refusal_text(char *out, const char *code, const char *message, int64_t retry_after_ms,
+                           const char *req, const char *ref)
+{
+    size_t message_len = strlen(message);
+    if (!is_id(code) || message_len > LG_MSG_REFUSAL_MESSAGE_MAX ||
+        lg_text_utf8_chars(message, message_len) < 0 || (ref && !is_id(ref)) ||
+        (req && !is_id(req)))
+        return 0;
+    char *o = put_string(out, "{\"type\":", "error");
+    o = put_string(o, ",\"code\":", code);
+    o = put_string(o, ",\"message\":", message);
+    if (ref)
+        o = put_string(o, ",\"ref\":", ref);
+    o = put_int(o, ",\"retry_after_ms\":", (long long)retry_after_ms);
+    if (req)
+        o = put_string(o, ",\"req\":", req);
+    *o++ = '}';
+    return (size_t)(o - out);
 }
 
 static const char *or_empty(const char *s)

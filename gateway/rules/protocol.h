@@ -47,9 +47,6 @@ json_t *lg_msg_with_req(json_t *msg, const char *req);
 /* Reply builders. req may be NULL (no "req" field). Each returns a new
  * reference the caller owns. */
 json_t *lg_msg_error(const char *code, const char *message, const char *req, const char *ref);
-/* An error that tells the client when to retry (BUSY, RATE_LIMITED). */
-json_t *lg_msg_refusal(const char *code, const char *message, int64_t retry_after_ms,
-                       const char *req, const char *ref);
 json_t *lg_msg_auth_ok(const char *user, const char *room, const char *role, const char *session_id,
                        int64_t now_ms, const char *req);
 json_t *lg_msg_invalid_field(const char *client_order_id, const char *field, const char *message,
@@ -86,6 +83,18 @@ struct lg_result {
     long long pay_deadline_ms;
     long long updated_at_ms; /* the last move's time, for a state past pending_payment */
 };
+
+/* The longest message lg_msg_refusal_text takes, in bytes. */
+#define LG_MSG_REFUSAL_MESSAGE_MAX 200
+/* The most bytes lg_msg_refusal_text writes. */
+#define LG_MSG_REFUSAL_MAX 2048
+/* Writes an error that tells the client when to retry (BUSY,
+ * RATE_LIMITED) at out (LG_MSG_REFUSAL_MAX bytes, no NUL) and returns its
+ * length: under a flood most submits get one. 0, with nothing to send, when
+ * code is not an ID, message is longer than LG_MSG_REFUSAL_MESSAGE_MAX or
+ * not valid UTF-8, or ref or req (either may be NULL) is not an ID. */
+size_t lg_msg_refusal_text(char *out, const char *code, const char *message, int64_t retry_after_ms,
+                           const char *req, const char *ref);
 
 /* The most bytes lg_msg_result_text may write for r. */
 size_t lg_msg_result_text_max(const struct lg_result *r);

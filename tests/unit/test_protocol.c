@@ -98,6 +98,54 @@ static void accepted_text(void **state)
     assert_int_equal(lg_msg_accepted_text(out, "", "o-1", "high", false, 1, NULL), 0);
 }
 
+/* BUSY and RATE_LIMITED, as text, against jansson's dump of the document
+ * the gateway built before (lg_msg_error's fields, then ref,
+ * retry_after_ms and req). */
+static char *refusal_reference(const char *code, const char *message, long long retry,
+                               const char *req, const char *ref)
+{
+    json_t *doc = json_pack("{s:s,s:s,s:s}", "type", "error", "code", code, "message", message);
+    if (ref)
+        json_object_set_new(doc, "ref", json_string(ref));
+    json_object_set_new(doc, "retry_after_ms", json_integer(retry));
+    if (req)
+        json_object_set_new(doc, "req", json_string(req));
+    return dumped(doc);
+}
+
+static void refusal_text(void **state)
+{
+    (void)state;
+    char out[LG_MSG_REFUSAL_MAX];
+    char *want = refusal_reference("BUSY", "the room cannot decide more orders; retry later", 1234,
+                                   "q-1", "c-1");
+    assert_text(want, out,
+                lg_msg_refusal_text(out, "BUSY", "the room cannot decide more orders; retry later",
+                                    1234, "q-1", "c-1"));
+    free(want);
+    want = refusal_reference("RATE_LIMITED", "too many", 0, NULL, NULL);
+    assert_text(want, out, lg_msg_refusal_text(out, "RATE_LIMITED", "too many", 0, NULL, NULL));
+    free(want);
+    /* the longest message, every byte one that needs escaping */
+    char message[LG_MSG_REFUSAL_MESSAGE_MAX + 2];
+    memset(message, '"', LG_MSG_REFUSAL_MESSAGE_MAX);
+    message[LG_MSG_REFUSAL_MESSAGE_MAX] = 0;
+    char id[LG_ID_MAX + 1];
+    memset(id, 'z', LG_ID_MAX);
+    id[LG_ID_MAX] = 0;
+    want = refusal_reference(id, message, 9223372036854775807LL, id, id);
+    assert_text(want, out, lg_msg_refusal_text(out, id, message, 9223372036854775807LL, id, id));
+    free(want);
+    /* one byte more, bad UTF-8, or a ref, req or code that is no ID: nothing */
+    message[LG_MSG_REFUSAL_MESSAGE_MAX] = '"';
+    message[LG_MSG_REFUSAL_MESSAGE_MAX + 1] = 0;
+    assert_int_equal(lg_msg_refusal_text(out, "BUSY", message, 1, NULL, NULL), 0);
+    assert_int_equal(lg_msg_refusal_text(out, "BUSY", "bad \xc3", 1, NULL, NULL), 0);
+    assert_int_equal(lg_msg_refusal_text(out, "BUSY", "m", 1, NULL, "c 1"), 0);
+    assert_int_equal(lg_msg_refusal_text(out, "BUSY", "m", 1, "", NULL), 0);
+    assert_int_equal(lg_msg_refusal_text(out, "BU\"SY", "m", 1, NULL, NULL), 0);
+}
+
 /* The result as jansson dumped it: the old builder, kept here as the
  * reference. */
 static char *result_reference(const struct lg_result *r)
@@ -297,10 +345,15 @@ static void key_layout(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(envelopes),   cmocka_unit_test(depth_guard),
-        cmocka_unit_test(replies),     cmocka_unit_test(accepted_text),
-        cmocka_unit_test(result_text), cmocka_unit_test(results_as_decided),
-        cmocka_unit_test(routes),      cmocka_unit_test(key_layout),
+        cmocka_unit_test(envelopes),
+        cmocka_unit_test(depth_guard),
+        cmocka_unit_test(replies),
+        cmocka_unit_test(accepted_text),
+        cmocka_unit_test(refusal_text),
+        cmocka_unit_test(result_text),
+        cmocka_unit_test(results_as_decided),
+        cmocka_unit_test(routes),
+        cmocka_unit_test(key_layout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
