@@ -15,6 +15,7 @@
 #include "livegate/list.h"
 #include "livegate/log.h"
 #include "redis_conn.h"
+#include "resp.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
@@ -70,6 +71,11 @@ struct lg_redis {
     bool heartbeat_pending;
     int64_t heartbeat_sent_ms;
     int64_t pubsub_rx_ms; /* when the last Pub/Sub reply arrived */
+
+    /* Where each command is formatted (resp.h) before hiredis copies it
+     * into its output buffer; owned by r, kept at the largest size needed. */
+    char *cmd_buf;
+    size_t cmd_cap;
 };
 
 static void begin_connect(struct lg_redis *r);
@@ -90,8 +96,10 @@ static void log_redis(enum lg_log_level level, struct lg_redis *r, const char *e
 
 static void maybe_free(struct lg_redis *r)
 {
-    if (r->closing && r->open_handles == 0 && !r->gai_active && !r->ac)
+    if (r->closing && r->open_handles == 0 && !r->gai_active && !r->ac) {
+        free(r->cmd_buf);
         free(r);
+    }
 }
 
 static void on_handle_closed(uv_handle_t *h)
@@ -165,17 +173,33 @@ void lg_redis_ignore_reply(redisReply *reply, void *arg)
     (void)arg;
 }
 
+/* Formats the command into r->cmd_buf, grown to fit; its length, or 0 on
+ * OOM. */
+static size_t format_command(struct lg_redis *r, int argc, const char **argv, const size_t *lens)
+{
+    size_t len = lg_resp_command_len(argc, argv, lens);
+    if (len > r->cmd_cap) {
+        char *grown = realloc(r->cmd_buf, len);
+        if (!grown)
+            return 0;
+        r->cmd_buf = grown;
+        r->cmd_cap = len;
+    }
+    return lg_resp_command(r->cmd_buf, argc, argv, lens);
+}
+
 static int send_tracked(struct lg_redis *r, lg_redis_reply_fn fn, void *arg, int argc,
                         const char **argv, const size_t *lens)
 {
-    struct call *c = malloc(sizeof(*c));
+    size_t len = format_command(r, argc, argv, lens);
+    struct call *c = len ? malloc(sizeof(*c)) : NULL;
     if (!c)
         return -1;
     c->r = r;
     c->fn = fn;
     c->arg = arg;
     c->sent_ms = lg_mono_ms();
-    if (redisAsyncCommandArgv(r->ac, on_call_reply, c, argc, argv, lens) != REDIS_OK) {
+    if (redisAsyncFormattedCommand(r->ac, on_call_reply, c, r->cmd_buf, len) != REDIS_OK) {
         free(c);
         return -1;
     }
