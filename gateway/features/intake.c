@@ -246,7 +246,7 @@ static void on_duplicate_record(redisReply *reply, void *arg)
             struct lg_frame *f = lg_results_frame(&res);
             lg_session_send_frame(s, f);
             lg_frame_unref(f);
-            if (strcmp(status, "rejected") != 0 && strcmp(status, "pending_payment") != 0)
+            if (!lg_result_as_decided(&res))
                 lg_session_send(
                     s, lg_msg_order_status(r->order_id, r->client_order_id, status,
                                            strtoll(str_or_empty(e[LG_RESULT_UPDATED_AT]), NULL, 10),

@@ -100,7 +100,11 @@ json_t *lg_msg_invalid_field(const char *client_order_id, const char *field, con
     return lg_msg_with_req(msg, req);
 }
 
-/* Appends a literal (no quoting needed) at o. */
+/* The writers below append at o and return the end. A member's name is
+ * given with the punctuation before it ("{\"type\":" or ",\"code\":"), so
+ * each document reads in the order its bytes are written. */
+
+/* Appends text as it is (no quoting needed). */
 static char *put_raw(char *o, const char *text)
 {
     size_t n = strlen(text);
@@ -108,14 +112,14 @@ static char *put_raw(char *o, const char *text)
     return o + n;
 }
 
-/* Appends ,"name":"value" (value quoted) at o. */
+/* Appends name, then value as a JSON string. */
 static char *put_string(char *o, const char *name, const char *value)
 {
     o = put_raw(o, name);
     return o + lg_text_json_quote(o, value);
 }
 
-/* Appends ,"name":"value", or ,"name":null for an empty value. */
+/* The same, or null for an empty value. */
 static char *put_string_or_null(char *o, const char *name, const char *value)
 {
     if (*value)
@@ -123,7 +127,7 @@ static char *put_string_or_null(char *o, const char *name, const char *value)
     return put_raw(put_raw(o, name), "null");
 }
 
-/* Appends name then the decimal value at o. */
+/* Appends name, then value in decimal. */
 static char *put_int(char *o, const char *name, long long value)
 {
     o = put_raw(o, name);
