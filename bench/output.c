@@ -64,9 +64,9 @@ static void print_retries(const struct lg_bench_report *r, FILE *out)
         return;
     fprintf(out,
             "retries: %llu refusals (BUSY=%llu RATE_LIMITED=%llu), %llu resubmits after "
-            "retry_after_ms; %llu orders accepted after >= 1 retry (%llu high-value), %llu refused "
-            "and never "
-            "accepted (%llu gave up after %d retries, %llu still waiting when the run ended)\n",
+            "retry_after_ms; %llu orders accepted after >= 1 retry (%llu high-value), "
+            "%llu refused and never accepted (%llu gave up after %d retries, %llu still "
+            "waiting when the run ended)\n",
             (unsigned long long)r->a.refusals_retryable,
             (unsigned long long)r->c.errors_by_code[LG_EC_BUSY],
             (unsigned long long)r->c.errors_by_code[LG_EC_RATE_LIMITED],

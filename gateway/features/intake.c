@@ -910,10 +910,11 @@ static void on_high_wait(uv_timer_t *t);
  * to LG_INTAKE_BATCH_MAX), which costs Redis less per order. */
 static void flush_pending(struct lg_intake *in)
 {
+    int64_t now = lg_mono_ms();
+    int calls = in->gw->cfg.intake_calls;
     while (!lg_list_empty(&in->pending)) {
         struct batch *b = lg_list_entry(lg_list_first(&in->pending), struct batch, node);
-        int64_t waited = lg_mono_ms() - b->born_ms;
-        int calls = in->gw->cfg.intake_calls;
+        int64_t waited = now - b->born_ms;
         uint64_t in_flight = in->sent - in->replied;
         if (in_flight < (uint64_t)lg_admission_call_slots(calls, b->high, waited)) {
             batch_send(b);
