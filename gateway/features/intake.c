@@ -658,10 +658,12 @@ static int64_t lagging_wait(struct lg_intake *in, struct lg_session *s, const st
         return turn;
     /* The gateway's own line: after the orders it holds, one place per
      * order the script admits. */
-    if (in->admitted_per_ms > 0)
-        return lg_admission_line_turn(&in->lag_line_ms, now,
-                                      (int64_t)(in->orders_in_flight / in->admitted_per_ms),
-                                      1.0 / in->admitted_per_ms);
+    if (in->admitted_per_ms > 0) {
+        double rate = lg_admission_line_rate(in->admitted_per_ms, in->orders_in_flight,
+                                             intake_lag_ms(in, now));
+        return lg_admission_line_turn(&in->lag_line_ms, now, (int64_t)(in->orders_in_flight / rate),
+                                      1.0 / rate);
+    }
     int refused = s->turns ? lg_turns_refused(s->turns, lg_turns_id(o->client_order_id)) : 0;
     uint32_t rnd = 0;
     lg_random_fill(&rnd, sizeof(rnd));

@@ -214,6 +214,20 @@ int64_t lg_admission_cap_turn(struct lg_turns *t, int64_t now_ms, int64_t lag_ms
  * all at once. */
 int64_t lg_admission_line_turn(double *line_ms, int64_t now_ms, int64_t ahead_ms, double place_ms);
 
+/* The rate (orders per ms) that line moves at: the faster of the rate the
+ * script was measured to admit at (admitted_per_ms, > 0) and the rate the
+ * gateway took in the orders it holds, in_flight over lag_ms (how long
+ * the oldest of them has waited). Under a steady flood the two agree
+ * (Little's law; the oldest order has waited longer than most, so the
+ * second is the lower). In a burst the admission rate is measured while
+ * the gateway is busy reading thousands of submits: a quarter of what it
+ * admitted a second later, when turns placed at it sent clients back 4 s
+ * on to a queue that had emptied in 1.5 s (docs/BENCHMARKS.md). A turn
+ * is a guess either way: one too early costs the client another refusal
+ * and a later turn, one too late leaves a viewer waiting on an empty
+ * queue, so the line takes the faster guess. */
+double lg_admission_line_rate(double admitted_per_ms, int in_flight, int64_t lag_ms);
+
 /* The retry_after_ms (before jitter) of a submit refused because Redis is
  * behind, when the room has no turns to give: a quarter to a half of the
  * admitted wait (rnd draws where), doubled for each BUSY the order has had

@@ -336,6 +336,29 @@ static void a_high_value_batch_that_waited_may_have_twice_the_calls_in_flight(vo
     assert_int_equal(lg_admission_call_slots(64, true, 100), 128);
 }
 
+static void the_line_moves_at_the_faster_of_the_measured_and_the_held_rate(void **state)
+{
+    (void)state;
+    /* The burst measured on 2026-12-03: 8,436 orders held, the oldest
+     * 1,005 ms old, 1.958 a ms measured while they were read. */
+    double rate = lg_admission_line_rate(1.958, 8436, 1005);
+    assert_true(rate > 8.39 && rate < 8.40);
+    /* A steady flood: the held orders over the oldest's age are the lower,
+     * and the measured rate stands; equal, either. */
+    assert_true(lg_admission_line_rate(9.0, 4000, 1000) == 9.0);
+    assert_true(lg_admission_line_rate(4.0, 4000, 1000) == 4.0);
+    /* One order either side of the measured rate. */
+    assert_true(lg_admission_line_rate(4.0, 4001, 1000) > 4.0);
+    assert_true(lg_admission_line_rate(4.0, 3999, 1000) == 4.0);
+    /* Nothing held, or no age to divide by: the measured rate. */
+    assert_true(lg_admission_line_rate(3.0, 0, 1000) == 3.0);
+    assert_true(lg_admission_line_rate(3.0, 5000, 0) == 3.0);
+    assert_true(lg_admission_line_rate(3.0, -1, 1000) == 3.0);
+    /* More calls in flight than the gateway remembers count as a lag
+     * without end (intake_lag_ms): the held rate is then about 0. */
+    assert_true(lg_admission_line_rate(3.0, 100000, INT64_MAX) == 3.0);
+}
+
 static void a_line_hands_out_places_one_apart_after_what_waits(void **state)
 {
     (void)state;
@@ -426,6 +449,7 @@ int main(void)
         cmocka_unit_test(a_client_back_at_its_turn_is_known),
         cmocka_unit_test(refusals_are_counted_per_order_and_back_the_lag_retry_off),
         cmocka_unit_test(a_line_hands_out_places_one_apart_after_what_waits),
+        cmocka_unit_test(the_line_moves_at_the_faster_of_the_measured_and_the_held_rate),
         cmocka_unit_test(a_client_at_its_turn_passes_the_lag_only_up_to_twice_the_bound),
         cmocka_unit_test(a_high_value_batch_that_waited_may_have_twice_the_calls_in_flight),
         cmocka_unit_test(a_full_connection_spreads_its_refused_submits_over_the_lag),
