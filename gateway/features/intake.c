@@ -634,6 +634,13 @@ static int64_t cap_wait(struct lg_session *s, bool high)
     return t ? lg_admission_cap_turn(t, lg_mono_ms(), lag, gw->cfg.conn_inflight, high) : lag;
 }
 
+/* How long the oldest order may wait before the gateway counts as behind
+ * Redis: a fifth of LIVEGATE_ADMIT_WAIT_MS. */
+static int64_t lag_bound_ms(const struct lg_intake *in)
+{
+    return in->gw->cfg.admit_wait_ms / 5;
+}
+
 /* Whether a submit is refused because this gateway is too far behind Redis
  * (see lg_intake_submit); a client back at its turn passes the cap on the
  * orders held, which was counted when it was first refused. */
@@ -641,7 +648,7 @@ static bool lagging(struct lg_intake *in, enum lg_shed_priority p, bool returnin
 {
     if (!returning && in->orders_in_flight >= in->gw->cfg.intake_in_flight)
         return true;
-    return lg_admission_lagging(intake_lag_ms(in, lg_mono_ms()), in->gw->cfg.admit_wait_ms / 5,
+    return lg_admission_lagging(intake_lag_ms(in, lg_mono_ms()), lag_bound_ms(in),
                                 p == LG_SHED_HIGH, returning);
 }
 
@@ -659,8 +666,13 @@ static int64_t lagging_wait(struct lg_intake *in, struct lg_session *s, const st
     /* The gateway's own line: after the orders it holds, one place per
      * order the script admits. */
     if (in->admitted_per_ms > 0) {
-        double rate = lg_admission_line_rate(in->admitted_per_ms, in->orders_in_flight,
-                                             intake_lag_ms(in, now));
+        /* The held orders over their age stand for a rate only while the
+         * gateway is behind: refused for holding LIVEGATE_INTAKE_IN_FLIGHT
+         * orders that are still young, they came in faster than it admits. */
+        int64_t lag = intake_lag_ms(in, now);
+        if (lag <= lag_bound_ms(in))
+            lag = 0;
+        double rate = lg_admission_line_rate(in->admitted_per_ms, in->orders_in_flight, lag);
         return lg_admission_line_turn(&in->lag_line_ms, now, (int64_t)(in->orders_in_flight / rate),
                                       1.0 / rate);
     }
