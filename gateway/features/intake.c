@@ -666,13 +666,8 @@ static int64_t lagging_wait(struct lg_intake *in, struct lg_session *s, const st
     /* The gateway's own line: after the orders it holds, one place per
      * order the script admits. */
     if (in->admitted_per_ms > 0) {
-        /* The held orders over their age stand for a rate only while the
-         * gateway is behind: refused for holding LIVEGATE_INTAKE_IN_FLIGHT
-         * orders that are still young, they came in faster than it admits. */
-        int64_t lag = intake_lag_ms(in, now);
-        if (lag <= lag_bound_ms(in))
-            lag = 0;
-        double rate = lg_admission_line_rate(in->admitted_per_ms, in->orders_in_flight, lag);
+        double rate = lg_admission_line_rate(in->admitted_per_ms, in->orders_in_flight,
+                                             intake_lag_ms(in, now), lag_bound_ms(in));
         return lg_admission_line_turn(&in->lag_line_ms, now, (int64_t)(in->orders_in_flight / rate),
                                       1.0 / rate);
     }

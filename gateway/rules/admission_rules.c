@@ -280,9 +280,10 @@ int64_t lg_admission_line_turn(double *line_ms, int64_t now_ms, int64_t ahead_ms
     return (int64_t)(turn - (double)now_ms + 0.5);
 }
 
-double lg_admission_line_rate(double admitted_per_ms, int in_flight, int64_t lag_ms)
+double lg_admission_line_rate(double admitted_per_ms, int in_flight, int64_t lag_ms,
+                              int64_t bound_ms)
 {
-    if (in_flight <= 0 || lag_ms <= 0)
+    if (in_flight <= 0 || lag_ms <= 0 || lag_ms <= bound_ms)
         return admitted_per_ms;
     double held = (double)in_flight / (double)lag_ms;
     return held > admitted_per_ms ? held : admitted_per_ms;

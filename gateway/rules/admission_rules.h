@@ -225,8 +225,12 @@ int64_t lg_admission_line_turn(double *line_ms, int64_t now_ms, int64_t ahead_ms
  * on to a queue that had emptied in 1.5 s (docs/BENCHMARKS.md). A turn
  * is a guess either way: one too early costs the client another refusal
  * and a later turn, one too late leaves a viewer waiting on an empty
- * queue, so the line takes the faster guess. */
-double lg_admission_line_rate(double admitted_per_ms, int in_flight, int64_t lag_ms);
+ * queue, so the line takes the faster guess. The held orders stand for a
+ * rate only while the gateway is behind (lag_ms over bound_ms): refused
+ * for holding LIVEGATE_INTAKE_IN_FLIGHT orders that are still young, they
+ * came in faster than it admits, and the measured rate stands. */
+double lg_admission_line_rate(double admitted_per_ms, int in_flight, int64_t lag_ms,
+                              int64_t bound_ms);
 
 /* The retry_after_ms (before jitter) of a submit refused because Redis is
  * behind, when the room has no turns to give: a quarter to a half of the

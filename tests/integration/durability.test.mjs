@@ -10,7 +10,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startRedis, startGateway, startValidator, stopAll, validOrder, setupRoom, waitFor, newSecrets,
+  startRedis, startGateway, startValidator, stopAll, validOrder, setupRoom, waitFor, newSecrets, sleep,
 } from './lib/system.mjs';
 
 const USERS = 16;
@@ -38,7 +38,7 @@ async function askUntilAvailable(c, msg, tries = 25) {
     c.send(msg);
     const m = await c.next((x) => x.req === msg.req, 15000);
     if (m.type !== 'error' || m.code !== 'UNAVAILABLE' || i >= tries) return m;
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
   }
 }
 

@@ -341,22 +341,27 @@ static void the_line_moves_at_the_faster_of_the_measured_and_the_held_rate(void 
     (void)state;
     /* The burst measured on 2026-12-03: 8,436 orders held, the oldest
      * 1,005 ms old, 1.958 a ms measured while they were read. */
-    double rate = lg_admission_line_rate(1.958, 8436, 1005);
+    double rate = lg_admission_line_rate(1.958, 8436, 1005, 0);
     assert_true(rate > 8.39 && rate < 8.40);
     /* A steady flood: the held orders over the oldest's age are the lower,
      * and the measured rate stands; equal, either. */
-    assert_true(lg_admission_line_rate(9.0, 4000, 1000) == 9.0);
-    assert_true(lg_admission_line_rate(4.0, 4000, 1000) == 4.0);
+    assert_true(lg_admission_line_rate(9.0, 4000, 1000, 0) == 9.0);
+    assert_true(lg_admission_line_rate(4.0, 4000, 1000, 0) == 4.0);
     /* One order either side of the measured rate. */
-    assert_true(lg_admission_line_rate(4.0, 4001, 1000) > 4.0);
-    assert_true(lg_admission_line_rate(4.0, 3999, 1000) == 4.0);
+    assert_true(lg_admission_line_rate(4.0, 4001, 1000, 0) > 4.0);
+    assert_true(lg_admission_line_rate(4.0, 3999, 1000, 0) == 4.0);
     /* Nothing held, or no age to divide by: the measured rate. */
-    assert_true(lg_admission_line_rate(3.0, 0, 1000) == 3.0);
-    assert_true(lg_admission_line_rate(3.0, 5000, 0) == 3.0);
-    assert_true(lg_admission_line_rate(3.0, -1, 1000) == 3.0);
+    assert_true(lg_admission_line_rate(3.0, 0, 1000, 0) == 3.0);
+    assert_true(lg_admission_line_rate(3.0, 5000, 0, 0) == 3.0);
+    assert_true(lg_admission_line_rate(3.0, -1, 1000, 0) == 3.0);
+    /* The held orders count only past the bound on the lag (a fifth of
+     * LIVEGATE_ADMIT_WAIT_MS in the gateway): at it the measured rate. */
+    assert_true(lg_admission_line_rate(1.958, 8436, 1000, 1000) == 1.958);
+    rate = lg_admission_line_rate(1.958, 8436, 1001, 1000);
+    assert_true(rate > 8.42 && rate < 8.43);
     /* More calls in flight than the gateway remembers count as a lag
      * without end (intake_lag_ms): the held rate is then about 0. */
-    assert_true(lg_admission_line_rate(3.0, 100000, INT64_MAX) == 3.0);
+    assert_true(lg_admission_line_rate(3.0, 100000, INT64_MAX, 0) == 3.0);
 }
 
 static void a_line_hands_out_places_one_apart_after_what_waits(void **state)
