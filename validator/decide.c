@@ -19,14 +19,16 @@
 #include "scripts.h"
 
 /* The script's layout (see validate.lua): the room's keys (config, feed
- * presence, load), then five keys per order, then the payment due index;
- * seven arguments, the result field names, then four per order. */
+ * presence, load), two keys per order, the call's SKUs once each, two keys
+ * per coupon once each, then the payment due index; seven arguments, the
+ * result field names, the three counts, then the SKU and coupon ids. */
 enum {
     DECIDE_ROOM_KEYS = 3,
-    DECIDE_KEYS_PER_ORDER = 5,
+    DECIDE_KEYS_PER_ORDER = 2,
+    DECIDE_KEYS_PER_COUPON = 2,
     DECIDE_TAIL_KEYS = 1,
     DECIDE_NARGS = 7,
-    DECIDE_ARGS_PER_ORDER = 4
+    DECIDE_COUNTS = 3
 };
 /* Orders per call: one call holds Redis for its whole run, so a long batch
  * of one room is split to keep every other client's wait short. */
@@ -115,14 +117,21 @@ static void on_decided(redisReply *reply, void *arg)
 
 /* ---- calls ------------------------------------------------------------------- */
 
-/* The five keys of one order, written at keys[0..4]. */
+/* The two keys of one order, written at keys[0..1]. */
 static void order_keys(const struct lgv_entry *e, char (*keys)[LG_KEY_MAX])
 {
     lg_key_order(keys[0], LG_KEY_MAX, e->room, e->order_id);
-    lg_key_sku(keys[1], LG_KEY_MAX, e->room, e->sku);
-    lg_key_coupon(keys[2], LG_KEY_MAX, e->room, e->coupon);
-    lg_key_coupon_users(keys[3], LG_KEY_MAX, e->room, e->coupon);
-    lg_key_user_live(keys[4], LG_KEY_MAX, e->room, e->user);
+    lg_key_user_live(keys[1], LG_KEY_MAX, e->room, e->user);
+}
+
+/* Adds id to ids[0..*n) unless it is there already. A call's orders name
+ * few SKUs and coupons, so a scan is cheaper than a map. */
+static void add_distinct(const char **ids, size_t *n, const char *id)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp(ids[i], id) == 0)
+            return;
+    ids[(*n)++] = id;
 }
 
 static void fail_call(struct lg_validator *v, struct decide_call *call)
@@ -137,33 +146,51 @@ static void send_call(struct lg_validator *v, struct decide_call *call)
 {
     size_t n = call->n;
     const struct lgv_entry *first = &v->batch[call->index[0]];
-    int nkeys = DECIDE_ROOM_KEYS + DECIDE_KEYS_PER_ORDER * (int)n + DECIDE_TAIL_KEYS;
-    int nargs = nkeys + DECIDE_NARGS + LG_RESULT_NRECORD + DECIDE_ARGS_PER_ORDER * (int)n;
+    const char **skus = v->decide_skus, **coupons = v->decide_coupons;
+    size_t nskus = 0, ncoupons = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct lgv_entry *e = &v->batch[call->index[i]];
+        add_distinct(skus, &nskus, e->sku);
+        if (e->coupon[0])
+            add_distinct(coupons, &ncoupons, e->coupon);
+    }
+    int nkeys = DECIDE_ROOM_KEYS + DECIDE_KEYS_PER_ORDER * (int)n + (int)nskus +
+                DECIDE_KEYS_PER_COUPON * (int)ncoupons + DECIDE_TAIL_KEYS;
+    int nargs =
+        nkeys + DECIDE_NARGS + LG_RESULT_NRECORD + DECIDE_COUNTS + (int)nskus + (int)ncoupons;
     char(*keys)[LG_KEY_MAX] = v->decide_keys;
     const char **args = v->decide_args;
     char *expire = v->decide_expire;
     char deadline[16], margin[16], pay[16], nfields[16], feed[LG_KEY_MAX];
+    char counts[DECIDE_COUNTS][16];
 
     lg_key_room(keys[0], LG_KEY_MAX, first->room);
     lg_key_feed_watched(keys[1], LG_KEY_MAX, first->room);
     lg_key_room_load(keys[2], LG_KEY_MAX, first->room);
-    for (int j = 0; j < DECIDE_ROOM_KEYS; j++)
-        args[j] = keys[j];
+    int k = DECIDE_ROOM_KEYS;
     for (size_t i = 0; i < n; i++) {
         const struct lgv_entry *e = &v->batch[call->index[i]];
-        char(*k)[LG_KEY_MAX] = &keys[DECIDE_ROOM_KEYS + DECIDE_KEYS_PER_ORDER * i];
-        order_keys(e, k);
-        for (int j = 0; j < DECIDE_KEYS_PER_ORDER; j++)
-            args[DECIDE_ROOM_KEYS + DECIDE_KEYS_PER_ORDER * i + (size_t)j] = k[j];
+        order_keys(e, &keys[k]);
+        k += DECIDE_KEYS_PER_ORDER;
         expire[i] = e->force_expire ? '1' : '0';
     }
-    lg_key_pay_due(keys[nkeys - 1], LG_KEY_MAX, first->room);
-    args[nkeys - 1] = keys[nkeys - 1];
+    for (size_t j = 0; j < nskus; j++)
+        lg_key_sku(keys[k++], LG_KEY_MAX, first->room, skus[j]);
+    for (size_t j = 0; j < ncoupons; j++) {
+        lg_key_coupon(keys[k++], LG_KEY_MAX, first->room, coupons[j]);
+        lg_key_coupon_users(keys[k++], LG_KEY_MAX, first->room, coupons[j]);
+    }
+    lg_key_pay_due(keys[k++], LG_KEY_MAX, first->room);
+    for (int j = 0; j < nkeys; j++)
+        args[j] = keys[j];
     expire[n] = 0;
     snprintf(deadline, sizeof(deadline), "%d", v->cfg.deadline_ms);
     snprintf(margin, sizeof(margin), "%d", v->cfg.margin_ms);
     snprintf(pay, sizeof(pay), "%d", v->cfg.pay_window_ms);
     snprintf(nfields, sizeof(nfields), "%d", LG_RESULT_NRECORD);
+    snprintf(counts[0], sizeof(counts[0]), "%zu", n);
+    snprintf(counts[1], sizeof(counts[1]), "%zu", nskus);
+    snprintf(counts[2], sizeof(counts[2]), "%zu", ncoupons);
     if (lg_chan_feed(feed, sizeof(feed), first->room) < 0)
         feed[0] = 0;
     const char **a = &args[nkeys];
@@ -174,17 +201,15 @@ static void send_call(struct lg_validator *v, struct decide_call *call)
     a[4] = feed;
     a[5] = first->room;
     a[6] = nfields;
-    for (int k = 0; k < LG_RESULT_NRECORD; k++)
-        a[DECIDE_NARGS + k] = lg_result_record_fields[k];
-    const char **per_order = &a[DECIDE_NARGS + LG_RESULT_NRECORD];
-    for (size_t i = 0; i < n; i++) {
-        const struct lgv_entry *e = &v->batch[call->index[i]];
-        const char **o = &per_order[DECIDE_ARGS_PER_ORDER * i];
-        o[0] = e->order_id;
-        o[1] = e->user;
-        o[2] = e->sku;
-        o[3] = e->coupon;
-    }
+    a += DECIDE_NARGS;
+    for (int f = 0; f < LG_RESULT_NRECORD; f++)
+        *a++ = lg_result_record_fields[f];
+    for (int c = 0; c < DECIDE_COUNTS; c++)
+        *a++ = counts[c];
+    for (size_t j = 0; j < nskus; j++)
+        *a++ = skus[j];
+    for (size_t j = 0; j < ncoupons; j++)
+        *a++ = coupons[j];
 
     if (lgv_step_script(v, &lg_script_validate, on_decided, call, nkeys, nargs, args, NULL) != 0)
         fail_call(v, call);
@@ -196,14 +221,19 @@ static int ensure_scratch(struct lg_validator *v)
 {
     if (v->decide_keys)
         return 0;
+    /* At most one SKU and one coupon per order. */
     size_t nkeys =
-        DECIDE_ROOM_KEYS + DECIDE_KEYS_PER_ORDER * (size_t)DECIDE_MAX_ORDERS + DECIDE_TAIL_KEYS;
+        DECIDE_ROOM_KEYS +
+        (DECIDE_KEYS_PER_ORDER + 1 + DECIDE_KEYS_PER_COUPON) * (size_t)DECIDE_MAX_ORDERS +
+        DECIDE_TAIL_KEYS;
     v->decide_keys = malloc(nkeys * LG_KEY_MAX);
-    size_t nargs = nkeys + DECIDE_NARGS + LG_RESULT_NRECORD +
-                   DECIDE_ARGS_PER_ORDER * (size_t)DECIDE_MAX_ORDERS;
+    size_t nargs =
+        nkeys + DECIDE_NARGS + LG_RESULT_NRECORD + DECIDE_COUNTS + 2 * (size_t)DECIDE_MAX_ORDERS;
     v->decide_args = malloc(nargs * sizeof(char *));
     v->decide_expire = malloc(DECIDE_MAX_ORDERS + 1);
-    if (v->decide_keys && v->decide_args && v->decide_expire)
+    v->decide_skus = malloc(DECIDE_MAX_ORDERS * sizeof(char *));
+    v->decide_coupons = malloc(DECIDE_MAX_ORDERS * sizeof(char *));
+    if (v->decide_keys && v->decide_args && v->decide_expire && v->decide_skus && v->decide_coupons)
         return 0;
     lgv_decide_free(v);
     return -1;
@@ -234,6 +264,10 @@ void lgv_decide_free(struct lg_validator *v)
     free(v->decide_keys);
     free(v->decide_args);
     free(v->decide_expire);
+    free(v->decide_skus);
+    free(v->decide_coupons);
+    v->decide_skus = NULL;
+    v->decide_coupons = NULL;
     v->decide_keys = NULL;
     v->decide_args = NULL;
     v->decide_expire = NULL;

@@ -99,6 +99,8 @@ struct lg_validator {
     char (*decide_keys)[LG_KEY_MAX];
     const char **decide_args;
     char *decide_expire;
+    const char **decide_skus;    /* a call's distinct SKU ids (into its entries) */
+    const char **decide_coupons; /* and coupon ids */
 
     /* answer.c: the reply streams the batch in hand writes to, each with
      * the entries it gets; kept from batch to batch. */

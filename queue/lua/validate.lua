@@ -21,12 +21,13 @@
 -- KEYS[2] feed presence             lg:{room}:feed:watched (set by a gateway
 --                                   while a monitor watches; read once per call)
 -- KEYS[3] the room's load            lg:{room}:load (see "The room's load" below)
--- then five keys per order, order i (from 1) at KEYS[4 + 5 * (i - 1)]:
+-- then two keys per order, order i (from 1) at KEYS[4 + 2 * (i - 1)]:
 --   +0 order record                 lg:{room}:order:{order_id}
---   +1 sku                          lg:{room}:sku:{sku_id}
---   +2 coupon                       lg:{room}:coupon:{coupon_id}  (unused without a coupon)
---   +3 coupon's users               lg:{room}:coupon_users:{coupon_id}
---   +4 buyer's live qty             lg:{room}:live:{user}   (hash sku_id -> qty)
+--   +1 buyer's live qty             lg:{room}:live:{user}   (hash sku_id -> qty)
+-- then the call's SKUs, once each     lg:{room}:sku:{sku_id}
+-- then two keys per coupon the call's orders use, once each:
+--   +0 coupon                       lg:{room}:coupon:{coupon_id}
+--   +1 coupon's users               lg:{room}:coupon_users:{coupon_id}
 -- then, last and optional, the payment due index lg:{room}:paydue: each
 --   order confirmed is added with score pay_deadline_ms (pay_timeout.lua)
 -- ARGV[1] deadline (ms after acceptance)   ARGV[2] safety margin (ms)
@@ -42,9 +43,16 @@
 -- ARGV[8 .. 7+m] the order record's result fields to return, in the order
 --         of queue/result_layout.h (the caller passes the names, so this
 --         script and its reader cannot disagree on the order)
--- then four per order, order i at ARGV[8 + m + 4 * (i - 1)]: order_id,
---         user, sku_id, coupon_id ("" for none), as the queue entry has
---         them (the keys above are built from the same values)
+-- then n (the orders), s (the SKUs) and c (the coupons), then the s SKU
+--         ids and the c coupon ids, in the order of their keys
+--
+-- Why the SKU and coupon keys once per call, and no arguments per order: a
+-- call's orders name a few SKUs between them, and every key or argument
+-- is a string Redis parses and turns into a Lua string (about a thousand
+-- instructions each); nine per order were a tenth of the script's cost.
+-- An order's user, SKU and coupon are read from its record (the same ids
+-- its queue entry carries, from which the caller built the keys); an order
+-- whose SKU or coupon is not among the call's keys fails (it stays queued).
 --
 -- Returns one reply per order, in the order of the keys: {"missing"} when
 -- the order record is gone, {"error", message} when deciding it failed (it
@@ -81,11 +89,8 @@
 -- is read with a second HMGET.
 
 -- needs: order_record
-local KEYS_PER_ORDER, ARGS_PER_ORDER = 5, 4
-local ROOM_KEYS = 3
+local KEYS_PER_ORDER, ROOM_KEYS = 2, 3
 local RATE_WINDOW_MS, RATE_GAP_MS = 500, 250
-local norders = math.floor((#KEYS - ROOM_KEYS) / KEYS_PER_ORDER)
-local k_pay_due = KEYS[ROOM_KEYS + KEYS_PER_ORDER * norders + 1]
 local deadline, margin = tonumber(ARGV[1]), tonumber(ARGV[2])
 local pay_window = tonumber(ARGV[3])
 local expire_flags, feed, room_id = ARGV[4], ARGV[5], ARGV[6]
@@ -94,7 +99,26 @@ local result_fields = {}
 for i = 1, nresult do
   result_fields[i] = ARGV[7 + i]
 end
-local first_order_arg = 8 + nresult
+local norders, nskus, ncoupons =
+  tonumber(ARGV[8 + nresult]), tonumber(ARGV[9 + nresult]), tonumber(ARGV[10 + nresult])
+local nkeys = ROOM_KEYS + KEYS_PER_ORDER * (norders or 0) + (nskus or 0) + 2 * (ncoupons or 0)
+if not (norders and nskus and ncoupons) or (#KEYS ~= nkeys and #KEYS ~= nkeys + 1) or
+   #ARGV ~= 10 + nresult + nskus + ncoupons or #expire_flags ~= norders then
+  return redis.error_reply('validate.lua: ' .. #KEYS .. ' keys and ' .. #ARGV ..
+                           ' arguments are not a whole batch')
+end
+local k_pay_due = KEYS[nkeys + 1]
+-- The keys of the call's SKUs and coupons, by id.
+local sku_keys, coupon_keys, coupon_users_keys = {}, {}, {}
+local first_sku_key = ROOM_KEYS + KEYS_PER_ORDER * norders + 1
+for j = 1, nskus do
+  sku_keys[ARGV[10 + nresult + j]] = KEYS[first_sku_key + j - 1]
+end
+for j = 1, ncoupons do
+  local id = ARGV[10 + nresult + nskus + j]
+  coupon_keys[id] = KEYS[first_sku_key + nskus + 2 * (j - 1)]
+  coupon_users_keys[id] = KEYS[first_sku_key + nskus + 2 * (j - 1) + 1]
+end
 
 local WRITTEN = {status = true, code = true, field = true, message = true,
                  decided_at_ms = true, confirmed_at_ms = true, pay_deadline_ms = true}
@@ -258,17 +282,23 @@ end
 
 local function decide(i, expire)
   local base = ROOM_KEYS + 1 + KEYS_PER_ORDER * (i - 1)
-  local k_order, k_sku = KEYS[base], KEYS[base + 1]
-  local k_coupon, k_coupon_users, k_live = KEYS[base + 2], KEYS[base + 3], KEYS[base + 4]
-  local arg = first_order_arg + ARGS_PER_ORDER * (i - 1)
-  local order_id, user, sku_id, coupon_id = ARGV[arg], ARGV[arg + 1], ARGV[arg + 2], ARGV[arg + 3]
+  local k_order, k_live = KEYS[base], KEYS[base + 1]
 
   local rec = order_read(k_order, queued_extra)
   if not rec.status then
     return {'missing'}
   end
+  local order_id, user, sku_id, coupon_id = rec.order_id, rec.user, rec.sku_id, rec.coupon_id or ''
+  local k_sku = sku_keys[sku_id]
+  if not k_sku then
+    error('the order\'s SKU is not among the call\'s keys')
+  end
   if rec.status ~= 'queued' then
     return stored_result(k_order, k_sku)
+  end
+  local k_coupon, k_coupon_users = coupon_keys[coupon_id], coupon_users_keys[coupon_id]
+  if coupon_id ~= '' and not k_coupon then
+    error('the order\'s coupon is not among the call\'s keys')
   end
 
   -- The fields are set in Redis and in rec as they are, not gathered in a

@@ -137,14 +137,11 @@ function enqueueCall(batch) {
 }
 function validateCall(batch) {
   const keys = [`${ROOM}:room`, `${ROOM}:feed:watched`, `${ROOM}:load`];
-  for (const o of batch) {
-    keys.push(`${ROOM}:order:${o.oid}`, `${ROOM}:sku:${o.sku}`, `${ROOM}:coupon:`, `${ROOM}:coupon_users:`,
-      `${ROOM}:live:${o.user}`);
-  }
-  keys.push(`${ROOM}:paydue`);
+  for (const o of batch) keys.push(`${ROOM}:order:${o.oid}`, `${ROOM}:live:${o.user}`);
+  const skus = [...new Set(batch.map((o) => o.sku))];
+  keys.push(...skus.map((sku) => `${ROOM}:sku:${sku}`), `${ROOM}:paydue`);
   const args = ['10000', '500', '900000', '0'.repeat(batch.length), 'lg:ev:feed:cost', 'cost',
-    String(RESULT.length), ...RESULT];
-  for (const o of batch) args.push(o.oid, o.user, o.sku, '');
+    String(RESULT.length), ...RESULT, String(batch.length), String(skus.length), '0', ...skus];
   return ['EVALSHA', val, keys.length, ...keys, ...args];
 }
 function replyCall(batch) {

@@ -23,10 +23,10 @@
 local ORDER_FIXED = {'order_id', 'room_id', 'gw', 'user', 'client_order_id', 'sku_id', 'qty',
                      'unit_price', 'amount', 'currency', 'payment_method', 'coupon_id', 'tier',
                      'buyer', 'phone', 'req', 'pii'}
-local ORDER_IS_FIXED = {}
-for _, name in ipairs(ORDER_FIXED) do
-  ORDER_IS_FIXED[name] = true
-end
+-- Built on first use (order_hash_names): the prelude runs at every call
+-- of every script that needs it, and filling a table of 17 names cost
+-- enqueue.lua, which never asks, more than a command per call.
+local ORDER_IS_FIXED = nil
 -- pii comes last and is never read here: no script needs the sealed
 -- address, which is most of d's bytes, so reading stops before it.
 local ORDER_READ = #ORDER_FIXED - 1
@@ -55,6 +55,12 @@ end
 -- Of names, those that are hash fields of their own (not in d, not
 -- status), for order_read's extra: worked out once per call, not per order.
 local function order_hash_names(names)
+  if not ORDER_IS_FIXED then
+    ORDER_IS_FIXED = {}
+    for _, name in ipairs(ORDER_FIXED) do
+      ORDER_IS_FIXED[name] = true
+    end
+  end
   local out = {}
   for _, name in ipairs(names) do
     if not ORDER_IS_FIXED[name] and name ~= 'status' and name ~= 'd' then
