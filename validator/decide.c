@@ -162,7 +162,7 @@ static void send_call(struct lg_validator *v, struct decide_call *call)
     const char **args = v->decide_args;
     char *expire = v->decide_expire;
     char deadline[16], margin[16], pay[16], nfields[16], feed[LG_KEY_MAX];
-    char counts[DECIDE_COUNTS][16];
+    char counts[DECIDE_COUNTS][24];
 
     lg_key_room(keys[0], LG_KEY_MAX, first->room);
     lg_key_feed_watched(keys[1], LG_KEY_MAX, first->room);
