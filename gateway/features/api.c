@@ -11,6 +11,7 @@
 #include "features/backoffice.h"
 #include "rules/backoffice_rules.h"
 #include "rules/catalog_rules.h"
+#include "rules/order_id.h"
 #include "keys.h"
 #include "order_record.h"
 #include "sku_notify.h"
@@ -845,24 +846,29 @@ static void on_order_record(redisReply *reply, void *arg)
         batch_finish(b);
 }
 
+/* The order's room is known: if the token may see it, the record. */
+static void read_order(struct batch *b, const char *room)
+{
+    char key[LG_KEY_MAX];
+    if (!lg_backoffice_may_act(&b->claims, room)) {
+        b->status = 403;
+    } else if (lg_key_order(key, sizeof(key), room, b->item) < 0) {
+        b->status = 404;
+    } else {
+        const char *hgetall[] = {"HGETALL", key};
+        batch_send(b, on_order_record, 2, hgetall);
+    }
+}
+
 static void on_order_index(redisReply *reply, void *arg)
 {
     struct batch *b = arg;
-    if (!reply || reply->type == REDIS_REPLY_ERROR) {
+    if (!reply || reply->type == REDIS_REPLY_ERROR)
         b->failed = true;
-    } else if (reply->type != REDIS_REPLY_STRING) {
+    else if (reply->type != REDIS_REPLY_STRING)
         b->status = 404;
-    } else if (!lg_backoffice_may_act(&b->claims, reply->str)) {
-        b->status = 403;
-    } else {
-        char key[LG_KEY_MAX];
-        if (lg_key_order(key, sizeof(key), reply->str, b->item) < 0) {
-            b->status = 404;
-        } else {
-            const char *hgetall[] = {"HGETALL", key};
-            batch_send(b, on_order_record, 2, hgetall);
-        }
-    }
+    else
+        read_order(b, reply->str);
     if (--b->pending == 0)
         batch_finish(b);
 }
@@ -886,8 +892,14 @@ static void get_order(struct lg_http *h, const struct lg_route *rt, const struct
         return;
     b->claims = *claims;
     snprintf(b->item, sizeof(b->item), "%s", rt->item);
-    const char *get[] = {"GET", key};
-    batch_send(b, on_order_index, 2, get);
+    /* An id that names its room needs no index (rules/order_id.h). */
+    char room[LG_ID_MAX + 1];
+    if (lg_order_id_room(b->item, room)) {
+        read_order(b, room);
+    } else {
+        const char *get[] = {"GET", key};
+        batch_send(b, on_order_index, 2, get);
+    }
     batch_sent(b);
 }
 

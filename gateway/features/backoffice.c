@@ -14,6 +14,7 @@
 #include "features/backoffice.h"
 #include "keys.h"
 #include "order_record.h"
+#include "rules/order_id.h"
 #include "livegate/log.h"
 #include "scripts.h"
 #include "sku_notify.h"
@@ -76,8 +77,9 @@ static void publish_status(struct update_req *r, const struct lg_transition *t)
  * again; it has no hash tag, so the script cannot touch it. */
 static void keep_index(struct update_req *r)
 {
-    char key[LG_KEY_MAX], ttl[16];
-    if (lg_key_order_index(key, sizeof(key), r->u.order_id) < 0)
+    char key[LG_KEY_MAX], ttl[16], named[LG_ID_MAX + 1];
+    if (lg_order_id_room(r->u.order_id, named) ||
+        lg_key_order_index(key, sizeof(key), r->u.order_id) < 0)
         return;
     snprintf(ttl, sizeof(ttl), "%d", r->gw->cfg.order_ttl_s);
     const char *argv[] = {"EXPIRE", key, ttl};
@@ -176,6 +178,21 @@ static void on_record(redisReply *reply, void *arg)
         fail_unavailable(r);
 }
 
+/* The order's room is known (r->room): if the token may act on it, the
+ * record's user and SKU, which the move's script must be given. */
+static void read_record(struct update_req *r)
+{
+    if (!lg_backoffice_may_act(&r->claims, r->room)) {
+        fail(r, "FORBIDDEN", "the order belongs to another room");
+        return;
+    }
+    char key[LG_KEY_MAX];
+    lg_key_order(key, sizeof(key), r->room, r->u.order_id);
+    const char *argv[] = {"HMGET", key, LG_ORDER_RECORD_D, "user", "sku_id"};
+    if (lg_redis_argv(r->gw->redis, on_record, r, 5, argv, NULL) != 0)
+        fail_unavailable(r);
+}
+
 static void on_index(redisReply *reply, void *arg)
 {
     struct update_req *r = arg;
@@ -192,15 +209,7 @@ static void on_index(redisReply *reply, void *arg)
         return;
     }
     snprintf(r->room, sizeof(r->room), "%s", reply->str);
-    if (!lg_backoffice_may_act(&r->claims, r->room)) {
-        fail(r, "FORBIDDEN", "the order belongs to another room");
-        return;
-    }
-    char key[LG_KEY_MAX];
-    lg_key_order(key, sizeof(key), r->room, r->u.order_id);
-    const char *argv[] = {"HMGET", key, LG_ORDER_RECORD_D, "user", "sku_id"};
-    if (lg_redis_argv(r->gw->redis, on_record, r, 5, argv, NULL) != 0)
-        fail_unavailable(r);
+    read_record(r);
 }
 
 void lg_backoffice_update(struct lg_session *s, json_t *msg, const char *req)
@@ -226,6 +235,12 @@ void lg_backoffice_update(struct lg_session *s, json_t *msg, const char *req)
     if (req) {
         snprintf(r->req, sizeof(r->req), "%s", req);
         r->has_req = true;
+    }
+    /* An id that names its room needs no index (rules/order_id.h). */
+    if (lg_order_id_room(u.order_id, r->room)) {
+        lg_waiter_attach(&s->waiters, &r->w, s);
+        read_record(r);
+        return;
     }
     char key[LG_KEY_MAX];
     lg_key_order_index(key, sizeof(key), u.order_id);

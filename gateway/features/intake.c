@@ -22,6 +22,7 @@
 
 #include "rules/admission_rules.h"
 #include "rules/fingerprint.h"
+#include "rules/order_id.h"
 #include "features/intake.h"
 #include "keys.h"
 #include "order_record.h"
@@ -53,7 +54,8 @@ struct intake_req {
     int64_t started_us; /* for the accept latency */
     long long amount;   /* what the room's threshold is learnt from */
     bool vip;
-    bool high; /* counted in the session's high_in_flight */
+    bool high;    /* counted in the session's high_in_flight */
+    bool indexed; /* the order id names no room: lg:oidx:{order_id} holds it */
 };
 
 /* Sends a held result after whatever reply went out, or drops it when the
@@ -65,37 +67,11 @@ static void send_held(struct lg_session *s, struct lg_frame *held)
     lg_frame_unref(held);
 }
 
-static void base36(unsigned long long v, char *out, size_t n)
+bool lg_intake_new_order_id(char out[LG_ID_MAX + 1], const char *room)
 {
-    char tmp[32];
-    size_t i = 0;
-    do {
-        tmp[i++] = "0123456789abcdefghijklmnopqrstuvwxyz"[v % 36];
-        v /= 36;
-    } while (v && i < sizeof(tmp));
-    size_t j = 0;
-    while (i && j + 1 < n)
-        out[j++] = tmp[--i];
-    out[j] = 0;
-}
-
-/* Written by hand: snprintf's twelve "%02x" were 1 % of the gateway's CPU
- * at max (perf). */
-void lg_intake_new_order_id(char out[32])
-{
-    static const char hex[] = "0123456789abcdef";
-    unsigned char rnd[6];
+    unsigned char rnd[LG_ORDER_ID_RANDOM];
     lg_random_fill(rnd, sizeof(rnd));
-    out[0] = 'o';
-    out[1] = '-';
-    base36((unsigned long long)lg_wall_ms(), out + 2, 16);
-    char *o = out + strlen(out);
-    *o++ = '-';
-    for (size_t i = 0; i < sizeof(rnd); i++) {
-        *o++ = hex[rnd[i] >> 4];
-        *o++ = hex[rnd[i] & 15];
-    }
-    *o = 0;
+    return lg_order_id_format(out, (uint64_t)lg_wall_ms(), rnd, room);
 }
 
 /* Appends "name":<quoted value> (with a leading comma after the first). */
@@ -210,7 +186,7 @@ static void drop_index(struct intake_req *r)
 {
     char key[LG_KEY_MAX];
     const char *argv[] = {"DEL", key};
-    if (lg_key_order_index(key, sizeof(key), r->order_id) > 0)
+    if (r->indexed && lg_key_order_index(key, sizeof(key), r->order_id) > 0)
         lg_redis_argv(r->gw->redis, lg_redis_ignore_reply, NULL, 2, argv, NULL);
 }
 
@@ -1143,7 +1119,7 @@ void lg_intake_submit(struct lg_session *s, const struct lg_order *o, const char
         free(r);
         return;
     }
-    lg_intake_new_order_id(r->order_id);
+    r->indexed = !lg_intake_new_order_id(r->order_id, o->room_id);
 
     char *sealed = seal_personal_data(gw, o, r->order_id);
     if (!sealed) {
@@ -1160,13 +1136,16 @@ void lg_intake_submit(struct lg_session *s, const struct lg_order *o, const char
         return;
     }
 
-    /* The index goes first on the same connection, so by the time the order
-     * exists the index does too; a duplicate or conflict deletes it again. */
-    char k_index[LG_KEY_MAX], order_ttl[16];
-    lg_key_order_index(k_index, sizeof(k_index), r->order_id);
-    snprintf(order_ttl, sizeof(order_ttl), "%d", gw->cfg.order_ttl_s);
-    const char *set_index[] = {"SET", k_index, o->room_id, "EX", order_ttl};
-    lg_redis_argv(gw->redis, lg_redis_ignore_reply, NULL, 5, set_index, NULL);
+    /* An id that cannot name its room has an index. It goes first on the
+     * same connection, so by the time the order exists the index does too;
+     * a duplicate or conflict deletes it again. */
+    if (r->indexed) {
+        char k_index[LG_KEY_MAX], order_ttl[16];
+        lg_key_order_index(k_index, sizeof(k_index), r->order_id);
+        snprintf(order_ttl, sizeof(order_ttl), "%d", gw->cfg.order_ttl_s);
+        const char *set_index[] = {"SET", k_index, o->room_id, "EX", order_ttl};
+        lg_redis_argv(gw->redis, lg_redis_ignore_reply, NULL, 5, set_index, NULL);
+    }
     lg_rooms_note_order(gw, o->room_id);
 
     b->orders[b->n++] = r;

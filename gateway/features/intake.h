@@ -26,8 +26,9 @@ void lg_intake_close(struct lg_intake *in);
  * duplicate), IDEMPOTENCY_CONFLICT, or UNAVAILABLE, once the batch s's
  * order joins has been answered. */
 void lg_intake_submit(struct lg_session *s, const struct lg_order *o, const char *req);
-/* A new order id: "o-" + milliseconds in base 36 + 12 random hex digits.
- * Sortable by time and unique across gateways without coordination. */
-void lg_intake_new_order_id(char out[32]);
+/* A new order id for an order of room (rules/order_id.h says its shape).
+ * Returns true when the id names the room, false when the order needs its
+ * order-id index. */
+bool lg_intake_new_order_id(char out[LG_ID_MAX + 1], const char *room);
 
 #endif

@@ -122,10 +122,12 @@ test('each allowed move answers order.updated, records the status and its time',
   ];
   for (const path of paths) {
     const { acc } = await confirmed(buyer);
+    // Its id names room r1: no order-id index (rules/order_id.h).
+    assert.ok(acc.order_id.endsWith('-r1'), acc.order_id);
+    assert.equal(await redis.cli('EXISTS', `lg:oidx:{${acc.order_id}}`), '0');
     for (const status of path) {
-      // A move starts the order's TTL (and its id index's) again.
+      // A move starts the order's TTL again.
       await redis.cli('EXPIRE', `lg:{r1}:order:${acc.order_id}`, '100');
-      await redis.cli('EXPIRE', `lg:oidx:{${acc.order_id}}`, '100');
       const t0 = Date.now();
       const r = await update(op, acc.order_id, status);
       assert.deepEqual({ ...r }, { type: 'order.updated', order_id: acc.order_id, status, req: r.req });
@@ -136,11 +138,53 @@ test('each allowed move answers order.updated, records the status and its time',
       assert.ok(Number(at) >= t0 - 1000 && Number(at) <= Date.now() + 1000, `${status}_at_ms ${at}`);
       const ttl = Number(await redis.cli('TTL', `lg:{r1}:order:${acc.order_id}`));
       assert.ok(ttl > 604000, `record TTL ${ttl} after ${status}`);
-      await waitFor(async () => Number(await redis.cli('TTL', `lg:oidx:{${acc.order_id}}`)) > 604000,
-        { what: `the id index's TTL after ${status}` });
     }
   }
   buyer.close();
+  op.close();
+});
+
+// A room id of 41 characters: with the 23 of "o-<ms>-<hex>" and a dash, 65,
+// past an ID's 64, so its orders' ids name no room and have an index. 40 is
+// the longest that fits (tests/unit/test_order_id.c has both sides).
+const LONG_ROOM = `r-${'l'.repeat(39)}`;
+
+test('an order of a room too long for its id is found through its index, which a move keeps', async () => {
+  await setupRoom(gw, LONG_ROOM, { skus: { 'sku-1': { name: '茶', price: 19900, stock: 10, on_sale: true } } });
+  const buyer = await gw.session(viewer('b-long', LONG_ROOM));
+  const op = await gw.session(operator('op-long', LONG_ROOM));
+  const { acc } = await confirmed(buyer, { room_id: LONG_ROOM });
+  assert.match(acc.order_id, /^o-[0-9a-z]+-[0-9a-f]{12}$/);
+  const index = `lg:oidx:{${acc.order_id}}`;
+  assert.equal(await redis.cli('GET', index), LONG_ROOM);
+  const shown = await gw.http('GET', `/v1/orders/${acc.order_id}`, { token: gw.token(operator('op-long', LONG_ROOM)) });
+  assert.equal(shown.status, 200, shown.text);
+  assert.equal(shown.json.order_id, acc.order_id);
+
+  await redis.cli('EXPIRE', index, '100');
+  const r = await update(op, acc.order_id, 'paid');
+  assert.equal(r.type, 'order.updated', JSON.stringify(r));
+  await waitFor(async () => Number(await redis.cli('TTL', index)) > 604000,
+    { what: 'the id index\'s TTL after the move' });
+  // Another room's operator is refused, as for an id that names its room.
+  const other = await gw.session(operator('op-other', 'r2'));
+  const refused = await update(other, acc.order_id, 'shipped');
+  assert.equal(refused.code, 'FORBIDDEN');
+  buyer.close();
+  op.close();
+  other.close();
+});
+
+test('an id that names another room is refused FORBIDDEN, one naming no order NOT_FOUND', async () => {
+  const op = await gw.session(operator('op-named'));
+  // Made up: the shape of an id naming r2, which op-named may not act on.
+  const foreign = await update(op, 'o-midc1z40-637beb83479e-r2', 'paid');
+  assert.equal(foreign.code, 'FORBIDDEN');
+  const missing = await update(op, 'o-midc1z40-637beb83479e-r1', 'paid');
+  assert.equal(missing.code, 'NOT_FOUND');
+  const token = gw.token(operator('op-named'));
+  assert.equal((await gw.http('GET', '/v1/orders/o-midc1z40-637beb83479e-r2', { token })).status, 403);
+  assert.equal((await gw.http('GET', '/v1/orders/o-midc1z40-637beb83479e-r1', { token })).status, 404);
   op.close();
 });
 
