@@ -885,8 +885,6 @@ static void answer_order(struct batch *b, struct lg_http *h)
 
 static void get_order(struct lg_http *h, const struct lg_route *rt, const struct lg_claims *claims)
 {
-    char key[LG_KEY_MAX];
-    lg_key_order_index(key, sizeof(key), rt->item);
     struct batch *b = batch_new(h, answer_order);
     if (!b)
         return;
@@ -897,6 +895,8 @@ static void get_order(struct lg_http *h, const struct lg_route *rt, const struct
     if (lg_order_id_room(b->item, room)) {
         read_order(b, room);
     } else {
+        char key[LG_KEY_MAX];
+        lg_key_order_index(key, sizeof(key), b->item);
         const char *get[] = {"GET", key};
         batch_send(b, on_order_index, 2, get);
     }

@@ -27,6 +27,7 @@ struct update_req {
     char room[LG_ID_MAX + 1];
     char req[LG_ID_MAX + 1];
     bool has_req;
+    bool indexed; /* the order id names no room: lg:oidx:{order_id} holds it */
 };
 
 /* Sends msg to the operator if still connected, and ends the request. */
@@ -77,9 +78,8 @@ static void publish_status(struct update_req *r, const struct lg_transition *t)
  * again; it has no hash tag, so the script cannot touch it. */
 static void keep_index(struct update_req *r)
 {
-    char key[LG_KEY_MAX], ttl[16], named[LG_ID_MAX + 1];
-    if (lg_order_id_room(r->u.order_id, named) ||
-        lg_key_order_index(key, sizeof(key), r->u.order_id) < 0)
+    char key[LG_KEY_MAX], ttl[16];
+    if (!r->indexed || lg_key_order_index(key, sizeof(key), r->u.order_id) < 0)
         return;
     snprintf(ttl, sizeof(ttl), "%d", r->gw->cfg.order_ttl_s);
     const char *argv[] = {"EXPIRE", key, ttl};
@@ -237,7 +237,8 @@ void lg_backoffice_update(struct lg_session *s, json_t *msg, const char *req)
         r->has_req = true;
     }
     /* An id that names its room needs no index (rules/order_id.h). */
-    if (lg_order_id_room(u.order_id, r->room)) {
+    r->indexed = !lg_order_id_room(u.order_id, r->room);
+    if (!r->indexed) {
         lg_waiter_attach(&s->waiters, &r->w, s);
         read_record(r);
         return;

@@ -101,9 +101,20 @@ for i = 1, nresult do
 end
 local norders, nskus, ncoupons =
   tonumber(ARGV[8 + nresult]), tonumber(ARGV[9 + nresult]), tonumber(ARGV[10 + nresult])
-local nkeys = ROOM_KEYS + KEYS_PER_ORDER * (norders or 0) + (nskus or 0) + 2 * (ncoupons or 0)
-if not (norders and nskus and ncoupons) or (#KEYS ~= nkeys and #KEYS ~= nkeys + 1) or
-   #ARGV ~= 10 + nresult + nskus + ncoupons or #expire_flags ~= norders then
+local nkeys
+
+-- Whether the counts describe the keys and arguments given (the payment
+-- due index is the one optional key).
+local function whole_batch()
+  if not (norders and nskus and ncoupons) then
+    return false
+  end
+  nkeys = ROOM_KEYS + KEYS_PER_ORDER * norders + nskus + 2 * ncoupons
+  return (#KEYS == nkeys or #KEYS == nkeys + 1) and #ARGV == 10 + nresult + nskus + ncoupons and
+           #expire_flags == norders
+end
+
+if not whole_batch() then
   return redis.error_reply('validate.lua: ' .. #KEYS .. ' keys and ' .. #ARGV ..
                            ' arguments are not a whole batch')
 end

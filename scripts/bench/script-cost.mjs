@@ -35,6 +35,7 @@ import { fileURLToPath } from 'node:url';
 import { connect } from '../lib/resp.mjs';
 import { luaSource } from '../lib/lua-source.mjs';
 import { packOrder } from '../lib/order-record.mjs';
+import { validateCall } from '../lib/validate-call.mjs';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const opts = { orders: 20000, callgrind: false, aof: true,
@@ -103,8 +104,6 @@ for (let i = 0; i < 600 && !r; i++) {
 }
 
 const ROOM = 'lg:{cost}';
-const RESULT = ['status', 'code', 'field', 'message', 'amount', 'confirmed_at_ms', 'pay_deadline_ms',
-  'client_order_id', 'req', 'updated_at_ms', 'decided_at_ms', 'accepted_at_ms', 'watchers'];
 await r.send([['HSET', `${ROOM}:room`, 'status', 'live', 'payment_methods', 'cod,alipay', 'high_value_threshold', '50000'],
   ...[0, 1, 2, 3, 4].map((k) => ['HSET', `${ROOM}:sku:sku-${k}`, 'price', '9900', 'stock', '100000000',
     'limit_per_user', '1000000', 'on_sale', '1'])]);
@@ -135,13 +134,10 @@ function enqueueCall(batch) {
   }
   return ['EVALSHA', enq, keys.length, ...keys, ...args];
 }
-function validateCall(batch) {
-  const keys = [`${ROOM}:room`, `${ROOM}:feed:watched`, `${ROOM}:load`];
-  for (const o of batch) keys.push(`${ROOM}:order:${o.oid}`, `${ROOM}:live:${o.user}`);
+function validateEval(batch) {
   const skus = [...new Set(batch.map((o) => o.sku))];
-  keys.push(...skus.map((sku) => `${ROOM}:sku:${sku}`), `${ROOM}:paydue`);
-  const args = ['10000', '500', '900000', '0'.repeat(batch.length), 'lg:ev:feed:cost', 'cost',
-    String(RESULT.length), ...RESULT, String(batch.length), String(skus.length), '0', ...skus];
+  const { keys, args } = validateCall('cost', batch.map((o) => ({ oid: o.oid, user: o.user })),
+    { skus, margin: 500, feed: 'lg:ev:feed:cost' });
   return ['EVALSHA', val, keys.length, ...keys, ...args];
 }
 function replyCall(batch) {
@@ -171,7 +167,7 @@ async function phase(name, calls, check) {
 
 console.log(`redis-server ${opts.callgrind ? 'under callgrind, ' : ''}AOF ${opts.aof ? 'everysec' : 'off'}, ${orders.length} orders`);
 await phase('enqueue', chunks(8).map(enqueueCall), (rs) => rs.flat().filter((x) => Array.isArray(x) && x[0] === 'accepted').length);
-await phase('validate', chunks(128).map(validateCall), (rs) => rs.flat().filter((x) => typeof x === 'string' && x.startsWith('pending_payment\0')).length);
+await phase('validate', chunks(128).map(validateEval), (rs) => rs.flat().filter((x) => typeof x === 'string' && x.startsWith('pending_payment\0')).length);
 await phase('reply', [...chunks(128).map(replyCall), ['XREAD', 'COUNT', '1000000', 'STREAMS', 'lg:gw:{gw-cost}:replies', '0']],
   (rs) => rs.slice(0, -1).reduce((s, x) => s + Number(x), 0));
 r.close();

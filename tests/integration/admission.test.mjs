@@ -11,11 +11,9 @@ import {
 } from './lib/system.mjs';
 import { runEnqueue } from './lib/enqueue.mjs';
 import { luaSource } from '../../scripts/lib/lua-source.mjs';
+import { validateCall } from '../../scripts/lib/validate-call.mjs';
 
 const validateScript = luaSource('validate.lua');
-const RESULT_FIELDS = ['status', 'code', 'field', 'message', 'amount', 'confirmed_at_ms',
-  'pay_deadline_ms', 'client_order_id', 'req', 'updated_at_ms', 'decided_at_ms',
-  'accepted_at_ms', 'watchers'];
 
 let redis;
 // One sample of livegate_orders_total from a gateway's /metrics.
@@ -224,12 +222,7 @@ test('the per-user bucket allows the burst, refuses one past it, and refills at 
 // Decides the given queued orders of `room` (made by runEnqueue) with
 // validate.lua, as validator/decide.c calls it.
 async function decide(room, oids, { payDue = false } = {}) {
-  const keys = [`lg:{${room}}:room`, `lg:{${room}}:feed:watched`, `lg:{${room}}:load`];
-  for (const oid of oids) keys.push(`lg:{${room}}:order:${oid}`, `lg:{${room}}:live:u1`);
-  keys.push(`lg:{${room}}:sku:sku-1`);
-  const args = ['10000', '1000', '900000', '0'.repeat(oids.length), '', room,
-    String(RESULT_FIELDS.length), ...RESULT_FIELDS, String(oids.length), '1', '0', 'sku-1'];
-  if (payDue) keys.push(`lg:{${room}}:paydue`);
+  const { keys, args } = validateCall(room, oids.map((oid) => ({ oid })), { skus: ['sku-1'], payDue });
   return redis.cli('EVAL', validateScript, String(keys.length), ...keys, ...args);
 }
 

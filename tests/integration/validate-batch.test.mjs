@@ -9,11 +9,9 @@ import { startRedis, stopAll } from './lib/system.mjs';
 import { runEnqueue } from './lib/enqueue.mjs';
 import { luaSource } from '../../scripts/lib/lua-source.mjs';
 import { connect } from '../../scripts/lib/resp.mjs';
+import { validateCall } from '../../scripts/lib/validate-call.mjs';
 
 const script = luaSource('validate.lua');
-const RESULT_FIELDS = ['status', 'code', 'field', 'message', 'amount', 'confirmed_at_ms',
-  'pay_deadline_ms', 'client_order_id', 'req', 'updated_at_ms', 'decided_at_ms',
-  'accepted_at_ms', 'watchers'];
 
 let redis;
 before(async () => {
@@ -33,19 +31,11 @@ async function evalRaw(keys, args) {
   }
 }
 
-// The call validator/decide.c makes for `orders` ({oid, user}) of `room`,
-// declaring `skus` and `coupons`; `extra` changes the counts or adds keys
-// to try the layout's checks.
+// The call validator/decide.c makes for `orders` of `room`, declaring
+// `skus` and `coupons`; `extra` breaks the layout (counts, keys) on purpose.
 function layout(room, orders, skus, coupons, extra = {}) {
-  const t = `lg:{${room}}`;
-  const keys = [`${t}:room`, `${t}:feed:watched`, `${t}:load`];
-  for (const o of orders) keys.push(`${t}:order:${o.oid}`, `${t}:live:${o.user ?? 'u1'}`);
-  keys.push(...skus.map((s) => `${t}:sku:${s}`));
-  for (const c of coupons) keys.push(`${t}:coupon:${c}`, `${t}:coupon_users:${c}`);
-  keys.push(`${t}:paydue`, ...(extra.keys ?? []));
-  const counts = extra.counts ?? [orders.length, skus.length, coupons.length];
-  const args = ['10000', '1000', '900000', '0'.repeat(orders.length), '', room,
-    String(RESULT_FIELDS.length), ...RESULT_FIELDS, ...counts.map(String), ...skus, ...coupons];
+  const { keys, args } = validateCall(room, orders,
+    { skus, coupons, counts: extra.counts, extraKeys: extra.keys });
   return [keys, args];
 }
 
