@@ -127,6 +127,12 @@ test('no overselling: stock 50, 120 orders from 40 viewers, two validators', asy
   assert.equal(results.filter((r) => r.code === 'OUT_OF_STOCK').length, 70);
   assert.equal(await redis.cli('HGET', 'lg:{flash}:sku:hot', 'stock'), '0');
   for (const [i, r] of results.entries()) assert.ok(r.type === 'order.confirmed' ? r.confirmed_at_ms - accepted[i].accepted_at_ms < 10000 : true);
+  // A validator does not wait for its acknowledgements before the next
+  // read (answer.c): they still all arrive, and nothing stays pending.
+  const pendingOf = async (stream) =>
+    Number((await redis.cli('XPENDING', `lg:{flash}:q:${stream}`, 'lg-validators')).split('\n')[0]);
+  await waitFor(async () => (await pendingOf('normal')) === 0 && (await pendingOf('high')) === 0,
+    { what: 'every answered entry acknowledged' });
   for (const c of viewers) c.close();
   const exits = await Promise.all(validators.map((v) => v.stop('SIGTERM')));
   for (const { code } of exits) assert.equal(code, 0, 'a validator did not stop cleanly');
