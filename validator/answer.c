@@ -41,19 +41,21 @@ static bool ackable(const struct lgv_entry *e)
 }
 
 /* An acknowledgement not waited for: whatever it answers, the entry was
- * answered, and one that failed stays pending (see the top). */
+ * answered, and one that failed stays pending (see the top). Only counted,
+ * so a stop waits for the last ones (cycle.c). */
 static void on_ack_unawaited(redisReply *reply, void *arg)
 {
     (void)reply;
-    (void)arg;
+    struct lg_validator *v = arg;
+    v->acks_unawaited--;
 }
 
 static void send_ack(struct lg_validator *v, int argc, const char **argv)
 {
     if (v->stopping)
         lgv_step_send(v, lgv_step_counted, v, argc, argv);
-    else
-        lg_redis_argv(v->redis, on_ack_unawaited, NULL, argc, argv, NULL);
+    else if (lg_redis_argv(v->redis, on_ack_unawaited, v, argc, argv, NULL) == 0)
+        v->acks_unawaited++;
 }
 
 /* Second round: acknowledge what was answered, one XACK per stream with all

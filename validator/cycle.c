@@ -82,6 +82,13 @@ static void finish(struct lg_validator *v)
 static void cycle(struct lg_validator *v)
 {
     if (v->stopping) {
+        /* The last batch's XACKs were not waited for (answer.c): closing
+         * now could drop them unsent and leave the entries pending. Each
+         * is answered, or failed when the connection drops. */
+        if (v->acks_unawaited > 0) {
+            lgv_cycle_schedule(v, 5);
+            return;
+        }
         finish(v);
         return;
     }

@@ -114,7 +114,8 @@ struct lg_validator {
     int64_t *pay_next_ms;
     size_t pay_cap;
 
-    int pending; /* replies outstanding in the current step */
+    int pending;        /* replies outstanding in the current step */
+    int acks_unawaited; /* XACKs sent and not answered yet (answer.c) */
     void (*after)(struct lg_validator *v);
     bool stopping, stopped;
 
