@@ -12,9 +12,9 @@
  * behind them on the same connection, so Redis runs them first, and a lost
  * one only leaves its entry pending, to be claimed and its stored result
  * re-sent (which the gateways show once). That is one round trip fewer per
- * cycle, behind a Redis busy with every gateway's enqueues. A validator
- * that is stopping still waits for them, so a clean stop leaves nothing
- * pending. */
+ * cycle, behind a Redis busy with every gateway's enqueues. They are
+ * counted, and a stopping validator closes only once each is answered
+ * (cycle.c), so a clean stop leaves nothing pending. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,9 +52,7 @@ static void on_ack_unawaited(redisReply *reply, void *arg)
 
 static void send_ack(struct lg_validator *v, int argc, const char **argv)
 {
-    if (v->stopping)
-        lgv_step_send(v, lgv_step_counted, v, argc, argv);
-    else if (lg_redis_argv(v->redis, on_ack_unawaited, v, argc, argv, NULL) == 0)
+    if (lg_redis_argv(v->redis, on_ack_unawaited, v, argc, argv, NULL) == 0)
         v->acks_unawaited++;
 }
 
@@ -64,7 +62,6 @@ static void send_ack(struct lg_validator *v, int argc, const char **argv)
  * lists cannot be allocated. */
 static void ack_batch(struct lg_validator *v)
 {
-    lgv_step_begin(v, after_acks);
     const char **argv = malloc((3 + v->nbatch) * sizeof(*argv));
     bool *grouped = calloc(v->nbatch ? v->nbatch : 1, sizeof(*grouped));
     for (size_t i = 0; argv && grouped && i < v->nbatch; i++) {
@@ -86,7 +83,7 @@ static void ack_batch(struct lg_validator *v)
     }
     free(argv);
     free(grouped);
-    lgv_step_end(v);
+    after_acks(v); /* the next cycle, without waiting for the replies */
 }
 
 /* ---- writing results ------------------------------------------------------- */
