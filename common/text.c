@@ -118,3 +118,52 @@ size_t lg_text_json_quote(char *out, const char *s)
     *o++ = '"';
     return (size_t)(o - out);
 }
+
+size_t lg_text_i64(char *out, long long v)
+{
+    /* Digits of the magnitude as unsigned, so LLONG_MIN does not overflow. */
+    unsigned long long m = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    char digits[LG_TEXT_I64_MAX];
+    size_t nd = 0;
+    do {
+        digits[nd++] = (char)('0' + m % 10);
+        m /= 10;
+    } while (m);
+    size_t len = 0;
+    if (v < 0)
+        out[len++] = '-';
+    while (nd)
+        out[len++] = digits[--nd];
+    out[len] = '\0';
+    return len;
+}
+
+bool lg_text_copy(char *dst, size_t n, const char *src)
+{
+    size_t len = strlen(src);
+    bool fits = len < n;
+    if (!fits)
+        len = n - 1;
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+    return fits;
+}
+
+int lg_text_join(char *buf, size_t n, const char *const parts[], size_t count)
+{
+    size_t len = 0;
+    for (size_t i = 0; i < count; i++) {
+        size_t k = strlen(parts[i]);
+        if (k >= n - len) {
+            if (n)
+                buf[0] = '\0';
+            return -1;
+        }
+        memcpy(buf + len, parts[i], k);
+        len += k;
+    }
+    if (!n)
+        return -1;
+    buf[len] = '\0';
+    return (int)len;
+}

@@ -1020,10 +1020,10 @@ static int add_order_args(struct batch *b, struct lg_session *s, const struct lg
         return -1;
     lg_mask_name(o->address.name, buyer, sizeof(buyer));
     lg_mask_phone(o->address.phone, phone, sizeof(phone));
-    char qty[24], unit_price[24], amount[24];
-    snprintf(qty, sizeof(qty), "%lld", o->qty);
-    snprintf(unit_price, sizeof(unit_price), "%lld", o->unit_price);
-    snprintf(amount, sizeof(amount), "%lld", o->amount);
+    char qty[LG_TEXT_I64_MAX], unit_price[LG_TEXT_I64_MAX], amount[LG_TEXT_I64_MAX];
+    lg_text_i64(qty, o->qty);
+    lg_text_i64(unit_price, o->unit_price);
+    lg_text_i64(amount, o->amount);
     const char *coupon = o->has_coupon ? o->coupon_id : "", *tier = s->claims.vip ? "vip" : "";
 
     const char *fixed[LG_ORDER_NFIXED] = {
@@ -1047,9 +1047,10 @@ static int add_order_args(struct batch *b, struct lg_session *s, const struct lg
     };
     /* The entry's ids: enqueue.lua appends accepted_at_ms and the gateway. */
     char entry[4 * (LG_ID_MAX + 1) + 4];
-    int entry_len = snprintf(entry, sizeof(entry), "%s|%s|%s|%s", r->order_id, s->claims.sub,
-                             o->sku_id, coupon);
-    if (entry_len < 0 || (size_t)entry_len >= sizeof(entry))
+    int entry_len = lg_text_join(
+        entry, sizeof(entry),
+        (const char *const[]){r->order_id, "|", s->claims.sub, "|", o->sku_id, "|", coupon}, 7);
+    if (entry_len < 0)
         return -1;
 
     int nkeys = b->keys.n, nargs = b->args.n;
@@ -1077,10 +1078,10 @@ void lg_intake_submit(struct lg_session *s, const struct lg_order *o, const char
     r->started_us = lg_mono_us();
     r->amount = o->amount;
     r->vip = s->claims.vip;
-    snprintf(r->client_order_id, sizeof(r->client_order_id), "%s", o->client_order_id);
-    snprintf(r->room, sizeof(r->room), "%s", o->room_id);
+    lg_text_copy(r->client_order_id, sizeof(r->client_order_id), o->client_order_id);
+    lg_text_copy(r->room, sizeof(r->room), o->room_id);
     if (req) {
-        snprintf(r->req, sizeof(r->req), "%s", req);
+        lg_text_copy(r->req, sizeof(r->req), req);
         r->has_req = true;
     }
     /* Refusals that cost Redis nothing come first. */

@@ -9,6 +9,7 @@
 #include "keys.h"
 #include "livegate/clock.h"
 #include "livegate/log.h"
+#include "livegate/text.h"
 #include "livegate/strmap.h"
 #include "redis_conn.h"
 #include "result_layout.h"
@@ -43,7 +44,7 @@ static bool first_time(struct lg_results *r, const char *order_id)
     char *slot = r->ring[r->ring_pos];
     if (slot[0])
         lg_strmap_del(r->seen, slot);
-    snprintf(slot, LG_ID_MAX + 1, "%s", order_id);
+    lg_text_copy(slot, LG_ID_MAX + 1, order_id);
     lg_strmap_put(r->seen, slot, r);
     r->ring_pos = (r->ring_pos + 1) % SEEN_RING;
     return true;

@@ -17,10 +17,10 @@
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "livegate/text.h"
 #include "rules/fingerprint.h"
 
 /* Every string of an order lies within struct lg_order, so the stream fits
@@ -54,9 +54,8 @@ static void put_str(struct stream *s, const char *str)
 
 static void put_int(struct stream *s, long long v)
 {
-    char buf[24];
-    int n = snprintf(buf, sizeof(buf), "%lld", v);
-    put_bytes(s, buf, (size_t)n);
+    char buf[LG_TEXT_I64_MAX];
+    put_bytes(s, buf, lg_text_i64(buf, v));
 }
 
 static void put_optional(struct stream *s, bool present, const char *str)

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "livegate/text.h"
 #include "rules/field_rules.h"
 #include "rules/order_rules.h"
 
@@ -156,7 +157,7 @@ int lg_order_parse(const json_t *msg, const char *token_room, struct lg_order *o
     json_t *method = json_object_get(msg, "payment_method");
     if (!json_is_string(method) || !lg_order_payment_bit(json_string_value(method)))
         return lg_order_payment_broken(err, "payment_method", "payment_method must be ", " or ");
-    snprintf(out->payment_method, sizeof(out->payment_method), "%s", json_string_value(method));
+    lg_text_copy(out->payment_method, sizeof(out->payment_method), json_string_value(method));
     if (coupon_rc != 0) {
         *err = coupon_err;
         return -1;

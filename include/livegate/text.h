@@ -36,4 +36,21 @@ bool lg_text_is_id(const char *s, size_t len);
  * the work it serves. */
 size_t lg_text_json_quote(char *out, const char *s);
 
+/* The most bytes lg_text_i64 writes: "-9223372036854775808" and its NUL. */
+#define LG_TEXT_I64_MAX 21
+
+/* Writes v in decimal at out (at least LG_TEXT_I64_MAX bytes), NUL included,
+ * and returns its length. What snprintf's "%lld" writes, for the hot path,
+ * where its format parsing and locale lookups cost ten times the digits. */
+size_t lg_text_i64(char *out, long long v);
+
+/* Copies the string src into dst of n bytes (n >= 1), always NUL-terminated,
+ * cut at n - 1 bytes as snprintf's "%s" cuts it; true when all of it fit. */
+bool lg_text_copy(char *dst, size_t n, const char *src);
+
+/* Writes the count strings of parts one after the other into buf of n bytes,
+ * NUL-terminated, and returns the length; -1, leaving buf "", when they do
+ * not fit in n - 1 bytes. The hot path's keys and values are built so. */
+int lg_text_join(char *buf, size_t n, const char *const parts[], size_t count);
+
 #endif

@@ -23,6 +23,35 @@ static void pattern_names_the_room_only(void **state)
     assert_int_equal(lg_key_room_pattern(buf, 6, "r1"), -1); /* does not fit */
 }
 
+/* The keys a submit builds, byte for byte as keys.h lays them out, and each
+ * on both sides of its buffer's bound. */
+static void submit_keys_and_their_bounds(void **state)
+{
+    (void)state;
+    char buf[LG_KEY_MAX];
+    const char *idem = "lg:{r1}:idem:u-7/c-9";
+    assert_int_equal(lg_key_idem(buf, sizeof(buf), "r1", "u-7", "c-9"), (int)strlen(idem));
+    assert_string_equal(buf, idem);
+    assert_int_equal(lg_key_idem(buf, strlen(idem) + 1, "r1", "u-7", "c-9"), (int)strlen(idem));
+    assert_int_equal(lg_key_idem(buf, strlen(idem), "r1", "u-7", "c-9"), -1);
+    assert_int_equal(lg_key_order(buf, sizeof(buf), "r1", "o-1"), (int)strlen("lg:{r1}:order:o-1"));
+    assert_string_equal(buf, "lg:{r1}:order:o-1");
+    assert_int_equal(lg_key_order(buf, strlen("lg:{r1}:order:o-1"), "r1", "o-1"), -1);
+    assert_int_equal(lg_key_user_rate(buf, sizeof(buf), "r1", "u-7"),
+                     (int)strlen("lg:{r1}:rate:u-7"));
+    assert_string_equal(buf, "lg:{r1}:rate:u-7");
+    assert_int_equal(lg_key_stream(buf, sizeof(buf), "r1", true), (int)strlen("lg:{r1}:q:high"));
+    assert_string_equal(buf, "lg:{r1}:q:high");
+    assert_int_equal(lg_key_stream(buf, sizeof(buf), "r1", false), (int)strlen("lg:{r1}:q:normal"));
+    assert_string_equal(buf, "lg:{r1}:q:normal");
+    assert_int_equal(lg_key_stats_latency(buf, sizeof(buf), "r1", 1796389973LL),
+                     (int)strlen("lg:{r1}:stats:lat:1796389973"));
+    assert_string_equal(buf, "lg:{r1}:stats:lat:1796389973");
+    assert_int_equal(lg_key_reply_stream(buf, sizeof(buf), "gw-1"),
+                     (int)strlen("lg:gw:{gw-1}:replies"));
+    assert_string_equal(buf, "lg:gw:{gw-1}:replies");
+}
+
 static void catalog_and_buyer_state_go(void **state)
 {
     (void)state;
@@ -87,6 +116,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(pattern_names_the_room_only),
+        cmocka_unit_test(submit_keys_and_their_bounds),
         cmocka_unit_test(catalog_and_buyer_state_go),
         cmocka_unit_test(orders_and_fixed_keys_stay_for_the_script),
         cmocka_unit_test(another_rooms_keys_never_go),

@@ -6,6 +6,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -162,13 +164,82 @@ static void json_quote_matches_jansson(void **state)
     assert_int_equal(out[n], 'Z');
 }
 
+/* lg_text_i64 writes what "%lld" writes, the extremes included, and never
+ * more than LG_TEXT_I64_MAX bytes. */
+static void i64_matches_printf(void **state)
+{
+    (void)state;
+    const long long values[] = {0,
+                                1,
+                                -1,
+                                9,
+                                10,
+                                -10,
+                                99,
+                                100,
+                                9900,
+                                1796389973464LL,
+                                LLONG_MAX,
+                                LLONG_MIN,
+                                LLONG_MIN + 1,
+                                -9223372036854775807LL};
+    for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+        char want[64], got[LG_TEXT_I64_MAX + 1];
+        int wlen = snprintf(want, sizeof(want), "%lld", values[i]);
+        memset(got, 'Z', sizeof(got));
+        size_t n = lg_text_i64(got, values[i]);
+        assert_int_equal(n, (size_t)wlen);
+        assert_string_equal(got, want);
+        assert_int_equal(got[LG_TEXT_I64_MAX], 'Z'); /* nothing past the bound */
+    }
+    char got[LG_TEXT_I64_MAX];
+    assert_int_equal(lg_text_i64(got, LLONG_MIN), LG_TEXT_I64_MAX - 1);
+}
+
+/* A copy fits up to n - 1 bytes; one more is cut there, as "%s" cuts it. */
+static void copy_cuts_at_its_bound(void **state)
+{
+    (void)state;
+    char dst[8];
+    memset(dst, 'Z', sizeof(dst));
+    assert_true(lg_text_copy(dst, sizeof(dst), "1234567")); /* 7 bytes: fits */
+    assert_string_equal(dst, "1234567");
+    assert_false(lg_text_copy(dst, sizeof(dst), "12345678")); /* 8: cut */
+    assert_string_equal(dst, "1234567");
+    assert_true(lg_text_copy(dst, sizeof(dst), ""));
+    assert_string_equal(dst, "");
+    assert_false(lg_text_copy(dst, 1, "a"));
+    assert_string_equal(dst, "");
+}
+
+/* A join fits up to n - 1 bytes; one more fails with -1 and leaves "". */
+static void join_fits_or_fails_whole(void **state)
+{
+    (void)state;
+    char buf[8];
+    const char *const parts[] = {"ab", "", "cd", "efg"};
+    assert_int_equal(lg_text_join(buf, sizeof(buf), parts, 4), 7);
+    assert_string_equal(buf, "abcdefg");
+    assert_int_equal(lg_text_join(buf, 7, parts, 4), -1);
+    assert_string_equal(buf, "");
+    assert_int_equal(lg_text_join(buf, sizeof(buf), parts, 0), 0);
+    assert_string_equal(buf, "");
+    const char *const long_first[] = {"123456789"};
+    memset(buf, 'Z', sizeof(buf));
+    assert_int_equal(lg_text_join(buf, sizeof(buf), long_first, 1), -1);
+    assert_string_equal(buf, "");
+    assert_int_equal(lg_text_join(buf, 0, parts, 4), -1);
+    assert_int_equal(lg_text_join(buf, 0, parts, 0), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(utf8_counts_code_points), cmocka_unit_test(utf8_rejects_malformed),
         cmocka_unit_test(control_characters),      cmocka_unit_test(json_quote_matches_jansson),
         cmocka_unit_test(id_alphabet_and_length),  cmocka_unit_test(redis_urls),
-        cmocka_unit_test(listen_addresses),
+        cmocka_unit_test(listen_addresses),        cmocka_unit_test(i64_matches_printf),
+        cmocka_unit_test(copy_cuts_at_its_bound),  cmocka_unit_test(join_fits_or_fails_whole),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
