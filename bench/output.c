@@ -395,11 +395,12 @@ int lg_bench_write_json(const struct lg_bench_run *run, const char *path)
     json_t *rows = json_array();
     for (int i = 0; i < run->cost.n; i++) {
         const struct lg_cost_row *c = &run->cost.row[i];
-        double per = lg_cost_per_order(c->cpu_us, run->cost.confirmed);
+        double per = lg_cost_per_order(lg_cost_row_us(c), run->cost.confirmed);
         json_array_append_new(
-            rows, json_pack("{s:s,s:i,s:f,s:o,s:b}", "process", c->what, "pid", c->pid, "cpu_s",
-                            (double)c->cpu_us / 1e6, "us_per_order",
-                            per < 0 ? json_null() : json_real(per), "ended_early", c->gone));
+            rows, json_pack("{s:s,s:i,s:f,s:f,s:o,s:b}", "process", c->what, "pid", c->pid, "cpu_s",
+                            (double)c->cpu_us / 1e6, "children_cpu_s", (double)c->child_us / 1e6,
+                            "us_per_order", per < 0 ? json_null() : json_real(per), "ended_early",
+                            c->gone));
     }
     json_object_set_new(doc, "cost",
                         json_pack("{s:f,s:I,s:o}", "interval_s", run->cost.interval_s, "confirmed",

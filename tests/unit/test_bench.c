@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <stdio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cost.h"
@@ -212,13 +213,15 @@ static void test_cost_parse_stat(void **state)
 {
     (void)state;
     struct lg_cost_stat st;
-    /* A plain line (fields 14 and 15 are 1234 and 56). */
-    const char *plain = "4242 (redis-server) S 1 4242 4242 0 -1 4194560 393 0 0 0 1234 56 0 0 20 "
-                        "0 5 0 123 456 789\n";
+    /* A plain line (fields 14 to 17 are 1234, 56, 129 and 10). */
+    const char *plain = "4242 (redis-server) S 1 4242 4242 0 -1 4194560 393 0 0 0 1234 56 129 10 "
+                        "20 0 5 0 123 456 789\n";
     assert_int_equal(lg_cost_parse_stat(plain, strlen(plain), &st), 0);
     assert_string_equal(st.comm, "redis-server");
     assert_int_equal(st.utime_ticks, 1234);
     assert_int_equal(st.stime_ticks, 56);
+    assert_int_equal(st.cutime_ticks, 129);
+    assert_int_equal(st.cstime_ticks, 10);
     /* A name with spaces and parentheses, even ") S 1 2": the fields start
      * after the last ')'. */
     const char *odd = "77 (a) S 1 2 (b) c) R 1 77 77 0 -1 0 0 0 0 0 9 8 0 0 20 0 1 0 5 6 7";
@@ -226,9 +229,12 @@ static void test_cost_parse_stat(void **state)
     assert_string_equal(st.comm, "a) S 1 2 (b) c");
     assert_int_equal(st.utime_ticks, 9);
     assert_int_equal(st.stime_ticks, 8);
-    /* Broken lines: no parentheses, cut short before stime, not a number. */
+    /* Broken lines: no parentheses, cut short before stime or before
+     * cstime, not a number. */
     const char *bad[] = {"77 node S 1 2 3",
                          "77 (node) S 1 77 77 0 -1 0 0 0 0 0 9",
+                         "77 (node) S 1 77 77 0 -1 0 0 0 0 0 9 8 0",
+                         "77 (node) S 1 77 77 0 -1 0 0 0 0 0 9 8 0 x",
                          "77 (node) S 1 77 77 0 -1 0 0 0 0 0 x 8 0",
                          "",
                          "77 (node)",
@@ -238,7 +244,7 @@ static void test_cost_parse_stat(void **state)
     /* The longest name Linux gives (15 characters) fits; a longer one is cut. */
     const char *longname =
         "1 (abcdefghijklmnopqrstuvwxyz0123456789abcdef) S 1 1 1 0 -1 0 0 0 0 0 1 "
-        "2 0";
+        "2 0 0";
     assert_int_equal(lg_cost_parse_stat(longname, strlen(longname), &st), 0);
     assert_int_equal(strlen(st.comm), LG_COST_NAME_MAX - 1);
     assert_int_equal(st.stime_ticks, 2);
@@ -258,6 +264,50 @@ static void test_cost_per_order(void **state)
     assert_true(lg_cost_per_order(1, 3) > 0.33 && lg_cost_per_order(1, 3) < 0.34);
     assert_true(lg_cost_per_order(0, 10) == 0.0);
     assert_true(lg_cost_per_order(123, 0) < 0); /* no order confirmed: no cost per order */
+}
+
+/* Burns CPU until this process has used `ticks` more clock ticks of its own. */
+static void burn_ticks(uint64_t ticks)
+{
+    char err[128];
+    struct lg_cost_stat st;
+    assert_int_equal(lg_cost_read_pid((int)getpid(), &st, err, sizeof(err)), 0);
+    uint64_t until = st.utime_ticks + st.stime_ticks + ticks;
+    volatile uint64_t x = 0;
+    for (int round = 0; round < 5000; round++) {
+        for (int i = 0; i < 1000000; i++)
+            x += (uint64_t)i;
+        assert_int_equal(lg_cost_read_pid((int)getpid(), &st, err, sizeof(err)), 0);
+        if (st.utime_ticks + st.stime_ticks >= until)
+            return;
+    }
+}
+
+/* The CPU of a child the process waited for counts in its row (as Redis's
+ * AOF rewrites count in Redis's), apart from its own time. */
+static void test_cost_counts_children(void **state)
+{
+    (void)state;
+    static struct lg_cost_table t;
+    char err[256];
+    lg_cost_init(&t);
+    assert_int_equal(lg_cost_add_pid(&t, NULL, (int)getpid(), err, sizeof(err)), 0);
+    lg_cost_start(&t);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        burn_ticks(5);
+        _exit(0);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    long hz = sysconf(_SC_CLK_TCK);
+    lg_cost_finish(&t, hz);
+    assert_true(t.row[1].child_us >= lg_cost_ticks_to_us(5, hz));
+    assert_int_equal(lg_cost_row_us(&t.row[1]), t.row[1].cpu_us + t.row[1].child_us);
+    /* The parent only waited: its own time is well under the child's. */
+    assert_true(t.row[1].cpu_us < t.row[1].child_us);
 }
 
 static void test_cost_table(void **state)
@@ -281,15 +331,7 @@ static void test_cost_table(void **state)
     assert_int_equal(t.n, 3);
     /* Burn some CPU (3 ticks, at most a few seconds): the interval sees it. */
     lg_cost_start(&t);
-    volatile uint64_t x = 0;
-    for (int round = 0; round < 5000; round++) {
-        for (int i = 0; i < 1000000; i++)
-            x += (uint64_t)i;
-        struct lg_cost_stat st;
-        assert_int_equal(lg_cost_read_pid((int)getpid(), &st, err, sizeof(err)), 0);
-        if (st.utime_ticks + st.stime_ticks >= t.row[1].before_ticks + 3)
-            break;
-    }
+    burn_ticks(3);
     long hz = sysconf(_SC_CLK_TCK);
     lg_cost_finish(&t, hz);
     assert_true(t.row[1].cpu_us >= lg_cost_ticks_to_us(3, hz));
@@ -780,15 +822,15 @@ static void test_audit_retries(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_options_bounds),    cmocka_unit_test(test_mix_orders),
-        cmocka_unit_test(test_audit_fails),       cmocka_unit_test(test_merge),
-        cmocka_unit_test(test_cost_parse_stat),   cmocka_unit_test(test_cost_per_order),
-        cmocka_unit_test(test_cost_table),        cmocka_unit_test(test_options_pids),
-        cmocka_unit_test(test_scan_like_jansson), cmocka_unit_test(test_frame_text),
-        cmocka_unit_test(test_mix_write_valid),   cmocka_unit_test(test_frame_parse),
-        cmocka_unit_test(test_retry_after),       cmocka_unit_test(test_retry_plan),
-        cmocka_unit_test(test_retry_heap),        cmocka_unit_test(test_drain_over),
-        cmocka_unit_test(test_audit_retries),
+        cmocka_unit_test(test_options_bounds),  cmocka_unit_test(test_mix_orders),
+        cmocka_unit_test(test_audit_fails),     cmocka_unit_test(test_merge),
+        cmocka_unit_test(test_cost_parse_stat), cmocka_unit_test(test_cost_per_order),
+        cmocka_unit_test(test_cost_table),      cmocka_unit_test(test_cost_counts_children),
+        cmocka_unit_test(test_options_pids),    cmocka_unit_test(test_scan_like_jansson),
+        cmocka_unit_test(test_frame_text),      cmocka_unit_test(test_mix_write_valid),
+        cmocka_unit_test(test_frame_parse),     cmocka_unit_test(test_retry_after),
+        cmocka_unit_test(test_retry_plan),      cmocka_unit_test(test_retry_heap),
+        cmocka_unit_test(test_drain_over),      cmocka_unit_test(test_audit_retries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
