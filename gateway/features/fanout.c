@@ -10,6 +10,7 @@
 
 #include "features/bus.h"
 #include "features/fanout.h"
+#include "rules/event_peek.h"
 #include "rules/field_rules.h"
 #include "core/gateway.h"
 #include "keys.h"
@@ -80,6 +81,12 @@ static void log_bad_event(const char *channel)
 static void on_status_event(const char *channel, const char *payload, size_t len, void *arg)
 {
     struct lg_gateway *gw = arg;
+    /* Most events are of buyers connected elsewhere: peeked at, not parsed. */
+    char room[LG_ID_MAX + 1], user[LG_ID_MAX + 1];
+    if (lg_event_peek(payload, len, "room", room, sizeof(room)) == 0 &&
+        lg_event_peek(payload, len, "user", user, sizeof(user)) == 0 &&
+        !lg_session_find_user(gw, room, user))
+        return;
     struct lg_status_event ev;
     if (lg_fanout_parse_status(payload, len, &ev) != 0) {
         log_bad_event(channel);

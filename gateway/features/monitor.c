@@ -35,6 +35,7 @@
 #include "livegate/list.h"
 #include "livegate/log.h"
 #include "features/monitor.h"
+#include "rules/event_peek.h"
 #include "rules/monitor_frames.h"
 #include "rules/protocol.h"
 #include "conn/session.h"
@@ -253,10 +254,17 @@ static void on_feed_all(const char *channel, const char *payload, size_t len, vo
     lg_monitor_deliver(arg, payload, len, false, true);
 }
 
+/* Every order.update of every room comes here while any group exists; the
+ * ones of rooms nobody here watches are peeked at, not parsed. */
 static void on_status(const char *channel, const char *payload, size_t len, void *arg)
 {
     (void)channel;
-    lg_monitor_deliver(arg, payload, len, true, true);
+    struct lg_monitors *m = arg;
+    char room[LG_ID_MAX + 1];
+    if (lg_event_peek(payload, len, "room", room, sizeof(room)) == 0 &&
+        !lg_strmap_get(m->groups, room) && !lg_strmap_get(m->groups, "*"))
+        return;
+    lg_monitor_deliver(m, payload, len, true, true);
 }
 
 /* While a group exists this gateway listens to its room's feed ("*": every

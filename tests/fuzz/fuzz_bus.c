@@ -7,14 +7,17 @@
  * features/monitor.c turns into monitor.order frames through
  * rules/monitor_frames.c. bus.c itself only routes replies from the socket
  * and holds no parser. Properties checked: an accepted event obeys the ID
- * and range rules, its frame exists, and a monitor frame never carries a
- * buyer's name or phone that is not masked. */
+ * and range rules, its frame exists, a monitor frame never carries a
+ * buyer's name or phone that is not masked, and rules/event_peek.c's
+ * "room" and "user" (on which the gateway skips the parse) are the ones
+ * jansson finds whenever jansson reads the text as an object. */
 #include <limits.h>
 #include <string.h>
 
 #include "features/fanout.h"
 #include "fuzz.h"
 #include "livegate/text.h"
+#include "rules/event_peek.h"
 #include "rules/mask.h"
 #include "rules/monitor_frames.h"
 #include "rules/protocol.h"
@@ -83,11 +86,33 @@ static void feed(const char *payload, size_t len)
     json_decref(event);
 }
 
+static void peek_agrees(const char *payload, size_t len, json_t *root, const char *key)
+{
+    char peeked[256];
+    if (lg_event_peek(payload, len, key, peeked, sizeof(peeked)) != 0)
+        return;
+    json_t *value = json_object_get(root, key);
+    if (!json_is_object(root) || !value)
+        return;
+    FUZZ_CHECK(json_is_string(value));
+    FUZZ_CHECK(json_string_length(value) == strlen(peeked) &&
+               strcmp(json_string_value(value), peeked) == 0);
+}
+
+static void peek(const char *payload, size_t len)
+{
+    json_t *root = json_loadb(payload, len, 0, NULL);
+    peek_agrees(payload, len, root, "room");
+    peek_agrees(payload, len, root, "user");
+    json_decref(root);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *payload = (const char *)data;
     status_event(payload, size);
     sku_event(payload, size);
     feed(payload, size);
+    peek(payload, size);
     return 0;
 }
