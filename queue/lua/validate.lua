@@ -230,6 +230,10 @@ local function publish_decision(rec, order_id, sku_id)
     buyer = rec.buyer or '', phone = rec.phone or '', at_ms = now_s}
 end
 
+local function limit_exceeded(sku)
+  return 'LIMIT_EXCEEDED', 'qty', 'at most ' .. sku.limit .. ' per buyer'
+end
+
 -- The first rule the queued order rec breaks, as code, field and message
 -- (nil when it breaks none), and the coupon it uses (nil for none). Reads
 -- only; decide writes the decision.
@@ -279,16 +283,36 @@ local function broken_rule(rec, expire, sku, k_coupon, k_coupon_users, k_live, u
     return 'PAYMENT_METHOD_NOT_ALLOWED', 'payment_method',
            'this room does not take that payment method'
   end
-  if sku.limit > 0 then
-    local held = tonumber(redis.call('HGET', k_live, sku_id) or '0')
-    if held + qty > sku.limit then
-      return 'LIMIT_EXCEEDED', 'qty', 'at most ' .. sku.limit .. ' per buyer'
-    end
-  end
+  -- The buyer's quantity is read here only where the stock cannot take the
+  -- order anyway, to tell LIMIT_EXCEEDED (the rule that comes first) from
+  -- OUT_OF_STOCK. Otherwise decide counts it up with one HINCRBY, whose
+  -- reply is the new quantity, and takes it back past the limit
+  -- (count_for_buyer): one command per confirmed order instead of two.
   if sku.stock < qty then
+    if sku.limit > 0 and tonumber(redis.call('HGET', k_live, sku_id) or '0') + qty > sku.limit then
+      return limit_exceeded(sku)
+    end
     return 'OUT_OF_STOCK', 'sku_id', 'sold out'
   end
   return nil, nil, nil, coupon
+end
+
+-- Adds the order's qty to the buyer's live quantity of the SKU; past the
+-- SKU's limit it puts the quantity back as it was (the field removed when
+-- there was none) and answers the rule broken. Nothing else runs while the
+-- script does, so no one sees the quantity in between.
+local function count_for_buyer(k_live, sku_id, qty_s, sku)
+  local held = redis.call('HINCRBY', k_live, sku_id, qty_s)
+  if sku.limit <= 0 or held <= sku.limit then
+    return nil
+  end
+  local qty = tonumber(qty_s)
+  if held == qty then
+    redis.call('HDEL', k_live, sku_id)
+  else
+    redis.call('HINCRBY', k_live, sku_id, -qty)
+  end
+  return limit_exceeded(sku)
 end
 
 local function decide(i, expire)
@@ -317,6 +341,9 @@ local function decide(i, expire)
   local sku = sku_of(k_sku)
   local code, field, message, coupon = broken_rule(rec, expire, sku, k_coupon, k_coupon_users,
                                                    k_live, user, sku_id, coupon_id)
+  if not code then
+    code, field, message = count_for_buyer(k_live, sku_id, rec.qty, sku)
+  end
   if code then
     redis.call('HSET', k_order, 'status', 'rejected', 'code', code, 'field', field, 'message',
                message, 'decided_at_ms', now_s)
@@ -328,7 +355,6 @@ local function decide(i, expire)
   end
 
   local qty = tonumber(rec.qty)
-  redis.call('HINCRBY', k_live, sku_id, rec.qty)
   if coupon then
     redis.call('SADD', k_coupon_users, user)
   end

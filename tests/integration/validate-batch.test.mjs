@@ -137,3 +137,61 @@ test('a call whose counts do not match its keys and arguments is refused and cha
   const withIndex = await decide('vb3', orders, ['sku-a'], []);
   assert.equal(withIndex[0].split('\0')[0], 'pending_payment');
 });
+
+// The buyer's quantity is counted up with one HINCRBY and taken back past
+// the limit; it is read (HGET) only where the stock cannot take the order,
+// to tell LIMIT_EXCEEDED (the rule checked first) from OUT_OF_STOCK.
+test('the per-user limit on both sides of its bound, and a refusal leaves the buyer\'s quantity as it was', async () => {
+  await setupRoom('vb4');
+  const t = 'lg:{vb4}';
+  await redis.cli('HSET', `${t}:sku:sku-l`, 'price', '100', 'stock', '10', 'limit_per_user', '2', 'on_sale', '1');
+  await redis.cli('HSET', `${t}:sku:sku-z`, 'price', '100', 'stock', '0', 'limit_per_user', '1', 'on_sale', '1');
+  // ud already holds the one unit of sku-z it may have.
+  await redis.cli('HSET', `${t}:live:ud`, 'sku-z', '1');
+  const one = (oid, user, sku, qty) => ({ oid, coid: `c-${oid}`, user, sku, qty, unitPrice: 100, amount: 100 * qty });
+  const orders = [
+    one('o-over', 'ua', 'sku-l', 3), // past the limit on its own: ua holds nothing after
+    one('o-at', 'ub', 'sku-l', 2), // exactly the limit
+    one('o-past', 'ub', 'sku-l', 1), // one past it, in the same call
+    one('o-other', 'uc', 'sku-l', 1),
+    one('o-both', 'ud', 'sku-z', 1), // past the limit and out of stock: the limit is named
+    one('o-none', 'ue', 'sku-z', 1), // out of stock only
+  ];
+  const accepted = await runEnqueue(redis, 'vb4', orders);
+  assert.deepEqual(accepted.map((r) => r[0]), orders.map(() => 'accepted'));
+
+  const out = await decide('vb4', orders, ['sku-l', 'sku-z'], []);
+  const codes = await Promise.all(orders.map((o) => hget(`${t}:order:${o.oid}`, 'code')));
+  assert.deepEqual(out.map((r) => r.split('\0')[0]),
+    ['rejected', 'pending_payment', 'rejected', 'pending_payment', 'rejected', 'rejected']);
+  assert.deepEqual(codes, ['LIMIT_EXCEEDED', '', 'LIMIT_EXCEEDED', '', 'LIMIT_EXCEEDED', 'OUT_OF_STOCK']);
+  assert.equal(await hget(`${t}:order:o-over`, 'message'), 'at most 2 per buyer');
+  assert.equal(await redis.cli('EXISTS', `${t}:live:ua`), '0');
+  assert.equal(await hget(`${t}:live:ub`, 'sku-l'), '2');
+  assert.equal(await hget(`${t}:live:uc`, 'sku-l'), '1');
+  assert.equal(await hget(`${t}:live:ud`, 'sku-z'), '1');
+  assert.equal(await redis.cli('EXISTS', `${t}:live:ue`), '0');
+  assert.equal(await hget(`${t}:sku:sku-l`, 'stock'), '7');
+  assert.equal(await hget(`${t}:sku:sku-z`, 'stock'), '0');
+
+  // A quantity put back keeps the buyer's other SKUs: ub's sku-a stays.
+  const more = [one('o-a', 'ub', 'sku-a', 1)];
+  more[0].unitPrice = 10000;
+  more[0].amount = 10000;
+  const back = [one('o-back', 'ub', 'sku-l', 1)];
+  await runEnqueue(redis, 'vb4', [...more, ...back]);
+  const out2 = await decide('vb4', [...more, ...back], ['sku-a', 'sku-l'], []);
+  assert.deepEqual(out2.map((r) => r.split('\0')[0]), ['pending_payment', 'rejected']);
+  assert.deepEqual(await redis.cli('HGETALL', `${t}:live:ub`).then((s) => s.split('\n').sort()),
+    ['1', '2', 'sku-a', 'sku-l']);
+
+  // Orders the stock can take are counted without reading the quantity.
+  const fresh = [one('o-f1', 'uf', 'sku-l', 1), one('o-f2', 'ug', 'sku-l', 2)];
+  await runEnqueue(redis, 'vb4', fresh);
+  await redis.cli('CONFIG', 'RESETSTAT');
+  const out3 = await decide('vb4', fresh, ['sku-l'], []);
+  assert.deepEqual(out3.map((r) => r.split('\0')[0]), ['pending_payment', 'pending_payment']);
+  const stats = await redis.cli('INFO', 'commandstats');
+  assert.doesNotMatch(stats, /cmdstat_hget:/, stats);
+  assert.match(stats, /cmdstat_hincrby:calls=3,/, stats); // two buyers, one SKU's stock
+});

@@ -8,12 +8,13 @@ import { connect } from '../../../scripts/lib/resp.mjs';
 const script = luaSource('enqueue.lua');
 
 // One order's arguments: the fingerprint, the record's fixed fields as one
-// value (d), the order id, the entry's ids, the tier and the amount. One
-// unit of SKU `sku` at `unitPrice` (the amount, unless a coupon takes off).
+// value (d), the order id, the entry's ids, the tier and the amount. `qty`
+// units (one unless given) of SKU `sku` at `unitPrice` (the amount, unless
+// a coupon takes off or qty is more than one).
 export function orderArgs({ oid, user = 'u1', coid, fp = 'k1fp-1', amount = 19900, tier = '',
-  sku = 'sku-1', coupon = '', unitPrice = amount }, room = 'r1', gw = 'gw-test') {
+  sku = 'sku-1', coupon = '', unitPrice = amount, qty = 1 }, room = 'r1', gw = 'gw-test') {
   const d = packOrder({ order_id: oid, room_id: room, gw, user, client_order_id: coid,
-    sku_id: sku, qty: 1, unit_price: unitPrice, amount, currency: 'CNY', payment_method: 'alipay',
+    sku_id: sku, qty, unit_price: unitPrice, amount, currency: 'CNY', payment_method: 'alipay',
     coupon_id: coupon, tier, buyer: '张*', phone: '138****8000', pii: 'sealed', req: '' });
   return [fp, d, oid, `${oid}|${user}|${sku}|${coupon}`, tier, String(amount)];
 }
