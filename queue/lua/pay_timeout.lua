@@ -56,6 +56,7 @@
 -- the index is empty); then the SKU of each cancelled order, once each.
 
 -- needs: order_record
+-- needs: live_qty
 
 -- Checked before anything is written: a bad call changes nothing (and no
 -- command can fail on an argument halfway through the cancels).
@@ -83,12 +84,7 @@ local function give_back(sku_id, user, qty)
     redis.call('HINCRBY', k_sku, 'stock', qty)
   end
   local k_live = live_prefix .. user
-  local held = tonumber(redis.call('HGET', k_live, sku_id) or '0')
-  if held - qty > 0 then
-    redis.call('HSET', k_live, sku_id, string.format('%d', held - qty))
-  else
-    redis.call('HDEL', k_live, sku_id)
-  end
+  live_qty_put_back(k_live, sku_id, tonumber(redis.call('HGET', k_live, sku_id) or '0'), qty)
 end
 
 local function announce(order_id, o)

@@ -41,6 +41,7 @@
 --  priority, buyer, phone}   (buyer and phone are the stored masks)
 
 -- needs: order_record
+-- needs: live_qty
 
 local ALLOWED = {
   pending_payment = {paid = true, cancelled = true},
@@ -76,12 +77,7 @@ if to == 'cancelled' then
   if redis.call('EXISTS', KEYS[2]) == 1 then
     redis.call('HINCRBY', KEYS[2], 'stock', qty)
   end
-  local held = tonumber(redis.call('HGET', KEYS[3], sku_id) or '0')
-  if held - qty > 0 then
-    redis.call('HSET', KEYS[3], sku_id, tostring(held - qty))
-  else
-    redis.call('HDEL', KEYS[3], sku_id)
-  end
+  live_qty_put_back(KEYS[3], sku_id, tonumber(redis.call('HGET', KEYS[3], sku_id) or '0'), qty)
 end
 
 redis.call('XADD', KEYS[4], 'MAXLEN', ARGV[6], '*', 'at_ms', now,

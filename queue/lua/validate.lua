@@ -89,6 +89,7 @@
 -- is read with a second HMGET.
 
 -- needs: order_record
+-- needs: live_qty
 local KEYS_PER_ORDER, ROOM_KEYS = 2, 3
 local RATE_WINDOW_MS, RATE_GAP_MS = 500, 250
 local deadline, margin = tonumber(ARGV[1]), tonumber(ARGV[2])
@@ -298,20 +299,15 @@ local function broken_rule(rec, expire, sku, k_coupon, k_coupon_users, k_live, u
 end
 
 -- Adds the order's qty to the buyer's live quantity of the SKU; past the
--- SKU's limit it puts the quantity back as it was (the field removed when
--- there was none) and answers the rule broken. Nothing else runs while the
--- script does, so no one sees the quantity in between.
+-- SKU's limit it puts the quantity back as it was (lib/live_qty.lua) and
+-- answers the rule broken. Nothing else runs while the script does, so no
+-- one sees the quantity in between.
 local function count_for_buyer(k_live, sku_id, qty_s, sku)
   local held = redis.call('HINCRBY', k_live, sku_id, qty_s)
   if sku.limit <= 0 or held <= sku.limit then
     return nil
   end
-  local qty = tonumber(qty_s)
-  if held == qty then
-    redis.call('HDEL', k_live, sku_id)
-  else
-    redis.call('HINCRBY', k_live, sku_id, -qty)
-  end
+  live_qty_put_back(k_live, sku_id, held, tonumber(qty_s))
   return limit_exceeded(sku)
 end
 

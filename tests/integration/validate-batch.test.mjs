@@ -175,12 +175,10 @@ test('the per-user limit on both sides of its bound, and a refusal leaves the bu
   assert.equal(await hget(`${t}:sku:sku-z`, 'stock'), '0');
 
   // A quantity put back keeps the buyer's other SKUs: ub's sku-a stays.
-  const more = [one('o-a', 'ub', 'sku-a', 1)];
-  more[0].unitPrice = 10000;
-  more[0].amount = 10000;
-  const back = [one('o-back', 'ub', 'sku-l', 1)];
-  await runEnqueue(redis, 'vb4', [...more, ...back]);
-  const out2 = await decide('vb4', [...more, ...back], ['sku-a', 'sku-l'], []);
+  const later = [{ ...one('o-a', 'ub', 'sku-a', 1), unitPrice: 10000, amount: 10000 },
+    one('o-back', 'ub', 'sku-l', 1)];
+  await runEnqueue(redis, 'vb4', later);
+  const out2 = await decide('vb4', later, ['sku-a', 'sku-l'], []);
   assert.deepEqual(out2.map((r) => r.split('\0')[0]), ['pending_payment', 'rejected']);
   assert.deepEqual(await redis.cli('HGETALL', `${t}:live:ub`).then((s) => s.split('\n').sort()),
     ['1', '2', 'sku-a', 'sku-l']);
