@@ -47,8 +47,12 @@ enum lg_counter {
     LG_CTR_RESULTS_IN,
     LG_CTR_RESULTS_DELIVERED,
     LG_CTR_RESULTS_REPEATED,
-    LG_CTR_FEED_DROPPED,    /* monitor.order frames not sent (sampling, slow monitor) */
-    LG_CTR_SKU_UPDATES_OUT, /* sku.update frames queued to viewers */
+    LG_CTR_FEED_DROPPED,      /* monitor.order frames not sent (sampling, slow monitor) */
+    LG_CTR_SKU_UPDATES_OUT,   /* sku.update frames queued to viewers */
+    LG_CTR_INTAKE_CALLS_HIGH, /* enqueue.lua calls sent, and the orders they carried */
+    LG_CTR_INTAKE_CALLS_NORMAL,
+    LG_CTR_INTAKE_CALL_ORDERS_HIGH,
+    LG_CTR_INTAKE_CALL_ORDERS_NORMAL,
     LG_CTR_COUNT
 };
 

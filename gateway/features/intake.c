@@ -876,6 +876,10 @@ static void batch_send(struct batch *b)
         return;
     }
     b->sent = true;
+    unsigned long long *ctr = in->gw->counters;
+    ctr[b->high ? LG_CTR_INTAKE_CALLS_HIGH : LG_CTR_INTAKE_CALLS_NORMAL]++;
+    ctr[b->high ? LG_CTR_INTAKE_CALL_ORDERS_HIGH : LG_CTR_INTAKE_CALL_ORDERS_NORMAL] +=
+        (unsigned long long)b->n;
     in->sent_born_ms[in->sent % SENT_RING] = b->born_ms;
     in->sent++;
     /* The script call holds a copy of the arguments. */

@@ -104,6 +104,23 @@ static const struct counter_family LAG_SHED = {
     {{NULL, LG_CTR_ORDERS_LAG_SHED}},
     1};
 
+/* Orders per call is what an enqueue costs Redis (a call's set-up is paid
+ * once, BENCHMARKS.md "What an enqueue call costs"): the two families give
+ * it, per priority, without a profiler. */
+static const struct counter_family INTAKE_CALLS = {
+    "livegate_intake_calls_total",
+    "enqueue.lua calls sent to Redis, by the priority of the batch.",
+    "priority",
+    {{"high", LG_CTR_INTAKE_CALLS_HIGH}, {"normal", LG_CTR_INTAKE_CALLS_NORMAL}},
+    2};
+
+static const struct counter_family INTAKE_CALL_ORDERS = {
+    "livegate_intake_call_orders_total",
+    "Orders carried by those calls, by the priority of the batch.",
+    "priority",
+    {{"high", LG_CTR_INTAKE_CALL_ORDERS_HIGH}, {"normal", LG_CTR_INTAKE_CALL_ORDERS_NORMAL}},
+    2};
+
 /* Counted when queued, so a scrape shows how far a room fan-out has got. */
 static const struct counter_family SKU_UPDATES = {"livegate_sku_updates_total",
                                                   "sku.update frames queued to viewers.",
@@ -199,6 +216,8 @@ char *lg_metrics_render(const struct lg_metrics *m, size_t *len)
     counters(f, m, &FRAMES);
     counters(f, m, &FEED_DROPPED);
     counters(f, m, &LAG_SHED);
+    counters(f, m, &INTAKE_CALLS);
+    counters(f, m, &INTAKE_CALL_ORDERS);
     counters(f, m, &SKU_UPDATES);
     head(f, "livegate_stats_flush_failures_total", "counter",
          "Room statistics flushes Redis refused or lost; a delta that could not be sent at all is "

@@ -97,6 +97,15 @@ test('each process serves its own /metrics, and they move with the orders each h
   const moved2 = sample(after2, 'livegate_orders_total', { outcome: 'accepted' }) - accepted2;
   // Whichever process took the connection counted all three, the other none.
   assert.deepEqual([moved1, moved2].sort(), [0, n]);
+  // Each order waited for its answer before the next was sent, so each went
+  // in a call of its own, all normal-priority (19,900 fen is no high value).
+  const [took, tookBefore] = moved1 === n ? [after1, before1] : [after2, before2];
+  const calls = (d, priority) => sample(d, 'livegate_intake_calls_total', { priority });
+  const carried = (d, priority) => sample(d, 'livegate_intake_call_orders_total', { priority });
+  assert.equal(calls(took, 'normal') - calls(tookBefore, 'normal'), n);
+  assert.equal(carried(took, 'normal') - carried(tookBefore, 'normal'), n);
+  assert.equal(calls(took, 'high') - calls(tookBefore, 'high'), 0);
+  assert.equal(carried(took, 'high') - carried(tookBefore, 'high'), 0);
   // Each address answers for one process only, scrape after scrape.
   for (let i = 0; i < 5; i++) {
     const again = await metricsOf(ports.gw1);

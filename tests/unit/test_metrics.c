@@ -69,7 +69,11 @@ static void every_line_is_prometheus_text(void **state)
                      [LG_CTR_ACCEPTED_NORMAL] = 7,
                      [LG_CTR_FRAMES_IN] = 30,
                      [LG_CTR_FRAMES_OUT] = 44,
-                     [LG_CTR_SKU_UPDATES_OUT] = 77},
+                     [LG_CTR_SKU_UPDATES_OUT] = 77,
+                     [LG_CTR_INTAKE_CALLS_HIGH] = 5,
+                     [LG_CTR_INTAKE_CALL_ORDERS_HIGH] = 6,
+                     [LG_CTR_INTAKE_CALLS_NORMAL] = 8,
+                     [LG_CTR_INTAKE_CALL_ORDERS_NORMAL] = 90},
         .accept = &accept,
         .confirm = &confirm,
         .nredis = 1,
@@ -137,6 +141,10 @@ static void every_line_is_prometheus_text(void **state)
     assert_true(has_line(text, "livegate_frames_total{direction=\"in\"} 30"));
     assert_true(has_line(text, "livegate_frames_total{direction=\"out\"} 44"));
     assert_true(has_line(text, "livegate_sku_updates_total 77"));
+    assert_true(has_line(text, "livegate_intake_calls_total{priority=\"high\"} 5"));
+    assert_true(has_line(text, "livegate_intake_calls_total{priority=\"normal\"} 8"));
+    assert_true(has_line(text, "livegate_intake_call_orders_total{priority=\"high\"} 6"));
+    assert_true(has_line(text, "livegate_intake_call_orders_total{priority=\"normal\"} 90"));
     assert_true(has_line(text, "# TYPE livegate_accept_latency_seconds histogram"));
     free(text);
 }
